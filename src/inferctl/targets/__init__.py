@@ -1,0 +1,53 @@
+"""Targets: where models run. ``target_for`` imports only the chosen one (heavy dependencies stay lazy)."""
+
+from __future__ import annotations
+
+from inferctl.config.models import PlatformConfig
+from inferctl.home import Home
+from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, NullReporter, Reporter, Target
+
+
+def target_class(name: str) -> type[Target]:
+    if name == "local":
+        from inferctl.targets.local import LocalTarget
+
+        return LocalTarget
+    if name == "kubernetes":
+        from inferctl.targets.kubernetes import KubernetesTarget
+
+        return KubernetesTarget
+    if name == "aws":
+        from inferctl.targets.aws import AwsTarget
+
+        return AwsTarget
+    raise ValueError(f"unknown target {name!r}")
+
+
+def target_for(config: PlatformConfig, home: Home | None = None) -> Target:
+    return target_class(config.target)(config, home or Home.from_env())
+
+
+def targets_with(capability: type) -> list[str]:
+    """Names of the targets that implement ``capability`` (derived from the classes, never listed by hand)."""
+    names = []
+    for name in ("local", "kubernetes", "aws"):
+        try:
+            cls = target_class(name)
+        except ImportError:
+            continue
+        if issubclass(cls, capability):
+            names.append(name)
+    return names
+
+
+__all__ = [
+    "Endpoint",
+    "LogsCapability",
+    "NodesCapability",
+    "NullReporter",
+    "Reporter",
+    "Target",
+    "target_class",
+    "target_for",
+    "targets_with",
+]

@@ -1,0 +1,106 @@
+"""The Target interface: one small abstract class plus opt-in capability mixins.
+
+A target turns a validated :class:`PlatformConfig` into running model servers and back. Targets never print:
+they report progress through a :class:`Reporter` that the CLI implements with rich. Read results come back as
+JSON-able dicts so every read command can offer ``--output json``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
+
+from inferctl.config.models import PlatformConfig, TargetName
+from inferctl.home import Home
+
+
+class Reporter(Protocol):
+    """Progress sink. ``phase`` replaces the current live line; ``info``/``warn`` print a permanent line."""
+
+    def phase(self, name: str, detail: str = "") -> None: ...
+
+    def info(self, message: str) -> None: ...
+
+    def warn(self, message: str) -> None: ...
+
+
+class NullReporter:
+    """A reporter that drops everything (library use, tests)."""
+
+    def phase(self, name: str, detail: str = "") -> None:
+        return None
+
+    def info(self, message: str) -> None:
+        return None
+
+    def warn(self, message: str) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a model answers: an OpenAI-compatible base URL (ending in ``/v1``)."""
+
+    model: str
+    base_url: str
+    api_key: str | None
+    note: str | None = None
+
+    def to_dict(self, *, show_key: bool = False) -> dict[str, Any]:
+        key: str | None
+        if self.api_key is None:
+            key = None
+        else:
+            key = self.api_key if show_key else "(hidden: --show-key)"
+        out: dict[str, Any] = {"model": self.model, "base_url": self.base_url, "api_key": key}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+class Target(ABC):
+    """One place models run. Subclasses set ``name`` and implement the lifecycle."""
+
+    name: ClassVar[TargetName]
+
+    def __init__(self, config: PlatformConfig, home: Home) -> None:
+        self.config = config
+        self.home = home
+
+    @abstractmethod
+    def plan(self) -> dict[str, Any]:
+        """What ``up`` would do, as data. Creates nothing."""
+
+    @abstractmethod
+    def up(self, reporter: Reporter) -> list[Endpoint]:
+        """Create or update everything and wait until the models answer."""
+
+    @abstractmethod
+    def down(self, reporter: Reporter, *, platform: bool = False) -> None:
+        """Remove the models (and with ``platform`` the infrastructure). Safe to re-run."""
+
+    @abstractmethod
+    def status(self) -> dict[str, Any]:
+        """A JSON-able report. Shape: ``{"target", "platform", "models": [{"name", "state", ...}], ...}``."""
+
+    @abstractmethod
+    def endpoints(self) -> list[Endpoint]:
+        """Endpoints of the running models; raises NotFoundError when nothing runs."""
+
+
+class LogsCapability(ABC):
+    """The target can show the model server's log."""
+
+    @abstractmethod
+    def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
+        """Yield log lines; with ``follow`` keep yielding until interrupted."""
+
+
+class NodesCapability(ABC):
+    """The target has nodes worth showing (an eks-node-viewer-like view)."""
+
+    @abstractmethod
+    def nodes(self) -> dict[str, Any]:
+        """``{"nodes": [...], "totals": {...}}``."""
