@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,7 +25,7 @@ console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     table = "table"
     json = "json"
 
@@ -37,7 +37,9 @@ ConfigOpt = Annotated[
 TargetOpt = Annotated[str | None, typer.Option("--target", "-t", help="local | kubernetes | aws (overrides the file).")]
 ModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="A configured model name, or a source (HF id, local path, 'demo') to use alone."),
+    typer.Option(
+        "--model", "-m", help="A configured model name, or a source (HF id, local path, 'demo') to use alone."
+    ),
 ]
 PortOpt = Annotated[int | None, typer.Option("--port", help="Local port to serve on (local target).", min=1, max=65535)]
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json.")]

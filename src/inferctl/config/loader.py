@@ -171,12 +171,12 @@ def apply_overrides(
         if chosen:
             data["models"] = chosen
         else:
-            source = model if model == DEMO_SOURCE or not Path(model).expanduser().exists() else str(
-                Path(model).expanduser().resolve()
+            source = (
+                model
+                if model == DEMO_SOURCE or not Path(model).expanduser().exists()
+                else str(Path(model).expanduser().resolve())
             )
-            data["models"] = [
-                ModelDeployment(name=model_name_from_source(model), source=source).model_dump()
-            ]
+            data["models"] = [ModelDeployment(name=model_name_from_source(model), source=source).model_dump()]
     if port is not None:
         data["local"]["port"] = port
     try:

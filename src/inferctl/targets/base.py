@@ -49,11 +49,7 @@ class Endpoint:
     note: str | None = None
 
     def to_dict(self, *, show_key: bool = False) -> dict[str, Any]:
-        key: str | None
-        if self.api_key is None:
-            key = None
-        else:
-            key = self.api_key if show_key else "(hidden: --show-key)"
+        key = None if self.api_key is None else self.api_key if show_key else "(hidden: --show-key)"
         out: dict[str, Any] = {"model": self.model, "base_url": self.base_url, "api_key": key}
         if self.note:
             out["note"] = self.note

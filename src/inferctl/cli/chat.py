@@ -1,0 +1,106 @@
+"""chat: stream a chat completion from the platform's endpoint through the OpenAI SDK."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated, Any, cast
+
+import typer
+
+from inferctl.cli.common import ConfigOpt, ModelOpt, TargetOpt, demo_notice, err_console, load
+from inferctl.errors import NotFoundError, OperationError, UserError
+from inferctl.targets import target_for
+
+if TYPE_CHECKING:
+    from openai import OpenAI
+
+
+def chat(
+    prompt: Annotated[str | None, typer.Argument(help="One prompt; without it, an interactive chat.")] = None,
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    system: Annotated[str | None, typer.Option("--system", help="A system message.")] = None,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Most tokens per reply.", min=1)] = 256,
+    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.", min=0.0)] = 0.7,
+) -> None:
+    """Chat with a served model, streaming tokens as they come."""
+    cfg = load(config, target=target, model=model)
+    endpoints = target_for(cfg).endpoints()
+    if model is not None and len(endpoints) > 1:
+        endpoints = [e for e in endpoints if model in (e.model, cfg.models[0].name)] or endpoints
+    endpoint = endpoints[0]
+    demo_notice(cfg)
+    from openai import OpenAI
+
+    client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "unused", max_retries=0, timeout=600)
+    history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
+    if prompt is not None:
+        history.append({"role": "user", "content": prompt})
+        _stream_reply(client, endpoint.model, history, max_tokens, temperature)
+        return
+    err_console.print(f"[dim]chatting with {endpoint.model} at {endpoint.base_url}; Ctrl-D or /exit to leave[/dim]")
+    while True:
+        try:
+            line = input("> ")
+        except (EOFError, KeyboardInterrupt):
+            sys.stdout.write("\n")
+            return
+        if line.strip() in {"/exit", "/quit"}:
+            return
+        if not line.strip():
+            continue
+        history.append({"role": "user", "content": line})
+        reply = _stream_reply(client, endpoint.model, history, max_tokens, temperature)
+        history.append({"role": "assistant", "content": reply})
+
+
+def _stream_reply(
+    client: OpenAI, model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float
+) -> str:
+    import openai
+
+    start = time.monotonic()
+    first: float | None = None
+    parts: list[str] = []
+    usage: Any = None
+    try:
+        stream = client.chat.completions.create(
+            model=model,
+            messages=cast("Any", messages),
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        for chunk in stream:
+            if chunk.usage is not None:
+                usage = chunk.usage
+            for choice in chunk.choices:
+                text = choice.delta.content or ""
+                if text:
+                    first = first or time.monotonic()
+                    parts.append(text)
+                    sys.stdout.write(text)
+                    sys.stdout.flush()
+    except openai.AuthenticationError:
+        raise UserError("the endpoint refused the API key; check it with 'inferctl endpoint --show-key'") from None
+    except openai.NotFoundError as exc:
+        raise NotFoundError(f"the endpoint does not serve model {model!r} ({exc.message})") from None
+    except openai.APIConnectionError:
+        raise NotFoundError(
+            f"cannot reach {client.base_url}; is the platform running? check 'inferctl status'"
+        ) from None
+    except openai.APIStatusError as exc:
+        raise OperationError(f"the server answered {exc.status_code}: {exc.message}") from None
+    sys.stdout.write("\n")
+    elapsed = time.monotonic() - start
+    tokens = usage.completion_tokens if usage is not None else len(parts)
+    ttft = f"first token {1000 * (first - start):.0f} ms, " if first else ""
+    err_console.print(f"[dim]{tokens} tokens, {ttft}{tokens / elapsed:.1f} tok/s[/dim]")
+    return "".join(parts)
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Use")(chat)

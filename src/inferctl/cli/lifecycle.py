@@ -1,0 +1,152 @@
+"""up, down, status, endpoint, logs: the lifecycle commands, the same for every target."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from inferctl.cli.common import (
+    ConfigOpt,
+    ModelOpt,
+    OutputFormat,
+    OutputOpt,
+    PortOpt,
+    TargetOpt,
+    YesOpt,
+    console,
+    demo_notice,
+    emit_json,
+    err_console,
+    load,
+    print_report,
+    progress,
+    table,
+)
+from inferctl.config.models import PlatformConfig
+from inferctl.errors import UserError
+from inferctl.targets import LogsCapability, target_for, targets_with
+from inferctl.targets.base import Target
+
+
+def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
+    """Cluster targets create or remove billable things: show the plan, then ask (``--yes`` skips)."""
+    if yes or config.target == "local":
+        return
+    if not sys.stdin.isatty():
+        raise UserError(f"'{action}' on target {config.target} needs confirmation; re-run with --yes")
+    if action == "up":
+        print_report(target.plan())
+    if not typer.confirm(f"{action} platform {config.name!r} on target {config.target}?", default=False):
+        raise typer.Exit(1)
+
+
+def up(
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    port: PortOpt = None,
+    yes: YesOpt = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Start the platform and wait until the models answer (local: a vLLM child process on 127.0.0.1)."""
+    cfg = load(config, target=target, model=model, port=port)
+    platform = target_for(cfg)
+    _confirm(platform, cfg, yes, "up")
+    demo_notice(cfg)
+    with progress() as reporter:
+        endpoints = platform.up(reporter)
+    if output is OutputFormat.json:
+        emit_json({"endpoints": [e.to_dict() for e in endpoints]})
+        return
+    for endpoint in endpoints:
+        console.print(f"[bold green]ready[/bold green] {endpoint.model} at [bold]{endpoint.base_url}[/bold]")
+        if endpoint.note:
+            console.print(f"  {endpoint.note}")
+    if endpoints and endpoints[0].api_key:
+        console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
+    console.print('  try: [bold]inferctl chat "hello"[/bold]   stop: [bold]inferctl down[/bold]')
+
+
+def down(
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    yes: YesOpt = False,
+    platform: Annotated[
+        bool,
+        typer.Option("--platform", help="Also remove the platform: NodePools and nodes (and on aws, the cluster)."),
+    ] = False,
+) -> None:
+    """Stop the models (and with --platform everything billable). Safe to re-run."""
+    cfg = load(config, target=target, model=model)
+    tgt = target_for(cfg)
+    _confirm(tgt, cfg, yes, "down")
+    with progress() as reporter:
+        tgt.down(reporter, platform=platform)
+
+
+def status(
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """Models, health, load and KV-cache usage of the running platform."""
+    cfg = load(config, target=target, model=model)
+    report = target_for(cfg).status()
+    if output is OutputFormat.json:
+        emit_json(report)
+    else:
+        print_report(report)
+
+
+def endpoint(
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    show_key: Annotated[bool, typer.Option("--show-key", help="Print the API key itself.")] = False,
+    output: OutputOpt = OutputFormat.table,
+) -> None:
+    """The OpenAI-compatible base URL of each model (and the API key with --show-key)."""
+    cfg = load(config, target=target, model=model)
+    endpoints = target_for(cfg).endpoints()
+    rows = [e.to_dict(show_key=show_key) for e in endpoints]
+    if output is OutputFormat.json:
+        emit_json({"endpoints": rows})
+    elif show_key and len(rows) == 1 and not sys.stdout.isatty():
+        # Piped (e.g. export OPENAI_API_KEY=$(inferctl endpoint --show-key)): print the bare key.
+        sys.stdout.write(f"{rows[0]['api_key'] or ''}\n")
+    else:
+        console.print(table(None, rows))
+
+
+def logs(
+    config: ConfigOpt = None,
+    target: TargetOpt = None,
+    model: ModelOpt = None,
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
+    tail: Annotated[int | None, typer.Option("--tail", "-n", help="Only the last N lines.", min=1)] = None,
+) -> None:
+    """The model server's log."""
+    cfg = load(config, target=target, model=model)
+    tgt = target_for(cfg)
+    if not isinstance(tgt, LogsCapability):
+        raise UserError(
+            f"target {cfg.target} has no logs; targets with logs: {', '.join(targets_with(LogsCapability))}"
+        )
+    try:
+        for line in tgt.logs(model=model, follow=follow, tail=tail):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        err_console.print("[dim]stopped following[/dim]")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(rich_help_panel="Lifecycle")(up)
+    app.command(rich_help_panel="Lifecycle")(down)
+    app.command(rich_help_panel="Lifecycle")(status)
+    app.command(rich_help_panel="Lifecycle")(endpoint)
+    app.command(rich_help_panel="Lifecycle")(logs)

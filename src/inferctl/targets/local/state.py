@@ -1,0 +1,72 @@
+"""The local target's state file and lock. Holds no secret: the API key lives in its own 0600 file."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from inferctl.errors import ConflictError
+
+
+@dataclass(frozen=True)
+class LocalState:
+    pid: int
+    pgid: int
+    host: str
+    port: int
+    model: str  # deployment name
+    served_model_name: str
+    source: str
+    model_path: str
+    log_path: str
+    started_at: float  # epoch seconds
+    api_key_required: bool
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def read_state(path: Path) -> LocalState | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return LocalState(**data)
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError):
+        # A state file from another version or a torn write: treat as absent; the pid check protects us.
+        return None
+
+
+def write_state(path: Path, state: LocalState) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+def remove_state(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+@contextlib.contextmanager
+def platform_lock(path: Path, platform: str) -> Iterator[None]:
+    """An exclusive, non-blocking lock: a second ``up`` or ``down`` of the same platform is refused at once."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ConflictError(
+                f"another inferctl command is starting or stopping platform {platform!r}; "
+                "wait for it to finish, or check 'inferctl status'"
+            ) from None
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,343 @@
+"""The local target: vLLM's OpenAI server as a supervised child process on this machine, bound to loopback."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, ClassVar
+
+from inferctl.config.models import ModelDeployment, TargetName
+from inferctl.engine import API_KEY_ENV, VLLM_SERVER_MODULE, engine_args, server_args
+from inferctl.errors import (
+    ConfigError,
+    ConflictError,
+    MissingDependencyError,
+    NotFoundError,
+    OperationError,
+    StartError,
+    UserError,
+)
+from inferctl.targets.base import Endpoint, LogsCapability, Reporter, Target
+from inferctl.targets.local import logwatch, process
+from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
+
+_POLL_S = 0.25
+
+
+class LocalTarget(Target, LogsCapability):
+    """Serve one model on this machine. ``up`` returns once it answers; ``down`` stops every process it started."""
+
+    name: ClassVar[TargetName] = "local"
+
+    # --- paths and selection ------------------------------------------------------------------------------------
+
+    @property
+    def _dir(self) -> Path:
+        return self.home.target_dir(self.config.name, "local")
+
+    @property
+    def _state_path(self) -> Path:
+        return self._dir / "state.json"
+
+    @property
+    def _log_path(self) -> Path:
+        return self._dir / "server.log"
+
+    def model(self) -> ModelDeployment:
+        """The one model the local target serves."""
+        if len(self.config.models) > 1:
+            names = ", ".join(m.name for m in self.config.models)
+            raise ConfigError(f"the local target serves one model at a time; pass --model NAME (one of {names})")
+        return self.config.models[0]
+
+    def running(self) -> LocalState | None:
+        """The state of a live server, or None. A stale state file (its process gone) is removed."""
+        state = read_state(self._state_path)
+        if state is None:
+            return None
+        if process.is_alive(state.pid) and VLLM_SERVER_MODULE in process.cmdline(state.pid):
+            return state
+        remove_state(self._state_path)
+        return None
+
+    # --- plan -----------------------------------------------------------------------------------------------------
+
+    def plan(self) -> dict[str, Any]:
+        model = self.model()
+        return {
+            "target": "local",
+            "platform": self.config.name,
+            "model": model.name,
+            "source": model.source,
+            "host": self.config.local.host,
+            "port": self.config.local.port or "(a free port)",
+            "command": [
+                "python",
+                "-m",
+                VLLM_SERVER_MODULE,
+                *self._args(model, self._planned_location(model), 0),
+            ],
+            "api_key_required": self.config.endpoint.api_key.enabled,
+        }
+
+    def _planned_location(self, model: ModelDeployment) -> str:
+        if model.is_demo:
+            from inferctl.demo_model import demo_model_dir
+
+            return str(demo_model_dir(self.home))
+        return str(Path(model.source).expanduser()) if model.is_local_path else model.source
+
+    # --- up -------------------------------------------------------------------------------------------------------
+
+    def up(self, reporter: Reporter) -> list[Endpoint]:
+        model = self.model()
+        self.home.ensure(self._dir)
+        with platform_lock(self._dir / "lock", self.config.name):
+            existing = self.running()
+            if existing is not None:
+                raise ConflictError(
+                    f"platform {self.config.name!r} is already running (pid {existing.pid}, "
+                    f"{existing.base_url}); stop it with 'inferctl down' first"
+                )
+            self._check_vllm_installed()
+            host = self.config.local.host
+            port = self._choose_port(host)
+            model_path = self._model_location(model, reporter)
+            api_key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
+            argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port)]
+            self._log_path.write_bytes(b"")
+            reporter.phase("starting", f"vLLM on {host}:{port}")
+            child = process.spawn(argv, env=self._env(model, api_key), log_path=self._log_path, cwd=self._dir)
+            state = LocalState(
+                pid=child.pid,
+                pgid=child.pid,
+                host=host,
+                port=port,
+                model=model.name,
+                served_model_name=model.model_name,
+                source=model.source,
+                model_path=model_path,
+                log_path=str(self._log_path),
+                started_at=time.time(),
+                api_key_required=api_key is not None,
+            )
+            write_state(self._state_path, state)
+            try:
+                self._wait_ready(state, child, api_key, reporter)
+            except BaseException:
+                process.stop_group(state.pgid, timeout_s=self.config.local.stop_timeout_s)
+                child.poll()
+                remove_state(self._state_path)
+                raise
+        reporter.phase("ready", state.base_url + "/v1")
+        return [self._endpoint(state, api_key)]
+
+    def _args(self, model: ModelDeployment, model_path: str, port: int) -> list[str]:
+        extra: list[str] = []
+        if self.config.local.in_process_engine:
+            extra += ["--distributed-executor-backend", "uni"]
+        if model.is_demo and not model.engine.enforce_eager:
+            # The demo model is tiny: compiling it costs more than it could ever save.
+            extra.append("--enforce-eager")
+        return server_args(model_path, host=self.config.local.host, port=port, engine=engine_args(model), extra=extra)
+
+    def _env(self, model: ModelDeployment, api_key: str | None) -> dict[str, str]:
+        env = dict(os.environ)
+        env.pop(API_KEY_ENV, None)
+        if api_key is not None:
+            env[API_KEY_ENV] = api_key
+        env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.local.kv_cache_gib:g}")
+        env.setdefault("VLLM_NO_USAGE_STATS", "1")
+        env.setdefault("DO_NOT_TRACK", "1")
+        env["PYTHONUNBUFFERED"] = "1"
+        if self.config.local.in_process_engine:
+            # Run the model in the engine-core process: one process fewer to import vLLM and torch into.
+            env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+        if model.is_demo or model.is_local_path:
+            env["HF_HUB_OFFLINE"] = "1"
+        env.update(model.engine.env)
+        return env
+
+    def _check_vllm_installed(self) -> None:
+        if importlib.util.find_spec("vllm") is None:
+            raise MissingDependencyError(
+                "the local target needs vLLM: pip install 'inferctl[local]' "
+                "(CPU, x86_64 Linux) or pip install vllm (GPU hosts)"
+            )
+
+    def _choose_port(self, host: str) -> int:
+        port = self.config.local.port
+        if port is None:
+            return process.free_port(host)
+        if not process.port_is_free(host, port):
+            raise ConflictError(f"port {port} on {host} is already in use; pick another with --port or local.port")
+        return port
+
+    def _model_location(self, model: ModelDeployment, reporter: Reporter) -> str:
+        if model.is_demo:
+            from inferctl.demo_model import ensure_demo_model
+
+            reporter.phase("preparing demo model")
+            return str(ensure_demo_model(self.home))
+        if model.is_local_path:
+            path = Path(model.source).expanduser()
+            if not (path / "config.json").is_file():
+                what = "does not exist" if not path.exists() else "has no config.json"
+                raise NotFoundError(
+                    f"model path {path} {what}; point models[].source (or --model) at a model directory"
+                )
+            return str(path.resolve())
+        if model.is_gated and not (os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")):
+            raise UserError(
+                f"{model.source} is gated: accept its licence on huggingface.co and export HF_TOKEN before 'up'"
+            )
+        return model.source
+
+    def _wait_ready(self, state: LocalState, child: Any, api_key: str | None, reporter: Reporter) -> None:
+        import httpx
+
+        deadline = time.monotonic() + self.config.local.start_timeout_s
+        phase, offset, lines = "starting", 0, []
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        with httpx.Client(base_url=state.base_url, timeout=2.0) as client:
+            while True:
+                offset, new = _read_new_lines(self._log_path, offset)
+                lines.extend(new)
+                phase = logwatch.phase_of(new, phase)
+                reporter.phase(phase, state.model)
+                if child.poll() is not None:
+                    self._raise_start_failure(lines, child.returncode)
+                if phase == "starting API server" or len(lines) > 20:
+                    try:
+                        if client.get("/health").status_code == 200:
+                            models = client.get("/v1/models", headers=headers)
+                            if models.status_code == 200:
+                                return
+                    except httpx.TransportError:
+                        pass
+                if time.monotonic() > deadline:
+                    raise OperationError(
+                        f"vLLM did not become ready within {self.config.local.start_timeout_s} s "
+                        f"(last phase: {phase}); raise local.start_timeout_s or see 'inferctl logs'",
+                        details=logwatch.meaningful_lines(lines),
+                    )
+                time.sleep(_POLL_S)
+
+    def _raise_start_failure(self, lines: list[str], returncode: int) -> None:
+        _, rest = _read_new_lines(self._log_path, 0)
+        lines = rest or lines
+        reason = logwatch.failure_reason(lines) or f"the server exited with code {returncode}"
+        hint = logwatch.hint_for(reason + "\n" + "\n".join(lines[-40:]))
+        raise StartError(f"vLLM failed to start: {reason} Fix: {hint}.", details=logwatch.meaningful_lines(lines))
+
+    # --- down -----------------------------------------------------------------------------------------------------
+
+    def down(self, reporter: Reporter, *, platform: bool = False) -> None:
+        self.home.ensure(self._dir)
+        with platform_lock(self._dir / "lock", self.config.name):
+            state = self.running()
+            if state is None:
+                remove_state(self._state_path)
+                reporter.info(f"platform {self.config.name!r} is not running on the local target")
+                return
+            reporter.phase(
+                "stopping",
+                f"pid {state.pid} (SIGTERM, then SIGKILL after {self.config.local.stop_timeout_s} s)",
+            )
+            graceful = process.stop_group(state.pgid, timeout_s=self.config.local.stop_timeout_s)
+            left = process.group_members(state.pgid)
+            if left:
+                raise OperationError(
+                    f"processes {left} of the model server survived SIGKILL; stop them by hand (kill -9)"
+                )
+            remove_state(self._state_path)
+            reporter.phase("stopped", "gracefully" if graceful else "killed after the timeout")
+
+    # --- read commands --------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        state = self.running()
+        report: dict[str, Any] = {"target": "local", "platform": self.config.name}
+        if state is None:
+            report["state"] = "stopped"
+            report["models"] = []
+            return report
+        health, metrics = _probe(state.base_url)
+        report["state"] = "running" if health else "unhealthy"
+        report["models"] = [
+            {
+                "name": state.model,
+                "served_model_name": state.served_model_name,
+                "source": state.source,
+                "pid": state.pid,
+                "port": state.port,
+                "base_url": state.base_url + "/v1",
+                "uptime_s": round(time.time() - state.started_at, 1),
+                "healthy": health,
+                "requests_running": metrics.get("running"),
+                "requests_waiting": metrics.get("waiting"),
+                "kv_cache_usage_pct": (
+                    round(metrics["kv_cache_usage"] * 100, 2) if "kv_cache_usage" in metrics else None
+                ),
+                "generation_tokens_total": metrics.get("generation_tokens_total"),
+            }
+        ]
+        report["log_path"] = state.log_path
+        return report
+
+    def endpoints(self) -> list[Endpoint]:
+        state = self.running()
+        if state is None:
+            raise NotFoundError(f"platform {self.config.name!r} is not running locally; start it with 'inferctl up'")
+        key = self.home.api_key(self.config.name, create=False) if state.api_key_required else None
+        return [self._endpoint(state, key)]
+
+    def _endpoint(self, state: LocalState, api_key: str | None) -> Endpoint:
+        return Endpoint(model=state.served_model_name, base_url=state.base_url + "/v1", api_key=api_key)
+
+    def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
+        if not self._log_path.is_file():
+            raise NotFoundError(f"no server log for platform {self.config.name!r} yet; start it with 'inferctl up'")
+        offset, lines = _read_new_lines(self._log_path, 0)
+        yield from lines[-tail:] if tail else lines
+        while follow:
+            offset, lines = _read_new_lines(self._log_path, offset)
+            yield from lines
+            if not lines:
+                if self.running() is None:
+                    return
+                time.sleep(0.5)
+
+
+def _read_new_lines(path: Path, offset: int) -> tuple[int, list[str]]:
+    """Complete lines appended to ``path`` since ``offset``; returns the new offset."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read()
+    except FileNotFoundError:
+        return offset, []
+    end = data.rfind(b"\n")
+    if end < 0:
+        return offset, []
+    chunk = data[: end + 1]
+    return offset + len(chunk), chunk.decode("utf-8", errors="replace").splitlines()
+
+
+def _probe(base_url: str) -> tuple[bool, dict[str, float]]:
+    import httpx
+
+    from inferctl.metrics import parse_vllm_metrics
+
+    try:
+        with httpx.Client(base_url=base_url, timeout=2.0) as client:
+            healthy = client.get("/health").status_code == 200
+            metrics = client.get("/metrics")
+            parsed = parse_vllm_metrics(metrics.text) if metrics.status_code == 200 else {}
+    except httpx.TransportError:
+        return False, {}
+    return healthy, parsed

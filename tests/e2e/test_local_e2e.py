@@ -1,0 +1,137 @@
+"""The local target end to end with the real vLLM server: what a new user does, asserted on protocol, not text.
+
+The demo model's words are noise, so the assertions are about the OpenAI response shape, token counts, streaming
+chunks, authentication and process hygiene.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import AuthenticationError, OpenAI
+
+from inferctl.targets.base import Endpoint
+from tests.e2e.conftest import Cli, vllm_server_pids
+
+pytestmark = pytest.mark.e2e
+
+
+def test_status_reports_healthy_model(local_platform: Cli) -> None:
+    result = local_platform("status", "--output", "json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["state"] == "running"
+    (model,) = report["models"]
+    assert model["healthy"] is True
+    assert model["name"] == "demo"
+    assert model["port"] > 0
+    assert model["uptime_s"] > 0
+    assert model["requests_running"] == 0
+    assert 0 <= model["kv_cache_usage_pct"] <= 100
+
+
+def test_chat_one_shot_streams_tokens(local_platform: Cli) -> None:
+    result = local_platform("chat", "hello", "--max-tokens", "12")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip(), "no streamed text on stdout"
+    assert "12 tokens" in result.stderr
+    assert "random weights" in result.stderr  # the demo notice, once
+    assert result.stderr.count("random weights") == 1
+
+
+def test_chat_completion_shape_and_usage(local_endpoint: Endpoint) -> None:
+    client = OpenAI(base_url=local_endpoint.base_url, api_key=local_endpoint.api_key)
+    reply = client.chat.completions.create(
+        model=local_endpoint.model,
+        messages=[{"role": "user", "content": "hello"}],
+        max_tokens=7,
+        extra_body={"ignore_eos": True},
+    )
+    assert reply.object == "chat.completion"
+    assert reply.model == "demo"
+    assert reply.choices[0].message.role == "assistant"
+    assert reply.choices[0].finish_reason == "length"
+    assert reply.usage is not None
+    assert reply.usage.completion_tokens == 7
+    assert reply.usage.prompt_tokens > 0
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + 7
+
+
+def test_streaming_chunks_and_final_usage(local_endpoint: Endpoint) -> None:
+    client = OpenAI(base_url=local_endpoint.base_url, api_key=local_endpoint.api_key)
+    stream = client.chat.completions.create(
+        model=local_endpoint.model,
+        messages=[{"role": "user", "content": "count"}],
+        max_tokens=9,
+        stream=True,
+        stream_options={"include_usage": True},
+        extra_body={"ignore_eos": True},
+    )
+    chunks = list(stream)
+    content_chunks = [c for c in chunks if c.choices and c.choices[0].delta.content]
+    assert all(c.object == "chat.completion.chunk" for c in chunks)
+    assert 1 <= len(content_chunks) <= 9
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 9
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and c.choices[0].finish_reason]
+    assert finish == ["length"]
+
+
+def test_models_list_and_401_without_key(local_endpoint: Endpoint) -> None:
+    assert local_endpoint.api_key and local_endpoint.api_key.startswith("sk-inferctl-")
+    listed = httpx.get(
+        f"{local_endpoint.base_url}/models", headers={"Authorization": f"Bearer {local_endpoint.api_key}"}
+    )
+    assert listed.status_code == 200
+    assert [m["id"] for m in listed.json()["data"]] == ["demo"]
+    assert httpx.get(f"{local_endpoint.base_url}/models").status_code == 401
+    wrong = OpenAI(base_url=local_endpoint.base_url, api_key="sk-wrong", max_retries=0)
+    with pytest.raises(AuthenticationError):
+        wrong.models.list()
+
+
+def test_key_file_is_private_and_state_has_no_secret(local_platform: Cli, local_endpoint: Endpoint) -> None:
+    key_file = local_platform.home / "platforms" / "inferctl" / "api-key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert local_endpoint.api_key is not None
+    for path in local_platform.home.rglob("*"):
+        if path.is_file() and path != key_file and path.stat().st_size < 50_000_000:
+            assert local_endpoint.api_key.encode() not in path.read_bytes(), f"API key leaked into {path}"
+    hidden = local_platform("endpoint", "--output", "json")
+    assert local_endpoint.api_key not in hidden.stdout
+
+
+def test_second_up_is_refused(local_platform: Cli) -> None:
+    again = local_platform("up")
+    assert again.returncode == 2
+    assert "already running" in again.stderr
+    assert len(again.stderr.strip().splitlines()) <= 3  # the demo notice (2 lines) + one error line
+
+
+def test_start_failure_quotes_vllm_reason(tmp_path: Path) -> None:
+    """max_model_len above the demo's 2048 positions: vLLM refuses; up exits 2 quoting it; nothing is left."""
+    cli = Cli(tmp_path / "home", tmp_path)
+    (tmp_path / "inferctl.yaml").write_text(
+        "name: failing\nmodels:\n  - name: demo\n    engine:\n      max_model_len: 4096\n", encoding="utf-8"
+    )
+    result = cli("up")
+    assert result.returncode == 2, result.stderr
+    first_error = next(line for line in result.stderr.splitlines() if line.startswith("error:"))
+    assert "max_model_len (4096)" in first_error
+    assert "max_model_len" in first_error.split("Fix:")[1]
+    assert vllm_server_pids(cli.home) == []
+    assert not (cli.home / "platforms" / "failing" / "local" / "state.json").exists()
+    status = cli("status", "--output", "json")
+    assert json.loads(status.stdout)["state"] == "stopped"
+
+
+def test_down_when_stopped_is_safe(tmp_path: Path) -> None:
+    cli = Cli(tmp_path / "home", tmp_path)
+    result = cli("down")
+    assert result.returncode == 0
+    assert "not running" in result.stderr
+    assert os.listdir(tmp_path) == ["home"]

@@ -1,0 +1,89 @@
+"""The CLI shell: cheap start-up, init, config commands, one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from inferctl.cli.app import main
+from inferctl.config import STARTER_YAML
+
+HEAVY = ("vllm", "torch", "transformers", "pulumi", "pulumi_aws", "boto3", "botocore", "lightkube", "matplotlib",
+         "diagrams", "openai", "huggingface_hub", "numpy")  # fmt: skip
+
+
+@pytest.mark.parametrize("argv", [["--help"], ["status", "--help"], ["up", "--help"]])
+def test_help_imports_nothing_heavy(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from inferctl.cli.app import main\n"
+        f"rc = main({argv!r})\n"
+        f"heavy = sorted(m for m in {HEAVY!r} if m in sys.modules)\n"
+        "print('HEAVY=' + ','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "HEAVY="
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out.startswith("inferctl ")
+
+
+def test_init_writes_starter_and_refuses_to_overwrite(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["init"]) == 0
+    assert (tmp_path / "inferctl.yaml").read_text() == STARTER_YAML
+    assert main(["init"]) == 2
+    err = capsys.readouterr().err
+    assert "already exists" in err and "--force" in err
+    assert main(["init", "--force"]) == 0
+
+
+def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "inferctl.yaml"
+    assert "models" in schema["properties"]
+
+
+def test_config_show_applies_flags(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                   monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["config", "show", "--target", "aws", "--port", "9001", "--output", "json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["target"] == "aws"
+    assert shown["local"]["port"] == 9001
+
+
+def test_bad_config_is_one_line_exit_2(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "inferctl.yaml").write_text("targt: local\n")
+    assert main(["status"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: inferctl.yaml:1: targt: unknown key 'targt'; did you mean 'target'?"]
+
+
+def test_bad_flag_value_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["status", "--target", "lcoal"]) == 2
+    assert "did you mean 'local'" in capsys.readouterr().err
+
+
+def test_status_and_endpoint_when_nothing_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["status", "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "stopped"
+    assert main(["endpoint"]) == 2
+    assert "inferctl up" in capsys.readouterr().err

@@ -1,0 +1,127 @@
+"""Config loading: defaults, the starter file, precise errors (YAML path, line, suggestion), overrides, schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from inferctl.config import (
+    STARTER_YAML,
+    PlatformConfig,
+    apply_overrides,
+    json_schema,
+    load_config,
+    parse_config,
+)
+from inferctl.errors import ConfigError, NotFoundError
+
+
+def test_no_file_gives_local_demo_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config, source = load_config(None)
+    assert source is None
+    assert config.target == "local"
+    assert [(m.name, m.source) for m in config.models] == [("demo", "demo")]
+    assert config.endpoint.api_key.enabled is True
+    assert config.endpoint.exposure.scheme == "internal"
+    assert config.pools.gpu.name == "g5-gpu-karpenter"
+    assert config.pools.cpu.name == "x86-cpu-karpenter"
+    assert config.secrets.hf_secret_name == "hf-secret"
+    assert config.secrets.hf_token_key == "hf_api_token"
+    assert config.aws.system_nodes.instance_types == ["m5.xlarge"]
+    assert config.aws.system_nodes.desired_size == 2
+
+
+def test_starter_file_parses_to_the_defaults() -> None:
+    assert parse_config(STARTER_YAML) == PlatformConfig()
+
+
+def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(NotFoundError, match="inferctl init"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_unknown_key_names_path_line_and_closest_key() -> None:
+    text = "name: p\nmodels:\n  - name: a\n    engine:\n      max_modl_len: 4096\n"
+    with pytest.raises(ConfigError) as err:
+        parse_config(text, source="x.yaml")
+    assert str(err.value) == (
+        "x.yaml:5: models[0].engine.max_modl_len: unknown key 'max_modl_len'; did you mean 'max_model_len'?"
+    )
+
+
+def test_unknown_top_level_key_without_close_match_lists_valid_keys() -> None:
+    with pytest.raises(ConfigError, match="valid keys: aws, endpoint, kubernetes, local, models, name"):
+        parse_config("zzzz: 1\n")
+
+
+def test_typo_in_target_section() -> None:
+    with pytest.raises(ConfigError, match=r"local\.prot: unknown key 'prot'; did you mean 'port'\?"):
+        parse_config("local:\n  prot: 8000\n")
+
+
+def test_wrong_type_and_impossible_values() -> None:
+    with pytest.raises(ConfigError, match=r":3: local\.port: Input should be a valid integer"):
+        parse_config("name: p\nlocal:\n  port: eighty\n")
+    with pytest.raises(ConfigError, match=r"models\[0\]\.engine\.gpu_memory_utilization: .*less than or equal"):
+        parse_config("models:\n  - name: a\n    engine:\n      gpu_memory_utilization: 1.5\n")
+    with pytest.raises(ConfigError, match=r"models\[0\]\.engine\.tensor_parallel_size"):
+        parse_config("models:\n  - name: a\n    engine:\n      tensor_parallel_size: 3\n")
+    with pytest.raises(ConfigError, match="two models are named 'a'"):
+        parse_config("models:\n  - name: a\n  - name: a\n")
+    with pytest.raises(ConfigError, match="DNS label"):
+        parse_config("models:\n  - name: My_Model\n")
+
+
+def test_invalid_yaml_reports_the_line() -> None:
+    with pytest.raises(ConfigError, match=r"^f\.yaml:3:\d+: invalid YAML"):
+        parse_config("name: p\nlocal:\n  port: 1: 2\n", source="f.yaml")
+
+
+def test_internet_facing_needs_source_ranges() -> None:
+    with pytest.raises(ConfigError, match="internet-facing needs source_ranges"):
+        parse_config("endpoint:\n  exposure:\n    scheme: internet-facing\n")
+    ok = parse_config("endpoint:\n  exposure:\n    scheme: internet-facing\n    source_ranges: [203.0.113.0/24]\n")
+    assert ok.endpoint.exposure.source_ranges == ["203.0.113.0/24"]
+
+
+def test_secrets_are_refused_in_the_file() -> None:
+    with pytest.raises(ConfigError, match="HF_TOKEN must not be written in the config file"):
+        parse_config("models:\n  - name: a\n    engine:\n      env:\n        HF_TOKEN: hf_abc\n")
+
+
+def test_managed_engine_args_are_refused() -> None:
+    with pytest.raises(ConfigError, match="--port is set by inferctl"):
+        parse_config("models:\n  - name: a\n    engine:\n      extra_args: ['--port=9']\n")
+
+
+def test_overrides_win_over_the_file(tmp_path: Path) -> None:
+    base = parse_config("target: kubernetes\nmodels:\n  - name: big\n    source: org/big\n  - name: small\n")
+    over = apply_overrides(base, target="local", model="small", port=8123)
+    assert over.target == "local"
+    assert [m.name for m in over.models] == ["small"]
+    assert over.local.port == 8123
+    model_dir = tmp_path / "My.Model-7B"
+    model_dir.mkdir()
+    from_path = apply_overrides(base, model=str(model_dir))
+    assert from_path.models[0].name == "my-model-7b"
+    assert from_path.models[0].source == str(model_dir.resolve())
+    from_hub = apply_overrides(base, model="meta-llama/Meta-Llama-3-8B-Instruct")
+    assert from_hub.models[0].name == "meta-llama-3-8b-instruct"
+    assert from_hub.models[0].is_gated
+
+
+def test_bad_target_override_suggests() -> None:
+    with pytest.raises(ConfigError, match="did you mean 'kubernetes'"):
+        apply_overrides(PlatformConfig(), target="kubernets")
+
+
+def test_json_schema_accepts_the_starter_and_rejects_typos() -> None:
+    schema = json.loads(json_schema())
+    jsonschema.validate(yaml.safe_load(STARTER_YAML), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"models": [{"name": "a", "engine": {"max_modl_len": 1}}]}, schema)

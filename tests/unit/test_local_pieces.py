@@ -1,0 +1,167 @@
+"""The local target's pure parts: log phases and failure reasons (on logs captured from vLLM 0.32 on this
+machine), metrics parsing, the 0600 key file, process-group stop, the missing-vLLM and port checks."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from inferctl.config import PlatformConfig, apply_overrides
+from inferctl.errors import ConflictError, MissingDependencyError, NotFoundError
+from inferctl.home import Home
+from inferctl.metrics import parse_vllm_metrics
+from inferctl.targets.base import NullReporter
+from inferctl.targets.local import LocalTarget, logwatch, process
+
+LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "vllm_logs"
+
+
+def test_phases_follow_a_real_start_log() -> None:
+    lines = (LOGS / "ready.log").read_text().splitlines()
+    seen = []
+    phase = "starting"
+    for line in lines:
+        phase = logwatch.phase_of([line], phase)
+        if not seen or seen[-1] != phase:
+            seen.append(phase)
+    assert seen == [
+        "starting",
+        "resolving model",
+        "starting engine",
+        "loading weights",
+        "allocating KV cache",
+        "warming up",
+        "starting API server",
+    ]
+
+
+def test_phase_never_goes_backwards() -> None:
+    assert logwatch.phase_of(["Loading weights took 0.1 seconds"], "starting API server") == "starting API server"
+
+
+def test_failure_reason_quotes_vllm_and_hint_names_the_fix() -> None:
+    lines = (LOGS / "max_model_len_too_long.log").read_text().splitlines()
+    reason = logwatch.failure_reason(lines)
+    assert reason is not None
+    assert reason.startswith("User-specified max_model_len (4096) is greater than the derived max_model_len")
+    assert len(reason) <= 240
+    assert "max_model_len" in logwatch.hint_for(reason)
+    details = logwatch.meaningful_lines(lines)
+    assert details[-1].startswith("Value error, User-specified max_model_len")
+    assert not any(line.lstrip().startswith("File ") or "WARNING" in line for line in details)
+
+
+def test_failure_reason_plain_exception() -> None:
+    lines = ["Traceback (most recent call last):", '  File "x.py", line 1', "OSError: gated repo: 401 Client Error"]
+    reason = logwatch.failure_reason(lines)
+    assert reason == "OSError: gated repo: 401 Client Error"
+    assert "HF_TOKEN" in logwatch.hint_for(reason)
+
+
+def test_metrics_are_summed_across_engines() -> None:
+    text = """# HELP vllm:num_requests_running Number of requests in model execution batches.
+vllm:num_requests_running{engine="0",model_name="demo"} 2.0
+vllm:num_requests_running{engine="1",model_name="demo"} 1.0
+vllm:num_requests_waiting{engine="0",model_name="demo"} 4.0
+vllm:kv_cache_usage_perc{engine="0",model_name="demo"} 0.25
+vllm:generation_tokens_total{engine="0",model_name="demo"} 1234.0
+"""
+    assert parse_vllm_metrics(text) == {
+        "running": 3.0,
+        "waiting": 4.0,
+        "kv_cache_usage": 0.25,
+        "generation_tokens_total": 1234.0,
+    }
+
+
+def test_api_key_is_generated_once_with_0600(tmp_path: Path) -> None:
+    home = Home(tmp_path)
+    key = home.api_key("p")
+    assert key is not None and key.startswith("sk-inferctl-") and len(key) > 40
+    path = home.api_key_path("p")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert home.api_key("p") == key
+    assert Home(tmp_path).api_key("other") != key
+
+
+def test_api_key_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INFERCTL_API_KEY", "sk-from-env")
+    home = Home(tmp_path)
+    assert home.api_key("p") == "sk-from-env"
+    assert not home.api_key_path("p").exists()
+
+
+def test_stop_group_kills_children_that_ignore_sigterm(tmp_path: Path) -> None:
+    """A real process group: a parent and a child that ignores SIGTERM; stop_group must leave none."""
+    script = (
+        "import os, signal, subprocess, sys, time\n"
+        "subprocess.Popen([sys.executable, '-c', "
+        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
+        "time.sleep(60)\n"
+    )
+    child = process.spawn([sys.executable, "-c", script], env=dict(os.environ), log_path=tmp_path / "l", cwd=tmp_path)
+    deadline = time.monotonic() + 10
+    while len(process.group_members(child.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert len(process.group_members(child.pid)) == 2
+    graceful = process.stop_group(child.pid, timeout_s=0.5)
+    child.wait(timeout=5)
+    assert graceful is False
+    assert process.group_members(child.pid) == []
+
+
+def test_missing_vllm_is_a_one_line_exit_2(monkeypatch: pytest.MonkeyPatch, isolated_home: Path) -> None:
+    """Fakes the interpreter's module lookup (the seam where 'is the extra installed' is asked)."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    with pytest.raises(MissingDependencyError, match=r"pip install 'inferctl\[local\]'") as err:
+        target.up(NullReporter())
+    assert err.value.exit_code == 2
+
+
+def test_port_in_use_is_refused_before_starting(isolated_home: Path) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        config = apply_overrides(PlatformConfig(), port=port)
+        with pytest.raises(ConflictError, match=f"port {port} on 127.0.0.1 is already in use"):
+            LocalTarget(config, Home.from_env()).up(NullReporter())
+    assert not (isolated_home / "platforms" / "inferctl" / "local" / "state.json").exists()
+
+
+def test_missing_model_path(isolated_home: Path) -> None:
+    config = PlatformConfig.model_validate({"models": [{"name": "m", "source": "/nonexistent/model"}]})
+    with pytest.raises(NotFoundError, match="model path /nonexistent/model does not exist"):
+        LocalTarget(config, Home.from_env()).up(NullReporter())
+
+
+def test_local_serves_one_model_at_a_time(isolated_home: Path) -> None:
+    config = PlatformConfig.model_validate({"models": [{"name": "a"}, {"name": "b"}]})
+    with pytest.raises(Exception, match=r"pass --model NAME \(one of a, b\)"):
+        LocalTarget(config, Home.from_env()).up(NullReporter())
+
+
+def test_status_when_stopped_and_stale_state_is_cleaned(isolated_home: Path) -> None:
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    state_dir = isolated_home / "platforms" / "inferctl" / "local"
+    state_dir.mkdir(parents=True)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    (state_dir / "state.json").write_text(
+        f'{{"pid": {dead.pid}, "pgid": {dead.pid}, "host": "127.0.0.1", "port": 1, "model": "demo",'
+        ' "served_model_name": "demo", "source": "demo", "model_path": "/x", "log_path": "/x",'
+        ' "started_at": 0, "api_key_required": true}'
+    )
+    assert target.status() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
+    assert not (state_dir / "state.json").exists()
