@@ -66,7 +66,7 @@ def vllm_server_pids(home: Path) -> list[int]:
             continue
         try:
             cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-            cwd = os.readlink(entry / "cwd")
+            cwd = str((entry / "cwd").readlink())
         except OSError:
             continue
         if ("vllm" in cmd or "multiprocessing" in cmd) and cwd.startswith(str(home)):

@@ -7,7 +7,6 @@ chunks, authentication and process hygiene.
 from __future__ import annotations
 
 import json
-import os
 import stat
 from pathlib import Path
 
@@ -134,4 +133,4 @@ def test_down_when_stopped_is_safe(tmp_path: Path) -> None:
     result = cli("down")
     assert result.returncode == 0
     assert "not running" in result.stderr
-    assert os.listdir(tmp_path) == ["home"]
+    assert [p.name for p in tmp_path.iterdir()] == ["home"]

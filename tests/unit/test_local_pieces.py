@@ -100,16 +100,17 @@ def test_api_key_env_override(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_stop_group_kills_children_that_ignore_sigterm(tmp_path: Path) -> None:
     """A real process group: a parent and a child that ignores SIGTERM; stop_group must leave none."""
-    script = (
-        "import os, signal, subprocess, sys, time\n"
-        "subprocess.Popen([sys.executable, '-c', "
-        "'import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)'])\n"
-        "time.sleep(60)\n"
+    ready = tmp_path / "child-ready"
+    child_code = (
+        "import pathlib, signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); "
+        f"pathlib.Path({str(ready)!r}).touch(); time.sleep(60)"
     )
+    script = f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {child_code!r}])\ntime.sleep(60)\n"
     child = process.spawn([sys.executable, "-c", script], env=dict(os.environ), log_path=tmp_path / "l", cwd=tmp_path)
-    deadline = time.monotonic() + 10
-    while len(process.group_members(child.pid)) < 2 and time.monotonic() < deadline:
+    deadline = time.monotonic() + 30
+    while not ready.exists() and time.monotonic() < deadline:
         time.sleep(0.05)
+    assert ready.exists(), "the SIGTERM-ignoring child did not start"
     assert len(process.group_members(child.pid)) == 2
     graceful = process.stop_group(child.pid, timeout_s=0.5)
     child.wait(timeout=5)

@@ -12,14 +12,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from inferctl.config.loader import apply_overrides, load_config
-from inferctl.config.models import PlatformConfig
+if TYPE_CHECKING:
+    from inferctl.config.models import PlatformConfig
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -54,6 +54,9 @@ def load(
     port: int | None = None,
 ) -> PlatformConfig:
     """The file (or defaults) with command-line overrides applied."""
+    # Imported here: pydantic model building is the largest part of `inferctl --help` otherwise.
+    from inferctl.config.loader import apply_overrides, load_config
+
     loaded, _ = load_config(config)
     if target is None and model is None and port is None:
         return loaded

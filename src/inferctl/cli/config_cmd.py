@@ -19,18 +19,18 @@ from inferctl.cli.common import (
     emit_json,
     load,
 )
-from inferctl.config.loader import DEFAULT_CONFIG_FILE, json_schema
-from inferctl.config.starter import STARTER_YAML
 from inferctl.errors import ConflictError
 
 config_app = typer.Typer(help="Inspect the config: JSON Schema, effective values, validation.", no_args_is_help=True)
 
 
 def init(
-    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path(DEFAULT_CONFIG_FILE),
+    path: Annotated[Path, typer.Argument(help="Where to write the file.")] = Path("inferctl.yaml"),
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a commented starter inferctl.yaml (local target, the demo model)."""
+    from inferctl.config.starter import STARTER_YAML
+
     if path.exists() and not force:
         raise ConflictError(f"{path} already exists; edit it, or pass --force to overwrite it")
     path.write_text(STARTER_YAML, encoding="utf-8")
@@ -40,6 +40,8 @@ def init(
 @config_app.command("schema")
 def schema() -> None:
     """Print the JSON Schema of inferctl.yaml (point your editor's YAML plugin at it)."""
+    from inferctl.config.loader import json_schema
+
     sys.stdout.write(json_schema() + "\n")
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -24,10 +24,12 @@ from inferctl.cli.common import (
     progress,
     table,
 )
-from inferctl.config.models import PlatformConfig
 from inferctl.errors import UserError
 from inferctl.targets import LogsCapability, target_for, targets_with
-from inferctl.targets.base import Target
+
+if TYPE_CHECKING:
+    from inferctl.config.models import PlatformConfig
+    from inferctl.targets.base import Target
 
 
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:

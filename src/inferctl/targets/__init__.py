@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from inferctl.config.models import PlatformConfig
+from typing import TYPE_CHECKING
+
 from inferctl.home import Home
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, NullReporter, Reporter, Target
+
+if TYPE_CHECKING:
+    from inferctl.config.models import PlatformConfig
 
 
 def target_class(name: str) -> type[Target]:

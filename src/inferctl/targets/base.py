@@ -10,10 +10,11 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
-from inferctl.config.models import PlatformConfig, TargetName
-from inferctl.home import Home
+if TYPE_CHECKING:
+    from inferctl.config.models import PlatformConfig, TargetName
+    from inferctl.home import Home
 
 
 class Reporter(Protocol):
