@@ -166,3 +166,31 @@ def test_status_when_stopped_and_stale_state_is_cleaned(isolated_home: Path) -> 
     )
     assert target.status() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
     assert not (state_dir / "state.json").exists()
+
+
+class RecordingReporter:
+    def __init__(self) -> None:
+        self.warnings: list[str] = []
+
+    def phase(self, name: str, detail: str = "") -> None:
+        return None
+
+    def info(self, message: str) -> None:
+        return None
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+
+def test_ram_warning_uses_the_sizing_profile(isolated_home: Path) -> None:
+    """Llama-3-70B's published config.json on this machine: sizing says the RAM cannot hold it, before vLLM."""
+    model_dir = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "meta-llama--Meta-Llama-3-70B"
+    config = PlatformConfig.model_validate({"models": [{"name": "big", "source": str(model_dir)}]})
+    reporter = RecordingReporter()
+    LocalTarget(config, Home.from_env())._warn_if_ram_short(config.models[0], str(model_dir), reporter)
+    (warning,) = reporter.warnings
+    assert "needs about" in warning and "GiB of RAM" in warning
+    small = LocalTarget(PlatformConfig(), Home.from_env())
+    quiet = RecordingReporter()
+    small._warn_if_ram_short(small.config.models[0], "unused", quiet)
+    assert quiet.warnings == []

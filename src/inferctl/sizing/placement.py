@@ -38,6 +38,16 @@ class Placement:
     spot_is_estimate: bool  # True: derived from on-demand with a documented discount, not a live price
     price_region: str  # region the prices are for (the snapshot is us-east-1)
     alternatives: tuple[Placement, ...] = field(default=())
+    # Added by sizing; defaults keep hand-built placements (tests, other targets) valid.
+    instance_gpu_count: int = 0  # GPUs on the instance (>= tensor_parallel_size)
+    # Types with exactly tensor_parallel_size GPUs that serve the same settings, cheapest first: pin the pod's
+    # node affinity (node.kubernetes.io/instance-type In [...]) to these so Karpenter cannot pick a GPU that is
+    # too small when the pool mixes families.
+    compatible_instance_types: tuple[str, ...] = ()
+    kv_cache_gib: float = 0.0  # KV cache across all GPUs of the pod
+    runtime_overhead_gib_per_gpu: float = 0.0  # estimated activations, CUDA graphs, context, NCCL
+    weight_format: str = ""  # e.g. "bfloat16", "fp8", "int4 awq"
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

@@ -15,6 +15,7 @@ from inferctl.engine import API_KEY_ENV, VLLM_SERVER_MODULE, engine_args, server
 from inferctl.errors import (
     ConfigError,
     ConflictError,
+    InferctlError,
     MissingDependencyError,
     NotFoundError,
     OperationError,
@@ -107,6 +108,7 @@ class LocalTarget(Target, LogsCapability):
             host = self.config.local.host
             port = self._choose_port(host)
             model_path = self._model_location(model, reporter)
+            self._warn_if_ram_short(model, model_path, reporter)
             api_key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
             argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port)]
             self._log_path.write_bytes(b"")
@@ -196,6 +198,28 @@ class LocalTarget(Target, LogsCapability):
                 f"{model.source} is gated: accept its licence on huggingface.co and export HF_TOKEN before 'up'"
             )
         return model.source
+
+    def _warn_if_ram_short(self, model: ModelDeployment, model_path: str, reporter: Reporter) -> None:
+        """Sizing's memory model, before vLLM starts: say so when this machine's RAM cannot hold the model."""
+        from inferctl.catalog.hub import packaged_config
+        from inferctl.catalog.profile import ModelProfile, load_profile, profile_from_config
+        from inferctl.sizing.local import available_memory_bytes, host_memory_warning
+
+        profile: ModelProfile | None = None
+        try:
+            if model.is_demo or model.is_local_path:
+                profile = load_profile("demo" if model.is_demo else model_path)
+            elif (snapshot := packaged_config(model.source)) is not None:
+                # A hub id: the packaged config snapshot, so this check never waits on the network.
+                profile = profile_from_config(snapshot, source=model.source, origin="packaged snapshot")
+        except InferctlError:
+            return  # an architecture sizing does not know: vLLM may still serve it
+        if profile is None:
+            return
+        kv_bytes = int(self.config.local.kv_cache_gib * 2**30)
+        warning = host_memory_warning(profile, model.engine, available_memory_bytes(), kv_cache_bytes=kv_bytes)
+        if warning:
+            reporter.warn(warning)
 
     def _wait_ready(self, state: LocalState, child: Any, api_key: str | None, reporter: Reporter) -> None:
         import httpx

@@ -1,0 +1,240 @@
+"""``inferctl plan``: what each model needs, where it runs and what the platform costs, before anything exists.
+
+Cluster targets (aws, kubernetes): a placement per model (instance, GPUs, tensor parallelism, KV tokens,
+concurrency, $/h) with ranked alternatives, the platform's fixed cost and the total. Target local: the model's
+profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from inferctl.cli.common import (
+    ConfigOpt,
+    ModelOpt,
+    OutputFormat,
+    OutputOpt,
+    TargetOpt,
+    console,
+    emit_json,
+    err_console,
+    load,
+    table,
+)
+from inferctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from inferctl.config.models import PlatformConfig
+    from inferctl.sizing import PlatformPlan
+    from inferctl.sizing.placement import Placement
+
+LivePricesOpt = Annotated[
+    bool,
+    typer.Option(
+        "--live-prices",
+        help="Current on-demand and spot prices from AWS for the config's region (needs AWS credentials).",
+    ),
+]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option(
+        "--offline",
+        help="aws: list every resource 'up' would create, from the Pulumi program under mocks (no AWS call).",
+    ),
+]
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan", rich_help_panel="Lifecycle")
+    def plan(
+        config: ConfigOpt = None,
+        target: TargetOpt = None,
+        model: ModelOpt = None,
+        live_prices: LivePricesOpt = False,
+        offline: OfflineOpt = False,
+        output: OutputOpt = OutputFormat.table,
+    ) -> None:
+        """Size every model (instance, GPUs, TP, KV cache, concurrency) and price the platform. Creates nothing."""
+        cfg = load(config, target=target, model=model)
+        if offline:
+            if cfg.target != "aws":
+                raise ConfigError("--offline lists the AWS resources of the Pulumi program; add --target aws")
+            from inferctl.aws.offline import offline_plan
+            from inferctl.cli.aws_cmd import print_offline_plan
+
+            resources = offline_plan(cfg)
+            if output is OutputFormat.json:
+                emit_json(resources)
+            else:
+                print_offline_plan(resources)
+            return
+        if cfg.target == "local":
+            if live_prices:
+                err_console.print("[dim]note: --live-prices prices cluster targets; the local target is free[/dim]")
+            report = local_plan(cfg)
+            if output is OutputFormat.json:
+                emit_json(report)
+            else:
+                print_local(report)
+            return
+        from inferctl.sizing import plan_platform
+
+        platform = plan_platform(cfg, live_prices=live_prices)
+        if output is OutputFormat.json:
+            emit_json(platform.to_dict())
+        else:
+            print_platform(platform, cfg)
+
+
+# --- local ---------------------------------------------------------------------------------------------------------
+
+
+def local_plan(cfg: PlatformConfig) -> dict[str, Any]:
+    from inferctl.catalog import load_profile
+    from inferctl.sizing import local_report, profile_summary
+    from inferctl.sizing.memory import GIB
+
+    models = []
+    for model in cfg.models:
+        profile = load_profile(model.source, revision=model.revision)
+        models.append(
+            {
+                "name": model.name,
+                "source": model.source,
+                "profile": profile_summary(profile, model.engine),
+                "memory": local_report(profile, model.engine, kv_cache_bytes=int(cfg.local.kv_cache_gib * GIB)),
+                "notes": list(profile.notes),
+            }
+        )
+    return {"platform": cfg.name, "target": "local", "models": models}
+
+
+def print_local(report: dict[str, Any]) -> None:
+    console.print(f"[bold]{report['platform']}[/bold] · target local (no instance, no price)")
+    rows = []
+    for entry in report["models"]:
+        profile, mem = entry["profile"], entry["memory"]
+        rows.append(
+            {
+                "model": entry["name"],
+                "parameters": human_count(profile["parameters"]),
+                "weights GiB": mem["weights_gib"],
+                "format": profile["weight_format"],
+                "KV per token": human_bytes(profile["kv_bytes_per_token"]),
+                "context limit": f"{profile['context_limit']:,}",
+                "RAM needed GiB": mem["ram_needed_gib"],
+                "RAM available GiB": mem["ram_available_gib"],
+                "fits": mem["fits"],
+            }
+        )
+    console.print(table("models", rows))
+    for entry in report["models"]:
+        if entry["memory"]["warning"]:
+            err_console.print(f"[yellow]warning:[/yellow] {entry['memory']['warning']}")
+        for note in entry["notes"]:
+            console.print(f"[dim]note: {note}[/dim]")
+
+
+# --- cluster targets -----------------------------------------------------------------------------------------------
+
+
+def print_platform(platform: PlatformPlan, cfg: PlatformConfig) -> None:
+    console.print(
+        f"[bold]{platform.platform}[/bold] · target {platform.target} · region {platform.region} · "
+        f"GPU pool {cfg.pools.gpu.name} ({', '.join(cfg.pools.gpu.instance_families)})"
+    )
+    for name, placement in platform.placements.items():
+        _print_model(name, placement, platform)
+    _print_costs(platform)
+
+
+def _print_model(name: str, placement: Placement, platform: PlatformPlan) -> None:
+    """A table of the model's facts and its placement, then its ranked options."""
+    profile = platform.profiles[name]
+    res = placement.resources
+    window = f", sliding window {profile.sliding_window:,}" if profile.sliding_window else ""
+    facts = {
+        "source": f"{profile.source} ({profile.origin})",
+        "architecture": f"{profile.architecture}{window}",
+        "parameters": f"{human_count(profile.num_parameters)} ({profile.parameters_source})",
+        "weights": f"{placement.weight_gib} GiB {placement.weight_format}",
+        "KV per token": f"{human_bytes(placement.kv_bytes_per_token)} ({placement.kv_bytes_per_token:,} B)",
+        "instance": f"{placement.instance_type} · {placement.instance_gpu_count} x {placement.gpu_name} "
+        f"{placement.gpu_memory_gib:.0f} GiB",
+        "GPUs / TP": f"{placement.tensor_parallel_size} / {placement.tensor_parallel_size}",
+        "max model len": f"{placement.max_model_len:,} (model limit {profile.max_position_embeddings:,})",
+        "KV tokens": f"{placement.kv_cache_tokens:,} ({placement.kv_cache_gib} GiB)",
+        "max concurrency": f"{placement.max_concurrency} requests of {placement.max_model_len:,} tokens",
+        "$/h on-demand": f"{placement.on_demand_usd_per_hour:.3f} ({placement.price_region})",
+        "$/h spot": f"{placement.spot_usd_per_hour:.3f}"
+        + (" (estimate)" if placement.spot_is_estimate else f" (live, {placement.price_region})"),
+        "engine": f"--tensor-parallel-size {placement.tensor_parallel_size} --max-model-len "
+        f"{placement.max_model_len} --gpu-memory-utilization {placement.gpu_memory_utilization:g}",
+        "pod": f"nvidia.com/gpu {res.gpus}, cpu {res.cpu}, memory {res.memory}, ephemeral-storage "
+        f"{res.ephemeral_storage}, /dev/shm {res.shm}",
+        "also fits": ", ".join(placement.compatible_instance_types[1:]) or "-",
+    }
+    console.print()
+    console.print(table(f"model {name}", [{"": key, "value": value} for key, value in facts.items()]))
+    if placement.alternatives:
+        rows = [_option_row(alt) for alt in (placement, *placement.alternatives)]
+        console.print(table(f"{name}: options, cheapest first", rows))
+
+
+def _option_row(placement: Placement) -> dict[str, Any]:
+    return {
+        "instance": placement.instance_type,
+        "GPUs": f"{placement.instance_gpu_count}x{placement.gpu_name}",
+        "TP": placement.tensor_parallel_size,
+        "max len": placement.max_model_len,
+        "KV tokens": placement.kv_cache_tokens,
+        "conc.": placement.max_concurrency,
+        "$/h": f"{placement.on_demand_usd_per_hour:.3f}",
+        "spot $/h": f"{placement.spot_usd_per_hour:.3f}",
+    }
+
+
+def _print_costs(platform: PlatformPlan) -> None:
+    data = platform.to_dict()
+    rows = [
+        {
+            "item": line["item"],
+            "detail": line["detail"],
+            "$/h on-demand": f"{line['on_demand_usd_per_hour']:.3f}",
+            "$/h with spot GPUs": f"{line['spot_usd_per_hour']:.3f}",
+        }
+        for line in data["cost_lines"]
+    ]
+    total = data["total"]
+    rows.append(
+        {
+            "item": "total",
+            "detail": f"~${total['on_demand_usd_per_month']:,.0f} / ${total['spot_usd_per_month']:,.0f} a month",
+            "$/h on-demand": f"{total['on_demand_usd_per_hour']:.3f}",
+            "$/h with spot GPUs": f"{total['spot_usd_per_hour']:.3f}",
+        }
+    )
+    console.print()
+    console.print(table("cost per hour", rows))
+    console.print(f"[dim]prices: {platform.prices}[/dim]")
+    for note in platform.notes:
+        console.print(f"[dim]note: {note}[/dim]")
+
+
+def human_count(count: int) -> str:
+    """8030261248 -> ``8.03B``; 3300000 -> ``3.3M``."""
+    for size, suffix in ((10**12, "T"), (10**9, "B"), (10**6, "M"), (10**3, "K")):
+        if count >= size:
+            return f"{count / size:.3g}{suffix}"
+    return str(count)
+
+
+def human_bytes(count: int) -> str:
+    """131072 -> ``128 KiB``; exact when the unit divides the count."""
+    for size, unit in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
+        if count >= size:
+            value = count / size
+            return f"{value:.0f} {unit}" if count % size == 0 else f"{value:.1f} {unit}"
+    return f"{count} B"

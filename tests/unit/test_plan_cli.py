@@ -1,0 +1,115 @@
+"""``inferctl plan`` end to end through the CLI entry point (tables, JSON, refusals, local target).
+
+The HuggingFace hub is faked as unreachable at huggingface_hub's HTTP seam (tests/support/sizing.py), as it is on
+this machine anyway, so hub ids plan from inferctl's packaged config snapshots deterministically.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from inferctl.cli.app import main
+from tests.support.sizing import LLAMA_3_70B, FakeHub, fake_hub, fixture_dir
+
+WORKSHOP_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
+TOKEN = "hf_sentinel_plan_never_printed"
+
+
+@pytest.fixture(autouse=True)
+def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.chdir(tmp_path)  # no ./inferctl.yaml
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_TOKEN", TOKEN)
+    with fake_hub(FakeHub(offline=True), tmp_path / "hf-cache"):
+        yield
+
+
+def _json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, object]:
+    assert main(["plan", *argv, "--output", "json"]) == 0
+    data: dict[str, object] = json.loads(capsys.readouterr().out)  # stdout holds the JSON and nothing else
+    return data
+
+
+def test_workshop_model_takes_one_a10g(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--target", "aws", "--model", WORKSHOP_MODEL)
+    (model,) = data["models"]  # type: ignore[misc]
+    placement = model["placement"]
+    assert (placement["instance_type"], placement["tensor_parallel_size"], placement["max_model_len"]) == (
+        "g5.xlarge",
+        1,
+        8192,
+    )
+    assert placement["kv_cache_tokens"] == 24_640 and placement["max_concurrency"] == pytest.approx(3.01)
+    assert model["profile"]["origin"] == "packaged snapshot"
+    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(0.1 + 0.384 + 1.006)  # type: ignore[index]
+
+
+def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", "--target", "aws", "--model", WORKSHOP_MODEL]) == 0
+    out = capsys.readouterr().out
+    for text in (
+        "g5.xlarge",
+        "128 KiB",
+        "24,640",
+        "3.01 requests of 8,192 tokens",
+        "8.03B",
+        "EKS control plane",
+        "system nodes",
+        "total",
+        "1.490",
+        "--tensor-parallel-size 1",
+    ):
+        assert text in out, text
+    assert TOKEN not in out
+
+
+def test_llama_70b_from_a_directory_takes_tp_8(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--target", "aws", "--model", str(fixture_dir(LLAMA_3_70B)))
+    placement = data["models"][0]["placement"]  # type: ignore[index]
+    assert (placement["instance_type"], placement["tensor_parallel_size"]) == ("g5.48xlarge", 8)
+
+
+def test_impossible_plan_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "inferctl.yaml"
+    config.write_text(
+        f"target: aws\npools:\n  gpu:\n    instance_families: [g4dn]\nmodels:\n"
+        f"  - name: big\n    source: {fixture_dir(LLAMA_3_70B)}\n",
+        encoding="utf-8",
+    )
+    assert main(["plan", "--config", str(config)]) == 2
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: big needs 131.4 GiB of GPU memory")
+    assert "to pools.gpu.instance_families" in lines[0] and captured.out == ""
+
+
+def test_live_prices_without_credentials_exit_2(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    assert main(["plan", "--target", "aws", "--model", WORKSHOP_MODEL, "--live-prices"]) == 2
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "AWS credentials" in lines[0]
+
+
+def test_local_target_checks_this_machines_ram(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--model", str(fixture_dir(LLAMA_3_70B)))
+    assert data["target"] == "local"
+    memory = data["models"][0]["memory"]  # type: ignore[index]
+    assert memory["weights_gib"] == pytest.approx(131.42, abs=0.01)
+    assert memory["fits"] is (memory["ram_available_gib"] >= memory["ram_needed_gib"])
+    assert "instance_type" not in json.dumps(data)
+
+
+def test_local_demo_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan"]) == 0
+    out = capsys.readouterr().out
+    assert "target local" in out and "demo" in out and "RAM" in out

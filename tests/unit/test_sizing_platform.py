@@ -1,0 +1,70 @@
+"""The platform plan: placements for every model, the fixed cost of an EKS platform, totals and JSON."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.sizing import plan_platform
+from tests.support.sizing import LLAMA_3_8B_INSTRUCT, LLAMA_3_70B, fixture_dir, fixture_profile
+
+
+def _config(target: str = "aws", **extra: object) -> PlatformConfig:
+    models = [
+        ModelDeployment(name="small", source=str(fixture_dir(LLAMA_3_8B_INSTRUCT)), replicas=2),
+        ModelDeployment(name="big", source=str(fixture_dir(LLAMA_3_70B))),
+    ]
+    return PlatformConfig.model_validate({"target": target, "models": [m.model_dump() for m in models], **extra})
+
+
+def test_aws_plan_prices_models_and_the_fixed_platform() -> None:
+    plan = plan_platform(_config())
+    assert plan.placements["small"].instance_type == "g5.xlarge"
+    assert plan.placements["big"].instance_type == "g5.48xlarge"
+    fixed = {line.item: line.on_demand_usd_per_hour for line in plan.fixed}
+    # EKS control plane $0.10/h + 2 x m5.xlarge at $0.192/h.
+    assert fixed == {"EKS control plane": 0.10, "system nodes": pytest.approx(0.384)}
+    # 0.484 fixed + 2 replicas x 1.006 + 16.288 = 18.784 on-demand; spot: 0.484 + 2 x 0.4024 + 6.5152.
+    assert plan.total_on_demand_usd_per_hour == pytest.approx(18.784)
+    assert plan.total_spot_usd_per_hour == pytest.approx(0.484 + 2 * 0.4024 + 6.5152)
+    assert plan.profiles["big"].num_parameters == 70_553_706_496
+
+
+def test_system_nodes_follow_the_config() -> None:
+    plan = plan_platform(
+        _config(aws={"system_nodes": {"instance_types": ["m6i.large"], "desired_size": 3, "min_size": 3}})
+    )
+    nodes = next(line for line in plan.fixed if line.item == "system nodes")
+    assert nodes.on_demand_usd_per_hour == pytest.approx(3 * 0.096) and "3 x m6i.large" in nodes.detail
+
+
+def test_kubernetes_target_has_no_fixed_cost() -> None:
+    plan = plan_platform(
+        _config("kubernetes"),
+        profiles={"small": fixture_profile(LLAMA_3_8B_INSTRUCT), "big": fixture_profile(LLAMA_3_70B)},
+    )
+    assert plan.fixed == [] and any("not aws" in note for note in plan.notes)
+    assert plan.total_on_demand_usd_per_hour == pytest.approx(2 * 1.006 + 16.288)
+
+
+def test_other_region_is_marked_us_east_1() -> None:
+    plan = plan_platform(_config(aws={"region": "eu-central-1"}))
+    assert plan.region == "eu-central-1"
+    assert all(p.price_region == "us-east-1" for p in plan.placements.values())
+    assert "eu-central-1" in plan.prices and "us-east-1" in plan.prices
+
+
+def test_plan_is_json() -> None:
+    data = json.loads(json.dumps(plan_platform(_config()).to_dict()))
+    assert [m["name"] for m in data["models"]] == ["small", "big"]
+    assert data["models"][0]["placement"]["tensor_parallel_size"] == 1
+    assert data["models"][1]["profile"]["num_kv_heads"] == 8
+    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(18.784)
+    assert [line["item"] for line in data["cost_lines"]] == [
+        "EKS control plane",
+        "system nodes",
+        "model small",
+        "model big",
+    ]
