@@ -60,7 +60,8 @@ class EngineSettings(CoreModel):
     enforce_eager: bool = False
     enable_prefix_caching: bool | None = None
     extra_args: list[str] = Field(
-        default_factory=list, description="Extra vLLM server arguments, appended verbatim (e.g. ['--seed', '0'])."
+        default_factory=list,
+        description="Extra vLLM server arguments, appended verbatim (e.g. ['--seed', '0']).",
     )
     env: dict[str, str] = Field(default_factory=dict, description="Extra environment variables for the server.")
 
@@ -104,7 +105,8 @@ class ModelDeployment(CoreModel):
     )
     revision: str | None = Field(default=None, description="HuggingFace revision (branch, tag or commit).")
     gated: bool | None = Field(
-        default=None, description="The HF repo needs an accepted licence and HF_TOKEN. None: guessed from the id."
+        default=None,
+        description="The HF repo needs an accepted licence and HF_TOKEN. None: guessed from the id.",
     )
     replicas: Annotated[int, Field(ge=0, le=100)] = 1
     engine: EngineSettings = Field(default_factory=EngineSettings)
@@ -214,6 +216,23 @@ class SecretNames(CoreModel):
 CapacityType = Literal["spot", "on-demand"]
 
 
+def _spot_and_on_demand() -> list[CapacityType]:
+    return ["spot", "on-demand"]
+
+
+_DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
+
+
+def _ami_alias(value: str) -> str:
+    """A pinned Karpenter AMI alias: ``bottlerocket@v1.49.0`` or ``al2023@v20250715``, never ``@latest``."""
+    family, _, version = value.partition("@")
+    if family not in {"bottlerocket", "al2023"} or not version:
+        raise ValueError(f"{value!r} is not an AMI alias such as bottlerocket@v1.49.0 or al2023@v20250715")
+    if version == "latest":
+        raise ValueError(f"{value!r} is not pinned: 'latest' replaces every node when a new AMI ships; name a version")
+    return value
+
+
 class PoolLimits(CoreModel):
     cpu: Annotated[int, Field(ge=1)] = 1000
     memory_gib: Annotated[int, Field(ge=1)] = 4000
@@ -225,19 +244,24 @@ class GpuPool(CoreModel):
     instance_families: list[str] = Field(
         default_factory=lambda: ["g5"], min_length=1, description="EC2 families sizing may choose from."
     )
-    capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
+    capacity_types: list[CapacityType] = Field(default_factory=_spot_and_on_demand, min_length=1)
     ami_alias: str = Field(
         default="bottlerocket@v1.49.0",
         description="EC2NodeClass amiSelectorTerms alias. Bottlerocket's NVIDIA variants ship the device plugin.",
     )
     limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=1000, memory_gib=4000, gpus=16))
     data_volume_gib: Annotated[int, Field(ge=50, le=16_000)] = 200
-    consolidate_after: str = "1h"
+    consolidate_after: str = Field(default="1h", pattern=_DURATION)
 
     @field_validator("name")
     @classmethod
     def _name_is_label(cls, value: str) -> str:
         return _dns_label(value, "pool name")
+
+    @field_validator("ami_alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        return _ami_alias(value)
 
     @field_validator("instance_families")
     @classmethod
@@ -251,15 +275,21 @@ class GpuPool(CoreModel):
 class CpuPool(CoreModel):
     name: str = "x86-cpu-karpenter"
     instance_categories: list[str] = Field(default_factory=lambda: ["c", "m", "r"], min_length=1)
-    capacity_types: list[CapacityType] = Field(default_factory=lambda: ["spot", "on-demand"], min_length=1)
+    capacity_types: list[CapacityType] = Field(default_factory=_spot_and_on_demand, min_length=1)
     ami_alias: str = "bottlerocket@v1.49.0"
     limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=256, memory_gib=1024))
-    consolidate_after: str = "1m"
+    data_volume_gib: Annotated[int, Field(ge=20, le=16_000)] = 50
+    consolidate_after: str = Field(default="1m", pattern=_DURATION)
 
     @field_validator("name")
     @classmethod
     def _name_is_label(cls, value: str) -> str:
         return _dns_label(value, "pool name")
+
+    @field_validator("ami_alias")
+    @classmethod
+    def _alias(cls, value: str) -> str:
+        return _ami_alias(value)
 
 
 class Pools(CoreModel):
@@ -273,6 +303,10 @@ class Pools(CoreModel):
 class ObservabilitySettings(CoreModel):
     prometheus: bool = Field(default=False, description="Render a PodMonitor for vLLM's /metrics.")
     grafana_dashboard: bool = Field(default=True, description="Render a ConfigMap with a Grafana dashboard.")
+    monitor_labels: dict[str, str] = Field(
+        default_factory=dict,
+        description="Extra labels on the PodMonitor, e.g. {release: kube-prometheus-stack} for its selector.",
+    )
 
 
 # --- targets -------------------------------------------------------------------------------------------------------
@@ -306,6 +340,12 @@ class KubernetesTarget(CoreModel):
     karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
     image: str = VLLM_IMAGE
     rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
+    load_balancer_timeout_s: Annotated[int, Field(ge=10, le=3600)] = Field(
+        default=600, description="How long up waits for a LoadBalancer Service's address before diagnosing."
+    )
+    delete_timeout_s: Annotated[int, Field(ge=30, le=7200)] = Field(
+        default=1200, description="How long down waits for load balancers, pods and Karpenter nodes to go."
+    )
     model_cache: Literal["emptyDir", "pvc"] = "emptyDir"
     model_cache_gib: Annotated[int, Field(ge=1, le=16_000)] | None = None
     storage_class: str | None = None
@@ -315,6 +355,35 @@ class KubernetesTarget(CoreModel):
     @classmethod
     def _ns(cls, value: str) -> str:
         return _dns_label(value, "namespace")
+
+    @field_validator("image")
+    @classmethod
+    def _pinned_image(cls, value: str) -> str:
+        return _vllm_image(value)
+
+
+_MIN_VLLM = (0, 22, 0)
+
+
+def _vllm_image(image: str) -> str:
+    """A pinned vLLM image: a release tag >= 0.22.0 (CVE-2026-48746), or any image pinned by digest."""
+    name, _, digest = image.partition("@")
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    example = f"pin a release such as {VLLM_IMAGE} (or a digest: image@sha256:...)"
+    if tag == "latest" or (not tag and not digest):
+        raise ValueError(f"image {image!r} is not pinned; {example}")
+    match = re.match(r"^v?(\d+)\.(\d+)\.(\d+)", tag)
+    if match is None:
+        if digest:
+            return image
+        raise ValueError(f"image tag {tag!r} is not a vLLM release; {example}")
+    if tuple(int(part) for part in match.groups()) < _MIN_VLLM:
+        raise ValueError(
+            f"image {image!r} is older than vLLM 0.22.0, whose API key can be bypassed (CVE-2026-48746); "
+            f"use {VLLM_IMAGE}"
+        )
+    return image
 
 
 class SystemNodeGroup(CoreModel):
@@ -342,6 +411,13 @@ class AddonVersions(CoreModel):
     eks_pod_identity_agent: str | None = None
 
 
+ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
+
+
+def _default_control_plane_logs() -> list[ControlPlaneLog]:
+    return ["api", "audit", "authenticator"]
+
+
 class AwsTarget(CoreModel):
     """EKS + Karpenter provisioned with Pulumi."""
 
@@ -357,14 +433,25 @@ class AwsTarget(CoreModel):
     new_vpc_cidr: str = "10.0.0.0/16"
     availability_zones: Annotated[int, Field(ge=2, le=3)] = 3
     public_access_cidrs: list[str] = Field(
-        default_factory=list, description="CIDRs allowed to the public API endpoint; empty: private endpoint only."
+        default_factory=list,
+        description="CIDRs allowed to the public API endpoint; empty: private endpoint only.",
+    )
+    control_plane_logs: list[ControlPlaneLog] = Field(
+        default_factory=_default_control_plane_logs,
+        description="EKS control-plane log types sent to CloudWatch Logs; [] turns logging off.",
+    )
+    admin_principal_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$",
+        description="IAM role or user made cluster admin; default: whoever runs up (a session counts as its role).",
     )
     system_nodes: SystemNodeGroup = Field(default_factory=SystemNodeGroup)
     addons: AddonVersions = Field(default_factory=AddonVersions)
     karpenter_version: str = Field(default="1.14.1", pattern=r"^1\.14\.[0-9]+$")
     lb_controller_version: str = "1.14.0"
     state_backend: str | None = Field(
-        default=None, description="Pulumi backend URL, e.g. s3://bucket/prefix; a local file backend when unset."
+        default=None,
+        description="Pulumi backend URL, e.g. s3://bucket/prefix; a local file backend when unset.",
     )
     tags: dict[str, str] = Field(default_factory=dict)
 

@@ -1,0 +1,110 @@
+"""How a model is reached: its Service, a PodDisruptionBudget and a NetworkPolicy.
+
+On AWS the Service is an NLB made by the AWS Load Balancer Controller (``loadBalancerClass`` makes the choice
+explicit, so the legacy in-tree controller never races it), IP targets, scheme internal unless the config asks
+for internet-facing (then with source ranges, which the config requires). Elsewhere: ClusterIP, or a plain
+LoadBalancer when asked.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.engine import CONTAINER_PORT
+from inferctl.render.meta import PORT_NAME, SERVICE_PORT, Object, metadata, model_labels, selector_labels
+from inferctl.render.workload import HEALTH_PATH, TERMINATION_GRACE_S
+
+AWS_LB_CLASS = "service.k8s.aws/nlb"
+_ANN = "service.beta.kubernetes.io/aws-load-balancer-"
+
+
+def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]:
+    chosen = config.endpoint.exposure.service_type
+    if chosen == "auto":
+        return "LoadBalancer" if config.target == "aws" else "ClusterIP"
+    return chosen
+
+
+def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
+    tags = {"inferctl.io/platform": config.name, **config.aws.tags}
+    return {
+        f"{_ANN}type": "external",
+        f"{_ANN}nlb-target-type": "ip",
+        f"{_ANN}scheme": config.endpoint.exposure.scheme,
+        f"{_ANN}healthcheck-protocol": "http",
+        f"{_ANN}healthcheck-path": HEALTH_PATH,
+        f"{_ANN}healthcheck-port": "traffic-port",
+        # Connections of a terminating pod may live as long as its drain; no longer.
+        f"{_ANN}target-group-attributes": f"deregistration_delay.timeout_seconds={TERMINATION_GRACE_S}",
+        # Tagged so teardown can find a load balancer that outlived its Service.
+        f"{_ANN}additional-resource-tags": ",".join(f"{k}={v}" for k, v in sorted(tags.items())),
+    }
+
+
+def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
+    kind = service_type(config)
+    exposure = config.endpoint.exposure
+    on_aws_lb = kind == "LoadBalancer" and config.target == "aws"
+    spec: dict[str, Any] = {
+        "type": kind,
+        "selector": selector_labels(config, model),
+        "ports": [{"name": PORT_NAME, "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}],
+    }
+    if on_aws_lb:
+        spec["loadBalancerClass"] = AWS_LB_CLASS
+    if kind == "LoadBalancer" and exposure.source_ranges:
+        spec["loadBalancerSourceRanges"] = list(exposure.source_ranges)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(
+            model.name,
+            namespace=config.kubernetes.namespace,
+            labels=model_labels(config, model),
+            annotations=_nlb_annotations(config) if on_aws_lb else None,
+        ),
+        "spec": spec,
+    }
+
+
+def render_disruption_budget(config: PlatformConfig, model: ModelDeployment) -> Object:
+    """At most one replica away at a time for voluntary disruptions (drains, upgrades).
+
+    ``maxUnavailable: 1`` rather than ``minAvailable``: a single replica must not block node drains forever.
+    Pods still loading may be evicted (``AlwaysAllow``) so a stuck start never blocks maintenance.
+    """
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "spec": {
+            "maxUnavailable": 1,
+            "unhealthyPodEvictionPolicy": "AlwaysAllow",
+            "selector": {"matchLabels": selector_labels(config, model)},
+        },
+    }
+
+
+def render_network_policy(config: PlatformConfig, model: ModelDeployment) -> Object:
+    """Ingress to the model's pods only on the server port (API, /health, /metrics). Egress stays open: the
+    pod downloads weights from the hub."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "spec": {
+            "podSelector": {"matchLabels": selector_labels(config, model)},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]}],
+        },
+    }
+
+
+def render_exposure(config: PlatformConfig, model: ModelDeployment) -> list[Object]:
+    """NetworkPolicy, PodDisruptionBudget and Service of ``model``."""
+    return [
+        render_network_policy(config, model),
+        render_disruption_budget(config, model),
+        render_service(config, model),
+    ]

@@ -1,0 +1,305 @@
+"""Karpenter v1 node pools: an EC2NodeClass and a NodePool per pool (GPU and CPU), named as in the workshop.
+
+Checked against the v1.14.1 CRDs. Nodes find their subnets and security groups by the cluster's discovery tag,
+run with the node role :func:`node_role_name` (the AWS target creates the role with exactly that name), boot a
+pinned AMI alias (a new alias is a deliberate drift, never a surprise), keep IMDSv2 one hop away from pods and
+encrypt every volume. Bottlerocket's NVIDIA variants ship the GPU device plugin; on any other AMI family the
+NVIDIA device plugin DaemonSet is rendered too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from inferctl.config.models import CpuPool, GpuPool, PlatformConfig
+from inferctl.errors import ConfigError
+from inferctl.render.meta import LABEL_POOL, Object, metadata, platform_labels
+
+KARPENTER_GROUP = "karpenter.sh"
+NODECLASS_GROUP = "karpenter.k8s.aws"
+DISCOVERY_TAG = "karpenter.sh/discovery"
+GPU_RESOURCE = "nvidia.com/gpu"
+NODE_ROLE_PREFIX = "KarpenterNodeRole-"
+_IAM_ROLE_NAME_MAX = 64
+
+# Tags Karpenter sets itself and its CRD forbids in spec.tags.
+_RESTRICTED_TAGS = (
+    "eks:eks-cluster-name",
+    "karpenter.sh/nodepool",
+    "karpenter.sh/nodeclaim",
+    "karpenter.k8s.aws/ec2nodeclass",
+)
+
+BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
+# The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput.
+DATA_VOLUME_IOPS = 6000
+DATA_VOLUME_THROUGHPUT_MIBS = 500
+
+# NVIDIA's device plugin, for GPU nodes whose AMI does not ship it (everything but Bottlerocket's NVIDIA variants).
+DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
+DEVICE_PLUGIN_NAME = "nvidia-device-plugin"
+DEVICE_PLUGIN_NAMESPACE = "kube-system"
+
+
+def node_role_name(config: PlatformConfig) -> str:
+    """IAM role of the Karpenter nodes: ``KarpenterNodeRole-<cluster>`` as in Karpenter's getting-started guide.
+
+    IAM caps role names at 64 characters; a longer name is cut and made unique with a short hash.
+    """
+    name = f"{NODE_ROLE_PREFIX}{config.cluster_name}"
+    if len(name) <= _IAM_ROLE_NAME_MAX:
+        return name
+    digest = hashlib.sha256(config.cluster_name.encode("utf-8")).hexdigest()[:8]
+    return f"{name[: _IAM_ROLE_NAME_MAX - 9]}-{digest}"
+
+
+def ami_family(alias: str) -> str:
+    """``bottlerocket@v1.49.0`` -> ``bottlerocket``."""
+    return alias.split("@", 1)[0]
+
+
+def needs_device_plugin(config: PlatformConfig) -> bool:
+    return ami_family(config.pools.gpu.ami_alias) != "bottlerocket"
+
+
+def _tags(config: PlatformConfig, pool_name: str) -> dict[str, str]:
+    for key in config.aws.tags:
+        if key in _RESTRICTED_TAGS or key.startswith("kubernetes.io/cluster"):
+            raise ConfigError(f"aws.tags: {key!r} is set by EKS or Karpenter itself; remove it from aws.tags")
+    return {**config.aws.tags, "inferctl.io/platform": config.name, "inferctl.io/pool": pool_name}
+
+
+def _ebs(size_gib: int, *, fast: bool) -> dict[str, Any]:
+    ebs: dict[str, Any] = {
+        "volumeSize": f"{size_gib}Gi",
+        "volumeType": "gp3",
+        "encrypted": True,
+        "deleteOnTermination": True,
+    }
+    if fast:
+        ebs["iops"] = DATA_VOLUME_IOPS
+        ebs["throughput"] = DATA_VOLUME_THROUGHPUT_MIBS
+    return ebs
+
+
+def _block_devices(alias: str, data_gib: int, *, fast: bool) -> list[dict[str, Any]]:
+    if ami_family(alias) == "bottlerocket":
+        return [
+            {"deviceName": "/dev/xvda", "ebs": _ebs(BOTTLEROCKET_OS_GIB, fast=False)},
+            {"deviceName": "/dev/xvdb", "ebs": _ebs(data_gib, fast=fast)},
+        ]
+    # AL2023: one root volume holds the OS, images and pod storage.
+    return [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": _ebs(data_gib, fast=fast)}]
+
+
+def render_node_class(config: PlatformConfig, pool: GpuPool | CpuPool, *, data_gib: int, fast: bool) -> Object:
+    discovery = {DISCOVERY_TAG: config.cluster_name}
+    return {
+        "apiVersion": f"{NODECLASS_GROUP}/v1",
+        "kind": "EC2NodeClass",
+        "metadata": metadata(pool.name, namespace=None, labels=platform_labels(config)),
+        "spec": {
+            "role": node_role_name(config),
+            "amiSelectorTerms": [{"alias": pool.ami_alias}],
+            "subnetSelectorTerms": [{"tags": dict(discovery)}],
+            "securityGroupSelectorTerms": [{"tags": dict(discovery)}],
+            "blockDeviceMappings": _block_devices(pool.ami_alias, data_gib, fast=fast),
+            # IMDSv2 only, one hop: pods (one hop further) cannot reach the node role's credentials.
+            "metadataOptions": {
+                "httpEndpoint": "enabled",
+                "httpProtocolIPv6": "disabled",
+                "httpPutResponseHopLimit": 1,
+                "httpTokens": "required",
+            },
+            "tags": _tags(config, pool.name),
+        },
+    }
+
+
+def _requirement(key: str, operator: str, values: list[str]) -> dict[str, Any]:
+    return {"key": key, "operator": operator, "values": values}
+
+
+def _limits(pool: GpuPool | CpuPool) -> dict[str, str]:
+    limits = {"cpu": str(pool.limits.cpu), "memory": f"{pool.limits.memory_gib}Gi"}
+    if pool.limits.gpus is not None:
+        limits[GPU_RESOURCE] = str(pool.limits.gpus)
+    return limits
+
+
+def _node_pool(
+    config: PlatformConfig,
+    pool: GpuPool | CpuPool,
+    *,
+    role: str,
+    requirements: list[dict[str, Any]],
+    template_extra: dict[str, Any],
+    disruption: dict[str, Any],
+) -> Object:
+    return {
+        "apiVersion": f"{KARPENTER_GROUP}/v1",
+        "kind": "NodePool",
+        "metadata": metadata(pool.name, namespace=None, labels=platform_labels(config)),
+        "spec": {
+            "template": {
+                "metadata": {"labels": {LABEL_POOL: role}},
+                "spec": {
+                    "nodeClassRef": {"group": NODECLASS_GROUP, "kind": "EC2NodeClass", "name": pool.name},
+                    "requirements": [
+                        *requirements,
+                        _requirement("karpenter.sh/capacity-type", "In", list(pool.capacity_types)),
+                        _requirement("kubernetes.io/arch", "In", ["amd64"]),
+                        _requirement("kubernetes.io/os", "In", ["linux"]),
+                    ],
+                    **template_extra,
+                },
+            },
+            "limits": _limits(pool),
+            "disruption": disruption,
+        },
+    }
+
+
+def render_gpu_node_pool(config: PlatformConfig) -> Object:
+    """GPU nodes: only pods tolerating the ``nvidia.com/gpu`` taint land here; consolidated only when empty,
+    one node at a time, so a busy GPU node is never taken away for bin-packing."""
+    pool = config.pools.gpu
+    return _node_pool(
+        config,
+        pool,
+        role="gpu",
+        requirements=[_requirement("karpenter.k8s.aws/instance-family", "In", list(pool.instance_families))],
+        template_extra={
+            "taints": [{"key": GPU_RESOURCE, "effect": "NoSchedule"}],
+            # Monthly replacement for patches; a node's model pods get at most 4 h to move before it goes.
+            "expireAfter": "720h",
+            "terminationGracePeriod": "4h",
+        },
+        disruption={
+            "consolidationPolicy": "WhenEmpty",
+            "consolidateAfter": pool.consolidate_after,
+            "budgets": [{"nodes": "1"}],
+        },
+    )
+
+
+def render_cpu_node_pool(config: PlatformConfig) -> Object:
+    """General-purpose nodes (current generations of the configured categories), packed tightly."""
+    pool = config.pools.cpu
+    return _node_pool(
+        config,
+        pool,
+        role="cpu",
+        requirements=[
+            _requirement("karpenter.k8s.aws/instance-category", "In", list(pool.instance_categories)),
+            _requirement("karpenter.k8s.aws/instance-generation", "Gt", ["4"]),
+        ],
+        template_extra={"expireAfter": "720h"},
+        disruption={
+            "consolidationPolicy": "WhenEmptyOrUnderutilized",
+            "consolidateAfter": pool.consolidate_after,
+            "budgets": [{"nodes": "10%"}],
+        },
+    )
+
+
+def render_device_plugin(config: PlatformConfig) -> Object:
+    """NVIDIA's device plugin on the GPU pool's nodes: advertises ``nvidia.com/gpu`` to the kubelet.
+
+    It must run as root (it writes its socket into the kubelet's root-owned device-plugins directory); it gets
+    nothing else: no privilege escalation, no capabilities, RuntimeDefault seccomp, a read-only root.
+    """
+    labels = {**platform_labels(config), "app.kubernetes.io/name": DEVICE_PLUGIN_NAME}
+    selector = _device_plugin_selector(config)
+    resources = {"cpu": "50m", "memory": "64Mi"}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "DaemonSet",
+        "metadata": metadata(DEVICE_PLUGIN_NAME, namespace=DEVICE_PLUGIN_NAMESPACE, labels=labels),
+        "spec": {
+            "selector": {"matchLabels": selector},
+            "updateStrategy": {"type": "RollingUpdate"},
+            "template": {
+                "metadata": {"labels": {**labels, **selector}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "priorityClassName": "system-node-critical",
+                    "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+                    "affinity": {
+                        "nodeAffinity": {
+                            "requiredDuringSchedulingIgnoredDuringExecution": {
+                                "nodeSelectorTerms": [
+                                    {
+                                        "matchExpressions": [
+                                            _requirement("karpenter.sh/nodepool", "In", [config.pools.gpu.name])
+                                        ]
+                                    }
+                                ]
+                            }
+                        }
+                    },
+                    "tolerations": [
+                        {"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"},
+                        {"key": "CriticalAddonsOnly", "operator": "Exists"},
+                    ],
+                    "containers": [
+                        {
+                            "name": "nvidia-device-plugin",
+                            "image": DEVICE_PLUGIN_IMAGE,
+                            "imagePullPolicy": "IfNotPresent",
+                            "env": [{"name": "FAIL_ON_INIT_ERROR", "value": "false"}],
+                            "resources": {"requests": dict(resources), "limits": dict(resources)},
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "privileged": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                            "volumeMounts": [{"name": "device-plugin", "mountPath": "/var/lib/kubelet/device-plugins"}],
+                        }
+                    ],
+                    "volumes": [
+                        {
+                            "name": "device-plugin",
+                            "hostPath": {"path": "/var/lib/kubelet/device-plugins", "type": "Directory"},
+                        }
+                    ],
+                },
+            },
+        },
+    }
+
+
+def render_device_plugin_network_policy(config: PlatformConfig) -> Object:
+    """The device plugin talks to the kubelet over a unix socket only: no network ingress at all."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(
+            DEVICE_PLUGIN_NAME,
+            namespace=DEVICE_PLUGIN_NAMESPACE,
+            labels={**platform_labels(config), "app.kubernetes.io/name": DEVICE_PLUGIN_NAME},
+        ),
+        "spec": {"podSelector": {"matchLabels": _device_plugin_selector(config)}, "policyTypes": ["Ingress"]},
+    }
+
+
+def _device_plugin_selector(config: PlatformConfig) -> dict[str, str]:
+    return {"app.kubernetes.io/name": DEVICE_PLUGIN_NAME, "inferctl.io/platform": config.name}
+
+
+def render_karpenter(config: PlatformConfig) -> list[Object]:
+    """EC2NodeClasses and NodePools of both pools (and the device plugin, with a NetworkPolicy closing it to
+    the network, when the GPU AMI lacks it)."""
+    gpu, cpu = config.pools.gpu, config.pools.cpu
+    objects = [
+        render_node_class(config, gpu, data_gib=gpu.data_volume_gib, fast=True),
+        render_node_class(config, cpu, data_gib=cpu.data_volume_gib, fast=False),
+        render_gpu_node_pool(config),
+        render_cpu_node_pool(config),
+    ]
+    if needs_device_plugin(config):
+        objects += [render_device_plugin(config), render_device_plugin_network_policy(config)]
+    return objects

@@ -1,0 +1,94 @@
+"""Names, labels and small helpers every renderer shares.
+
+Label keys follow Kubernetes' recommended ``app.kubernetes.io/*`` set; the ``inferctl.io/*`` keys are what the
+Kubernetes target selects on (status, logs, teardown), so they are stable across releases.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferctl.config.models import ModelDeployment, PlatformConfig
+
+LABEL_PLATFORM = "inferctl.io/platform"
+LABEL_MODEL = "inferctl.io/model"
+LABEL_POOL = "inferctl.io/pool"
+MANAGED_BY = "inferctl"
+
+# The container port's name; Service targetPort and PodMonitor refer to it by name, never by number.
+PORT_NAME = "http"
+SERVICE_PORT = 80
+
+Object = dict[str, Any]
+
+
+def platform_labels(config: PlatformConfig) -> dict[str, str]:
+    """Labels on every namespaced object inferctl creates for ``config``."""
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        "app.kubernetes.io/part-of": "inferctl",
+        LABEL_PLATFORM: config.name,
+    }
+
+
+def selector_labels(config: PlatformConfig, model: ModelDeployment) -> dict[str, str]:
+    """The labels that select one model's pods (Deployment selector, Service, PDB, NetworkPolicy, PodMonitor).
+
+    Immutable on a Deployment once created, so it holds only names that never change for a model.
+    """
+    return {LABEL_PLATFORM: config.name, LABEL_MODEL: model.name}
+
+
+def model_labels(config: PlatformConfig, model: ModelDeployment) -> dict[str, str]:
+    return {
+        **platform_labels(config),
+        "app.kubernetes.io/name": "vllm",
+        "app.kubernetes.io/instance": model.name,
+        "app.kubernetes.io/component": "model-server",
+        LABEL_MODEL: model.name,
+    }
+
+
+def metadata(
+    name: str,
+    *,
+    namespace: str | None,
+    labels: dict[str, str],
+    annotations: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    out: dict[str, Any] = {"name": name}
+    if namespace is not None:
+        out["namespace"] = namespace
+    out["labels"] = dict(labels)
+    if annotations:
+        out["annotations"] = dict(annotations)
+    return out
+
+
+def gib(value: float) -> str:
+    """A whole-GiB Kubernetes quantity, rounded up: 14.2 -> ``15Gi``."""
+    whole = int(value) if float(value).is_integer() else int(value) + 1
+    return f"{max(whole, 1)}Gi"
+
+
+def render_namespace(config: PlatformConfig, *, on_aws: bool) -> Object:
+    """The platform's namespace, enforcing the ``restricted`` Pod Security Standard.
+
+    The vLLM pods are built to pass ``restricted``; enforcing it makes any later drift fail loudly. On AWS the
+    Load Balancer Controller injects readiness gates so a rollout waits until the NLB target is healthy.
+    """
+    version = f"v{config.kubernetes.kubernetes_version}"
+    labels = {
+        **platform_labels(config),
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": version,
+        "pod-security.kubernetes.io/warn": "restricted",
+        "pod-security.kubernetes.io/warn-version": version,
+    }
+    if on_aws:
+        labels["elbv2.k8s.aws/pod-readiness-gate-inject"] = "enabled"
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": metadata(config.kubernetes.namespace, namespace=None, labels=labels),
+    }

@@ -1,0 +1,50 @@
+"""Observability objects: a PodMonitor for vLLM's ``/metrics`` (Prometheus Operator) and a Grafana dashboard
+ConfigMap that Grafana's dashboard sidecar picks up by its ``grafana_dashboard`` label."""
+
+from __future__ import annotations
+
+import json
+
+from inferctl.config.models import PlatformConfig
+from inferctl.render.dashboard import grafana_dashboard
+from inferctl.render.meta import LABEL_PLATFORM, PORT_NAME, Object, metadata, platform_labels
+
+DASHBOARD_LABEL = "grafana_dashboard"  # kube-prometheus-stack's Grafana sidecar default
+DASHBOARD_FILE = "inferctl-vllm.json"
+
+
+def render_pod_monitor(config: PlatformConfig) -> Object:
+    """Scrape every model server of the platform on its named port (vLLM serves /metrics unauthenticated)."""
+    labels = {**platform_labels(config), **config.observability.monitor_labels}
+    return {
+        "apiVersion": "monitoring.coreos.com/v1",
+        "kind": "PodMonitor",
+        "metadata": metadata(f"{config.name}-vllm", namespace=config.kubernetes.namespace, labels=labels),
+        "spec": {
+            "selector": {"matchLabels": {LABEL_PLATFORM: config.name, "app.kubernetes.io/name": "vllm"}},
+            "podMetricsEndpoints": [{"port": PORT_NAME, "path": "/metrics", "interval": "15s"}],
+        },
+    }
+
+
+def render_dashboard_config_map(config: PlatformConfig) -> Object:
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(
+            f"{config.name}-vllm-dashboard",
+            namespace=config.kubernetes.namespace,
+            labels={**platform_labels(config), DASHBOARD_LABEL: "1"},
+        ),
+        "data": {DASHBOARD_FILE: json.dumps(grafana_dashboard(config), indent=2, sort_keys=True) + "\n"},
+    }
+
+
+def render_observability(config: PlatformConfig) -> list[Object]:
+    """The dashboard ConfigMap and the PodMonitor, each when the config enables it."""
+    objects: list[Object] = []
+    if config.observability.grafana_dashboard:
+        objects.append(render_dashboard_config_map(config))
+    if config.observability.prometheus:
+        objects.append(render_pod_monitor(config))
+    return objects

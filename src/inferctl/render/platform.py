@@ -1,0 +1,50 @@
+"""Everything a cluster gets for one config, in apply order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from inferctl.config.models import PlatformConfig
+from inferctl.errors import PlanError
+from inferctl.render.exposure import render_exposure
+from inferctl.render.karpenter import render_karpenter
+from inferctl.render.meta import Object, render_namespace
+from inferctl.render.observability import render_observability
+from inferctl.render.order import sort_for_apply
+from inferctl.render.secrets import SecretValues, render_secrets
+from inferctl.render.workload import render_workload
+from inferctl.sizing.placement import Placement
+
+
+def uses_karpenter(config: PlatformConfig) -> bool:
+    """Karpenter pools exist on the aws target always, elsewhere when ``kubernetes.karpenter`` says so."""
+    return config.target == "aws" or config.kubernetes.karpenter
+
+
+def render_platform(
+    config: PlatformConfig,
+    placements: Mapping[str, Placement],
+    *,
+    secret_values: SecretValues | Mapping[str, str | None] | None = None,
+    include_karpenter: bool | None = None,
+) -> list[Object]:
+    """Every object of the platform, in apply order: namespace, secrets, config maps, claims, Karpenter pools,
+    policies, services, deployments, monitors.
+
+    ``placements`` maps each model name to its sizing result. ``secret_values`` None (the default) renders the
+    secrets without data. ``include_karpenter`` None follows :func:`uses_karpenter`; a caller that manages the
+    pools elsewhere (the Pulumi program, from :func:`render_karpenter`) passes False.
+    """
+    karpenter = uses_karpenter(config)
+    objects: list[Object] = [render_namespace(config, on_aws=config.target == "aws")]
+    objects += render_secrets(config, secret_values)
+    objects += render_observability(config)
+    if karpenter if include_karpenter is None else include_karpenter:
+        objects += render_karpenter(config)
+    for index, model in enumerate(config.models):
+        placement = placements.get(model.name)
+        if placement is None:
+            raise PlanError(f"no placement for model {model.name!r}; run 'inferctl plan' to size it")
+        objects += render_workload(config, model, placement, index=index, karpenter=karpenter)
+        objects += render_exposure(config, model)
+    return sort_for_apply(objects)

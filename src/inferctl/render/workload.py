@@ -1,0 +1,382 @@
+"""The model server: one Deployment per model (plus its model-cache claim when the cache is a PVC).
+
+Decisions worth knowing (each one answers a known pain of the hand-written workshop manifest):
+
+* vLLM arguments come from :func:`inferctl.engine.engine_args` with the placement's values, exactly as the local
+  target builds them; only location, host, port and the drain timeout are added here.
+* Secrets are never arguments. The API key reaches vLLM as ``VLLM_API_KEY`` from its Secret (vLLM reads it
+  nowhere else); the HuggingFace token is a mounted file that huggingface_hub finds through ``HF_TOKEN_PATH``,
+  so it is not in the process environment either.
+* The image runs as root by default. We run it as UID 10001 with a read-only root filesystem and give it writable
+  ``HOME`` (torch/triton/flashinfer compile caches), ``/tmp`` and the model cache; ``USER`` is set because the
+  UID has no passwd entry and torch's cache code calls ``getpass.getuser()``.
+* A cold start downloads GBs of weights: the startupProbe allows the whole rollout budget (at least 40 min)
+  before liveness may act, so a slow download is never killed half way.
+* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod, then vLLM's
+  ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, VLLM_SERVER_MODULE, engine_args, server_args
+from inferctl.errors import ConfigError, PlanError
+from inferctl.render.meta import PORT_NAME, Object, gib, metadata, model_labels, selector_labels
+from inferctl.sizing.placement import Placement
+
+CONTAINER_NAME = "vllm"
+RUN_AS_ID = 10001  # >= 10000 so it never collides with a node's system users
+HOME_DIR = "/home/vllm"
+MODEL_CACHE_DIR = "/var/cache/inferctl"
+HF_TOKEN_DIR = "/var/run/secrets/huggingface"
+HF_TOKEN_FILE = "token"
+HEALTH_PATH = "/health"
+
+PRESTOP_SLEEP_S = 20  # endpoints + NLB target deregistration take effect while the pod still serves
+DRAIN_TIMEOUT_S = 120  # vLLM --shutdown-timeout: in-flight requests may finish (long generations stream)
+TERMINATION_GRACE_S = PRESTOP_SLEEP_S + DRAIN_TIMEOUT_S + 15  # + process teardown
+STARTUP_PERIOD_S = 10
+MIN_STARTUP_BUDGET_S = 40 * 60
+SCRATCH_SIZE = "8Gi"  # HOME (compile caches) and /tmp each
+
+# Node labels only Karpenter-provisioned AWS nodes carry.
+NODEPOOL_LABEL = "karpenter.sh/nodepool"
+GPU_MEMORY_LABEL = "karpenter.k8s.aws/instance-gpu-memory"  # MiB per GPU
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def check_cluster_model(model: ModelDeployment, index: int) -> None:
+    """Refuse sources a cluster cannot load: the demo model and directories on this machine."""
+    where = f"models[{index}].source"
+    if model.is_demo:
+        raise ConfigError(
+            f"{where}: the 'demo' model exists only on the local target; set it to a HuggingFace id such as "
+            "meta-llama/Meta-Llama-3-8B-Instruct, or use --target local"
+        )
+    if model.is_local_path:
+        raise ConfigError(
+            f"{where}: {model.source!r} is a directory on this machine, which cluster pods cannot read; "
+            "push the model to the HuggingFace hub and use its id (org/name)"
+        )
+
+
+def effective_engine_args(model: ModelDeployment, placement: Placement) -> list[str]:
+    """The engine arguments for ``model`` on ``placement``: the one builder, fed the placement's values."""
+    return engine_args(
+        model,
+        tensor_parallel_size=placement.tensor_parallel_size,
+        max_model_len=placement.max_model_len,
+        gpu_memory_utilization=placement.gpu_memory_utilization,
+    )
+
+
+def container_args(model: ModelDeployment, placement: Placement) -> list[str]:
+    """Full vLLM server arguments of the Deployment's container."""
+    return server_args(
+        model.source,
+        host="0.0.0.0",  # inside the pod; the NetworkPolicy and Service decide who reaches it
+        port=CONTAINER_PORT,
+        engine=effective_engine_args(model, placement),
+        extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+    )
+
+
+def startup_budget_s(config: PlatformConfig) -> int:
+    return max(config.kubernetes.rollout_timeout_s, MIN_STARTUP_BUDGET_S)
+
+
+def model_cache_claim_name(model: ModelDeployment) -> str:
+    return f"{model.name}-model-cache"
+
+
+def model_cache_size(config: PlatformConfig, placement: Placement) -> str:
+    """Configured size, else the weights with room for a partial re-download and tokenizer files."""
+    if config.kubernetes.model_cache_gib is not None:
+        return f"{config.kubernetes.model_cache_gib}Gi"
+    return gib(placement.weight_gib * 1.2 + 10)
+
+
+def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
+    spec: dict[str, Any] = {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": model_cache_size(config, placement)}},
+    }
+    if config.kubernetes.storage_class:
+        spec["storageClassName"] = config.kubernetes.storage_class
+    return {
+        "apiVersion": "v1",
+        "kind": "PersistentVolumeClaim",
+        "metadata": metadata(
+            model_cache_claim_name(model),
+            namespace=config.kubernetes.namespace,
+            labels=model_labels(config, model),
+        ),
+        "spec": spec,
+    }
+
+
+def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
+    plain = {
+        "HOME": HOME_DIR,
+        "USER": "vllm",
+        "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
+        "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
+        "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
+        "VLLM_NO_USAGE_STATS": "1",
+        "DO_NOT_TRACK": "1",
+    }
+    plain.update(sorted(model.engine.env.items()))  # the user's values win over our defaults
+    env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in plain.items()]
+    if config.endpoint.api_key.enabled:
+        env.append(
+            {
+                "name": API_KEY_ENV,
+                "valueFrom": {
+                    "secretKeyRef": {
+                        "name": config.endpoint.api_key.secret_name,
+                        "key": config.endpoint.api_key.secret_key,
+                    }
+                },
+            }
+        )
+    return env
+
+
+def _resources(placement: Placement) -> dict[str, Any]:
+    # requests == limits: Guaranteed QoS, so the kubelet evicts a model server last under node pressure.
+    res = placement.resources
+    amounts = {"cpu": res.cpu, "memory": res.memory, "ephemeral-storage": res.ephemeral_storage}
+    if res.gpus:
+        amounts[GPU_RESOURCE] = str(res.gpus)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _probe(period_s: int, timeout_s: int, failures: int) -> dict[str, Any]:
+    return {
+        "httpGet": {"path": HEALTH_PATH, "port": PORT_NAME},
+        "periodSeconds": period_s,
+        "timeoutSeconds": timeout_s,
+        "failureThreshold": failures,
+    }
+
+
+def _container(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> dict[str, Any]:
+    mounts: list[dict[str, Any]] = [
+        {"name": "dshm", "mountPath": "/dev/shm"},
+        {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
+        {"name": "home", "mountPath": HOME_DIR},
+        {"name": "tmp", "mountPath": "/tmp"},
+        {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True},
+    ]
+    return {
+        "name": CONTAINER_NAME,
+        "image": config.kubernetes.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", "-m", VLLM_SERVER_MODULE],
+        "args": container_args(model, placement),
+        "ports": [{"name": PORT_NAME, "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
+        "env": _env(config, model),
+        "resources": _resources(placement),
+        "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
+        "readinessProbe": _probe(10, 5, 3),
+        "livenessProbe": _probe(30, 10, 5),
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_S)]}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_ID,
+            "runAsGroup": RUN_AS_ID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",  # the last log lines explain a crash
+        "volumeMounts": mounts,
+    }
+
+
+def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> list[dict[str, Any]]:
+    shm = f"{config.kubernetes.shm_gib}Gi" if config.kubernetes.shm_gib else placement.resources.shm
+    cache: dict[str, Any]
+    if config.kubernetes.model_cache == "pvc":
+        cache = {"persistentVolumeClaim": {"claimName": model_cache_claim_name(model)}}
+    else:
+        size = (
+            f"{config.kubernetes.model_cache_gib}Gi"
+            if config.kubernetes.model_cache_gib
+            else placement.resources.ephemeral_storage
+        )
+        cache = {"emptyDir": {"sizeLimit": size}}
+    return [
+        {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": shm}},
+        {"name": "model-cache", **cache},
+        {"name": "home", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
+        {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
+        {
+            "name": "hf-token",
+            "secret": {
+                "secretName": config.secrets.hf_secret_name,
+                "items": [{"key": config.secrets.hf_token_key, "path": HF_TOKEN_FILE}],
+                "defaultMode": 0o440,
+                # A gated model cannot start without the token: let the pod wait visibly for the secret.
+                "optional": not model.is_gated,
+            },
+        },
+    ]
+
+
+def _scheduling(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {}
+    selector = {"kubernetes.io/os": "linux"}
+    if karpenter:
+        selector = {NODEPOOL_LABEL: config.pools.gpu.name, "kubernetes.io/arch": "amd64", **selector}
+        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first.
+        min_gpu_mib = max(round(placement.gpu_memory_gib * 1024) - 1, 0)
+        spec["affinity"] = {
+            "nodeAffinity": {
+                "requiredDuringSchedulingIgnoredDuringExecution": {
+                    "nodeSelectorTerms": [
+                        {
+                            "matchExpressions": [
+                                {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}
+                            ]
+                        }
+                    ]
+                },
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {
+                        "weight": 100,
+                        "preference": {
+                            "matchExpressions": [
+                                {"key": INSTANCE_TYPE_LABEL, "operator": "In", "values": [placement.instance_type]}
+                            ]
+                        },
+                    }
+                ],
+            }
+        }
+    spec["nodeSelector"] = selector
+    spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
+    if model.replicas > 1:
+        # ScheduleAnyway: a zone without GPU capacity must not keep a replica from starting elsewhere.
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": selector_labels(config, model)},
+            }
+        ]
+    return spec
+
+
+def _check_placement(model: ModelDeployment, placement: Placement) -> None:
+    tp = model.engine.tensor_parallel_size or placement.tensor_parallel_size
+    if placement.resources.gpus < tp:
+        raise PlanError(
+            f"model {model.name!r}: the placement gives {placement.resources.gpus} GPU(s) but tensor_parallel_size "
+            f"is {tp}; re-run 'inferctl plan' or unset models[].engine.tensor_parallel_size"
+        )
+
+
+def render_deployment(
+    config: PlatformConfig,
+    model: ModelDeployment,
+    placement: Placement,
+    *,
+    index: int = 0,
+    karpenter: bool = False,
+) -> Object:
+    """The Deployment serving ``model`` on ``placement``. ``karpenter``: schedule onto the GPU NodePool."""
+    check_cluster_model(model, index)
+    _check_placement(model, placement)
+    if config.kubernetes.model_cache == "pvc" and model.replicas > 1:
+        raise ConfigError(
+            f"models[{index}].replicas is {model.replicas} but kubernetes.model_cache is 'pvc', a ReadWriteOnce "
+            "volume one pod can mount; set replicas to 1 or model_cache to emptyDir"
+        )
+    labels = model_labels(config, model)
+    pvc = config.kubernetes.model_cache == "pvc"
+    strategy: dict[str, Any] = (
+        # A ReadWriteOnce cache cannot be mounted by the old and the new pod at once.
+        {"type": "Recreate"}
+        if pvc
+        else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
+    )
+    pod_spec: dict[str, Any] = {
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUN_AS_ID,
+            "runAsGroup": RUN_AS_ID,
+            "fsGroup": RUN_AS_ID,
+            "fsGroupChangePolicy": "OnRootMismatch",
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+        **_scheduling(config, model, placement, karpenter=karpenter),
+        "containers": [_container(config, model, placement)],
+        "volumes": _volumes(config, model, placement),
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": metadata(
+            model.name,
+            namespace=config.kubernetes.namespace,
+            labels=labels,
+            annotations=placement_annotations(model, placement),
+        ),
+        "spec": {
+            "replicas": model.replicas,
+            "revisionHistoryLimit": 3,
+            # Node launch and a multi-GB image pull come before the startup budget starts.
+            "progressDeadlineSeconds": startup_budget_s(config) + 900,
+            "strategy": strategy,
+            "selector": {"matchLabels": selector_labels(config, model)},
+            "template": {
+                "metadata": {
+                    "labels": labels,
+                    # Karpenter must not consolidate a node away from under a serving model.
+                    "annotations": {"karpenter.sh/do-not-disrupt": "true"},
+                },
+                "spec": pod_spec,
+            },
+        },
+    }
+
+
+def placement_annotations(model: ModelDeployment, placement: Placement) -> dict[str, str]:
+    """What sizing decided, readable with ``kubectl describe`` and by ``inferctl status``."""
+    return {
+        "inferctl.io/source": model.source,
+        "inferctl.io/instance-type": placement.instance_type,
+        "inferctl.io/gpu": f"{placement.resources.gpus}x {placement.gpu_name}",
+        "inferctl.io/max-model-len": str(placement.max_model_len),
+        "inferctl.io/kv-cache-tokens": str(placement.kv_cache_tokens),
+    }
+
+
+def render_workload(
+    config: PlatformConfig,
+    model: ModelDeployment,
+    placement: Placement,
+    *,
+    index: int = 0,
+    karpenter: bool = False,
+) -> list[Object]:
+    """The model's Deployment, preceded by its model-cache claim when ``kubernetes.model_cache`` is ``pvc``."""
+    objects: list[Object] = []
+    deployment = render_deployment(config, model, placement, index=index, karpenter=karpenter)
+    if config.kubernetes.model_cache == "pvc":
+        objects.append(render_model_cache_claim(config, model, placement))
+    objects.append(deployment)
+    return objects

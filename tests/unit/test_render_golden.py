@@ -1,0 +1,43 @@
+"""Golden files for the workshop's defaults: both Karpenter pools, the Llama-3-8B-Instruct GPU Deployment on a
+g5.xlarge placement (built by hand in tests/support/render.py), and the NLB Service.
+
+Regenerate after an intended change with ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render_golden.py``
+and review the diff.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import pytest
+
+from inferctl.render import render_platform
+from inferctl.render.output import HEADER, to_yaml
+from tests.support.render import GOLDEN, by_kind, placements_for, workshop_config
+
+Selector = Callable[[list[dict]], list[dict]]
+
+CASES: dict[str, Selector] = {
+    "karpenter-pools.yaml": lambda objs: by_kind(objs, "EC2NodeClass") + by_kind(objs, "NodePool"),
+    "deployment-llama-3-8b-instruct.yaml": lambda objs: by_kind(objs, "Deployment"),
+    "service-nlb.yaml": lambda objs: by_kind(objs, "Service"),
+}
+
+
+def _render_case(select: Selector) -> str:
+    config = workshop_config()
+    objects = select(render_platform(config, placements_for(config)))
+    assert objects
+    return HEADER + "".join(f"---\n{to_yaml(obj)}" for obj in objects)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_matches_golden(name: str) -> None:
+    rendered = _render_case(CASES[name])
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(rendered, encoding="utf-8")
+    assert path.is_file(), f"{path} is missing; create it with UPDATE_GOLDEN=1"
+    assert rendered == path.read_text(encoding="utf-8"), f"{name} changed; if intended, regenerate (UPDATE_GOLDEN=1)"
