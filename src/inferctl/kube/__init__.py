@@ -1,1 +1,14 @@
-"""."""
+"""Talking to a Kubernetes cluster: apply, watch, diagnose, view, tear down.
+
+Modules (import the one you need; this package imports nothing so ``inferctl --help`` stays fast)::
+
+    client     KubeClient: lightkube bound to a context and namespace, plain dicts, errors that say what to do;
+               its httpx transport is the single seam tests replace
+    apply      server-side apply (field manager ``inferctl``) in kind order
+    rollout    kubectl's readiness rules, live phases, RolloutWatcher
+    diagnose   pure rules: image pulls, crashes (gated model, CUDA OOM, KV cache), OOMKilled, NodePool limits,
+               no matching NodePool, pending load balancer
+    teardown   reverse-order deletes that wait for finalizers, pods, NodeClaims and nodes
+    views      pure: NodePools as ``kubectl get nodepool``, nodes with requests and prices
+    objects    pure helpers over API objects (quantities, times, conditions, events)
+"""

@@ -1,0 +1,265 @@
+"""Waiting for Deployments the way kubectl does, and saying what each pod is doing meanwhile.
+
+Readiness follows ``kubectl rollout status``: the controller has observed the latest generation, every replica
+is updated, no old replica is left, and every updated replica is available; ``ProgressDeadlineExceeded`` fails.
+While waiting, each pod's phase is reported live: unschedulable -> waiting for a Karpenter node (NodeClaim,
+instance type, capacity type) -> pulling image -> loading model (the server log's last line) -> ready.
+Fatal states stop the wait with a :mod:`~inferctl.kube.diagnose` paragraph instead of a hang.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from inferctl.errors import OperationError
+from inferctl.kube.client import KubeClient
+from inferctl.kube.diagnose import Diagnosis, ModelContext, diagnose_pod
+from inferctl.kube.objects import (
+    condition,
+    condition_true,
+    container_statuses,
+    first_container_name,
+    labels_of,
+    name_of,
+    pod_is_ready,
+    sort_events,
+)
+from inferctl.targets.base import Reporter
+
+# Scheduling verdicts can flicker while freshly applied NodePools become ready: act on one only if it persists.
+SCHEDULING_GRACE_S = 60.0
+_NOMINATED = re.compile(r"nodeclaim/([A-Za-z0-9.-]+)")
+
+
+@dataclass(frozen=True)
+class RolloutState:
+    done: bool
+    message: str
+
+
+def rollout_state(deployment: Mapping[str, Any]) -> RolloutState:
+    """kubectl's rules for a Deployment rollout. Raises OperationError past the progress deadline."""
+    name = name_of(deployment)
+    spec = deployment.get("spec", {})
+    status = deployment.get("status", {})
+    generation = int(deployment.get("metadata", {}).get("generation") or 0)
+    if int(status.get("observedGeneration") or 0) < generation:
+        return RolloutState(False, f"waiting for deployment {name} spec update to be observed")
+    progressing = condition(deployment, "Progressing")
+    if progressing and progressing.get("reason") == "ProgressDeadlineExceeded":
+        raise OperationError(f"deployment {name} exceeded its progress deadline: {progressing.get('message', '')}")
+    wanted = int(spec.get("replicas", 1))
+    updated = int(status.get("updatedReplicas") or 0)
+    total = int(status.get("replicas") or 0)
+    available = int(status.get("availableReplicas") or 0)
+    if updated < wanted:
+        return RolloutState(False, f"{updated} of {wanted} new replicas of {name} updated")
+    if total > updated:
+        return RolloutState(False, f"{total - updated} old replicas of {name} pending termination")
+    if available < updated:
+        return RolloutState(False, f"{available} of {updated} updated replicas of {name} available")
+    return RolloutState(True, f"deployment {name} successfully rolled out")
+
+
+@dataclass(frozen=True)
+class PodProgress:
+    phase: str  # unschedulable | waiting for a Karpenter node | pulling image | starting | loading model | ready
+    detail: str = ""
+
+
+def nominated_nodeclaim(events: Sequence[Mapping[str, Any]]) -> str | None:
+    """The NodeClaim Karpenter nominated for a pod (``Pod should schedule on: nodeclaim/NAME``)."""
+    for event in reversed(sort_events(events)):
+        if event.get("reason") == "Nominated":
+            found = _NOMINATED.search(str(event.get("message", "")))
+            if found:
+                return found.group(1)
+    return None
+
+
+def describe_nodeclaim(claim: Mapping[str, Any]) -> str:
+    """``NodeClaim g5-gpu-karpenter-x7k2p launched: g5.xlarge spot in us-east-1a``."""
+    labels = labels_of(claim)
+    state = "launched" if condition_true(claim, "Launched") else "requested"
+    if condition_true(claim, "Registered"):
+        state = "registered, initialising"
+    parts = [labels.get("node.kubernetes.io/instance-type", "instance type pending")]
+    if labels.get("karpenter.sh/capacity-type"):
+        parts.append(labels["karpenter.sh/capacity-type"])
+    zone = labels.get("topology.kubernetes.io/zone")
+    return f"NodeClaim {name_of(claim)} {state}: {' '.join(parts)}" + (f" in {zone}" if zone else "")
+
+
+def pod_progress(
+    pod: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    nodeclaims: Sequence[Mapping[str, Any]] = (),
+    last_log_line: str | None = None,
+) -> PodProgress:
+    """Where one pod is on its way to ready."""
+    if pod_is_ready(pod):
+        return PodProgress("ready")
+    ordered = sort_events(events)
+    scheduled = condition(pod, "PodScheduled")
+    if scheduled is None or scheduled.get("status") != "True":
+        claim_name = nominated_nodeclaim(ordered)
+        claim = next((c for c in nodeclaims if name_of(c) == claim_name), None) if claim_name else None
+        if claim is not None:
+            return PodProgress("waiting for a Karpenter node", describe_nodeclaim(claim))
+        if claim_name:
+            return PodProgress("waiting for a Karpenter node", f"NodeClaim {claim_name} nominated")
+        failed = [e for e in ordered if e.get("reason") == "FailedScheduling"]
+        reason = str(failed[-1].get("message", "")) if failed else str((scheduled or {}).get("message", ""))
+        return PodProgress("unschedulable", _short(reason))
+    for status in container_statuses(pod):
+        state = status.get("state", {})
+        if "running" in state and not status.get("ready"):
+            return PodProgress("loading model", _short(last_log_line or "server starting"))
+        waiting = state.get("waiting")
+        if waiting and waiting.get("reason") in ("ContainerCreating", "PodInitializing"):
+            pulls = [e for e in ordered if e.get("reason") in ("Pulling", "Pulled")]
+            if pulls and pulls[-1].get("reason") == "Pulling":
+                return PodProgress("pulling image", str(status.get("image", "")))
+            return PodProgress("starting", waiting.get("reason", ""))
+    pulls = [e for e in ordered if e.get("reason") in ("Pulling", "Pulled")]
+    if pulls and pulls[-1].get("reason") == "Pulling":
+        return PodProgress("pulling image", _short(str(pulls[-1].get("message", ""))))
+    return PodProgress("starting", str(pod.get("status", {}).get("phase", "")))
+
+
+def _short(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass(frozen=True)
+class WatchedDeployment:
+    """A Deployment to wait for and the model it serves."""
+
+    name: str
+    model: ModelContext
+
+
+class RolloutWatcher:
+    """Polls Deployments, their pods, events and NodeClaims until all are rolled out, diagnosed, or timed out."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        reporter: Reporter,
+        *,
+        timeout_s: float,
+        poll_s: float = 3.0,
+        karpenter: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        scheduling_grace_s: float = SCHEDULING_GRACE_S,
+    ) -> None:
+        self.client = client
+        self.reporter = reporter
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.karpenter = karpenter
+        self.clock = clock
+        self.sleep = sleep
+        self.scheduling_grace_s = scheduling_grace_s
+        self._first_seen: dict[tuple[str, str], float] = {}
+        self._announced: set[str] = set()
+
+    def wait(self, deployments: Sequence[WatchedDeployment]) -> None:
+        start = self.clock()
+        pending = list(deployments)
+        last = PodProgress("waiting for the rollout")
+        while pending:
+            for watched in list(pending):
+                progress = self._check(watched)
+                if progress is None:
+                    pending.remove(watched)
+                    self.reporter.info(f"model {watched.model.name}: ready")
+                else:
+                    last = progress
+                    prefix = f"{watched.model.name}: " if len(deployments) > 1 else ""
+                    self.reporter.phase(progress.phase, prefix + progress.detail)
+            if not pending:
+                break
+            if self.clock() - start > self.timeout_s:
+                raise OperationError(
+                    f"the rollout did not finish within kubernetes.rollout_timeout_s={self.timeout_s:g}s "
+                    f"(last: {last.phase}{': ' + last.detail if last.detail else ''}); see 'inferctl logs' and "
+                    "'kubectl describe pod', or raise the timeout",
+                )
+            self.sleep(self.poll_s)
+        self.reporter.phase("ready")
+
+    def _check(self, watched: WatchedDeployment) -> PodProgress | None:
+        """None when rolled out; else the progress of its first pod that is not ready. Raises on a diagnosis."""
+        deployment = self.client.get("apps/v1", "Deployment", watched.name)
+        if deployment is None:
+            raise OperationError(f"deployment {watched.name} vanished during the rollout; run up again")
+        state = rollout_state(deployment)
+        if state.done:
+            return None
+        match = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+        pods = self.client.list("v1", "Pod", labels=match)
+        if not pods:
+            return PodProgress("waiting for pods", state.message)
+        claims = self.client.list("karpenter.sh/v1", "NodeClaim", missing_ok=True) if self.karpenter else []
+        pools = self.client.list("karpenter.sh/v1", "NodePool", missing_ok=True) if self.karpenter else []
+        shown: PodProgress | None = None  # the first pod not ready yet (every pod is checked for a diagnosis)
+        for pod in sorted(pods, key=name_of):
+            if pod.get("metadata", {}).get("deletionTimestamp"):
+                continue  # an old replica on its way out
+            progress = self._pod(pod, watched, claims, pools)
+            if progress.phase != "ready" and shown is None:
+                shown = progress
+        return shown or PodProgress("waiting for the rollout", state.message)
+
+    def _pod(
+        self,
+        pod: Mapping[str, Any],
+        watched: WatchedDeployment,
+        claims: Sequence[Mapping[str, Any]],
+        pools: Sequence[Mapping[str, Any]],
+    ) -> PodProgress:
+        name = name_of(pod)
+        events = self.client.list("v1", "Event", fields={"involvedObject.name": name})
+        statuses = container_statuses(pod)
+        needs_log = any(
+            "running" in s.get("state", {})
+            or (s.get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff"
+            for s in statuses
+        )
+        container = first_container_name(pod)
+        lines = self.client.tail(name, container=container) if needs_log else []
+        diagnosis = diagnose_pod(pod, events, model=watched.model, log_lines=lines, nodepools=pools)
+        if diagnosis is not None:
+            self._raise_when_settled(name, diagnosis)
+        progress = pod_progress(pod, events, claims, lines[-1] if lines else None)
+        if progress.phase == "waiting for a Karpenter node" and progress.detail not in self._announced:
+            self._announced.add(progress.detail)
+            if "launched" in progress.detail:
+                self.reporter.info(progress.detail)
+        return progress
+
+    def _raise_when_settled(self, pod: str, diagnosis: Diagnosis) -> None:
+        if diagnosis.reason not in ("nodepool-limits", "no-nodepool"):
+            raise diagnosis.error()
+        first = self._first_seen.setdefault((pod, diagnosis.reason), self.clock())
+        if self.clock() - first >= self.scheduling_grace_s:
+            raise diagnosis.error()
+
+
+__all__ = [
+    "PodProgress",
+    "RolloutState",
+    "RolloutWatcher",
+    "WatchedDeployment",
+    "describe_nodeclaim",
+    "nominated_nodeclaim",
+    "pod_progress",
+    "rollout_state",
+]

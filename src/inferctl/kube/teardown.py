@@ -1,0 +1,120 @@
+"""Deleting what inferctl applied, in reverse kind order, and waiting until nothing billable is left.
+
+The waits are the point: a Service of type LoadBalancer keeps its finalizer until the cloud load balancer is
+gone, pods take their grace period, and with ``platform`` the NodePools' NodeClaims and nodes must drain and
+terminate (the workshop's ``terraform destroy`` was blocked by exactly these). Every step treats "already gone"
+as success, so running it again is safe.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from inferctl.errors import OperationError
+from inferctl.kube.client import KubeClient
+from inferctl.kube.objects import PROTECTED_NAMESPACES, Obj, describe, identity, name_of, namespace_of
+from inferctl.render.order import sort_for_delete
+from inferctl.targets.base import Reporter
+
+# What the live line shows first when several things are still going (the slow, billable ones).
+_PRIORITY = {
+    "waiting for pods to stop": 0,
+    "waiting for the load balancer to be deleted": 1,
+    "waiting for Karpenter nodes to terminate": 2,
+}
+
+
+class Teardown:
+    def __init__(
+        self,
+        client: KubeClient,
+        reporter: Reporter,
+        *,
+        timeout_s: float,
+        poll_s: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.reporter = reporter
+        self.timeout_s = timeout_s
+        self.poll_s = poll_s
+        self.clock = clock
+        self.sleep = sleep
+
+    def run(self, objects: Sequence[Obj], *, platform_objects: Sequence[Obj] = (), platform: bool = False) -> None:
+        """Delete ``objects`` in reverse apply order, waiting for each stage to be really gone.
+
+        ``platform_objects`` (the Karpenter pools and their helpers) are removed only with ``platform``, after
+        the workload's pods are gone, and the wait covers their NodeClaims and nodes. Namespaces go last.
+        """
+        platform_ids = {identity(o) for o in platform_objects}
+        ordered = sort_for_delete(objects)
+        namespaces = [o for o in ordered if o.get("kind") == "Namespace" and name_of(o) not in PROTECTED_NAMESPACES]
+        workload = [o for o in ordered if o.get("kind") != "Namespace" and identity(o) not in platform_ids]
+        self._delete(workload)
+        self._wait_gone(workload)
+        if platform:
+            pools = sort_for_delete(platform_objects)
+            self._delete(pools)
+            self._wait_gone(pools, pool_names=[name_of(o) for o in pools if o.get("kind") == "NodePool"])
+        self._delete(namespaces)
+        self._wait_gone(namespaces)
+
+    def _delete(self, objects: Sequence[Obj]) -> None:
+        for obj in objects:
+            self.reporter.phase("deleting", describe(obj))
+            if not self.client.delete(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj)):
+                self.reporter.info(f"{describe(obj)}: already gone")
+
+    def _wait_gone(self, objects: Sequence[Obj], *, pool_names: Sequence[str] = ()) -> None:
+        """Poll until the objects, their pods, and the pools' NodeClaims and nodes are all gone."""
+        start = self.clock()
+        while True:
+            left = self._remaining(objects, pool_names)
+            if not left:
+                return
+            phase, detail = min(left, key=lambda item: _PRIORITY.get(item[0], len(_PRIORITY)))
+            more = f" (+{len(left) - 1} more)" if len(left) > 1 else ""
+            self.reporter.phase(phase, detail + more)
+            if self.clock() - start > self.timeout_s:
+                still = "; ".join(d for _, d in left[:5])
+                raise OperationError(
+                    f"teardown did not finish within kubernetes.delete_timeout_s={self.timeout_s:g}s "
+                    f"(still present: {still}); run down again (it is safe) or check the controllers",
+                )
+            self.sleep(self.poll_s)
+
+    def _remaining(self, objects: Sequence[Obj], pool_names: Sequence[str]) -> list[tuple[str, str]]:
+        left: list[tuple[str, str]] = []
+        for obj in objects:
+            current = self.client.get(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj))
+            if current is not None:
+                finalizers = current.get("metadata", {}).get("finalizers") or []
+                if obj.get("kind") == "Service" and finalizers:
+                    left.append(("waiting for the load balancer to be deleted", f"{describe(obj)} ({finalizers[0]})"))
+                else:
+                    left.append((f"waiting for {obj['kind']} to go", describe(obj)))
+            if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet"):
+                selector = obj.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+                if selector:
+                    pods = self.client.list("v1", "Pod", namespace=namespace_of(obj), labels=selector)
+                    if pods:
+                        names = ", ".join(name_of(p) for p in pods[:3])
+                        left.append(("waiting for pods to stop", f"{len(pods)} pod(s) of {name_of(obj)}: {names}"))
+        for pool in pool_names:
+            selector = {"karpenter.sh/nodepool": pool}
+            claims = self.client.list("karpenter.sh/v1", "NodeClaim", labels=selector, missing_ok=True)
+            nodes = self.client.list("v1", "Node", labels=selector)
+            if claims or nodes:
+                left.append(
+                    (
+                        "waiting for Karpenter nodes to terminate",
+                        f"NodePool {pool}: {len(claims)} NodeClaim(s), {len(nodes)} node(s) left",
+                    )
+                )
+        return left
+
+
+__all__ = ["Teardown"]

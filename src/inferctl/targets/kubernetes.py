@@ -1,0 +1,414 @@
+"""The Kubernetes target: any cluster in the kubeconfig (the AWS target reuses it once EKS exists).
+
+``up``: size, render, create the secrets from the environment, server-side apply in kind order, watch the rollout
+with live phases and diagnosis, wait for the load balancer, print the endpoint and run a smoke request.
+``down``: delete in reverse order and wait until load balancers, pods (and with ``platform`` Karpenter's nodes)
+are gone. ``status``, ``endpoints``, ``logs`` and ``nodes`` read the cluster.
+
+Heavy imports (lightkube, httpx2) happen when a method runs, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from inferctl.config.models import KubernetesTarget as KubernetesSettings
+from inferctl.config.models import ModelDeployment, PlatformConfig, TargetName
+from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError
+from inferctl.home import Home
+from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
+
+if TYPE_CHECKING:
+    from inferctl.kube.client import KubeClient
+    from inferctl.kube.objects import Obj
+    from inferctl.sizing.placement import Placement
+
+HF_TOKEN_ENV = "HF_TOKEN"
+PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
+# Kinds a model owns (selected by its inferctl.io/model label) and shared ones, for teardown discovery.
+MODEL_KINDS = (
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("v1", "PersistentVolumeClaim"),
+)
+
+
+def catalog_price(instance_type: str, capacity_type: str) -> float | None:
+    """$/h of a node from the packaged catalog: on-demand, or the catalog's spot estimate for spot nodes."""
+    from inferctl.catalog import get_instance, spot_estimate_usd_per_hour
+
+    try:
+        instance = get_instance(instance_type)
+        if capacity_type == "spot":
+            return spot_estimate_usd_per_hour(instance)
+    except InferctlError:
+        return None
+    return instance.on_demand_usd_per_hour
+
+
+class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
+    name: ClassVar[TargetName] = "kubernetes"
+    poll_s: float = 3.0
+
+    def __init__(
+        self,
+        config: PlatformConfig,
+        home: Home,
+        *,
+        client: KubeClient | None = None,
+        include_karpenter: bool | None = None,
+        assume_yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``client``: an already connected client (the AWS target passes one for its EKS cluster).
+        ``include_karpenter``: False when the pools are managed elsewhere (the AWS target's Pulumi program)."""
+        super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
+        self._client = client
+        self.include_karpenter = include_karpenter
+        self.clock: Callable[[], float] = time.monotonic
+        self.sleep: Callable[[float], None] = time.sleep
+
+    # --- pieces ---------------------------------------------------------------------------------------------
+
+    @property
+    def settings(self) -> KubernetesSettings:
+        return self.config.kubernetes
+
+    def client(self) -> KubeClient:
+        """The connected client (kubeconfig, context, and a first request that proves access)."""
+        if self._client is None:
+            from inferctl.kube.client import KubeClient
+
+            self._client = KubeClient.connect(self.settings)
+        return self._client
+
+    def placements(self) -> dict[str, Placement]:
+        from inferctl.sizing import plan_platform
+
+        return dict(plan_platform(self.config).placements)
+
+    def karpenter(self) -> bool:
+        from inferctl.render import uses_karpenter
+
+        return uses_karpenter(self.config) if self.include_karpenter is None else self.include_karpenter
+
+    def secret_values(self) -> dict[str, str | None]:
+        """HF_TOKEN from the environment (required for gated models) and the platform's API key."""
+        token = os.environ.get(HF_TOKEN_ENV) or None
+        gated = [m for m in self.config.models if m.is_gated]
+        if gated and token is None:
+            model = gated[0]
+            raise ConfigError(
+                f"model {model.name} ({model.source}) is gated and HF_TOKEN is not set; export HF_TOKEN=<a "
+                f"HuggingFace read token> whose account accepted the licence at https://huggingface.co/{model.source}"
+            )
+        key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
+        return {"hf_token": token, "api_key": key}
+
+    def render(self, placements: Mapping[str, Placement], values: Mapping[str, str | None] | None = None) -> list[Obj]:
+        """The platform's objects. Secrets carry data only when ``values`` has it; a secret without a value is
+        left out so applying never erases a token set by an earlier run."""
+        from inferctl.render import render_platform
+
+        objects = render_platform(self.config, placements, secret_values=values, include_karpenter=self.karpenter())
+        return [o for o in objects if o.get("kind") != "Secret" or o.get("data")]
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def plan(self) -> dict[str, Any]:
+        from inferctl.render import render_platform
+
+        placements = self.placements()
+        # Secret shapes without values: the plan shows what up creates, never the values.
+        objects = render_platform(self.config, placements, include_karpenter=self.karpenter())
+        return {
+            "target": self.name,
+            "platform": self.config.name,
+            "context": self.settings.context or "(kubeconfig current context)",
+            "namespace": self.settings.namespace,
+            "placements": [
+                {
+                    "model": name,
+                    "instance_type": p.instance_type,
+                    "gpus": p.resources.gpus,
+                    "max_model_len": p.max_model_len,
+                    "on_demand_usd_per_hour": p.on_demand_usd_per_hour,
+                }
+                for name, p in placements.items()
+            ],
+            "objects": [
+                {"kind": o["kind"], "name": o["metadata"]["name"], "namespace": o["metadata"].get("namespace")}
+                for o in objects
+            ],
+        }
+
+    def up(self, reporter: Reporter) -> list[Endpoint]:
+        from inferctl.kube.apply import apply_objects
+        from inferctl.kube.diagnose import ModelContext
+        from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+
+        values = self.secret_values()  # before anything else: a missing HF_TOKEN changes nothing
+        reporter.phase("sizing")
+        placements = self.placements()
+        objects = self.render(placements, values)
+        reporter.phase("connecting", self.settings.context or "current context")
+        client = self.client()
+        apply_objects(client, objects, reporter)
+        watched = [
+            WatchedDeployment(
+                model.name,
+                ModelContext(model.name, model.source, model.is_gated, placements.get(model.name)),
+            )
+            for model in self.config.models
+        ]
+        RolloutWatcher(
+            client,
+            reporter,
+            timeout_s=self.settings.rollout_timeout_s,
+            poll_s=self.poll_s,
+            karpenter=self.karpenter(),
+            clock=self.clock,
+            sleep=self.sleep,
+        ).wait(watched)
+        services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
+        endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
+        for model in self.config.models:
+            if model.replicas > 0:
+                self._smoke(client, model, values.get("api_key"), reporter)
+        return endpoints
+
+    def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
+        """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
+        from inferctl.kube.diagnose import diagnose_load_balancer, load_balancer_hostname
+
+        start = self.clock()
+        while True:
+            service = client.get("v1", "Service", model.name)
+            if service is None or service.get("spec", {}).get("type") != "LoadBalancer":
+                return service
+            if load_balancer_hostname(service):
+                return service
+            waited = self.clock() - start
+            reporter.phase("waiting for the load balancer", f"Service {model.name} ({waited:.0f}s)")
+            events = client.list(
+                "v1", "Event", fields={"involvedObject.name": model.name, "involvedObject.kind": "Service"}
+            )
+            found = diagnose_load_balancer(
+                service, events, waited_s=waited, grace_s=self.settings.load_balancer_timeout_s
+            )
+            if found is not None:
+                raise found.error()
+            self.sleep(self.poll_s)
+
+    def _endpoint(self, index: int, model: ModelDeployment, service: Obj | None) -> Endpoint:
+        from inferctl.kube.diagnose import load_balancer_hostname
+
+        key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
+        ports = (service or {}).get("spec", {}).get("ports") or [{"port": 80}]
+        port = int(ports[0].get("port", 80))
+        host = load_balancer_hostname(service) if service else None
+        namespace = self.settings.namespace
+        if host:
+            note = None
+            if self.config.endpoint.exposure.scheme == "internal":
+                note = "internal load balancer: reachable from inside the VPC (or use kubectl port-forward)"
+            suffix = "" if port == 80 else f":{port}"
+            return Endpoint(model.model_name, f"http://{host}{suffix}/v1", key, note)
+        local = PORT_FORWARD_BASE + index
+        return Endpoint(
+            model.model_name,
+            f"http://127.0.0.1:{local}/v1",
+            key,
+            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{model.name} {local}:{port}' first",
+        )
+
+    def _smoke(self, client: KubeClient, model: ModelDeployment, key: str | None, reporter: Reporter) -> None:
+        """GET /v1/models through the API server's service proxy.
+
+        The API server strips the Authorization header after authenticating us, so with the API key on, a 401
+        from vLLM proves both that the server answers and that the key is enforced.
+        """
+        reporter.phase("smoke test", f"GET /v1/models on {model.name}")
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        code, body = client.proxy_get(model.name, "http", "v1/models", headers=headers)
+        if code == 200:
+            try:
+                served = [m.get("id") for m in json.loads(body).get("data", [])]
+            except (ValueError, AttributeError):
+                served = []
+            if model.model_name in served:
+                reporter.info(f"smoke test: {model.name} lists model {model.model_name}")
+                return
+            reporter.warn(f"smoke test: {model.name} answered but does not list {model.model_name} (got {served})")
+        elif code == 401 and key:
+            reporter.info(f"smoke test: {model.name} answers and enforces the API key (401 without it)")
+        else:
+            reporter.warn(f"smoke test: GET /v1/models on {model.name} returned HTTP {code}; see 'inferctl logs'")
+
+    def down(self, reporter: Reporter, *, platform: bool = False) -> None:
+        from inferctl.kube.objects import labels_of
+        from inferctl.kube.teardown import Teardown
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM, render_karpenter, uses_karpenter
+
+        client = self.client()
+        names = {m.name for m in self.config.models}
+        rendered = self._render_for_teardown()
+        model_objects = [o for o in rendered if labels_of(o).get(LABEL_MODEL) in names]
+        model_objects += self._discover(client, names, model_objects)
+        shared = [o for o in rendered if LABEL_MODEL not in labels_of(o)]
+        teardown = Teardown(
+            client,
+            reporter,
+            timeout_s=self.settings.delete_timeout_s,
+            poll_s=self.poll_s,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+        teardown.run(model_objects)
+        others = client.list("apps/v1", "Deployment", labels={LABEL_PLATFORM: self.config.name})
+        if others:
+            left = ", ".join(sorted(o["metadata"]["name"] for o in others))
+            reporter.warn(f"models {left} still run: keeping the namespace, secrets and node pools")
+            return
+        # By the config, not include_karpenter: the AWS target applies the pools with Pulumi but relies on this
+        # teardown to delete them first and wait until Karpenter's nodes are gone.
+        pools = render_karpenter(self.config) if uses_karpenter(self.config) else []
+        teardown.run(shared, platform_objects=pools, platform=platform)
+
+    def _render_for_teardown(self) -> list[Obj]:
+        """What up would apply; without sizing (a model that no longer sizes) the shared objects only."""
+        from inferctl.render import render_namespace, render_observability, render_secrets
+
+        try:
+            return self.render(self.placements(), None) + render_secrets(self.config)
+        except InferctlError:
+            return [
+                render_namespace(self.config, on_aws=self.config.target == "aws"),
+                *render_secrets(self.config),
+                *render_observability(self.config),
+            ]
+
+    def _discover(self, client: KubeClient, names: set[str], known: list[Obj]) -> list[Obj]:
+        """Live objects of these models that rendering did not produce (a changed config left them behind)."""
+        from inferctl.kube.objects import identity
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM
+
+        seen = {identity(o) for o in known}
+        found: list[Obj] = []
+        for api_version, kind in MODEL_KINDS:
+            selector = {LABEL_PLATFORM: self.config.name}
+            for obj in client.list(api_version, kind, labels=selector):
+                if obj["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(obj) not in seen:
+                    found.append(obj)
+        return found
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        from inferctl.kube.rollout import rollout_state
+        from inferctl.kube.views import nodepool_rows
+
+        client = self.client()
+        models = []
+        for index, model in enumerate(self.config.models):
+            deployment = client.get("apps/v1", "Deployment", model.name)
+            row: dict[str, Any] = {"name": model.name, "model": model.model_name}
+            if deployment is None:
+                models.append({**row, "state": "not deployed", "replicas": 0, "ready": 0, "endpoint": None})
+                continue
+            try:
+                state = "ready" if rollout_state(deployment).done else "progressing"
+            except OperationError:
+                state = "failed"
+            service = client.get("v1", "Service", model.name)
+            endpoint = self._endpoint(index, model, service)
+            models.append(
+                {
+                    **row,
+                    "state": state,
+                    "replicas": int(deployment.get("spec", {}).get("replicas", 0)),
+                    "ready": int(deployment.get("status", {}).get("readyReplicas") or 0),
+                    "instance_type": deployment["metadata"].get("annotations", {}).get("inferctl.io/instance-type"),
+                    "endpoint": endpoint.base_url,
+                }
+            )
+        pools = client.list("karpenter.sh/v1", "NodePool", missing_ok=True)
+        return {
+            "target": self.name,
+            "platform": self.config.name,
+            "context": client.context,
+            "namespace": client.namespace,
+            "models": models,
+            "nodepools": nodepool_rows(pools, now=datetime.now(UTC)),
+        }
+
+    def endpoints(self) -> list[Endpoint]:
+        client = self.client()
+        out = []
+        for index, model in enumerate(self.config.models):
+            if client.get("apps/v1", "Deployment", model.name) is None:
+                continue
+            out.append(self._endpoint(index, model, client.get("v1", "Service", model.name)))
+        if not out:
+            raise NotFoundError(
+                f"no model of platform {self.config.name} runs in namespace {client.namespace} (context "
+                f"{client.context}); start it with 'inferctl up --target kubernetes'"
+            )
+        return out
+
+    @contextmanager
+    def port_forward(self, model: str | None = None, *, local_port: int | None = None) -> Iterator[Endpoint]:
+        """The model's endpoint through ``kubectl port-forward`` for the block (``chat --port-forward``)."""
+        from inferctl.kube.portforward import port_forward
+
+        names = [m.name for m in self.config.models]
+        index = names.index(model) if model in names else 0
+        chosen = self.config.models[index]
+        port = local_port or PORT_FORWARD_BASE + index
+        key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
+        with port_forward(self.settings, chosen.name, local_port=port) as base_url:
+            yield Endpoint(chosen.model_name, base_url, key, f"through kubectl port-forward to svc/{chosen.name}")
+
+    def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
+        from inferctl.kube.objects import first_container_name, name_of, pod_is_ready
+
+        chosen = self.config.models[0].name if model is None else model
+        if chosen not in {m.name for m in self.config.models}:
+            chosen = self.config.models[0].name  # --model gave a source: the config holds just that model
+        client = self.client()
+        deployment = client.get("apps/v1", "Deployment", chosen)
+        if deployment is None:
+            raise NotFoundError(f"model {chosen} is not deployed in namespace {client.namespace}; run 'inferctl up'")
+        selector = deployment.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+        pods = client.list("v1", "Pod", labels=selector)
+        if not pods:
+            raise NotFoundError(f"model {chosen} has no pods yet; see 'inferctl status'")
+        # A ready pod's log first, else the newest pod's (the one a rollout is waiting for).
+        pods.sort(key=lambda p: (pod_is_ready(p), p["metadata"].get("creationTimestamp", "")), reverse=True)
+        pod = pods[0]
+        yield from client.logs(name_of(pod), container=first_container_name(pod), tail=tail, follow=follow)
+
+    def nodes(self) -> dict[str, Any]:
+        from lightkube import operators
+
+        from inferctl.kube.views import nodes_view
+
+        client = self.client()
+        nodes = client.list("v1", "Node")
+        # Finished pods hold no resources; everything else bound to a node counts.
+        pods = client.list(
+            "v1", "Pod", all_namespaces=True, fields={"status.phase": operators.not_in(["Succeeded", "Failed"])}
+        )
+        view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
+        return {"context": client.context, **view}
+
+
+__all__ = ["KubernetesTarget", "catalog_price"]

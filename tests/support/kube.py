@@ -1,0 +1,676 @@
+"""A fake Kubernetes API server at the one seam inferctl's Kubernetes client has: lightkube's httpx transport.
+
+Why a fake: no API server runs on this machine (no Docker, no kind). Everything above the transport is the real
+code: lightkube builds and sends real requests (server-side apply PATCHes, lists with label and field selectors,
+DELETEs, pod logs) and decodes the responses into its typed models, so objects served here must be as complete
+as a real API server's (missing required fields fail decoding, as they would in production).
+
+What :class:`FakeCluster` does, per request (``handle_request``):
+
+* routes ``/api/v1/...`` and ``/apis/<group>/<version>/...`` paths for the kinds in :data:`KINDS`, namespaced
+  and cluster-scoped, including all-namespace lists; unknown groups (``missing_groups``, e.g. no Karpenter CRDs)
+  answer ``404 page not found`` in plain text as the real server does;
+* GET / LIST (``labelSelector`` with ``=``, ``!=``, ``in``, existence; ``fieldSelector`` with ``=``/``!=`` on
+  dotted paths), server-side apply (needs ``fieldManager``; creates, or updates and bumps ``generation`` when
+  the spec changes; refuses a missing namespace with 404 like the real server), DELETE (an object with
+  finalizers gets a ``deletionTimestamp`` and stays until they are removed);
+* ``pods/<name>/log`` (``tailLines``) from :attr:`logs`; the service proxy
+  (``services/<name>:<port>/proxy/<path>``) from :attr:`proxy`;
+* 403 for every request into a namespace in :attr:`forbidden_namespaces`;
+* records every request in :attr:`requests` (method, path, query, content type, JSON body, status code).
+
+Controllers are simulated in ticks (one tick per request): pods of a deleted Deployment terminate after
+``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks`` after its
+delete; deleting a NodePool terminates its NodeClaims and nodes after ``node_termination_ticks``, and a NodePool
+or EC2NodeClass keeps its termination finalizer until none of its NodeClaims is left; a deleted namespace goes
+once it is empty. Rollout scenarios are :attr:`frames`: functions applied one per GET of a
+Deployment (one per poll of the rollout watcher), so a test scripts what the cluster looks like at each poll.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import httpx2
+
+Obj = dict[str, Any]
+BASE_TIME = datetime(2026, 7, 20, 10, 0, 0, tzinfo=UTC)
+
+# (api group, version, plural) -> (kind, namespaced)
+KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
+    ("", "v1", "pods"): ("Pod", True),
+    ("", "v1", "services"): ("Service", True),
+    ("", "v1", "secrets"): ("Secret", True),
+    ("", "v1", "configmaps"): ("ConfigMap", True),
+    ("", "v1", "events"): ("Event", True),
+    ("", "v1", "serviceaccounts"): ("ServiceAccount", True),
+    ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
+    ("", "v1", "nodes"): ("Node", False),
+    ("", "v1", "namespaces"): ("Namespace", False),
+    ("apps", "v1", "deployments"): ("Deployment", True),
+    ("policy", "v1", "poddisruptionbudgets"): ("PodDisruptionBudget", True),
+    ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True),
+    ("karpenter.sh", "v1", "nodepools"): ("NodePool", False),
+    ("karpenter.sh", "v1", "nodeclaims"): ("NodeClaim", False),
+    ("karpenter.k8s.aws", "v1", "ec2nodeclasses"): ("EC2NodeClass", False),
+    ("monitoring.coreos.com", "v1", "podmonitors"): ("PodMonitor", True),
+}
+LB_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
+KARPENTER_FINALIZER = "karpenter.sh/termination"
+
+
+@dataclass(frozen=True)
+class Recorded:
+    method: str
+    path: str
+    query: dict[str, str]
+    content_type: str
+    body: Any
+    status: int
+
+
+def _json(status: int, body: Any) -> httpx2.Response:
+    return httpx2.Response(status, json=body, headers={"Content-Type": "application/json"})
+
+
+def _status(code: int, reason: str, message: str) -> httpx2.Response:
+    body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure", "message": message}
+    return _json(code, {**body, "reason": reason, "code": code})
+
+
+def ts(seconds: float = 0) -> str:
+    return (BASE_TIME + timedelta(seconds=seconds)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _dig(obj: Mapping[str, Any], dotted: str) -> Any:
+    current: Any = obj
+    for part in dotted.split("."):
+        if not isinstance(current, Mapping):
+            return None
+        current = current.get(part)
+    return current
+
+
+def _matches_labels(labels: Mapping[str, str], selector: str) -> bool:
+    for term in filter(None, (t.strip() for t in _split_selector(selector))):
+        if " in " in term:
+            key, values = term.split(" in ", 1)
+            if labels.get(key.strip()) not in {v.strip() for v in values.strip("() ").split(",")}:
+                return False
+        elif "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key) == value:
+                return False
+        elif "=" in term:
+            key, value = term.split("=", 1)
+            if labels.get(key.rstrip("=")) != value.lstrip("="):
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+def _split_selector(selector: str) -> list[str]:
+    """Split on commas outside parentheses (``a in (x,y),b=c``)."""
+    out, depth, current = [], 0, ""
+    for char in selector:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            out.append(current)
+            current = ""
+        else:
+            current += char
+    out.append(current)
+    return out
+
+
+def _matches_fields(obj: Mapping[str, Any], selector: str) -> bool:
+    for term in filter(None, selector.split(",")):
+        if "!=" in term:
+            key, value = term.split("!=", 1)
+            if str(_dig(obj, key) or "") == value:
+                return False
+        else:
+            key, value = term.split("=", 1)
+            if str(_dig(obj, key.rstrip("=")) or "") != value.lstrip("="):
+                return False
+    return True
+
+
+class FakeCluster(httpx2.BaseTransport):
+    """An in-memory API server; see the module docstring."""
+
+    def __init__(self, *, namespaces: Iterable[str] = ("default", "kube-system")) -> None:
+        self.store: dict[tuple[str, str, str, str], Obj] = {}
+        self.requests: list[Recorded] = []
+        self.logs: dict[tuple[str, str], list[str]] = {}
+        self.proxy: dict[tuple[str, str], tuple[int, Any]] = {}
+        self.forbidden_namespaces: set[str] = set()
+        self.missing_groups: set[str] = set()
+        self.frames: list[Callable[[FakeCluster], None]] = []
+        self.pod_grace_ticks = 2
+        self.lb_cleanup_ticks = 3
+        self.node_termination_ticks = 3
+        self.tick = 0
+        self._deleted_at: dict[tuple[str, str, str, str], int] = {}
+        self._uid = 0
+        for ns in namespaces:
+            self.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}, "status": {"phase": "Active"}})
+
+    # --- test-facing helpers --------------------------------------------------------------------------------
+
+    def put(self, obj: Obj) -> Obj:
+        """Store an object as a controller would (no apply semantics); fills uid and timestamps."""
+        obj = copy.deepcopy(obj)
+        meta = obj.setdefault("metadata", {})
+        self._uid += 1
+        meta.setdefault("uid", f"00000000-0000-4000-8000-{self._uid:012d}")
+        meta.setdefault("creationTimestamp", ts(self.tick))
+        meta["resourceVersion"] = str(1000 + self._uid)
+        self.store[self._key(obj)] = obj
+        return obj
+
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+        for (_, k, ns, n), obj in self.store.items():
+            if k == kind and n == name and (namespace is None or ns == namespace):
+                return obj
+        return None
+
+    def all(self, kind: str) -> list[Obj]:
+        return [obj for (_, k, _, _), obj in self.store.items() if k == kind]
+
+    def remove(self, kind: str, name: str, namespace: str | None = None) -> None:
+        for key in [
+            k for k in self.store if k[1] == kind and k[3] == name and (namespace is None or k[2] == namespace)
+        ]:
+            del self.store[key]
+
+    def applied(self) -> list[str]:
+        """``Kind/name`` of every server-side apply, in request order."""
+        return [f"{r.body['kind']}/{r.body['metadata']['name']}" for r in self.requests if r.method == "PATCH"]
+
+    def deleted(self) -> list[str]:
+        """``plural/name`` of every DELETE, in request order."""
+        return ["/".join(r.path.rstrip("/").split("/")[-2:]) for r in self.requests if r.method == "DELETE"]
+
+    def now(self) -> str:
+        return ts(self.tick)
+
+    # --- transport --------------------------------------------------------------------------------------------
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        self.tick += 1
+        self._run_controllers()
+        url = urlsplit(str(request.url))
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        content_type = request.headers.get("Content-Type", "")
+        raw = request.read()
+        body = json.loads(raw) if raw and ("json" in content_type or "apply-patch" in content_type) else None
+        path = unquote(url.path)
+        response = self._route(request.method, path, query, content_type, body)
+        self.requests.append(Recorded(request.method, path, query, content_type, body, response.status_code))
+        return response
+
+    def _route(self, method: str, path: str, query: dict[str, str], ctype: str, body: Any) -> httpx2.Response:
+        parts = [p for p in path.split("/") if p]
+        if parts[:2] == ["api", "v1"]:
+            group, version, rest = "", "v1", parts[2:]
+        elif parts[:1] == ["apis"] and len(parts) >= 3:
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            return httpx2.Response(404, text="404 page not found", headers={"Content-Type": "text/plain"})
+        if group in self.missing_groups:
+            return httpx2.Response(404, text="404 page not found", headers={"Content-Type": "text/plain"})
+        namespace = None
+        if rest[:1] == ["namespaces"] and len(rest) >= 3:
+            namespace, rest = rest[1], rest[2:]
+        if namespace in self.forbidden_namespaces:
+            verb = {"GET": "list" if len(rest) == 1 else "get", "PATCH": "patch", "DELETE": "delete"}[method]
+            return _status(
+                403,
+                "Forbidden",
+                f'{rest[0]} is forbidden: User "dev@example.com" cannot {verb} resource "{rest[0]}" in API group '
+                f'"{group}" in the namespace "{namespace}"',
+            )
+        plural, name, sub = rest[0], (rest[1] if len(rest) > 1 else None), rest[2:]
+        if (group, version, plural) not in KINDS:
+            return _status(404, "NotFound", f"the server could not find the requested resource ({plural})")
+        kind, _ = KINDS[(group, version, plural)]
+        api_version = f"{group}/{version}" if group else version
+        if sub == ["log"]:
+            return self._log(namespace or "", name or "", query)
+        if plural == "services" and sub[:1] == ["proxy"]:
+            return self._proxy(namespace or "", (name or "").split(":")[0], "/".join(sub[1:]))
+        if method == "GET" and name is None:
+            return self._list(api_version, kind, namespace, query)
+        if method == "GET":
+            return self._get(api_version, kind, plural, namespace, name or "")
+        if method == "PATCH":
+            return self._apply(api_version, kind, plural, namespace, name or "", query, ctype, body)
+        if method == "DELETE":
+            return self._delete(api_version, kind, plural, namespace, name or "")
+        return _status(405, "MethodNotAllowed", f"{method} is not supported by the fake")
+
+    def _key(self, obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
+        meta = obj["metadata"]
+        return (obj["apiVersion"], obj["kind"], meta.get("namespace") or "", meta["name"])
+
+    def _get(self, api_version: str, kind: str, plural: str, namespace: str | None, name: str) -> httpx2.Response:
+        if kind == "Deployment" and self.frames:
+            self.frames.pop(0)(self)
+        obj = self.store.get((api_version, kind, namespace or "", name))
+        if obj is None:
+            return _status(404, "NotFound", f'{plural} "{name}" not found')
+        return _json(200, obj)
+
+    def _list(self, api_version: str, kind: str, namespace: str | None, query: dict[str, str]) -> httpx2.Response:
+        items = [
+            obj
+            for (av, k, ns, _), obj in sorted(self.store.items())
+            if av == api_version
+            and k == kind
+            and (namespace is None or ns == namespace)
+            and _matches_labels(obj["metadata"].get("labels") or {}, query.get("labelSelector", ""))
+            and _matches_fields(obj, query.get("fieldSelector", ""))
+        ]
+        meta = {"resourceVersion": str(2000 + self.tick)}
+        return _json(200, {"kind": f"{kind}List", "apiVersion": api_version, "metadata": meta, "items": items})
+
+    def _apply(
+        self,
+        api_version: str,
+        kind: str,
+        plural: str,
+        namespace: str | None,
+        name: str,
+        query: dict[str, str],
+        ctype: str,
+        body: Any,
+    ) -> httpx2.Response:
+        if "apply-patch" not in ctype or not query.get("fieldManager"):
+            return _status(400, "BadRequest", "only server-side apply with a fieldManager is supported here")
+        if body.get("kind") != kind or body["metadata"].get("name") != name:
+            return _status(400, "BadRequest", "the body's kind and name must match the URL")
+        if namespace is not None and self.get("Namespace", namespace) is None:
+            return _status(404, "NotFound", f'namespaces "{namespace}" not found')
+        key = (api_version, kind, namespace or "", name)
+        existing = self.store.get(key)
+        if existing is not None and existing["metadata"].get("deletionTimestamp"):
+            return _status(409, "Conflict", f'{plural} "{name}" is being deleted')
+        applied = copy.deepcopy(body)
+        if namespace is not None:
+            applied["metadata"]["namespace"] = namespace
+        if existing is None:
+            if "spec" in applied:
+                applied["metadata"]["generation"] = 1
+            if kind == "Service" and applied.get("spec", {}).get("type") == "LoadBalancer":
+                applied["metadata"]["finalizers"] = [LB_FINALIZER]
+            if kind == "NodePool":
+                applied["metadata"]["finalizers"] = [KARPENTER_FINALIZER]
+            if kind == "EC2NodeClass":
+                applied["metadata"]["finalizers"] = ["karpenter.k8s.aws/termination"]
+            return _json(201, self.put(applied))
+        merged = copy.deepcopy(existing)
+        for field, value in applied.items():
+            if field == "metadata":
+                for mk in ("labels", "annotations"):
+                    if mk in value:
+                        merged["metadata"][mk] = value[mk]
+            elif field != "status":
+                merged[field] = value
+        if merged.get("spec") != existing.get("spec"):
+            merged["metadata"]["generation"] = int(existing["metadata"].get("generation", 1)) + 1
+        merged["metadata"]["resourceVersion"] = str(int(existing["metadata"]["resourceVersion"]) + 1)
+        self.store[key] = merged
+        return _json(200, merged)
+
+    def _delete(self, api_version: str, kind: str, plural: str, namespace: str | None, name: str) -> httpx2.Response:
+        key = (api_version, kind, namespace or "", name)
+        obj = self.store.get(key)
+        if obj is None:
+            return _status(404, "NotFound", f'{plural} "{name}" not found')
+        meta = obj["metadata"]
+        meta.setdefault("deletionTimestamp", self.now())
+        self._deleted_at.setdefault(key, self.tick)
+        if kind == "Deployment":
+            selector = obj.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+            for pod in self.all("Pod"):
+                labels = pod["metadata"].get("labels") or {}
+                if pod["metadata"].get("namespace") == namespace and all(
+                    labels.get(k) == v for k, v in selector.items()
+                ):
+                    pod["metadata"].setdefault("deletionTimestamp", self.now())
+                    self._deleted_at.setdefault(self._key(pod), self.tick)
+        if kind == "NodePool":
+            for claim in self.all("NodeClaim"):
+                if (claim["metadata"].get("labels") or {}).get("karpenter.sh/nodepool") == name:
+                    claim["metadata"].setdefault("deletionTimestamp", self.now())
+                    self._deleted_at.setdefault(self._key(claim), self.tick)
+        if not meta.get("finalizers") and kind not in ("Pod", "Namespace", "NodeClaim"):
+            del self.store[key]
+            self._deleted_at.pop(key, None)
+            return _json(200, {"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}})
+        return _json(200, obj)
+
+    def _run_controllers(self) -> None:
+        """Advance the simulated controllers by one tick (finalizers, garbage collection, Karpenter)."""
+        for key, since in list(self._deleted_at.items()):
+            obj = self.store.get(key)
+            if obj is None:
+                self._deleted_at.pop(key, None)
+                continue
+            kind, age = key[1], self.tick - since
+            gone = False
+            if kind == "Pod":
+                gone = age >= self.pod_grace_ticks
+            elif kind == "Service":
+                if age >= self.lb_cleanup_ticks:
+                    obj["metadata"]["finalizers"] = []
+                gone = not obj["metadata"].get("finalizers")
+            elif kind == "NodeClaim":
+                if age >= self.node_termination_ticks:
+                    node = (obj.get("status") or {}).get("nodeName")
+                    if node:
+                        self.remove("Node", node)
+                    gone = True
+            elif kind in ("NodePool", "EC2NodeClass"):
+                # Karpenter drops its termination finalizer once no NodeClaim of the pool (or class) is left.
+                label, ref = "karpenter.sh/nodepool", key[3]
+                claims = [
+                    c
+                    for c in self.all("NodeClaim")
+                    if (c["metadata"].get("labels") or {}).get(label) == ref
+                    or (kind == "EC2NodeClass" and c["spec"].get("nodeClassRef", {}).get("name") == ref)
+                ]
+                gone = not claims
+            elif kind == "Namespace":
+                gone = not any(k[2] == key[3] for k in self.store if k[1] != "Namespace")
+                if not gone:
+                    for k, other in self.store.items():
+                        if k[2] == key[3]:
+                            other["metadata"].setdefault("deletionTimestamp", self.now())
+                            self._deleted_at.setdefault(k, self.tick)
+            else:
+                gone = not obj["metadata"].get("finalizers")
+            if gone:
+                del self.store[key]
+                self._deleted_at.pop(key, None)
+
+    def _log(self, namespace: str, pod: str, query: dict[str, str]) -> httpx2.Response:
+        if self.get("Pod", pod, namespace) is None:
+            return _status(404, "NotFound", f'pods "{pod}" not found')
+        lines = self.logs.get((namespace, pod))
+        if lines is None:
+            return _status(400, "BadRequest", f'container "vllm" in pod "{pod}" is waiting to start: ContainerCreating')
+        if "tailLines" in query:
+            lines = lines[-int(query["tailLines"]) :]
+        return httpx2.Response(200, text="".join(line + "\n" for line in lines), headers={"Content-Type": "text/plain"})
+
+    def _proxy(self, namespace: str, service: str, path: str) -> httpx2.Response:
+        found = self.proxy.get((namespace, service))
+        if found is None:
+            return _status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
+        code, body = found
+        return _json(code, body)
+
+
+# --- realistic objects ----------------------------------------------------------------------------------------
+
+
+def make_node(
+    name: str,
+    instance_type: str,
+    *,
+    zone: str = "us-east-1a",
+    capacity_type: str = "on-demand",
+    nodepool: str | None = None,
+    nodegroup: str | None = None,
+    cpu: str = "3920m",
+    memory: str = "14162Mi",
+    gpus: int = 0,
+    created: str | None = None,
+) -> Obj:
+    """A node as EKS shows it: Karpenter labels (``nodepool``) or managed node group labels (``nodegroup``)."""
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "node.kubernetes.io/instance-type": instance_type,
+        "topology.kubernetes.io/zone": zone,
+        "topology.kubernetes.io/region": "us-east-1",
+    }
+    if nodepool:
+        labels |= {"karpenter.sh/nodepool": nodepool, "karpenter.sh/capacity-type": capacity_type}
+    if nodegroup:
+        capacity = "SPOT" if capacity_type == "spot" else "ON_DEMAND"
+        labels |= {"eks.amazonaws.com/nodegroup": nodegroup, "eks.amazonaws.com/capacityType": capacity}
+    allocatable = {"cpu": cpu, "memory": memory, "pods": "58", "ephemeral-storage": "95551679124"}
+    if gpus:
+        allocatable["nvidia.com/gpu"] = str(gpus)
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels, "creationTimestamp": created or ts(-3 * 3600)},
+        "spec": {"providerID": f"aws:///{zone}/i-0{sum(map(ord, name)):016x}"},
+        "status": {
+            "allocatable": allocatable,
+            "capacity": dict(allocatable),
+            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady"}],
+        },
+    }
+
+
+def make_nodepool(
+    name: str,
+    *,
+    nodeclass: str | None = None,
+    limits: Mapping[str, str] | None = None,
+    resources: Mapping[str, str] | None = None,
+    nodes: int = 0,
+    ready: bool = True,
+) -> Obj:
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodePool",
+        "metadata": {"name": name, "creationTimestamp": ts(-86400)},
+        "spec": {
+            "template": {
+                "spec": {
+                    "nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": nodeclass or name},
+                    "requirements": [{"key": "karpenter.sh/capacity-type", "operator": "In", "values": ["spot"]}],
+                }
+            },
+            "limits": dict(limits or {"cpu": "1000"}),
+        },
+        "status": {
+            "nodes": nodes,
+            "resources": dict(resources or {}),
+            "conditions": [{"type": "Ready", "status": "True" if ready else "False", "reason": "Ready"}],
+        },
+    }
+
+
+def make_nodeclaim(
+    name: str,
+    nodepool: str,
+    *,
+    instance_type: str = "g5.xlarge",
+    capacity_type: str = "spot",
+    zone: str = "us-east-1b",
+    launched: bool = True,
+    node_name: str | None = None,
+) -> Obj:
+    labels = {"karpenter.sh/nodepool": nodepool}
+    if launched:
+        labels |= {
+            "node.kubernetes.io/instance-type": instance_type,
+            "karpenter.sh/capacity-type": capacity_type,
+            "topology.kubernetes.io/zone": zone,
+        }
+    conditions = [{"type": "Launched", "status": "True" if launched else "Unknown", "reason": "Launched"}]
+    if node_name:
+        conditions.append({"type": "Registered", "status": "True", "reason": "Registered"})
+    status: Obj = {"conditions": conditions}
+    if node_name:
+        status["nodeName"] = node_name
+    return {
+        "apiVersion": "karpenter.sh/v1",
+        "kind": "NodeClaim",
+        "metadata": {"name": name, "labels": labels, "finalizers": [KARPENTER_FINALIZER]},
+        "spec": {"nodeClassRef": {"group": "karpenter.k8s.aws", "kind": "EC2NodeClass", "name": nodepool}},
+        "status": status,
+    }
+
+
+def make_pod(
+    name: str,
+    namespace: str,
+    labels: Mapping[str, str],
+    *,
+    node: str | None = None,
+    requests: Mapping[str, str] | None = None,
+    limits: Mapping[str, str] | None = None,
+    phase: str = "Pending",
+    container: Obj | None = None,
+    ready: bool = False,
+    unschedulable: str | None = None,
+    image: str = "vllm/vllm-openai:v0.32.0",
+) -> Obj:
+    """A pod; ``container`` is its one container status (``state``/``lastState``...), None before it starts."""
+    conditions = []
+    if node:
+        conditions.append({"type": "PodScheduled", "status": "True"})
+        conditions.append({"type": "Ready", "status": "True" if ready else "False"})
+    else:
+        conditions.append(
+            {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable or ""}
+        )
+    status: Obj = {"phase": phase, "conditions": conditions}
+    if container is not None:
+        status["containerStatuses"] = [
+            {"name": "vllm", "image": image, "imageID": "", "ready": ready, "restartCount": 0, **container}
+        ]
+    spec: Obj = {
+        "containers": [
+            {
+                "name": "vllm",
+                "image": image,
+                "resources": {"requests": dict(requests or {}), "limits": dict(limits or requests or {})},
+            }
+        ]
+    }
+    if node:
+        spec["nodeName"] = node
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": namespace, "labels": dict(labels)},
+        "spec": spec,
+        "status": status,
+    }
+
+
+def make_event(
+    pod: str,
+    namespace: str,
+    reason: str,
+    message: str,
+    *,
+    component: str = "kubelet",
+    type_: str = "Normal",
+    at: float = 0,
+    kind: str = "Pod",
+) -> Obj:
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"name": f"{pod}.{reason.lower()}.{int(at * 1000)}", "namespace": namespace},
+        "involvedObject": {"kind": kind, "name": pod, "namespace": namespace, "apiVersion": "v1"},
+        "reason": reason,
+        "message": message,
+        "type": type_,
+        "source": {"component": component},
+        "firstTimestamp": ts(at),
+        "lastTimestamp": ts(at),
+        "count": 1,
+    }
+
+
+def set_rollout(fake: FakeCluster, name: str, namespace: str, *, ready: int, replicas: int = 1) -> None:
+    """Deployment status as the controller writes it: observed, ``replicas`` updated, ``ready`` available."""
+    dep = fake.get("Deployment", name, namespace)
+    assert dep is not None, f"deployment {name} was not applied"
+    dep["status"] = {
+        "observedGeneration": dep["metadata"].get("generation", 1),
+        "replicas": replicas,
+        "updatedReplicas": replicas,
+        "readyReplicas": ready,
+        "availableReplicas": ready,
+        "conditions": [{"type": "Progressing", "status": "True", "reason": "ReplicaSetUpdated"}],
+    }
+
+
+def kubeconfig(
+    path: Any, *, server: str = "https://fake-cluster.example:6443", contexts: Iterable[str] = ("fake",)
+) -> Any:
+    """Write a kubeconfig with the given contexts (all on one cluster, token auth); returns the path."""
+    names = list(contexts)
+    data = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "current-context": names[0],
+        "clusters": [{"name": "fake", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "dev", "user": {"token": "test-token"}}],
+        "contexts": [{"name": n, "context": {"cluster": "fake", "user": "dev"}} for n in names],
+    }
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+class RecordingReporter:
+    """A Reporter that keeps every phase and message, to assert on what the user would see."""
+
+    def __init__(self) -> None:
+        self.phases: list[tuple[str, str]] = []
+        self.infos: list[str] = []
+        self.warnings: list[str] = []
+
+    def phase(self, name: str, detail: str = "") -> None:
+        self.phases.append((name, detail))
+
+    def info(self, message: str) -> None:
+        self.infos.append(message)
+
+    def warn(self, message: str) -> None:
+        self.warnings.append(message)
+
+    def phase_names(self) -> list[str]:
+        """Phase names in order, consecutive repeats collapsed."""
+        out: list[str] = []
+        for name, _ in self.phases:
+            if not out or out[-1] != name:
+                out.append(name)
+        return out
+
+    def text(self) -> str:
+        return "\n".join([f"{n} {d}" for n, d in self.phases] + self.infos + self.warnings)
+
+
+def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", context: str | None = None) -> Any:
+    """A real :class:`inferctl.kube.client.KubeClient` on a real kubeconfig file, talking to ``fake``."""
+    from inferctl.config.models import KubernetesTarget
+    from inferctl.kube.client import KubeClient
+
+    path = kubeconfig(tmp_path / "kubeconfig")
+    settings = KubernetesTarget(kubeconfig=str(path), namespace=namespace, context=context)
+    return KubeClient.connect(settings, transport=fake)

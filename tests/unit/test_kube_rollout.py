@@ -1,0 +1,241 @@
+"""The rollout watcher end to end through the real client: live phases, diagnosis instead of a hang, timeout.
+
+The cluster is :class:`tests.support.kube.FakeCluster` at lightkube's HTTP transport (no API server runs here);
+each test scripts what the cluster looks like at each poll (one frame per GET of the Deployment). Time is a
+counter advanced by the watcher's own ``sleep``, so a 60 s grace period costs nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from inferctl.errors import OperationError
+from inferctl.kube.diagnose import ModelContext
+from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+from tests.support.kube import (
+    FakeCluster,
+    RecordingReporter,
+    connect,
+    make_event,
+    make_node,
+    make_nodeclaim,
+    make_nodepool,
+    make_pod,
+    set_rollout,
+)
+
+NS = "inferctl"
+SELECTOR = {"inferctl.io/platform": "genai", "inferctl.io/model": "llama"}
+GPU_REQUESTS = {"cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}
+POD = "llama-6d4cf56db6-x2x9p"
+MODEL = ModelContext("llama", "meta-llama/Meta-Llama-3-8B-Instruct", gated=True)
+Frame = Callable[[FakeCluster], None]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def cluster(frames: list[Frame]) -> FakeCluster:
+    fake = FakeCluster(namespaces=[NS])
+    fake.put(make_nodepool("g5-gpu-karpenter", limits={"nvidia.com/gpu": "1"}, resources={"nvidia.com/gpu": "1"}))
+    fake.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "llama", "namespace": NS, "generation": 1, "labels": SELECTOR},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": SELECTOR},
+                "template": {
+                    "metadata": {"labels": SELECTOR},
+                    "spec": {"containers": [{"name": "vllm", "image": "i"}]},
+                },
+            },
+        }
+    )
+    fake.frames = list(frames)
+    return fake
+
+
+def watch(fake: FakeCluster, tmp_path: Path, *, timeout_s: float = 1800) -> tuple[RecordingReporter, Clock]:
+    reporter, clock = RecordingReporter(), Clock()
+    watcher = RolloutWatcher(
+        connect(fake, tmp_path), reporter, timeout_s=timeout_s, poll_s=10, clock=clock, sleep=clock.sleep
+    )
+    watcher.wait([WatchedDeployment("llama", MODEL)])
+    return reporter, clock
+
+
+def pending(message: str = "0/2 nodes are available: 2 Insufficient nvidia.com/gpu.") -> Frame:
+    def frame(fake: FakeCluster) -> None:
+        set_rollout(fake, "llama", NS, ready=0)
+        fake.put(make_pod(POD, NS, SELECTOR, requests=GPU_REQUESTS, unschedulable=message))
+        fake.put(make_event(POD, NS, "FailedScheduling", message, component="default-scheduler", type_="Warning"))
+
+    return frame
+
+
+def nominated(fake: FakeCluster) -> None:
+    fake.put(make_nodeclaim("g5-gpu-karpenter-x7k2p", "g5-gpu-karpenter"))
+    message = "Pod should schedule on: nodeclaim/g5-gpu-karpenter-x7k2p"
+    fake.put(make_event(POD, NS, "Nominated", message, component="karpenter", at=5))
+
+
+def on_node(container: dict[str, object], *, phase: str = "Pending", ready: bool = False) -> Frame:
+    def frame(fake: FakeCluster) -> None:
+        if fake.get("Node", "ip-10-0-1-23.ec2.internal") is None:
+            fake.put(make_node("ip-10-0-1-23.ec2.internal", "g5.xlarge", nodepool="g5-gpu-karpenter", gpus=1))
+        pod = make_pod(
+            POD,
+            NS,
+            SELECTOR,
+            node="ip-10-0-1-23.ec2.internal",
+            requests=GPU_REQUESTS,
+            phase=phase,
+            container=container,
+            ready=ready,
+        )
+        fake.put(pod)
+
+    return frame
+
+
+def pulling(fake: FakeCluster) -> None:
+    on_node({"state": {"waiting": {"reason": "ContainerCreating"}}})(fake)
+    fake.put(make_event(POD, NS, "Pulling", 'Pulling image "vllm/vllm-openai:v0.32.0"', at=60))
+
+
+def loading(fake: FakeCluster) -> None:
+    on_node({"state": {"running": {"startedAt": "2026-07-20T10:05:00Z"}}}, phase="Running")(fake)
+    fake.logs[(NS, POD)] = ["INFO vLLM API server version 0.32.0", "INFO Loading weights took 41.20 seconds"]
+
+
+def ready(fake: FakeCluster) -> None:
+    on_node({"state": {"running": {"startedAt": "2026-07-20T10:05:00Z"}}}, phase="Running", ready=True)(fake)
+    set_rollout(fake, "llama", NS, ready=1)
+
+
+def test_successful_rollout_reports_each_phase(tmp_path: Path) -> None:
+    fake = cluster([pending(), nominated, pulling, loading, ready])
+    reporter, _ = watch(fake, tmp_path)
+    assert reporter.phase_names() == [
+        "unschedulable",
+        "waiting for a Karpenter node",
+        "pulling image",
+        "loading model",
+        "ready",
+    ]
+    assert ("loading model", "INFO Loading weights took 41.20 seconds") in reporter.phases
+    assert "NodeClaim g5-gpu-karpenter-x7k2p launched: g5.xlarge spot in us-east-1b" in reporter.infos
+    assert reporter.infos[-1] == "model llama: ready"
+    # The server log was read only once the container ran, and only its tail.
+    log_reads = [r for r in fake.requests if r.path.endswith("/log")]
+    assert log_reads and all(r.query["tailLines"] == "40" for r in log_reads)
+
+
+def test_image_pull_back_off_stops_the_wait(tmp_path: Path) -> None:
+    back_off = on_node({"state": {"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image"}}})
+    fake = cluster([pending(), back_off])
+    with pytest.raises(OperationError) as caught:
+        watch(fake, tmp_path)
+    assert "cannot pull image vllm/vllm-openai:v0.32.0 (ImagePullBackOff)" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("log", "expected"),
+    [
+        (
+            [
+                "OSError: You are trying to access a gated repo.",
+                "403 Client Error. Cannot access gated repo for url https://huggingface.co/meta-llama/...",
+            ],
+            "accept the licence at https://huggingface.co/meta-llama/Meta-Llama-3-8B-Instruct",
+        ),
+        (
+            ["torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 1.96 GiB."],
+            "ran out of GPU memory (CUDA out of memory); lower models[].engine.max_model_len",
+        ),
+        (
+            [
+                "ValueError: The model's max seq len (8192) is larger than the maximum number of tokens that can be "
+                "stored in KV cache (5936). Try increasing `gpu_memory_utilization` or decreasing `max_model_len`"
+            ],
+            "the KV cache is too small for the configured context length; set models[].engine.max_model_len to 5936",
+        ),
+        (["Traceback (most recent call last):", "SystemExit: 3"], "keeps crashing (CrashLoopBackOff, exit code 1)"),
+    ],
+    ids=["gated-model", "cuda-oom", "kv-cache", "unknown-crash"],
+)
+def test_crash_loop_is_diagnosed_from_the_log(tmp_path: Path, log: list[str], expected: str) -> None:
+    def crash(fake: FakeCluster) -> None:
+        container = {
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}},
+            "restartCount": 2,
+        }
+        on_node(container, phase="Running")(fake)
+        fake.logs[(NS, POD)] = log
+
+    with pytest.raises(OperationError) as caught:
+        watch(cluster([pending(), crash]), tmp_path)
+    assert expected in caught.value.message
+    assert caught.value.details[-1] == f"log: {log[-1]}"
+
+
+def test_oom_killed_stops_the_wait(tmp_path: Path) -> None:
+    oom = on_node(
+        {
+            "state": {"waiting": {"reason": "CrashLoopBackOff"}},
+            "lastState": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+            "restartCount": 1,
+        },
+        phase="Running",
+    )
+    with pytest.raises(OperationError, match="was OOMKilled"):
+        watch(cluster([pending(), oom]), tmp_path)
+
+
+def test_nodepool_limits_are_diagnosed_once_they_persist(tmp_path: Path) -> None:
+    message = 'Failed to schedule pod, all available instance types exceed limits for nodepool: "g5-gpu-karpenter"'
+
+    def limited(fake: FakeCluster) -> None:
+        pending()(fake)
+        fake.put(make_event(POD, NS, "FailedScheduling", message, component="karpenter", type_="Warning", at=3))
+
+    fake = cluster([limited])
+    with pytest.raises(OperationError) as caught:
+        watch(fake, tmp_path)
+    assert "NodePool g5-gpu-karpenter has reached its limits (nvidia.com/gpu: 1 in use of 1, pod needs 1)" in (
+        caught.value.message
+    )
+    gets = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/deployments/llama")]
+    assert len(gets) == 7  # seen at t=0, diagnosed when it still holds 60 s later (polls every 10 s)
+
+
+def test_no_matching_nodepool_is_diagnosed(tmp_path: Path) -> None:
+    message = 'Failed to schedule pod, incompatible with nodepool "g5-gpu-karpenter", incompatible requirements'
+
+    def unmatched(fake: FakeCluster) -> None:
+        pending()(fake)
+        fake.put(make_event(POD, NS, "FailedScheduling", message, component="karpenter", type_="Warning", at=3))
+
+    with pytest.raises(OperationError, match=r"no Karpenter NodePool can run pod .*\(checked: g5-gpu-karpenter\)"):
+        watch(cluster([unmatched]), tmp_path)
+
+
+def test_timeout_names_the_last_phase(tmp_path: Path) -> None:
+    with pytest.raises(OperationError) as caught:
+        watch(cluster([pending()]), tmp_path, timeout_s=30)
+    assert "did not finish within kubernetes.rollout_timeout_s=30s" in caught.value.message
+    assert "last: unschedulable: 0/2 nodes are available" in caught.value.message

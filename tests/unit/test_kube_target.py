@@ -1,0 +1,293 @@
+"""The Kubernetes target end to end: sizing, rendering, secrets, apply order, rollout, endpoint, smoke test,
+idempotent re-apply, teardown order with finalizers, and the platform teardown that waits for Karpenter's nodes.
+
+Everything is real (sizing from the packaged catalog, the renderers, lightkube) except the API server:
+:class:`tests.support.kube.FakeCluster` at lightkube's HTTP transport, installed through
+:func:`inferctl.kube.client.make_transport` (no API server runs here).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferctl.config.models import PlatformConfig
+from inferctl.errors import OperationError
+from inferctl.home import Home
+from inferctl.render.order import kind_rank
+from inferctl.targets.kubernetes import KubernetesTarget
+from tests.support.kube import (
+    FakeCluster,
+    RecordingReporter,
+    kubeconfig,
+    make_node,
+    make_nodeclaim,
+    make_pod,
+    set_rollout,
+)
+
+NS = "inferctl"
+SELECTOR = {"inferctl.io/platform": "genai", "inferctl.io/model": "llama"}
+POD = "llama-6d4cf56db6-x2x9p"
+HF_TOKEN = "hf_test_token_value_0123456789"
+LB_HOST = "k8s-inferctl-llama-0123456789.elb.us-east-1.amazonaws.com"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
+    cluster = FakeCluster()
+    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
+    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
+    yield cluster
+
+
+def config(tmp_path: Path, *, load_balancer: bool = False, **kubernetes: Any) -> PlatformConfig:
+    """The workshop's model on a cluster with Karpenter; ``load_balancer``: expose it through one."""
+    path = tmp_path / "kubeconfig"
+    if not path.exists():
+        kubeconfig(path)
+    data: dict[str, Any] = {
+        "name": "genai",
+        "target": "kubernetes",
+        "models": [{"name": "llama", "source": "meta-llama/Meta-Llama-3-8B-Instruct"}],
+        "kubernetes": {"kubeconfig": str(path), "karpenter": True, **kubernetes},
+    }
+    if load_balancer:
+        data["endpoint"] = {"exposure": {"service_type": "LoadBalancer"}}
+    return PlatformConfig.model_validate(data)
+
+
+def target(cfg: PlatformConfig, **kwargs: Any) -> KubernetesTarget:
+    """The target with polls that cost no time: its clock advances a second per reading."""
+    tgt = KubernetesTarget(cfg, Home.from_env(), **kwargs)
+    tgt.poll_s = 0
+    stepping(tgt, 1)
+    return tgt
+
+
+def rolled_out(fake: FakeCluster) -> None:
+    """The pod scheduled, running and ready; the Deployment available (what the controllers would write)."""
+    if fake.get("Node", "ip-10-0-1-23.ec2.internal") is None:
+        fake.put(
+            make_node(
+                "ip-10-0-1-23.ec2.internal", "g5.xlarge", nodepool="g5-gpu-karpenter", gpus=1, capacity_type="spot"
+            )
+        )
+        fake.put(make_nodeclaim("g5-gpu-karpenter-x7k2p", "g5-gpu-karpenter", node_name="ip-10-0-1-23.ec2.internal"))
+    fake.put(
+        make_pod(
+            POD,
+            NS,
+            SELECTOR,
+            node="ip-10-0-1-23.ec2.internal",
+            phase="Running",
+            ready=True,
+            requests={"cpu": "3", "memory": "9Gi", "nvidia.com/gpu": "1"},
+            container={"state": {"running": {}}},
+        )
+    )
+    set_rollout(fake, "llama", NS, ready=1)
+
+
+def test_up_applies_in_kind_order_waits_and_smoke_tests(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [lambda f: set_rollout(f, "llama", NS, ready=0), rolled_out]
+    fake.proxy[(NS, "llama")] = (401, {"error": "Unauthorized"})
+    reporter = RecordingReporter()
+    endpoints = target(config(tmp_path)).up(reporter)
+
+    applied = fake.applied()
+    assert applied[0] == f"Namespace/{NS}"
+    ranks = [kind_rank(item.split("/")[0]) for item in applied]
+    assert ranks == sorted(ranks), applied
+    assert applied.index("NodePool/g5-gpu-karpenter") < applied.index("Deployment/llama")
+    assert applied.index("Service/llama") < applied.index("Deployment/llama")
+    assert {"Secret/hf-secret", "Secret/inferctl-api-key", "EC2NodeClass/g5-gpu-karpenter"} <= set(applied)
+    assert all(r.query.get("fieldManager") == "inferctl" for r in fake.requests if r.method == "PATCH")
+
+    secret = fake.get("Secret", "hf-secret", NS)
+    assert secret is not None and base64.b64decode(secret["data"]["hf_api_token"]).decode() == HF_TOKEN
+    api_key = Home.from_env().api_key("genai", create=False)
+    assert api_key and HF_TOKEN not in reporter.text() and api_key not in reporter.text()
+
+    assert [(e.model, e.base_url) for e in endpoints] == [("llama", "http://127.0.0.1:8000/v1")]
+    assert "kubectl port-forward -n inferctl svc/llama 8000:80" in (endpoints[0].note or "")
+    assert "smoke test: llama answers and enforces the API key (401 without it)" in reporter.infos
+    proxied = [r.path for r in fake.requests if "/proxy/" in r.path]
+    assert proxied == ["/api/v1/namespaces/inferctl/services/llama:http/proxy/v1/models"]
+    assert reporter.phase_names()[-2:] == ["ready", "smoke test"]
+
+
+def test_up_twice_is_idempotent(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path)
+    target(cfg).up(RecordingReporter())
+    before = {key: obj["metadata"].get("generation") for key, obj in fake.store.items()}
+    first_applies = fake.applied()
+    fake.requests.clear()
+    target(cfg).up(RecordingReporter())
+    assert fake.applied() == first_applies
+    assert {key: obj["metadata"].get("generation") for key, obj in fake.store.items()} == before
+
+
+def test_up_without_hf_token_keeps_the_stored_secret(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path).model_copy(
+        update={"models": [config(tmp_path).models[0].model_copy(update={"gated": False})]}
+    )
+    target(cfg).up(RecordingReporter())
+    monkeypatch.delenv("HF_TOKEN")
+    fake.requests.clear()
+    target(cfg).up(RecordingReporter())
+    assert "Secret/hf-secret" not in fake.applied()  # applying an empty secret would erase the stored token
+    assert fake.get("Secret", "hf-secret", NS)["data"]["hf_api_token"]  # type: ignore[index]
+
+
+def test_load_balancer_endpoint_then_down_waits_for_its_finalizer(fake: FakeCluster, tmp_path: Path) -> None:
+    def with_address(f: FakeCluster) -> None:
+        rolled_out(f)
+        service = f.get("Service", "llama", NS)
+        assert service is not None
+        service["status"] = {"loadBalancer": {"ingress": [{"hostname": LB_HOST}]}}
+
+    fake.frames = [with_address]
+    cfg = config(tmp_path, load_balancer=True)
+    endpoints = target(cfg).up(RecordingReporter())
+    assert endpoints[0].base_url == f"http://{LB_HOST}/v1"
+    assert fake.get("Service", "llama", NS)["metadata"]["finalizers"]  # type: ignore[index]
+
+    fake.requests.clear()
+    fake.lb_cleanup_ticks = 12  # the cloud load balancer takes a while to go
+    fake.pod_grace_ticks = 8  # and the pod drains its requests first
+    reporter = RecordingReporter()
+    target(cfg).down(reporter)
+    deleted = fake.deleted()
+    assert deleted[:4] == ["deployments/llama", "services/llama", "poddisruptionbudgets/llama", "networkpolicies/llama"]
+    assert deleted[-1] == f"namespaces/{NS}"
+    assert "nodepools/g5-gpu-karpenter" not in deleted  # only with --platform
+    names = reporter.phase_names()
+    assert "waiting for the load balancer to be deleted" in names and "waiting for pods to stop" in names
+    # The namespace goes only once the Service (and so the cloud load balancer) is really gone.
+    paths = [(r.method, r.path, r.status) for r in fake.requests]
+    service = f"/api/v1/namespaces/{NS}/services/llama"
+    service_gone = paths.index(("GET", service, 404))
+    assert paths.index(("DELETE", f"/api/v1/namespaces/{NS}", 200)) > service_gone
+    assert sum(1 for p in paths[:service_gone] if p == ("GET", service, 200)) >= 2
+    assert fake.get("Service", "llama", NS) is None and fake.get("Pod", POD, NS) is None
+    assert fake.get("Namespace", NS) is None and fake.get("NodePool", "g5-gpu-karpenter") is not None
+
+
+def test_down_platform_waits_for_nodeclaims_and_nodes_and_is_safe_to_repeat(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path)
+    target(cfg).up(RecordingReporter())
+    fake.node_termination_ticks = 12  # EC2 takes its time
+    reporter = RecordingReporter()
+    target(cfg).down(reporter, platform=True)
+    deleted = fake.deleted()
+    assert deleted.index("nodepools/g5-gpu-karpenter") > deleted.index("deployments/llama")
+    assert deleted.index("ec2nodeclasses/g5-gpu-karpenter") > deleted.index("nodepools/g5-gpu-karpenter")
+    assert "waiting for Karpenter nodes to terminate" in reporter.phase_names()
+    assert fake.all("NodeClaim") == [] and fake.all("Node") == [] and fake.all("NodePool") == []
+
+    again = RecordingReporter()
+    target(cfg).down(again, platform=True)
+    assert any(info.endswith("already gone") for info in again.infos)
+
+
+def test_down_keeps_shared_objects_while_other_models_run(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path)
+    target(cfg).up(RecordingReporter())
+    other = dict(fake.get("Deployment", "llama", NS) or {})
+    other["metadata"] = {**other["metadata"], "name": "qwen", "labels": {**SELECTOR, "inferctl.io/model": "qwen"}}
+    fake.put(other)
+    reporter = RecordingReporter()
+    target(cfg).down(reporter)
+    assert fake.get("Deployment", "llama", NS) is None
+    assert fake.get("Namespace", NS) is not None and fake.get("Secret", "hf-secret", NS) is not None
+    assert reporter.warnings == ["models qwen still run: keeping the namespace, secrets and node pools"]
+
+
+def stepping(target_: KubernetesTarget, step_s: int) -> None:
+    """Make the target's clock advance ``step_s`` per reading (no real waiting)."""
+    ticks = iter(range(0, 10**7, step_s))
+    target_.clock = lambda: float(next(ticks))
+
+
+def test_up_diagnoses_a_load_balancer_that_stays_pending(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]  # the pods come up, but no controller ever gives the Service an address
+    tgt = target(config(tmp_path, load_balancer=True, load_balancer_timeout_s=60))
+    stepping(tgt, 5)
+    with pytest.raises(OperationError) as caught:
+        tgt.up(RecordingReporter())
+    assert caught.value.message.startswith("Service llama has waited")
+    assert "no controller acted on it; install the AWS Load Balancer Controller" in caught.value.message
+
+
+def test_down_times_out_with_what_is_left(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    fake.lb_cleanup_ticks = 10**9  # the cloud never releases the load balancer
+    cfg = config(tmp_path, load_balancer=True, load_balancer_timeout_s=10)
+    with pytest.raises(OperationError):
+        tgt = target(cfg)
+        stepping(tgt, 5)
+        tgt.up(RecordingReporter())
+    tgt = target(cfg)
+    stepping(tgt, 60)
+    with pytest.raises(OperationError) as caught:
+        tgt.down(RecordingReporter())
+    assert "teardown did not finish within kubernetes.delete_timeout_s=1200s" in caught.value.message
+    assert "Service inferctl/llama (service.kubernetes.io/load-balancer-cleanup)" in caught.value.message
+
+
+def test_smoke_test_lists_the_model(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    fake.proxy[(NS, "llama")] = (200, {"object": "list", "data": [{"id": "llama", "object": "model"}]})
+    reporter = RecordingReporter()
+    target(config(tmp_path)).up(reporter)
+    assert "smoke test: llama lists model llama" in reporter.infos and reporter.warnings == []
+
+
+def test_endpoints_logs_and_plan(fake: FakeCluster, tmp_path: Path) -> None:
+    from inferctl.errors import NotFoundError
+
+    cfg = config(tmp_path)
+    with pytest.raises(NotFoundError, match="no model of platform genai runs in namespace inferctl"):
+        target(cfg).endpoints()
+    fake.frames = [rolled_out]
+    target(cfg).up(RecordingReporter())
+    fake.logs[(NS, POD)] = ["INFO Starting", "INFO Loading weights", "INFO Application startup complete."]
+    assert list(target(cfg).logs(model=None, follow=False, tail=2)) == [
+        "INFO Loading weights",
+        "INFO Application startup complete.",
+    ]
+    [endpoint] = target(cfg).endpoints()
+    assert endpoint.base_url == "http://127.0.0.1:8000/v1" and endpoint.api_key
+    plan = target(cfg).plan()
+    assert plan["placements"][0]["instance_type"] == "g5.xlarge"
+    assert {"kind": "Deployment", "name": "llama", "namespace": NS} in plan["objects"]
+    assert {"kind": "Secret", "name": "hf-secret", "namespace": NS} in plan["objects"]
+    assert HF_TOKEN not in str(plan) and endpoint.api_key not in str(plan)
+
+
+def test_pools_managed_elsewhere_are_not_applied_but_are_torn_down(fake: FakeCluster, tmp_path: Path) -> None:
+    """The AWS target's path: Pulumi applies the pools (include_karpenter=False), this teardown removes them."""
+    from inferctl.render import render_karpenter
+
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path)
+    tgt = target(cfg, include_karpenter=False)
+    tgt.up(RecordingReporter())
+    assert not [item for item in fake.applied() if item.startswith(("NodePool/", "EC2NodeClass/"))]
+    for obj in render_karpenter(cfg):  # what the Pulumi program would have created
+        fake.put({**obj, "metadata": {**obj["metadata"], "finalizers": ["karpenter.sh/termination"]}})
+    tgt.down(RecordingReporter(), platform=True)
+    assert fake.all("NodePool") == [] and fake.all("EC2NodeClass") == [] and fake.all("Node") == []
