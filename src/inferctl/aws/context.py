@@ -1,0 +1,100 @@
+"""What every part of the Pulumi program shares: the config, one explicit AWS provider, account facts, names.
+
+An explicit provider (not the ambient one) keeps the program independent of the stack's config and of
+``AWS_REGION``: the region is the config's, and the provider's default tags mark every resource as inferctl's.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from inferctl.config.models import PlatformConfig
+
+IAM_NAME_MAX = 64
+PLATFORM_TAG = "inferctl.io/platform"  # the key the renderer uses on Kubernetes objects and node tags
+MANAGED_BY_TAG = "inferctl.io/managed-by"
+DISCOVERY_TAG = "karpenter.sh/discovery"  # Karpenter's EC2NodeClass finds subnets and security groups by it
+
+
+def iam_name(cluster_name: str, suffix: str) -> str:
+    """An IAM role or policy name for this cluster (IAM allows 64 characters)."""
+    return f"{cluster_name}-{suffix}"[:IAM_NAME_MAX]
+
+
+def assume_role_policy(service: str, *, tag_session: bool = False) -> str:
+    """A trust policy letting ``service`` (e.g. ``eks.amazonaws.com``) assume the role."""
+    actions = ["sts:AssumeRole", "sts:TagSession"] if tag_session else "sts:AssumeRole"
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Principal": {"Service": service}, "Action": actions}],
+        }
+    )
+
+
+def principal_for_access_entry(caller_arn: str) -> str:
+    """The IAM principal an access entry must name for the caller of STS GetCallerIdentity.
+
+    An assumed-role session (``arn:aws:sts::123:assumed-role/Admin/alice``) is granted through its role
+    (``arn:aws:iam::123:role/Admin``); users and roles are named as they are.
+    """
+    parts = caller_arn.split(":", 5)
+    if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):
+        role = parts[5].split("/")[1]
+        return f"arn:{parts[1]}:iam::{parts[4]}:role/{role}"
+    return caller_arn
+
+
+@dataclass(frozen=True)
+class ProgramContext:
+    """The config plus the provider and the account facts resolved once per program run."""
+
+    config: PlatformConfig
+    provider: aws.Provider
+    partition: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+    caller_arn: pulumi.Output[str]
+
+    @property
+    def cluster_name(self) -> str:
+        return self.config.cluster_name
+
+    @property
+    def region(self) -> str:
+        return self.config.aws.region
+
+    def opts(self, **kwargs: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(provider=self.provider, **kwargs)
+
+    def invoke_opts(self) -> pulumi.InvokeOptions:
+        return pulumi.InvokeOptions(provider=self.provider)
+
+    def managed_policy_arn(self, name: str) -> pulumi.Output[str]:
+        return self.partition.apply(lambda partition: f"arn:{partition}:iam::aws:policy/{name}")
+
+
+def default_tags(config: PlatformConfig) -> dict[str, str]:
+    return {PLATFORM_TAG: config.name, MANAGED_BY_TAG: "inferctl", **config.aws.tags}
+
+
+def make_context(config: PlatformConfig) -> ProgramContext:
+    provider = aws.Provider(
+        "aws",
+        region=config.aws.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(config)),
+    )
+    invoke = pulumi.InvokeOptions(provider=provider)
+    identity = aws.get_caller_identity_output(opts=invoke)
+    partition = aws.get_partition_output(opts=invoke)
+    return ProgramContext(
+        config=config,
+        provider=provider,
+        partition=partition.partition,
+        account_id=identity.account_id,
+        caller_arn=identity.arn,
+    )

@@ -1,0 +1,61 @@
+"""A kubeconfig for an EKS cluster whose credential comes from inferctl itself (no AWS CLI needed).
+
+kubectl, lightkube and Pulumi's Kubernetes provider run the ``exec`` command before each session; it prints an
+``ExecCredential`` holding a short-lived EKS token (see :mod:`inferctl.aws.token`). Nothing secret is stored.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+EXEC_API_VERSION = "client.authentication.k8s.io/v1beta1"
+
+
+def token_command(cluster_name: str, region: str) -> tuple[str, list[str]]:
+    """The command (and its arguments) that prints the cluster's ExecCredential.
+
+    The running interpreter, not a PATH lookup: the kubeconfig then works from any shell, venv active or not.
+    """
+    return sys.executable, [
+        "-m",
+        "inferctl.cli.app",
+        "aws",
+        "token",
+        "--cluster",
+        cluster_name,
+        "--region",
+        region,
+    ]
+
+
+def context_name(cluster_name: str, region: str) -> str:
+    return f"inferctl-{cluster_name}-{region}"
+
+
+def exec_kubeconfig(cluster_name: str, region: str, endpoint: str, ca_data: str) -> dict[str, Any]:
+    """The kubeconfig as a dict (JSON is valid YAML: ``json.dumps`` it to a file or a provider)."""
+    name = context_name(cluster_name, region)
+    command, args = token_command(cluster_name, region)
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": name, "cluster": {"server": endpoint, "certificate-authority-data": ca_data}}],
+        "users": [
+            {
+                "name": name,
+                "user": {
+                    "exec": {
+                        "apiVersion": EXEC_API_VERSION,
+                        "command": command,
+                        "args": args,
+                        "interactiveMode": "Never",
+                        "provideClusterInfo": False,
+                    }
+                },
+            }
+        ],
+        "contexts": [{"name": name, "context": {"cluster": name, "user": name}}],
+        "current-context": name,
+        "preferences": {},
+    }

@@ -1,0 +1,115 @@
+"""After ``pulumi destroy``: what is still tagged for the cluster and still costs money.
+
+Karpenter's nodes and the load balancers of LoadBalancer Services are created by controllers, not by Pulumi,
+so Pulumi's state never lists them (the workshop's "terraform destroy" pain). The Kubernetes teardown removes
+them first; this check proves it, and lists anything left with the command that removes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any
+
+ClientFactory = Callable[[str], Any]
+LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+LB_CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
+DESCRIBE_TAGS_BATCH = 20  # the most resources one elbv2/elb DescribeTags call accepts
+
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str  # "ec2-instance" | "load-balancer" | "classic-load-balancer"
+    id: str
+    name: str
+    delete_command: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def find_leftovers(clients: ClientFactory, cluster_name: str, region: str) -> list[Leftover]:
+    return [
+        *_instances(clients("ec2"), cluster_name, region),
+        *_load_balancers(clients("elbv2"), cluster_name, region),
+        *_classic_load_balancers(clients("elb"), cluster_name, region),
+    ]
+
+
+def _cluster_tagged(tags: list[dict[str, str]], cluster_name: str) -> bool:
+    for tag in tags:
+        if tag["Key"] == f"kubernetes.io/cluster/{cluster_name}":
+            return True
+        if tag["Key"] in {LB_CONTROLLER_TAG, "eks:eks-cluster-name"} and tag["Value"] == cluster_name:
+            return True
+    return False
+
+
+def _instances(ec2: Any, cluster_name: str, region: str) -> list[Leftover]:
+    found = []
+    pages = ec2.get_paginator("describe_instances").paginate(
+        Filters=[
+            {"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{cluster_name}"]},
+            {"Name": "instance-state-name", "Values": LIVE_STATES},
+        ]
+    )
+    for page in pages:
+        for reservation in page["Reservations"]:
+            for instance in reservation["Instances"]:
+                tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
+                iid = instance["InstanceId"]
+                found.append(
+                    Leftover(
+                        "ec2-instance",
+                        iid,
+                        f"{instance.get('InstanceType', '?')} {tags.get('Name', '')}".strip(),
+                        f"aws ec2 terminate-instances --region {region} --instance-ids {iid}",
+                    )
+                )
+    return found
+
+
+def _load_balancers(elbv2: Any, cluster_name: str, region: str) -> list[Leftover]:
+    balancers = [
+        lb for page in elbv2.get_paginator("describe_load_balancers").paginate() for lb in page["LoadBalancers"]
+    ]
+    by_arn = {lb["LoadBalancerArn"]: lb for lb in balancers}
+    found = []
+    arns = list(by_arn)
+    for start in range(0, len(arns), DESCRIBE_TAGS_BATCH):
+        described = elbv2.describe_tags(ResourceArns=arns[start : start + DESCRIBE_TAGS_BATCH])
+        for entry in described["TagDescriptions"]:
+            if _cluster_tagged(entry.get("Tags", []), cluster_name):
+                arn = entry["ResourceArn"]
+                found.append(
+                    Leftover(
+                        "load-balancer",
+                        arn,
+                        by_arn[arn]["LoadBalancerName"],
+                        f"aws elbv2 delete-load-balancer --region {region} --load-balancer-arn {arn}",
+                    )
+                )
+    return found
+
+
+def _classic_load_balancers(elb: Any, cluster_name: str, region: str) -> list[Leftover]:
+    names = [
+        lb["LoadBalancerName"]
+        for page in elb.get_paginator("describe_load_balancers").paginate()
+        for lb in page["LoadBalancerDescriptions"]
+    ]
+    found = []
+    for start in range(0, len(names), DESCRIBE_TAGS_BATCH):
+        described = elb.describe_tags(LoadBalancerNames=names[start : start + DESCRIBE_TAGS_BATCH])
+        for entry in described["TagDescriptions"]:
+            if _cluster_tagged(entry.get("Tags", []), cluster_name):
+                name = entry["LoadBalancerName"]
+                found.append(
+                    Leftover(
+                        "classic-load-balancer",
+                        name,
+                        name,
+                        f"aws elb delete-load-balancer --region {region} --load-balancer-name {name}",
+                    )
+                )
+    return found

@@ -1,0 +1,140 @@
+"""The cluster's network: an existing VPC's private subnets (as in the workshop), or a new VPC.
+
+Either way the private subnets carry Karpenter's discovery tag, so the EC2NodeClass finds them. A new VPC
+has one public and one private subnet per zone and a single NAT gateway (one is enough for image and model
+pulls; a NAT per zone costs about $32 a month each for zone-failure resilience the GPU pool does not need).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from inferctl.aws.context import DISCOVERY_TAG, ProgramContext
+from inferctl.errors import ConfigError
+
+PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
+INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
+
+
+@dataclass(frozen=True)
+class Network:
+    vpc_id: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Input[str]]
+
+
+def split_cidr(cidr: str, zones: int) -> tuple[list[str], list[str]]:
+    """Private and public subnet CIDRs, ``zones`` of each: the VPC cut in 16 equal blocks, privates first."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    if network.version != 4 or network.prefixlen > 24:
+        raise ConfigError(f"aws.new_vpc_cidr {cidr!r} must be an IPv4 block of /24 or larger, e.g. 10.0.0.0/16")
+    blocks = [str(block) for block in network.subnets(prefixlen_diff=4)]
+    return blocks[:zones], blocks[zones : 2 * zones]
+
+
+def build_network(ctx: ProgramContext) -> Network:
+    if ctx.config.aws.vpc_id:
+        return _existing_vpc(ctx, ctx.config.aws.vpc_id)
+    return _new_vpc(ctx)
+
+
+def _existing_vpc(ctx: ProgramContext, vpc_id: str) -> Network:
+    settings = ctx.config.aws
+    subnet_ids = list(settings.private_subnet_ids)
+    if not subnet_ids:
+        filters = [aws.ec2.GetSubnetsFilterArgs(name="vpc-id", values=[vpc_id])]
+        filters += [
+            aws.ec2.GetSubnetsFilterArgs(name=f"tag:{key}", values=[value])
+            for key, value in settings.private_subnet_tag.items()
+        ]
+        subnet_ids = sorted(aws.ec2.get_subnets(filters=filters, opts=ctx.invoke_opts()).ids)
+    if not subnet_ids:
+        tags = ", ".join(f"{k}={v}" for k, v in settings.private_subnet_tag.items())
+        raise ConfigError(
+            f"no subnet of {vpc_id} is tagged {tags}; set aws.private_subnet_ids or aws.private_subnet_tag"
+        )
+    for subnet_id in subnet_ids:
+        # A tag resource, not the subnet: the subnet stays the VPC owner's; destroy removes only the tag.
+        aws.ec2.Tag(
+            f"discovery-{subnet_id}",
+            resource_id=subnet_id,
+            key=DISCOVERY_TAG,
+            value=ctx.cluster_name,
+            opts=ctx.opts(),
+        )
+    return Network(vpc_id=vpc_id, private_subnet_ids=list(subnet_ids))
+
+
+def _new_vpc(ctx: ProgramContext) -> Network:
+    settings = ctx.config.aws
+    zones = aws.get_availability_zones(
+        state="available",
+        filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
+        opts=ctx.invoke_opts(),
+    ).names[: settings.availability_zones]
+    private_cidrs, public_cidrs = split_cidr(settings.new_vpc_cidr, len(zones))
+    name = ctx.cluster_name
+    vpc = aws.ec2.Vpc(
+        "vpc",
+        cidr_block=settings.new_vpc_cidr,
+        enable_dns_hostnames=True,
+        enable_dns_support=True,
+        tags={"Name": name},
+        opts=ctx.opts(),
+    )
+    gateway = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags={"Name": name}, opts=ctx.opts())
+    public_routes = aws.ec2.RouteTable(
+        "public-routes",
+        vpc_id=vpc.id,
+        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
+        tags={"Name": f"{name}-public"},
+        opts=ctx.opts(),
+    )
+    public_subnets = []
+    for zone, cidr in zip(zones, public_cidrs, strict=True):
+        subnet = aws.ec2.Subnet(
+            f"public-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            map_public_ip_on_launch=True,
+            tags={"Name": f"{name}-public-{zone}", PUBLIC_ELB_TAG: "1"},
+            opts=ctx.opts(),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"public-{zone}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=ctx.opts()
+        )
+        public_subnets.append(subnet)
+    nat_ip = aws.ec2.Eip("nat", domain="vpc", tags={"Name": f"{name}-nat"}, opts=ctx.opts())
+    nat = aws.ec2.NatGateway(
+        "nat",
+        allocation_id=nat_ip.id,
+        subnet_id=public_subnets[0].id,
+        tags={"Name": name},
+        opts=ctx.opts(depends_on=[gateway]),
+    )
+    private_routes = aws.ec2.RouteTable(
+        "private-routes",
+        vpc_id=vpc.id,
+        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
+        tags={"Name": f"{name}-private"},
+        opts=ctx.opts(),
+    )
+    private_ids: list[pulumi.Input[str]] = []
+    for zone, cidr in zip(zones, private_cidrs, strict=True):
+        subnet = aws.ec2.Subnet(
+            f"private-{zone}",
+            vpc_id=vpc.id,
+            cidr_block=cidr,
+            availability_zone=zone,
+            tags={"Name": f"{name}-private-{zone}", INTERNAL_ELB_TAG: "1", DISCOVERY_TAG: name},
+            opts=ctx.opts(),
+        )
+        aws.ec2.RouteTableAssociation(
+            f"private-{zone}", subnet_id=subnet.id, route_table_id=private_routes.id, opts=ctx.opts()
+        )
+        private_ids.append(subnet.id)
+    return Network(vpc_id=vpc.id, private_subnet_ids=private_ids)

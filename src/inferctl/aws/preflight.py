@@ -1,0 +1,339 @@
+"""Checks before anything is created on AWS, each failure one line that names the fix.
+
+Credentials (STS), the VPC's subnets when one is given, the region's offer of the planned instance types,
+the EC2 vCPU quotas (on-demand and spot) against the plan, the EC2 Spot service-linked role (created after
+confirmation), and the pulumi CLI (installed into the inferctl home after confirmation). The AWS clients come
+from a factory, so tests hand in botocore clients with a Stubber attached.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from inferctl.aws.stack import Confirm, Installer, ensure_pulumi, install_pulumi
+from inferctl.config.models import PlatformConfig
+from inferctl.errors import ConfigError, InferctlError, MissingDependencyError, PlanError, UserError
+from inferctl.home import Home
+from inferctl.sizing.placement import Placement
+from inferctl.targets.base import NullReporter, Reporter
+
+ClientFactory = Callable[[str], Any]
+Status = Literal["ok", "warn", "fail", "fixed", "skipped"]
+
+SPOT_ROLE = "AWSServiceRoleForEC2Spot"
+SPOT_SERVICE = "spot.amazonaws.com"
+QUOTAS_URL = "https://console.aws.amazon.com/servicequotas/home/services/ec2/quotas"
+
+
+@dataclass(frozen=True)
+class QuotaClass:
+    """An EC2 vCPU quota family: the instance families it counts, its on-demand and spot quota codes."""
+
+    name: str
+    prefixes: frozenset[str]
+    on_demand: str
+    spot: str
+
+
+QUOTA_CLASSES = (
+    QuotaClass("G and VT", frozenset({"g", "vt"}), on_demand="L-DB2E81BA", spot="L-3819A6DF"),
+    QuotaClass("P", frozenset({"p"}), on_demand="L-417A185B", spot="L-7212CCBC"),
+    QuotaClass("Standard", frozenset("acdhimrtz"), on_demand="L-1216C47A", spot="L-34B43A08"),
+)
+
+
+def quota_class(instance_type: str) -> QuotaClass | None:
+    letters = re.match(r"[a-z]+", instance_type)
+    prefix = letters.group(0) if letters else ""
+    return next((q for q in QUOTA_CLASSES if prefix in q.prefixes), None)
+
+
+@dataclass(frozen=True)
+class InstanceDemand:
+    """``count`` instances of one type, launchable as any of ``capacity_types``."""
+
+    instance_type: str
+    vcpus: int
+    count: int
+    capacity_types: tuple[str, ...]
+    purpose: str
+
+
+def instance_demand(config: PlatformConfig, placements: Mapping[str, Placement]) -> list[InstanceDemand]:
+    """What the plan launches: each model's instances (replicas) plus the system node group."""
+    from inferctl.catalog import get_instance
+
+    demand = []
+    gpu_families = set(config.pools.gpu.instance_families)
+    for name, placement in placements.items():
+        instance = get_instance(placement.instance_type)
+        pool = config.pools.gpu if instance.family in gpu_families else config.pools.cpu
+        replicas = config.model(name).replicas
+        demand.append(
+            InstanceDemand(instance.name, instance.vcpu, replicas, tuple(pool.capacity_types), f"model {name}")
+        )
+    nodes = config.aws.system_nodes
+    system = get_instance(nodes.instance_types[0])
+    demand.append(InstanceDemand(system.name, system.vcpu, nodes.desired_size, ("on-demand",), "system nodes"))
+    return demand
+
+
+@dataclass
+class Check:
+    name: str
+    status: Status
+    detail: str
+    error: type[InferctlError] | None = field(default=None, repr=False)
+
+
+@dataclass
+class PreflightReport:
+    checks: list[Check] = field(default_factory=list)
+
+    def add(self, name: str, status: Status, detail: str, error: type[InferctlError] | None = None) -> None:
+        self.checks.append(Check(name, status, detail, error if status == "fail" else None))
+
+    @property
+    def failures(self) -> list[Check]:
+        return [c for c in self.checks if c.status == "fail"]
+
+    def to_dict(self) -> dict[str, Any]:
+        checks = [{k: v for k, v in asdict(c).items() if k != "error"} for c in self.checks]
+        return {"ok": not self.failures, "checks": checks}
+
+    def raise_for_failures(self) -> None:
+        """The first failure as its own error (exit 2); the others follow as detail lines."""
+        if self.failures:
+            first, *rest = self.failures
+            raise (first.error or UserError)(first.detail, details=[c.detail for c in rest])
+
+
+def run_preflight(
+    config: PlatformConfig,
+    demand: list[InstanceDemand],
+    *,
+    clients: ClientFactory,
+    home: Home,
+    assume_yes: bool = False,
+    confirm: Confirm | None = None,
+    reporter: Reporter | None = None,
+    pulumi_installer: Installer = install_pulumi,
+) -> PreflightReport:
+    """Run every check; a failed check does not stop the others (except credentials, which all AWS calls need)."""
+    from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+    reporter = reporter or NullReporter()
+    report = PreflightReport()
+    region = config.aws.region
+    reporter.phase("preflight", "AWS credentials")
+    try:
+        identity = clients("sts").get_caller_identity()
+        report.add("credentials", "ok", f"{identity['Arn']} (account {identity['Account']})")
+        aws_ok = True
+    except (NoCredentialsError, PartialCredentialsError):
+        report.add(
+            "credentials",
+            "fail",
+            "no AWS credentials found; run 'aws configure' or 'aws sso login', or export AWS_PROFILE",
+            ConfigError,
+        )
+        aws_ok = False
+    except ClientError as exc:
+        code = _code(exc)
+        report.add(
+            "credentials",
+            "fail",
+            f"AWS rejected the credentials ({code}); refresh them ('aws sso login' or new keys) and re-run",
+            ConfigError,
+        )
+        aws_ok = False
+    except BotoCoreError as exc:
+        report.add("credentials", "fail", f"cannot reach AWS STS in {region} ({exc}); check the network", ConfigError)
+        aws_ok = False
+    if aws_ok:
+        reporter.phase("preflight", "network, instance types, quotas")
+        if config.aws.vpc_id:
+            _check_subnets(config, clients("ec2"), report)
+        _check_offerings(region, demand, clients("ec2"), report)
+        _check_quotas(region, demand, clients("service-quotas"), report)
+        if _uses_spot(config):
+            reporter.phase("preflight", "EC2 Spot service-linked role")
+            _check_spot_role(clients("iam"), report, assume_yes=assume_yes, confirm=confirm)
+    if not config.aws.public_access_cidrs:
+        report.add(
+            "api endpoint",
+            "warn",
+            "the EKS API endpoint will be private: run up from inside the VPC, or set aws.public_access_cidrs "
+            "to your IP/32",
+        )
+    reporter.phase("preflight", "pulumi CLI")
+    try:
+        path = ensure_pulumi(home, assume_yes=assume_yes, confirm=confirm, installer=pulumi_installer)
+        report.add("pulumi", "ok", str(path))
+    except MissingDependencyError as exc:
+        report.add("pulumi", "fail", exc.message, MissingDependencyError)
+    return report
+
+
+def pulumi_path_from(report: PreflightReport) -> Path | None:
+    check = next((c for c in report.checks if c.name == "pulumi" and c.status == "ok"), None)
+    return Path(check.detail) if check else None
+
+
+def _uses_spot(config: PlatformConfig) -> bool:
+    return "spot" in config.pools.gpu.capacity_types or "spot" in config.pools.cpu.capacity_types
+
+
+def _check_subnets(config: PlatformConfig, ec2: Any, report: PreflightReport) -> None:
+    settings = config.aws
+    vpc_id = settings.vpc_id
+    if settings.private_subnet_ids:
+        subnets = ec2.describe_subnets(SubnetIds=list(settings.private_subnet_ids))["Subnets"]
+        wrong = [s["SubnetId"] for s in subnets if s["VpcId"] != vpc_id]
+        if wrong:
+            report.add(
+                "subnets",
+                "fail",
+                f"subnets {', '.join(wrong)} are not in {vpc_id}; fix aws.private_subnet_ids",
+                ConfigError,
+            )
+            return
+        how = "aws.private_subnet_ids"
+    else:
+        filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
+        filters += [{"Name": f"tag:{k}", "Values": [v]} for k, v in settings.private_subnet_tag.items()]
+        subnets = ec2.describe_subnets(Filters=filters)["Subnets"]
+        tags = ", ".join(f"{k}={v}" for k, v in settings.private_subnet_tag.items())
+        how = f"the tag {tags}"
+        if not subnets:
+            report.add(
+                "subnets",
+                "fail",
+                f"no subnet of {vpc_id} is tagged {tags}; set aws.private_subnet_ids or aws.private_subnet_tag",
+                ConfigError,
+            )
+            return
+    zones = sorted({s["AvailabilityZone"] for s in subnets})
+    if len(zones) < 2:
+        report.add(
+            "subnets",
+            "fail",
+            f"EKS needs private subnets in two availability zones; {how} finds only {zones[0]}; add a subnet "
+            "in another zone",
+            ConfigError,
+        )
+        return
+    report.add("subnets", "ok", f"{len(subnets)} private subnets of {vpc_id} in {', '.join(zones)}")
+
+
+def _check_offerings(region: str, demand: list[InstanceDemand], ec2: Any, report: PreflightReport) -> None:
+    wanted = sorted({d.instance_type for d in demand})
+    response = ec2.describe_instance_type_offerings(
+        LocationType="region", Filters=[{"Name": "instance-type", "Values": wanted}]
+    )
+    offered = {o["InstanceType"] for o in response["InstanceTypeOfferings"]}
+    missing = [t for t in wanted if t not in offered]
+    if missing:
+        report.add(
+            "instance types",
+            "fail",
+            f"{', '.join(missing)} not offered in {region}; choose another aws.region or another family in "
+            "pools.gpu.instance_families (system nodes: aws.system_nodes.instance_types)",
+            PlanError,
+        )
+    else:
+        report.add("instance types", "ok", f"{', '.join(wanted)} offered in {region}")
+
+
+def _check_quotas(region: str, demand: list[InstanceDemand], quotas: Any, report: PreflightReport) -> None:
+    for klass in QUOTA_CLASSES:
+        items = [d for d in demand if quota_class(d.instance_type) is klass and d.count > 0]
+        if not items:
+            continue
+        need = sum(d.vcpus * d.count for d in items)
+        capacity = sorted({c for d in items for c in d.capacity_types})
+        what = ", ".join(f"{d.count}x {d.instance_type}" for d in items)
+        limits: dict[str, float | None] = {}
+        for kind in capacity:
+            limits[kind] = _quota(quotas, klass.on_demand if kind == "on-demand" else klass.spot)
+        known = {k: v for k, v in limits.items() if v is not None}
+        if not known:
+            report.add(f"quota {klass.name}", "warn", "cannot read the vCPU quotas (servicequotas denied); skipped")
+            continue
+        shown = " / ".join(f"{v:g} {k}" for k, v in known.items())
+        if any(v >= need for v in known.values()):
+            short = [k for k, v in known.items() if v < need]
+            if short:
+                report.add(
+                    f"quota {klass.name}",
+                    "warn",
+                    f"{klass.name} vCPU quota is {shown}; the plan needs {need} ({what}): only "
+                    f"{', '.join(k for k in known if k not in short)} capacity fits",
+                )
+            else:
+                report.add(f"quota {klass.name}", "ok", f"{shown} vCPUs cover the plan's {need} ({what})")
+            continue
+        codes = ", ".join(f"{klass.on_demand if k == 'on-demand' else klass.spot} ({k})" for k in known)
+        report.add(
+            f"quota {klass.name}",
+            "fail",
+            f"the {klass.name} vCPU quota in {region} is {shown} but the plan needs {need} ({what}); request "
+            f"an increase of {codes} at {QUOTAS_URL} and re-run",
+            UserError,
+        )
+
+
+def _quota(quotas: Any, code: str) -> float | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        return float(quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
+    except ClientError as exc:
+        if _code(exc) == "NoSuchResourceException":  # never changed: only the AWS default exists
+            return float(quotas.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
+        if _code(exc) in {"AccessDeniedException", "AccessDenied"}:
+            return None
+        raise
+
+
+def _check_spot_role(iam: Any, report: PreflightReport, *, assume_yes: bool, confirm: Confirm | None) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        iam.get_role(RoleName=SPOT_ROLE)
+        report.add("spot role", "ok", f"{SPOT_ROLE} exists")
+        return
+    except ClientError as exc:
+        if _code(exc) != "NoSuchEntity":
+            report.add("spot role", "warn", f"cannot read {SPOT_ROLE} ({_code(exc)}); spot launches fail without it")
+            return
+    question = f"Karpenter needs the EC2 Spot service-linked role ({SPOT_ROLE}) to launch spot nodes. Create it?"
+    if not assume_yes and not (confirm is not None and confirm(question)):
+        report.add(
+            "spot role",
+            "fail",
+            f"the EC2 Spot service-linked role {SPOT_ROLE} is missing; re-run with --yes to create it, or run "
+            f"'aws iam create-service-linked-role --aws-service-name {SPOT_SERVICE}'",
+            UserError,
+        )
+        return
+    try:
+        iam.create_service_linked_role(AWSServiceName=SPOT_SERVICE)
+    except ClientError as exc:
+        report.add(
+            "spot role",
+            "fail",
+            f"could not create {SPOT_ROLE} ({_code(exc)}); ask an administrator to run "
+            f"'aws iam create-service-linked-role --aws-service-name {SPOT_SERVICE}'",
+            UserError,
+        )
+        return
+    report.add("spot role", "fixed", f"created {SPOT_ROLE}")
+
+
+def _code(exc: Any) -> str:
+    return str(exc.response.get("Error", {}).get("Code", "error"))

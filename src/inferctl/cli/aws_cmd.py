@@ -1,0 +1,124 @@
+"""``inferctl aws ...``: preflight checks, the cluster's kubeconfig, and the EKS token kubectl asks for.
+
+``inferctl aws token`` is what the kubeconfig's exec credential runs; it imports only botocore so every kubectl
+call stays quick.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from inferctl.cli.common import ConfigOpt, OutputFormat, OutputOpt, YesOpt, console, emit_json, err_console, load, table
+from inferctl.home import Home
+
+aws_app = typer.Typer(
+    name="aws",
+    help="AWS helpers: preflight checks, the cluster's kubeconfig, the EKS token.",
+    no_args_is_help=True,
+)
+
+
+@aws_app.command("token", hidden=True)
+def token(
+    cluster: Annotated[str, typer.Option("--cluster", help="EKS cluster name.")],
+    region: Annotated[str, typer.Option("--region", help="The cluster's region.")],
+) -> None:
+    """Print an ExecCredential with an EKS bearer token (the kubeconfig's exec plugin calls this)."""
+    from inferctl.aws.token import exec_credential
+
+    emit_json(exec_credential(cluster, region))
+
+
+@aws_app.command("preflight")
+def preflight(config: ConfigOpt = None, yes: YesOpt = False, output: OutputOpt = OutputFormat.table) -> None:
+    """Check credentials, instance offerings, vCPU quotas, the spot role and the pulumi CLI against the plan."""
+    from inferctl.aws.preflight import instance_demand, run_preflight
+    from inferctl.targets.aws import AwsTarget
+
+    cfg = load(config, target="aws")
+    target = AwsTarget(cfg, Home.from_env(), assume_yes=yes, confirm=_confirm)
+    placements = target.kubernetes(include_karpenter=False).placements()
+    report = run_preflight(
+        cfg,
+        instance_demand(cfg, placements),
+        clients=target.clients(),
+        home=target.home,
+        assume_yes=yes,
+        confirm=_confirm,
+    )
+    if output == OutputFormat.json:
+        emit_json(report.to_dict())
+    else:
+        console.print(
+            table("preflight", [{"check": c.name, "status": c.status, "detail": c.detail} for c in report.checks])
+        )
+    report.raise_for_failures()
+
+
+@aws_app.command("kubeconfig")
+def kubeconfig(config: ConfigOpt = None, output: OutputOpt = OutputFormat.table) -> None:
+    """Where the cluster's kubeconfig is (written by 'inferctl up --target aws'), for kubectl."""
+    from inferctl.aws.kubeconfig import context_name
+    from inferctl.targets.aws import KUBECONFIG_FILE, AwsTarget
+
+    cfg = load(config, target="aws")
+    target = AwsTarget(cfg, Home.from_env())
+    outputs = target.require_outputs()
+    path = target.state_dir / KUBECONFIG_FILE
+    info = {
+        "kubeconfig": str(path),
+        "context": context_name(cfg.cluster_name, cfg.aws.region),
+        "cluster": outputs.get("cluster_name"),
+        "endpoint": outputs.get("endpoint"),
+    }
+    if output == OutputFormat.json:
+        emit_json(info)
+        return
+    console.print(f"export KUBECONFIG={path}")
+    err_console.print("[dim]then e.g. 'kubectl get nodepool' lists the Karpenter pools[/dim]")
+
+
+def print_offline_plan(report: dict[str, Any]) -> None:
+    """The table view of :func:`inferctl.aws.offline.offline_plan` (``inferctl plan --target aws --offline``)."""
+    parts = report["components"]
+    console.print(
+        f"[bold]{report['platform']}[/bold] · EKS cluster {report['cluster']} in {report['region']} "
+        "[dim](offline: the Pulumi program under mocks; nothing was called)[/dim]"
+    )
+    nodes = ", ".join(f"{g['desired']}x {'/'.join(g['instance_types'])}" for g in parts["system_nodes"])
+    karpenter = parts["karpenter"]
+    summary = [
+        {"component": "cluster", "what": f"EKS {parts['cluster']['version']}" if parts["cluster"] else "-"},
+        {"component": "system nodes", "what": nodes},
+        {"component": "add-ons", "what": ", ".join(parts["addons"])},
+        {"component": "karpenter", "what": f"{karpenter['chart']} {karpenter['version']}"},
+        {
+            "component": "interruption queue",
+            "what": f"{karpenter['interruption_queue']} + {len(karpenter['rules'])} rules",
+        },
+        {"component": "node pools", "what": ", ".join(parts["node_pools"])},
+        {"component": "load balancer controller", "what": parts["load_balancer_controller"]["version"]},
+    ]
+    console.print(table("components", summary))
+    console.print(
+        table(
+            f"resources ({report['summary']['resources']})",
+            [{"type": r["type"], "name": r["name"]} for r in report["resources"]],
+        )
+    )
+    for note in report["notes"]:
+        console.print(f"[dim]note: {note}[/dim]")
+
+
+def _confirm(question: str) -> bool:
+    """Ask on a terminal; without one (CI, pipes) the answer is no and the error says to pass --yes."""
+    if not sys.stdin.isatty():
+        return False
+    return typer.confirm(question, default=False, err=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(aws_app, name="aws")

@@ -1,0 +1,238 @@
+"""The AWS target: EKS + Karpenter provisioned by Pulumi, then the models deployed by the Kubernetes target.
+
+``up``: size -> preflight (credentials, offerings, quotas, spot role, pulumi CLI) -> ``pulumi up`` with live
+progress -> the Kubernetes target deploys the models on the new cluster. ``down``: the Kubernetes target's
+ordered teardown (load balancers, NodePools and their nodes) -> ``pulumi destroy`` -> a check that nothing
+tagged for the cluster remains. Reads go through the Kubernetes target with the kubeconfig saved by ``up``.
+
+Heavy imports (pulumi, boto3, lightkube) happen when a method runs, never when this module is imported.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from inferctl.config.models import PlatformConfig, TargetName
+from inferctl.errors import InferctlError, NotFoundError, OperationError
+from inferctl.home import Home, write_secret
+from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
+
+if TYPE_CHECKING:
+    from inferctl.targets.kubernetes import KubernetesTarget
+
+ClientFactory = Callable[[str], Any]
+OUTPUTS_FILE = "outputs.json"
+KUBECONFIG_FILE = "kubeconfig"
+
+
+class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
+    name: ClassVar[TargetName] = "aws"
+
+    def __init__(
+        self,
+        config: PlatformConfig,
+        home: Home,
+        *,
+        assume_yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+        clients: ClientFactory | None = None,
+    ) -> None:
+        """``clients``: boto3 client factory (tests); the rest as :class:`Target`."""
+        super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
+        self._clients = clients
+
+    # --- pieces ---------------------------------------------------------------------------------------------
+
+    @property
+    def state_dir(self) -> Path:
+        return self.home.target_dir(self.config.name, "aws")
+
+    def clients(self) -> ClientFactory:
+        """boto3 clients for the config's region, one per service."""
+        if self._clients is None:
+            import boto3
+
+            session = boto3.Session(region_name=self.config.aws.region)
+            cache: dict[str, Any] = {}
+
+            def factory(service: str) -> Any:
+                if service not in cache:
+                    cache[service] = session.client(service)
+                return cache[service]
+
+            self._clients = factory
+        return self._clients
+
+    def kubernetes(self, *, include_karpenter: bool) -> KubernetesTarget:
+        """The Kubernetes target pointed at this platform's cluster (through the kubeconfig ``up`` saved)."""
+        from inferctl.aws.kubeconfig import context_name
+        from inferctl.targets.kubernetes import KubernetesTarget
+
+        settings = self.config.kubernetes.model_copy(
+            update={
+                "kubeconfig": str(self.state_dir / KUBECONFIG_FILE),
+                "context": context_name(self.config.cluster_name, self.config.aws.region),
+            }
+        )
+        config = self.config.model_copy(update={"kubernetes": settings})
+        return KubernetesTarget(config, self.home, include_karpenter=include_karpenter)
+
+    def saved_outputs(self) -> dict[str, Any] | None:
+        """The stack outputs ``up`` saved (cluster name, endpoint, region...), or None."""
+        path = self.state_dir / OUTPUTS_FILE
+        if not path.is_file():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def save_outputs(self, outputs: dict[str, Any]) -> None:
+        self.home.ensure(self.state_dir)
+        kubeconfig = outputs.get("kubeconfig")
+        if kubeconfig:
+            write_secret(self.state_dir / KUBECONFIG_FILE, str(kubeconfig))  # owner-only, as kubectl expects
+        public = {k: v for k, v in outputs.items() if k != "kubeconfig"}
+        (self.state_dir / OUTPUTS_FILE).write_text(json.dumps(public, indent=2) + "\n", encoding="utf-8")
+
+    def forget_outputs(self) -> None:
+        for name in (OUTPUTS_FILE, KUBECONFIG_FILE):
+            (self.state_dir / name).unlink(missing_ok=True)
+
+    def require_outputs(self) -> dict[str, Any]:
+        outputs = self.saved_outputs()
+        if outputs is None:
+            raise NotFoundError(
+                f"no AWS platform {self.config.name!r} was brought up from this machine (nothing in "
+                f"{self.state_dir}); run 'inferctl up --target aws'"
+            )
+        return outputs
+
+    # --- lifecycle -----------------------------------------------------------------------------------------
+
+    def plan(self) -> dict[str, Any]:
+        """Placements, the Kubernetes objects and every AWS resource ``up`` creates (the program under Pulumi's
+        mocks: no AWS call)."""
+        from inferctl.aws.offline import offline_plan
+
+        workload = self.kubernetes(include_karpenter=False).plan()
+        infrastructure = offline_plan(self.config)
+        # Type and name only: the properties of every resource are 'inferctl plan --offline --output json'.
+        resources = [{"type": r["type"], "name": r["name"]} for r in infrastructure.pop("resources")]
+        return {
+            **infrastructure,
+            "placements": workload["placements"],
+            "objects": workload["objects"],
+            "resources": resources,
+        }
+
+    def up(self, reporter: Reporter) -> list[Endpoint]:
+        from inferctl.aws import stack
+        from inferctl.aws.preflight import instance_demand, pulumi_path_from, run_preflight
+
+        models = self.kubernetes(include_karpenter=False)
+        models.secret_values()  # a gated model without HF_TOKEN fails now, not after 20 minutes of provisioning
+        reporter.phase("sizing")
+        placements = models.placements()
+        report = run_preflight(
+            self.config,
+            instance_demand(self.config, placements),
+            clients=self.clients(),
+            home=self.home,
+            assume_yes=self.assume_yes,
+            confirm=self.confirm,
+            reporter=reporter,
+        )
+        for check in report.checks:
+            if check.status == "warn":
+                reporter.warn(check.detail)
+            elif check.status == "fixed":
+                reporter.info(check.detail)
+        report.raise_for_failures()
+        pulumi_path = pulumi_path_from(report)
+        assert pulumi_path is not None  # raise_for_failures passed, so the pulumi check did
+        outputs = stack.deploy(self.config, self.home, pulumi_path, reporter)
+        self.save_outputs(outputs)
+        reporter.info(f"cluster {outputs.get('cluster_name')} ready at {outputs.get('endpoint')}")
+        return models.up(reporter)
+
+    def down(self, reporter: Reporter, *, platform: bool = False) -> None:
+        from inferctl.aws import stack
+        from inferctl.aws.leftovers import find_leftovers
+
+        outputs = self.saved_outputs()
+        pulumi_path = None
+        if outputs is None and platform:
+            # Not brought up from here (or up stopped early): the stack's own outputs still reach the cluster.
+            pulumi_path = stack.ensure_pulumi(self.home, assume_yes=self.assume_yes, confirm=self.confirm)
+            recovered = stack.read_outputs(self.config, self.home, pulumi_path)
+            if recovered and recovered.get("kubeconfig"):
+                self.save_outputs(recovered)
+                outputs = recovered
+        if outputs is not None:
+            try:
+                self.kubernetes(include_karpenter=platform).down(reporter, platform=platform)
+            except InferctlError as exc:
+                if not platform:
+                    raise
+                # The cluster may be half gone already; destroy still removes what Pulumi tracks.
+                reporter.warn(f"Kubernetes teardown incomplete ({exc.message}); continuing with pulumi destroy")
+        elif not platform:
+            reporter.info(f"no AWS platform {self.config.name!r} from this machine: nothing to remove")
+            return
+        if not platform:
+            return
+        if pulumi_path is None:
+            pulumi_path = stack.ensure_pulumi(self.home, assume_yes=self.assume_yes, confirm=self.confirm)
+        stack.destroy(self.config, self.home, pulumi_path, reporter)
+        self.forget_outputs()
+        reporter.phase("checking for leftovers", "EC2 instances and load balancers tagged for the cluster")
+        leftovers = find_leftovers(self.clients(), self.config.cluster_name, self.config.aws.region)
+        if not leftovers:
+            reporter.info(f"no EC2 instance or load balancer tagged for cluster {self.config.cluster_name} remains")
+            return
+        for item in leftovers:
+            reporter.warn(f"still running: {item.kind} {item.name or item.id}")
+        raise OperationError(
+            f"{len(leftovers)} resource(s) tagged for cluster {self.config.cluster_name} remain after destroy and "
+            "still cost money; delete them with the commands below",
+            details=[item.delete_command for item in leftovers],
+        )
+
+    # --- reads ---------------------------------------------------------------------------------------------
+
+    def status(self) -> dict[str, Any]:
+        outputs = self.saved_outputs()
+        base = {
+            "target": self.name,
+            "platform": self.config.name,
+            "cluster": self.config.cluster_name,
+            "region": self.config.aws.region,
+        }
+        if outputs is None:
+            return {**base, "state": "not deployed", "models": []}
+        report = self.kubernetes(include_karpenter=True).status()
+        return {**report, **base, "state": "deployed", "endpoint": outputs.get("endpoint")}
+
+    def endpoints(self) -> list[Endpoint]:
+        self.require_outputs()
+        return self.kubernetes(include_karpenter=False).endpoints()
+
+    def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
+        self.require_outputs()
+        return self.kubernetes(include_karpenter=False).logs(model=model, follow=follow, tail=tail)
+
+    def nodes(self) -> dict[str, Any]:
+        self.require_outputs()
+        return self.kubernetes(include_karpenter=True).nodes()
+
+    def port_forward(
+        self, model: str | None = None, *, local_port: int | None = None
+    ) -> AbstractContextManager[Endpoint]:
+        self.require_outputs()
+        return self.kubernetes(include_karpenter=False).port_forward(model, local_port=local_port)
+
+
+__all__ = ["AwsTarget"]

@@ -1,0 +1,180 @@
+"""Helpers for the AWS target's tests: configs, the program under Pulumi's mocks, stubbed AWS clients.
+
+Fakes live only at the two seams DESIGN.md allows for AWS: Pulumi's ``runtime.Mocks`` (the program runs for
+real, the engine does not) and botocore's ``Stubber`` (real clients, canned responses, no network).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.stub import Stubber
+
+from inferctl.aws.offline import ProgramRun, RecordedResource, record_program
+from inferctl.config.models import PlatformConfig
+
+REPO = Path(__file__).resolve().parents[2]
+SHARED = REPO / ".." / "shared"
+KARPENTER_REFERENCE = SHARED / "reference" / "karpenter-v1.14.1" / "getting-started-cloudformation.yaml"
+WORKSHOP_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
+
+
+def aws_config(**aws: Any) -> PlatformConfig:
+    """A platform on the aws target serving the workshop's model; ``aws`` sets fields of ``config.aws``."""
+    return PlatformConfig.model_validate(
+        {"name": "workshop", "target": "aws", "models": [{"name": "llama3", "source": WORKSHOP_MODEL}], "aws": aws}
+    )
+
+
+_RUNS: dict[str, ProgramRun] = {}
+
+
+def run_program(config: PlatformConfig) -> ProgramRun:
+    """The program under Pulumi's mocks: resources, outputs and the data lookups it made (cached per config)."""
+    key = config.model_dump_json()
+    if key not in _RUNS:
+        _RUNS[key] = record_program(config)
+    return _RUNS[key]
+
+
+def of_type(resources: list[RecordedResource], typ: str) -> list[RecordedResource]:
+    return [r for r in resources if r.type == typ]
+
+
+def one(resources: list[RecordedResource], typ: str, name: str | None = None) -> RecordedResource:
+    found = [r for r in of_type(resources, typ) if name is None or r.name == name]
+    assert len(found) == 1, f"expected one {typ} {name or ''}, found {[r.name for r in found]}"
+    return found[0]
+
+
+def policy_of(resource: RecordedResource, key: str = "policy") -> dict[str, Any]:
+    document: dict[str, Any] = json.loads(resource.inputs[key])
+    return document
+
+
+def actions_of(document: dict[str, Any]) -> set[str]:
+    out: set[str] = set()
+    for statement in document["Statement"]:
+        action = statement["Action"]
+        out.update([action] if isinstance(action, str) else action)
+    return out
+
+
+# --- AWS clients -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def isolated_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """No credentials, profile, config file or instance metadata from the machine running the tests."""
+    for name in list(os.environ):
+        if name.startswith("AWS_") or name.startswith("PULUMI_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    yield
+
+
+_SHARED: list[botocore.session.Session] = []
+
+
+def fake_session(*, credentials: bool = True) -> botocore.session.Session:
+    """A botocore session with fixed fake keys (shared: loading service models once keeps tests fast)."""
+    if credentials and _SHARED:
+        return _SHARED[0]
+    session = botocore.session.Session()
+    if credentials:
+        session.set_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY")
+        _SHARED.append(session)
+    return session
+
+
+class StubbedAws:
+    """A client factory (what preflight and the target take) handing out botocore clients with a Stubber.
+
+    A call nobody queued a response for fails the test (``UnStubbedResponseError``), so a test also proves
+    which AWS calls did *not* happen.
+    """
+
+    def __init__(self, region: str = "us-east-1", *, credentials: bool = True) -> None:
+        self.region = region
+        self.session = fake_session(credentials=credentials)
+        self.clients: dict[str, Any] = {}
+        self.stubbers: dict[str, Stubber] = {}
+
+    def __call__(self, service: str) -> Any:
+        if service not in self.clients:
+            client = self.session.create_client(service, region_name=self.region)
+            stubber = Stubber(client)
+            stubber.activate()
+            self.clients[service], self.stubbers[service] = client, stubber
+        return self.clients[service]
+
+    def stub(self, service: str) -> Stubber:
+        self(service)
+        return self.stubbers[service]
+
+    def assert_done(self) -> None:
+        for stubber in self.stubbers.values():
+            stubber.assert_no_pending_responses()
+
+
+def identity_ok(aws: StubbedAws) -> None:
+    aws.stub("sts").add_response(
+        "get_caller_identity",
+        {
+            "UserId": "AROAEXAMPLE:alice",
+            "Account": "123456789012",
+            "Arn": "arn:aws:sts::123456789012:assumed-role/Admin/alice",
+        },
+        {},
+    )
+
+
+def offerings(aws: StubbedAws, wanted: list[str], offered: list[str]) -> None:
+    aws.stub("ec2").add_response(
+        "describe_instance_type_offerings",
+        {
+            "InstanceTypeOfferings": [
+                {"InstanceType": t, "LocationType": "region", "Location": aws.region} for t in offered
+            ]
+        },
+        {"LocationType": "region", "Filters": [{"Name": "instance-type", "Values": sorted(wanted)}]},
+    )
+
+
+def quota(aws: StubbedAws, code: str, value: float) -> None:
+    aws.stub("service-quotas").add_response(
+        "get_service_quota",
+        {"Quota": {"ServiceCode": "ec2", "QuotaCode": code, "Value": value}},
+        {"ServiceCode": "ec2", "QuotaCode": code},
+    )
+
+
+SPOT_ROLE = {
+    "Path": "/aws-service-role/spot.amazonaws.com/",
+    "RoleName": "AWSServiceRoleForEC2Spot",
+    "RoleId": "AROAEXAMPLESPOTROLE1",
+    "Arn": "arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot",
+    "CreateDate": "2020-01-01T00:00:00Z",
+}
+
+
+def spot_role_exists(aws: StubbedAws) -> None:
+    aws.stub("iam").add_response("get_role", {"Role": SPOT_ROLE}, {"RoleName": "AWSServiceRoleForEC2Spot"})
+
+
+def install_fake_pulumi(root: Path) -> Path:
+    """An executable named pulumi where inferctl installs the CLI (preflight checks presence only)."""
+    binary = root / "pulumi" / "bin" / "pulumi"
+    binary.parent.mkdir(parents=True, exist_ok=True)
+    binary.write_text("#!/bin/sh\necho v3.272.0\n", encoding="utf-8")
+    binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
+    return binary

@@ -1,0 +1,318 @@
+"""Preflight against stubbed AWS APIs (botocore's Stubber on real clients: no network, no account).
+
+The pulumi CLI's download is the one other seam: ``ensure_pulumi`` takes the installer as an argument, and
+these tests hand in one that fails the way it fails without network, or one that lays down a binary.
+"""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import NoCredentialsError
+
+from inferctl.aws.preflight import InstanceDemand, quota_class, run_preflight
+from inferctl.aws.stack import ensure_pulumi, find_pulumi
+from inferctl.errors import ConfigError, MissingDependencyError, PlanError, UserError
+from inferctl.home import Home
+from tests.support.aws import (
+    SPOT_ROLE,
+    StubbedAws,
+    aws_config,
+    identity_ok,
+    install_fake_pulumi,
+    isolated_aws,
+    offerings,
+    quota,
+    spot_role_exists,
+)
+
+__all__ = ["isolated_aws"]  # the fixture, used by name below
+
+GPU = InstanceDemand("g5.xlarge", 4, 1, ("spot", "on-demand"), "model llama3")
+SYSTEM = InstanceDemand("m5.xlarge", 4, 2, ("on-demand",), "system nodes")
+DEMAND = [GPU, SYSTEM]
+CONFIG = aws_config(public_access_cidrs=["203.0.113.7/32"])
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) -> Home:
+    """An inferctl home with the pulumi CLI installed, and a PATH without any other pulumi."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    home = Home(tmp_path / "home")
+    install_fake_pulumi(home.root)
+    return home
+
+
+def quotas_ok(aws: StubbedAws) -> None:
+    quota(aws, "L-DB2E81BA", 64)
+    quota(aws, "L-3819A6DF", 64)
+    quota(aws, "L-1216C47A", 640)
+
+
+def all_good(aws: StubbedAws) -> None:
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+
+
+def test_everything_in_place_passes(home: Home) -> None:
+    aws = StubbedAws()
+    all_good(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    assert [c.status for c in report.checks] == ["ok"] * 6
+    assert report.to_dict()["ok"] is True
+    report.raise_for_failures()
+
+
+def test_no_credentials_is_one_line_and_no_other_aws_call_is_made(home: Home) -> None:
+    """The STS client here is real and unstubbed: botocore refuses to sign before any request leaves."""
+    aws = StubbedAws(credentials=False)
+    sts = aws.session.create_client("sts", region_name="us-east-1")
+    with pytest.raises(NoCredentialsError):
+        sts.get_caller_identity()
+    aws.clients["sts"] = sts
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    assert [c.name for c in report.checks] == ["credentials", "pulumi"]
+    with pytest.raises(ConfigError) as failed:
+        report.raise_for_failures()
+    assert failed.value.message == (
+        "no AWS credentials found; run 'aws configure' or 'aws sso login', or export AWS_PROFILE"
+    )
+    assert failed.value.exit_code == 2
+
+
+def test_rejected_credentials_name_the_error_code(home: Home) -> None:
+    aws = StubbedAws()
+    aws.stub("sts").add_client_error("get_caller_identity", "ExpiredToken", "The security token expired", 403)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    assert report.failures[0].detail.startswith("AWS rejected the credentials (ExpiredToken)")
+    assert "ec2" not in aws.clients
+
+
+def test_quota_too_low_names_both_quota_codes_and_the_need(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quota(aws, "L-DB2E81BA", 0)
+    quota(aws, "L-3819A6DF", 0)
+    quota(aws, "L-1216C47A", 640)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    with pytest.raises(UserError) as failed:
+        report.raise_for_failures()
+    message = failed.value.message
+    assert "G and VT vCPU quota in us-east-1 is 0 on-demand / 0 spot" in message
+    assert "needs 4 (1x g5.xlarge)" in message
+    assert "L-DB2E81BA (on-demand)" in message and "L-3819A6DF (spot)" in message
+    assert "\n" not in message
+    assert failed.value.exit_code == 2
+
+
+def test_one_capacity_type_short_is_a_warning_not_a_failure(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quota(aws, "L-DB2E81BA", 8)
+    quota(aws, "L-3819A6DF", 0)
+    quota(aws, "L-1216C47A", 640)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    gpu = next(c for c in report.checks if c.name == "quota G and VT")
+    assert gpu.status == "warn" and "only on-demand capacity fits" in gpu.detail
+    report.raise_for_failures()
+
+
+def test_a_quota_never_changed_falls_back_to_the_aws_default(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas = aws.stub("service-quotas")
+    quotas.add_client_error("get_service_quota", "NoSuchResourceException", "no applied quota", 400)
+    quotas.add_response(
+        "get_aws_default_service_quota",
+        {"Quota": {"QuotaCode": "L-DB2E81BA", "Value": 0.0}},
+        {"ServiceCode": "ec2", "QuotaCode": "L-DB2E81BA"},
+    )
+    quota(aws, "L-3819A6DF", 8)
+    quota(aws, "L-1216C47A", 640)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    assert next(c for c in report.checks if c.name == "quota G and VT").status == "warn"
+
+
+def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Home) -> None:
+    aws = StubbedAws("eu-north-1")
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    config = aws_config(region="eu-north-1", public_access_cidrs=["203.0.113.7/32"])
+    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    with pytest.raises(PlanError) as failed:
+        report.raise_for_failures()
+    assert failed.value.message.startswith("g5.xlarge not offered in eu-north-1; choose another aws.region")
+
+
+def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    aws.stub("iam").add_client_error("get_role", "NoSuchEntity", "role not found", 404)
+    asked: list[str] = []
+
+    def decline(question: str) -> bool:
+        asked.append(question)
+        return False
+
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home, confirm=decline)
+    aws.assert_done()  # no create_service_linked_role was queued: a call would have failed the test
+    assert "AWSServiceRoleForEC2Spot" in asked[0]
+    with pytest.raises(UserError) as failed:
+        report.raise_for_failures()
+    assert "re-run with --yes" in failed.value.message
+    assert "aws iam create-service-linked-role --aws-service-name spot.amazonaws.com" in failed.value.message
+
+
+@pytest.mark.parametrize("consent", ["yes-flag", "confirmed"])
+def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    iam = aws.stub("iam")
+    iam.add_client_error("get_role", "NoSuchEntity", "role not found", 404)
+    iam.add_response("create_service_linked_role", {"Role": SPOT_ROLE}, {"AWSServiceName": "spot.amazonaws.com"})
+    report = run_preflight(
+        CONFIG,
+        DEMAND,
+        clients=aws,
+        home=home,
+        assume_yes=consent == "yes-flag",
+        confirm=(lambda _: True) if consent == "confirmed" else None,
+    )
+    aws.assert_done()
+    assert next(c for c in report.checks if c.name == "spot role").status == "fixed"
+    report.raise_for_failures()
+
+
+def test_without_spot_in_any_pool_the_spot_role_is_not_checked(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quota(aws, "L-DB2E81BA", 64)
+    quota(aws, "L-1216C47A", 640)
+    config = CONFIG.model_copy(deep=True)
+    config.pools.gpu.capacity_types = ["on-demand"]
+    config.pools.cpu.capacity_types = ["on-demand"]
+    on_demand = [InstanceDemand("g5.xlarge", 4, 1, ("on-demand",), "model"), SYSTEM]
+    report = run_preflight(config, on_demand, clients=aws, home=home)
+    aws.assert_done()
+    assert "spot role" not in {c.name for c in report.checks}
+
+
+def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    aws.stub("ec2").add_response(
+        "describe_subnets",
+        {
+            "Subnets": [
+                {
+                    "SubnetId": "subnet-0aaa1111bbbb2222c",
+                    "VpcId": "vpc-0abc1234def567890",
+                    "AvailabilityZone": "us-east-1a",
+                }
+            ]
+        },
+        {
+            "Filters": [
+                {"Name": "vpc-id", "Values": ["vpc-0abc1234def567890"]},
+                {"Name": "tag:kubernetes.io/role/internal-elb", "Values": ["1"]},
+            ]
+        },
+    )
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
+    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    expected = "two availability zones; the tag kubernetes.io/role/internal-elb=1 finds only us-east-1a"
+    with pytest.raises(ConfigError, match=re.escape(expected)):
+        report.raise_for_failures()
+
+
+def test_a_private_endpoint_is_a_warning(home: Home) -> None:
+    aws = StubbedAws()
+    all_good(aws)
+    report = run_preflight(aws_config(), DEMAND, clients=aws, home=home)
+    endpoint = next(c for c in report.checks if c.name == "api endpoint")
+    assert endpoint.status == "warn" and "aws.public_access_cidrs" in endpoint.detail
+
+
+# --- the pulumi CLI ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def bare_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    return Home(tmp_path / "home")
+
+
+def no_network(root: Path) -> None:
+    raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
+
+
+def test_pulumi_absent_without_consent_says_how_to_install_and_downloads_nothing(bare_home: Home) -> None:
+    called: list[Path] = []
+    with pytest.raises(MissingDependencyError) as failed:
+        ensure_pulumi(bare_home, assume_yes=False, confirm=lambda _: False, installer=called.append)
+    assert called == []
+    assert failed.value.message == (
+        "the pulumi CLI is not on PATH; install the pulumi CLI: 'curl -fsSL https://get.pulumi.com | sh' "
+        "(or 'brew install pulumi/tap/pulumi'), then re-run (or re-run with --yes)"
+    )
+
+
+def test_pulumi_download_without_network_fails_with_the_manual_install_line(bare_home: Home) -> None:
+    with pytest.raises(MissingDependencyError) as failed:
+        ensure_pulumi(bare_home, assume_yes=True, confirm=None, installer=no_network)
+    message = failed.value.message
+    assert message.startswith("could not download the pulumi CLI (<urlopen error [Errno -3]")
+    assert "curl -fsSL https://get.pulumi.com | sh" in message
+    assert failed.value.exit_code == 2
+
+
+def test_pulumi_is_installed_into_the_inferctl_home_with_consent(bare_home: Home) -> None:
+    assert find_pulumi(bare_home) is None
+
+    def download(root: Path) -> None:
+        install_fake_pulumi(root.parent)
+
+    path = ensure_pulumi(bare_home, assume_yes=False, confirm=lambda _: True, installer=download)
+    assert path == bare_home.root / "pulumi" / "bin" / "pulumi"
+
+
+def test_pulumi_absent_is_a_preflight_failure(bare_home: Home, isolated_aws: None) -> None:
+    aws = StubbedAws()
+    all_good(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=bare_home, pulumi_installer=no_network, assume_yes=True)
+    with pytest.raises(MissingDependencyError, match="could not download the pulumi CLI"):
+        report.raise_for_failures()
+
+
+def test_quota_classes_follow_the_instance_family_letters() -> None:
+    assert quota_class("g5.xlarge").name == "G and VT"  # type: ignore[union-attr]
+    assert quota_class("vt1.3xlarge").name == "G and VT"  # type: ignore[union-attr]
+    assert quota_class("p4d.24xlarge").name == "P"  # type: ignore[union-attr]
+    assert quota_class("m5.xlarge").name == "Standard"  # type: ignore[union-attr]
+    assert quota_class("inf2.xlarge") is None

@@ -1,0 +1,214 @@
+"""The AWS target around the parts tested elsewhere: plan (the program under Pulumi's mocks, with sizing and
+rendering real), saved outputs, what down/status/endpoints do with no platform, the leftover check (botocore
+Stubber), the CLI's preflight command, and that importing the target and its CLI stays cheap.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from rich.console import Console
+from typer.testing import CliRunner
+
+from inferctl.aws.leftovers import find_leftovers
+from inferctl.aws.offline import offline_plan
+from inferctl.cli import aws_cmd
+from inferctl.errors import ConfigError, NotFoundError
+from inferctl.home import Home
+from inferctl.targets import target_for, targets_with
+from inferctl.targets.aws import AwsTarget
+from inferctl.targets.base import LogsCapability, NodesCapability, NullReporter
+from tests.support.aws import StubbedAws, aws_config, isolated_aws
+
+__all__ = ["isolated_aws"]
+
+
+def no_aws(service: str) -> Any:
+    raise AssertionError(f"no AWS call expected, got a {service} client request")
+
+
+class Lines(NullReporter):
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def info(self, message: str) -> None:
+        self.lines.append(message)
+
+    def warn(self, message: str) -> None:
+        self.lines.append("warning: " + message)
+
+
+def test_the_offline_plan_lists_the_workshops_components() -> None:
+    plan = offline_plan(aws_config())
+    json.dumps(plan)  # --output json prints exactly this
+    parts = plan["components"]
+    assert parts["cluster"] == {"name": "workshop", "version": "1.34"}
+    assert parts["system_nodes"] == [{"name": "workshop-system", "instance_types": ["m5.xlarge"], "desired": 2}]
+    assert parts["addons"] == ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
+    assert parts["karpenter"]["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
+    assert parts["karpenter"]["interruption_queue"] == "workshop"
+    assert len(parts["karpenter"]["rules"]) == 5
+    assert parts["node_pools"] == ["g5-gpu-karpenter", "x86-cpu-karpenter"]
+    assert parts["load_balancer_controller"]["chart"] == "aws-load-balancer-controller"
+    assert plan["summary"]["resources"] == len(plan["resources"])
+    types = {r["type"] for r in plan["resources"]}
+    assert {"aws:eks/cluster:Cluster", "aws:sqs/queue:Queue", "kubernetes:karpenter.sh/v1:NodePool"} <= types
+    karpenter = next(r for r in plan["resources"] if r["name"] == "karpenter")
+    assert karpenter["properties"]["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
+    assert "offline" not in json.dumps(karpenter)  # the ECR token's placeholder never shows, even fake
+    assert "kubeconfig" not in plan["outputs"]
+
+
+def test_the_offline_plan_table_shows_the_components(monkeypatch: pytest.MonkeyPatch) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(aws_cmd, "console", Console(file=out, width=200))
+    aws_cmd.print_offline_plan(offline_plan(aws_config()))
+    text = out.getvalue()
+    assert "2x m5.xlarge" in text
+    assert "coredns, eks-pod-identity-agent, kube-proxy, vpc-cni" in text
+    assert "workshop + 5 rules" in text
+    assert "g5-gpu-karpenter, x86-cpu-karpenter" in text
+
+
+def test_the_targets_plan_adds_placements_and_the_kubernetes_objects(tmp_path: Path) -> None:
+    plan = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws).plan()
+    json.dumps(plan)
+    assert [p["model"] for p in plan["placements"]] == ["llama3"]
+    assert plan["placements"][0]["instance_type"].startswith("g5.")
+    assert {"kind": "Deployment", "name": "llama3", "namespace": "inferctl"} in plan["objects"]
+    assert plan["components"]["node_pools"] == ["g5-gpu-karpenter", "x86-cpu-karpenter"]
+    assert {"type": "aws:eks/cluster:Cluster", "name": "cluster"} in plan["resources"]
+    assert not (tmp_path / "platforms").exists()  # plan writes nothing
+
+
+def test_aws_is_a_target_with_logs_and_nodes(tmp_path: Path) -> None:
+    assert isinstance(target_for(aws_config(), Home(tmp_path)), AwsTarget)
+    assert "aws" in targets_with(LogsCapability) and "aws" in targets_with(NodesCapability)
+
+
+def test_without_a_platform_down_is_a_no_op_and_reads_say_what_to_do(tmp_path: Path) -> None:
+    target = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws)
+    reporter = Lines()
+    target.down(reporter)
+    assert reporter.lines == ["no AWS platform 'workshop' from this machine: nothing to remove"]
+    assert target.status()["state"] == "not deployed"
+    with pytest.raises(NotFoundError, match="run 'inferctl up --target aws'"):
+        target.endpoints()
+
+
+def test_up_refuses_a_gated_model_without_hf_token_before_touching_aws(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HF_TOKEN", raising=False)
+    with pytest.raises(ConfigError, match="HF_TOKEN is not set"):
+        AwsTarget(aws_config(), Home(tmp_path), clients=no_aws).up(NullReporter())
+
+
+def test_saved_outputs_give_the_kubernetes_target_its_kubeconfig(tmp_path: Path) -> None:
+    target = AwsTarget(aws_config(), Home(tmp_path))
+    kubeconfig = json.dumps({"apiVersion": "v1", "kind": "Config"})
+    target.save_outputs({"cluster_name": "workshop", "endpoint": "https://x", "kubeconfig": kubeconfig})
+    saved = target.saved_outputs()
+    assert saved == {"cluster_name": "workshop", "endpoint": "https://x"}
+    path = target.state_dir / "kubeconfig"
+    assert path.read_text(encoding="utf-8") == kubeconfig
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    settings = target.kubernetes(include_karpenter=False).config.kubernetes
+    assert settings.kubeconfig == str(path)
+    assert settings.context == "inferctl-workshop-us-east-1"
+    target.forget_outputs()
+    assert target.saved_outputs() is None and not path.exists()
+
+
+def test_leftovers_lists_instances_and_load_balancers_tagged_for_the_cluster() -> None:
+    aws = StubbedAws()
+    aws.stub("ec2").add_response(
+        "describe_instances",
+        {
+            "Reservations": [
+                {
+                    "Instances": [
+                        {
+                            "InstanceId": "i-0123456789abcdef0",
+                            "InstanceType": "g5.xlarge",
+                            "Tags": [{"Key": "Name", "Value": "gpu"}],
+                        }
+                    ]
+                }
+            ]
+        },
+        {
+            "Filters": [
+                {"Name": "tag-key", "Values": ["kubernetes.io/cluster/workshop"]},
+                {"Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]},
+            ]
+        },
+    )
+    ours = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/k8s-inferctl-llama3/0123456789abcdef"
+    theirs = "arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/other/fedcba9876543210"
+    elbv2 = aws.stub("elbv2")
+    elbv2.add_response(
+        "describe_load_balancers",
+        {
+            "LoadBalancers": [
+                {"LoadBalancerArn": ours, "LoadBalancerName": "k8s-inferctl-llama3"},
+                {"LoadBalancerArn": theirs, "LoadBalancerName": "other"},
+            ]
+        },
+        {},
+    )
+    elbv2.add_response(
+        "describe_tags",
+        {
+            "TagDescriptions": [
+                {"ResourceArn": ours, "Tags": [{"Key": "elbv2.k8s.aws/cluster", "Value": "workshop"}]},
+                {"ResourceArn": theirs, "Tags": [{"Key": "elbv2.k8s.aws/cluster", "Value": "another"}]},
+            ]
+        },
+        {"ResourceArns": [ours, theirs]},
+    )
+    aws.stub("elb").add_response("describe_load_balancers", {"LoadBalancerDescriptions": []}, {})
+    found = find_leftovers(aws, "workshop", "us-east-1")
+    aws.assert_done()
+    assert [(f.kind, f.id) for f in found] == [("ec2-instance", "i-0123456789abcdef0"), ("load-balancer", ours)]
+    assert (
+        found[0].delete_command == "aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123456789abcdef0"
+    )
+    assert found[1].name == "k8s-inferctl-llama3"
+
+
+def test_the_preflight_command_prints_json_and_exits_2_on_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None
+) -> None:
+    """The command builds its own boto3 clients; without credentials botocore refuses before any request."""
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    config = tmp_path / "inferctl.yaml"
+    config.write_text(
+        "name: workshop\ntarget: aws\nmodels:\n  - name: llama3\n    source: meta-llama/Meta-Llama-3-8B-Instruct\n",
+        encoding="utf-8",
+    )
+    app = typer.Typer()
+    aws_cmd.register(app)
+    result = CliRunner().invoke(app, ["aws", "preflight", "-c", str(config), "-o", "json"])
+    report = json.loads(result.stdout)
+    assert report["ok"] is False
+    assert [c["name"] for c in report["checks"]] == ["credentials", "api endpoint", "pulumi"]
+    assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
+
+
+def test_importing_the_target_and_its_cli_loads_no_heavy_library() -> None:
+    code = (
+        "import sys, inferctl.targets.aws, inferctl.cli.aws_cmd, inferctl.aws;"
+        "print(sorted(m for m in ('pulumi', 'pulumi_aws', 'boto3', 'botocore', 'lightkube') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
