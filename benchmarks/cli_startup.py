@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, timed_run, write_result  # noqa: E402
+from _common import median, timed_run, write_result
 
 TARGET_S = 0.5
 

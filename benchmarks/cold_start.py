@@ -26,7 +26,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import INFERCTL, median, write_result  # noqa: E402
+from _common import INFERCTL, median, write_result
 
 TARGET_S = 20.0
 KEY = "sk-bench"

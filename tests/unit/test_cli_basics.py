@@ -87,3 +87,28 @@ def test_status_and_endpoint_when_nothing_runs(
     assert json.loads(capsys.readouterr().out)["state"] == "stopped"
     assert main(["endpoint"]) == 2
     assert "inferctl up" in capsys.readouterr().err
+
+
+def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["up", "--port", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert "Invalid value for '--port'" in err
+    assert "Traceback" not in err
+
+
+def test_error_text_in_brackets_is_printed_literally(monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Rich markup must not eat '[local]' in "pip install 'inferctl[local]'"."""
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    assert main(["up", "--model", "demo"]) == 2
+    assert "pip install 'inferctl[local]'" in capsys.readouterr().err
+
+
+def test_port_forward_is_for_cluster_targets(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    assert main(["chat", "hi", "--port-forward"]) == 2
+    assert "--port-forward works on targets kubernetes, aws" in capsys.readouterr().err

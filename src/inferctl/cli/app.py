@@ -10,8 +10,8 @@ from __future__ import annotations
 import sys
 from importlib import import_module
 
-import click
 import typer
+from rich.markup import escape
 
 from inferctl import __version__
 from inferctl.errors import InferctlError
@@ -21,6 +21,12 @@ COMMAND_MODULES = (
     "lifecycle",
     "chat",
     "config_cmd",
+    "bench",
+    "diagram",
+    "render",
+    "nodes",
+    "plan",
+    "aws_cmd",
 )
 
 app = typer.Typer(
@@ -51,24 +57,19 @@ for _name in COMMAND_MODULES:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; returns the exit code. Usage errors are typer's (exit 2), known errors one red line."""
     from inferctl.cli.common import err_console
 
     command = typer.main.get_command(app)
     try:
-        command.main(args=argv, prog_name="inferctl", standalone_mode=False)
+        command.main(args=argv, prog_name="inferctl", standalone_mode=True)
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except InferctlError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc.message}", soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(exc.message)}", soft_wrap=True)
         for line in exc.details:
-            err_console.print(f"  [dim]{line}[/dim]", soft_wrap=True, markup=False)
+            err_console.print(f"  {escape(line)}", style="dim", soft_wrap=True)
         return exc.exit_code
-    except click.exceptions.Abort:
-        err_console.print("aborted")
-        return 130
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.ClickException as exc:
-        exc.show()
-        return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")
         return 130

@@ -10,10 +10,12 @@ import typer
 
 from inferctl.cli.common import ConfigOpt, ModelOpt, TargetOpt, demo_notice, err_console, load
 from inferctl.errors import NotFoundError, OperationError, UserError
-from inferctl.targets import target_for
+from inferctl.targets import PortForwardCapability, target_for, targets_with
 
 if TYPE_CHECKING:
     from openai import OpenAI
+
+    from inferctl.targets.base import Endpoint
 
 
 def chat(
@@ -24,14 +26,28 @@ def chat(
     system: Annotated[str | None, typer.Option("--system", help="A system message.")] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="Most tokens per reply.", min=1)] = 256,
     temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.", min=0.0)] = 0.7,
+    port_forward: Annotated[
+        bool, typer.Option("--port-forward", help="Reach a cluster model through kubectl port-forward.")
+    ] = False,
 ) -> None:
     """Chat with a served model, streaming tokens as they come."""
     cfg = load(config, target=target, model=model)
-    endpoints = target_for(cfg).endpoints()
-    if model is not None and len(endpoints) > 1:
-        endpoints = [e for e in endpoints if model in (e.model, cfg.models[0].name)] or endpoints
-    endpoint = endpoints[0]
+    platform = target_for(cfg)
     demo_notice(cfg)
+    if not port_forward:
+        endpoints = platform.endpoints()
+        if model is not None and len(endpoints) > 1:
+            endpoints = [e for e in endpoints if model in (e.model, cfg.models[0].name)] or endpoints
+        _chat(endpoints[0], prompt, system, max_tokens, temperature)
+        return
+    if not isinstance(platform, PortForwardCapability):
+        supported = ", ".join(targets_with(PortForwardCapability))
+        raise UserError(f"--port-forward works on targets {supported}; target {cfg.target} is reached directly")
+    with platform.port_forward(model) as endpoint:
+        _chat(endpoint, prompt, system, max_tokens, temperature)
+
+
+def _chat(endpoint: Endpoint, prompt: str | None, system: str | None, max_tokens: int, temperature: float) -> None:
     from openai import OpenAI
 
     client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "unused", max_retries=0, timeout=600)

@@ -32,6 +32,11 @@ if TYPE_CHECKING:
     from inferctl.targets.base import Target
 
 
+def ask(question: str) -> bool:
+    """A yes/no prompt on the terminal; no terminal means no."""
+    return sys.stdin.isatty() and typer.confirm(question, default=False, err=True)
+
+
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
     """Cluster targets create or remove billable things: show the plan, then ask (``--yes`` skips)."""
     if yes or config.target == "local":
@@ -54,7 +59,7 @@ def up(
 ) -> None:
     """Start the platform and wait until the models answer (local: a vLLM child process on 127.0.0.1)."""
     cfg = load(config, target=target, model=model, port=port)
-    platform = target_for(cfg)
+    platform = target_for(cfg, assume_yes=yes, confirm=ask)
     _confirm(platform, cfg, yes, "up")
     demo_notice(cfg)
     with progress() as reporter:
@@ -83,7 +88,7 @@ def down(
 ) -> None:
     """Stop the models (and with --platform everything billable). Safe to re-run."""
     cfg = load(config, target=target, model=model)
-    tgt = target_for(cfg)
+    tgt = target_for(cfg, assume_yes=yes, confirm=ask)
     _confirm(tgt, cfg, yes, "down")
     with progress() as reporter:
         tgt.down(reporter, platform=platform)

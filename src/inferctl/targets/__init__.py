@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inferctl.home import Home
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, NullReporter, Reporter, Target
+from inferctl.targets.base import (
+    Endpoint,
+    LogsCapability,
+    NodesCapability,
+    NullReporter,
+    PortForwardCapability,
+    Reporter,
+    Target,
+)
 
 if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
@@ -27,8 +36,14 @@ def target_class(name: str) -> type[Target]:
     raise ValueError(f"unknown target {name!r}")
 
 
-def target_for(config: PlatformConfig, home: Home | None = None) -> Target:
-    return target_class(config.target)(config, home or Home.from_env())
+def target_for(
+    config: PlatformConfig,
+    home: Home | None = None,
+    *,
+    assume_yes: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+) -> Target:
+    return target_class(config.target)(config, home or Home.from_env(), assume_yes=assume_yes, confirm=confirm)
 
 
 def targets_with(capability: type) -> list[str]:
@@ -49,6 +64,7 @@ __all__ = [
     "LogsCapability",
     "NodesCapability",
     "NullReporter",
+    "PortForwardCapability",
     "Reporter",
     "Target",
     "target_class",

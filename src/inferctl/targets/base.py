@@ -8,7 +8,8 @@ JSON-able dicts so every read command can offer ``--output json``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -62,9 +63,24 @@ class Target(ABC):
 
     name: ClassVar[TargetName]
 
-    def __init__(self, config: PlatformConfig, home: Home) -> None:
+    def __init__(
+        self,
+        config: PlatformConfig,
+        home: Home,
+        *,
+        assume_yes: bool = False,
+        confirm: Callable[[str], bool] | None = None,
+    ) -> None:
+        """``assume_yes`` / ``confirm``: how to answer a question the target must ask while it works (create a
+        service-linked role, install a tool); the CLI sets them from ``--yes`` and its prompt. Unanswered: no."""
         self.config = config
         self.home = home
+        self.assume_yes = assume_yes
+        self.confirm = confirm
+
+    def agrees(self, question: str) -> bool:
+        """True when ``--yes`` was given or the user answers yes to ``question``."""
+        return self.assume_yes or (self.confirm is not None and self.confirm(question))
 
     @abstractmethod
     def plan(self) -> dict[str, Any]:
@@ -93,6 +109,16 @@ class LogsCapability(ABC):
     @abstractmethod
     def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
         """Yield log lines; with ``follow`` keep yielding until interrupted."""
+
+
+class PortForwardCapability(ABC):
+    """The target can reach a model from this machine through a tunnel (``chat --port-forward``)."""
+
+    @abstractmethod
+    def port_forward(
+        self, model: str | None = None, *, local_port: int | None = None
+    ) -> AbstractContextManager[Endpoint]:
+        """The model's endpoint on 127.0.0.1 for the duration of the block."""
 
 
 class NodesCapability(ABC):
