@@ -17,7 +17,8 @@ What :class:`FakeCluster` does, per request (``handle_request``):
 * ``pods/<name>/log`` (``tailLines``) from :attr:`logs`; the service proxy
   (``services/<name>:<port>/proxy/<path>``) from :attr:`proxy`;
 * 403 for every request into a namespace in :attr:`forbidden_namespaces`;
-* records every request in :attr:`requests` (method, path, query, content type, JSON body, status code).
+* records every request in :attr:`requests` (method, path, query, content type, JSON body, status code,
+  headers).
 
 Controllers are simulated in ticks (one tick per request): pods of a deleted Deployment terminate after
 ``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks`` after its
@@ -32,7 +33,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -73,6 +74,7 @@ class Recorded:
     content_type: str
     body: Any
     status: int
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def _json(status: int, body: Any) -> httpx2.Response:
@@ -218,7 +220,8 @@ class FakeCluster(httpx2.BaseTransport):
         body = json.loads(raw) if raw and ("json" in content_type or "apply-patch" in content_type) else None
         path = unquote(url.path)
         response = self._route(request.method, path, query, content_type, body)
-        self.requests.append(Recorded(request.method, path, query, content_type, body, response.status_code))
+        headers = dict(request.headers)
+        self.requests.append(Recorded(request.method, path, query, content_type, body, response.status_code, headers))
         return response
 
     def _route(self, method: str, path: str, query: dict[str, str], ctype: str, body: Any) -> httpx2.Response:
@@ -321,13 +324,13 @@ class FakeCluster(httpx2.BaseTransport):
                 applied["metadata"]["finalizers"] = ["karpenter.k8s.aws/termination"]
             return _json(201, self.put(applied))
         merged = copy.deepcopy(existing)
-        for field, value in applied.items():
-            if field == "metadata":
+        for part, value in applied.items():
+            if part == "metadata":
                 for mk in ("labels", "annotations"):
                     if mk in value:
                         merged["metadata"][mk] = value[mk]
-            elif field != "status":
-                merged[field] = value
+            elif part != "status":
+                merged[part] = value
         if merged.get("spec") != existing.get("spec"):
             merged["metadata"]["generation"] = int(existing["metadata"].get("generation", 1)) + 1
         merged["metadata"]["resourceVersion"] = str(int(existing["metadata"]["resourceVersion"]) + 1)
@@ -621,16 +624,22 @@ def set_rollout(fake: FakeCluster, name: str, namespace: str, *, ready: int, rep
 
 
 def kubeconfig(
-    path: Any, *, server: str = "https://fake-cluster.example:6443", contexts: Iterable[str] = ("fake",)
+    path: Any,
+    *,
+    server: str = "https://fake-cluster.example:6443",
+    contexts: Iterable[str] = ("fake",),
+    token: str | None = "test-token",
 ) -> Any:
-    """Write a kubeconfig with the given contexts (all on one cluster, token auth); returns the path."""
+    """Write a kubeconfig with the given contexts (all on one cluster, token auth); returns the path.
+
+    ``token`` None: a user without a token, as with client-certificate auth (no Authorization header is set)."""
     names = list(contexts)
     data = {
         "apiVersion": "v1",
         "kind": "Config",
         "current-context": names[0],
         "clusters": [{"name": "fake", "cluster": {"server": server, "insecure-skip-tls-verify": True}}],
-        "users": [{"name": "dev", "user": {"token": "test-token"}}],
+        "users": [{"name": "dev", "user": {"token": token} if token else {}}],
         "contexts": [{"name": n, "context": {"cluster": "fake", "user": "dev"}} for n in names],
     }
     path.write_text(json.dumps(data), encoding="utf-8")

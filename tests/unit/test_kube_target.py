@@ -291,3 +291,87 @@ def test_pools_managed_elsewhere_are_not_applied_but_are_torn_down(fake: FakeClu
         fake.put({**obj, "metadata": {**obj["metadata"], "finalizers": ["karpenter.sh/termination"]}})
     tgt.down(RecordingReporter(), platform=True)
     assert fake.all("NodePool") == [] and fake.all("EC2NodeClass") == [] and fake.all("Node") == []
+
+
+def test_up_marks_the_namespace_it_creates_and_keeps_the_mark(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out, rolled_out]
+    cfg = config(tmp_path)
+    target(cfg).up(RecordingReporter())
+    target(cfg).up(RecordingReporter())  # a re-apply keeps the mark (server-side apply drops unsent fields)
+    namespace = fake.get("Namespace", NS)
+    assert namespace is not None
+    assert namespace["metadata"]["annotations"] == {"inferctl.io/created-by": "genai"}
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+
+
+@pytest.mark.parametrize("existing", ["team-ml", "default"])
+def test_a_namespace_that_existed_before_is_neither_relabelled_nor_deleted(
+    fake: FakeCluster, tmp_path: Path, existing: str
+) -> None:
+    if fake.get("Namespace", existing) is None:
+        fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": existing, "labels": {"team": "ml"}}})
+    before = fake.get("Namespace", existing)
+    labels = dict(before["metadata"].get("labels") or {})  # type: ignore[index]
+
+    def rolled_out_there(f: FakeCluster) -> None:
+        f.put(make_pod(POD, existing, SELECTOR, node="n", phase="Running", ready=True))
+        set_rollout(f, "llama", existing, ready=1)
+
+    fake.frames = [rolled_out_there]
+    cfg = config(tmp_path, namespace=existing)
+    reporter = RecordingReporter()
+    target(cfg).up(reporter)
+    assert f"Namespace/{existing}" not in fake.applied()
+    assert (fake.get("Namespace", existing) or {})["metadata"].get("labels", {}) == labels
+    assert "Deployment/llama" in fake.applied() and fake.get("Deployment", "llama", existing) is not None
+    assert f"Namespace {existing} existed before inferctl" in reporter.text()
+
+    target(cfg).down(RecordingReporter())
+    assert f"namespaces/{existing}" not in fake.deleted()
+    assert fake.get("Namespace", existing) is not None and fake.get("Deployment", "llama", existing) is None
+
+
+def test_down_keeps_a_created_namespace_where_other_pods_run(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path)
+    target(cfg).up(RecordingReporter())
+    fake.put(make_pod("someone-else", NS, {"app": "other"}, node="n", phase="Running"))
+    reporter = RecordingReporter()
+    target(cfg).down(reporter)
+    assert f"namespaces/{NS}" not in fake.deleted() and fake.get("Namespace", NS) is not None
+    assert reporter.warnings == [f"Namespace {NS}: keeping it, 1 other pod(s) run there (someone-else)"]
+
+
+def test_a_missing_crd_stops_up_before_any_change(fake: FakeCluster, tmp_path: Path) -> None:
+    from inferctl.errors import UserError
+
+    fake.missing_groups.add("monitoring.coreos.com")
+    cfg = config(tmp_path)
+    cfg = cfg.model_copy(update={"observability": cfg.observability.model_copy(update={"prometheus": True})})
+    with pytest.raises(UserError) as caught:
+        target(cfg).up(RecordingReporter())
+    assert caught.value.message == (
+        "the cluster does not serve PodMonitor (monitoring.coreos.com/v1); install the Prometheus Operator "
+        "(kube-prometheus-stack) or set observability.prometheus: false"
+    )
+    assert fake.applied() == []
+
+    fake.missing_groups = {"karpenter.sh", "karpenter.k8s.aws"}
+    with pytest.raises(UserError, match=r"serve EC2NodeClass \(karpenter.k8s.aws/v1\), NodePool \(karpenter.sh/v1\)"):
+        target(config(tmp_path)).up(RecordingReporter())
+    assert fake.applied() == []
+
+
+def test_smoke_test_sends_no_api_key_and_tells_vllm_from_the_api_server(fake: FakeCluster, tmp_path: Path) -> None:
+    """With certificate credentials nothing overwrites the Authorization header: the key must not be sent."""
+    kubeconfig(tmp_path / "kubeconfig", token=None)
+    fake.frames = [rolled_out]
+    fake.proxy[(NS, "llama")] = (401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 401})
+    reporter = RecordingReporter()
+    target(config(tmp_path)).up(reporter)
+    api_key = Home.from_env().api_key("genai", create=False)
+    assert api_key and all(api_key not in str(r.headers) for r in fake.requests)
+    [proxied] = [r for r in fake.requests if "/proxy/" in r.path]
+    assert "authorization" not in {k.lower() for k in proxied.headers}
+    # A 401 Status comes from the API server itself: it proves nothing about the model server.
+    assert reporter.warnings == ["smoke test: GET /v1/models on llama returned HTTP 401; see 'inferctl logs'"]

@@ -4,7 +4,8 @@ Modules (import the one you need; this package imports nothing so ``inferctl --h
 
     client     KubeClient: lightkube bound to a context and namespace, plain dicts, errors that say what to do;
                its httpx transport is the single seam tests replace
-    apply      server-side apply (field manager ``inferctl``) in kind order
+    apply      server-side apply (field manager ``inferctl``) in kind order, after checking the cluster serves
+               every custom kind; marks the namespace it creates (the only one ``down`` deletes)
     rollout    kubectl's readiness rules, live phases, RolloutWatcher
     diagnose   pure rules: image pulls, crashes (gated model, CUDA OOM, KV cache), OOMKilled, NodePool limits,
                no matching NodePool, pending load balancer

@@ -281,19 +281,29 @@ class KubeClient:
                 if exc.response.status_code not in (400, 404):  # 400: not started yet; 404: pod gone
                     raise
 
+    def serves(self, api_version: str, kind: str) -> bool:
+        """Whether the cluster serves ``kind`` at all (for a custom resource: its CRD is installed)."""
+        res = resource_class(api_version, kind)
+        kwargs = {"namespace": self.namespace} if _namespaced(res) else {}
+        with self.errors(f"checking that the cluster serves {kind}", starting=True), _none_on_404() as missing:
+            for _ in self._client.list(res, chunk_size=1, **kwargs):
+                break
+        return not missing
+
     def tail(self, pod: str, *, container: str | None = None, lines: int = 40) -> builtins.list[str]:
         """The last ``lines`` log lines of a pod, or [] when there are none yet."""
         return list(self.logs(pod, container=container, tail=lines))
 
-    def proxy_get(
-        self, service: str, port: str | int, path: str, *, headers: Mapping[str, str] | None = None
-    ) -> tuple[int, str]:
-        """GET ``path`` on a Service through the API server's service proxy: (status code, body)."""
+    def proxy_get(self, service: str, port: str | int, path: str) -> tuple[int, str]:
+        """GET ``path`` on a Service through the API server's service proxy: (status code, body).
+
+        The API server strips the caller's Authorization header before proxying: no credential reaches the
+        service this way."""
         if self._http is None:
             self._http = adapter_client(self.config, ConnectionParams(timeout=self._timeout, transport=self._transport))
         url = f"/api/v1/namespaces/{self.namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
         with self.errors(f"calling service {service} through the API server"):
-            response = self._http.get(url, headers=dict(headers or {}))
+            response = self._http.get(url)
         return response.status_code, response.text
 
     # --- writes -------------------------------------------------------------------------------------------
@@ -359,13 +369,19 @@ def _no_such_api(api_version: str, kind: str) -> Iterator[None]:
         yield
     except httpx2.HTTPStatusError as exc:
         if exc.response.status_code == 404 and not isinstance(exc, ApiError):
-            hint = (
-                "install the Prometheus Operator or set observability.prometheus: false"
-                if api_version.startswith("monitoring.coreos.com")
-                else "install its CustomResourceDefinition (Karpenter for NodePools) or turn that feature off"
-            )
+            hint = missing_kind_hint(api_version)
             raise OperationError(f"the cluster does not serve {kind} ({api_version}); {hint}") from None
         raise
+
+
+def missing_kind_hint(api_version: str) -> str:
+    """What to do when the cluster lacks the CRD of a kind inferctl renders."""
+    group = api_version.split("/", 1)[0]
+    if group == "monitoring.coreos.com":
+        return "install the Prometheus Operator (kube-prometheus-stack) or set observability.prometheus: false"
+    if group in ("karpenter.sh", "karpenter.k8s.aws"):
+        return "install Karpenter v1 on the cluster or set kubernetes.karpenter: false"
+    return "install its CustomResourceDefinition or turn that feature off"
 
 
 def _status_message(exc: httpx2.HTTPStatusError) -> str:
@@ -399,6 +415,7 @@ __all__ = [
     "KubeClient",
     "load_kubeconfig",
     "make_transport",
+    "missing_kind_hint",
     "resource_class",
     "select_context",
 ]

@@ -13,8 +13,10 @@ from typing import Any
 
 Obj = dict[str, Any]
 
-# Namespaces inferctl never deletes, even if it applied them.
+# Namespaces inferctl never deletes, whatever their annotations say.
 PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+# On a namespace inferctl created (value: the platform's name); teardown deletes no other namespace.
+CREATED_BY_ANNOTATION = "inferctl.io/created-by"
 
 
 def identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -33,6 +35,12 @@ def namespace_of(obj: Mapping[str, Any]) -> str | None:
 
 def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
     return dict(obj.get("metadata", {}).get("labels") or {})
+
+
+def created_by(obj: Mapping[str, Any]) -> str | None:
+    """The platform that created this namespace (its ``inferctl.io/created-by`` annotation), if inferctl did."""
+    value = (obj.get("metadata", {}).get("annotations") or {}).get(CREATED_BY_ANNOTATION)
+    return str(value) if value else None
 
 
 def describe(obj: Mapping[str, Any]) -> str:
@@ -162,11 +170,13 @@ def pod_is_ready(pod: Mapping[str, Any]) -> bool:
 
 
 __all__ = [
+    "CREATED_BY_ANNOTATION",
     "PROTECTED_NAMESPACES",
     "Obj",
     "condition",
     "condition_true",
     "container_statuses",
+    "created_by",
     "describe",
     "event_source",
     "event_time",

@@ -3,7 +3,8 @@
 The waits are the point: a Service of type LoadBalancer keeps its finalizer until the cloud load balancer is
 gone, pods take their grace period, and with ``platform`` the NodePools' NodeClaims and nodes must drain and
 terminate (the workshop's ``terraform destroy`` was blocked by exactly these). Every step treats "already gone"
-as success, so running it again is safe.
+as success, so running it again is safe. A namespace is deleted only if this platform created it and nobody
+else's pods run there.
 """
 
 from __future__ import annotations
@@ -11,9 +12,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from inferctl.errors import OperationError
+from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
-from inferctl.kube.objects import PROTECTED_NAMESPACES, Obj, describe, identity, name_of, namespace_of
+from inferctl.kube.objects import (
+    PROTECTED_NAMESPACES,
+    Obj,
+    created_by,
+    describe,
+    identity,
+    labels_of,
+    name_of,
+    namespace_of,
+)
+from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_delete
 from inferctl.targets.base import Reporter
 
@@ -47,11 +58,11 @@ class Teardown:
         """Delete ``objects`` in reverse apply order, waiting for each stage to be really gone.
 
         ``platform_objects`` (the Karpenter pools and their helpers) are removed only with ``platform``, after
-        the workload's pods are gone, and the wait covers their NodeClaims and nodes. Namespaces go last.
+        the workload's pods are gone, and the wait covers their NodeClaims and nodes. Namespaces go last, and
+        only those :func:`_owned_namespaces` allows.
         """
         platform_ids = {identity(o) for o in platform_objects}
         ordered = sort_for_delete(objects)
-        namespaces = [o for o in ordered if o.get("kind") == "Namespace" and name_of(o) not in PROTECTED_NAMESPACES]
         workload = [o for o in ordered if o.get("kind") != "Namespace" and identity(o) not in platform_ids]
         self._delete(workload)
         self._wait_gone(workload)
@@ -59,8 +70,36 @@ class Teardown:
             pools = sort_for_delete(platform_objects)
             self._delete(pools)
             self._wait_gone(pools, pool_names=[name_of(o) for o in pools if o.get("kind") == "NodePool"])
+        namespaces = self._owned_namespaces([o for o in ordered if o.get("kind") == "Namespace"])
         self._delete(namespaces)
         self._wait_gone(namespaces)
+
+    def _owned_namespaces(self, namespaces: Sequence[Obj]) -> list[Obj]:
+        """The namespaces safe to delete: created by this platform (``inferctl.io/created-by``), not a system
+        one, and with no pods left of anyone else (deleting a namespace deletes everything in it)."""
+        owned: list[Obj] = []
+        for namespace in namespaces:
+            name = name_of(namespace)
+            if name in PROTECTED_NAMESPACES:
+                continue
+            try:
+                live = self.client.get("v1", "Namespace", name)
+            except UserError:
+                self.reporter.info(f"Namespace {name}: cannot read it, keeping it")
+                continue
+            if live is None:
+                owned.append(namespace)  # already gone: reported as such
+                continue
+            if created_by(live) != labels_of(namespace).get(LABEL_PLATFORM):
+                self.reporter.info(f"Namespace {name} was not created by inferctl: keeping it")
+                continue
+            pods = self.client.list("v1", "Pod", namespace=name)
+            if pods:
+                names = ", ".join(name_of(p) for p in pods[:3])
+                self.reporter.warn(f"Namespace {name}: keeping it, {len(pods)} other pod(s) run there ({names})")
+                continue
+            owned.append(namespace)
+        return owned
 
     def _delete(self, objects: Sequence[Obj]) -> None:
         for obj in objects:

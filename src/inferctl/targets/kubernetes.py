@@ -182,7 +182,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
         for model in self.config.models:
             if model.replicas > 0:
-                self._smoke(client, model, values.get("api_key"), reporter)
+                self._smoke(client, model, reporter)
         return endpoints
 
     def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
@@ -230,25 +230,29 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{model.name} {local}:{port}' first",
         )
 
-    def _smoke(self, client: KubeClient, model: ModelDeployment, key: str | None, reporter: Reporter) -> None:
+    def _smoke(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> None:
         """GET /v1/models through the API server's service proxy.
 
-        The API server strips the Authorization header after authenticating us, so with the API key on, a 401
-        from vLLM proves both that the server answers and that the key is enforced.
+        The API server authenticates us with the kubeconfig's credentials and strips the Authorization header
+        before proxying, so no API key can reach vLLM this way; none is sent (with certificate credentials it
+        would travel to the API server, and any proxy in front of it, for nothing). With the key on, vLLM's own
+        401 (a JSON body that is not the API server's ``Status``) proves the server answers behind its Service
+        and enforces the key; ``inferctl chat`` then exercises the model itself.
         """
         reporter.phase("smoke test", f"GET /v1/models on {model.name}")
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        code, body = client.proxy_get(model.name, "http", "v1/models", headers=headers)
+        code, body = client.proxy_get(model.name, "http", "v1/models")
+        try:
+            answer = json.loads(body)
+        except ValueError:
+            answer = None
         if code == 200:
-            try:
-                served = [m.get("id") for m in json.loads(body).get("data", [])]
-            except (ValueError, AttributeError):
-                served = []
+            listed = (answer.get("data") or []) if isinstance(answer, dict) else []
+            served = [m.get("id") for m in listed if isinstance(m, dict)]
             if model.model_name in served:
                 reporter.info(f"smoke test: {model.name} lists model {model.model_name}")
                 return
             reporter.warn(f"smoke test: {model.name} answered but does not list {model.model_name} (got {served})")
-        elif code == 401 and key:
+        elif code == 401 and self.config.endpoint.api_key.enabled and not _is_api_status(answer):
             reporter.info(f"smoke test: {model.name} answers and enforces the API key (401 without it)")
         else:
             reporter.warn(f"smoke test: GET /v1/models on {model.name} returned HTTP {code}; see 'inferctl logs'")
@@ -409,6 +413,11 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
         return {"context": client.context, **view}
+
+
+def _is_api_status(answer: Any) -> bool:
+    """A Kubernetes ``Status`` body: the API server answered, not the model server behind the proxy."""
+    return isinstance(answer, dict) and answer.get("kind") == "Status"
 
 
 __all__ = ["KubernetesTarget", "catalog_price"]
