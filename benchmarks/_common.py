@@ -44,4 +44,4 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-INFERCTL = [sys.executable, "-m", "inferctl.cli.app"]
+INFERCTL = [sys.executable, "-m", "inferctl"]

@@ -47,7 +47,7 @@ class Cli:
 
     def __call__(self, *args: str, timeout: float = 600, **extra_env: str) -> CliRun:
         proc = subprocess.run(
-            [sys.executable, "-m", "inferctl.cli.app", *args],
+            [sys.executable, "-m", "inferctl", *args],
             cwd=self.cwd,
             env=self.env(**extra_env),
             capture_output=True,

@@ -1,9 +1,10 @@
 """Helpers for the catalog, profile, sizing and plan tests.
 
 - ``fixture_profile(name)``: the profile of a published config.json under ``tests/fixtures/models/``.
-- ``FakeHub``: the HuggingFace hub behind huggingface_hub's own HTTP seam (``set_client_factory`` with an
-  ``httpx2.MockTransport``). The hub cannot be reached from this machine, and the point of these tests is how
-  inferctl reacts to what the hub answers (a config, a gated 401/403, no network), not the hub itself.
+- ``FakeHub``: the HuggingFace hub behind huggingface_hub's own HTTP seam (``set_client_factory`` with a
+  ``MockTransport`` of the HTTP library huggingface_hub uses, reached through its ``huggingface_hub.utils.httpx``
+  alias). The hub cannot be reached from this machine, and the point of these tests is how inferctl reacts to
+  what the hub answers (a config, a gated 401/403, no network), not the hub itself.
 - ``shared_dir()``: ``<repo>/../shared`` or None.
 """
 
@@ -16,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import httpx2
+from huggingface_hub.utils import httpx as hub_http  # huggingface_hub's own HTTP library (httpx2 in v2)
 
 from inferctl.catalog.profile import ModelProfile, profile_from_directory
 
@@ -51,7 +52,7 @@ def shared_dir() -> Path | None:
     return path if path.is_dir() else None
 
 
-Handler = Callable[[httpx2.Request], httpx2.Response]
+Handler = Callable[[hub_http.Request], hub_http.Response]
 
 
 class FakeHub:
@@ -70,19 +71,19 @@ class FakeHub:
         self.safetensors = safetensors or {}  # repo -> the header of its single model.safetensors
         self.gated = gated or {}
         self.offline = offline
-        self.requests: list[httpx2.Request] = []
+        self.requests: list[hub_http.Request] = []
 
-    def __call__(self, request: httpx2.Request) -> httpx2.Response:
+    def __call__(self, request: hub_http.Request) -> hub_http.Response:
         self.requests.append(request)
         if self.offline:
-            raise httpx2.ConnectError("[Errno -2] Name or service not known", request=request)
+            raise hub_http.ConnectError("[Errno -2] Name or service not known", request=request)
         path = request.url.path
         if path in ("", "/"):
-            return httpx2.Response(200, request=request)
+            return hub_http.Response(200, request=request)
         for repo, status in self.gated.items():
             if path.startswith(f"/{repo}/") or path.startswith(f"/api/models/{repo}"):
                 message = f"Access to model {repo} is restricted. You must have access to it and be authenticated."
-                return httpx2.Response(
+                return hub_http.Response(
                     status, headers={"X-Error-Code": "GatedRepo", "X-Error-Message": message}, request=request
                 )
         for repo, config in self.configs.items():
@@ -94,18 +95,18 @@ class FakeHub:
                 if path == f"/{repo}/resolve/main/{name}":
                     return _file_response(request, body)
             if path.startswith(f"/{repo}/"):
-                return httpx2.Response(404, headers={"X-Error-Code": "EntryNotFound"}, request=request)
+                return hub_http.Response(404, headers={"X-Error-Code": "EntryNotFound"}, request=request)
         # The hub answers 401 RepoNotFound for repositories it does not show to this caller.
-        return httpx2.Response(401, headers={"X-Error-Code": "RepoNotFound"}, request=request)
+        return hub_http.Response(401, headers={"X-Error-Code": "RepoNotFound"}, request=request)
 
 
-def _file_response(request: httpx2.Request, body: bytes) -> httpx2.Response:
+def _file_response(request: hub_http.Request, body: bytes) -> hub_http.Response:
     headers = {
         "ETag": f'"{hashlib.sha256(body).hexdigest()}"',
         "X-Repo-Commit": "0123456789abcdef0123456789abcdef01234567",
         "Content-Length": str(len(body)),
     }
-    return httpx2.Response(200, headers=headers, content=b"" if request.method == "HEAD" else body, request=request)
+    return hub_http.Response(200, headers=headers, content=b"" if request.method == "HEAD" else body, request=request)
 
 
 @contextmanager
@@ -116,7 +117,7 @@ def fake_hub(hub: FakeHub, cache_dir: Path) -> Iterator[FakeHub]:
 
     saved_cache = constants.HF_HUB_CACHE
     constants.HF_HUB_CACHE = str(cache_dir)
-    set_client_factory(lambda: httpx2.Client(transport=httpx2.MockTransport(hub), follow_redirects=True))
+    set_client_factory(lambda: hub_http.Client(transport=hub_http.MockTransport(hub), follow_redirects=True))
     try:
         yield hub
     finally:

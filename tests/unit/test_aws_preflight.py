@@ -15,7 +15,7 @@ from botocore.exceptions import NoCredentialsError
 
 from inferctl.aws.preflight import InstanceDemand, quota_class, run_preflight
 from inferctl.aws.stack import ensure_pulumi, find_pulumi
-from inferctl.errors import ConfigError, MissingDependencyError, PlanError, UserError
+from inferctl.errors import ConfigError, MissingDependencyError, OperationError, PlanError, UserError
 from inferctl.home import Home
 from tests.support.aws import (
     SPOT_ROLE,
@@ -316,3 +316,53 @@ def test_quota_classes_follow_the_instance_family_letters() -> None:
     assert quota_class("p4d.24xlarge").name == "P"  # type: ignore[union-attr]
     assert quota_class("m5.xlarge").name == "Standard"  # type: ignore[union-attr]
     assert quota_class("inf2.xlarge") is None
+
+
+def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    aws.stub("ec2").add_client_error(
+        "describe_instance_type_offerings", "UnauthorizedOperation", "You are not authorized", 403
+    )
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()  # the other checks still ran
+    assert [c.name for c in report.failures] == ["instance types"]
+    with pytest.raises(UserError) as failed:
+        report.raise_for_failures()
+    assert failed.value.message == (
+        "AWS refused ec2:DescribeInstanceTypeOfferings (UnauthorizedOperation); allow it for your identity "
+        "('up' needs it too) and re-run"
+    )
+    assert failed.value.exit_code == 2
+
+
+def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    aws.stub("ec2").add_client_error("describe_subnets", "InvalidSubnetID.NotFound", "no such subnet", 400)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    config = aws_config(
+        vpc_id="vpc-0123456789abcdef0",
+        private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+        public_access_cidrs=["203.0.113.7/32"],
+    )
+    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    with pytest.raises(ConfigError, match=r"a subnet of aws\.private_subnet_ids does not exist"):
+        report.raise_for_failures()
+
+
+def test_an_aws_outage_while_reading_quotas_is_an_operation_error(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    aws.stub("service-quotas").add_client_error("get_service_quota", "ServiceException", "try again", 500)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    with pytest.raises(OperationError) as failed:
+        report.raise_for_failures()
+    assert failed.value.message == "servicequotas:GetServiceQuota failed (ServiceException); re-run in a moment"
+    assert failed.value.exit_code == 1

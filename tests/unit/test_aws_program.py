@@ -16,7 +16,7 @@ from inferctl.aws.context import principal_for_access_entry
 from inferctl.aws.eks import system_ami_type
 from inferctl.aws.karpenter import rule_slug
 from inferctl.aws.network import split_cidr
-from inferctl.aws.offline import OFFLINE_ACCOUNT, RESOLVED_AT_UP, ProgramRun
+from inferctl.aws.offline import OFFLINE_ACCOUNT, RESOLVED_AT_UP, ProgramRun, RecordingMocks, record_program
 from inferctl.errors import ConfigError
 from inferctl.render import node_role_name
 from tests.support.aws import actions_of, aws_config, of_type, one, policy_of, run_program
@@ -129,6 +129,18 @@ def test_access_entries_make_the_deployer_admin_and_let_karpenter_nodes_join(new
     assert entries["karpenter-node-access"]["type"] == "EC2_LINUX"
     assert entries["karpenter-node-access"]["principalArn"] == f"arn:aws:iam::{OFFLINE_ACCOUNT}:role/{node_role}"
     assert one(new_vpc.resources, ROLE, "karpenter-node-role").inputs["name"] == node_role
+
+
+def test_an_sso_deployer_is_granted_through_its_roles_full_arn(monkeypatch: pytest.MonkeyPatch) -> None:
+    """IAM Identity Center roles live under a path the session ARN does not show; EKS refuses the path-less ARN
+    ("invalid principal"), so the program asks IAM for the role's ARN and names that."""
+    sso = f"arn:aws:iam::{OFFLINE_ACCOUNT}:role/aws-reserved/sso.amazonaws.com/deployer"
+    monkeypatch.setattr(RecordingMocks, "role", lambda self, name: {"arn": sso, "name": name, "id": name})
+    run = record_program(NEW_VPC)
+    assert ("aws:iam/getRole:getRole", {"name": "deployer"}) in run.calls  # the offline caller's role
+    assert one(run.resources, ACCESS_ENTRY, "deployer-access").inputs["principalArn"] == sso
+    association = one(run.resources, "aws:eks/accessPolicyAssociation:AccessPolicyAssociation").inputs
+    assert association["principalArn"] == sso
 
 
 def test_a_configured_admin_principal_replaces_the_deployer(existing_vpc: ProgramRun) -> None:

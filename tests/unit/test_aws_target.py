@@ -21,7 +21,7 @@ from typer.testing import CliRunner
 from inferctl.aws.leftovers import find_leftovers
 from inferctl.aws.offline import offline_plan
 from inferctl.cli import aws_cmd
-from inferctl.errors import ConfigError, NotFoundError
+from inferctl.errors import ConfigError, MissingDependencyError, NotFoundError, OperationError
 from inferctl.home import Home
 from inferctl.targets import target_for, targets_with
 from inferctl.targets.aws import AwsTarget
@@ -50,7 +50,7 @@ def test_the_offline_plan_lists_the_workshops_components() -> None:
     plan = offline_plan(aws_config())
     json.dumps(plan)  # --output json prints exactly this
     parts = plan["components"]
-    assert parts["cluster"] == {"name": "workshop", "version": "1.34"}
+    assert parts["cluster"] == {"name": "workshop", "version": "1.36"}
     assert parts["system_nodes"] == [{"name": "workshop-system", "instance_types": ["m5.xlarge"], "desired": 2}]
     assert parts["addons"] == ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
     assert parts["karpenter"]["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
@@ -212,3 +212,44 @@ def test_importing_the_target_and_its_cli_loads_no_heavy_library() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_leftovers_that_aws_will_not_list_are_one_line_saying_where_to_look() -> None:
+    aws = StubbedAws()
+    aws.stub("ec2").add_client_error("describe_instances", "UnauthorizedOperation", "not authorized", 403)
+    with pytest.raises(OperationError) as failed:
+        find_leftovers(aws, "workshop", "us-east-1")
+    assert failed.value.message == (
+        "could not check for leftovers (UnauthorizedOperation); look in the EC2 console for instances and load "
+        "balancers tagged kubernetes.io/cluster/workshop or elbv2.k8s.aws/cluster=workshop in us-east-1"
+    )
+
+
+def test_a_profile_that_does_not_exist_is_one_line_for_every_aws_entry_point(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None
+) -> None:
+    """boto3 reads AWS_PROFILE when a session is made: the target, --live-prices and the EKS token all say so."""
+    from inferctl.aws.token import eks_token
+    from inferctl.catalog import fetch_price_book
+
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")
+    expected = r"cannot use the AWS configuration \(The config profile \(no-such-profile\) could not be found\); fix"
+    with pytest.raises(ConfigError, match=expected):
+        AwsTarget(aws_config(), Home(tmp_path)).clients()
+    with pytest.raises(ConfigError, match=expected):
+        fetch_price_book(["g5.xlarge"], "us-east-1")
+    with pytest.raises(ConfigError, match=expected):
+        eks_token("workshop", "us-east-1")
+
+
+def test_a_missing_aws_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.util
+
+    from inferctl.aws import sdk
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(sdk.importlib.util, "find_spec", lambda name: None if name == "pulumi" else real(name))
+    with pytest.raises(MissingDependencyError) as failed:
+        AwsTarget(aws_config(), Home(tmp_path), clients=no_aws).plan()
+    assert failed.value.message == "planning the aws target needs pulumi: pip install 'inferctl[aws]'"
+    assert failed.value.exit_code == 2

@@ -11,8 +11,10 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import subprocess
 import sys
 import urllib.parse
+from pathlib import Path
 
 import pytest
 import typer
@@ -98,8 +100,9 @@ def test_the_kubeconfig_calls_inferctl_for_its_token_so_no_aws_cli_is_needed() -
     assert plugin["apiVersion"] == EXEC_API_VERSION
     assert plugin["command"] == sys.executable
     assert plugin["args"] == [
+        "-P",
         "-m",
-        "inferctl.cli.app",
+        "inferctl",
         "aws",
         "token",
         "--cluster",
@@ -119,3 +122,20 @@ def test_the_token_command_prints_only_the_exec_credential(isolated_aws: None, m
     credential = json.loads(result.stdout)
     url = decode(credential["status"]["token"])
     assert url.netloc == "sts.us-east-1.amazonaws.com"
+
+
+def test_the_kubeconfigs_command_runs_inferctl_from_any_directory(
+    isolated_aws: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """What kubectl does: run the exec command, from wherever it is, and read an ExecCredential on stdout."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", SECRET)
+    (tmp_path / "inferctl.py").write_text("raise SystemExit('a stray module ran')\n", encoding="utf-8")
+    plugin = exec_kubeconfig("workshop", "eu-west-1", "https://x", "Q0E=")["users"][0]["user"]["exec"]
+    done = subprocess.run(
+        [plugin["command"], *plugin["args"]], cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    credential = json.loads(done.stdout)
+    assert credential["kind"] == "ExecCredential"
+    assert decode(credential["status"]["token"]).netloc == "sts.eu-west-1.amazonaws.com"

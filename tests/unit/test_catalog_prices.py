@@ -124,6 +124,20 @@ def test_placement_carries_live_prices(stubbed: tuple[Any, Any, Stubber, Stubber
     assert placement.on_demand_usd_per_hour == pytest.approx(1.006) and placement.price_region == "us-east-1"
 
 
+def test_without_a_live_spot_price_the_estimate_follows_the_regions_on_demand_price(
+    stubbed: tuple[Any, Any, Stubber, Stubber],
+) -> None:
+    # eu-west-1 on-demand 1.207 (live), no spot history: spot is estimated from 1.207 (60% off: 0.4828), not from
+    # the us-east-1 snapshot's 1.006 (0.4024), so the two columns describe the same region.
+    ec2, pricing, ec2_stub, pricing_stub = stubbed
+    ec2_stub.add_response("describe_spot_price_history", {"SpotPriceHistory": []}, None)
+    pricing_stub.add_response("get_products", {"PriceList": [_product("1.2070000000")], "FormatVersion": "aws_v1"})
+    book = fetch_price_book(["g5.xlarge"], REGION, ec2_client=ec2, pricing_client=pricing)
+    price = book.price(get_instance("g5.xlarge"))
+    assert price is not None and price.region == REGION and price.spot_is_estimate
+    assert (price.on_demand_usd_per_hour, price.spot_usd_per_hour) == (1.207, pytest.approx(0.4828))
+
+
 def test_refused_permission_is_one_line_user_error(stubbed: tuple[Any, Any, Stubber, Stubber]) -> None:
     ec2, pricing, ec2_stub, _ = stubbed
     ec2_stub.add_client_error(

@@ -1,6 +1,6 @@
 """Profiles of HuggingFace ids: what inferctl makes of the hub's answers.
 
-The hub is faked at huggingface_hub's HTTP seam (``set_client_factory`` with an ``httpx2.MockTransport``, see
+The hub is faked at huggingface_hub's HTTP seam (``set_client_factory`` with a ``MockTransport``, see
 tests/support/sizing.py): this machine cannot reach huggingface.co, and the behaviour under test is ours — a config
 served, a gated 401/403, a missing repository, no network at all.
 """

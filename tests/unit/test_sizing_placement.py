@@ -225,3 +225,32 @@ def test_placement_serialises() -> None:
     data = _place(LLAMA_3_8B_INSTRUCT).to_dict()
     assert data["instance_type"] == "g5.xlarge" and data["resources"]["gpus"] == 1
     assert all("alternatives" not in alt for alt in data["alternatives"])
+
+
+def test_a_model_whose_checkpoint_outgrows_the_data_volume_everywhere_gets_both_fixes() -> None:
+    # Llama-3.1-405B's published config: 756 GiB of bf16 weights. 8 x H200 (p5en.48xlarge, 141 GiB each) hold
+    # them at TP 8, but the node must also store the 756 GiB checkpoint + 20 GiB image + 10 GiB margin = 786 GiB,
+    # which the default 200 GiB data volume cannot: the family alone is no fix, the volume must grow with it
+    # (786 + 1 GiB kube-reserved over the 90% kubelet leaves -> 874.4 -> 880 GiB).
+    config = {
+        "architectures": ["LlamaForCausalLM"],
+        "model_type": "llama",
+        "hidden_size": 16384,
+        "intermediate_size": 53248,
+        "num_hidden_layers": 126,
+        "num_attention_heads": 128,
+        "num_key_value_heads": 8,
+        "vocab_size": 128256,
+        "max_position_embeddings": 131072,
+        "rope_scaling": {"factor": 8.0, "original_max_position_embeddings": 8192, "rope_type": "llama3"},
+        "torch_dtype": "bfloat16",
+    }
+    profile = profile_from_config(config, source="llama-405b", origin="test")
+    with pytest.raises(PlanError) as caught:
+        _place(LLAMA_3_70B, profile=profile)
+    message = caught.value.message
+    assert "756.0 GiB" in message and "\n" not in message
+    fix = re.search(r"add (\S+) to pools\.gpu\.instance_families \((\S+), TP 8, .*data_volume_gib to (\d+)$", message)
+    assert fix is not None and fix.groups() == ("p5en", "p5en.48xlarge", "880")
+    placed = _place(LLAMA_3_70B, ["g5", "p5en"], profile=profile, data_volume_gib=880)
+    assert (placed.instance_type, placed.tensor_parallel_size) == ("p5en.48xlarge", 8)

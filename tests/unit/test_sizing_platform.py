@@ -7,6 +7,7 @@ import json
 import pytest
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.errors import PlanError
 from inferctl.sizing import plan_platform
 from tests.support.sizing import LLAMA_3_8B_INSTRUCT, LLAMA_3_70B, fixture_dir, fixture_profile
 
@@ -68,3 +69,25 @@ def test_plan_is_json() -> None:
         "model small",
         "model big",
     ]
+
+
+def test_a_plan_over_the_gpu_pools_limits_is_refused_with_the_limit_to_raise() -> None:
+    # big: 3 replicas x g5.48xlarge (8 GPUs each) = 24 GPUs; small: 2 x g5.xlarge = 2 more. The default pool
+    # limit of 16 GPUs would let Karpenter launch two of the big nodes and leave the third replica Pending.
+    config = _config()
+    config.models[1].replicas = 3
+    with pytest.raises(PlanError) as caught:
+        plan_platform(config)
+    assert caught.value.exit_code == 2 and "\n" not in caught.value.message
+    assert caught.value.message == (
+        "the plan's GPU nodes (2 x g5.xlarge for small, 3 x g5.48xlarge for big) have 26 GPUs but "
+        "pools.gpu.limits.gpus is 16, so Karpenter would leave replicas Pending; raise pools.gpu.limits.gpus to 26 "
+        "or lower models[].replicas"
+    )
+    raised = config.model_copy(update={"pools": config.pools.model_copy(deep=True)})
+    raised.pools.gpu.limits.gpus = 26
+    assert plan_platform(raised).placements["big"].instance_type == "g5.48xlarge"
+    # Memory counts too (g5.48xlarge has 768 GiB): 3 x 768 + 2 x 16 = 2,336 GiB over a 2,000 GiB limit.
+    raised.pools.gpu.limits.memory_gib = 2000
+    with pytest.raises(PlanError, match=r"have 2,336 GiB of memory but pools\.gpu\.limits\.memory_gib is 2,000"):
+        plan_platform(raised)

@@ -15,4 +15,5 @@ Modules (each imports pulumi or boto3 itself; importing this package imports nei
     stack.py              Automation API: backend, passphrase, pulumi CLI, up/destroy with progress
     offline.py            the program under Pulumi's mocks: ``offline_plan(config)``
     leftovers.py          after destroy: EC2 instances and load balancers still tagged for the cluster
+    sdk.py                the aws extra's presence, boto3 sessions whose profile errors are one line
 """

@@ -38,10 +38,12 @@ def assume_role_policy(service: str, *, tag_session: bool = False) -> str:
 
 
 def principal_for_access_entry(caller_arn: str) -> str:
-    """The IAM principal an access entry must name for the caller of STS GetCallerIdentity.
+    """The IAM principal behind the caller of STS GetCallerIdentity, as far as its ARN tells.
 
     An assumed-role session (``arn:aws:sts::123:assumed-role/Admin/alice``) is granted through its role
-    (``arn:aws:iam::123:role/Admin``); users and roles are named as they are.
+    (``arn:aws:iam::123:role/Admin``); users and roles are named as they are. A session's ARN does not carry its
+    role's path (IAM Identity Center roles live under ``/aws-reserved/sso.amazonaws.com/``) and EKS rejects a
+    role ARN without it, so the program looks the role's full ARN up (:func:`inferctl.aws.eks.deployer_principal`).
     """
     parts = caller_arn.split(":", 5)
     if len(parts) == 6 and parts[2] == "sts" and parts[5].startswith("assumed-role/"):

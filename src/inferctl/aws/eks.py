@@ -125,13 +125,30 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
     )
 
 
+def deployer_principal(ctx: ProgramContext) -> pulumi.Input[str]:
+    """The principal made cluster admin: ``aws.admin_principal_arn``, else whoever runs the program.
+
+    For an assumed role that is the role's full ARN from IAM, path included: EKS matches access entries by the
+    role's id and refuses a path-less ARN of a role that has a path ("invalid principal").
+    """
+    if ctx.config.aws.admin_principal_arn:
+        return ctx.config.aws.admin_principal_arn
+
+    def resolve(caller_arn: str) -> pulumi.Input[str]:
+        principal = principal_for_access_entry(caller_arn)
+        if ":role/" not in principal:
+            return principal  # an IAM user: GetCallerIdentity already gives its full ARN
+        role = aws.iam.get_role_output(name=principal.rsplit("/", 1)[-1], opts=ctx.invoke_opts())
+        return role.arn
+
+    return ctx.caller_arn.apply(resolve)
+
+
 def _admin_access(ctx: ProgramContext, cluster: aws.eks.Cluster) -> aws.eks.AccessPolicyAssociation:
-    chosen = ctx.config.aws.admin_principal_arn
-    principal: pulumi.Input[str] = chosen or ctx.caller_arn.apply(principal_for_access_entry)
     entry = aws.eks.AccessEntry(
         "deployer-access",
         cluster_name=cluster.name,
-        principal_arn=principal,
+        principal_arn=deployer_principal(ctx),
         type="STANDARD",
         opts=ctx.opts(),
     )

@@ -16,17 +16,10 @@ def token_command(cluster_name: str, region: str) -> tuple[str, list[str]]:
     """The command (and its arguments) that prints the cluster's ExecCredential.
 
     The running interpreter, not a PATH lookup: the kubeconfig then works from any shell, venv active or not.
+    ``-P`` keeps the directory kubectl happens to run in off ``sys.path``, so an ``inferctl.py`` lying there
+    cannot stand in for inferctl and receive the AWS credentials.
     """
-    return sys.executable, [
-        "-m",
-        "inferctl.cli.app",
-        "aws",
-        "token",
-        "--cluster",
-        cluster_name,
-        "--region",
-        region,
-    ]
+    return sys.executable, ["-P", "-m", "inferctl", "aws", "token", "--cluster", cluster_name, "--region", region]
 
 
 def context_name(cluster_name: str, region: str) -> str:

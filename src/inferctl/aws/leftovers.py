@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from inferctl.errors import OperationError
+
 ClientFactory = Callable[[str], Any]
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 LB_CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
@@ -29,11 +31,21 @@ class Leftover:
 
 
 def find_leftovers(clients: ClientFactory, cluster_name: str, region: str) -> list[Leftover]:
-    return [
-        *_instances(clients("ec2"), cluster_name, region),
-        *_load_balancers(clients("elbv2"), cluster_name, region),
-        *_classic_load_balancers(clients("elb"), cluster_name, region),
-    ]
+    """Instances and load balancers still tagged for the cluster; OperationError (one line) when AWS cannot say."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return [
+            *_instances(clients("ec2"), cluster_name, region),
+            *_load_balancers(clients("elbv2"), cluster_name, region),
+            *_classic_load_balancers(clients("elb"), cluster_name, region),
+        ]
+    except (ClientError, BotoCoreError) as exc:
+        reason = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
+        raise OperationError(
+            f"could not check for leftovers ({reason}); look in the EC2 console for instances and load balancers "
+            f"tagged kubernetes.io/cluster/{cluster_name} or elbv2.k8s.aws/cluster={cluster_name} in {region}"
+        ) from None
 
 
 def _cluster_tagged(tags: list[dict[str, str]], cluster_name: str) -> bool:

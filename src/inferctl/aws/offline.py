@@ -95,6 +95,8 @@ class RecordingMocks(Mocks):
         if token == "aws:index/getCallerIdentity:getCallerIdentity":
             arn = f"arn:aws:sts::{OFFLINE_ACCOUNT}:assumed-role/deployer/offline"
             return {"accountId": OFFLINE_ACCOUNT, "arn": arn, "userId": "offline", "id": OFFLINE_ACCOUNT}
+        if token == "aws:iam/getRole:getRole":
+            return self.role(str(args.args["name"]))
         if token == "aws:index/getPartition:getPartition":
             return {"partition": partition_of(region), "dnsSuffix": "amazonaws.com", "id": "aws"}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
@@ -107,6 +109,10 @@ class RecordingMocks(Mocks):
         if token == "aws:ecrpublic/getAuthorizationToken:getAuthorizationToken":
             return {"userName": "AWS", "password": "offline", "authorizationToken": "offline", "id": "ecr"}
         raise NotImplementedError(f"the offline plan has no placeholder for the lookup {token}")
+
+    def role(self, name: str) -> dict[str, Any]:
+        """The placeholder answer of IAM GetRole (the deployer's role, looked up for its full ARN)."""
+        return {"arn": f"arn:aws:iam::{OFFLINE_ACCOUNT}:role/{name}", "name": name, "id": name}
 
     def _computed(self, typ: str, name: str, inputs: dict[str, Any]) -> dict[str, Any]:
         region = self.config.aws.region

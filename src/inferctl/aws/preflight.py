@@ -14,9 +14,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from inferctl.aws.sdk import NO_CREDENTIALS
 from inferctl.aws.stack import Confirm, Installer, ensure_pulumi, install_pulumi
 from inferctl.config.models import PlatformConfig
-from inferctl.errors import ConfigError, InferctlError, MissingDependencyError, PlanError, UserError
+from inferctl.errors import ConfigError, InferctlError, MissingDependencyError, OperationError, PlanError, UserError
 from inferctl.home import Home
 from inferctl.sizing.placement import Placement
 from inferctl.targets.base import NullReporter, Reporter
@@ -27,6 +28,7 @@ Status = Literal["ok", "warn", "fail", "fixed", "skipped"]
 SPOT_ROLE = "AWSServiceRoleForEC2Spot"
 SPOT_SERVICE = "spot.amazonaws.com"
 QUOTAS_URL = "https://console.aws.amazon.com/servicequotas/home/services/ec2/quotas"
+DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
 @dataclass(frozen=True)
@@ -135,12 +137,7 @@ def run_preflight(
         report.add("credentials", "ok", f"{identity['Arn']} (account {identity['Account']})")
         aws_ok = True
     except (NoCredentialsError, PartialCredentialsError):
-        report.add(
-            "credentials",
-            "fail",
-            "no AWS credentials found; run 'aws configure' or 'aws sso login', or export AWS_PROFILE",
-            ConfigError,
-        )
+        report.add("credentials", "fail", NO_CREDENTIALS, ConfigError)
         aws_ok = False
     except ClientError as exc:
         code = _code(exc)
@@ -152,17 +149,37 @@ def run_preflight(
         )
         aws_ok = False
     except BotoCoreError as exc:
-        report.add("credentials", "fail", f"cannot reach AWS STS in {region} ({exc}); check the network", ConfigError)
+        report.add(
+            "credentials",
+            "fail",
+            f"cannot get an identity from AWS STS in {region} ({exc}); check the credentials and the network",
+            ConfigError,
+        )
         aws_ok = False
     if aws_ok:
         reporter.phase("preflight", "network, instance types, quotas")
         if config.aws.vpc_id:
-            _check_subnets(config, clients("ec2"), report)
-        _check_offerings(region, demand, clients("ec2"), report)
-        _check_quotas(region, demand, clients("service-quotas"), report)
+            _guarded(report, "subnets", "ec2:DescribeSubnets", lambda: _check_subnets(config, clients("ec2"), report))
+        _guarded(
+            report,
+            "instance types",
+            "ec2:DescribeInstanceTypeOfferings",
+            lambda: _check_offerings(region, demand, clients("ec2"), report),
+        )
+        _guarded(
+            report,
+            "quotas",
+            "servicequotas:GetServiceQuota",
+            lambda: _check_quotas(region, demand, clients("service-quotas"), report),
+        )
         if _uses_spot(config):
             reporter.phase("preflight", "EC2 Spot service-linked role")
-            _check_spot_role(clients("iam"), report, assume_yes=assume_yes, confirm=confirm)
+            _guarded(
+                report,
+                "spot role",
+                "iam:GetRole",
+                lambda: _check_spot_role(clients("iam"), report, assume_yes=assume_yes, confirm=confirm),
+            )
     if not config.aws.public_access_cidrs:
         report.add(
             "api endpoint",
@@ -177,6 +194,25 @@ def run_preflight(
     except MissingDependencyError as exc:
         report.add("pulumi", "fail", exc.message, MissingDependencyError)
     return report
+
+
+def _guarded(report: PreflightReport, name: str, action: str, check: Callable[[], None]) -> None:
+    """Run one check; an AWS error it did not expect becomes its failure line instead of a traceback."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        check()
+    except ClientError as exc:
+        code = _code(exc)
+        if code in DENIED_CODES:
+            detail = f"AWS refused {action} ({code}); allow it for your identity ('up' needs it too) and re-run"
+            report.add(name, "fail", detail, UserError)
+        elif code == "InvalidSubnetID.NotFound":
+            report.add(name, "fail", f"a subnet of aws.private_subnet_ids does not exist ({code}); fix it", ConfigError)
+        else:
+            report.add(name, "fail", f"{action} failed ({code}); re-run in a moment", OperationError)
+    except BotoCoreError as exc:
+        report.add(name, "fail", f"cannot reach AWS for {action} ({exc}); check the network and re-run", OperationError)
 
 
 def pulumi_path_from(report: PreflightReport) -> Path | None:
@@ -295,7 +331,7 @@ def _quota(quotas: Any, code: str) -> float | None:
     except ClientError as exc:
         if _code(exc) == "NoSuchResourceException":  # never changed: only the AWS default exists
             return float(quotas.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
-        if _code(exc) in {"AccessDeniedException", "AccessDenied"}:
+        if _code(exc) in DENIED_CODES:
             return None
         raise
 

@@ -13,6 +13,7 @@ import datetime as dt
 from typing import Any
 
 from inferctl.aws.kubeconfig import EXEC_API_VERSION
+from inferctl.aws.sdk import NO_CREDENTIALS, setup_error
 from inferctl.errors import ConfigError
 
 TOKEN_PREFIX = "k8s-aws-v1."
@@ -29,23 +30,22 @@ def sts_endpoint(region: str) -> str:
 def eks_token(cluster_name: str, region: str, *, session: Any = None) -> str:
     """Mint a token for ``cluster_name``. ``session``: a botocore Session (default: the standard chain)."""
     import botocore.session
-    from botocore.exceptions import NoCredentialsError, PartialCredentialsError
-
-    session = session or botocore.session.get_session()
-    sts = session.create_client("sts", region_name=region, endpoint_url=sts_endpoint(region))
+    from botocore.exceptions import BotoCoreError, NoCredentialsError, PartialCredentialsError
 
     def add_cluster_header(request: Any, **_: Any) -> None:
         request.headers[CLUSTER_ID_HEADER] = cluster_name
 
-    sts.meta.events.register("before-sign.sts.GetCallerIdentity", add_cluster_header)
     try:
+        session = session or botocore.session.get_session()
+        sts = session.create_client("sts", region_name=region, endpoint_url=sts_endpoint(region))
+        sts.meta.events.register("before-sign.sts.GetCallerIdentity", add_cluster_header)
         url = sts.generate_presigned_url(
             "get_caller_identity", Params={}, ExpiresIn=PRESIGN_EXPIRES_S, HttpMethod="GET"
         )
     except (NoCredentialsError, PartialCredentialsError):
-        raise ConfigError(
-            "no AWS credentials found; run 'aws configure' or 'aws sso login', or export AWS_PROFILE"
-        ) from None
+        raise ConfigError(NO_CREDENTIALS) from None
+    except BotoCoreError as exc:  # AWS_PROFILE names no profile, an expired SSO session, ...
+        raise setup_error(exc) from None
     encoded = base64.urlsafe_b64encode(url.encode("utf-8")).decode("ascii").rstrip("=")
     return TOKEN_PREFIX + encoded
 

@@ -57,14 +57,23 @@ def hub_profile(repo_id: str, *, revision: str | None = None, token: str | None 
 
 def hub_reachable() -> bool:
     """One short request to the hub's endpoint through huggingface_hub's own HTTP session (no retries)."""
-    import httpx2
     from huggingface_hub import constants, get_session
 
     try:
         get_session().head(constants.ENDPOINT, timeout=PROBE_TIMEOUT_S, follow_redirects=False)
-    except (httpx2.HTTPError, OSError):
+    except (hub_http_error(), OSError):
         return False
     return True
+
+
+def hub_http_error() -> type[Exception]:
+    """The transport error of huggingface_hub's HTTP client, through the alias huggingface_hub keeps stable across
+    its HTTP stacks (``huggingface_hub.utils.httpx``: httpx in v1, httpx2 since v2). inferctl declares neither
+    library, so it imports neither by name."""
+    from huggingface_hub.utils import httpx  # type: ignore[attr-defined]  # set in __getattr__, listed in __all__
+
+    error: type[Exception] = httpx.HTTPError
+    return error
 
 
 def _download_config(repo_id: str, revision: str | None, token: str | None, offline: bool) -> str | None:
@@ -108,13 +117,12 @@ def _download_config(repo_id: str, revision: str | None, token: str | None, offl
 
 def _hub_weights(repo_id: str, revision: str | None, token: str | None) -> WeightsMetadata | None:
     """Exact parameter counts from the safetensors headers on the hub (range requests; no weights downloaded)."""
-    import httpx2
     from huggingface_hub import HfApi
     from huggingface_hub.errors import HfHubHTTPError, NotASafetensorsRepoError, SafetensorsParsingError
 
     try:
         metadata = HfApi(token=token).get_safetensors_metadata(repo_id, revision=revision)
-    except (HfHubHTTPError, NotASafetensorsRepoError, SafetensorsParsingError, httpx2.HTTPError, OSError):
+    except (HfHubHTTPError, NotASafetensorsRepoError, SafetensorsParsingError, hub_http_error(), OSError):
         return None
     counts = {str(dtype): int(count) for dtype, count in metadata.parameter_count.items()}
     total = sum(int(count * DTYPE_BYTES.get(dtype, 2)) for dtype, count in counts.items())

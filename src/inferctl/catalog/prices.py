@@ -25,9 +25,8 @@ from inferctl.catalog.instances import (
     SPOT_ASSUMPTION,
     InstanceType,
     spot_discount,
-    spot_estimate_usd_per_hour,
 )
-from inferctl.errors import MissingDependencyError, OperationError, UserError
+from inferctl.errors import OperationError, UserError
 
 PRICING_API_REGION = "us-east-1"
 _DENIED_CODES = {
@@ -80,11 +79,8 @@ class PriceBook:
             return None
         if live.spot_usd_per_hour is not None:
             return Price(on_demand, live.spot_usd_per_hour, False, region)
-        if instance.on_demand_usd_per_hour is None:
-            spot = round(on_demand * (1 - spot_discount(instance.family)), 5)
-        else:
-            spot = spot_estimate_usd_per_hour(instance)
-        return Price(on_demand, spot, True, region)
+        # Estimated from the on-demand price shown beside it (the region's live one when there is one).
+        return Price(on_demand, round(on_demand * (1 - spot_discount(instance.family)), 5), True, region)
 
     def describe(self) -> str:
         """One line on where the prices come from (shown under ``inferctl plan``)."""
@@ -119,14 +115,16 @@ def fetch_price_book(
 
 
 def _session() -> Any:
+    from inferctl.aws.sdk import boto3_session, setup_error
+
+    session = boto3_session(None, purpose="--live-prices")  # names the install command when boto3 is missing
+    from botocore.exceptions import BotoCoreError
+
     try:
-        import boto3
-    except ImportError:
-        raise MissingDependencyError(
-            "--live-prices needs boto3: pip install 'inferctl[aws]' (or drop --live-prices)"
-        ) from None
-    session = boto3.Session()
-    if session.get_credentials() is None:
+        credentials = session.get_credentials()
+    except BotoCoreError as exc:  # e.g. an expired SSO session, a failing credential_process
+        raise setup_error(exc) from None
+    if credentials is None:
         raise UserError(
             "--live-prices needs AWS credentials: run 'aws configure' or export AWS_PROFILE, "
             "or drop --live-prices to use the us-east-1 price snapshot"

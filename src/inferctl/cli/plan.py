@@ -61,6 +61,9 @@ def register(app: typer.Typer) -> None:
         if offline:
             if cfg.target != "aws":
                 raise ConfigError("--offline lists the AWS resources of the Pulumi program; add --target aws")
+            from inferctl.aws.sdk import require_aws_extra
+
+            require_aws_extra("plan --offline")
             from inferctl.aws.offline import offline_plan
             from inferctl.cli.aws_cmd import print_offline_plan
 

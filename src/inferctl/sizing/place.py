@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 from inferctl.catalog.instances import (
     SNAPSHOT_DATE,
@@ -244,8 +245,7 @@ def _fixes(model: ModelDeployment, demand: Demand, pool: GpuPool, nearest: Miss)
     fixes: list[str] = []
     engine = demand.engine
     if nearest.stage == DISK:
-        volume = math.ceil((nearest.need_disk_gib + 1) / (1 - EVICTION_FRACTION) / 10) * 10
-        return [f"raise pools.gpu.data_volume_gib to {volume}"]
+        return [f"raise pools.gpu.data_volume_gib to {data_volume_for(nearest.need_disk_gib)}"]
     if nearest.stage == KV_CACHE:
         if engine.max_model_len and nearest.longest_context >= 256:
             fixes.append(f"lower engine.max_model_len to {nearest.longest_context}")
@@ -255,9 +255,11 @@ def _fixes(model: ModelDeployment, demand: Demand, pool: GpuPool, nearest: Miss)
             fixes.append("set engine.kv_cache_dtype: fp8")
     other = _cheapest_elsewhere(model, demand, pool)
     if other is not None:
+        there, volume = other
         fixes.append(
-            f"add {other.instance.family} to pools.gpu.instance_families ({other.instance.name}, TP {other.tp}, "
-            f"${other.price.on_demand_usd_per_hour:.2f}/h)"
+            f"add {there.instance.family} to pools.gpu.instance_families ({there.instance.name}, TP {there.tp}, "
+            f"${there.price.on_demand_usd_per_hour:.2f}/h)"
+            + (f" and raise pools.gpu.data_volume_gib to {volume}" if volume else "")
         )
     if nearest.stage == GPU_MEMORY and not engine.quantization and demand.profile.quantization is None:
         fit = _fits_in_pool(model, demand, pool, quantization="fp8")
@@ -274,8 +276,18 @@ def _fits_in_pool(model: ModelDeployment, demand: Demand, pool: GpuPool, **engin
     return min(fits, key=lambda f: f.rank) if fits else None
 
 
-def _cheapest_elsewhere(model: ModelDeployment, demand: Demand, pool: GpuPool) -> Fit | None:
-    """The cheapest fit among the catalog's CUDA GPU types outside the pool's families (snapshot prices)."""
+def _cheapest_elsewhere(model: ModelDeployment, demand: Demand, pool: GpuPool) -> tuple[Fit, int | None] | None:
+    """The cheapest fit among the catalog's CUDA GPU types outside the pool's families (snapshot prices), and the
+    data volume it needs when the pool's is too small for the checkpoint (None when it is large enough)."""
     others = [i for i in all_instances() if i.serves_vllm_cuda and i.family not in pool.instance_families]
-    fits, _ = evaluate_all(demand, others, PriceBook.snapshot(), tp_choices(demand.profile, model))
-    return min(fits, key=lambda f: f.rank) if fits else None
+    volume = data_volume_for(memory.ceil_gib(memory.ephemeral_bytes(demand.profile)))
+    roomy = replace(demand, data_volume_gib=max(volume, demand.data_volume_gib))
+    fits, _ = evaluate_all(roomy, others, PriceBook.snapshot(), tp_choices(demand.profile, model))
+    if not fits:
+        return None
+    return min(fits, key=lambda f: f.rank), volume if volume > demand.data_volume_gib else None
+
+
+def data_volume_for(need_disk_gib: int) -> int:
+    """The smallest data volume (a multiple of 10 GiB) whose allocatable share holds ``need_disk_gib``."""
+    return math.ceil((need_disk_gib + 1) / (1 - EVICTION_FRACTION) / 10) * 10

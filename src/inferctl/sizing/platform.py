@@ -7,6 +7,7 @@ of ``instance_types``, which EKS launches first for on-demand groups), always on
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,11 +16,13 @@ from inferctl.catalog.instances import SNAPSHOT_REGION, get_instance, instances_
 from inferctl.catalog.prices import PriceBook, fetch_price_book
 from inferctl.catalog.profile import ModelProfile, load_profile
 from inferctl.config.models import EngineSettings, PlatformConfig
+from inferctl.errors import PlanError
 from inferctl.sizing import memory
 from inferctl.sizing.place import place_model
 from inferctl.sizing.placement import Placement
 
 EKS_CONTROL_PLANE_USD_PER_HOUR = 0.10
+LIMIT_UNITS = {"gpus": "GPUs", "cpu": "vCPUs", "memory_gib": "GiB of memory"}
 
 
 @dataclass(frozen=True)
@@ -128,6 +131,10 @@ def plan_platform(
         profile = (profiles or {}).get(model.name) or load_profile(model.source, revision=model.revision)
         loaded[model.name] = profile
         placements[model.name] = place_model(config, model, profile=profile, prices=prices)
+    if config.target == "aws":
+        problem = pool_limits_problem(config, placements)
+        if problem:
+            raise PlanError(problem)
     notes = [note for profile in loaded.values() for note in profile.notes]
     notes += sorted({note for placement in placements.values() for note in placement.notes})
     if config.target != "aws":
@@ -143,6 +150,32 @@ def plan_platform(
         prices=prices.describe(),
         notes=notes,
     )
+
+
+def pool_limits_problem(config: PlatformConfig, placements: Mapping[str, Placement]) -> str | None:
+    """Why the GPU NodePool's limits stop Karpenter before every replica has its node (None when they do not).
+
+    Karpenter compares ``spec.limits`` with the summed capacity of the pool's nodes (not the pods' requests) and
+    launches nothing past them, so a plan over the limits leaves replicas Pending on a cluster that costs money.
+    """
+    limits = config.pools.gpu.limits
+    nodes = [(name, config.model(name).replicas, get_instance(p.instance_type)) for name, p in placements.items()]
+    capacity = {
+        "gpus": sum(count * inst.gpu_count for _, count, inst in nodes),
+        "cpu": sum(count * inst.vcpu for _, count, inst in nodes),
+        "memory_gib": math.ceil(sum(count * inst.memory_mib for _, count, inst in nodes) / 1024),
+    }
+    allowed = {"gpus": limits.gpus, "cpu": limits.cpu, "memory_gib": limits.memory_gib}
+    for key, need in capacity.items():
+        limit = allowed[key]
+        if limit is not None and need > limit:
+            listed = ", ".join(f"{count} x {inst.name} for {name}" for name, count, inst in nodes if count)
+            return (
+                f"the plan's GPU nodes ({listed}) have {need:,} {LIMIT_UNITS[key]} but pools.gpu.limits.{key} is "
+                f"{limit:,}, so Karpenter would leave replicas Pending; raise pools.gpu.limits.{key} to {need} "
+                "or lower models[].replicas"
+            )
+    return None
 
 
 def fixed_costs(config: PlatformConfig, prices: PriceBook) -> list[CostLine]:

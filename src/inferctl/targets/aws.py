@@ -16,6 +16,7 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from inferctl.aws.sdk import require_aws_extra
 from inferctl.config.models import PlatformConfig, TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
@@ -54,9 +55,9 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
     def clients(self) -> ClientFactory:
         """boto3 clients for the config's region, one per service."""
         if self._clients is None:
-            import boto3
+            from inferctl.aws.sdk import boto3_session
 
-            session = boto3.Session(region_name=self.config.aws.region)
+            session = boto3_session(self.config.aws.region, purpose="the aws target")
             cache: dict[str, Any] = {}
 
             def factory(service: str) -> Any:
@@ -115,6 +116,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
     def plan(self) -> dict[str, Any]:
         """Placements, the Kubernetes objects and every AWS resource ``up`` creates (the program under Pulumi's
         mocks: no AWS call)."""
+        require_aws_extra("planning the aws target")
         from inferctl.aws.offline import offline_plan
 
         workload = self.kubernetes(include_karpenter=False).plan()
@@ -132,6 +134,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws import stack
         from inferctl.aws.preflight import instance_demand, pulumi_path_from, run_preflight
 
+        require_aws_extra("'up --target aws'")
         models = self.kubernetes(include_karpenter=False)
         models.secret_values()  # a gated model without HF_TOKEN fails now, not after 20 minutes of provisioning
         reporter.phase("sizing")
@@ -162,6 +165,8 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws import stack
         from inferctl.aws.leftovers import find_leftovers
 
+        if platform:
+            require_aws_extra("'down --target aws --platform'")
         outputs = self.saved_outputs()
         pulumi_path = None
         if outputs is None and platform:
@@ -189,7 +194,11 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         stack.destroy(self.config, self.home, pulumi_path, reporter)
         self.forget_outputs()
         reporter.phase("checking for leftovers", "EC2 instances and load balancers tagged for the cluster")
-        leftovers = find_leftovers(self.clients(), self.config.cluster_name, self.config.aws.region)
+        try:
+            leftovers = find_leftovers(self.clients(), self.config.cluster_name, self.config.aws.region)
+        except OperationError as exc:  # the platform is gone; only the proof is missing
+            reporter.warn(exc.message)
+            return
         if not leftovers:
             reporter.info(f"no EC2 instance or load balancer tagged for cluster {self.config.cluster_name} remains")
             return
