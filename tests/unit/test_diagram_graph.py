@@ -83,7 +83,7 @@ def test_labels_show_what_the_workshop_asked_for() -> None:
     assert graph.node("hf_secret").label == "Secret hf-secret\nkey hf_api_token"
     labels = {cluster.id: cluster.label for cluster in graph.clusters}
     assert labels["gpu_pool"] == "Karpenter NodePool g5-gpu-karpenter · spot + on-demand"
-    assert labels["eks"].startswith("EKS genai · Kubernetes 1.34")
+    assert labels["eks"].startswith("EKS genai · Kubernetes 1.36")
 
 
 def test_without_a_placement_gpu_nodes_show_the_pool_families() -> None:

@@ -11,6 +11,7 @@ import typer
 
 from inferctl.cli.common import (
     ConfigOpt,
+    ModelOpt,
     OutputFormat,
     OutputOpt,
     TargetOpt,
@@ -70,6 +71,7 @@ def register(app: typer.Typer) -> None:
         *,
         config: ConfigOpt = None,
         target: TargetOpt = None,
+        model: ModelOpt = None,
         out: OutFileOpt = None,
         fmt: FormatOpt = None,
         sizing: SizingOpt = True,
@@ -85,7 +87,7 @@ def register(app: typer.Typer) -> None:
         )
 
         chosen_format, path = resolve_output(out, fmt)
-        platform = load(config, target=target)
+        platform = load(config, target=target, model=model)
         with progress() as reporter:
             lookup = PlacementLookup()
             if sizing and platform.target != "local":

@@ -423,7 +423,11 @@ class AwsTarget(CoreModel):
 
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
     cluster_name: str | None = Field(default=None, description="Defaults to the platform name.")
-    cluster_version: str = Field(default="1.34", pattern=r"^1\.[0-9]{2}$")
+    cluster_version: str = Field(
+        default="1.36",
+        pattern=r"^1\.[0-9]{2}$",
+        description="EKS Kubernetes version; the default is the newest Karpenter 1.14 supports (1.30-1.36).",
+    )
     vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$", description="Existing VPC; new if unset.")
     private_subnet_ids: list[str] = Field(default_factory=list)
     private_subnet_tag: dict[str, str] = Field(
