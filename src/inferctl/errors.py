@@ -67,6 +67,11 @@ class OperationError(InferctlError):
     """A running operation failed (rollout, teardown, remote API)."""
 
 
+def unwritable(path: object, exc: OSError, option: str) -> UserError:
+    """The one line for an output file the OS refused (no such folder, no permission, ...)."""
+    return UserError(f"cannot write {path} ({exc.strerror or exc}); choose another {option}")
+
+
 __all__ = [
     "ConfigError",
     "ConflictError",
@@ -77,4 +82,5 @@ __all__ = [
     "PlanError",
     "StartError",
     "UserError",
+    "unwritable",
 ]

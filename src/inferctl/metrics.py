@@ -16,21 +16,25 @@ _WANTED = {
 _SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+([-+0-9.eE]+|NaN|[-+]Inf)\s*$")
 
 
+# Fractions: averaged over engines, not summed (two engines each half full are half full, not full).
+_AVERAGED = frozenset({"kv_cache_usage"})
+
+
 def parse_vllm_metrics(text: str) -> dict[str, float]:
-    """Sum each wanted metric over its label sets (one engine or several)."""
-    sums: dict[str, float] = {}
+    """Sum each wanted metric over its label sets (one engine or several); average the fractions."""
+    samples: dict[str, list[float]] = {}
     for line in text.splitlines():
         if not line or line.startswith("#"):
             continue
         match = _SAMPLE.match(line)
         if not match:
             continue
-        name, value = match.group(1), float(match.group(3))
-        sums[name] = sums.get(name, 0.0) + value
+        samples.setdefault(match.group(1), []).append(float(match.group(3)))
     out: dict[str, float] = {}
     for key, names in _WANTED.items():
         for name in names:
-            if name in sums:
-                out[key] = sums[name]
+            if name in samples:
+                values = samples[name]
+                out[key] = sum(values) / len(values) if key in _AVERAGED else sum(values)
                 break
     return out

@@ -189,3 +189,50 @@ def test_registered_in_the_cli() -> None:
 
     source = Path(cli_app.__file__).read_text(encoding="utf-8")
     assert '"bench",' in source
+
+
+def test_benchmarking_the_demo_model_says_its_replies_are_noise(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """No --url: the platform's endpoint, here the default config's demo model (its server faked by the stub)."""
+    import inferctl.bench as lib
+    from inferctl.targets.base import Endpoint
+
+    monkeypatch.chdir(tmp_path)  # built-in defaults: the local target, the demo model
+    with StubServer() as server:
+
+        def running_demo(config: Any, model: str | None) -> lib.BenchEndpoint:
+            return lib.BenchEndpoint(Endpoint(STUB_MODEL, server.base_url, None), config.models[0])
+
+        monkeypatch.setattr(lib, "from_platform", running_demo)
+        report, err = _json_out(
+            capsys, ["--dataset", "synthetic", "--concurrency", "1", "-n", "1", "--warmup", "0", "--output-len", "2"]
+        )
+    assert report["levels"][0]["completed"] == 1
+    assert report["price"]["usd_per_hour"] == 0.0  # the local target is free
+    assert err.count("its replies are noise") == 1
+
+
+def test_openai_api_key_is_for_url_only(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """$OPENAI_API_KEY (often an OpenAI key) is the --url default; the platform keeps its own key."""
+    import inferctl.bench as lib
+    from inferctl.targets.base import Endpoint
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-openai-not-for-the-platform")
+    args = ["--dataset", "synthetic", "--concurrency", "1", "-n", "1", "--warmup", "0", "--output-len", "2"]
+    with StubServer(api_key=KEY) as server:
+
+        def running(config: Any, model: str | None) -> lib.BenchEndpoint:
+            return lib.BenchEndpoint(Endpoint(STUB_MODEL, server.base_url, KEY), config.models[0])
+
+        monkeypatch.setattr(lib, "from_platform", running)
+        report, _ = _json_out(capsys, args)
+        assert report["levels"][0]["completed"] == 1
+        assert set(server.auth_headers) == {f"Bearer {KEY}"}
+    with StubServer(api_key="sk-openai-not-for-the-platform") as server:
+        report, err = _json_out(capsys, ["--url", server.base_url, *args])
+    assert report["levels"][0]["completed"] == 1  # --url: the variable is the key
+    assert "sk-openai" not in json.dumps(report) + err

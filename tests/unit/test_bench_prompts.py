@@ -125,3 +125,16 @@ def test_find_tokenizer(tmp_path: Path, tokenizer_dir: Path) -> None:
         find_tokenizer(str(tmp_path / "missing"))
     with pytest.raises(NotFoundError, match=r"tokenizer\.json"):
         load_codec(tmp_path)
+
+
+def test_an_unreadable_tokenizer_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "tokenizer.json").write_text('{"not": "a tokenizer"', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"is not a tokenizers tokenizer\.json"):
+        load_codec(tmp_path)
+
+
+def test_a_binary_dataset_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "d.jsonl"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        DatasetPrompts(path, LengthRange(5, 5))

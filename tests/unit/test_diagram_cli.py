@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner, Result
 
 from inferctl.cli.diagram import DiagramFormat, register, resolve_output
-from inferctl.errors import ConfigError
+from inferctl.errors import ConfigError, UserError
 from tests.support.diagram import WORKSHOP_YAML
 
 Invoke = Callable[..., Result]
@@ -71,6 +71,17 @@ def test_png_by_default(run: Invoke, tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (tmp_path / "architecture.png").read_bytes().startswith(b"\x89PNG")
     assert "wrote architecture.png" in result.stdout
+
+
+@pytest.mark.parametrize("suffix", ["mmd", "png"])
+def test_an_unwritable_out_is_one_user_error(run: Invoke, tmp_path: Path, suffix: str) -> None:
+    if suffix == "png" and shutil.which("dot") is None:
+        pytest.skip("graphviz's dot is not installed (test_diagram_image fails for that under CI)")
+    (tmp_path / "afile").write_text("", encoding="utf-8")
+    result = run("--out", f"afile/arch.{suffix}", "--no-sizing")
+    assert isinstance(result.exception, UserError), result.exception
+    assert str(result.exception).startswith(f"cannot write afile/arch.{suffix} (")
+    assert str(result.exception).endswith("choose another --out")
 
 
 def test_conflicting_suffix_and_format_is_a_config_error(run: Invoke) -> None:

@@ -164,6 +164,15 @@ def test_local_target_is_client_address_process_files() -> None:
     assert {cluster.id for cluster in graph.clusters} == {"host"}
 
 
+def test_local_target_with_several_models_says_it_serves_one_at_a_time() -> None:
+    models = [{"name": "a"}, {"name": "b"}]
+    graph = build_graph(PlatformConfig.model_validate({"target": "local", "local": {"port": 8011}, "models": models}))
+    one_at_a_time = "the local target serves one model at a time: 'inferctl up --model NAME' starts one of a, b"
+    assert graph.notes == (one_at_a_time,)
+    assert graph.node("endpoint_a").label == graph.node("endpoint_b").label == "127.0.0.1:8011"
+    assert build_graph(PlatformConfig(target="local")).notes == ()
+
+
 def test_local_hub_model_downloads_with_the_shell_token() -> None:
     config = _config(target="local")
     graph = build_graph(config)

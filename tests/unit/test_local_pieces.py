@@ -65,6 +65,23 @@ def test_failure_reason_plain_exception() -> None:
     assert "HF_TOKEN" in logwatch.hint_for(reason)
 
 
+def test_the_reason_picks_the_hint_before_the_rest_of_the_log() -> None:
+    """An ordinary start log mentions max_model_len (non-default args) and KV cache: they must not decide."""
+    context = "non-default args: {'max_model_len': 4096}\nAvailable KV cache memory: 1 GiB"
+    assert "HF_TOKEN" in logwatch.hint_for("OSError: gated repo: 401 Client Error", context)
+    assert "max_model_len" in logwatch.hint_for("RuntimeError: engine core died", context)
+    assert "inferctl logs" in logwatch.hint_for("RuntimeError: engine core died")
+
+
+def test_kv_cache_usage_is_averaged_across_engines() -> None:
+    text = """vllm:kv_cache_usage_perc{engine="0",model_name="demo"} 0.5
+vllm:kv_cache_usage_perc{engine="1",model_name="demo"} 0.25
+vllm:num_requests_running{engine="0",model_name="demo"} 2.0
+vllm:num_requests_running{engine="1",model_name="demo"} 1.0
+"""
+    assert parse_vllm_metrics(text) == {"running": 3.0, "kv_cache_usage": 0.375}
+
+
 def test_metrics_are_summed_across_engines() -> None:
     text = """# HELP vllm:num_requests_running Number of requests in model execution batches.
 vllm:num_requests_running{engine="0",model_name="demo"} 2.0

@@ -93,7 +93,12 @@ def load_codec(location: Path) -> TokenCodec:
         raise MissingDependencyError(
             "exact prompt lengths need the 'tokenizers' package: pip install tokenizers (or drop --tokenizer)"
         ) from None
-    return TokenCodec(Tokenizer.from_file(str(path)), str(location))
+    try:
+        tokenizer = Tokenizer.from_file(str(path))
+    except Exception as exc:  # tokenizers raises a bare Exception for a file it cannot parse
+        reason = f"{path} is not a tokenizers tokenizer.json ({exc}); pass --tokenizer DIR of a model"
+        raise ConfigError(reason) from None
+    return TokenCodec(tokenizer, str(location))
 
 
 class PromptSource(Protocol):
@@ -189,8 +194,12 @@ class DatasetPrompts:
 def _read_jsonl(path: Path) -> list[tuple[str | None, tuple[dict[str, Any], ...] | None, int | None]]:
     if not path.is_file():
         raise NotFoundError(f"dataset {path} does not exist; pass a JSONL file or --dataset {SYNTHETIC}")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"dataset {path} is not UTF-8 text; write one JSON object per line") from None
     rows: list[tuple[str | None, tuple[dict[str, Any], ...] | None, int | None]] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{path}:{number}"

@@ -9,7 +9,7 @@ from typing import Any
 from inferctl.bench.pricing import Price
 from inferctl.bench.runner import BenchRun, LevelResult
 from inferctl.bench.stats import Distribution, usd_per_million_tokens
-from inferctl.errors import MissingDependencyError, UserError
+from inferctl.errors import MissingDependencyError, UserError, unwritable
 
 
 def _dist(dist: Distribution) -> dict[str, float]:
@@ -130,11 +130,18 @@ def _ms(value: float) -> str:
 
 
 def check_plot_path(path: Path) -> None:
-    """Fail before a long run, not after it: the name must end in .png and matplotlib must be installed."""
+    """Fail before a long run, not after it: the name must end in .png, its folder must be writable and
+    matplotlib must be installed."""
     import importlib.util
+    import os
 
     if path.suffix.lower() != ".png":
         raise UserError(f"--plot {path} must name a .png file")
+    folder = path.absolute().parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent  # write_plot creates the missing folders below this one
+    if not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {path} ({folder} is not a writable folder); choose another --plot")
     if importlib.util.find_spec("matplotlib") is None:
         raise MissingDependencyError("--plot needs matplotlib: pip install 'inferctl[bench]'")
 
@@ -175,9 +182,13 @@ def write_plot(report: dict[str, Any], path: Path) -> Path:
     endpoint = report["endpoint"]
     fig.suptitle(f"{endpoint['model']} at {endpoint['base_url']} ({endpoint['api']})", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    except OSError as exc:
+        raise unwritable(path, exc, "--plot") from None
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -54,15 +54,15 @@ class LeanTransport(httpx.AsyncBaseTransport):
             conn.writer.write(_request_bytes(request, await request.aread()))
             await conn.writer.drain()
             head = await self._wait(conn.reader.readuntil(b"\r\n\r\n"))
+            version, status, raw_headers = _parse_head(head)
+            headers = httpx.Headers(raw_headers)
+            body = _Body(self, key, conn, headers, no_body=request.method == "HEAD" or status in (204, 304))
         except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, OSError) as exc:
             conn.close()
             raise httpx.RemoteProtocolError(f"no complete response head ({exc})") from None
-        except BaseException:
+        except BaseException:  # a malformed head, a timeout, a cancellation: the connection is unusable
             conn.close()
             raise
-        version, status, raw_headers = _parse_head(head)
-        headers = httpx.Headers(raw_headers)
-        body = _Body(self, key, conn, headers, no_body=request.method == "HEAD" or status in (204, 304))
         body.reusable = body.reusable and version == "HTTP/1.1"
         return httpx.Response(status, headers=headers, stream=body, extensions={"http_version": b"HTTP/1.1"})
 
@@ -112,10 +112,15 @@ class _Body(httpx.AsyncByteStream):
         no_body: bool,
     ) -> None:
         self.transport, self.key, self.conn = transport, key, conn
-        self.chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        # HEAD, 204 and 304 responses have no body, whatever their framing headers announce.
+        self.chunked = not no_body and "chunked" in headers.get("transfer-encoding", "").lower()
         length = headers.get("content-length")
+        if length is not None and not length.isdigit():
+            raise httpx.RemoteProtocolError(f"invalid Content-Length {length[:40]!r}")
         self.remaining = 0 if no_body else (int(length) if length is not None and not self.chunked else None)
-        self.reusable = headers.get("connection", "").lower() != "close" and (self.chunked or length is not None)
+        self.reusable = headers.get("connection", "").lower() != "close" and (
+            no_body or self.chunked or length is not None
+        )
         self.done = False
         self.watchdog: _Watchdog | None = None
 
@@ -168,16 +173,15 @@ class _Body(httpx.AsyncByteStream):
                     end = buffer.find(b"\r\n")
                     if end < 0:
                         break
-                    try:
-                        size = int(buffer[:end].split(b";", 1)[0], 16)
-                    except ValueError:
-                        raise httpx.RemoteProtocolError("malformed chunk size line") from None
+                    size = _chunk_size(buffer[:end])
                     buffer = buffer[end + 2 :]
                 if size == 0:  # the last chunk; done once the (usually empty) trailer section ended
                     self.done = buffer.startswith(b"\r\n") or b"\r\n\r\n" in buffer
                     break
                 if len(buffer) < size + 2:
                     break
+                if buffer[size : size + 2] != b"\r\n":
+                    raise httpx.RemoteProtocolError("chunk data longer than its announced size")
                 out.append(buffer[:size])
                 buffer = buffer[size + 2 :]
                 size = None
@@ -191,6 +195,10 @@ class _Body(httpx.AsyncByteStream):
             buffer += data
 
     async def aclose(self) -> None:
+        # The body may be closed before its iterator finished (the reader stopped early): the watchdog must
+        # not outlive it, or it would cancel whatever the task does next once the read timeout has passed.
+        if self.watchdog is not None:
+            self.watchdog.stop()
         if self.done and self.reusable:
             self.transport.release(self.key, self.conn)
         else:
@@ -233,6 +241,14 @@ def _request_bytes(request: httpx.Request, body: bytes) -> bytes:
     lines = [f"{request.method} {target} HTTP/1.1"]
     lines += [f"{name}: {value}" for name, value in request.headers.multi_items()]
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def _chunk_size(line: bytes) -> int:
+    """The size in a chunk-size line (hex digits, then optional ``;extensions``)."""
+    digits = line.split(b";", 1)[0].strip()
+    if not digits or digits.strip(b"0123456789abcdefABCDEF"):
+        raise httpx.RemoteProtocolError(f"malformed chunk size line {line[:40]!r}")
+    return int(digits, 16)
 
 
 def _parse_head(head: bytes) -> tuple[str, int, list[tuple[str, str]]]:

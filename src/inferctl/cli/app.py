@@ -70,9 +70,6 @@ def main(argv: list[str] | None = None) -> int:
         for line in exc.details:
             err_console.print(f"  {escape(line)}", style="dim", soft_wrap=True)
         return exc.exit_code
-    except KeyboardInterrupt:
-        err_console.print("interrupted")
-        return 130
     return 0
 
 

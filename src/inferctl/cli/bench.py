@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -14,6 +15,7 @@ from inferctl.cli.common import (
     OutputOpt,
     TargetOpt,
     console,
+    demo_notice,
     emit_json,
     err_console,
     load,
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from inferctl.bench import BenchEndpoint, LengthRange, Level, Progress, PromptSource
 
 DEFAULT_CONCURRENCY = "1,8,32"
+OPENAI_KEY_ENV = "OPENAI_API_KEY"
 BenchModelOpt = Annotated[
     str | None,
     typer.Option("--model", "-m", help="Model to load: a served or configured name (default: the first served)."),
@@ -46,7 +49,10 @@ def bench(
     ] = None,
     api_key: Annotated[
         str | None,
-        typer.Option("--api-key", envvar="OPENAI_API_KEY", show_envvar=True, help="Key for --url (never printed)."),
+        typer.Option(
+            "--api-key",
+            help="Key for --url (default: $OPENAI_API_KEY), or instead of the platform's own key. Never printed.",
+        ),
     ] = None,
     concurrency: Annotated[
         str | None,
@@ -107,13 +113,17 @@ def bench(
 
     cfg = None
     if url:
-        chosen = lib.from_url(url, api_key, model)
+        # $OPENAI_API_KEY only for --url: the platform has its own key, and the variable often holds an
+        # OpenAI key that must not be sent to (and refused by) the platform's endpoint.
+        chosen = lib.from_url(url, api_key or os.environ.get(OPENAI_KEY_ENV) or None, model)
     else:
         cfg = load(config, target=target)
         chosen = lib.from_platform(cfg, model)
         if api_key:
             chosen = lib.BenchEndpoint(replace(chosen.endpoint, api_key=api_key), chosen.deployment)
 
+    if chosen.deployment is not None:
+        demo_notice([chosen.deployment])
     source = _prompt_source(dataset, tokenizer, in_len, out_len, chosen)
     api_kind: lib.ApiKind = "chat" if api == "chat" or (api == "auto" and source.chat_only) else "completions"
     if price is not None:

@@ -33,17 +33,17 @@ def chat(
     """Chat with a served model, streaming tokens as they come."""
     cfg = load(config, target=target, model=model)
     platform = target_for(cfg)
-    demo_notice(cfg)
     if not port_forward:
-        endpoints = platform.endpoints()
-        if model is not None and len(endpoints) > 1:
-            endpoints = [e for e in endpoints if model in (e.model, cfg.models[0].name)] or endpoints
-        _chat(endpoints[0], prompt, system, max_tokens, temperature)
+        # The first model's: --model narrowed cfg.models to that deployment (local serves one model anyway).
+        endpoint = platform.endpoints()[0]
+        demo_notice(cfg.models)
+        _chat(endpoint, prompt, system, max_tokens, temperature)
         return
     if not isinstance(platform, PortForwardCapability):
         supported = ", ".join(targets_with(PortForwardCapability))
         raise UserError(f"--port-forward works on targets {supported}; target {cfg.target} is reached directly")
     with platform.port_forward(model) as endpoint:
+        demo_notice(cfg.models)
         _chat(endpoint, prompt, system, max_tokens, temperature)
 
 

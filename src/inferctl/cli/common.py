@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
-    from inferctl.config.models import PlatformConfig
+    from inferctl.config.models import ModelDeployment, PlatformConfig
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -159,9 +159,9 @@ def progress() -> Iterator[RichReporter]:
         reporter.done()
 
 
-def demo_notice(config: PlatformConfig) -> None:
-    """Say once per command that the demo model's words are noise."""
-    if any(m.is_demo for m in config.models):
+def demo_notice(models: Iterable[ModelDeployment]) -> None:
+    """Say once per command that the demo model's words are noise (when one of ``models`` is the demo)."""
+    if any(m.is_demo for m in models):
         err_console.print(
             "[dim]note: the 'demo' model has random weights: its replies are noise. "
             "It exists to prove the path end to end; set models[].source to a real model to get words.[/dim]"

@@ -19,7 +19,7 @@ from inferctl.cli.common import (
     emit_json,
     load,
 )
-from inferctl.errors import ConflictError
+from inferctl.errors import ConflictError, unwritable
 
 config_app = typer.Typer(help="Inspect the config: JSON Schema, effective values, validation.", no_args_is_help=True)
 
@@ -33,7 +33,11 @@ def init(
 
     if path.exists() and not force:
         raise ConflictError(f"{path} already exists; edit it, or pass --force to overwrite it")
-    path.write_text(STARTER_YAML, encoding="utf-8")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(STARTER_YAML, encoding="utf-8")
+    except OSError as exc:
+        raise unwritable(path, exc, "path") from None
     console.print(f"wrote [bold]{path}[/bold]; next: [bold]inferctl up[/bold]")
 
 

@@ -61,9 +61,9 @@ def up(
     cfg = load(config, target=target, model=model, port=port)
     platform = target_for(cfg, assume_yes=yes, confirm=ask)
     _confirm(platform, cfg, yes, "up")
-    demo_notice(cfg)
     with progress() as reporter:
         endpoints = platform.up(reporter)
+    demo_notice(cfg.models)  # once it serves: a refused 'up' stays one error line
     if output is OutputFormat.json:
         emit_json({"endpoints": [e.to_dict() for e in endpoints]})
         return

@@ -37,8 +37,14 @@ def load_config(path: Path | None = None) -> tuple[PlatformConfig, Path | None]:
             return PlatformConfig(), None
         path = candidate
     if not path.is_file():
-        raise NotFoundError(f"config file {path} does not exist; create one with 'inferctl init' or fix --config")
-    return parse_config(path.read_text(encoding="utf-8"), source=str(path)), path
+        what = "is not a file" if path.exists() else "does not exist"
+        raise NotFoundError(f"config file {path} {what}; create one with 'inferctl init' or fix --config")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.reason if isinstance(exc, UnicodeDecodeError) else (exc.strerror or exc)
+        raise ConfigError(f"cannot read config file {path} ({reason}); it must be readable UTF-8 YAML") from None
+    return parse_config(text, source=str(path)), path
 
 
 def parse_config(text: str, *, source: str = DEFAULT_CONFIG_FILE) -> PlatformConfig:

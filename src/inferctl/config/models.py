@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 TargetName = Literal["local", "kubernetes", "aws"]
 TARGETS: tuple[TargetName, ...] = ("local", "kubernetes", "aws")
@@ -73,6 +73,8 @@ class EngineSettings(CoreModel):
             flag = arg.split("=", 1)[0]
             if flag in managed:
                 raise ValueError(f"{flag} is set by inferctl; use the model's fields instead of extra_args")
+            if flag == "--hf-token":  # a secret: it would sit in this file, the process list and the manifests
+                raise ValueError("--hf-token must not be written in the config file; export HF_TOKEN in your shell")
         return args
 
     @field_validator("env")
@@ -233,6 +235,16 @@ def _ami_alias(value: str) -> str:
     return value
 
 
+# Shared by both pools (one validator each, not a copy per pool).
+PoolName = Annotated[str, AfterValidator(lambda value: _dns_label(value, "pool name"))]
+AmiAlias = Annotated[
+    str,
+    AfterValidator(_ami_alias),
+    Field(description="EC2NodeClass amiSelectorTerms alias. Bottlerocket's NVIDIA variants ship the device plugin."),
+]
+_DEFAULT_AMI_ALIAS = "bottlerocket@v1.49.0"
+
+
 class PoolLimits(CoreModel):
     cpu: Annotated[int, Field(ge=1)] = 1000
     memory_gib: Annotated[int, Field(ge=1)] = 4000
@@ -240,28 +252,15 @@ class PoolLimits(CoreModel):
 
 
 class GpuPool(CoreModel):
-    name: str = "g5-gpu-karpenter"
+    name: PoolName = "g5-gpu-karpenter"
     instance_families: list[str] = Field(
         default_factory=lambda: ["g5"], min_length=1, description="EC2 families sizing may choose from."
     )
     capacity_types: list[CapacityType] = Field(default_factory=_spot_and_on_demand, min_length=1)
-    ami_alias: str = Field(
-        default="bottlerocket@v1.49.0",
-        description="EC2NodeClass amiSelectorTerms alias. Bottlerocket's NVIDIA variants ship the device plugin.",
-    )
+    ami_alias: AmiAlias = _DEFAULT_AMI_ALIAS
     limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=1000, memory_gib=4000, gpus=16))
     data_volume_gib: Annotated[int, Field(ge=50, le=16_000)] = 200
     consolidate_after: str = Field(default="1h", pattern=_DURATION)
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_label(cls, value: str) -> str:
-        return _dns_label(value, "pool name")
-
-    @field_validator("ami_alias")
-    @classmethod
-    def _alias(cls, value: str) -> str:
-        return _ami_alias(value)
 
     @field_validator("instance_families")
     @classmethod
@@ -273,23 +272,13 @@ class GpuPool(CoreModel):
 
 
 class CpuPool(CoreModel):
-    name: str = "x86-cpu-karpenter"
+    name: PoolName = "x86-cpu-karpenter"
     instance_categories: list[str] = Field(default_factory=lambda: ["c", "m", "r"], min_length=1)
     capacity_types: list[CapacityType] = Field(default_factory=_spot_and_on_demand, min_length=1)
-    ami_alias: str = "bottlerocket@v1.49.0"
+    ami_alias: AmiAlias = _DEFAULT_AMI_ALIAS
     limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=256, memory_gib=1024))
     data_volume_gib: Annotated[int, Field(ge=20, le=16_000)] = 50
     consolidate_after: str = Field(default="1m", pattern=_DURATION)
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_label(cls, value: str) -> str:
-        return _dns_label(value, "pool name")
-
-    @field_validator("ami_alias")
-    @classmethod
-    def _alias(cls, value: str) -> str:
-        return _ami_alias(value)
 
 
 class Pools(CoreModel):

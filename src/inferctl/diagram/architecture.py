@@ -306,9 +306,13 @@ def _local(builder: GraphBuilder, config: PlatformConfig) -> None:
     clients = builder.node("clients", "Client\nthis machine", "clients")
     host = builder.cluster("host", "this machine · local target", "host")
     hub = None
-    for index, model in enumerate(config.models):
-        # A configured port is the first model's; further models (and an unset port) get a free one.
-        port = str(local.port) if local.port is not None and index == 0 else "(free port)"
+    if len(config.models) > 1:
+        names = ", ".join(model.name for model in config.models)
+        builder.notes.append(
+            f"the local target serves one model at a time: 'inferctl up --model NAME' starts one of {names}"
+        )
+    port = str(local.port) if local.port is not None else "(free port)"  # whichever model is started gets it
+    for model in config.models:
         endpoint = builder.node(part_id("endpoint", model.name), f"{local.host}:{port}", "endpoint", host)
         process = builder.node(part_id("process", model.name), f"vLLM process\n{model.model_name}", "process", host)
         if model.is_demo:

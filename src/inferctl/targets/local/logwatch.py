@@ -127,10 +127,15 @@ def failure_reason(lines: list[str]) -> str | None:
     return None
 
 
-def hint_for(text: str) -> str:
-    for needles, hint in _HINTS:
-        if any(needle in text for needle in needles):
-            return hint
+def hint_for(reason: str, context: str = "") -> str:
+    """The fix for ``reason``; only when the reason names none, the fix the log's ``context`` suggests.
+
+    The reason goes first because an ordinary start log mentions max_model_len, KV cache and config.json too.
+    """
+    for text in (reason, context):
+        for needles, hint in _HINTS:
+            if any(needle in text for needle in needles):
+                return hint
     return "see the whole log with 'inferctl logs'"
 
 

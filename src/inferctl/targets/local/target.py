@@ -255,7 +255,7 @@ class LocalTarget(Target, LogsCapability):
         _, rest = _read_new_lines(self._log_path, 0)
         lines = rest or lines
         reason = logwatch.failure_reason(lines) or f"the server exited with code {returncode}"
-        hint = logwatch.hint_for(reason + "\n" + "\n".join(lines[-40:]))
+        hint = logwatch.hint_for(reason, "\n".join(lines[-40:]))
         raise StartError(f"vLLM failed to start: {reason} Fix: {hint}.", details=logwatch.meaningful_lines(lines))
 
     # --- down -----------------------------------------------------------------------------------------------------
