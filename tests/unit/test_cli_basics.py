@@ -135,3 +135,15 @@ def test_refused_up_and_chat_of_the_demo_are_one_line(monkeypatch: pytest.Monkey
     assert main(["chat", "hello"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "is not running locally" in err[0]
+
+
+def test_wide_reports_read_as_records_narrow_ones_as_tables(capsys: pytest.CaptureFixture[str]) -> None:
+    from inferctl.cli.common import console, print_report
+
+    wide = {f"column_{i}": f"value-{i}-" + "x" * 10 for i in range(12)}
+    narrow = {"name": "g5-gpu-karpenter", "nodes": 1}
+    print_report({"state": "running", "models": [{"name": "demo", **wide}], "pools": [narrow]})
+    out = capsys.readouterr().out
+    assert console.width < 200
+    assert "    column 11: value-11-xxxxxxxxxx" in out  # a record block, every value whole
+    assert "┃ name" in out and "g5-gpu-karpenter" in out  # a table
