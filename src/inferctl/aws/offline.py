@@ -108,7 +108,7 @@ class RecordingMocks(Mocks):
             return {"version": RESOLVED_AT_UP, "addonName": args.args.get("addonName"), "id": "addon"}
         if token == "aws:ecrpublic/getAuthorizationToken:getAuthorizationToken":
             return {"userName": "AWS", "password": "offline", "authorizationToken": "offline", "id": "ecr"}
-        raise NotImplementedError(f"the offline plan has no placeholder for the lookup {token}")
+        raise LookupError(f"the offline plan has no placeholder for the lookup {token} (a bug: add one here)")
 
     def role(self, name: str) -> dict[str, Any]:
         """The placeholder answer of IAM GetRole (the deployer's role, looked up for its full ARN)."""
