@@ -239,3 +239,45 @@ def test_timeout_names_the_last_phase(tmp_path: Path) -> None:
         watch(cluster([pending()]), tmp_path, timeout_s=30)
     assert "did not finish within kubernetes.rollout_timeout_s=30s" in caught.value.message
     assert "last: unschedulable: 0/2 nodes are available" in caught.value.message
+
+
+def test_gpu_node_without_device_plugin_is_diagnosed_once_it_persists(tmp_path: Path) -> None:
+    """Karpenter launched a g5 node, but it advertises no nvidia.com/gpu (no device plugin): the workshop's
+    "device plugin not advertising GPUs" pain. The diagnosis waits 3 x the scheduling grace (the plugin needs time
+    to register on a fresh node), then names the node and the fix."""
+
+    def blind_node(fake: FakeCluster) -> None:
+        pending()(fake)
+        fake.put(make_node("ip-10-0-1-23.ec2.internal", "g5.xlarge", nodepool="g5-gpu-karpenter", gpus=0))
+
+    fake = cluster([blind_node])
+    with pytest.raises(OperationError) as caught:
+        watch(fake, tmp_path)
+    message = caught.value.message
+    assert message.startswith("GPU node ip-10-0-1-23.ec2.internal (g5.xlarge) joined the cluster but advertises no")
+    assert "NVIDIA device plugin is not running there" in message
+    assert "pools.gpu.ami_alias" in message
+    gets = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/deployments/llama")]
+    assert len(gets) == 19  # first seen at t=0, raised when it still holds 180 s later (polls every 10 s)
+
+
+def test_gpu_diagnosis_needs_a_ready_node_without_gpus() -> None:
+    from inferctl.kube.diagnose import diagnose_gpu_not_advertised, is_gpu_node
+    from tests.support.kube import make_pod
+
+    message = "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+    pod = make_pod(POD, NS, SELECTOR, requests=GPU_REQUESTS, unschedulable=message)
+    events = [make_event(POD, NS, "FailedScheduling", message, component="default-scheduler", type_="Warning")]
+    blind = make_node("n1", "g5.xlarge", nodepool="g5-gpu-karpenter", gpus=0)
+    working = make_node("n2", "g5.xlarge", nodepool="g5-gpu-karpenter", gpus=1)
+    not_ready = make_node("n3", "g5.xlarge", gpus=0)
+    not_ready["status"]["conditions"] = [{"type": "Ready", "status": "False"}]
+    assert diagnose_gpu_not_advertised(pod, events, [blind]) is not None
+    assert diagnose_gpu_not_advertised(pod, events, [working]) is None
+    assert diagnose_gpu_not_advertised(pod, events, [not_ready]) is None
+    other = [make_event(POD, NS, "FailedScheduling", "0/3 nodes: Insufficient cpu.", component="default-scheduler")]
+    assert diagnose_gpu_not_advertised(pod, other, [blind]) is None
+    system = make_node("s1", "m5.xlarge", nodegroup="system")
+    assert is_gpu_node(blind, "g5-gpu-karpenter")
+    assert is_gpu_node(make_node("x", "g6.2xlarge"), None)  # a GPU type outside Karpenter
+    assert not is_gpu_node(system, "g5-gpu-karpenter")

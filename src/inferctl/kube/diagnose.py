@@ -9,7 +9,8 @@ waiting for the timeout. Rules, in the order they are tried for a pod:
 - OOMKilled (host memory limit);
 - CrashLoopBackOff, read from the last log lines: gated model 401/403, CUDA out of memory, KV cache too small;
 - FailedScheduling from Karpenter: NodePool limits reached (names the pool and the limit), or no NodePool
-  matches the pod.
+  matches the pod;
+- a GPU node that joined but advertises no ``nvidia.com/gpu`` (the NVIDIA device plugin is not running there).
 
 And for a Service: a LoadBalancer that stays pending (no load balancer controller).
 """
@@ -259,6 +260,61 @@ def diagnose_scheduling(
             tuple(f"karpenter: {part.strip()}" for part in message.split(";") if part.strip()),
         )
     return None
+
+
+GPU_RESOURCE = "nvidia.com/gpu"
+
+
+def is_gpu_node(node: Mapping[str, Any], gpu_pool: str | None) -> bool:
+    """A node meant to carry GPUs: in the GPU NodePool, or of an instance type the catalog lists with GPUs."""
+    labels = node.get("metadata", {}).get("labels") or {}
+    if gpu_pool and labels.get("karpenter.sh/nodepool") == gpu_pool:
+        return True
+    from inferctl.catalog import get_instance
+    from inferctl.errors import NotFoundError
+
+    try:
+        return get_instance(str(labels.get("node.kubernetes.io/instance-type", ""))).gpu_count > 0
+    except NotFoundError:
+        return False
+
+
+def diagnose_gpu_not_advertised(
+    pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]], gpu_nodes: Sequence[Mapping[str, Any]]
+) -> Diagnosis | None:
+    """The scheduler says "Insufficient nvidia.com/gpu" while a Ready GPU node advertises none: no device plugin.
+
+    The watcher raises it only once it has held for a while, since a new node's plugin needs a minute to register.
+    """
+    if _is_scheduled(pod):
+        return None
+    scheduler = [e for e in sort_events(events) if event_source(e) == "default-scheduler"]
+    if not scheduler or scheduler[-1].get("reason") != "FailedScheduling":
+        return None
+    if f"Insufficient {GPU_RESOURCE}" not in str(scheduler[-1].get("message", "")):
+        return None
+    blind = [node for node in gpu_nodes if _node_ready(node) and not _advertised_gpus(node)]
+    if not blind:
+        return None
+    node = blind[0]
+    instance = (node.get("metadata", {}).get("labels") or {}).get("node.kubernetes.io/instance-type", "?")
+    return Diagnosis(
+        "gpu-not-advertised",
+        f"GPU node {name_of(node)} ({instance}) joined the cluster but advertises no {GPU_RESOURCE}, so pod "
+        f"{name_of(pod)} cannot be scheduled: the NVIDIA device plugin is not running there; keep a Bottlerocket "
+        "NVIDIA AMI (pools.gpu.ami_alias: bottlerocket@...), which ships it, or install the NVIDIA device plugin "
+        "DaemonSet, then run up again",
+        (f"scheduler: {scheduler[-1].get('message', '')}",),
+    )
+
+
+def _node_ready(node: Mapping[str, Any]) -> bool:
+    conditions = node.get("status", {}).get("conditions") or []
+    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+
+
+def _advertised_gpus(node: Mapping[str, Any]) -> float:
+    return parse_quantity(str((node.get("status", {}).get("allocatable") or {}).get(GPU_RESOURCE, "0")))
 
 
 def _is_scheduled(pod: Mapping[str, Any]) -> bool:

@@ -17,7 +17,7 @@ from typing import Any
 
 from inferctl.errors import OperationError
 from inferctl.kube.client import KubeClient
-from inferctl.kube.diagnose import Diagnosis, ModelContext, diagnose_pod
+from inferctl.kube.diagnose import Diagnosis, ModelContext, diagnose_gpu_not_advertised, diagnose_pod, is_gpu_node
 from inferctl.kube.objects import (
     condition,
     condition_true,
@@ -158,7 +158,9 @@ class RolloutWatcher:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         scheduling_grace_s: float = SCHEDULING_GRACE_S,
+        gpu_pool: str | None = None,
     ) -> None:
+        """``gpu_pool``: the GPU NodePool's name, so its nodes count as GPU nodes for the device-plugin check."""
         self.client = client
         self.reporter = reporter
         self.timeout_s = timeout_s
@@ -169,6 +171,8 @@ class RolloutWatcher:
         self.scheduling_grace_s = scheduling_grace_s
         self._first_seen: dict[tuple[str, str], float] = {}
         self._announced: set[str] = set()
+        self.gpu_pool = gpu_pool
+        self._gpu_nodes: list[Mapping[str, Any]] | None = None
 
     def wait(self, deployments: Sequence[WatchedDeployment]) -> None:
         start = self.clock()
@@ -209,6 +213,7 @@ class RolloutWatcher:
             return PodProgress("waiting for pods", state.message)
         claims = self.client.list("karpenter.sh/v1", "NodeClaim", missing_ok=True) if self.karpenter else []
         pools = self.client.list("karpenter.sh/v1", "NodePool", missing_ok=True) if self.karpenter else []
+        self._gpu_nodes = None  # listed once per poll, and only when a pod waits for a node
         shown: PodProgress | None = None  # the first pod not ready yet (every pod is checked for a diagnosis)
         for pod in sorted(pods, key=name_of):
             if pod.get("metadata", {}).get("deletionTimestamp"):
@@ -236,6 +241,8 @@ class RolloutWatcher:
         container = first_container_name(pod)
         lines = self.client.tail(name, container=container) if needs_log else []
         diagnosis = diagnose_pod(pod, events, model=watched.model, log_lines=lines, nodepools=pools)
+        if diagnosis is None and not pod.get("spec", {}).get("nodeName"):
+            diagnosis = diagnose_gpu_not_advertised(pod, events, self._unschedulable_gpu_nodes())
         if diagnosis is not None:
             self._raise_when_settled(name, diagnosis)
         progress = pod_progress(pod, events, claims, lines[-1] if lines else None)
@@ -245,11 +252,19 @@ class RolloutWatcher:
                 self.reporter.info(progress.detail)
         return progress
 
+    def _unschedulable_gpu_nodes(self) -> list[Mapping[str, Any]]:
+        if self._gpu_nodes is None:
+            nodes = self.client.list("v1", "Node")
+            self._gpu_nodes = [n for n in nodes if is_gpu_node(n, self.gpu_pool)]
+        return self._gpu_nodes
+
     def _raise_when_settled(self, pod: str, diagnosis: Diagnosis) -> None:
-        if diagnosis.reason not in ("nodepool-limits", "no-nodepool"):
+        # Scheduling verdicts can be transient (fresh NodePools, a device plugin still registering): they must hold.
+        grace = {"nodepool-limits": 1, "no-nodepool": 1, "gpu-not-advertised": 3}.get(diagnosis.reason)
+        if grace is None:
             raise diagnosis.error()
         first = self._first_seen.setdefault((pod, diagnosis.reason), self.clock())
-        if self.clock() - first >= self.scheduling_grace_s:
+        if self.clock() - first >= grace * self.scheduling_grace_s:
             raise diagnosis.error()
 
 

@@ -177,6 +177,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             karpenter=self.karpenter(),
             clock=self.clock,
             sleep=self.sleep,
+            gpu_pool=self.config.pools.gpu.name,
         ).wait(watched)
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
