@@ -72,7 +72,10 @@ def test_karpenter_objects_follow_the_target_unless_told() -> None:
 
 
 def test_namespace_enforces_restricted_pod_security() -> None:
-    config = workshop_config(kubernetes={"namespace": "llm", "kubernetes_version": "1.32"})
+    # On aws the label follows the EKS version, not kubernetes.kubernetes_version.
+    config = workshop_config(
+        kubernetes={"namespace": "llm", "kubernetes_version": "1.33"}, aws={"cluster_version": "1.32"}
+    )
     namespace = one(render_platform(config, placements_for(config)), "Namespace")
     labels = namespace["metadata"]["labels"]
     assert namespace["metadata"]["name"] == "llm"
@@ -157,3 +160,11 @@ def test_pod_monitor_only_when_prometheus_is_on() -> None:
     monitor = one(render_platform(config, placements_for(config)), "PodMonitor")
     assert monitor["metadata"]["labels"]["release"] == "kps"
     assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
+
+
+def test_system_namespaces_are_never_rendered() -> None:
+    """GitOps output for namespace 'default' must not relabel (or own) the cluster's default namespace."""
+    config = workshop_config(kubernetes={"namespace": "default"})
+    objects = render_platform(config, placements_for(config))
+    assert [o for o in objects if o["kind"] == "Namespace"] == []
+    assert {o["metadata"].get("namespace") for o in objects if o["kind"] == "Deployment"} == {"default"}

@@ -19,7 +19,15 @@ from collections.abc import Sequence
 
 from inferctl.errors import UserError
 from inferctl.kube.client import CUSTOM_RESOURCES, KubeClient, missing_kind_hint
-from inferctl.kube.objects import CREATED_BY_ANNOTATION, Obj, created_by, describe, labels_of, name_of
+from inferctl.kube.objects import (
+    CREATED_BY_ANNOTATION,
+    PROTECTED_NAMESPACES,
+    Obj,
+    created_by,
+    describe,
+    labels_of,
+    name_of,
+)
 from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_apply
 from inferctl.targets.base import Reporter
@@ -63,6 +71,11 @@ def claim_namespace(client: KubeClient, namespace: Obj, reporter: Reporter) -> O
 def apply_objects(client: KubeClient, objects: Sequence[Obj], reporter: Reporter) -> list[Obj]:
     """Server-side apply ``objects`` in kind order; returns what the API server stored, in that order."""
     check_kinds_served(client, objects)
+    if client.namespace in PROTECTED_NAMESPACES:  # render leaves system namespaces out: say how they are used
+        reporter.info(
+            f"Namespace {client.namespace} existed before inferctl: using it as it is "
+            "(no Pod Security labels; down keeps it)"
+        )
     applied = []
     for rendered in sort_for_apply(objects):
         obj = claim_namespace(client, rendered, reporter) if rendered.get("kind") == "Namespace" else rendered

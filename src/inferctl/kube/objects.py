@@ -11,10 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from inferctl.render.meta import SYSTEM_NAMESPACES
+
 Obj = dict[str, Any]
 
 # Namespaces inferctl never deletes, whatever their annotations say.
-PROTECTED_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+PROTECTED_NAMESPACES = SYSTEM_NAMESPACES
 # On a namespace inferctl created (value: the platform's name); teardown deletes no other namespace.
 CREATED_BY_ANNOTATION = "inferctl.io/created-by"
 

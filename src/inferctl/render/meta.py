@@ -71,13 +71,17 @@ def gib(value: float) -> str:
     return f"{max(whole, 1)}Gi"
 
 
+# Namespaces every cluster has: inferctl deploys into them as they are, never labels, owns or deletes them.
+SYSTEM_NAMESPACES = frozenset({"default", "kube-system", "kube-public", "kube-node-lease"})
+
+
 def render_namespace(config: PlatformConfig, *, on_aws: bool) -> Object:
     """The platform's namespace, enforcing the ``restricted`` Pod Security Standard.
 
     The vLLM pods are built to pass ``restricted``; enforcing it makes any later drift fail loudly. On AWS the
     Load Balancer Controller injects readiness gates so a rollout waits until the NLB target is healthy.
     """
-    version = f"v{config.kubernetes.kubernetes_version}"
+    version = f"v{config.aws.cluster_version if on_aws else config.kubernetes.kubernetes_version}"
     labels = {
         **platform_labels(config),
         "pod-security.kubernetes.io/enforce": "restricted",

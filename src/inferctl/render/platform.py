@@ -8,7 +8,7 @@ from inferctl.config.models import PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.render.exposure import render_exposure
 from inferctl.render.karpenter import render_karpenter
-from inferctl.render.meta import Object, render_namespace
+from inferctl.render.meta import SYSTEM_NAMESPACES, Object, render_namespace
 from inferctl.render.observability import render_observability
 from inferctl.render.order import sort_for_apply
 from inferctl.render.secrets import SecretValues, render_secrets
@@ -36,7 +36,9 @@ def render_platform(
     pools elsewhere (the Pulumi program, from :func:`render_karpenter`) passes False.
     """
     karpenter = uses_karpenter(config)
-    objects: list[Object] = [render_namespace(config, on_aws=config.target == "aws")]
+    objects: list[Object] = []
+    if config.kubernetes.namespace not in SYSTEM_NAMESPACES:  # never relabel default, kube-system...
+        objects.append(render_namespace(config, on_aws=config.target == "aws"))
     objects += render_secrets(config, secret_values)
     objects += render_observability(config)
     if karpenter if include_karpenter is None else include_karpenter:
