@@ -45,6 +45,10 @@ def check_kinds_served(client: KubeClient, objects: Sequence[Obj]) -> None:
         raise UserError(f"the cluster does not serve {kinds}; {hints}")
 
 
+def _used_as_it_is(namespace: str) -> str:
+    return f"Namespace {namespace} existed before inferctl: using it as it is (no Pod Security labels; down keeps it)"
+
+
 def claim_namespace(client: KubeClient, namespace: Obj, reporter: Reporter) -> Obj | None:
     """The Namespace object to apply, or None to leave an existing namespace inferctl did not create alone.
 
@@ -59,9 +63,7 @@ def claim_namespace(client: KubeClient, namespace: Obj, reporter: Reporter) -> O
         reporter.info(f"Namespace {name}: cannot read it, using it as it is")
         return None
     if live is not None and created_by(live) != owner:
-        reporter.info(
-            f"Namespace {name} existed before inferctl: using it as it is (no Pod Security labels; down keeps it)"
-        )
+        reporter.info(_used_as_it_is(name))
         return None
     metadata = namespace["metadata"]
     annotations = {**(metadata.get("annotations") or {}), CREATED_BY_ANNOTATION: owner}
@@ -72,10 +74,7 @@ def apply_objects(client: KubeClient, objects: Sequence[Obj], reporter: Reporter
     """Server-side apply ``objects`` in kind order; returns what the API server stored, in that order."""
     check_kinds_served(client, objects)
     if client.namespace in PROTECTED_NAMESPACES:  # render leaves system namespaces out: say how they are used
-        reporter.info(
-            f"Namespace {client.namespace} existed before inferctl: using it as it is "
-            "(no Pod Security labels; down keeps it)"
-        )
+        reporter.info(_used_as_it_is(client.namespace))
     applied = []
     for rendered in sort_for_apply(objects):
         obj = claim_namespace(client, rendered, reporter) if rendered.get("kind") == "Namespace" else rendered
