@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 from inferctl.config.models import PlatformConfig
 from inferctl.diagram import ArchitectureGraph, build_graph, render_mermaid
 from tests.support.diagram import fixed_placement, workshop_config
+from tests.support.golden import assert_matches_golden
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "diagram"
 
@@ -31,13 +31,7 @@ CASES: dict[str, ArchitectureGraph] = {
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_mermaid_matches_golden(name: str) -> None:
-    text = render_mermaid(CASES[name])
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    assert path.is_file(), f"{path} is missing; run with UPDATE_GOLDEN=1 to create it"
-    assert text == path.read_text(encoding="utf-8"), f"{name} changed; review, then UPDATE_GOLDEN=1"
+    assert_matches_golden(GOLDEN / name, render_mermaid(CASES[name]))
 
 
 @pytest.mark.parametrize("name", sorted(CASES))

@@ -7,13 +7,13 @@ and review the diff.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import pytest
 
 from inferctl.render import render_platform
 from inferctl.render.output import HEADER, to_yaml
+from tests.support.golden import assert_matches_golden
 from tests.support.render import GOLDEN, by_kind, placements_for, workshop_config
 
 Selector = Callable[[list[dict]], list[dict]]
@@ -34,10 +34,4 @@ def _render_case(select: Selector) -> str:
 
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_matches_golden(name: str) -> None:
-    rendered = _render_case(CASES[name])
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(rendered, encoding="utf-8")
-    assert path.is_file(), f"{path} is missing; create it with UPDATE_GOLDEN=1"
-    assert rendered == path.read_text(encoding="utf-8"), f"{name} changed; if intended, regenerate (UPDATE_GOLDEN=1)"
+    assert_matches_golden(GOLDEN / name, _render_case(CASES[name]))
