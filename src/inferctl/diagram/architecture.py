@@ -224,12 +224,7 @@ def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str,
     pods: dict[str, str] = {}
     for model in config.models:
         placement = placements.get(model.name)
-        service = builder.node(
-            part_id("svc", model.name),
-            f"Service {model.name}\n{service_type(config)} :{SERVICE_PORT} → :{CONTAINER_PORT}",
-            "service",
-            eks,
-        )
+        service = _service_node(builder, config, model.name, eks)
         gpu_node = builder.node(part_id("gpu_node", model.name), _gpu_node_label(gpu, placement), "gpu_node", pool)
         pod = pods[model.name] = builder.node(part_id("pod", model.name), _pod_label(model, placement), "pod", pool)
         if load_balanced:
@@ -252,6 +247,11 @@ def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str,
     builder.edge(queue, karpenter, "drain before reclaim", "control")
 
 
+def _service_node(builder: GraphBuilder, config: PlatformConfig, model: str, parent: str) -> str:
+    label = f"Service {model}\n{service_type(config)} :{SERVICE_PORT} → :{CONTAINER_PORT}"
+    return builder.node(part_id("svc", model), label, "service", parent)
+
+
 # --- kubernetes ---------------------------------------------------------------------------------------------
 
 
@@ -272,12 +272,7 @@ def _kubernetes(builder: GraphBuilder, config: PlatformConfig, placements: Mappi
     pods: dict[str, str] = {}
     for model in config.models:
         placement = placements.get(model.name)
-        service = builder.node(
-            part_id("svc", model.name),
-            f"Service {model.name}\n{kind} :{SERVICE_PORT} → :{CONTAINER_PORT}",
-            "service",
-            cluster,
-        )
+        service = _service_node(builder, config, model.name, cluster)
         pod = pods[model.name] = builder.node(
             part_id("pod", model.name), _pod_label(model, placement), "pod", gpu_nodes
         )
