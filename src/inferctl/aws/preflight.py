@@ -172,6 +172,8 @@ def run_preflight(
             "servicequotas:GetServiceQuota",
             lambda: _check_quotas(region, demand, clients("service-quotas"), report),
         )
+        reporter.phase("preflight", "AMI parameters")
+        _guarded(report, "ami parameters", "ssm:GetParameters", lambda: _check_amis(config, clients("ssm"), report))
         if _uses_spot(config):
             reporter.phase("preflight", "EC2 Spot service-linked role")
             _guarded(
@@ -264,6 +266,17 @@ def _check_subnets(config: PlatformConfig, ec2: Any, report: PreflightReport) ->
         )
         return
     report.add("subnets", "ok", f"{len(subnets)} private subnets of {vpc_id} in {', '.join(zones)}")
+
+
+def _check_amis(config: PlatformConfig, ssm: Any, report: PreflightReport) -> None:
+    from inferctl.aws.amis import missing_detail, missing_images
+
+    found, missing = missing_images(config, ssm)
+    if missing:
+        report.add("ami parameters", "fail", missing_detail(config, missing), ConfigError)
+        return
+    shown = ", ".join(f"{image.pool}: {image.alias}" for image in found)
+    report.add("ami parameters", "ok", f"images for Kubernetes {config.aws.cluster_version} exist ({shown})")
 
 
 def _check_offerings(region: str, demand: list[InstanceDemand], ec2: Any, report: PreflightReport) -> None:
