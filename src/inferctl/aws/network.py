@@ -8,6 +8,7 @@ pulls; a NAT per zone costs about $32 a month each for zone-failure resilience t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -36,7 +37,7 @@ def split_cidr(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     return blocks[:zones], blocks[zones : 2 * zones]
 
 
-def manages_discovery_tag(tags: dict[str, str], cluster_name: str, subnet_id: str) -> bool:
+def manages_discovery_tag(tags: Mapping[str, str], cluster_name: str, subnet_id: str) -> bool:
     """Whether the program owns the subnet's discovery tag: absent, or set by inferctl (its marker is there).
 
     A discovery tag for another cluster is refused: retagging would move that cluster's nodes' subnets.
@@ -74,8 +75,8 @@ def _existing_vpc(ctx: ProgramContext, vpc_id: str) -> Network:
             f"no subnet of {vpc_id} is tagged {tags}; set aws.private_subnet_ids or aws.private_subnet_tag"
         )
     for subnet_id in subnet_ids:
-        tags = aws.ec2.get_subnet(id=subnet_id, opts=ctx.invoke_opts()).tags or {}
-        if not manages_discovery_tag(tags, ctx.cluster_name, subnet_id):
+        existing = aws.ec2.get_subnet(id=subnet_id, opts=ctx.invoke_opts()).tags or {}
+        if not manages_discovery_tag(existing, ctx.cluster_name, subnet_id):
             continue  # tagged before inferctl came: the VPC owner's tag, which destroy must leave in place
         # Tag resources, not the subnet: the subnet stays the VPC owner's; destroy removes only these tags. The
         # marker says the discovery tag is inferctl's, so a later run keeps managing it rather than leaving it.
