@@ -188,8 +188,9 @@ def run_preflight(
                 "iam:GetRole",
                 lambda: _check_spot_role(clients("iam"), report, assume_yes=assume_yes, confirm=confirm),
             )
-    reporter.phase("preflight", "API endpoint access")
-    _check_endpoint_access(config, report, fetch_egress_ip)
+    if aws_ok:  # without credentials nothing can be deployed: no need to ask who this machine is
+        reporter.phase("preflight", "API endpoint access")
+        _check_endpoint_access(config, report, fetch_egress_ip)
     reporter.phase("preflight", "pulumi CLI")
     try:
         path = ensure_pulumi(home, assume_yes=assume_yes, confirm=confirm, installer=pulumi_installer)
