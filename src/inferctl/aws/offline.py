@@ -11,6 +11,7 @@ import base64
 import contextvars
 import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -163,7 +164,12 @@ class ProgramRun:
     calls: list[tuple[str, dict[str, Any]]]  # the data lookups (invokes) the program made, with their arguments
 
 
-def record_program(config: PlatformConfig, mocks: RecordingMocks | None = None) -> ProgramRun:
+def record_program(
+    config: PlatformConfig,
+    mocks: RecordingMocks | None = None,
+    *,
+    endpoint_probe: Callable[[str], None] | None = None,
+) -> ProgramRun:
     """Run the program under mocks: every registered resource with its full inputs, the outputs, the lookups.
 
     The deployer's egress address (detected at ``up``) is a placeholder here. Runs in a copy of the current
@@ -182,7 +188,8 @@ def record_program(config: PlatformConfig, mocks: RecordingMocks | None = None) 
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def program() -> pulumi.Output[Any]:
-            values = {key: pulumi.Output.from_input(value) for key, value in build_platform(config).items()}
+            built = build_platform(config, endpoint_probe=endpoint_probe)
+            values = {key: pulumi.Output.from_input(value) for key, value in built.items()}
             return pulumi.Output.all(**values).apply(outputs.update)
 
         program()
