@@ -251,3 +251,34 @@ def test_a_subnet_tagged_for_another_cluster_is_refused() -> None:
     mocks = RecordingMocks(config, subnet_tags={"subnet-0ff11e0000000001": {"karpenter.sh/discovery": "other"}})
     with pytest.raises(ConfigError, match=r"karpenter\.sh/discovery=other, another cluster's"):
         record_program(config, mocks)
+
+
+# --- 7. model_cache: pvc has storage -----------------------------------------------------------------------------
+
+
+def test_a_pvc_model_cache_gets_the_ebs_csi_driver_with_pod_identity_and_a_gp3_class(tmp_path: Any) -> None:
+    """kubernetes-sigs/aws-ebs-csi-driver charts/aws-ebs-csi-driver: values.yaml controller.serviceAccount.name
+    ``ebs-csi-controller-sa``; templates/ebs-csi-default-sc.yaml: provisioner ``ebs.csi.aws.com``,
+    WaitForFirstConsumer. AWS managed policy ``service-role/AmazonEBSCSIDriverPolicy``."""
+    config = PlatformConfig.model_validate(
+        {**aws_config().model_dump(include={"name", "target", "models"}), "kubernetes": {"model_cache": "pvc"}}
+    )
+    run = run_program(config)
+    addon = one(run.resources, "aws:eks/addon:Addon", "addon-aws-ebs-csi-driver").inputs
+    (association,) = addon["podIdentityAssociations"]
+    assert association["serviceAccount"] == "ebs-csi-controller-sa"
+    role = next(r.inputs for r in of_type(run.resources, "aws:iam/role:Role") if r.name == "ebs-csi-role")
+    assert association["roleArn"].endswith(f":role/{role['name']}")
+    attached = one(run.resources, "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "ebs-csi-policy").inputs
+    assert attached["policyArn"] == "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
+    storage = one(run.resources, "kubernetes:storage.k8s.io/v1:StorageClass").inputs
+    assert storage["provisioner"] == "ebs.csi.aws.com"
+    assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
+    assert storage["parameters"]["type"] == "gp3"
+    # The claims the AWS target renders name that class.
+    from inferctl.home import Home
+    from inferctl.targets.aws import AwsTarget
+
+    kube = AwsTarget(config, Home(tmp_path)).kubernetes(include_karpenter=False)
+    assert kube.config.kubernetes.storage_class == storage["metadata"]["name"]
+    assert not of_type(run_program(aws_config()).resources, "kubernetes:storage.k8s.io/v1:StorageClass")

@@ -15,6 +15,7 @@ from inferctl.aws.eks import build_cluster
 from inferctl.aws.karpenter import build_karpenter
 from inferctl.aws.lb_controller import build_lb_controller
 from inferctl.aws.network import build_network
+from inferctl.aws.storage import build_model_cache_storage
 from inferctl.config.models import PlatformConfig
 
 OUTPUT_KEYS = (
@@ -39,6 +40,7 @@ def build_platform(
     cluster = build_cluster(ctx, network)
     karpenter = build_karpenter(ctx, cluster)
     build_lb_controller(ctx, cluster, network)
+    build_model_cache_storage(ctx, cluster)
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,

@@ -77,12 +77,15 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws.kubeconfig import context_name
         from inferctl.targets.kubernetes import KubernetesTarget
 
-        settings = self.config.kubernetes.model_copy(
-            update={
-                "kubeconfig": str(self.state_dir / KUBECONFIG_FILE),
-                "context": context_name(self.config.cluster_name, self.config.aws.region),
-            }
-        )
+        update: dict[str, Any] = {
+            "kubeconfig": str(self.state_dir / KUBECONFIG_FILE),
+            "context": context_name(self.config.cluster_name, self.config.aws.region),
+        }
+        if self.config.kubernetes.model_cache == "pvc" and not self.config.kubernetes.storage_class:
+            from inferctl.aws.storage_names import MODEL_CACHE_STORAGE_CLASS
+
+            update["storage_class"] = MODEL_CACHE_STORAGE_CLASS  # the gp3 class the program creates for it
+        settings = self.config.kubernetes.model_copy(update=update)
         config = self.config.model_copy(update={"kubernetes": settings})
         return KubernetesTarget(config, self.home, include_karpenter=include_karpenter)
 
