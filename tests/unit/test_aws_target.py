@@ -80,8 +80,11 @@ def test_the_offline_plan_table_shows_the_components(monkeypatch: pytest.MonkeyP
 
 
 def test_the_targets_plan_adds_placements_and_the_kubernetes_objects(tmp_path: Path) -> None:
-    plan = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws).plan()
+    target = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws)
+    target.fetch_egress_ip = lambda url: "198.51.100.23\n"  # checkip.amazonaws.com's answer (HTTP is the seam)
+    plan = target.plan()
     json.dumps(plan)
+    assert plan["endpoint_access"]["public_access_cidrs"] == ["198.51.100.23/32"]  # the block 'up' will allow
     assert [p["model"] for p in plan["placements"]] == ["llama3"]
     assert plan["placements"][0]["instance_type"].startswith("g5.")
     assert {"kind": "Deployment", "name": "llama3", "namespace": "inferctl"} in plan["objects"]

@@ -245,7 +245,7 @@ AmiAlias = Annotated[
     AfterValidator(_ami_alias),
     Field(description="EC2NodeClass amiSelectorTerms alias. Bottlerocket's NVIDIA variants ship the device plugin."),
 ]
-_DEFAULT_AMI_ALIAS = DEFAULT_AMI_ALIAS  # has the standard and NVIDIA variants of every version 1.31-1.37
+_DEFAULT_AMI_ALIAS = DEFAULT_AMI_ALIAS  # has the standard and NVIDIA variants of 1.34-1.37 (release notes)
 
 
 class PoolLimits(CoreModel):

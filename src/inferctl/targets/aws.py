@@ -131,7 +131,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws.offline import offline_plan
 
         workload = self.kubernetes(include_karpenter=False).plan()
-        infrastructure = offline_plan(self.config)
+        infrastructure = offline_plan(self.deployer_config())
         # Type and name only: the properties of every resource are 'inferctl plan --offline --output json'.
         resources = [{"type": r["type"], "name": r["name"]} for r in infrastructure.pop("resources")]
         return {
@@ -141,9 +141,23 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
             "resources": resources,
         }
 
+    def deployer_config(self) -> PlatformConfig:
+        """The config with the public endpoint limited to this machine's egress /32 when it can be told now
+        (``plan`` shows the block ``up`` will allow); unchanged, with the placeholder, when it cannot."""
+        from inferctl.aws.endpoint_access import detect_egress_ip, is_public, with_public_cidrs
+
+        if not is_public(self.config) or self.config.aws.public_access_cidrs:
+            return self.config
+        try:
+            fetch = self.fetch_egress_ip
+            cidr = detect_egress_ip(fetch) if fetch is not None else detect_egress_ip()
+        except OperationError:
+            return self.config
+        return with_public_cidrs(self.config, [cidr])
+
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.aws import stack
-        from inferctl.aws.endpoint_access import with_public_cidrs
+        from inferctl.aws.endpoint_access import access_summary, with_public_cidrs
         from inferctl.aws.preflight import instance_demand, pulumi_path_from, run_preflight
 
         require_aws_extra("'up --target aws'")
@@ -171,6 +185,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         pulumi_path = pulumi_path_from(report)
         assert pulumi_path is not None  # raise_for_failures passed, so the pulumi check did
         deployed = with_public_cidrs(self.config, report.deployer_cidrs)
+        reporter.info(f"API endpoint: {access_summary(deployed)}")
         outputs = stack.deploy(deployed, self.home, pulumi_path, reporter)
         self.save_outputs(outputs)
         reporter.info(f"cluster {outputs.get('cluster_name')} ready at {outputs.get('endpoint')}")
