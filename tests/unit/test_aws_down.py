@@ -174,3 +174,14 @@ def test_a_complete_teardown_destroys_with_a_placeholder_for_the_endpoint_blocks
     aws_target(tmp_path, aws).down(RecordingReporter(), platform=True)
     (config,) = pulumi.destroyed
     assert config.aws.public_access_cidrs == ["192.0.2.1/32"]  # destroy creates nothing; never 0.0.0.0/0
+
+
+@pytest.mark.parametrize("argv", [["--target", "aws"], ["--target", "kubernetes", "--platform"]])
+def test_force_is_only_for_down_platform_on_aws(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inferctl.cli.app import main
+
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    assert main(["down", *argv, "--force", "--yes"]) == 2
+    assert "--force applies only to 'down --target aws --platform'" in capsys.readouterr().err

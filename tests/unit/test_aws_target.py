@@ -77,6 +77,7 @@ def test_the_offline_plan_table_shows_the_components(monkeypatch: pytest.MonkeyP
     assert "coredns, eks-pod-identity-agent, kube-proxy, vpc-cni" in text
     assert "workshop + 5 rules" in text
     assert "g5-gpu-karpenter, x86-cpu-karpenter" in text
+    assert "public for <deployer's egress IP>/32 + private for the nodes" in text
 
 
 def test_the_targets_plan_adds_placements_and_the_kubernetes_objects(tmp_path: Path) -> None:
