@@ -181,6 +181,12 @@ def amis_ok(aws: StubbedAws, config: PlatformConfig | None = None, *, missing: t
     aws.stub("ssm").add_response("get_parameters", response, {"Names": names})
 
 
+def no_log_group(aws: StubbedAws, cluster: str = "workshop") -> None:
+    """CloudWatch Logs has no control-plane log group of the cluster yet."""
+    name = f"/aws/eks/{cluster}/cluster"
+    aws.stub("logs").add_response("describe_log_groups", {"logGroups": []}, {"logGroupNamePrefix": name})
+
+
 def spot_role_exists(aws: StubbedAws) -> None:
     aws.stub("iam").add_response("get_role", {"Role": SPOT_ROLE}, {"RoleName": "AWSServiceRoleForEC2Spot"})
 

@@ -25,6 +25,7 @@ from tests.support.aws import (
     identity_ok,
     install_fake_pulumi,
     isolated_aws,
+    no_log_group,
     offerings,
     quota,
     spot_role_exists,
@@ -56,6 +57,7 @@ def quotas_ok(aws: StubbedAws) -> None:
 def all_good(aws: StubbedAws) -> None:
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)
@@ -71,12 +73,13 @@ def test_everything_in_place_passes(home: Home) -> None:
         "instance types",
         "quota G and VT",
         "quota Standard",
+        "log group",
         "ami parameters",
         "spot role",
         "api endpoint",
         "pulumi",
     ]
-    assert [c.status for c in report.checks] == ["ok"] * 8
+    assert [c.status for c in report.checks] == ["ok"] * 9
     assert report.to_dict()["ok"] is True
     report.raise_for_failures()
 
@@ -111,6 +114,7 @@ def test_quota_too_low_names_both_quota_codes_and_the_need(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quota(aws, "L-DB2E81BA", 0)
     quota(aws, "L-3819A6DF", 0)
@@ -132,6 +136,7 @@ def test_one_capacity_type_short_is_a_warning_not_a_failure(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quota(aws, "L-DB2E81BA", 8)
     quota(aws, "L-3819A6DF", 0)
@@ -147,6 +152,7 @@ def test_a_quota_never_changed_falls_back_to_the_aws_default(home: Home) -> None
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas = aws.stub("service-quotas")
     quotas.add_client_error("get_service_quota", "NoSuchResourceException", "no applied quota", 400)
@@ -167,6 +173,7 @@ def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Hom
     aws = StubbedAws("eu-north-1")
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)
@@ -181,6 +188,7 @@ def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Hom
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     aws.stub("iam").add_client_error("get_role", "NoSuchEntity", "role not found", 404)
@@ -204,6 +212,7 @@ def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     iam = aws.stub("iam")
@@ -226,6 +235,7 @@ def test_without_spot_in_any_pool_the_spot_role_is_not_checked(home: Home) -> No
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quota(aws, "L-DB2E81BA", 64)
     quota(aws, "L-1216C47A", 640)
@@ -242,6 +252,7 @@ def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     aws.stub("ec2").add_response(
         "describe_subnets",
         {
@@ -360,6 +371,7 @@ def test_an_alias_without_the_clusters_variant_fails_the_gate(home: Home) -> Non
     identity_ok(aws)
     gpu_parameter = "/aws/service/bottlerocket/aws-k8s-1.33-nvidia/x86_64/1.30.0/image_id"
     amis_ok(aws, config, missing=(gpu_parameter,))
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)
@@ -437,6 +449,7 @@ def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     aws.stub("ec2").add_client_error(
         "describe_instance_type_offerings", "UnauthorizedOperation", "You are not authorized", 403
     )
@@ -458,6 +471,7 @@ def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     aws.stub("ec2").add_client_error("describe_subnets", "InvalidSubnetID.NotFound", "no such subnet", 400)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
@@ -476,6 +490,7 @@ def test_an_aws_outage_while_reading_quotas_is_an_operation_error(home: Home) ->
     aws = StubbedAws()
     identity_ok(aws)
     amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     aws.stub("service-quotas").add_client_error("get_service_quota", "ServiceException", "try again", 500)
     spot_role_exists(aws)
@@ -484,3 +499,30 @@ def test_an_aws_outage_while_reading_quotas_is_an_operation_error(home: Home) ->
         report.raise_for_failures()
     assert failed.value.message == "servicequotas:GetServiceQuota failed (ServiceException); re-run in a moment"
     assert failed.value.exit_code == 1
+
+
+def test_a_control_plane_log_group_left_by_an_earlier_cluster_fails_the_gate(home: Home) -> None:
+    """EKS creates /aws/eks/<cluster>/cluster itself and it outlives the cluster; the program now creates it, which
+    would fail with ResourceAlreadyExistsException after the VPC is built. Tags: none of inferctl's."""
+    aws = StubbedAws()
+    identity_ok(aws)
+    amis_ok(aws)
+    name = "/aws/eks/workshop/cluster"
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}"
+    logs = aws.stub("logs")
+    logs.add_response(
+        "describe_log_groups",
+        {"logGroups": [{"logGroupName": name, "arn": arn + ":*", "logGroupArn": arn}]},
+        {"logGroupNamePrefix": name},
+    )
+    logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    assert [c.name for c in report.failures] == ["log group"]
+    with pytest.raises(
+        ConfigError, match=re.escape(f"aws logs delete-log-group --region us-east-1 --log-group-name {name}")
+    ):
+        report.raise_for_failures()

@@ -178,6 +178,13 @@ def run_preflight(
             "servicequotas:GetServiceQuota",
             lambda: _check_quotas(region, demand, clients("service-quotas"), report),
         )
+        if config.aws.control_plane_logs:
+            _guarded(
+                report,
+                "log group",
+                "logs:DescribeLogGroups",
+                lambda: _check_log_group(config, clients("logs"), report),
+            )
         reporter.phase("preflight", "AMI parameters")
         _guarded(report, "ami parameters", "ssm:GetParameters", lambda: _check_amis(config, clients("ssm"), report))
         if _uses_spot(config):
@@ -287,6 +294,37 @@ def _check_endpoint_access(config: PlatformConfig, report: PreflightReport, fetc
         return
     report.deployer_cidrs = [cidr]
     report.add("api endpoint", "ok", access_summary(with_public_cidrs(config, [cidr])) + " (this machine's egress IP)")
+
+
+def _check_log_group(config: PlatformConfig, logs: Any, report: PreflightReport) -> None:
+    """The program creates the control-plane log group; one EKS left behind from an earlier cluster of the same
+    name (it survives the cluster) would make that creation fail after the VPC is already built."""
+    from inferctl.aws.context import PLATFORM_TAG
+    from inferctl.aws.eks import control_plane_log_group_name
+
+    name = control_plane_log_group_name(config.cluster_name)
+    groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    group = next((g for g in groups if g["logGroupName"] == name), None)
+    if group is None:
+        report.add(
+            "log group",
+            "ok",
+            f"{name} will be created with a {config.aws.control_plane_log_retention_days}-day retention",
+        )
+        return
+    arn = group.get("logGroupArn") or str(group.get("arn", "")).removesuffix(":*")
+    tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+    if tags.get(PLATFORM_TAG) == config.name:
+        report.add("log group", "ok", f"{name} is this platform's")
+        return
+    report.add(
+        "log group",
+        "fail",
+        f"{name} already exists (left by an earlier cluster named {config.cluster_name}); delete it with "
+        f"'aws logs delete-log-group --region {config.aws.region} --log-group-name {name}' or set "
+        "aws.control_plane_logs: []",
+        ConfigError,
+    )
 
 
 def _check_amis(config: PlatformConfig, ssm: Any, report: PreflightReport) -> None:
