@@ -146,6 +146,17 @@ def test_an_unreachable_endpoint_is_one_line_after_the_wait() -> None:
     assert "\n" not in failed.value.message
 
 
+def test_the_real_probe_reports_a_closed_port_as_unreachable() -> None:
+    """The real TCP+TLS connect against a loopback port nothing listens on (no network leaves the machine)."""
+    import socket
+
+    with socket.socket() as sock:  # a free port, closed again before the probe
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(OperationError, match=f"cannot reach the EKS API endpoint https://127.0.0.1:{port}"):
+        probe_endpoint(f"https://127.0.0.1:{port}", timeout_s=0, sleep=lambda _: None)
+
+
 # --- 3. the AWS Load Balancer Controller -------------------------------------------------------------------------
 
 LB_REFERENCE = SHARED / "reference" / "aws-load-balancer-controller" / "iam_policy-v2.14.0.json"
