@@ -53,11 +53,12 @@ def build_platform(
     }
 
 
-def make_program(config: PlatformConfig) -> Callable[[], None]:
-    """The Automation API's inline program for ``config``: it checks the endpoint is reachable from here."""
+def make_program(config: PlatformConfig, *, check_endpoint: bool = True) -> Callable[[], None]:
+    """The Automation API's inline program for ``config``; ``check_endpoint``: check the endpoint is reachable
+    from here before any Kubernetes resource (``up``; not ``destroy``, which must work from anywhere)."""
 
     def program() -> None:
-        for key, value in build_platform(config, endpoint_probe=_probe).items():
+        for key, value in build_platform(config, endpoint_probe=_probe if check_endpoint else None).items():
             pulumi.export(key, value)
 
     return program
