@@ -100,7 +100,7 @@ def print_offline_plan(report: dict[str, Any]) -> None:
             "what": f"{karpenter['interruption_queue']} + {len(karpenter['rules'])} rules",
         },
         {"component": "node pools", "what": ", ".join(parts["node_pools"])},
-        {"component": "load balancer controller", "what": parts["load_balancer_controller"]["version"]},
+        {"component": "load balancer controller", "what": _lb_controller_line(parts["load_balancer_controller"])},
         {"component": "API endpoint", "what": _endpoint_line(report["endpoint_access"])},
     ]
     console.print(table("components", summary))
@@ -112,6 +112,13 @@ def print_offline_plan(report: dict[str, Any]) -> None:
     )
     for note in report["notes"]:
         console.print(f"[dim]note: {note}[/dim]")
+
+
+def _lb_controller_line(release: dict[str, Any]) -> str:
+    from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS
+
+    chart = release["version"]
+    return f"controller {LB_CONTROLLER_APP_VERSIONS.get(chart, '?')} (chart {chart})"
 
 
 def _endpoint_line(access: dict[str, Any]) -> str:
