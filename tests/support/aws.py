@@ -167,6 +167,26 @@ SPOT_ROLE = {
 }
 
 
+def amis_ok(aws: StubbedAws, config: PlatformConfig | None = None, *, missing: tuple[str, ...] = ()) -> None:
+    """SSM GetParameters for the pools' AMI parameters; ``missing`` names come back as InvalidParameters."""
+    from inferctl.aws.amis import pool_images
+
+    names = sorted({image.parameter for image in pool_images(config or aws_config())})
+    found = [n for n in names if n not in missing]
+    response: dict[str, Any] = {
+        "Parameters": [{"Name": n, "Type": "String", "Value": "ami-0123456789abcdef0", "Version": 1} for n in found]
+    }
+    if missing:  # SSM leaves the key out when every name exists
+        response["InvalidParameters"] = [n for n in names if n in missing]
+    aws.stub("ssm").add_response("get_parameters", response, {"Names": names})
+
+
+def no_log_group(aws: StubbedAws, cluster: str = "workshop") -> None:
+    """CloudWatch Logs has no control-plane log group of the cluster yet."""
+    name = f"/aws/eks/{cluster}/cluster"
+    aws.stub("logs").add_response("describe_log_groups", {"logGroups": []}, {"logGroupNamePrefix": name})
+
+
 def spot_role_exists(aws: StubbedAws) -> None:
     aws.stub("iam").add_response("get_role", {"Role": SPOT_ROLE}, {"RoleName": "AWSServiceRoleForEC2Spot"})
 

@@ -20,10 +20,12 @@ from inferctl.home import Home
 from tests.support.aws import (
     SPOT_ROLE,
     StubbedAws,
+    amis_ok,
     aws_config,
     identity_ok,
     install_fake_pulumi,
     isolated_aws,
+    no_log_group,
     offerings,
     quota,
     spot_role_exists,
@@ -54,6 +56,8 @@ def quotas_ok(aws: StubbedAws) -> None:
 
 def all_good(aws: StubbedAws) -> None:
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)
@@ -64,7 +68,18 @@ def test_everything_in_place_passes(home: Home) -> None:
     all_good(aws)
     report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
     aws.assert_done()
-    assert [c.status for c in report.checks] == ["ok"] * 6
+    assert [c.name for c in report.checks] == [
+        "credentials",
+        "instance types",
+        "quota G and VT",
+        "quota Standard",
+        "log group",
+        "ami parameters",
+        "spot role",
+        "api endpoint",
+        "pulumi",
+    ]
+    assert [c.status for c in report.checks] == ["ok"] * 9
     assert report.to_dict()["ok"] is True
     report.raise_for_failures()
 
@@ -98,6 +113,8 @@ def test_rejected_credentials_name_the_error_code(home: Home) -> None:
 def test_quota_too_low_names_both_quota_codes_and_the_need(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quota(aws, "L-DB2E81BA", 0)
     quota(aws, "L-3819A6DF", 0)
@@ -118,6 +135,8 @@ def test_quota_too_low_names_both_quota_codes_and_the_need(home: Home) -> None:
 def test_one_capacity_type_short_is_a_warning_not_a_failure(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quota(aws, "L-DB2E81BA", 8)
     quota(aws, "L-3819A6DF", 0)
@@ -132,6 +151,8 @@ def test_one_capacity_type_short_is_a_warning_not_a_failure(home: Home) -> None:
 def test_a_quota_never_changed_falls_back_to_the_aws_default(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas = aws.stub("service-quotas")
     quotas.add_client_error("get_service_quota", "NoSuchResourceException", "no applied quota", 400)
@@ -151,6 +172,8 @@ def test_a_quota_never_changed_falls_back_to_the_aws_default(home: Home) -> None
 def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Home) -> None:
     aws = StubbedAws("eu-north-1")
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)
@@ -164,6 +187,8 @@ def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Hom
 def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     aws.stub("iam").add_client_error("get_role", "NoSuchEntity", "role not found", 404)
@@ -186,6 +211,8 @@ def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Hom
 def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     iam = aws.stub("iam")
@@ -207,6 +234,8 @@ def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -
 def test_without_spot_in_any_pool_the_spot_role_is_not_checked(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quota(aws, "L-DB2E81BA", 64)
     quota(aws, "L-1216C47A", 640)
@@ -222,6 +251,8 @@ def test_without_spot_in_any_pool_the_spot_role_is_not_checked(home: Home) -> No
 def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     aws.stub("ec2").add_response(
         "describe_subnets",
         {
@@ -251,12 +282,108 @@ def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
         report.raise_for_failures()
 
 
-def test_a_private_endpoint_is_a_warning(home: Home) -> None:
+def test_a_private_endpoint_is_a_warning_that_up_must_run_inside_the_vpc(home: Home) -> None:
     aws = StubbedAws()
     all_good(aws)
-    report = run_preflight(aws_config(), DEMAND, clients=aws, home=home)
+    config = aws_config(vpc_id="vpc-0abc1234def567890", endpoint_access="private")
+    aws.stub("ec2").add_response(
+        "describe_subnets",
+        {
+            "Subnets": [
+                {"SubnetId": f"subnet-0aaa1111bbbb222{i}", "VpcId": "vpc-0abc1234def567890", "AvailabilityZone": z}
+                for i, z in enumerate(["us-east-1a", "us-east-1b"])
+            ]
+        },
+        None,
+    )
+    report = run_preflight(config, DEMAND, clients=aws, home=home, fetch_egress_ip=no_lookup)
     endpoint = next(c for c in report.checks if c.name == "api endpoint")
-    assert endpoint.status == "warn" and "aws.public_access_cidrs" in endpoint.detail
+    assert endpoint.status == "warn"
+    assert "'up' must run inside vpc-0abc1234def567890" in endpoint.detail
+    assert report.deployer_cidrs == []
+
+
+def no_lookup(url: str) -> str:
+    raise AssertionError(f"no egress-IP lookup expected, got {url}")
+
+
+# --- the gate's new checks: AMI parameters and endpoint access -------------------------------------------------
+
+
+def test_the_default_endpoint_admits_only_the_deployers_detected_address(home: Home) -> None:
+    """The egress-IP lookup's HTTP call is the seam (no network here); what it returns is what 'up' deploys."""
+    aws = StubbedAws()
+    all_good(aws)
+    asked: list[str] = []
+
+    def checkip(url: str) -> str:
+        asked.append(url)
+        return "198.51.100.23\n"  # checkip.amazonaws.com answers with the address and a newline
+
+    report = run_preflight(aws_config(), DEMAND, clients=aws, home=home, fetch_egress_ip=checkip)
+    aws.assert_done()
+    assert asked == ["https://checkip.amazonaws.com"]
+    assert report.deployer_cidrs == ["198.51.100.23/32"]
+    endpoint = next(c for c in report.checks if c.name == "api endpoint")
+    assert endpoint.status == "ok" and "198.51.100.23/32" in endpoint.detail
+    report.raise_for_failures()
+
+
+def test_an_undetectable_egress_address_fails_the_gate_with_the_setting_to_use(home: Home) -> None:
+    aws = StubbedAws()
+    all_good(aws)
+
+    def offline(url: str) -> str:
+        raise OSError("Network is unreachable")
+
+    report = run_preflight(aws_config(), DEMAND, clients=aws, home=home, fetch_egress_ip=offline)
+    with pytest.raises(OperationError) as failed:
+        report.raise_for_failures()
+    assert failed.value.message == (
+        "cannot detect this machine's public IP from https://checkip.amazonaws.com (OSError); "
+        "set aws.public_access_cidrs to your IP/32"
+    )
+
+
+def test_the_ami_check_reads_the_parameters_karpenter_resolves_for_both_pools(home: Home) -> None:
+    """Expected names: aws/karpenter-provider-aws v1.14.1 pkg/providers/amifamily/bottlerocket.go (the alias's
+    version without its 'v'; '-nvidia' for the GPU variant; x86_64)."""
+    aws = StubbedAws()
+    all_good(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    ami = next(c for c in report.checks if c.name == "ami parameters")
+    assert ami.status == "ok"
+    from inferctl.aws.amis import pool_images
+
+    assert {(i.pool, i.parameter) for i in pool_images(CONFIG)} == {
+        ("gpu", "/aws/service/bottlerocket/aws-k8s-1.36-nvidia/x86_64/1.68.0/image_id"),
+        ("cpu", "/aws/service/bottlerocket/aws-k8s-1.36/x86_64/1.68.0/image_id"),
+    }
+
+
+def test_an_alias_without_the_clusters_variant_fails_the_gate(home: Home) -> None:
+    """A version the packaged table cannot judge (1.33: first release unknown to our sources) is proven by SSM."""
+    config = aws_config(cluster_version="1.33", public_access_cidrs=["203.0.113.7/32"])
+    config = config.model_copy(deep=True)
+    config.pools.gpu.ami_alias = "bottlerocket@v1.30.0"
+    aws = StubbedAws()
+    identity_ok(aws)
+    gpu_parameter = "/aws/service/bottlerocket/aws-k8s-1.33-nvidia/x86_64/1.30.0/image_id"
+    amis_ok(aws, config, missing=(gpu_parameter,))
+    no_log_group(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    assert [c.name for c in report.failures] == ["ami parameters"]
+    with pytest.raises(ConfigError) as failed:
+        report.raise_for_failures()
+    assert failed.value.message.startswith(
+        f"no AMI for Kubernetes 1.33 in us-east-1: pools.gpu.ami_alias bottlerocket@v1.30.0 ({gpu_parameter})"
+    )
+    assert "\n" not in failed.value.message
 
 
 # --- the pulumi CLI ------------------------------------------------------------------------------------------
@@ -321,6 +448,8 @@ def test_quota_classes_follow_the_instance_family_letters() -> None:
 def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     aws.stub("ec2").add_client_error(
         "describe_instance_type_offerings", "UnauthorizedOperation", "You are not authorized", 403
     )
@@ -341,6 +470,8 @@ def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home
 def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     aws.stub("ec2").add_client_error("describe_subnets", "InvalidSubnetID.NotFound", "no such subnet", 400)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
@@ -358,6 +489,8 @@ def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
 def test_an_aws_outage_while_reading_quotas_is_an_operation_error(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     aws.stub("service-quotas").add_client_error("get_service_quota", "ServiceException", "try again", 500)
     spot_role_exists(aws)
@@ -366,3 +499,30 @@ def test_an_aws_outage_while_reading_quotas_is_an_operation_error(home: Home) ->
         report.raise_for_failures()
     assert failed.value.message == "servicequotas:GetServiceQuota failed (ServiceException); re-run in a moment"
     assert failed.value.exit_code == 1
+
+
+def test_a_control_plane_log_group_left_by_an_earlier_cluster_fails_the_gate(home: Home) -> None:
+    """EKS creates /aws/eks/<cluster>/cluster itself and it outlives the cluster; the program now creates it, which
+    would fail with ResourceAlreadyExistsException after the VPC is built. Tags: none of inferctl's."""
+    aws = StubbedAws()
+    identity_ok(aws)
+    amis_ok(aws)
+    name = "/aws/eks/workshop/cluster"
+    arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}"
+    logs = aws.stub("logs")
+    logs.add_response(
+        "describe_log_groups",
+        {"logGroups": [{"logGroupName": name, "arn": arn + ":*", "logGroupArn": arn}]},
+        {"logGroupNamePrefix": name},
+    )
+    logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    assert [c.name for c in report.failures] == ["log group"]
+    with pytest.raises(
+        ConfigError, match=re.escape(f"aws logs delete-log-group --region us-east-1 --log-group-name {name}")
+    ):
+        report.raise_for_failures()

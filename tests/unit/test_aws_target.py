@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from typer.testing import CliRunner
 
+from inferctl.aws.kubeconfig import exec_kubeconfig
 from inferctl.aws.leftovers import find_leftovers
 from inferctl.aws.offline import offline_plan
 from inferctl.cli import aws_cmd
@@ -76,11 +77,15 @@ def test_the_offline_plan_table_shows_the_components(monkeypatch: pytest.MonkeyP
     assert "coredns, eks-pod-identity-agent, kube-proxy, vpc-cni" in text
     assert "workshop + 5 rules" in text
     assert "g5-gpu-karpenter, x86-cpu-karpenter" in text
+    assert "public for <deployer's egress IP>/32 + private for the nodes" in text
 
 
 def test_the_targets_plan_adds_placements_and_the_kubernetes_objects(tmp_path: Path) -> None:
-    plan = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws).plan()
+    target = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws)
+    target.fetch_egress_ip = lambda url: "198.51.100.23\n"  # checkip.amazonaws.com's answer (HTTP is the seam)
+    plan = target.plan()
     json.dumps(plan)
+    assert plan["endpoint_access"]["public_access_cidrs"] == ["198.51.100.23/32"]  # the block 'up' will allow
     assert [p["model"] for p in plan["placements"]] == ["llama3"]
     assert plan["placements"][0]["instance_type"].startswith("g5.")
     assert {"kind": "Deployment", "name": "llama3", "namespace": "inferctl"} in plan["objects"]
@@ -112,20 +117,40 @@ def test_up_refuses_a_gated_model_without_hf_token_before_touching_aws(
         AwsTarget(aws_config(), Home(tmp_path), clients=no_aws).up(NullReporter())
 
 
-def test_saved_outputs_give_the_kubernetes_target_its_kubeconfig(tmp_path: Path) -> None:
+def test_saved_outputs_give_the_kubernetes_target_a_kubeconfig_built_here(tmp_path: Path) -> None:
     target = AwsTarget(aws_config(), Home(tmp_path))
-    kubeconfig = json.dumps({"apiVersion": "v1", "kind": "Config"})
-    target.save_outputs({"cluster_name": "workshop", "endpoint": "https://x", "kubeconfig": kubeconfig})
+    # The stack's kubeconfig output, as another machine's program run wrote it: its Python is not ours.
+    theirs = exec_kubeconfig("workshop", "us-east-1", "https://x", "Q0E=")
+    theirs["users"][0]["user"]["exec"]["command"] = "/home/someone-else/venv/bin/python"
+    target.save_outputs(
+        {
+            "cluster_name": "workshop",
+            "endpoint": "https://x",
+            "certificate_authority": "Q0E=",
+            "kubeconfig": json.dumps(theirs),
+        }
+    )
     saved = target.saved_outputs()
-    assert saved == {"cluster_name": "workshop", "endpoint": "https://x"}
+    assert saved == {"cluster_name": "workshop", "endpoint": "https://x", "certificate_authority": "Q0E="}
     path = target.state_dir / "kubeconfig"
-    assert path.read_text(encoding="utf-8") == kubeconfig
+    written = json.loads(path.read_text(encoding="utf-8"))
+    assert written == exec_kubeconfig("workshop", "us-east-1", "https://x", "Q0E=")
+    assert written["users"][0]["user"]["exec"]["command"] == sys.executable
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     settings = target.kubernetes(include_karpenter=False).config.kubernetes
     assert settings.kubeconfig == str(path)
     assert settings.context == "inferctl-workshop-us-east-1"
     target.forget_outputs()
     assert target.saved_outputs() is None and not path.exists()
+
+
+def test_a_stack_from_before_the_ca_output_still_gives_a_local_kubeconfig(tmp_path: Path) -> None:
+    target = AwsTarget(aws_config(), Home(tmp_path))
+    theirs = exec_kubeconfig("workshop", "us-east-1", "https://old", "T0xE")
+    theirs["users"][0]["user"]["exec"]["command"] = "/elsewhere/python"
+    target.save_outputs({"cluster_name": "workshop", "endpoint": "https://old", "kubeconfig": json.dumps(theirs)})
+    written = json.loads((target.state_dir / "kubeconfig").read_text(encoding="utf-8"))
+    assert written == exec_kubeconfig("workshop", "us-east-1", "https://old", "T0xE")
 
 
 def test_leftovers_lists_instances_and_load_balancers_tagged_for_the_cluster() -> None:
@@ -176,9 +201,20 @@ def test_leftovers_lists_instances_and_load_balancers_tagged_for_the_cluster() -
         {"ResourceArns": [ours, theirs]},
     )
     aws.stub("elb").add_response("describe_load_balancers", {"LoadBalancerDescriptions": []}, {})
+    log_group = "/aws/eks/workshop/cluster"
+    aws.stub("logs").add_response(
+        "describe_log_groups",
+        {"logGroups": [{"logGroupName": log_group, "retentionInDays": 7}]},
+        {"logGroupNamePrefix": "/aws/eks/workshop/"},
+    )
     found = find_leftovers(aws, "workshop", "us-east-1")
     aws.assert_done()
-    assert [(f.kind, f.id) for f in found] == [("ec2-instance", "i-0123456789abcdef0"), ("load-balancer", ours)]
+    assert [(f.kind, f.id) for f in found] == [
+        ("ec2-instance", "i-0123456789abcdef0"),
+        ("load-balancer", ours),
+        ("log-group", log_group),
+    ]
+    assert found[2].delete_command == f"aws logs delete-log-group --region us-east-1 --log-group-name {log_group}"
     assert (
         found[0].delete_command == "aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123456789abcdef0"
     )
@@ -201,7 +237,7 @@ def test_the_preflight_command_prints_json_and_exits_2_on_a_failure(
     result = CliRunner().invoke(app, ["aws", "preflight", "-c", str(config), "-o", "json"])
     report = json.loads(result.stdout)
     assert report["ok"] is False
-    assert [c["name"] for c in report["checks"]] == ["credentials", "api endpoint", "pulumi"]
+    assert [c["name"] for c in report["checks"]] == ["credentials", "pulumi"]
     assert isinstance(result.exception, ConfigError) and result.exception.exit_code == 2
 
 
@@ -221,7 +257,8 @@ def test_leftovers_that_aws_will_not_list_are_one_line_saying_where_to_look() ->
         find_leftovers(aws, "workshop", "us-east-1")
     assert failed.value.message == (
         "could not check for leftovers (UnauthorizedOperation); look in the EC2 console for instances and load "
-        "balancers tagged kubernetes.io/cluster/workshop or elbv2.k8s.aws/cluster=workshop in us-east-1"
+        "balancers tagged kubernetes.io/cluster/workshop or elbv2.k8s.aws/cluster=workshop, and in CloudWatch "
+        "Logs for /aws/eks/workshop/, in us-east-1"
     )
 
 

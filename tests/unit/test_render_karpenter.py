@@ -41,8 +41,8 @@ def test_workshop_pools() -> None:
 def test_node_class_is_pinned_tagged_encrypted_and_imdsv2() -> None:
     config = workshop_config(aws={"tags": {"team": "ml"}})
     node_class = one(render_karpenter(config), "EC2NodeClass", "g5-gpu-karpenter")["spec"]
-    assert node_class["role"] == "KarpenterNodeRole-genai"
-    assert node_class["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.49.0"}]
+    assert node_class["role"] == "KarpenterNodeRole-genai-us-east-1"  # IAM names are per account: one per region
+    assert node_class["amiSelectorTerms"] == [{"alias": "bottlerocket@v1.68.0"}]
     assert node_class["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "genai"}}]
     assert node_class["securityGroupSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "genai"}}]
     assert node_class["metadataOptions"]["httpTokens"] == "required"
@@ -57,7 +57,7 @@ def test_node_class_is_pinned_tagged_encrypted_and_imdsv2() -> None:
 def test_cluster_name_and_families_come_from_the_config() -> None:
     config = workshop_config(aws={"cluster_name": "prod-eks"}, pools={"gpu": {"instance_families": ["g6e", "g5"]}})
     objects = render_karpenter(config)
-    assert node_role_name(config) == "KarpenterNodeRole-prod-eks"
+    assert node_role_name(config) == "KarpenterNodeRole-prod-eks-us-east-1"
     node_class = one(objects, "EC2NodeClass", "g5-gpu-karpenter")["spec"]
     assert node_class["subnetSelectorTerms"] == [{"tags": {"karpenter.sh/discovery": "prod-eks"}}]
     gpu = one(objects, "NodePool", "g5-gpu-karpenter")

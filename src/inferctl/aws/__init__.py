@@ -2,18 +2,22 @@
 
 Modules (each imports pulumi or boto3 itself; importing this package imports neither)::
 
-    program.py            the inline program: network -> eks -> karpenter -> lb_controller, stack outputs
+    program.py            the inline program: network -> eks -> karpenter -> lb_controller -> storage, outputs
     context.py            what every part of the program shares (provider, account, names, tags)
     network.py            an existing VPC's private subnets, or a new VPC; Karpenter discovery tags
     eks.py                cluster, access entries, system node group, add-ons, the Kubernetes provider
     karpenter.py          controller IAM, interruption queue and rules, Helm release, NodePools
     karpenter_reference.py  Karpenter's IAM policies and event rules, copied from its v1.14.1 template
-    lb_controller.py      the AWS Load Balancer Controller (pod identity IAM + Helm)
+    lb_controller.py      the AWS Load Balancer Controller (its official IAM policy, pod identity, Helm)
+    storage.py            model_cache: pvc: the EBS CSI driver add-on and a gp3 StorageClass (names: storage_names.py)
     kubeconfig.py         a kubeconfig whose exec credential calls ``inferctl aws token``
     token.py              the EKS bearer token (presigned STS GetCallerIdentity)
-    preflight.py          credentials, offerings, quotas, spot service-linked role, pulumi CLI
+    preflight.py          the gate: credentials, offerings, quotas, AMI parameters, spot role, endpoint, pulumi CLI
+    amis.py               the SSM parameters Karpenter resolves each pool's AMI alias through
+    endpoint_access.py    who reaches the API endpoint: the deployer's egress /32; the reachability probe
+    teardown.py           what still holds AWS resources on the cluster before destroy
     stack.py              Automation API: backend, passphrase, pulumi CLI, up/destroy with progress
     offline.py            the program under Pulumi's mocks: ``offline_plan(config)``
-    leftovers.py          after destroy: EC2 instances and load balancers still tagged for the cluster
+    leftovers.py          after destroy: instances, load balancers and log groups of the cluster
     sdk.py                the aws extra's presence, boto3 sessions whose profile errors are one line
 """

@@ -6,7 +6,9 @@ An explicit provider (not the ambient one) keeps the program independent of the 
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,9 +23,15 @@ MANAGED_BY_TAG = "inferctl.io/managed-by"
 DISCOVERY_TAG = "karpenter.sh/discovery"  # Karpenter's EC2NodeClass finds subnets and security groups by it
 
 
-def iam_name(cluster_name: str, suffix: str) -> str:
-    """An IAM role or policy name for this cluster (IAM allows 64 characters)."""
-    return f"{cluster_name}-{suffix}"[:IAM_NAME_MAX]
+def iam_name(cluster_name: str, suffix: str, region: str) -> str:
+    """An IAM role or policy name for this cluster in this region (IAM names are global to the account, so the
+    same platform name in two regions must not collide). IAM allows 64 characters: a longer name is cut and made
+    unique with a short hash of the whole."""
+    name = f"{cluster_name}-{suffix}-{region}"
+    if len(name) <= IAM_NAME_MAX:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{name[: IAM_NAME_MAX - 9]}-{digest}"
 
 
 def assume_role_policy(service: str, *, tag_session: bool = False) -> str:
@@ -61,6 +69,8 @@ class ProgramContext:
     partition: pulumi.Output[str]
     account_id: pulumi.Output[str]
     caller_arn: pulumi.Output[str]
+    # Called with the cluster's endpoint before any Kubernetes resource; None under mocks (no network).
+    endpoint_probe: Callable[[str], None] | None = None
 
     @property
     def cluster_name(self) -> str:
@@ -84,7 +94,7 @@ def default_tags(config: PlatformConfig) -> dict[str, str]:
     return {PLATFORM_TAG: config.name, MANAGED_BY_TAG: "inferctl", **config.aws.tags}
 
 
-def make_context(config: PlatformConfig) -> ProgramContext:
+def make_context(config: PlatformConfig, *, endpoint_probe: Callable[[str], None] | None = None) -> ProgramContext:
     provider = aws.Provider(
         "aws",
         region=config.aws.region,
@@ -99,4 +109,5 @@ def make_context(config: PlatformConfig) -> ProgramContext:
         partition=partition.partition,
         account_id=identity.account_id,
         caller_arn=identity.arn,
+        endpoint_probe=endpoint_probe,
     )

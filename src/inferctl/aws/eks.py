@@ -18,6 +18,7 @@ import pulumi_kubernetes as k8s
 from inferctl.aws.context import DISCOVERY_TAG, ProgramContext, assume_role_policy, iam_name, principal_for_access_entry
 from inferctl.aws.kubeconfig import exec_kubeconfig
 from inferctl.aws.network import Network
+from inferctl.errors import ConfigError
 
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 SYSTEM_NODE_POLICIES = (
@@ -30,6 +31,10 @@ SYSTEM_NODE_POLICIES = (
 # the others need nodes to become healthy, so they wait for the node group.
 ADDONS_BEFORE_NODES = {"vpc-cni": "vpc_cni", "kube-proxy": "kube_proxy"}
 ADDONS_AFTER_NODES = {"coredns": "coredns", "eks-pod-identity-agent": "eks_pod_identity_agent"}
+# vpc-cni enforces NetworkPolicies (the renderer's) only with its network policy agent on: the add-on's
+# configuration value enableNetworkPolicy, a string (Amazon EKS User Guide, "Restrict Pod network traffic with
+# Kubernetes network policies", cni-network-policy-configure.html; aws/amazon-vpc-cni-k8s charts/aws-vpc-cni).
+ADDON_CONFIGURATION = {"vpc-cni": json.dumps({"enableNetworkPolicy": "true"})}
 NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"  # set by EKS on managed nodes; controllers select on it
 
 
@@ -38,6 +43,7 @@ class Cluster:
     cluster: aws.eks.Cluster
     name: pulumi.Output[str]
     endpoint: pulumi.Output[str]
+    certificate_authority: pulumi.Output[str]
     kubeconfig: pulumi.Output[str]
     node_group: aws.eks.NodeGroup
     node_group_name: str
@@ -57,7 +63,7 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
     name = ctx.cluster_name
     role = aws.iam.Role(
         "cluster-role",
-        name=iam_name(name, "eks-cluster"),
+        name=iam_name(name, "eks-cluster", ctx.region),
         assume_role_policy=assume_role_policy("eks.amazonaws.com", tag_session=True),
         opts=ctx.opts(),
     )
@@ -67,7 +73,13 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
         policy_arn=ctx.managed_policy_arn("AmazonEKSClusterPolicy"),
         opts=ctx.opts(),
     )
-    public = bool(settings.public_access_cidrs)
+    public = settings.endpoint_access == "public-and-private"
+    if public and not settings.public_access_cidrs:
+        # Never EKS's default (0.0.0.0/0): the target fills in the deployer's /32 before the program runs.
+        raise ConfigError("aws.public_access_cidrs is empty: the deployer's IP/32 was not resolved before the program")
+    # Created here, before the cluster, so it has a retention and 'down' deletes it; left to EKS it never expires
+    # and survives the cluster.
+    log_group = _control_plane_log_group(ctx) if settings.control_plane_logs else None
     cluster = aws.eks.Cluster(
         "cluster",
         name=name,
@@ -84,7 +96,7 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
         ),
         enabled_cluster_log_types=list(settings.control_plane_logs),
         upgrade_policy=aws.eks.ClusterUpgradePolicyArgs(support_type="STANDARD"),
-        opts=ctx.opts(depends_on=[cluster_policy]),
+        opts=ctx.opts(depends_on=[cluster_policy, *([log_group] if log_group else [])]),
     )
     # Karpenter launches its nodes into the security group that carries the discovery tag: the cluster's own.
     aws.ec2.Tag(
@@ -103,9 +115,15 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
         addon: _addon(ctx, cluster, addon, field, depends_on=[node_group])
         for addon, field in ADDONS_AFTER_NODES.items()
     }
-    kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority.data).apply(
-        lambda args: json.dumps(exec_kubeconfig(name, ctx.region, args[0], args[1]))
-    )
+
+    def reachable_kubeconfig(args: list[str]) -> str:
+        # Every Kubernetes resource (the Helm releases first) goes through this provider's kubeconfig, so an
+        # endpoint this machine cannot reach stops the program here with one line, not in a Helm timeout.
+        if ctx.endpoint_probe is not None:
+            ctx.endpoint_probe(args[0])
+        return json.dumps(exec_kubeconfig(name, ctx.region, args[0], args[1]))
+
+    kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority.data).apply(reachable_kubeconfig)
     provider = k8s.Provider(
         "eks",
         kubeconfig=kubeconfig,
@@ -116,12 +134,27 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
         cluster=cluster,
         name=cluster.name,
         endpoint=cluster.endpoint,
+        certificate_authority=cluster.certificate_authority.data,
         kubeconfig=kubeconfig,
         node_group=node_group,
         node_group_name=node_group_name,
         addons={**addons_first, **addons_after},
         admin_access=admin_access,
         provider=provider,
+    )
+
+
+def control_plane_log_group_name(cluster_name: str) -> str:
+    """The log group EKS writes control-plane logs to (EKS creates it on first write when nobody else did)."""
+    return f"/aws/eks/{cluster_name}/cluster"
+
+
+def _control_plane_log_group(ctx: ProgramContext) -> aws.cloudwatch.LogGroup:
+    return aws.cloudwatch.LogGroup(
+        "control-plane-logs",
+        name=control_plane_log_group_name(ctx.cluster_name),
+        retention_in_days=ctx.config.aws.control_plane_log_retention_days,
+        opts=ctx.opts(),
     )
 
 
@@ -170,7 +203,7 @@ def _system_nodes(
     nodes = ctx.config.aws.system_nodes
     role = aws.iam.Role(
         "system-node-role",
-        name=iam_name(ctx.cluster_name, "system-nodes"),
+        name=iam_name(ctx.cluster_name, "system-nodes", ctx.region),
         assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
         opts=ctx.opts(),
     )
@@ -224,6 +257,7 @@ def _addon(
         cluster_name=cluster.name,
         addon_name=addon,
         addon_version=version,
+        configuration_values=ADDON_CONFIGURATION.get(addon),
         resolve_conflicts_on_create="OVERWRITE",
         resolve_conflicts_on_update="OVERWRITE",
         opts=ctx.opts(depends_on=depends_on),

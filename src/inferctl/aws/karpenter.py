@@ -22,7 +22,6 @@ from inferctl.aws.context import ProgramContext, assume_role_policy, iam_name
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.render import node_role_name, render_karpenter
 
-ECR_PUBLIC_REGION = "us-east-1"  # ECR Public (the chart's registry) issues tokens only there
 HELM_TIMEOUT_S = 900
 
 
@@ -52,10 +51,13 @@ def controller_values(ctx: ProgramContext, cluster: Cluster, queue_name: pulumi.
         "replicas": min(2, ctx.config.aws.system_nodes.desired_size),
         "nodeSelector": {"kubernetes.io/os": "linux", NODEGROUP_LABEL: cluster.node_group_name},
         "controller": {
+            # The chart's values.yaml (controller.env, commented example) names AWS_REGION: without it the
+            # controller asks instance metadata, which pods cannot reach (hop limit 1 on the system nodes).
+            "env": [{"name": "AWS_REGION", "value": ctx.region}],
             "resources": {
                 "requests": {"cpu": "500m", "memory": "1Gi"},
                 "limits": {"memory": "1Gi"},
-            }
+            },
         },
     }
 
@@ -84,7 +86,7 @@ def build_karpenter(ctx: ProgramContext, cluster: Cluster) -> Karpenter:
     queue = _interruption_queue(ctx)
     controller_role = aws.iam.Role(
         "karpenter-controller-role",
-        name=iam_name(name, "karpenter-controller"),
+        name=iam_name(name, "karpenter-controller", ctx.region),
         assume_role_policy=assume_role_policy("pods.eks.amazonaws.com", tag_session=True),
         opts=ctx.opts(),
     )
@@ -102,7 +104,7 @@ def build_karpenter(ctx: ProgramContext, cluster: Cluster) -> Karpenter:
     for policy_name, document in ref.CONTROLLER_POLICIES.items():
         policy = aws.iam.Policy(
             f"karpenter-{policy_name}",
-            name=f"KarpenterController{policy_name}-{name}"[:128],
+            name=f"KarpenterController{policy_name}-{name}-{ctx.region}"[:128],
             policy=placeholders.apply(_filled(document)),
             opts=ctx.opts(),
         )
@@ -119,16 +121,14 @@ def build_karpenter(ctx: ProgramContext, cluster: Cluster) -> Karpenter:
         role_arn=controller_role.arn,
         opts=ctx.opts(depends_on=attachments),
     )
-    token = aws.ecrpublic.get_authorization_token_output(region=ECR_PUBLIC_REGION, opts=ctx.invoke_opts())
     release = k8s.helm.v3.Release(
         "karpenter",
         name="karpenter",
         chart=ref.KARPENTER_CHART,
         version=ctx.config.aws.karpenter_version,
         namespace=ref.KARPENTER_NAMESPACE,
-        repository_opts=k8s.helm.v3.RepositoryOptsArgs(
-            username=token.user_name, password=pulumi.Output.secret(token.password)
-        ),
+        # Pulled anonymously (a public chart): a registry token would be a new input on every run and re-deploy
+        # the release each 'up'.
         values=controller_values(ctx, cluster, queue.name),
         timeout=HELM_TIMEOUT_S,
         opts=pulumi.ResourceOptions(

@@ -6,6 +6,7 @@ kubectl, lightkube and Pulumi's Kubernetes provider run the ``exec`` command bef
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -52,3 +53,22 @@ def exec_kubeconfig(cluster_name: str, region: str, endpoint: str, ca_data: str)
         "current-context": name,
         "preferences": {},
     }
+
+
+def local_kubeconfig(outputs: dict[str, Any], cluster_name: str, region: str) -> str | None:
+    """The cluster's kubeconfig for this machine, from the stack outputs' endpoint and CA (None: not enough).
+
+    The stack's own ``kubeconfig`` output embeds the Python of whichever machine last ran the program, so it is
+    read only for the endpoint and CA (stacks from before the ``certificate_authority`` output), never used.
+    """
+    endpoint, ca_data = outputs.get("endpoint"), outputs.get("certificate_authority")
+    if not (endpoint and ca_data) and outputs.get("kubeconfig"):
+        try:
+            stored = json.loads(str(outputs["kubeconfig"]))
+            cluster = stored["clusters"][0]["cluster"]
+            endpoint, ca_data = cluster["server"], cluster["certificate-authority-data"]
+        except (ValueError, KeyError, IndexError, TypeError):
+            return None
+    if not (endpoint and ca_data):
+        return None
+    return json.dumps(exec_kubeconfig(cluster_name, region, str(endpoint), str(ca_data)))

@@ -1,5 +1,7 @@
 """After ``pulumi destroy``: what is still tagged for the cluster and still costs money.
 
+The control-plane log group is the program's (destroy deletes it), but EKS recreates it when a log line arrives
+after the deletion, and clusters created before inferctl made it left one behind: it is looked for too.
 Karpenter's nodes and the load balancers of LoadBalancer Services are created by controllers, not by Pulumi,
 so Pulumi's state never lists them (the workshop's "terraform destroy" pain). The Kubernetes teardown removes
 them first; this check proves it, and lists anything left with the command that removes it.
@@ -21,7 +23,7 @@ DESCRIBE_TAGS_BATCH = 20  # the most resources one elbv2/elb DescribeTags call a
 
 @dataclass(frozen=True)
 class Leftover:
-    kind: str  # "ec2-instance" | "load-balancer" | "classic-load-balancer"
+    kind: str  # "ec2-instance" | "load-balancer" | "classic-load-balancer" | "log-group"
     id: str
     name: str
     delete_command: str
@@ -39,12 +41,14 @@ def find_leftovers(clients: ClientFactory, cluster_name: str, region: str) -> li
             *_instances(clients("ec2"), cluster_name, region),
             *_load_balancers(clients("elbv2"), cluster_name, region),
             *_classic_load_balancers(clients("elb"), cluster_name, region),
+            *_log_groups(clients("logs"), cluster_name, region),
         ]
     except (ClientError, BotoCoreError) as exc:
         reason = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
         raise OperationError(
             f"could not check for leftovers ({reason}); look in the EC2 console for instances and load balancers "
-            f"tagged kubernetes.io/cluster/{cluster_name} or elbv2.k8s.aws/cluster={cluster_name} in {region}"
+            f"tagged kubernetes.io/cluster/{cluster_name} or elbv2.k8s.aws/cluster={cluster_name}, and in CloudWatch "
+            f"Logs for /aws/eks/{cluster_name}/, in {region}"
         ) from None
 
 
@@ -124,4 +128,19 @@ def _classic_load_balancers(elb: Any, cluster_name: str, region: str) -> list[Le
                         f"aws elb delete-load-balancer --region {region} --load-balancer-name {name}",
                     )
                 )
+    return found
+
+
+def _log_groups(logs: Any, cluster_name: str, region: str) -> list[Leftover]:
+    """EKS's control-plane log group(s): ``/aws/eks/<cluster>/cluster``."""
+    prefix = f"/aws/eks/{cluster_name}/"
+    found = []
+    for page in logs.get_paginator("describe_log_groups").paginate(logGroupNamePrefix=prefix):
+        for group in page["logGroups"]:
+            name = group["logGroupName"]
+            found.append(
+                Leftover(
+                    "log-group", name, name, f"aws logs delete-log-group --region {region} --log-group-name {name}"
+                )
+            )
     return found

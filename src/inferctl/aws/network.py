@@ -8,6 +8,7 @@ pulls; a NAT per zone costs about $32 a month each for zone-failure resilience t
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pulumi
@@ -18,6 +19,7 @@ from inferctl.errors import ConfigError
 
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
 INTERNAL_ELB_TAG = "kubernetes.io/role/internal-elb"
+DISCOVERY_TAG_OWNER = "inferctl.io/discovery-tag"  # marks a discovery tag inferctl added to an existing subnet
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,22 @@ def split_cidr(cidr: str, zones: int) -> tuple[list[str], list[str]]:
         raise ConfigError(f"aws.new_vpc_cidr {cidr!r} must be an IPv4 block of /24 or larger, e.g. 10.0.0.0/16")
     blocks = [str(block) for block in network.subnets(prefixlen_diff=4)]
     return blocks[:zones], blocks[zones : 2 * zones]
+
+
+def manages_discovery_tag(tags: Mapping[str, str], cluster_name: str, subnet_id: str) -> bool:
+    """Whether the program owns the subnet's discovery tag: absent, or set by inferctl (its marker is there).
+
+    A discovery tag for another cluster is refused: retagging would move that cluster's nodes' subnets.
+    """
+    current = tags.get(DISCOVERY_TAG)
+    if current is None or DISCOVERY_TAG_OWNER in tags:
+        return True
+    if current != cluster_name:
+        raise ConfigError(
+            f"subnet {subnet_id} is tagged {DISCOVERY_TAG}={current}, another cluster's; choose other subnets "
+            "(aws.private_subnet_ids) or another aws.cluster_name"
+        )
+    return False
 
 
 def build_network(ctx: ProgramContext) -> Network:
@@ -57,14 +75,19 @@ def _existing_vpc(ctx: ProgramContext, vpc_id: str) -> Network:
             f"no subnet of {vpc_id} is tagged {tags}; set aws.private_subnet_ids or aws.private_subnet_tag"
         )
     for subnet_id in subnet_ids:
-        # A tag resource, not the subnet: the subnet stays the VPC owner's; destroy removes only the tag.
-        aws.ec2.Tag(
-            f"discovery-{subnet_id}",
-            resource_id=subnet_id,
-            key=DISCOVERY_TAG,
-            value=ctx.cluster_name,
-            opts=ctx.opts(),
-        )
+        existing = aws.ec2.get_subnet(id=subnet_id, opts=ctx.invoke_opts()).tags or {}
+        if not manages_discovery_tag(existing, ctx.cluster_name, subnet_id):
+            continue  # tagged before inferctl came: the VPC owner's tag, which destroy must leave in place
+        # Tag resources, not the subnet: the subnet stays the VPC owner's; destroy removes only these tags. The
+        # marker says the discovery tag is inferctl's, so a later run keeps managing it rather than leaving it.
+        for key, value in ((DISCOVERY_TAG, ctx.cluster_name), (DISCOVERY_TAG_OWNER, ctx.config.name)):
+            aws.ec2.Tag(
+                f"discovery-{subnet_id}" if key == DISCOVERY_TAG else f"discovery-owner-{subnet_id}",
+                resource_id=subnet_id,
+                key=key,
+                value=value,
+                opts=ctx.opts(),
+            )
     return Network(vpc_id=vpc_id, private_subnet_ids=list(subnet_ids))
 
 

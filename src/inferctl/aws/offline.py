@@ -1,7 +1,7 @@
 """``inferctl plan --target aws --offline``: the Pulumi program run under Pulumi's own mocks.
 
 Nothing leaves the machine: the mocks answer the program's data lookups (account, zones, add-on versions, the
-ECR Public token) with placeholders and record every resource the program registers. The result is what
+ECR Public token, subnets' tags) with placeholders and record every resource the program registers. The result is what
 ``up`` would create, as data: type, logical name and key properties of each resource.
 """
 
@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import contextvars
+import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,7 +47,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
         "amiType",
         "diskSize",
     ),
-    "aws:eks/addon:Addon": ("addonName", "addonVersion"),
+    "aws:eks/addon:Addon": ("addonName", "addonVersion", "configurationValues"),
     "aws:eks/accessEntry:AccessEntry": ("principalArn", "type"),
     "aws:eks/accessPolicyAssociation:AccessPolicyAssociation": ("principalArn", "policyArn", "accessScope"),
     "aws:eks/podIdentityAssociation:PodIdentityAssociation": ("namespace", "serviceAccount", "roleArn"),
@@ -58,6 +60,7 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/eventTarget:EventTarget": ("rule", "arn", "targetId"),
     "aws:ec2/tag:Tag": ("resourceId", "key", "value"),
     "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock", "mapPublicIpOnLaunch", "tags"),
+    "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "kubernetes:helm.sh/v3:Release": ("name", "chart", "version", "namespace", "values"),
 }
 
@@ -81,6 +84,7 @@ class RecordingMocks(Mocks):
     """Pulumi mocks that record each registered resource and answer lookups with placeholders."""
 
     config: PlatformConfig
+    subnet_tags: dict[str, dict[str, str]] = field(default_factory=dict)  # existing subnets' tags, by id
     resources: list[RecordedResource] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -104,10 +108,15 @@ class RecordingMocks(Mocks):
             return {"names": names, "zoneIds": names, "id": region}
         if token == "aws:ec2/getSubnets:getSubnets":
             return {"ids": [f"subnet-0ff11e000000000{i}" for i in range(1, 4)], "id": region}
+        if token == "aws:ec2/getSubnet:getSubnet":
+            subnet_id = str(args.args["id"])
+            return {"id": subnet_id, "tags": self.subnet_tags.get(subnet_id, {})}
         if token == "aws:eks/getAddonVersion:getAddonVersion":
             return {"version": RESOLVED_AT_UP, "addonName": args.args.get("addonName"), "id": "addon"}
         if token == "aws:ecrpublic/getAuthorizationToken:getAuthorizationToken":
-            return {"userName": "AWS", "password": "offline", "authorizationToken": "offline", "id": "ecr"}
+            # Like ECR Public, a new token on every call: a program using one would change its inputs each run.
+            fresh = secrets.token_urlsafe(16)
+            return {"userName": "AWS", "password": fresh, "authorizationToken": fresh, "id": "ecr"}
         raise LookupError(f"the offline plan has no placeholder for the lookup {token} (a bug: add one here)")
 
     def role(self, name: str) -> dict[str, Any]:
@@ -155,15 +164,23 @@ class ProgramRun:
     calls: list[tuple[str, dict[str, Any]]]  # the data lookups (invokes) the program made, with their arguments
 
 
-def record_program(config: PlatformConfig) -> ProgramRun:
+def record_program(
+    config: PlatformConfig,
+    mocks: RecordingMocks | None = None,
+    *,
+    endpoint_probe: Callable[[str], None] | None = None,
+) -> ProgramRun:
     """Run the program under mocks: every registered resource with its full inputs, the outputs, the lookups.
 
-    Runs in a copy of the current context: Pulumi keeps its runtime settings in context variables, so the
-    mocks never leak into a later real deployment in the same process.
+    The deployer's egress address (detected at ``up``) is a placeholder here. Runs in a copy of the current
+    context: Pulumi keeps its runtime settings in context variables, so the mocks never leak into a later real
+    deployment in the same process.
     """
+    from inferctl.aws.endpoint_access import DEPLOYER_CIDR_PLACEHOLDER, with_public_cidrs
     from inferctl.aws.program import build_platform
 
-    mocks = RecordingMocks(config)
+    config = with_public_cidrs(config, [DEPLOYER_CIDR_PLACEHOLDER])
+    mocks = mocks or RecordingMocks(config)
     outputs: dict[str, Any] = {}
 
     def run() -> None:
@@ -171,7 +188,8 @@ def record_program(config: PlatformConfig) -> ProgramRun:
 
         @pulumi.runtime.test  # type: ignore[untyped-decorator]
         def program() -> pulumi.Output[Any]:
-            values = {key: pulumi.Output.from_input(value) for key, value in build_platform(config).items()}
+            built = build_platform(config, endpoint_probe=endpoint_probe)
+            values = {key: pulumi.Output.from_input(value) for key, value in built.items()}
             return pulumi.Output.all(**values).apply(outputs.update)
 
         program()
@@ -199,6 +217,7 @@ def offline_plan(config: PlatformConfig) -> dict[str, Any]:
         "summary": {"resources": len(resources), "by_type": dict(sorted(Counter(r.type for r in resources).items()))},
         "resources": listed,
         "notes": _notes(config),
+        "endpoint_access": endpoint_access(config),
         "outputs": {k: v for k, v in outputs.items() if k != "kubeconfig"},
     }
 
@@ -247,6 +266,15 @@ def components(resources: list[RecordedResource]) -> dict[str, Any]:
     }
 
 
+def endpoint_access(config: PlatformConfig) -> dict[str, Any]:
+    """Who reaches the API endpoint: the mode and the public blocks (the deployer's /32 when none are set)."""
+    from inferctl.aws.endpoint_access import DEPLOYER_CIDR_PLACEHOLDER, is_public
+
+    public = is_public(config)
+    cidrs = list(config.aws.public_access_cidrs) or ([DEPLOYER_CIDR_PLACEHOLDER] if public else [])
+    return {"mode": config.aws.endpoint_access, "public_access_cidrs": cidrs, "private": True}
+
+
 def _notes(config: PlatformConfig) -> list[str]:
     notes = [
         f"account {OFFLINE_ACCOUNT} and the deployer's ARN are placeholders; 'up' uses your credentials' account",
@@ -255,10 +283,9 @@ def _notes(config: PlatformConfig) -> list[str]:
         notes.append(f"add-on versions shown as {RESOLVED_AT_UP!r} are EKS's defaults for the cluster version")
     if config.aws.vpc_id and not config.aws.private_subnet_ids:
         notes.append(f"subnet ids are placeholders: 'up' finds the subnets of {config.aws.vpc_id} by tag")
-    if not config.aws.public_access_cidrs:
-        notes.append(
-            "the API endpoint is private: run 'up' from inside the VPC, or set aws.public_access_cidrs to your IP/32"
-        )
+    from inferctl.aws.endpoint_access import access_summary
+
+    notes.append(f"API endpoint: {access_summary(config)}")
     return notes
 
 

@@ -1,8 +1,10 @@
 """Checks before anything is created on AWS, each failure one line that names the fix.
 
 Credentials (STS), the VPC's subnets when one is given, the region's offer of the planned instance types,
-the EC2 vCPU quotas (on-demand and spot) against the plan, the EC2 Spot service-linked role (created after
-confirmation), and the pulumi CLI (installed into the inferctl home after confirmation). The AWS clients come
+the EC2 vCPU quotas (on-demand and spot) against the plan, the SSM parameters Karpenter resolves both pools'
+AMI aliases through, the EC2 Spot service-linked role (created after confirmation), who will reach the API
+endpoint (the deployer's egress IP, detected), and the pulumi CLI (installed into the inferctl home after
+confirmation). ``up --target aws`` runs them all first and creates nothing when one fails. The AWS clients come
 from a factory, so tests hand in botocore clients with a Stubber attached.
 """
 
@@ -14,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from inferctl.aws.endpoint_access import Fetch
 from inferctl.aws.sdk import NO_CREDENTIALS
 from inferctl.aws.stack import Confirm, Installer, ensure_pulumi, install_pulumi
 from inferctl.config.models import PlatformConfig
@@ -95,6 +98,8 @@ class Check:
 @dataclass
 class PreflightReport:
     checks: list[Check] = field(default_factory=list)
+    # The deployer's egress /32 the endpoint check detected (when aws.public_access_cidrs is empty): 'up' deploys it.
+    deployer_cidrs: list[str] = field(default_factory=list)
 
     def add(self, name: str, status: Status, detail: str, error: type[InferctlError] | None = None) -> None:
         self.checks.append(Check(name, status, detail, error if status == "fail" else None))
@@ -124,6 +129,7 @@ def run_preflight(
     confirm: Confirm | None = None,
     reporter: Reporter | None = None,
     pulumi_installer: Installer = install_pulumi,
+    fetch_egress_ip: Fetch | None = None,
 ) -> PreflightReport:
     """Run every check; a failed check does not stop the others (except credentials, which all AWS calls need)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
@@ -172,6 +178,15 @@ def run_preflight(
             "servicequotas:GetServiceQuota",
             lambda: _check_quotas(region, demand, clients("service-quotas"), report),
         )
+        if config.aws.control_plane_logs:
+            _guarded(
+                report,
+                "log group",
+                "logs:DescribeLogGroups",
+                lambda: _check_log_group(config, clients("logs"), report),
+            )
+        reporter.phase("preflight", "AMI parameters")
+        _guarded(report, "ami parameters", "ssm:GetParameters", lambda: _check_amis(config, clients("ssm"), report))
         if _uses_spot(config):
             reporter.phase("preflight", "EC2 Spot service-linked role")
             _guarded(
@@ -180,13 +195,9 @@ def run_preflight(
                 "iam:GetRole",
                 lambda: _check_spot_role(clients("iam"), report, assume_yes=assume_yes, confirm=confirm),
             )
-    if not config.aws.public_access_cidrs:
-        report.add(
-            "api endpoint",
-            "warn",
-            "the EKS API endpoint will be private: run up from inside the VPC, or set aws.public_access_cidrs "
-            "to your IP/32",
-        )
+    if aws_ok:  # without credentials nothing can be deployed: no need to ask who this machine is
+        reporter.phase("preflight", "API endpoint access")
+        _check_endpoint_access(config, report, fetch_egress_ip)
     reporter.phase("preflight", "pulumi CLI")
     try:
         path = ensure_pulumi(home, assume_yes=assume_yes, confirm=confirm, installer=pulumi_installer)
@@ -264,6 +275,67 @@ def _check_subnets(config: PlatformConfig, ec2: Any, report: PreflightReport) ->
         )
         return
     report.add("subnets", "ok", f"{len(subnets)} private subnets of {vpc_id} in {', '.join(zones)}")
+
+
+def _check_endpoint_access(config: PlatformConfig, report: PreflightReport, fetch: Fetch | None) -> None:
+    """Who will reach the API endpoint: the deployer's /32 detected now (so 'up' can install through it)."""
+    from inferctl.aws.endpoint_access import access_summary, detect_egress_ip, is_public, with_public_cidrs
+
+    if not is_public(config):
+        report.add("api endpoint", "warn", access_summary(config))
+        return
+    if config.aws.public_access_cidrs:
+        report.add("api endpoint", "ok", access_summary(config))
+        return
+    try:
+        cidr = detect_egress_ip(fetch) if fetch is not None else detect_egress_ip()
+    except OperationError as exc:
+        report.add("api endpoint", "fail", exc.message, OperationError)
+        return
+    report.deployer_cidrs = [cidr]
+    report.add("api endpoint", "ok", access_summary(with_public_cidrs(config, [cidr])) + " (this machine's egress IP)")
+
+
+def _check_log_group(config: PlatformConfig, logs: Any, report: PreflightReport) -> None:
+    """The program creates the control-plane log group; one EKS left behind from an earlier cluster of the same
+    name (it survives the cluster) would make that creation fail after the VPC is already built."""
+    from inferctl.aws.context import PLATFORM_TAG
+    from inferctl.aws.eks import control_plane_log_group_name
+
+    name = control_plane_log_group_name(config.cluster_name)
+    groups = logs.describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    group = next((g for g in groups if g["logGroupName"] == name), None)
+    if group is None:
+        report.add(
+            "log group",
+            "ok",
+            f"{name} will be created with a {config.aws.control_plane_log_retention_days}-day retention",
+        )
+        return
+    arn = group.get("logGroupArn") or str(group.get("arn", "")).removesuffix(":*")
+    tags = logs.list_tags_for_resource(resourceArn=arn).get("tags", {})
+    if tags.get(PLATFORM_TAG) == config.name:
+        report.add("log group", "ok", f"{name} is this platform's")
+        return
+    report.add(
+        "log group",
+        "fail",
+        f"{name} already exists (left by an earlier cluster named {config.cluster_name}); delete it with "
+        f"'aws logs delete-log-group --region {config.aws.region} --log-group-name {name}' or set "
+        "aws.control_plane_logs: []",
+        ConfigError,
+    )
+
+
+def _check_amis(config: PlatformConfig, ssm: Any, report: PreflightReport) -> None:
+    from inferctl.aws.amis import missing_detail, missing_images
+
+    found, missing = missing_images(config, ssm)
+    if missing:
+        report.add("ami parameters", "fail", missing_detail(config, missing), ConfigError)
+        return
+    shown = ", ".join(f"{image.pool}: {image.alias}" for image in found)
+    report.add("ami parameters", "ok", f"images for Kubernetes {config.aws.cluster_version} exist ({shown})")
 
 
 def _check_offerings(region: str, demand: list[InstanceDemand], ec2: Any, report: PreflightReport) -> None:

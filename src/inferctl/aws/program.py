@@ -15,21 +15,36 @@ from inferctl.aws.eks import build_cluster
 from inferctl.aws.karpenter import build_karpenter
 from inferctl.aws.lb_controller import build_lb_controller
 from inferctl.aws.network import build_network
+from inferctl.aws.storage import build_model_cache_storage
 from inferctl.config.models import PlatformConfig
 
-OUTPUT_KEYS = ("cluster_name", "endpoint", "region", "vpc_id", "kubeconfig", "interruption_queue", "node_role")
+OUTPUT_KEYS = (
+    "cluster_name",
+    "endpoint",
+    "certificate_authority",
+    "region",
+    "vpc_id",
+    "kubeconfig",
+    "interruption_queue",
+    "node_role",
+)
 
 
-def build_platform(config: PlatformConfig) -> dict[str, pulumi.Input[str]]:
-    """Create every resource of the platform; returns the stack outputs."""
-    ctx = make_context(config)
+def build_platform(
+    config: PlatformConfig, *, endpoint_probe: Callable[[str], None] | None = None
+) -> dict[str, pulumi.Input[str]]:
+    """Create every resource of the platform; returns the stack outputs. ``endpoint_probe``: called with the
+    cluster's endpoint before any Kubernetes resource (the real program's reachability check)."""
+    ctx = make_context(config, endpoint_probe=endpoint_probe)
     network = build_network(ctx)
     cluster = build_cluster(ctx, network)
     karpenter = build_karpenter(ctx, cluster)
     build_lb_controller(ctx, cluster, network)
+    build_model_cache_storage(ctx, cluster)
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,
+        "certificate_authority": cluster.certificate_authority,
         "region": config.aws.region,
         "vpc_id": network.vpc_id,
         "kubeconfig": cluster.kubeconfig,
@@ -38,11 +53,23 @@ def build_platform(config: PlatformConfig) -> dict[str, pulumi.Input[str]]:
     }
 
 
-def make_program(config: PlatformConfig) -> Callable[[], None]:
-    """The Automation API's inline program for ``config``."""
+def make_program(config: PlatformConfig, *, check_endpoint: bool = True) -> Callable[[], None]:
+    """The Automation API's inline program for ``config``; ``check_endpoint``: check the endpoint is reachable
+    from here before any Kubernetes resource (``up``; not ``destroy``, which must work from anywhere)."""
 
     def program() -> None:
-        for key, value in build_platform(config).items():
+        for key, value in build_platform(config, endpoint_probe=_probe if check_endpoint else None).items():
             pulumi.export(key, value)
 
     return program
+
+
+def _probe(endpoint: str) -> None:
+    """The endpoint reachability check; a failure is a RunError, which Pulumi reports as one line (no traceback)."""
+    from inferctl.aws.endpoint_access import probe_endpoint
+    from inferctl.errors import OperationError
+
+    try:
+        probe_endpoint(endpoint)
+    except OperationError as exc:
+        raise pulumi.RunError(exc.message) from None

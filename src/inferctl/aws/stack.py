@@ -180,7 +180,8 @@ class EngineProgress:
 
 
 def open_stack(config: PlatformConfig, home: Home, pulumi_path: Path, *, create: bool) -> auto.Stack | None:
-    """The platform's stack (created when ``create``); None when it does not exist and ``create`` is False."""
+    """The platform's stack (created when ``create``); None when it does not exist and ``create`` is False.
+    Only ``up`` (``create``) runs the program's endpoint reachability check."""
     from pulumi import automation as auto
 
     from inferctl.aws.program import make_program
@@ -195,7 +196,7 @@ def open_stack(config: PlatformConfig, home: Home, pulumi_path: Path, *, create:
         secrets_provider="passphrase",
         pulumi_command=pulumi_command(pulumi_path),
     )
-    program = make_program(config)
+    program = make_program(config, check_endpoint=create)
     if create:
         return auto.create_or_select_stack(config.name, project_name=PROJECT, program=program, opts=options)
     try:

@@ -34,7 +34,7 @@ def token(
 
 @aws_app.command("preflight")
 def preflight(config: ConfigOpt = None, yes: YesOpt = False, output: OutputOpt = OutputFormat.table) -> None:
-    """Check credentials, instance offerings, vCPU quotas, the spot role and the pulumi CLI against the plan."""
+    """Check credentials, offerings, vCPU quotas, AMI parameters, the spot role, endpoint access and the pulumi CLI."""
     from inferctl.aws.preflight import instance_demand, run_preflight
     from inferctl.targets.aws import AwsTarget
 
@@ -100,7 +100,8 @@ def print_offline_plan(report: dict[str, Any]) -> None:
             "what": f"{karpenter['interruption_queue']} + {len(karpenter['rules'])} rules",
         },
         {"component": "node pools", "what": ", ".join(parts["node_pools"])},
-        {"component": "load balancer controller", "what": parts["load_balancer_controller"]["version"]},
+        {"component": "load balancer controller", "what": _lb_controller_line(parts["load_balancer_controller"])},
+        {"component": "API endpoint", "what": _endpoint_line(report["endpoint_access"])},
     ]
     console.print(table("components", summary))
     console.print(
@@ -111,6 +112,19 @@ def print_offline_plan(report: dict[str, Any]) -> None:
     )
     for note in report["notes"]:
         console.print(f"[dim]note: {note}[/dim]")
+
+
+def _lb_controller_line(release: dict[str, Any]) -> str:
+    from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS
+
+    chart = release["version"]
+    return f"controller {LB_CONTROLLER_APP_VERSIONS.get(chart, '?')} (chart {chart})"
+
+
+def _endpoint_line(access: dict[str, Any]) -> str:
+    if access["mode"] == "private":
+        return "private only ('up' runs inside the VPC)"
+    return f"public for {', '.join(access['public_access_cidrs'])} + private for the nodes"
 
 
 def _confirm(question: str) -> bool:

@@ -85,10 +85,24 @@ def down(
         bool,
         typer.Option("--platform", help="Also remove the platform: NodePools and nodes (and on aws, the cluster)."),
     ] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="aws, with --platform: destroy even when the Kubernetes teardown is incomplete (may orphan an NLB).",
+        ),
+    ] = False,
 ) -> None:
     """Stop the models (and with --platform everything billable). Safe to re-run."""
     cfg = load(config, target=target, model=model)
+    if force and not (platform and cfg.target == "aws"):
+        raise UserError("--force applies only to 'down --target aws --platform'; drop it")
     tgt = target_for(cfg, assume_yes=yes, confirm=ask)
+    if force:
+        from inferctl.targets.aws import AwsTarget
+
+        assert isinstance(tgt, AwsTarget)
+        tgt.force_destroy = True
     _confirm(tgt, cfg, yes, "down")
     with progress() as reporter:
         tgt.down(reporter, platform=platform)

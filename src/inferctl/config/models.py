@@ -7,11 +7,14 @@ with the safer choices inferctl makes: an API key on, an internal load balancer.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
 
 TargetName = Literal["local", "kubernetes", "aws"]
 TARGETS: tuple[TargetName, ...] = ("local", "kubernetes", "aws")
@@ -226,10 +229,10 @@ _DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
 
 
 def _ami_alias(value: str) -> str:
-    """A pinned Karpenter AMI alias: ``bottlerocket@v1.49.0`` or ``al2023@v20250715``, never ``@latest``."""
+    """A pinned Karpenter AMI alias: ``bottlerocket@v1.68.0`` or ``al2023@v20250715``, never ``@latest``."""
     family, _, version = value.partition("@")
     if family not in {"bottlerocket", "al2023"} or not version:
-        raise ValueError(f"{value!r} is not an AMI alias such as bottlerocket@v1.49.0 or al2023@v20250715")
+        raise ValueError(f"{value!r} is not an AMI alias such as {DEFAULT_AMI_ALIAS} or al2023@v20250715")
     if version == "latest":
         raise ValueError(f"{value!r} is not pinned: 'latest' replaces every node when a new AMI ships; name a version")
     return value
@@ -242,7 +245,7 @@ AmiAlias = Annotated[
     AfterValidator(_ami_alias),
     Field(description="EC2NodeClass amiSelectorTerms alias. Bottlerocket's NVIDIA variants ship the device plugin."),
 ]
-_DEFAULT_AMI_ALIAS = "bottlerocket@v1.49.0"
+_DEFAULT_AMI_ALIAS = DEFAULT_AMI_ALIAS  # has the standard and NVIDIA variants of 1.34-1.37 (release notes)
 
 
 class PoolLimits(CoreModel):
@@ -403,8 +406,19 @@ class AddonVersions(CoreModel):
 ControlPlaneLog = Literal["api", "audit", "authenticator", "controllerManager", "scheduler"]
 
 
+# The values CloudWatch Logs PutRetentionPolicy accepts (AWS CloudWatch Logs API reference, retentionInDays).
+LogRetentionDays = Literal[
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653
+]
+
+
 def _default_control_plane_logs() -> list[ControlPlaneLog]:
     return ["api", "audit", "authenticator"]
+
+
+# aws-load-balancer-controller chart version -> the controller it installs (the chart's appVersion:
+# kubernetes-sigs/aws-load-balancer-controller v2.14.0, helm/aws-load-balancer-controller/Chart.yaml).
+LB_CONTROLLER_APP_VERSIONS = {"1.14.0": "v2.14.0"}
 
 
 class AwsTarget(CoreModel):
@@ -425,13 +439,21 @@ class AwsTarget(CoreModel):
     )
     new_vpc_cidr: str = "10.0.0.0/16"
     availability_zones: Annotated[int, Field(ge=2, le=3)] = 3
+    endpoint_access: Literal["public-and-private", "private"] = Field(
+        default="public-and-private",
+        description="EKS API endpoint: public (limited to public_access_cidrs) + private, or private only "
+        "(needs vpc_id, and up must run inside that VPC).",
+    )
     public_access_cidrs: list[str] = Field(
         default_factory=list,
-        description="CIDRs allowed to the public API endpoint; empty: private endpoint only.",
+        description="CIDRs allowed to the public API endpoint; empty: the deployer's egress IP/32, detected at up.",
     )
     control_plane_logs: list[ControlPlaneLog] = Field(
         default_factory=_default_control_plane_logs,
         description="EKS control-plane log types sent to CloudWatch Logs; [] turns logging off.",
+    )
+    control_plane_log_retention_days: LogRetentionDays = Field(
+        default=7, description="Retention of the control-plane log group, which up creates and down deletes."
     )
     admin_principal_arn: str | None = Field(
         default=None,
@@ -441,7 +463,11 @@ class AwsTarget(CoreModel):
     system_nodes: SystemNodeGroup = Field(default_factory=SystemNodeGroup)
     addons: AddonVersions = Field(default_factory=AddonVersions)
     karpenter_version: str = Field(default="1.14.1", pattern=r"^1\.14\.[0-9]+$")
-    lb_controller_version: str = "1.14.0"
+    lb_controller_version: Literal["1.14.0"] = Field(
+        default="1.14.0",
+        description="aws-load-balancer-controller chart version (controller v2.14.0); its official IAM policy ships "
+        "with inferctl.",
+    )
     state_backend: str | None = Field(
         default=None,
         description="Pulumi backend URL, e.g. s3://bucket/prefix; a local file backend when unset.",
@@ -462,6 +488,28 @@ class AwsTarget(CoreModel):
             if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
                 raise ValueError(f"{subnet!r} is not a subnet id such as subnet-0abc1234def567890")
         return ids
+
+    @field_validator("public_access_cidrs")
+    @classmethod
+    def _public_cidrs(cls, cidrs: list[str]) -> list[str]:
+        for cidr in cidrs:
+            try:
+                ipaddress.IPv4Network(cidr, strict=True)
+            except ValueError:
+                raise ValueError(f"{cidr!r} is not an IPv4 block such as 203.0.113.7/32") from None
+        return cidrs
+
+    @model_validator(mode="after")
+    def _reachable_endpoint(self) -> AwsTarget:
+        if self.endpoint_access == "private":
+            if not self.vpc_id:
+                raise ValueError(
+                    "endpoint_access: private needs an existing VPC (vpc_id) to run 'up' from; a VPC that 'up' "
+                    "creates has nobody inside it. Use public-and-private (your IP/32 only) or set vpc_id"
+                )
+            if self.public_access_cidrs:
+                raise ValueError("public_access_cidrs is set but endpoint_access is private; remove one of them")
+        return self
 
 
 # --- the platform --------------------------------------------------------------------------------------------------
@@ -497,6 +545,18 @@ class PlatformConfig(CoreModel):
             if model.name in seen:
                 raise ValueError(f"two models are named {model.name!r}; model names must be unique")
             seen.add(model.name)
+        return self
+
+    @model_validator(mode="after")
+    def _aws_amis_exist(self) -> PlatformConfig:
+        # On aws Karpenter resolves each pool's alias for the cluster's version; one without images never launches.
+        if self.target == "aws":
+            for pool in ("gpu", "cpu"):
+                problem = alias_problem(getattr(self.pools, pool).ami_alias, self.aws.cluster_version)
+                if problem:
+                    raise ValueError(
+                        f"pools.{pool}.ami_alias: {problem} (aws.cluster_version {self.aws.cluster_version})"
+                    )
         return self
 
     @property

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from inferctl.config.models import GpuPool, ModelDeployment, PlatformConfig
+from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.diagram.graph import ArchitectureGraph, GraphBuilder, part_id
 from inferctl.engine import CONTAINER_PORT
 from inferctl.render import service_type, uses_karpenter
@@ -209,7 +209,10 @@ def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str,
 
     karpenter = builder.node("karpenter", f"Karpenter {aws.karpenter_version}", "autoscaler", system)
     lb_controller = builder.node(
-        "lb_controller", f"AWS Load Balancer\nController {aws.lb_controller_version}", "lb_controller", system
+        "lb_controller",
+        "AWS Load Balancer\nController " + LB_CONTROLLER_APP_VERSIONS[aws.lb_controller_version],
+        "lb_controller",
+        system,
     )
     cpu_pool = builder.node(
         "cpu_pool",

@@ -48,6 +48,8 @@ def node_role_name(config: PlatformConfig) -> str:
     IAM caps role names at 64 characters; a longer name is cut and made unique with a short hash.
     """
     name = f"{NODE_ROLE_PREFIX}{config.cluster_name}"
+    if config.target == "aws":  # inferctl creates it there; IAM names are per account, so one per region
+        name = f"{name}-{config.aws.region}"
     if len(name) <= _IAM_ROLE_NAME_MAX:
         return name
     digest = hashlib.sha256(config.cluster_name.encode("utf-8")).hexdigest()[:8]

@@ -1,9 +1,11 @@
 """The AWS target: EKS + Karpenter provisioned by Pulumi, then the models deployed by the Kubernetes target.
 
-``up``: size -> preflight (credentials, offerings, quotas, spot role, pulumi CLI) -> ``pulumi up`` with live
-progress -> the Kubernetes target deploys the models on the new cluster. ``down``: the Kubernetes target's
-ordered teardown (load balancers, NodePools and their nodes) -> ``pulumi destroy`` -> a check that nothing
-tagged for the cluster remains. Reads go through the Kubernetes target with the kubeconfig saved by ``up``.
+``up``: size -> preflight as a gate (credentials, offerings, quotas, spot role, AMI parameters, endpoint access,
+pulumi CLI; any failure and nothing is created) -> ``pulumi up`` with live progress -> the Kubernetes target
+deploys the models on the new cluster. ``down --platform``: the Kubernetes target's ordered teardown (load
+balancers, NodePools and their nodes) -> proof that nothing holding AWS resources remains, else a refusal ->
+``pulumi destroy`` -> a check (whatever destroy did) that nothing of the cluster remains. Reads go through the
+Kubernetes target with the kubeconfig saved by ``up``.
 
 Heavy imports (pulumi, boto3, lightkube) happen when a method runs, never when this module is imported.
 """
@@ -45,6 +47,8 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         """``clients``: boto3 client factory (tests); the rest as :class:`Target`."""
         super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
         self._clients = clients
+        self.force_destroy = False  # 'down --platform --force': destroy even when the teardown is incomplete
+        self.fetch_egress_ip: Callable[[str], str] | None = None  # tests: the egress-IP lookup's HTTP seam
 
     # --- pieces ---------------------------------------------------------------------------------------------
 
@@ -73,12 +77,15 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws.kubeconfig import context_name
         from inferctl.targets.kubernetes import KubernetesTarget
 
-        settings = self.config.kubernetes.model_copy(
-            update={
-                "kubeconfig": str(self.state_dir / KUBECONFIG_FILE),
-                "context": context_name(self.config.cluster_name, self.config.aws.region),
-            }
-        )
+        update: dict[str, Any] = {
+            "kubeconfig": str(self.state_dir / KUBECONFIG_FILE),
+            "context": context_name(self.config.cluster_name, self.config.aws.region),
+        }
+        if self.config.kubernetes.model_cache == "pvc" and not self.config.kubernetes.storage_class:
+            from inferctl.aws.storage_names import MODEL_CACHE_STORAGE_CLASS
+
+            update["storage_class"] = MODEL_CACHE_STORAGE_CLASS  # the gp3 class the program creates for it
+        settings = self.config.kubernetes.model_copy(update=update)
         config = self.config.model_copy(update={"kubernetes": settings})
         return KubernetesTarget(config, self.home, include_karpenter=include_karpenter)
 
@@ -91,10 +98,14 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         return data
 
     def save_outputs(self, outputs: dict[str, Any]) -> None:
+        """Save the stack outputs and a kubeconfig built here (never the stack's own: its exec credential names
+        the Python of whichever machine last ran the program)."""
+        from inferctl.aws.kubeconfig import local_kubeconfig
+
         self.home.ensure(self.state_dir)
-        kubeconfig = outputs.get("kubeconfig")
+        kubeconfig = local_kubeconfig(outputs, self.config.cluster_name, self.config.aws.region)
         if kubeconfig:
-            write_secret(self.state_dir / KUBECONFIG_FILE, str(kubeconfig))  # owner-only, as kubectl expects
+            write_secret(self.state_dir / KUBECONFIG_FILE, kubeconfig)  # owner-only, as kubectl expects
         public = {k: v for k, v in outputs.items() if k != "kubeconfig"}
         (self.state_dir / OUTPUTS_FILE).write_text(json.dumps(public, indent=2) + "\n", encoding="utf-8")
 
@@ -120,7 +131,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws.offline import offline_plan
 
         workload = self.kubernetes(include_karpenter=False).plan()
-        infrastructure = offline_plan(self.config)
+        infrastructure = offline_plan(self.deployer_config())
         # Type and name only: the properties of every resource are 'inferctl plan --offline --output json'.
         resources = [{"type": r["type"], "name": r["name"]} for r in infrastructure.pop("resources")]
         return {
@@ -130,8 +141,23 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
             "resources": resources,
         }
 
+    def deployer_config(self) -> PlatformConfig:
+        """The config with the public endpoint limited to this machine's egress /32 when it can be told now
+        (``plan`` shows the block ``up`` will allow); unchanged, with the placeholder, when it cannot."""
+        from inferctl.aws.endpoint_access import detect_egress_ip, is_public, with_public_cidrs
+
+        if not is_public(self.config) or self.config.aws.public_access_cidrs:
+            return self.config
+        try:
+            fetch = self.fetch_egress_ip
+            cidr = detect_egress_ip(fetch) if fetch is not None else detect_egress_ip()
+        except OperationError:
+            return self.config
+        return with_public_cidrs(self.config, [cidr])
+
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.aws import stack
+        from inferctl.aws.endpoint_access import access_summary, with_public_cidrs
         from inferctl.aws.preflight import instance_demand, pulumi_path_from, run_preflight
 
         require_aws_extra("'up --target aws'")
@@ -139,6 +165,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         models.secret_values()  # a gated model without HF_TOKEN fails now, not after 20 minutes of provisioning
         reporter.phase("sizing")
         placements = models.placements()
+        # The gate: every check passes or nothing is created.
         report = run_preflight(
             self.config,
             instance_demand(self.config, placements),
@@ -147,6 +174,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
             assume_yes=self.assume_yes,
             confirm=self.confirm,
             reporter=reporter,
+            fetch_egress_ip=self.fetch_egress_ip,
         )
         for check in report.checks:
             if check.status == "warn":
@@ -156,14 +184,19 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         report.raise_for_failures()
         pulumi_path = pulumi_path_from(report)
         assert pulumi_path is not None  # raise_for_failures passed, so the pulumi check did
-        outputs = stack.deploy(self.config, self.home, pulumi_path, reporter)
+        deployed = with_public_cidrs(self.config, report.deployer_cidrs)
+        reporter.info(f"API endpoint: {access_summary(deployed)}")
+        outputs = stack.deploy(deployed, self.home, pulumi_path, reporter)
         self.save_outputs(outputs)
         reporter.info(f"cluster {outputs.get('cluster_name')} ready at {outputs.get('endpoint')}")
         return models.up(reporter)
 
     def down(self, reporter: Reporter, *, platform: bool = False) -> None:
+        """Models (and with ``platform`` the Karpenter pools, then the cluster). ``pulumi destroy`` runs only after
+        the Kubernetes teardown left nothing that holds AWS resources Pulumi does not track (``force_destroy``
+        overrides); the leftover scan runs whatever destroy did."""
         from inferctl.aws import stack
-        from inferctl.aws.leftovers import find_leftovers
+        from inferctl.aws.endpoint_access import DESTROY_CIDR_PLACEHOLDER, with_public_cidrs
 
         if platform:
             require_aws_extra("'down --target aws --platform'")
@@ -173,42 +206,81 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
             # Not brought up from here (or up stopped early): the stack's own outputs still reach the cluster.
             pulumi_path = stack.ensure_pulumi(self.home, assume_yes=self.assume_yes, confirm=self.confirm)
             recovered = stack.read_outputs(self.config, self.home, pulumi_path)
-            if recovered and recovered.get("kubeconfig"):
-                self.save_outputs(recovered)
+            if recovered and (recovered.get("kubeconfig") or recovered.get("certificate_authority")):
+                self.save_outputs(recovered)  # the kubeconfig is rebuilt here, for this machine
                 outputs = recovered
         if outputs is not None:
-            try:
-                self.kubernetes(include_karpenter=platform).down(reporter, platform=platform)
-            except InferctlError as exc:
-                if not platform:
-                    raise
-                # The cluster may be half gone already; destroy still removes what Pulumi tracks.
-                reporter.warn(f"Kubernetes teardown incomplete ({exc.message}); continuing with pulumi destroy")
+            kube = self.kubernetes(include_karpenter=platform)
+            if not platform:
+                kube.down(reporter, platform=False)
+                return
+            self._teardown_or_refuse(kube, reporter)
         elif not platform:
             reporter.info(f"no AWS platform {self.config.name!r} from this machine: nothing to remove")
             return
-        if not platform:
-            return
         if pulumi_path is None:
             pulumi_path = stack.ensure_pulumi(self.home, assume_yes=self.assume_yes, confirm=self.confirm)
-        stack.destroy(self.config, self.home, pulumi_path, reporter)
-        self.forget_outputs()
-        reporter.phase("checking for leftovers", "EC2 instances and load balancers tagged for the cluster")
+        destroyed = False
+        try:
+            # destroy runs the program only for its providers and creates nothing: the endpoint's blocks are moot.
+            config = with_public_cidrs(self.config, [DESTROY_CIDR_PLACEHOLDER])
+            stack.destroy(config, self.home, pulumi_path, reporter)
+            self.forget_outputs()
+            destroyed = True
+        finally:
+            # Also when destroy failed: what is left and still billing is what the user needs to know then.
+            self._report_leftovers(reporter, raise_if_found=destroyed)
+
+    def _teardown_or_refuse(self, kube: KubernetesTarget, reporter: Reporter) -> None:
+        """The Kubernetes teardown, then proof it is complete; OperationError (nothing destroyed) when it is not.
+
+        Destroying with a LoadBalancer Service still present removes the controller that would delete its NLB:
+        the NLB is orphaned and bills, and the VPC's deletion then fails (DependencyViolation).
+        """
+        from inferctl.aws.teardown import remaining_on_cluster
+
+        problems: list[str] = []
+        try:
+            kube.down(reporter, platform=True)
+        except InferctlError as exc:
+            problems.append(f"teardown: {exc.message}")
+        try:
+            problems += remaining_on_cluster(kube.client(), self.config.name)
+        except InferctlError as exc:
+            problems.append(f"cannot list what remains on the cluster: {exc.message}")
+        if not problems:
+            return
+        if self.force_destroy:
+            for problem in problems:
+                reporter.warn(f"{problem} (--force: destroying anyway)")
+            return
+        raise OperationError(
+            "Kubernetes teardown is incomplete, so nothing was destroyed: what remains holds AWS resources Pulumi "
+            "does not track (an NLB, Karpenter nodes). Remove it and re-run 'inferctl down --target aws --platform', "
+            "or add --force to destroy anyway and delete leftovers by hand",
+            details=problems,
+        )
+
+    def _report_leftovers(self, reporter: Reporter, *, raise_if_found: bool) -> None:
+        from inferctl.aws.leftovers import find_leftovers
+
+        reporter.phase("checking for leftovers", "EC2 instances, load balancers and log groups of the cluster")
         try:
             leftovers = find_leftovers(self.clients(), self.config.cluster_name, self.config.aws.region)
-        except OperationError as exc:  # the platform is gone; only the proof is missing
+        except InferctlError as exc:  # the platform may be gone; only the proof is missing
             reporter.warn(exc.message)
             return
         if not leftovers:
-            reporter.info(f"no EC2 instance or load balancer tagged for cluster {self.config.cluster_name} remains")
+            reporter.info(f"nothing tagged for cluster {self.config.cluster_name} remains")
             return
         for item in leftovers:
-            reporter.warn(f"still running: {item.kind} {item.name or item.id}")
-        raise OperationError(
-            f"{len(leftovers)} resource(s) tagged for cluster {self.config.cluster_name} remain after destroy and "
-            "still cost money; delete them with the commands below",
-            details=[item.delete_command for item in leftovers],
-        )
+            reporter.warn(f"still there: {item.kind} {item.name or item.id} ({item.delete_command})")
+        if raise_if_found:
+            raise OperationError(
+                f"{len(leftovers)} resource(s) of cluster {self.config.cluster_name} remain after destroy and "
+                "still cost money; delete them with the commands below",
+                details=[item.delete_command for item in leftovers],
+            )
 
     # --- reads ---------------------------------------------------------------------------------------------
 

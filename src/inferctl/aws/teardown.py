@@ -1,0 +1,34 @@
+"""What still holds AWS resources on the cluster after the Kubernetes teardown: the proof ``down --platform``
+needs before ``pulumi destroy`` removes the controllers that would clean those resources up.
+
+A Service of type LoadBalancer (any namespace) owns an NLB through the AWS Load Balancer Controller; a Karpenter
+NodeClaim owns an EC2 instance; a Deployment labelled for this platform is a model still running.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferctl.render import LABEL_PLATFORM
+
+NODECLAIM_API = "karpenter.sh/v1"  # Karpenter v1.14.1's NodeClaim (schemas/karpenter-v1.14.1)
+
+
+def _where(obj: dict[str, Any]) -> str:
+    meta = obj.get("metadata", {})
+    namespace = meta.get("namespace")
+    return f"{namespace}/{meta.get('name')}" if namespace else str(meta.get("name"))
+
+
+def remaining_on_cluster(client: Any, platform: str) -> list[str]:
+    """One line per object that still holds (or runs) something billable; empty when the teardown is complete."""
+    found: list[str] = []
+    for service in client.list("v1", "Service", all_namespaces=True):
+        if service.get("spec", {}).get("type") == "LoadBalancer":
+            found.append(f"Service {_where(service)} (type LoadBalancer: its NLB)")
+    for claim in client.list(NODECLAIM_API, "NodeClaim", missing_ok=True):
+        node = claim.get("status", {}).get("nodeName") or "no node yet"
+        found.append(f"NodeClaim {_where(claim)} ({node}: an EC2 instance)")
+    for deployment in client.list("apps/v1", "Deployment", all_namespaces=True, labels={LABEL_PLATFORM: platform}):
+        found.append(f"Deployment {_where(deployment)} (a model of platform {platform})")
+    return found

@@ -1,0 +1,187 @@
+"""``down --target aws --platform``: no ``pulumi destroy`` while the Kubernetes teardown is incomplete, and the
+leftover scan whatever destroy did.
+
+Seams, because neither a cluster nor the Pulumi engine runs here: the Kubernetes API is
+:class:`tests.support.kube.FakeCluster` behind the real client and the real teardown (the target's kubeconfig is
+replaced by one with a token, as the exec credential would call AWS); ``pulumi destroy`` and the pulumi CLI lookup
+are recorded instead of run; the leftover scan's AWS clients are botocore clients with a Stubber.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferctl.errors import OperationError
+from inferctl.home import Home
+from inferctl.targets.aws import AwsTarget
+from inferctl.targets.kubernetes import KubernetesTarget
+from tests.support.aws import StubbedAws, aws_config
+from tests.support.kube import LB_FINALIZER, FakeCluster, RecordingReporter, kubeconfig
+
+NS = "inferctl"
+LABELS = {"inferctl.io/platform": "workshop", "inferctl.io/model": "llama3"}
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
+    cluster = FakeCluster(namespaces=("default", "kube-system", NS))
+    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
+    yield cluster
+
+
+class Pulumi:
+    """Records what the target asks of the Automation API (the engine and its CLI cannot run here)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, *, fail: bool = False) -> None:
+        self.destroyed: list[Any] = []
+        self.fail = fail
+        monkeypatch.setattr("inferctl.aws.stack.ensure_pulumi", lambda *a, **k: Path("/usr/bin/pulumi"))
+        monkeypatch.setattr("inferctl.aws.stack.destroy", self.destroy)
+
+    def destroy(self, config: Any, home: Home, path: Path, reporter: Any) -> bool:
+        self.destroyed.append(config)
+        if self.fail:
+            raise OperationError("pulumi destroy failed: DependencyViolation; fix it and re-run")
+        return True
+
+
+def aws_target(tmp_path: Path, aws: Any) -> AwsTarget:
+    """The AWS target with saved outputs, reaching the fake cluster through a token kubeconfig."""
+    target = AwsTarget(aws_config(), Home.from_env(), clients=aws)
+    target.save_outputs({"cluster_name": "workshop", "endpoint": "https://x", "certificate_authority": "Q0E="})
+    path = kubeconfig(tmp_path / "token-kubeconfig")
+
+    def on_fake_cluster(*, include_karpenter: bool) -> KubernetesTarget:
+        settings = target.config.kubernetes.model_copy(
+            update={"kubeconfig": str(path), "context": None, "delete_timeout_s": 30}
+        )
+        config = target.config.model_copy(update={"kubernetes": settings})
+        kube = KubernetesTarget(config, target.home, include_karpenter=include_karpenter)
+        kube.poll_s = 0
+        ticks = iter(range(0, 10**7, 5))
+        kube.clock = lambda: float(next(ticks))
+        return kube
+
+    target.kubernetes = on_fake_cluster  # type: ignore[method-assign]
+    return target
+
+
+def stuck_load_balancer(fake: FakeCluster) -> None:
+    """A LoadBalancer Service whose NLB the cloud never releases (its cleanup finalizer stays)."""
+    fake.lb_cleanup_ticks = 10**9
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "llama3", "namespace": NS, "labels": LABELS, "finalizers": [LB_FINALIZER]},
+            "spec": {"type": "LoadBalancer", "ports": [{"port": 80, "targetPort": 8000}]},
+        }
+    )
+
+
+def no_leftovers(aws: StubbedAws) -> None:
+    aws.stub("ec2").add_response("describe_instances", {"Reservations": []}, None)
+    aws.stub("elbv2").add_response("describe_load_balancers", {"LoadBalancers": []}, {})
+    aws.stub("elb").add_response("describe_load_balancers", {"LoadBalancerDescriptions": []}, {})
+    aws.stub("logs").add_response(
+        "describe_log_groups", {"logGroups": []}, {"logGroupNamePrefix": "/aws/eks/workshop/"}
+    )
+
+
+def test_an_incomplete_teardown_stops_before_destroy_and_says_what_remains(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck_load_balancer(fake)
+    pulumi = Pulumi(monkeypatch)
+    aws = StubbedAws()  # nothing queued: any AWS call would fail the test
+    with pytest.raises(OperationError) as refused:
+        aws_target(tmp_path, aws).down(RecordingReporter(), platform=True)
+    assert pulumi.destroyed == []
+    assert refused.value.message.startswith("Kubernetes teardown is incomplete, so nothing was destroyed")
+    assert "add --force to destroy anyway" in refused.value.message
+    assert "Service inferctl/llama3 (type LoadBalancer: its NLB)" in refused.value.details
+    assert any(d.startswith("teardown: ") for d in refused.value.details)
+    assert fake.get("Service", "llama3", NS) is not None
+
+
+def test_a_model_of_the_platform_still_running_also_stops_destroy(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Kubernetes teardown keeps the shared objects when another model of the platform runs, and says so
+    as a warning only; destroying then would take that model's nodes and NLB with no teardown at all."""
+    fake.put(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "qwen", "namespace": NS, "labels": {**LABELS, "inferctl.io/model": "qwen"}},
+            "spec": {
+                "replicas": 1,
+                "selector": {"matchLabels": {"app": "qwen"}},
+                "template": {"spec": {"containers": []}},
+            },
+        }
+    )
+    pulumi = Pulumi(monkeypatch)
+    with pytest.raises(OperationError) as refused:
+        aws_target(tmp_path, StubbedAws()).down(RecordingReporter(), platform=True)
+    assert pulumi.destroyed == []
+    assert "Deployment inferctl/qwen (a model of platform workshop)" in refused.value.details
+
+
+def test_force_destroys_anyway_and_the_leftover_scan_runs(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stuck_load_balancer(fake)
+    pulumi = Pulumi(monkeypatch)
+    aws = StubbedAws()
+    no_leftovers(aws)
+    target = aws_target(tmp_path, aws)
+    target.force_destroy = True
+    reporter = RecordingReporter()
+    target.down(reporter, platform=True)
+    aws.assert_done()
+    assert len(pulumi.destroyed) == 1
+    assert any("(--force: destroying anyway)" in w for w in reporter.warnings)
+    assert target.saved_outputs() is None
+
+
+def test_the_leftover_scan_runs_even_when_destroy_fails(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulumi = Pulumi(monkeypatch, fail=True)
+    aws = StubbedAws()
+    no_leftovers(aws)
+    reporter = RecordingReporter()
+    with pytest.raises(OperationError, match="DependencyViolation"):
+        aws_target(tmp_path, aws).down(reporter, platform=True)
+    aws.assert_done()  # the four describe calls of the scan happened
+    assert len(pulumi.destroyed) == 1
+    assert "nothing tagged for cluster workshop remains" in reporter.infos
+
+
+def test_a_complete_teardown_destroys_with_a_placeholder_for_the_endpoint_blocks(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pulumi = Pulumi(monkeypatch)
+    aws = StubbedAws()
+    no_leftovers(aws)
+    aws_target(tmp_path, aws).down(RecordingReporter(), platform=True)
+    (config,) = pulumi.destroyed
+    assert config.aws.public_access_cidrs == ["192.0.2.1/32"]  # destroy creates nothing; never 0.0.0.0/0
+
+
+@pytest.mark.parametrize("argv", [["--target", "aws"], ["--target", "kubernetes", "--platform"]])
+def test_force_is_only_for_down_platform_on_aws(
+    argv: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from inferctl.cli.app import main
+
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    assert main(["down", *argv, "--force", "--yes"]) == 2
+    assert "--force applies only to 'down --target aws --platform'" in capsys.readouterr().err
