@@ -15,6 +15,7 @@ import pytest
 from inferctl.errors import OperationError
 from inferctl.kube.diagnose import ModelContext
 from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+from tests.support.karpenter import ALL_FILTERED, LIMITS_EXCEEDED
 from tests.support.kube import (
     FakeCluster,
     RecordingReporter,
@@ -207,7 +208,7 @@ def test_oom_killed_stops_the_wait(tmp_path: Path) -> None:
 
 
 def test_nodepool_limits_are_diagnosed_once_they_persist(tmp_path: Path) -> None:
-    message = 'Failed to schedule pod, all available instance types exceed limits for nodepool: "g5-gpu-karpenter"'
+    message = LIMITS_EXCEEDED  # Karpenter v1.14.1's wording: see tests/support/karpenter.py
 
     def limited(fake: FakeCluster) -> None:
         pending()(fake)
@@ -224,13 +225,13 @@ def test_nodepool_limits_are_diagnosed_once_they_persist(tmp_path: Path) -> None
 
 
 def test_no_matching_nodepool_is_diagnosed(tmp_path: Path) -> None:
-    message = 'Failed to schedule pod, incompatible with nodepool "g5-gpu-karpenter", incompatible requirements'
+    message = ALL_FILTERED  # Karpenter v1.14.1's wording: see tests/support/karpenter.py
 
     def unmatched(fake: FakeCluster) -> None:
         pending()(fake)
         fake.put(make_event(POD, NS, "FailedScheduling", message, component="karpenter", type_="Warning", at=3))
 
-    with pytest.raises(OperationError, match=r"no Karpenter NodePool can run pod .*\(checked: g5-gpu-karpenter\)"):
+    with pytest.raises(OperationError, match=r"no Karpenter NodePool can run pod .*\(NodePools: g5-gpu-karpenter\)"):
         watch(cluster([unmatched]), tmp_path)
 
 

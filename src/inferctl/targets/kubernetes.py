@@ -178,6 +178,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             clock=self.clock,
             sleep=self.sleep,
             gpu_pool=self.config.pools.gpu.name,
+            kubernetes_version=self.settings.kubernetes_version,
         ).wait(watched)
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
