@@ -110,6 +110,12 @@ def nodeclaim_event(claim: str, reason: str, message: str, *, at: float = 20) ->
     return event
 
 
+def pool_event(pool: str, reason: str, message: str, *, at: float = 10) -> dict[str, Any]:
+    event = make_event(pool, "default", reason, message, component="karpenter", type_="Warning", at=at, kind="NodePool")
+    event["involvedObject"] = {"kind": "NodePool", "name": pool, "apiVersion": "karpenter.sh/v1"}
+    return event
+
+
 def cond(kind: str, status: str, reason: str = "", message: str = "", *, at: float = -30) -> dict[str, Any]:
     """An operatorpkg status.Condition (O status/condition.go fields)."""
     return {

@@ -22,6 +22,7 @@ from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
 from tests.support.karpenter import (
     GPU_POOL,
     INSUFFICIENT_CAPACITY,
+    NO_COMPATIBLE_INSTANCE_TYPES,
     SPOT_SLR_EVENT,
     SPOT_SLR_ICE,
     cond,
@@ -29,6 +30,7 @@ from tests.support.karpenter import (
     nodeclaim_event,
     nodeclaim_with,
     nodepool_with,
+    pool_event,
 )
 from tests.support.kube import FakeCluster, RecordingReporter, connect, make_event, make_pod, set_rollout, ts
 from tests.support.render import g5_xlarge_placement
@@ -261,6 +263,13 @@ SCENARIOS: list[tuple[str, Setup, str, list[str]]] = [
         ),
         "nodepool-invalid",
         ["Karpenter rejected NodePool g5-gpu-karpenter (NodePoolValidationFailed"],
+    ),
+    (
+        # K scheduling/events.go NoCompatibleInstanceTypes: a Warning on the NodePool (namespace default).
+        "no-compatible-instance-types",
+        plus(with_nodeclass(), put(pool_event(GPU_POOL, "NoCompatibleInstanceTypes", NO_COMPATIBLE_INSTANCE_TYPES))),
+        "nodepool-no-instance-types",
+        ["requirements filter out every instance type", "pools.gpu.instance_families"],
     ),
     (
         # K nodeclaim/lifecycle/launch.go: Launched Unknown with the CreateError's reason; P pkg/errors/errors.go

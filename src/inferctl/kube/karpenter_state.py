@@ -9,9 +9,10 @@ rollout watcher reads, in this order:
    ``NodeClassReady`` / ``ValidationSucceeded`` / ``NodeRegistrationHealthy``;
 2. its EC2NodeClass's conditions: ``AMIsReady``, ``SubnetsReady``, ``SecurityGroupsReady``,
    ``InstanceProfileReady``, ``ValidationSucceeded``, ``Ready``;
-3. the pool's NodeClaims: ``Launched`` stuck with a failure reason, ``Initialized`` waiting for
+3. the pool's ``NoCompatibleInstanceTypes`` events since the pod was created;
+4. the pool's NodeClaims: ``Launched`` stuck with a failure reason, ``Initialized`` waiting for
    ``nvidia.com/gpu`` (no device plugin);
-4. NodeClaim events since the pod was created: ``InsufficientCapacityError`` (also how a missing spot
+5. NodeClaim events since the pod was created: ``InsufficientCapacityError`` (also how a missing spot
    service-linked role shows) and ``NodeClassNotReady``.
 
 Upstream facts, all at tag v1.14.1 (no code copied):
@@ -46,6 +47,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferctl.kube.diagnose import Diagnosis, ModelContext, _bigger_instance_hint
+from inferctl.kube.karpenter_messages import NO_COMPATIBLE_INSTANCE_TYPES
 from inferctl.kube.objects import condition, event_time, labels_of, name_of, parse_time, sort_events
 
 NODEPOOL_LABEL = "karpenter.sh/nodepool"
@@ -63,6 +65,7 @@ class KarpenterState:
     nodeclasses: Sequence[Mapping[str, Any]] = ()
     nodeclaims: Sequence[Mapping[str, Any]] = ()
     claim_events: Sequence[Mapping[str, Any]] = ()
+    pool_events: Sequence[Mapping[str, Any]] = ()
     kubernetes_version: str | None = None
     pools_listed: bool = field(default=True)  # False when the cluster has no Karpenter CRDs at all
 
@@ -83,6 +86,9 @@ def diagnose_node_side(pod: Mapping[str, Any], state: KarpenterState, model: Mod
     if pool is None:
         return _missing_pool(pod_name, pool_name, state)
     found = _pool_not_ready(pool, state)
+    if found is not None:
+        return found
+    found = _no_compatible_types(pod, pool_name, state)
     if found is not None:
         return found
     claims = [c for c in state.nodeclaims if labels_of(c).get(NODEPOOL_LABEL) == pool_name]
@@ -343,6 +349,29 @@ def _claim_events(pod: Mapping[str, Any], pool: str, state: KarpenterState, mode
         f"EC2 has no capacity for NodePool {pool}'s instance types in these zones right now "
         f"(InsufficientCapacityError); {_capacity_fix(model)}, then run up again",
         evidence,
+    )
+
+
+def _since_pod(pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    created = parse_time(pod.get("metadata", {}).get("creationTimestamp"))
+    return [e for e in sort_events(events) if created is None or event_time(e) >= created]
+
+
+def _no_compatible_types(pod: Mapping[str, Any], pool: str, state: KarpenterState) -> Diagnosis | None:
+    """K scheduling/events.go NoCompatibleInstanceTypes, a Warning on the NodePool itself."""
+    events = [
+        e
+        for e in _since_pod(pod, state.pool_events)
+        if e.get("reason") == NO_COMPATIBLE_INSTANCE_TYPES and e.get("involvedObject", {}).get("name") == pool
+    ]
+    if not events:
+        return None
+    return Diagnosis(
+        "nodepool-no-instance-types",
+        f"NodePool {pool}'s requirements filter out every instance type Karpenter knows here (families, capacity "
+        "types and zones together), so it can launch nothing; widen pools.gpu.instance_families or "
+        "pools.gpu.capacity_types (or pick a region that offers them) and run up again",
+        tuple(f"karpenter: NodePool {pool}: {e.get('reason')}: {e.get('message', '')}" for e in events[-1:]),
     )
 
 

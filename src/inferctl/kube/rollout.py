@@ -50,6 +50,7 @@ SETTLE_GRACES = {
     "nodeclass-validation": 1,
     "nodeclass-instance-profile": 1,
     "nodepool-invalid": 1,
+    "nodepool-no-instance-types": 1,
     "node-registration": 1,
     "launch-failed": 1,
     "no-capacity": 1,
@@ -301,15 +302,15 @@ class RolloutWatcher:
                 nodepools=self._pools,
                 nodeclasses=self.client.list("karpenter.k8s.aws/v1", "EC2NodeClass", missing_ok=True) if served else [],
                 nodeclaims=self._claims,
-                claim_events=self.client.list(
-                    "v1", "Event", namespace="default", fields={"involvedObject.kind": "NodeClaim"}
-                )
-                if served
-                else [],
+                claim_events=self._cluster_events("NodeClaim") if served else [],
+                pool_events=self._cluster_events("NodePool") if served else [],
                 kubernetes_version=self.kubernetes_version,
                 pools_listed=served,
             )
         return self._karpenter_state
+
+    def _cluster_events(self, kind: str) -> list[dict[str, Any]]:
+        return self.client.list("v1", "Event", namespace="default", fields={"involvedObject.kind": kind})
 
     def _unschedulable_gpu_nodes(self) -> list[Mapping[str, Any]]:
         if self._gpu_nodes is None:
