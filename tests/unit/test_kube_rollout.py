@@ -282,3 +282,19 @@ def test_gpu_diagnosis_needs_a_ready_node_without_gpus() -> None:
     assert is_gpu_node(blind, "g5-gpu-karpenter")
     assert is_gpu_node(make_node("x", "g6.2xlarge"), None)  # a GPU type outside Karpenter
     assert not is_gpu_node(system, "g5-gpu-karpenter")
+
+
+def test_create_container_error_gets_a_grace_period(tmp_path: Path) -> None:
+    """A CreateContainerError that clears (the runtime timed out once) does not stop the rollout; one that
+    persists stops it after the grace, not at once."""
+    failing = on_node(
+        {"state": {"waiting": {"reason": "CreateContainerError", "message": "context deadline exceeded"}}}
+    )
+    reporter, _ = watch(cluster([pending(), failing, failing, loading, ready]), tmp_path)
+    assert reporter.phase_names()[-1] == "ready"
+
+    fake = cluster([pending(), failing])
+    with pytest.raises(OperationError, match="cannot create its container: context deadline exceeded"):
+        watch(fake, tmp_path)
+    gets = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/deployments/llama")]
+    assert len(gets) == 8  # first seen at the second poll, raised when it still holds 60 s later
