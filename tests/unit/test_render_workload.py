@@ -86,6 +86,7 @@ def test_local_and_deployment_use_the_same_engine_args() -> None:
         port=CONTAINER_PORT,
         engine=expected_engine,
         extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        entry="serve",
     )
     assert args == container_args(model, placement)
     for flag in ("--tensor-parallel-size", "--max-model-len", "--kv-cache-dtype", "--seed", "--revision"):
@@ -287,6 +288,53 @@ def test_local_target_builds_the_same_engine_args(tmp_path) -> None:
     local_args = LocalTarget(config, Home(tmp_path))._args(model, "/models/llama", 8123)
     deployment_args = container_args(model, placement)
     engine = engine_args(model)
-    assert deployment_args[6:-2] == engine
+    assert deployment_args[5:-2] == engine  # vllm serve <model> --host --port: the model is positional
     assert local_args[:6] == ["--model", "/models/llama", "--host", "127.0.0.1", "--port", "8123"]
     assert local_args[6 : 6 + len(engine)] == engine
+
+
+@pytest.mark.parametrize(
+    ("overrides", "nlb"),
+    [
+        ({}, True),  # target aws: the Service is an NLB (AWS Load Balancer Controller, IP targets)
+        ({"endpoint": {"exposure": {"service_type": "ClusterIP"}}}, False),
+        ({"target": "kubernetes"}, False),
+    ],
+    ids=["aws-nlb", "aws-clusterip", "kubernetes"],
+)
+def test_drain_numbers_hold_together(overrides: dict[str, object], nlb: bool) -> None:
+    """preStop + vLLM's shutdown timeout (+ teardown) fit the grace period; behind an NLB the preStop outlasts
+    the ~2 minutes an NLB keeps sending new connections to a deregistering IP target, and the target group's
+    deregistration delay outlasts the drain of the last connection accepted (render/drain.py has the sources)."""
+    from inferctl.render.drain import NLB_NEW_CONNECTIONS_S
+
+    config = workshop_config(**overrides)
+    objects = render_platform(config, placements_for(config))
+    pod = _pod(one(objects, "Deployment"))
+    container = pod["containers"][0]
+    prestop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    args = container["args"]
+    shutdown = int(args[args.index("--shutdown-timeout") + 1])
+    grace = pod["terminationGracePeriodSeconds"]
+    assert shutdown > 0  # 0 would abort in-flight requests at SIGTERM (vLLM's default)
+    assert prestop + shutdown <= grace
+    service = one(objects, "Service")
+    attributes = (service["metadata"].get("annotations") or {}).get(
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes", ""
+    )
+    if nlb:
+        assert prestop >= NLB_NEW_CONNECTIONS_S
+        delay = int(attributes.removeprefix("deregistration_delay.timeout_seconds="))
+        assert prestop + shutdown <= delay <= 3600
+    else:
+        assert prestop < NLB_NEW_CONNECTIONS_S  # no NLB: a short preStop, so rollouts and down stay quick
+        assert attributes == ""
+
+
+def test_the_container_runs_the_images_own_vllm_serve_with_the_model_first() -> None:
+    """vLLM 0.32: `python -m vllm.entrypoints.openai.api_server` is a deprecated shim; `vllm serve` takes the model
+    as its positional argument (``--model`` there is deprecated too)."""
+    container = _container(_deployment(workshop_config()))
+    assert container["command"] == ["vllm", "serve"]
+    assert container["args"][0] == LLAMA3_8B
+    assert "--model" not in container["args"]
