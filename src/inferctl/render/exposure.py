@@ -12,8 +12,8 @@ from typing import Any, Literal
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import CONTAINER_PORT
-from inferctl.render.meta import PORT_NAME, SERVICE_PORT, Object, metadata, model_labels, selector_labels
 from inferctl.render.drain import nlb_deregistration_delay_s
+from inferctl.render.meta import PORT_NAME, SERVICE_PORT, Object, metadata, model_labels, selector_labels
 from inferctl.render.workload import HEALTH_PATH
 
 AWS_LB_CLASS = "service.k8s.aws/nlb"
