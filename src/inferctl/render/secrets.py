@@ -19,7 +19,6 @@ from typing import Any
 from inferctl.config.models import PlatformConfig
 from inferctl.render.meta import Object, metadata, platform_labels
 
-
 SECRET_OWNER_LABEL = "inferctl.io/created-by"
 
 

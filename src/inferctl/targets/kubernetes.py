@@ -158,7 +158,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
-        from inferctl.kube.objects import Obj, name_of
+        from inferctl.kube.objects import name_of
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
         from inferctl.render.secrets import secret_owner
 
