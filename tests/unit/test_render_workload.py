@@ -227,7 +227,8 @@ def test_pvc_model_cache() -> None:
     claim = one(objects, "PersistentVolumeClaim")
     assert claim["metadata"]["name"] == "llama-3-8b-instruct-model-cache"
     assert claim["spec"]["storageClassName"] == "gp3"
-    assert claim["spec"]["resources"]["requests"]["storage"] == "28Gi"  # 14.96 * 1.2 + 10, rounded up
+    # This hand-built placement has no checkpoint size: the weights' 14.96 GiB * 1.1 + 10, rounded up.
+    assert claim["spec"]["resources"]["requests"]["storage"] == "27Gi"
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     cache = next(v for v in _pod(deployment)["volumes"] if v["name"] == "model-cache")
@@ -338,3 +339,23 @@ def test_the_container_runs_the_images_own_vllm_serve_with_the_model_first() -> 
     assert container["command"] == ["vllm", "serve"]
     assert container["args"][0] == LLAMA3_8B
     assert "--model" not in container["args"]
+
+
+def test_cache_and_disk_are_sized_from_the_download_not_from_gpu_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Llama-3-70B with quantization fp8: ~68 GiB in GPU memory, but the hub serves ~131 GiB of bf16 safetensors,
+    and that is what the model cache must hold (the old rule, weights x 1.2 + 10, gave 92Gi). The profile here is
+    the packaged config.json snapshot (no network): parameters x stored dtype."""
+    from inferctl.catalog import hub
+    from inferctl.sizing import plan_platform
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    config = workshop_config(
+        models=[{"name": "big", "source": "meta-llama/Meta-Llama-3-70B-Instruct", "engine": {"quantization": "fp8"}}],
+        kubernetes={"model_cache": "pvc"},
+    )
+    placement = plan_platform(config).placements["big"]
+    assert placement.weight_gib < 70 < 131 < placement.checkpoint_gib < 132
+    claim = one(render_workload(config, config.models[0], placement), "PersistentVolumeClaim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "155Gi"  # 131.42 * 1.1 + 10, rounded up
+    # The pod's ephemeral storage: the checkpoint + 10 GiB margin; the image's 20 GiB are not the pod's.
+    assert placement.resources.ephemeral_storage == "142Gi"
