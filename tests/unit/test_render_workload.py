@@ -354,7 +354,8 @@ def test_cache_and_disk_are_sized_from_the_download_not_from_gpu_memory(monkeypa
         kubernetes={"model_cache": "pvc"},
     )
     placement = plan_platform(config).placements["big"]
-    assert placement.weight_gib < 70 < 131 < placement.checkpoint_gib < 132
+    assert placement.weight_gib < 70
+    assert 131 < placement.checkpoint_gib < 132
     claim = one(render_workload(config, config.models[0], placement), "PersistentVolumeClaim")
     assert claim["spec"]["resources"]["requests"]["storage"] == "155Gi"  # 131.42 * 1.1 + 10, rounded up
     # The pod's ephemeral storage: the checkpoint + 10 GiB margin; the image's 20 GiB are not the pod's.
