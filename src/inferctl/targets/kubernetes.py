@@ -130,6 +130,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     def plan(self) -> dict[str, Any]:
         from inferctl.render import render_platform
+        from inferctl.render.karpenter import disruption_warnings
 
         placements = self.placements()
         # Secret shapes without values: the plan shows what up creates, never the values.
@@ -153,6 +154,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 {"kind": o["kind"], "name": o["metadata"]["name"], "namespace": o["metadata"].get("namespace")}
                 for o in objects
             ],
+            "warnings": [{"warning": text} for text in disruption_warnings(self.config)],
         }
 
     def up(self, reporter: Reporter) -> list[Endpoint]:
