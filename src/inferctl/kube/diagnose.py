@@ -5,12 +5,18 @@ it does not apply. ``up`` stops with :class:`~inferctl.errors.OperationError` on
 waiting for the timeout. Rules, in the order they are tried for a pod:
 
 - image pull back-off (wrong image, registry auth, rate limit);
-- container config errors (a missing Secret such as ``hf-secret``);
+- container config errors (a missing Secret such as ``hf-secret``); ``CreateContainerError`` (which the watcher
+  holds for a grace period: it may clear by itself);
 - OOMKilled (host memory limit);
-- CrashLoopBackOff, read from the last log lines: gated model 401/403, CUDA out of memory, KV cache too small;
-- FailedScheduling from Karpenter: NodePool limits reached (names the pool and the limit), or no NodePool
-  matches the pod;
+- CrashLoopBackOff, read from the last log lines: gated model, a model id that does not exist, a rejected token,
+  CUDA out of memory, KV cache too small;
+- FailedScheduling from Karpenter v1.14.1 (formats in :mod:`inferctl.kube.karpenter_messages`): NodePool limits
+  reached (names the pool and the limit), no instance type of the pool fits (requirements, resources or offering),
+  or no NodePool can take the pod;
 - a GPU node that joined but advertises no ``nvidia.com/gpu`` (the NVIDIA device plugin is not running there).
+
+Node-side failures that never reach the pod (NodePool / EC2NodeClass / NodeClaim conditions and NodeClaim events)
+are read from the cluster state by :mod:`inferctl.kube.karpenter_state`.
 
 And for a Service: a LoadBalancer that stays pending (no load balancer controller).
 """
