@@ -10,6 +10,7 @@ the 60 s scheduling grace, so it lands at about 60-70 s, far before the 1,800 s 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -368,3 +369,20 @@ def test_a_gpu_node_that_never_registers_gpus_is_read_from_the_nodeclaim() -> No
 
 def test_without_karpenter_crds_nothing_is_concluded() -> None:
     assert diagnose_node_side(pending_pod(), KarpenterState(pools_listed=False), MODEL) is None
+
+
+def test_a_capacity_failure_is_history_once_a_later_claim_launches_or_is_made() -> None:
+    """InsufficientCapacityError deletes the NodeClaim and Karpenter retries (K nodeclaim/lifecycle/launch.go):
+    the event stays listed for an hour, but a launched or newer NodeClaim of the pool means the retry is on."""
+    ice = nodeclaim_event(CLAIM, "InsufficientCapacityError", INSUFFICIENT_CAPACITY, at=20)
+    base = KarpenterState(nodepools=[nodepool_with()], nodeclasses=[make_ec2nodeclass()], claim_events=[ice])
+    found = diagnose_node_side(pending_pod(), base, MODEL)
+    assert found is not None and found.reason == "no-capacity"
+    launched = nodeclaim_with(f"{GPU_POOL}-q8w3e")
+    assert diagnose_node_side(pending_pod(), replace(base, nodeclaims=[launched]), MODEL) is None
+    newer = nodeclaim_with(f"{GPU_POOL}-q8w3e", Launched=cond("Launched", "Unknown", "AwaitingReconciliation"))
+    newer["metadata"]["creationTimestamp"] = ts(30)
+    assert diagnose_node_side(pending_pod(), replace(base, nodeclaims=[newer]), MODEL) is None
+    older = nodeclaim_with(f"{GPU_POOL}-q8w3e", Launched=cond("Launched", "Unknown", "AwaitingReconciliation"))
+    older["metadata"]["creationTimestamp"] = ts(10)
+    assert diagnose_node_side(pending_pod(), replace(base, nodeclaims=[older]), MODEL) is not None

@@ -328,6 +328,15 @@ def _claim_events(pod: Mapping[str, Any], pool: str, state: KarpenterState, mode
     if not relevant:
         return None
     last = relevant[-1]
+    # A failed NodeClaim is deleted and Karpenter tries again (other types, zones, capacity types): once one of
+    # the pool's NodeClaims has launched, or one is newer than the failure, the failure is history.
+    failed_at = event_time(last)
+    for claim in state.nodeclaims:
+        if labels_of(claim).get(NODEPOOL_LABEL) != pool or claim.get("metadata", {}).get("deletionTimestamp"):
+            continue
+        born = parse_time(claim.get("metadata", {}).get("creationTimestamp"))
+        if _not_true(claim, "Launched") is None or (born is not None and born > failed_at):
+            return None
     message = str(last.get("message", ""))
     evidence = tuple(f"karpenter: {e.get('reason') or 'Warning'}: {e.get('message', '')}" for e in relevant[-3:])
     if last.get("reason") == "NodeClassNotReady":
