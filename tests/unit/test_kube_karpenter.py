@@ -72,8 +72,9 @@ def pending_pod() -> dict[str, Any]:
     return pod
 
 
-def run(setup: Setup, tmp_path: Path) -> tuple[OperationError, float]:
+def run(setup: Setup, tmp_path: Path, *, server_version: str | None = None) -> tuple[OperationError, float]:
     fake = FakeCluster(namespaces=[NS, "default"])
+    fake.server_version = server_version
     fake.put(
         {
             "apiVersion": "apps/v1",
@@ -386,3 +387,10 @@ def test_a_capacity_failure_is_history_once_a_later_claim_launches_or_is_made() 
     older = nodeclaim_with(f"{GPU_POOL}-q8w3e", Launched=cond("Launched", "Unknown", "AwaitingReconciliation"))
     older["metadata"]["creationTimestamp"] = ts(10)
     assert diagnose_node_side(pending_pod(), replace(base, nodeclaims=[older]), MODEL) is not None
+
+
+def test_the_alias_diagnosis_names_the_version_the_api_server_reports(tmp_path: Path) -> None:
+    """The watcher was told 1.36 (the config); the API server's /version says 1.37: the cluster wins."""
+    setup = with_nodeclass(AMIsReady=cond("AMIsReady", "Unknown", "AwaitingReconciliation", "awaiting"))
+    error, _ = run(setup, tmp_path, server_version="1.37")
+    assert "Kubernetes 1.37" in error.message and "aws-k8s-1.37-nvidia" in error.message

@@ -186,7 +186,8 @@ class RolloutWatcher:
         kubernetes_version: str | None = None,
     ) -> None:
         """``gpu_pool``: the GPU NodePool's name, so its nodes count as GPU nodes for the device-plugin check.
-        ``kubernetes_version``: the cluster's, named in the AMI-alias diagnosis."""
+        ``kubernetes_version``: the configured one, named in the AMI-alias diagnosis when the API server's
+        ``/version`` does not answer."""
         self.client = client
         self.reporter = reporter
         self.timeout_s = timeout_s
@@ -297,6 +298,8 @@ class RolloutWatcher:
         if self._karpenter_state is None:
             if self._karpenter_served is None:
                 self._karpenter_served = self.client.serves("karpenter.sh/v1", "NodePool")
+                if self._karpenter_served:  # the cluster's own answer beats the config's
+                    self.kubernetes_version = self.client.server_version() or self.kubernetes_version
             served = self._karpenter_served
             self._karpenter_state = KarpenterState(
                 nodepools=self._pools,
