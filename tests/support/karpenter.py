@@ -102,7 +102,8 @@ def karpenter_event(pod: str, namespace: str, reason: str, message: str, *, at: 
 
 
 def nodeclaim_event(claim: str, reason: str, message: str, *, at: float = 20) -> dict[str, Any]:
-    """A NodeClaim's event: cluster-scoped objects' events are recorded in namespace ``default``."""
+    """A NodeClaim's event: cluster-scoped objects' events are recorded in namespace ``default``
+    (kubernetes/client-go tools/record/event.go, makeEvent)."""
     event = make_event(
         claim, "default", reason, message, component="karpenter", type_="Warning", at=at, kind="NodeClaim"
     )

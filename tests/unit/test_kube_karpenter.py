@@ -394,3 +394,17 @@ def test_the_alias_diagnosis_names_the_version_the_api_server_reports(tmp_path: 
     setup = with_nodeclass(AMIsReady=cond("AMIsReady", "Unknown", "AwaitingReconciliation", "awaiting"))
     error, _ = run(setup, tmp_path, server_version="1.37")
     assert "Kubernetes 1.37" in error.message and "aws-k8s-1.37-nvidia" in error.message
+
+
+def test_forbidden_cluster_events_do_not_break_the_wait(tmp_path: Path) -> None:
+    """Namespace-scoped credentials may not list events in ``default``: the state-based diagnoses still work."""
+    setup = with_nodeclass(
+        SubnetsReady=cond("SubnetsReady", "False", "SubnetsNotFound", "SubnetSelector did not match any Subnets")
+    )
+
+    def forbid(fake: FakeCluster) -> None:
+        setup(fake)
+        fake.forbidden_namespaces.add("default")
+
+    error, _ = run(forbid, tmp_path)
+    assert "finds no subnet (SubnetsNotFound)" in error.message

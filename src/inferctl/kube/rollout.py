@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inferctl.errors import OperationError
+from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.diagnose import Diagnosis, ModelContext, diagnose_gpu_not_advertised, diagnose_pod, is_gpu_node
 from inferctl.kube.karpenter_state import KarpenterState, diagnose_node_side, selected_nodepool
@@ -293,8 +293,9 @@ class RolloutWatcher:
     def _karpenter(self) -> KarpenterState:
         """Karpenter's objects and NodeClaim events, listed once per poll and only for a pod without a node.
 
-        Events of cluster-scoped objects (NodeClaims) live in namespace ``default`` (client-go's event recorder
-        puts an object without a namespace there)."""
+        Events of cluster-scoped objects (NodeClaims, NodePools) live in namespace ``default``: client-go's event
+        recorder (``tools/record/event.go``, ``makeEvent``) puts an object without a namespace there. A user who
+        may not read them (or EC2NodeClasses) gets the diagnoses the rest allows."""
         if self._karpenter_state is None:
             if self._karpenter_served is None:
                 self._karpenter_served = self.client.serves("karpenter.sh/v1", "NodePool")
@@ -303,7 +304,7 @@ class RolloutWatcher:
             served = self._karpenter_served
             self._karpenter_state = KarpenterState(
                 nodepools=self._pools,
-                nodeclasses=self.client.list("karpenter.k8s.aws/v1", "EC2NodeClass", missing_ok=True) if served else [],
+                nodeclasses=self._nodeclasses() if served else [],
                 nodeclaims=self._claims,
                 claim_events=self._cluster_events("NodeClaim") if served else [],
                 pool_events=self._cluster_events("NodePool") if served else [],
@@ -313,7 +314,16 @@ class RolloutWatcher:
         return self._karpenter_state
 
     def _cluster_events(self, kind: str) -> list[dict[str, Any]]:
-        return self.client.list("v1", "Event", namespace="default", fields={"involvedObject.kind": kind})
+        try:
+            return self.client.list("v1", "Event", namespace="default", fields={"involvedObject.kind": kind})
+        except UserError:  # 403: namespace-scoped credentials
+            return []
+
+    def _nodeclasses(self) -> list[dict[str, Any]]:
+        try:
+            return self.client.list("karpenter.k8s.aws/v1", "EC2NodeClass", missing_ok=True)
+        except UserError:
+            return []
 
     def _unschedulable_gpu_nodes(self) -> list[Mapping[str, Any]]:
         if self._gpu_nodes is None:
