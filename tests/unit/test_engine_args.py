@@ -53,3 +53,6 @@ def test_server_args_place_location_first_and_no_secret() -> None:
     args = server_args("/models/x", host="0.0.0.0", port=8000, engine=["--dtype", "auto"], extra=["--x"])
     assert args == ["--model", "/models/x", "--host", "0.0.0.0", "--port", "8000", "--dtype", "auto", "--x"]
     assert not any("api-key" in a for a in args)
+    # `vllm serve` (the image's entry) takes the model positionally; the module entry (local target) as --model.
+    served = server_args("/models/x", host="0.0.0.0", port=8000, engine=["--dtype", "auto"], entry="serve")
+    assert served == ["/models/x", "--host", "0.0.0.0", "--port", "8000", "--dtype", "auto"]

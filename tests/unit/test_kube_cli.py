@@ -238,7 +238,9 @@ def test_missing_hf_token_for_gated_model(
     monkeypatch.delenv("HF_TOKEN", raising=False)
     line = _one_line_exit_2(capsys, ["up", "-y", "-c", write_config(tmp_path)])
     assert "is gated and HF_TOKEN is not set" in line and "huggingface.co/meta-llama/Meta-Llama-3-8B-Instruct" in line
-    assert fake.requests == []  # nothing was sent to the cluster
+    # Only reads: the preflight and whether hf-secret already exists (it would stand in for HF_TOKEN).
+    assert fake.requests and {r.method for r in fake.requests} == {"GET"}
+    assert fake.applied() == []
 
 
 def test_namespace_forbidden(fake: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inferctl.errors import OperationError
+from inferctl.kube import karpenter_messages
 from inferctl.kube.diagnose import (
     ModelContext,
     diagnose_load_balancer,
@@ -13,6 +14,19 @@ from inferctl.kube.diagnose import (
 )
 from inferctl.kube.objects import parse_quantity, pod_requests
 from inferctl.kube.rollout import describe_nodeclaim, pod_progress, rollout_state
+from tests.support.karpenter import (
+    ALL_FILTERED,
+    CPU_POOL,
+    GPU_POOL,
+    LIMITS_EXCEEDED,
+    NO_OFFERING,
+    NO_TYPE_BIG_ENOUGH,
+    NO_TYPE_MEETS_REQUIREMENTS,
+    NODE_LIMIT_EXHAUSTED,
+    NOMINATED,
+    TAINT_ONLY,
+    karpenter_event,
+)
 from tests.support.kube import make_event, make_nodeclaim, make_nodepool, make_pod
 from tests.support.render import g5_xlarge_placement
 
@@ -54,6 +68,46 @@ def test_gated_model_crash_says_accept_licence_and_check_token() -> None:
     assert "accept the licence at https://huggingface.co/meta-llama/Meta-Llama-3-8B-Instruct" in found.message
     assert "check the token has read access" in found.message
     assert found.details[-1].startswith("log: Cannot access gated repo")
+
+
+# huggingface_hub 2.4.0 utils/_http.py hf_raise_for_status ("Repository Not Found for url: ...") and
+# transformers 5.19.0 utils/hub.py cached_files ("... is not a valid model identifier listed on ...").
+REPO_NOT_FOUND_LOG = [
+    "huggingface_hub.errors.RepositoryNotFoundError: 404 Client Error. (Request ID: Root=1-6a1b)",
+    "Repository Not Found for url: https://huggingface.co/api/models/meta-llama/Meta-Llama-3-8B-Instruc/revision/main.",
+    "Please make sure you specified the correct `repo_id` and `repo_type`.",
+    "If you are trying to access a private or gated repo, make sure you are authenticated and your token has the "
+    "required permissions.",
+    "OSError: meta-llama/Meta-Llama-3-8B-Instruc is not a local folder and is not a valid model identifier listed on "
+    "'https://huggingface.co/models'",
+]
+
+
+def test_a_model_id_that_does_not_exist_is_not_a_licence_problem() -> None:
+    typo = ModelContext("llama", "meta-llama/Meta-Llama-3-8B-Instruc", gated=False)
+    pod = make_pod("llama-1", NS, LABELS, node="n1", phase="Running", container=crashing())
+    found = diagnose_pod(pod, [], model=typo, log_lines=REPO_NOT_FOUND_LOG)
+    assert found is not None and found.reason == "model-not-found"
+    assert "has no model meta-llama/Meta-Llama-3-8B-Instruc" in found.message
+    assert "check models[].source for a typo" in found.message
+    assert "licence" not in found.message
+    # The transformers wording alone (the hub's lines scrolled out of the tail) is recognised too.
+    assert diagnose_logs(REPO_NOT_FOUND_LOG[-1:], typo) is not None
+
+
+def test_a_rejected_token_is_its_own_diagnosis() -> None:
+    lines = ["huggingface_hub.errors.HfHubHTTPError: 401 Client Error: Invalid credentials in Authorization header"]
+    found = diagnose_logs(lines, LLAMA)
+    assert found is not None and found.reason == "hub-token"
+
+
+def test_create_container_error_is_a_settling_diagnosis() -> None:
+    """CreateContainerError may clear on its own (a runtime timeout): its own reason, which the watcher holds
+    for a grace period (test_kube_rollout), unlike a missing Secret (CreateContainerConfigError)."""
+    message = "context deadline exceeded"
+    container = {"state": {"waiting": {"reason": "CreateContainerError", "message": message}}}
+    found = diagnose_pod(make_pod("p", NS, LABELS, node="n1", container=container), [], model=LLAMA)
+    assert found is not None and found.reason == "container-create"
 
 
 def test_kv_cache_too_small_suggests_the_length_vllm_estimates_and_a_bigger_instance() -> None:
@@ -132,56 +186,89 @@ def test_missing_secret_is_a_config_error_diagnosis() -> None:
 
 
 def _karpenter_failed(message: str, at: float = 5) -> dict[str, object]:
-    return make_event("llama-1", NS, "FailedScheduling", message, component="karpenter", type_="Warning", at=at)
+    return karpenter_event("llama-1", NS, "FailedScheduling", message, at=at)
 
 
-def test_nodepool_gpu_limit_names_pool_and_limit() -> None:
+def _gpu_pod() -> dict[str, object]:
+    """A model pod as inferctl renders it with Karpenter: it selects the GPU NodePool."""
     pod = make_pod("llama-1", NS, LABELS, requests=GPU_REQUESTS, unschedulable="0/2 nodes are available")
+    pod["spec"]["nodeSelector"] = {"karpenter.sh/nodepool": GPU_POOL, "kubernetes.io/os": "linux"}
+    return pod
+
+
+@pytest.mark.parametrize("message", [LIMITS_EXCEEDED, NODE_LIMIT_EXHAUSTED], ids=["types-exceed", "node-limit"])
+def test_nodepool_limit_names_pool_and_limit(message: str) -> None:
+    """Karpenter v1.14.1 prints the pool as ``(NodePool=<name>)`` (operatorpkg serrors); see tests/support."""
     pool = make_nodepool(
-        "g5-gpu-karpenter",
+        GPU_POOL,
         limits={"cpu": "1000", "memory": "4000Gi", "nvidia.com/gpu": "4"},
         resources={"cpu": "16", "memory": "64Gi", "nvidia.com/gpu": "4"},
         nodes=4,
     )
-    message = (
-        'Failed to schedule pod, incompatible with nodepool "x86-cpu-karpenter", daemonset overhead={"cpu":"180m"}, '
-        "did not tolerate nvidia.com/gpu=true:NoSchedule; all available instance types exceed limits for nodepool: "
-        '"g5-gpu-karpenter"'
-    )
-    found = diagnose_pod(pod, [_karpenter_failed(message)], model=LLAMA, nodepools=[pool])
+    found = diagnose_pod(_gpu_pod(), [_karpenter_failed(message)], model=LLAMA, nodepools=[pool])
     assert found is not None and found.reason == "nodepool-limits"
-    assert found.message.startswith("NodePool g5-gpu-karpenter has reached its limits")
+    assert found.message.startswith(f"NodePool {GPU_POOL} has reached its limits")
     assert "nvidia.com/gpu: 4 in use of 4, pod needs 1" in found.message
     assert "raise pools.gpu.limits" in found.message
+    assert found.details[0] == f"karpenter: {message.removeprefix('Failed to schedule pod, ').split('; ')[0]}"
 
 
-def test_no_matching_nodepool_lists_the_pools_checked() -> None:
-    pod = make_pod("llama-1", NS, LABELS, requests=GPU_REQUESTS)
-    message = (
-        'Failed to schedule pod, incompatible with nodepool "x86-cpu-karpenter", did not tolerate taint; '
-        'incompatible with nodepool "g5-gpu-karpenter", incompatible requirements, key '
-        "karpenter.k8s.aws/instance-gpu-memory, karpenter.k8s.aws/instance-gpu-memory Gt 81919 not in 24576"
-    )
-    found = diagnose_pod(pod, [_karpenter_failed(message)], model=LLAMA)
+@pytest.mark.parametrize(
+    ("message", "meaning", "fix"),
+    [
+        (NO_TYPE_MEETS_REQUIREMENTS, "meets the pod's node requirements", "pools.gpu.instance_families"),
+        (NO_TYPE_BIG_ENOUGH, "big enough for the pod's requests", "more CPU, memory or GPUs"),
+        (NO_OFFERING, "no type has an available offering", "allow on-demand in pools.gpu.capacity_types"),
+    ],
+    ids=["requirements", "resources", "offering"],
+)
+def test_no_instance_type_family_says_which_criterion_failed(message: str, meaning: str, fix: str) -> None:
+    found = diagnose_pod(_gpu_pod(), [_karpenter_failed(message)], model=LLAMA)
+    assert found is not None and found.reason == "no-instance-type"
+    assert found.message.startswith(f"Karpenter found no instance type in NodePool {GPU_POOL} for pod llama-1")
+    assert meaning in found.message and fix in found.message
+    assert '"nvidia.com/gpu":"' in found.message  # the pod's needs, as Karpenter computed them
+
+
+def test_the_other_pools_selector_mismatch_is_not_the_answer() -> None:
+    """The CPU pool's "incompatible requirements, key karpenter.sh/nodepool ..." is noise for a GPU pod."""
+    found = diagnose_pod(_gpu_pod(), [_karpenter_failed(NO_TYPE_MEETS_REQUIREMENTS)], model=LLAMA)
+    assert found is not None and found.reason == "no-instance-type"
+    assert len(found.details) == 2  # both errors are shown as evidence
+
+
+@pytest.mark.parametrize("message", [ALL_FILTERED, TAINT_ONLY], ids=["all-filtered", "taint"])
+def test_no_pool_can_take_the_pod(message: str) -> None:
+    pools = [make_nodepool(GPU_POOL), make_nodepool(CPU_POOL)]
+    found = diagnose_pod(_gpu_pod(), [_karpenter_failed(message)], model=LLAMA, nodepools=pools)
     assert found is not None and found.reason == "no-nodepool"
-    assert "checked: g5-gpu-karpenter, x86-cpu-karpenter" in found.message
-    assert len(found.details) == 2
+    assert f"(NodePools: {GPU_POOL}, {CPU_POOL})" in found.message
+
+
+def test_messages_in_older_formats_are_not_recognised() -> None:
+    """Pre-v1 wordings (``incompatible with nodepool "X"``, ``exceed limits for nodepool: "X"``) are gone in
+    v1.14.1: nothing may be concluded from them, and the watcher keeps waiting (or reads the cluster state)."""
+    old = 'incompatible with nodepool "g5-gpu-karpenter", incompatible requirements'
+    assert diagnose_pod(_gpu_pod(), [_karpenter_failed(old)], model=LLAMA) is None
+    assert karpenter_messages.failures(old) is None
+
+
+def test_split_keeps_several_key_errors_with_their_pool() -> None:
+    message = (
+        "Failed to schedule pod, incompatible requirements, key a, a In [x] not in a In [y]; key b, b In [x] not in "
+        "b In [z]; all available instance types exceed limits for nodepool (NodePool=p)"
+    )
+    parts = karpenter_messages.failures(message)
+    assert parts is not None and [p.kind for p in parts] == ["incompatible", "limits"]
+    assert parts[1].pool == "p"
 
 
 def test_a_later_nomination_supersedes_a_scheduling_failure() -> None:
-    pod = make_pod("llama-1", NS, LABELS, requests=GPU_REQUESTS)
     events = [
-        _karpenter_failed('incompatible with nodepool "g5-gpu-karpenter"', at=1),
-        make_event(
-            "llama-1",
-            NS,
-            "Nominated",
-            "Pod should schedule on: nodeclaim/g5-gpu-karpenter-x7k2p",
-            component="karpenter",
-            at=9,
-        ),
+        _karpenter_failed(NO_OFFERING, at=1),
+        karpenter_event("llama-1", NS, "Nominated", NOMINATED, at=9),
     ]
-    assert diagnose_pod(pod, events, model=LLAMA) is None
+    assert diagnose_pod(_gpu_pod(), events, model=LLAMA) is None
 
 
 def test_load_balancer_pending_without_controller_after_grace() -> None:

@@ -15,6 +15,7 @@ import pytest
 from inferctl.errors import OperationError
 from inferctl.kube.diagnose import ModelContext
 from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+from tests.support.karpenter import ALL_FILTERED, LIMITS_EXCEEDED
 from tests.support.kube import (
     FakeCluster,
     RecordingReporter,
@@ -207,7 +208,7 @@ def test_oom_killed_stops_the_wait(tmp_path: Path) -> None:
 
 
 def test_nodepool_limits_are_diagnosed_once_they_persist(tmp_path: Path) -> None:
-    message = 'Failed to schedule pod, all available instance types exceed limits for nodepool: "g5-gpu-karpenter"'
+    message = LIMITS_EXCEEDED  # Karpenter v1.14.1's wording: see tests/support/karpenter.py
 
     def limited(fake: FakeCluster) -> None:
         pending()(fake)
@@ -224,13 +225,13 @@ def test_nodepool_limits_are_diagnosed_once_they_persist(tmp_path: Path) -> None
 
 
 def test_no_matching_nodepool_is_diagnosed(tmp_path: Path) -> None:
-    message = 'Failed to schedule pod, incompatible with nodepool "g5-gpu-karpenter", incompatible requirements'
+    message = ALL_FILTERED  # Karpenter v1.14.1's wording: see tests/support/karpenter.py
 
     def unmatched(fake: FakeCluster) -> None:
         pending()(fake)
         fake.put(make_event(POD, NS, "FailedScheduling", message, component="karpenter", type_="Warning", at=3))
 
-    with pytest.raises(OperationError, match=r"no Karpenter NodePool can run pod .*\(checked: g5-gpu-karpenter\)"):
+    with pytest.raises(OperationError, match=r"no Karpenter NodePool can run pod .*\(NodePools: g5-gpu-karpenter\)"):
         watch(cluster([unmatched]), tmp_path)
 
 
@@ -281,3 +282,19 @@ def test_gpu_diagnosis_needs_a_ready_node_without_gpus() -> None:
     assert is_gpu_node(blind, "g5-gpu-karpenter")
     assert is_gpu_node(make_node("x", "g6.2xlarge"), None)  # a GPU type outside Karpenter
     assert not is_gpu_node(system, "g5-gpu-karpenter")
+
+
+def test_create_container_error_gets_a_grace_period(tmp_path: Path) -> None:
+    """A CreateContainerError that clears (the runtime timed out once) does not stop the rollout; one that
+    persists stops it after the grace, not at once."""
+    failing = on_node(
+        {"state": {"waiting": {"reason": "CreateContainerError", "message": "context deadline exceeded"}}}
+    )
+    reporter, _ = watch(cluster([pending(), failing, failing, loading, ready]), tmp_path)
+    assert reporter.phase_names()[-1] == "ready"
+
+    fake = cluster([pending(), failing])
+    with pytest.raises(OperationError, match="cannot create its container: context deadline exceeded"):
+        watch(fake, tmp_path)
+    gets = [r for r in fake.requests if r.method == "GET" and r.path.endswith("/deployments/llama")]
+    assert len(gets) == 8  # first seen at the second poll, raised when it still holds 60 s later

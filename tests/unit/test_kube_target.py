@@ -375,3 +375,52 @@ def test_smoke_test_sends_no_api_key_and_tells_vllm_from_the_api_server(fake: Fa
     assert "authorization" not in {k.lower() for k in proxied.headers}
     # A 401 Status comes from the API server itself: it proves nothing about the model server.
     assert reporter.warnings == ["smoke test: GET /v1/models on llama returned HTTP 401; see 'inferctl logs'"]
+
+
+def users_hf_secret(token: str = "hf_users_own_token") -> dict[str, Any]:
+    """A Secret the user made with kubectl (no inferctl labels), as the workshop did by hand."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "hf-secret", "namespace": NS},
+        "type": "Opaque",
+        "data": {"hf_api_token": base64.b64encode(token.encode()).decode()},
+    }
+
+
+@pytest.mark.parametrize("hf_token_set", [False, True], ids=["no-HF_TOKEN", "HF_TOKEN-set"])
+def test_a_users_hf_secret_is_used_as_it_is_and_outlives_down(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, hf_token_set: bool
+) -> None:
+    """The gated model's up does not demand HF_TOKEN when hf-secret exists; it neither overwrites nor takes over
+    the user's Secret, and down deletes only the Secrets inferctl created (ownership label)."""
+    if not hf_token_set:
+        monkeypatch.delenv("HF_TOKEN")
+    fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    fake.put(users_hf_secret())
+    fake.frames = [rolled_out]
+    reporter = RecordingReporter()
+    target(config(tmp_path)).up(reporter)
+    assert "Secret/hf-secret" not in fake.applied()
+    assert "Secret/inferctl-api-key" in fake.applied()
+    assert "Secret hf-secret exists and was not created by inferctl: using it as it is (down keeps it)" in (
+        reporter.infos
+    )
+    stored = fake.get("Secret", "hf-secret", NS)
+    assert stored is not None and base64.b64decode(stored["data"]["hf_api_token"]).decode() == "hf_users_own_token"
+
+    down = RecordingReporter()
+    target(config(tmp_path)).down(down)
+    assert fake.get("Secret", "hf-secret", NS) is not None
+    assert fake.get("Secret", "inferctl-api-key", NS) is None  # created by inferctl: deleted
+    assert f"Secret {NS}/hf-secret was not created by inferctl: keeping it" in down.infos
+
+
+def test_secrets_inferctl_creates_carry_the_ownership_label(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.frames = [rolled_out]
+    target(config(tmp_path)).up(RecordingReporter())
+    for name in ("hf-secret", "inferctl-api-key"):
+        secret = fake.get("Secret", name, NS)
+        assert secret is not None and secret["metadata"]["labels"]["inferctl.io/created-by"] == "genai"
+    target(config(tmp_path)).down(RecordingReporter())
+    assert fake.get("Secret", "hf-secret", NS) is None and fake.get("Secret", "inferctl-api-key", NS) is None

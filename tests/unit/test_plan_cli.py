@@ -113,3 +113,44 @@ def test_local_demo_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan"]) == 0
     out = capsys.readouterr().out
     assert "target local" in out and "demo" in out and "RAM" in out
+
+
+def _config(tmp_path: Path, *, replicas: int, expire_after: str, capacity: str) -> str:
+    path = tmp_path / "disruption.yaml"
+    path.write_text(
+        "name: genai\ntarget: aws\n"
+        f"models:\n  - name: llama\n    source: {WORKSHOP_MODEL}\n    replicas: {replicas}\n"
+        f"pools:\n  gpu:\n    expire_after: {expire_after}\n    capacity_types: [{capacity}]\n",
+        encoding="utf-8",
+    )
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("replicas", "expire_after", "capacity", "expected"),
+    [
+        (1, "720h", "on-demand", ["GPU nodes expire after 720h"]),
+        (1, "Never", "spot, on-demand", ["may run on spot capacity"]),
+        (1, "720h", "spot", ["GPU nodes expire after 720h", "may run on spot capacity"]),
+        (1, "Never", "on-demand", []),
+        (2, "720h", "spot", []),
+    ],
+    ids=["expiry", "spot", "both", "on-demand-never", "two-replicas"],
+)
+def test_plan_warns_when_a_single_replica_is_interrupted_by_design(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    replicas: int,
+    expire_after: str,
+    capacity: str,
+    expected: list[str],
+) -> None:
+    config = _config(tmp_path, replicas=replicas, expire_after=expire_after, capacity=capacity)
+    data = _json(capsys, "--config", config)
+    warnings = data["warnings"]
+    assert isinstance(warnings, list) and len(warnings) == len(expected)
+    for text, warning in zip(expected, warnings, strict=True):
+        assert text in warning and "models[].replicas: 2" in warning
+    assert main(["plan", "--config", config]) == 0
+    err = capsys.readouterr().err
+    assert err.count("warning:") == len(expected)

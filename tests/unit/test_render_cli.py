@@ -86,3 +86,17 @@ def test_local_target_and_demo_model_are_one_line_errors(
     demo.write_text("target: kubernetes\n", encoding="utf-8")
     assert main(["render", "--config", str(demo)]) == 2
     assert "only on the local target" in capsys.readouterr().err
+
+
+def test_an_out_folder_that_cannot_be_created_is_a_one_line_error(
+    config_file: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file where a folder should be (root ignores permission bits, so a file is the portable obstacle)."""
+    blocker = tmp_path / "taken"
+    blocker.write_text("not a folder\n", encoding="utf-8")
+    for out in (blocker, blocker / "manifests"):
+        assert main(["render", "--config", str(config_file), "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"cannot write to --out {out}" in err
+        assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert blocker.read_text(encoding="utf-8") == "not a folder\n"

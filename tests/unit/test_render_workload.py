@@ -86,6 +86,7 @@ def test_local_and_deployment_use_the_same_engine_args() -> None:
         port=CONTAINER_PORT,
         engine=expected_engine,
         extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        entry="serve",
     )
     assert args == container_args(model, placement)
     for flag in ("--tensor-parallel-size", "--max-model-len", "--kv-cache-dtype", "--seed", "--revision"):
@@ -226,7 +227,8 @@ def test_pvc_model_cache() -> None:
     claim = one(objects, "PersistentVolumeClaim")
     assert claim["metadata"]["name"] == "llama-3-8b-instruct-model-cache"
     assert claim["spec"]["storageClassName"] == "gp3"
-    assert claim["spec"]["resources"]["requests"]["storage"] == "28Gi"  # 14.96 * 1.2 + 10, rounded up
+    # This hand-built placement has no checkpoint size: the weights' 14.96 GiB * 1.1 + 10, rounded up.
+    assert claim["spec"]["resources"]["requests"]["storage"] == "27Gi"
     deployment = one(objects, "Deployment")
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     cache = next(v for v in _pod(deployment)["volumes"] if v["name"] == "model-cache")
@@ -287,6 +289,74 @@ def test_local_target_builds_the_same_engine_args(tmp_path) -> None:
     local_args = LocalTarget(config, Home(tmp_path))._args(model, "/models/llama", 8123)
     deployment_args = container_args(model, placement)
     engine = engine_args(model)
-    assert deployment_args[6:-2] == engine
+    assert deployment_args[5:-2] == engine  # vllm serve <model> --host --port: the model is positional
     assert local_args[:6] == ["--model", "/models/llama", "--host", "127.0.0.1", "--port", "8123"]
     assert local_args[6 : 6 + len(engine)] == engine
+
+
+@pytest.mark.parametrize(
+    ("overrides", "nlb"),
+    [
+        ({}, True),  # target aws: the Service is an NLB (AWS Load Balancer Controller, IP targets)
+        ({"endpoint": {"exposure": {"service_type": "ClusterIP"}}}, False),
+        ({"target": "kubernetes"}, False),
+    ],
+    ids=["aws-nlb", "aws-clusterip", "kubernetes"],
+)
+def test_drain_numbers_hold_together(overrides: dict[str, object], nlb: bool) -> None:
+    """preStop + vLLM's shutdown timeout (+ teardown) fit the grace period; behind an NLB the preStop outlasts
+    the ~2 minutes an NLB keeps sending new connections to a deregistering IP target, and the target group's
+    deregistration delay outlasts the drain of the last connection accepted (render/drain.py has the sources)."""
+    from inferctl.render.drain import NLB_NEW_CONNECTIONS_S
+
+    config = workshop_config(**overrides)
+    objects = render_platform(config, placements_for(config))
+    pod = _pod(one(objects, "Deployment"))
+    container = pod["containers"][0]
+    prestop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    args = container["args"]
+    shutdown = int(args[args.index("--shutdown-timeout") + 1])
+    grace = pod["terminationGracePeriodSeconds"]
+    assert shutdown > 0  # 0 would abort in-flight requests at SIGTERM (vLLM's default)
+    assert prestop + shutdown <= grace
+    service = one(objects, "Service")
+    attributes = (service["metadata"].get("annotations") or {}).get(
+        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes", ""
+    )
+    if nlb:
+        assert prestop >= NLB_NEW_CONNECTIONS_S
+        delay = int(attributes.removeprefix("deregistration_delay.timeout_seconds="))
+        assert prestop + shutdown <= delay <= 3600
+    else:
+        assert prestop < NLB_NEW_CONNECTIONS_S  # no NLB: a short preStop, so rollouts and down stay quick
+        assert attributes == ""
+
+
+def test_the_container_runs_the_images_own_vllm_serve_with_the_model_first() -> None:
+    """vLLM 0.32: `python -m vllm.entrypoints.openai.api_server` is a deprecated shim; `vllm serve` takes the model
+    as its positional argument (``--model`` there is deprecated too)."""
+    container = _container(_deployment(workshop_config()))
+    assert container["command"] == ["vllm", "serve"]
+    assert container["args"][0] == LLAMA3_8B
+    assert "--model" not in container["args"]
+
+
+def test_cache_and_disk_are_sized_from_the_download_not_from_gpu_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Llama-3-70B with quantization fp8: ~68 GiB in GPU memory, but the hub serves ~131 GiB of bf16 safetensors,
+    and that is what the model cache must hold (the old rule, weights x 1.2 + 10, gave 92Gi). The profile here is
+    the packaged config.json snapshot (no network): parameters x stored dtype."""
+    from inferctl.catalog import hub
+    from inferctl.sizing import plan_platform
+
+    monkeypatch.setattr(hub, "hub_reachable", lambda: False)
+    config = workshop_config(
+        models=[{"name": "big", "source": "meta-llama/Meta-Llama-3-70B-Instruct", "engine": {"quantization": "fp8"}}],
+        kubernetes={"model_cache": "pvc"},
+    )
+    placement = plan_platform(config).placements["big"]
+    assert placement.weight_gib < 70
+    assert 131 < placement.checkpoint_gib < 132
+    claim = one(render_workload(config, config.models[0], placement), "PersistentVolumeClaim")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "155Gi"  # 131.42 * 1.1 + 10, rounded up
+    # The pod's ephemeral storage: the checkpoint + 10 GiB margin; the image's 20 GiB are not the pod's.
+    assert placement.resources.ephemeral_storage == "142Gi"

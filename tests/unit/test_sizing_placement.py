@@ -56,7 +56,9 @@ def test_llama_3_8b_instruct_takes_one_a10g() -> None:
     assert placement.kv_bytes_per_token == 131_072 and placement.weight_gib == pytest.approx(14.96, abs=0.01)
     assert placement.on_demand_usd_per_hour == pytest.approx(1.006) and placement.spot_is_estimate
     res = placement.resources
-    assert (res.gpus, res.cpu, res.memory, res.ephemeral_storage, res.shm) == (1, "3", "9Gi", "45Gi", "2Gi")
+    # ephemeral storage: the 15 GiB checkpoint + 10 GiB margin; the image is not the pod's.
+    assert (res.gpus, res.cpu, res.memory, res.ephemeral_storage, res.shm) == (1, "3", "9Gi", "25Gi", "2Gi")
+    assert placement.checkpoint_gib == pytest.approx(14.96, abs=0.01)
     # Ranked alternatives: other shapes of the family, cheapest first, each at its highest TP.
     assert [(a.instance_type, a.tensor_parallel_size) for a in placement.alternatives] == [
         ("g5.12xlarge", 4),

@@ -82,13 +82,17 @@ def register(app: typer.Typer) -> None:
             else:
                 print_local(report)
             return
+        from inferctl.render.karpenter import disruption_warnings
         from inferctl.sizing import plan_platform
 
         platform = plan_platform(cfg, live_prices=live_prices)
+        warnings = disruption_warnings(cfg)
         if output is OutputFormat.json:
-            emit_json(platform.to_dict())
+            emit_json({**platform.to_dict(), "warnings": warnings})
         else:
             print_platform(platform, cfg)
+            for warning in warnings:
+                err_console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
 # --- local ---------------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from inferctl.cli.common import ConfigOpt, ModelOpt, TargetOpt, err_console, load
-from inferctl.errors import ConfigError
+from inferctl.errors import ConfigError, UserError
 
 
 def register(app: typer.Typer) -> None:
@@ -41,5 +41,11 @@ def register(app: typer.Typer) -> None:
         if out is None:
             sys.stdout.write(yaml_stream(objects))
             return
-        written = write_directory(objects, out)
+        try:
+            written = write_directory(objects, out)
+        except OSError as exc:
+            # mkdir fails first (a file in the way, no permission, read-only file system): nothing was written.
+            raise UserError(
+                f"cannot write to --out {out}: {exc.strerror or exc}; choose a folder you can create and write to"
+            ) from None
         err_console.print(f"wrote {len(written)} files to {out} (apply with: kubectl apply -k {out})")

@@ -264,6 +264,12 @@ class GpuPool(CoreModel):
     limits: PoolLimits = Field(default_factory=lambda: PoolLimits(cpu=1000, memory_gib=4000, gpus=16))
     data_volume_gib: Annotated[int, Field(ge=50, le=16_000)] = 200
     consolidate_after: str = Field(default="1h", pattern=_DURATION)
+    expire_after: str = Field(
+        default="Never",
+        pattern=_DURATION,
+        description="Karpenter expireAfter of GPU nodes. Expiry is forceful (budgets and do-not-disrupt do not "
+        "hold it): each one restarts the node's models. Never by default; replace nodes by changing ami_alias.",
+    )
 
     @field_validator("instance_families")
     @classmethod

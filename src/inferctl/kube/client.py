@@ -306,6 +306,19 @@ class KubeClient:
             response = self._http.get(url)
         return response.status_code, response.text
 
+    def server_version(self) -> str | None:
+        """The cluster's Kubernetes ``major.minor`` from ``/version`` (EKS answers e.g. minor ``36+``), or None."""
+        if self._http is None:
+            self._http = adapter_client(self.config, ConnectionParams(timeout=self._timeout, transport=self._transport))
+        try:
+            response = self._http.get("/version")
+            info = response.json() if response.status_code == 200 else {}
+        except (httpx2.HTTPError, ValueError):
+            return None
+        major = "".join(c for c in str(info.get("major", "")) if c.isdigit())
+        minor = "".join(c for c in str(info.get("minor", "")) if c.isdigit())
+        return f"{major}.{minor}" if major and minor else None
+
     # --- writes -------------------------------------------------------------------------------------------
 
     def apply(self, obj: Obj) -> Obj:

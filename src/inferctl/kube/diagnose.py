@@ -5,12 +5,18 @@ it does not apply. ``up`` stops with :class:`~inferctl.errors.OperationError` on
 waiting for the timeout. Rules, in the order they are tried for a pod:
 
 - image pull back-off (wrong image, registry auth, rate limit);
-- container config errors (a missing Secret such as ``hf-secret``);
+- container config errors (a missing Secret such as ``hf-secret``); ``CreateContainerError`` (which the watcher
+  holds for a grace period: it may clear by itself);
 - OOMKilled (host memory limit);
-- CrashLoopBackOff, read from the last log lines: gated model 401/403, CUDA out of memory, KV cache too small;
-- FailedScheduling from Karpenter: NodePool limits reached (names the pool and the limit), or no NodePool
-  matches the pod;
+- CrashLoopBackOff, read from the last log lines: gated model, a model id that does not exist, a rejected token,
+  CUDA out of memory, KV cache too small;
+- FailedScheduling from Karpenter v1.14.1 (formats in :mod:`inferctl.kube.karpenter_messages`): NodePool limits
+  reached (names the pool and the limit), no instance type of the pool fits (requirements, resources or offering),
+  or no NodePool can take the pod;
 - a GPU node that joined but advertises no ``nvidia.com/gpu`` (the NVIDIA device plugin is not running there).
+
+Node-side failures that never reach the pod (NodePool / EC2NodeClass / NodeClaim conditions and NodeClaim events)
+are read from the cluster state by :mod:`inferctl.kube.karpenter_state`.
 
 And for a Service: a LoadBalancer that stays pending (no load balancer controller).
 """
@@ -23,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from inferctl.errors import OperationError
+from inferctl.kube import karpenter_messages
 from inferctl.kube.objects import (
     container_statuses,
     event_source,
@@ -60,9 +67,19 @@ class ModelContext:
 
 # --- log patterns (vLLM / huggingface_hub / torch messages) ---------------------------------------------------
 
+# huggingface_hub 2.4 (utils/_http.py, hf_raise_for_status) and transformers 5.19 (utils/hub.py) wordings.
+# GatedRepoError subclasses RepositoryNotFoundError, so the gated patterns are tried first.
 _GATED = re.compile(
-    r"GatedRepoError|gated repo|Cannot access gated|is restricted|401 Client Error|403 Client Error"
-    r"|Invalid credentials in Authorization header|Invalid user token|RepositoryNotFoundError",
+    r"GatedRepoError|Cannot access gated repo|You are trying to access a gated repo|is a gated repository",
+    re.IGNORECASE,
+)
+# A repo id that does not exist (404; 401 when no token is sent), or a private one the token cannot read.
+_REPO_NOT_FOUND = re.compile(
+    r"RepositoryNotFoundError|Repository Not Found for url|is not a valid model identifier listed on",
+    re.IGNORECASE,
+)
+_BAD_TOKEN = re.compile(
+    r"Invalid credentials in Authorization header|Invalid user token|401 Client Error|403 Client Error",
     re.IGNORECASE,
 )
 _CUDA_OOM = re.compile(r"CUDA out of memory|OutOfMemoryError|CUDA error: out of memory", re.IGNORECASE)
@@ -72,8 +89,6 @@ _KV_CACHE = re.compile(
     re.IGNORECASE,
 )
 _ESTIMATED_LEN = re.compile(r"estimated maximum model length is (\d+)|can be stored in KV cache \((\d+)\)")
-_KARPENTER_LIMITS = re.compile(r'exceed limits for nodepool:? "?([A-Za-z0-9.-]+)"?')
-_KARPENTER_INCOMPATIBLE = re.compile(r'incompatible with nodepool "([A-Za-z0-9.-]+)"[^;]*')
 
 
 def _tail(lines: Sequence[str], n: int = LOG_LINES_SHOWN) -> tuple[str, ...]:
@@ -86,9 +101,24 @@ def diagnose_logs(lines: Sequence[str], model: ModelContext) -> Diagnosis | None
     if _GATED.search(text):
         return Diagnosis(
             "gated-model",
-            f"the HuggingFace hub refused to serve {model.source} (401/403: gated or private model); accept the "
+            f"the HuggingFace hub refused to serve {model.source} (gated model); accept the "
             f"licence at https://huggingface.co/{model.source} with the account that owns HF_TOKEN, check the "
             "token has read access, export it and run up again",
+            _tail(lines),
+        )
+    if _REPO_NOT_FOUND.search(text):
+        return Diagnosis(
+            "model-not-found",
+            f"the HuggingFace hub has no model {model.source} that this token can read (RepositoryNotFoundError): "
+            f"check models[].source for a typo (org/name, exactly as on https://huggingface.co/{model.source}); "
+            "if the repository is private, export HF_TOKEN of an account with access and run up again",
+            _tail(lines),
+        )
+    if _BAD_TOKEN.search(text):
+        return Diagnosis(
+            "hub-token",
+            f"the HuggingFace hub rejected the token while downloading {model.source} (401/403); export a valid "
+            "read token as HF_TOKEN (or fix the hf-secret in the namespace) and run up again",
             _tail(lines),
         )
     if _KV_CACHE.search(text):
@@ -148,7 +178,15 @@ def diagnose_pod(
         reason = waiting.get("reason", "")
         if reason in ("ImagePullBackOff", "InvalidImageName", "ErrImageNeverPull"):
             return _image_pull(pod_name, status, waiting, ordered)
-        if reason in ("CreateContainerConfigError", "CreateContainerError"):
+        if reason == "CreateContainerError":
+            # Often transient (the runtime timing out on a large image, a name still reserved): the watcher
+            # gives it a short grace period before it is final.
+            return Diagnosis(
+                "container-create",
+                f"pod {pod_name} cannot create its container: {waiting.get('message', reason)}; "
+                "check the node's container runtime (kubectl describe pod) and run up again",
+            )
+        if reason == "CreateContainerConfigError":
             return Diagnosis(
                 "container-config",
                 f"pod {pod_name} cannot start its container: {waiting.get('message', reason)}; "
@@ -175,7 +213,7 @@ def diagnose_pod(
                 "and run up again",
                 details,
             )
-    return diagnose_scheduling(pod, ordered, nodepools)
+    return diagnose_scheduling(pod, ordered, nodepools, model)
 
 
 def _image_pull(
@@ -226,11 +264,15 @@ def _oom_killed(pod: Mapping[str, Any], pod_name: str, status: Mapping[str, Any]
 
 
 def diagnose_scheduling(
-    pod: Mapping[str, Any], events: Sequence[Mapping[str, Any]], nodepools: Sequence[Mapping[str, Any]]
+    pod: Mapping[str, Any],
+    events: Sequence[Mapping[str, Any]],
+    nodepools: Sequence[Mapping[str, Any]],
+    model: ModelContext | None = None,
 ) -> Diagnosis | None:
-    """Karpenter's verdict on an unschedulable pod: pool limits reached, or no pool matches.
+    """Karpenter's verdict on an unschedulable pod (v1.14.1's ``Failed to schedule pod, <err>``).
 
-    Only the latest Karpenter event counts, and only if Karpenter has not nominated a node since.
+    Only the latest Karpenter event counts, and only if Karpenter has not nominated a node since. The formats
+    and where they come from are in :mod:`inferctl.kube.karpenter_messages`.
     """
     karpenter = [e for e in sort_events(events) if event_source(e) == "karpenter"]
     if not karpenter or karpenter[-1].get("reason") != "FailedScheduling":
@@ -238,28 +280,70 @@ def diagnose_scheduling(
     if _is_scheduled(pod):
         return None
     message = str(karpenter[-1].get("message", ""))
+    found = karpenter_messages.failures(message)
+    if not found:
+        return None
     pod_name = name_of(pod)
-    limited = _KARPENTER_LIMITS.findall(message)
-    if limited:
-        pool_name = limited[0]
-        pool = next((p for p in nodepools if name_of(p) == pool_name), None)
+    pool_name = _pod_nodepool(pod)
+    evidence = tuple(f"karpenter: {f.text}" for f in found)
+    limited = next((f for f in found if f.kind == "limits" and (pool_name is None or f.pool == pool_name)), None)
+    if limited is not None and limited.pool:
+        pool = next((p for p in nodepools if name_of(p) == limited.pool), None)
         return Diagnosis(
             "nodepool-limits",
-            f"NodePool {pool_name} has reached its limits ({_limit_summary(pool, pod)}); raise "
+            f"NodePool {limited.pool} has reached its limits ({_limit_summary(pool, pod)}); raise "
             "pools.gpu.limits (gpus, cpu, memory_gib) in inferctl.yaml and run up again, or stop other work in "
             "that pool",
-            (f"karpenter: {message}",),
+            evidence,
         )
-    incompatible = _KARPENTER_INCOMPATIBLE.findall(message)
-    if incompatible or "no nodepools" in message.lower():
-        pools = ", ".join(sorted(set(incompatible))) or "none exist"
+    # Errors that only say "this pod selects another NodePool" are about the other pools: not the answer.
+    relevant = [f for f in found if pool_name is None or not karpenter_messages.other_pool_only(f, pool_name)]
+    where = f"NodePool {pool_name}" if pool_name else "any NodePool"
+    for failure in relevant:
+        fix = _INSTANCE_TYPE_FIXES.get(failure.kind)
+        if fix is None:
+            continue
+        hint = _bigger_instance_hint(model) if model is not None and failure.kind != "offering" else ""
+        return Diagnosis(
+            "no-instance-type",
+            f"Karpenter found no instance type in {where} for pod {pod_name}: {fix[0]} "
+            f"(pod needs {failure.resources}); {fix[1]}{hint}",
+            evidence,
+        )
+    if any(f.kind in ("incompatible", "all-filtered", "taint") for f in relevant) or not relevant:
+        pools = ", ".join(sorted(name_of(p) for p in nodepools)) or "none exist"
         return Diagnosis(
             "no-nodepool",
-            f"no Karpenter NodePool can run pod {pod_name} (checked: {pools}); apply the platform's NodePools "
+            f"no Karpenter NodePool can run pod {pod_name} (NodePools: {pools}); apply the platform's NodePools "
             "(kubernetes.karpenter: true, or target aws) or widen pools.gpu.instance_families so one matches",
-            tuple(f"karpenter: {part.strip()}" for part in message.split(";") if part.strip()),
+            evidence,
         )
     return None
+
+
+# kind -> (what it means, what to change); kinds from karpenter_messages.classify.
+_INSTANCE_TYPE_FIXES = {
+    "resources": (
+        "no type of the pool is big enough for the pod's requests",
+        "add an instance family with more CPU, memory or GPUs to pools.gpu.instance_families",
+    ),
+    "requirements": (
+        "no type of the pool meets the pod's node requirements (GPU memory per GPU, architecture)",
+        "add an instance family whose GPUs hold the model to pools.gpu.instance_families, or re-run plan",
+    ),
+    "offering": (
+        "no type has an available offering (capacity type and zone; spot may be exhausted or marked "
+        "unavailable after failed launches)",
+        "allow on-demand in pools.gpu.capacity_types, or add instance families or subnets in more zones",
+    ),
+}
+
+
+def _pod_nodepool(pod: Mapping[str, Any]) -> str | None:
+    """The NodePool the pod selects (inferctl renders ``karpenter.sh/nodepool`` in its nodeSelector)."""
+    selector = pod.get("spec", {}).get("nodeSelector") or {}
+    value = selector.get("karpenter.sh/nodepool")
+    return str(value) if value else None
 
 
 GPU_RESOURCE = "nvidia.com/gpu"

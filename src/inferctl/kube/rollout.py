@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from inferctl.errors import OperationError
+from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.diagnose import Diagnosis, ModelContext, diagnose_gpu_not_advertised, diagnose_pod, is_gpu_node
+from inferctl.kube.karpenter_state import KarpenterState, diagnose_node_side, selected_nodepool
 from inferctl.kube.objects import (
     condition,
     condition_true,
@@ -32,6 +33,29 @@ from inferctl.targets.base import Reporter
 
 # Scheduling verdicts can flicker while freshly applied NodePools become ready: act on one only if it persists.
 SCHEDULING_GRACE_S = 60.0
+# Diagnoses that must hold for this many scheduling graces before they stop the wait; the rest stop it at once.
+# A new GPU node's device plugin needs a minute or two to register; the others settle within a minute
+# (Karpenter re-plans every few seconds, a NodeClass reconciles in seconds, a runtime error may clear itself).
+SETTLE_GRACES = {
+    "gpu-not-advertised": 3,
+    "nodepool-limits": 1,
+    "no-nodepool": 1,
+    "no-instance-type": 1,
+    "container-create": 1,
+    "nodeclass-missing": 1,
+    "nodeclass-not-ready": 1,
+    "nodeclass-amis": 1,
+    "nodeclass-subnets": 1,
+    "nodeclass-security-groups": 1,
+    "nodeclass-validation": 1,
+    "nodeclass-instance-profile": 1,
+    "nodepool-invalid": 1,
+    "nodepool-no-instance-types": 1,
+    "node-registration": 1,
+    "launch-failed": 1,
+    "no-capacity": 1,
+    "spot-service-linked-role": 1,
+}
 _NOMINATED = re.compile(r"nodeclaim/([A-Za-z0-9.-]+)")
 
 
@@ -159,8 +183,11 @@ class RolloutWatcher:
         sleep: Callable[[float], None] = time.sleep,
         scheduling_grace_s: float = SCHEDULING_GRACE_S,
         gpu_pool: str | None = None,
+        kubernetes_version: str | None = None,
     ) -> None:
-        """``gpu_pool``: the GPU NodePool's name, so its nodes count as GPU nodes for the device-plugin check."""
+        """``gpu_pool``: the GPU NodePool's name, so its nodes count as GPU nodes for the device-plugin check.
+        ``kubernetes_version``: the configured one, named in the AMI-alias diagnosis when the API server's
+        ``/version`` does not answer."""
         self.client = client
         self.reporter = reporter
         self.timeout_s = timeout_s
@@ -173,6 +200,11 @@ class RolloutWatcher:
         self._announced: set[str] = set()
         self.gpu_pool = gpu_pool
         self._gpu_nodes: list[Mapping[str, Any]] | None = None
+        self.kubernetes_version = kubernetes_version
+        self._karpenter_state: KarpenterState | None = None
+        self._karpenter_served: bool | None = None
+        self._pools: Sequence[Mapping[str, Any]] = ()
+        self._claims: Sequence[Mapping[str, Any]] = ()
 
     def wait(self, deployments: Sequence[WatchedDeployment]) -> None:
         start = self.clock()
@@ -214,6 +246,9 @@ class RolloutWatcher:
         claims = self.client.list("karpenter.sh/v1", "NodeClaim", missing_ok=True) if self.karpenter else []
         pools = self.client.list("karpenter.sh/v1", "NodePool", missing_ok=True) if self.karpenter else []
         self._gpu_nodes = None  # listed once per poll, and only when a pod waits for a node
+        self._karpenter_state = None
+        self._pools = pools
+        self._claims = claims
         shown: PodProgress | None = None  # the first pod not ready yet (every pod is checked for a diagnosis)
         for pod in sorted(pods, key=name_of):
             if pod.get("metadata", {}).get("deletionTimestamp"):
@@ -241,6 +276,9 @@ class RolloutWatcher:
         container = first_container_name(pod)
         lines = self.client.tail(name, container=container) if needs_log else []
         diagnosis = diagnose_pod(pod, events, model=watched.model, log_lines=lines, nodepools=pools)
+        unplaced = not pod.get("spec", {}).get("nodeName")
+        if diagnosis is None and unplaced and self.karpenter and selected_nodepool(pod):
+            diagnosis = diagnose_node_side(pod, self._karpenter(), watched.model)
         if diagnosis is None and not pod.get("spec", {}).get("nodeName"):
             diagnosis = diagnose_gpu_not_advertised(pod, events, self._unschedulable_gpu_nodes())
         if diagnosis is not None:
@@ -252,6 +290,41 @@ class RolloutWatcher:
                 self.reporter.info(progress.detail)
         return progress
 
+    def _karpenter(self) -> KarpenterState:
+        """Karpenter's objects and NodeClaim events, listed once per poll and only for a pod without a node.
+
+        Events of cluster-scoped objects (NodeClaims, NodePools) live in namespace ``default``: client-go's event
+        recorder (``tools/record/event.go``, ``makeEvent``) puts an object without a namespace there. A user who
+        may not read them (or EC2NodeClasses) gets the diagnoses the rest allows."""
+        if self._karpenter_state is None:
+            if self._karpenter_served is None:
+                self._karpenter_served = self.client.serves("karpenter.sh/v1", "NodePool")
+                if self._karpenter_served:  # the cluster's own answer beats the config's
+                    self.kubernetes_version = self.client.server_version() or self.kubernetes_version
+            served = self._karpenter_served
+            self._karpenter_state = KarpenterState(
+                nodepools=self._pools,
+                nodeclasses=self._nodeclasses() if served else [],
+                nodeclaims=self._claims,
+                claim_events=self._cluster_events("NodeClaim") if served else [],
+                pool_events=self._cluster_events("NodePool") if served else [],
+                kubernetes_version=self.kubernetes_version,
+                pools_listed=served,
+            )
+        return self._karpenter_state
+
+    def _cluster_events(self, kind: str) -> list[dict[str, Any]]:
+        try:
+            return self.client.list("v1", "Event", namespace="default", fields={"involvedObject.kind": kind})
+        except UserError:  # 403: namespace-scoped credentials
+            return []
+
+    def _nodeclasses(self) -> list[dict[str, Any]]:
+        try:
+            return self.client.list("karpenter.k8s.aws/v1", "EC2NodeClass", missing_ok=True)
+        except UserError:
+            return []
+
     def _unschedulable_gpu_nodes(self) -> list[Mapping[str, Any]]:
         if self._gpu_nodes is None:
             nodes = self.client.list("v1", "Node")
@@ -260,7 +333,7 @@ class RolloutWatcher:
 
     def _raise_when_settled(self, pod: str, diagnosis: Diagnosis) -> None:
         # Scheduling verdicts can be transient (fresh NodePools, a device plugin still registering): they must hold.
-        grace = {"nodepool-limits": 1, "no-nodepool": 1, "gpu-not-advertised": 3}.get(diagnosis.reason)
+        grace = SETTLE_GRACES.get(diagnosis.reason)
         if grace is None:
             raise diagnosis.error()
         first = self._first_seen.setdefault((pod, diagnosis.reason), self.clock())

@@ -26,6 +26,7 @@ from inferctl.kube.objects import (
 )
 from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_delete
+from inferctl.render.secrets import secret_owner
 from inferctl.targets.base import Reporter
 
 # What the live line shows first when several things are still going (the slow, billable ones).
@@ -64,6 +65,7 @@ class Teardown:
         platform_ids = {identity(o) for o in platform_objects}
         ordered = sort_for_delete(objects)
         workload = [o for o in ordered if o.get("kind") != "Namespace" and identity(o) not in platform_ids]
+        workload = [o for o in workload if o.get("kind") != "Secret" or self._owned_secret(o)]
         self._delete(workload)
         self._wait_gone(workload)
         if platform:
@@ -73,6 +75,16 @@ class Teardown:
         namespaces = self._owned_namespaces([o for o in ordered if o.get("kind") == "Namespace"])
         self._delete(namespaces)
         self._wait_gone(namespaces)
+
+    def _owned_secret(self, secret: Obj) -> bool:
+        """Only a Secret inferctl created (render.secrets' ownership label) is deleted; a user's stays."""
+        live = self.client.get("v1", "Secret", name_of(secret), namespace_of(secret))
+        if live is None:
+            return False
+        if secret_owner(live) != labels_of(secret).get(LABEL_PLATFORM):
+            self.reporter.info(f"{describe(secret)} was not created by inferctl: keeping it")
+            return False
+        return True
 
     def _owned_namespaces(self, namespaces: Sequence[Obj]) -> list[Obj]:
         """The namespaces safe to delete: created by this platform (``inferctl.io/created-by``), not a system

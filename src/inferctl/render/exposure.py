@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import CONTAINER_PORT
+from inferctl.render.drain import nlb_deregistration_delay_s
 from inferctl.render.meta import PORT_NAME, SERVICE_PORT, Object, metadata, model_labels, selector_labels
-from inferctl.render.workload import HEALTH_PATH, TERMINATION_GRACE_S
+from inferctl.render.workload import HEALTH_PATH
 
 AWS_LB_CLASS = "service.k8s.aws/nlb"
 _ANN = "service.beta.kubernetes.io/aws-load-balancer-"
@@ -35,8 +36,8 @@ def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
         f"{_ANN}healthcheck-protocol": "http",
         f"{_ANN}healthcheck-path": HEALTH_PATH,
         f"{_ANN}healthcheck-port": "traffic-port",
-        # Connections of a terminating pod may live as long as its drain; no longer.
-        f"{_ANN}target-group-attributes": f"deregistration_delay.timeout_seconds={TERMINATION_GRACE_S}",
+        # Connections of a terminating pod may live as long as its drain; no longer (render/drain.py).
+        f"{_ANN}target-group-attributes": f"deregistration_delay.timeout_seconds={nlb_deregistration_delay_s(config)}",
         # Tagged so teardown can find a load balancer that outlived its Service.
         f"{_ANN}additional-resource-tags": ",".join(f"{k}={v}" for k, v in sorted(tags.items())),
     }

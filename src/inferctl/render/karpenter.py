@@ -163,9 +163,26 @@ def _node_pool(
     }
 
 
+# GPU nodes' disruption, chosen deliberately (facts: aws/karpenter-provider-aws v1.14.1
+# website/content/en/docs/concepts/disruption.md). Every replacement of a GPU node restarts its models: a node
+# launch, an image pull and a weight load, minutes of outage for a model with one replica.
+# * Consolidation only when empty (after pools.gpu.consolidate_after): a busy GPU node is never bin-packed away.
+# * expireAfter: pools.gpu.expire_after, Never by default. Expiration is a forceful method: disruption budgets do
+#   not rate-limit it and karpenter.sh/do-not-disrupt does not exclude a node from it, so a monthly expiry would be
+#   a monthly outage of every single-replica model. Nodes are replaced when the user chooses: a new
+#   pools.gpu.ami_alias makes them drift, and drift (a graceful method) is budgeted.
+# * budgets: at most one GPU node in disruption at a time, whatever the reason (drift, emptiness).
+# * terminationGracePeriod: 30 minutes. With it set, drift may drain a node even though its model pods carry
+#   karpenter.sh/do-not-disrupt; the pods are deleted in time for their own terminationGracePeriodSeconds (the
+#   drain, render/drain.py) before the 30 minutes end. Longer would keep the pre-spun replacement GPU node idle
+#   (and billed) beside the old one for hours.
+# `inferctl plan` warns when a single-replica model will be interrupted by design (expiry, spot).
+GPU_TERMINATION_GRACE = "30m"
+GPU_DISRUPTION_BUDGETS = ({"nodes": "1"},)
+
+
 def render_gpu_node_pool(config: PlatformConfig) -> Object:
-    """GPU nodes: only pods tolerating the ``nvidia.com/gpu`` taint land here; consolidated only when empty,
-    one node at a time, so a busy GPU node is never taken away for bin-packing."""
+    """GPU nodes: only pods tolerating the ``nvidia.com/gpu`` taint land here; disruption as documented above."""
     pool = config.pools.gpu
     return _node_pool(
         config,
@@ -174,16 +191,42 @@ def render_gpu_node_pool(config: PlatformConfig) -> Object:
         requirements=[_requirement("karpenter.k8s.aws/instance-family", "In", list(pool.instance_families))],
         template_extra={
             "taints": [{"key": GPU_RESOURCE, "effect": "NoSchedule"}],
-            # Monthly replacement for patches; a node's model pods get at most 4 h to move before it goes.
-            "expireAfter": "720h",
-            "terminationGracePeriod": "4h",
+            "expireAfter": pool.expire_after,
+            "terminationGracePeriod": GPU_TERMINATION_GRACE,
         },
         disruption={
             "consolidationPolicy": "WhenEmpty",
             "consolidateAfter": pool.consolidate_after,
-            "budgets": [{"nodes": "1"}],
+            "budgets": [dict(b) for b in GPU_DISRUPTION_BUDGETS],
         },
     )
+
+
+def disruption_warnings(config: PlatformConfig) -> list[str]:
+    """Single-replica models the GPU pool will interrupt by design: node expiry, spot interruptions."""
+    from inferctl.render.platform import uses_karpenter
+
+    if not uses_karpenter(config):
+        return []
+    pool = config.pools.gpu
+    warnings = []
+    for model in config.models:
+        if model.replicas != 1:
+            continue
+        if pool.expire_after != "Never":
+            warnings.append(
+                f"model {model.name} runs one replica and GPU nodes expire after {pool.expire_after} "
+                "(pools.gpu.expire_after): each expiry restarts it (a node launch and a model load); expiry is "
+                "forceful, so budgets and do-not-disrupt do not hold it; set models[].replicas: 2 or "
+                "pools.gpu.expire_after: Never"
+            )
+        if "spot" in pool.capacity_types:
+            warnings.append(
+                f"model {model.name} runs one replica and may run on spot capacity: a spot interruption "
+                "(2-minute notice) takes it down until a new node has loaded the model; set models[].replicas: 2 "
+                "or pools.gpu.capacity_types: [on-demand]"
+            )
+    return warnings
 
 
 def render_cpu_node_pool(config: PlatformConfig) -> Object:

@@ -9,7 +9,14 @@ from inferctl.config.models import PlatformConfig
 from inferctl.render.dashboard import grafana_dashboard
 from inferctl.render.meta import LABEL_PLATFORM, PORT_NAME, Object, metadata, platform_labels
 
-DASHBOARD_LABEL = "grafana_dashboard"  # kube-prometheus-stack's Grafana sidecar default
+# The Grafana Helm chart's dashboard sidecar watches ConfigMaps labelled ``sidecar.dashboards.label``, default
+# ``grafana_dashboard``; its ``labelValue`` defaults to "" (any value; the chart then sets no LABEL_VALUE), so "1"
+# (the value kube-prometheus-stack uses) matches both. The sidecar itself is off by default
+# (``sidecar.dashboards.enabled: false``) and searches only Grafana's namespace (``searchNamespace: null``).
+# Source: grafana-community/helm-charts charts/grafana (chart 12.11.1) values.yaml and templates/_pod.tpl; the same
+# defaults in grafana/helm-charts up to chart 10.5.15, before the chart moved there.
+DASHBOARD_LABEL = "grafana_dashboard"
+DASHBOARD_LABEL_VALUE = "1"
 DASHBOARD_FILE = "inferctl-vllm.json"
 
 
@@ -34,7 +41,7 @@ def render_dashboard_config_map(config: PlatformConfig) -> Object:
         "metadata": metadata(
             f"{config.name}-vllm-dashboard",
             namespace=config.kubernetes.namespace,
-            labels={**platform_labels(config), DASHBOARD_LABEL: "1"},
+            labels={**platform_labels(config), DASHBOARD_LABEL: DASHBOARD_LABEL_VALUE},
         ),
         "data": {DASHBOARD_FILE: json.dumps(grafana_dashboard(config), indent=2, sort_keys=True) + "\n"},
     }

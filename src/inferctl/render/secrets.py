@@ -3,6 +3,10 @@ endpoint API-key secret.
 
 Rendered without values by default, so anything written to disk or printed carries none. The Kubernetes target
 fills values only in the object it sends to the API server (``render_secrets(config, values)``).
+
+Every Secret inferctl creates carries the ownership label ``inferctl.io/created-by: <platform>``: ``up`` uses a
+Secret of the same name without it as it is (a user's ``hf-secret`` is neither overwritten nor required to be
+re-supplied through HF_TOKEN) and ``down`` deletes only Secrets with it.
 """
 
 from __future__ import annotations
@@ -10,9 +14,18 @@ from __future__ import annotations
 import base64
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from inferctl.config.models import PlatformConfig
 from inferctl.render.meta import Object, metadata, platform_labels
+
+SECRET_OWNER_LABEL = "inferctl.io/created-by"
+
+
+def secret_owner(obj: Mapping[str, Any]) -> str | None:
+    """The platform that created this Secret (its ownership label), or None for a Secret inferctl did not create."""
+    value = (obj.get("metadata", {}).get("labels") or {}).get(SECRET_OWNER_LABEL)
+    return str(value) if value else None
 
 
 @dataclass(frozen=True)
@@ -46,7 +59,7 @@ def _secret(config: PlatformConfig, name: str, key: str, value: str | None, purp
         "metadata": metadata(
             name,
             namespace=config.kubernetes.namespace,
-            labels=platform_labels(config),
+            labels={**platform_labels(config), SECRET_OWNER_LABEL: config.name},
             annotations={"inferctl.io/purpose": purpose, "inferctl.io/keys": key},
         ),
         "type": "Opaque",

@@ -13,7 +13,7 @@ Decisions worth knowing (each one answers a known pain of the hand-written works
 * A cold start downloads GBs of weights: the startupProbe allows the whole rollout budget (at least 40 min)
   before liveness may act, so a slow download is never killed half way.
 * Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod, then vLLM's
-  ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both.
+  ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ import math
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
-from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, VLLM_SERVER_MODULE, engine_args, server_args
+from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, VLLM_SERVE_COMMAND, engine_args, server_args
 from inferctl.errors import ConfigError, PlanError
+from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
 from inferctl.render.meta import PORT_NAME, Object, gib, metadata, model_labels, selector_labels
 from inferctl.sizing.placement import Placement
 
@@ -35,9 +36,10 @@ HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 HF_TOKEN_FILE = "token"
 HEALTH_PATH = "/health"
 
-PRESTOP_SLEEP_S = 20  # endpoints + NLB target deregistration take effect while the pod still serves
-DRAIN_TIMEOUT_S = 120  # vLLM --shutdown-timeout: in-flight requests may finish (long generations stream)
-TERMINATION_GRACE_S = PRESTOP_SLEEP_S + DRAIN_TIMEOUT_S + 15  # + process teardown
+# Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
+PRESTOP_SLEEP_S = NLB_DRAIN.prestop_s
+DRAIN_TIMEOUT_S = VLLM_SHUTDOWN_TIMEOUT_S
+TERMINATION_GRACE_S = NLB_DRAIN.grace_s
 STARTUP_PERIOD_S = 10
 MIN_STARTUP_BUDGET_S = 40 * 60
 SCRATCH_SIZE = "8Gi"  # HOME (compile caches) and /tmp each
@@ -82,6 +84,7 @@ def container_args(model: ModelDeployment, placement: Placement) -> list[str]:
         port=CONTAINER_PORT,
         engine=effective_engine_args(model, placement),
         extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        entry="serve",
     )
 
 
@@ -94,10 +97,12 @@ def model_cache_claim_name(model: ModelDeployment) -> str:
 
 
 def model_cache_size(config: PlatformConfig, placement: Placement) -> str:
-    """Configured size, else the weights with room for a partial re-download and tokenizer files."""
+    """Configured size, else the checkpoint as downloaded (not its size in GPU memory: an fp8-quantized 70B
+    model still downloads ~131 GiB of bf16 safetensors) with 10% + 10 GiB for tokenizer files and a revision
+    change. Hand-built placements without a checkpoint size fall back to the weights."""
     if config.kubernetes.model_cache_gib is not None:
         return f"{config.kubernetes.model_cache_gib}Gi"
-    return gib(placement.weight_gib * 1.2 + 10)
+    return gib((placement.checkpoint_gib or placement.weight_gib) * 1.1 + 10)
 
 
 def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
@@ -176,7 +181,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "name": CONTAINER_NAME,
         "image": config.kubernetes.image,
         "imagePullPolicy": "IfNotPresent",
-        "command": ["python3", "-m", VLLM_SERVER_MODULE],
+        "command": list(VLLM_SERVE_COMMAND),  # the image's own entry (not the deprecated api_server module)
         "args": container_args(model, placement),
         "ports": [{"name": PORT_NAME, "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "env": _env(config, model),
@@ -184,7 +189,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
         "livenessProbe": _probe(30, 10, 5),
-        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(PRESTOP_SLEEP_S)]}}},
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config).prestop_s)]}}},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "privileged": False,
@@ -321,7 +326,7 @@ def render_deployment(
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "terminationGracePeriodSeconds": TERMINATION_GRACE_S,
+        "terminationGracePeriodSeconds": drain_timings(config).grace_s,
         **_scheduling(config, model, placement, karpenter=karpenter),
         "containers": [_container(config, model, placement)],
         "volumes": _volumes(config, model, placement),

@@ -153,7 +153,7 @@ def evaluate(
     if host_problem:
         return Miss(instance, tp, HOST, host_problem, usable, 0, kv_bytes, longest, at_context)
 
-    need_disk = memory.ceil_gib(memory.ephemeral_bytes(profile))
+    need_disk = memory.ceil_gib(memory.node_disk_bytes(profile))
     node_disk = demand.data_volume_gib * GIB * (1 - EVICTION_FRACTION) - KUBE_RESERVED_EPHEMERAL_BYTES
     if need_disk * GIB > node_disk:
         reason = (

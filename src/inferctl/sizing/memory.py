@@ -51,8 +51,10 @@ HOST_PER_WORKER_BYTES = 2 * GIB
 # in RAM; each worker does materialise one tensor at a time, at most the embedding matrix, which we add per worker.
 # CPUs: the API server, the engine core and one busy thread per GPU worker.
 CPU_BASE = 2
-# The vllm/vllm-openai image unpacked on the node's disk, and room for compile caches and logs.
+# The vllm/vllm-openai image unpacked on the node's disk: the container runtime's, on the node's data volume, but
+# never part of a pod's ephemeral-storage usage (kubelet counts a pod's writable layer, logs and emptyDirs).
 IMAGE_BYTES = 20 * GIB
+# The pod's own writes besides the checkpoint: compile caches in HOME, /tmp, logs, tokenizer files.
 DISK_MARGIN_BYTES = 10 * GIB
 
 
@@ -237,8 +239,13 @@ def host_memory_bytes(profile: ModelProfile, tp: int) -> int:
 
 
 def ephemeral_bytes(profile: ModelProfile) -> int:
-    """Node disk the pod needs: the downloaded checkpoint, the unpacked image, and a margin."""
-    return checkpoint_bytes(profile) + IMAGE_BYTES + DISK_MARGIN_BYTES
+    """The pod's ephemeral storage: the downloaded checkpoint (in its model-cache emptyDir) and a margin."""
+    return checkpoint_bytes(profile) + DISK_MARGIN_BYTES
+
+
+def node_disk_bytes(profile: ModelProfile) -> int:
+    """Node data-volume space the model needs: the pod's ephemeral storage plus the unpacked image."""
+    return ephemeral_bytes(profile) + IMAGE_BYTES
 
 
 def ceil_gib(value: float) -> int:

@@ -188,6 +188,7 @@ def _placement(
         kv_cache_tokens=fit.kv_tokens,
         max_concurrency=round(fit.concurrency, 2),
         weight_gib=round(gib(demand.weight_bytes), 2),
+        checkpoint_gib=round(gib(memory.checkpoint_bytes(demand.profile)), 2),
         kv_bytes_per_token=memory.kv_bytes_per_token(demand.profile, engine),
         resources=fit.resources,
         on_demand_usd_per_hour=fit.price.on_demand_usd_per_hour,
@@ -280,7 +281,7 @@ def _cheapest_elsewhere(model: ModelDeployment, demand: Demand, pool: GpuPool) -
     """The cheapest fit among the catalog's CUDA GPU types outside the pool's families (snapshot prices), and the
     data volume it needs when the pool's is too small for the checkpoint (None when it is large enough)."""
     others = [i for i in all_instances() if i.serves_vllm_cuda and i.family not in pool.instance_families]
-    volume = data_volume_for(memory.ceil_gib(memory.ephemeral_bytes(demand.profile)))
+    volume = data_volume_for(memory.ceil_gib(memory.node_disk_bytes(demand.profile)))
     roomy = replace(demand, data_volume_gib=max(volume, demand.data_volume_gib))
     fits, _ = evaluate_all(roomy, others, PriceBook.snapshot(), tp_choices(demand.profile, model))
     if not fits:

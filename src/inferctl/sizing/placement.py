@@ -13,7 +13,7 @@ class PodResources:
     gpus: int  # nvidia.com/gpu, equals the tensor-parallel size
     cpu: str  # e.g. "6"
     memory: str  # e.g. "24Gi"
-    ephemeral_storage: str  # e.g. "80Gi": weights download + image layers headroom
+    ephemeral_storage: str  # e.g. "26Gi": the checkpoint download + room for caches and logs (not the image)
     shm: str  # size limit of the /dev/shm memory emptyDir, e.g. "8Gi"
 
 
@@ -47,6 +47,9 @@ class Placement:
     kv_cache_gib: float = 0.0  # KV cache across all GPUs of the pod
     runtime_overhead_gib_per_gpu: float = 0.0  # estimated activations, CUDA graphs, context, NCCL
     weight_format: str = ""  # e.g. "bfloat16", "fp8", "int4 awq"
+    # Size of the checkpoint as downloaded (safetensors headers / index total_size, else parameters x stored
+    # dtype): what the model cache holds, whatever the weights take in GPU memory after quantization.
+    checkpoint_gib: float = 0.0
     notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:

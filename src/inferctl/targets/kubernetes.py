@@ -100,11 +100,16 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         return uses_karpenter(self.config) if self.include_karpenter is None else self.include_karpenter
 
-    def secret_values(self) -> dict[str, str | None]:
-        """HF_TOKEN from the environment (required for gated models) and the platform's API key."""
+    def needs_hf_token(self) -> bool:
+        """A gated model and no HF_TOKEN in the environment: only an existing HuggingFace Secret can stand in."""
+        return not os.environ.get(HF_TOKEN_ENV) and any(m.is_gated for m in self.config.models)
+
+    def secret_values(self, *, hf_secret_exists: bool = False) -> dict[str, str | None]:
+        """HF_TOKEN from the environment (required for gated models unless the namespace already holds the
+        HuggingFace Secret) and the platform's API key."""
         token = os.environ.get(HF_TOKEN_ENV) or None
         gated = [m for m in self.config.models if m.is_gated]
-        if gated and token is None:
+        if gated and token is None and not hf_secret_exists:
             model = gated[0]
             raise ConfigError(
                 f"model {model.name} ({model.source}) is gated and HF_TOKEN is not set; export HF_TOKEN=<a "
@@ -125,6 +130,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     def plan(self) -> dict[str, Any]:
         from inferctl.render import render_platform
+        from inferctl.render.karpenter import disruption_warnings
 
         placements = self.placements()
         # Secret shapes without values: the plan shows what up creates, never the values.
@@ -148,19 +154,32 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 {"kind": o["kind"], "name": o["metadata"]["name"], "namespace": o["metadata"].get("namespace")}
                 for o in objects
             ],
+            "warnings": [{"warning": text} for text in disruption_warnings(self.config)],
         }
 
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
+        from inferctl.kube.objects import name_of
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+        from inferctl.render.secrets import secret_owner
 
-        values = self.secret_values()  # before anything else: a missing HF_TOKEN changes nothing
+        secret_name = self.config.secrets.hf_secret_name
+        hf_secret: Obj | None = None
+        if self.needs_hf_token():  # before anything else, and by reads only: a missing HF_TOKEN changes nothing
+            hf_secret = self.client().get("v1", "Secret", secret_name)
+        values = self.secret_values(hf_secret_exists=hf_secret is not None)
         reporter.phase("sizing")
         placements = self.placements()
-        objects = self.render(placements, values)
         reporter.phase("connecting", self.settings.context or "current context")
         client = self.client()
+        hf_secret = hf_secret or client.get("v1", "Secret", secret_name)
+        objects = self.render(placements, values)
+        if hf_secret is not None and secret_owner(hf_secret) != self.config.name:
+            reporter.info(
+                f"Secret {secret_name} exists and was not created by inferctl: using it as it is (down keeps it)"
+            )
+            objects = [o for o in objects if (o.get("kind"), name_of(o)) != ("Secret", secret_name)]
         apply_objects(client, objects, reporter)
         watched = [
             WatchedDeployment(
@@ -178,6 +197,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             clock=self.clock,
             sleep=self.sleep,
             gpu_pool=self.config.pools.gpu.name,
+            kubernetes_version=self.settings.kubernetes_version,
         ).wait(watched)
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
