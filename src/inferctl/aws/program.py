@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pulumi
 
+from inferctl.aws.addons import build_autoscalers
 from inferctl.aws.context import make_context
 from inferctl.aws.eks import build_cluster
 from inferctl.aws.karpenter import build_karpenter
@@ -27,6 +28,7 @@ def build_platform(config: PlatformConfig) -> dict[str, pulumi.Input[str]]:
     cluster = build_cluster(ctx, network)
     karpenter = build_karpenter(ctx, cluster)
     build_lb_controller(ctx, cluster, network)
+    build_autoscalers(ctx, cluster)
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,

@@ -101,6 +101,10 @@ def print_offline_plan(report: dict[str, Any]) -> None:
         },
         {"component": "node pools", "what": ", ".join(parts["node_pools"])},
         {"component": "load balancer controller", "what": parts["load_balancer_controller"]["version"]},
+        {
+            "component": "autoscaling",
+            "what": ", ".join(f"{a['chart']} {a['version']}" for a in parts.get("autoscaling", {}).values()),
+        },
     ]
     console.print(table("components", summary))
     console.print(
