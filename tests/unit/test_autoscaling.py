@@ -91,7 +91,7 @@ def test_per_replica_target_is_what_one_kv_cache_holds_at_the_configured_length(
     assert per_replica_target(fixed, g5_xlarge_placement()) == 7
 
 
-def test_wake_timeout_follows_the_cold_start_estimate_and_stays_under_the_nlb_idle_timeout() -> None:
+def test_wake_timeout_follows_the_cold_start_estimate_and_stays_under_the_nlbs_longest_idle_timeout() -> None:
     small, big = g5_xlarge_placement(weight_gib=1.0), g5_xlarge_placement(weight_gib=140.0)
     assert cold_start_estimate(big).total_s > cold_start_estimate(small).total_s
     assert cold_start_estimate(big).download_s == 956  # 140 GiB at 150 MiB/s
@@ -99,8 +99,12 @@ def test_wake_timeout_follows_the_cold_start_estimate_and_stays_under_the_nlb_id
     # 120 node + 120 image + 7 download + 90 engine = 337 s, x1.5 = 505.5 -> whole minutes: 540 s
     assert wake_timeout_s(settings, small, behind_nlb=False) == 540
     assert wake_timeout_s(settings, big, behind_nlb=False) > 540
-    assert wake_timeout_s(settings, big, behind_nlb=True) == NLB_WAKE_CAP_S < 350
+    # 120 + 120 + 956 + 90 = 1286 s, x1.5 -> 1980 s: under the NLB's longest idle timeout, so not capped
+    assert wake_timeout_s(settings, big, behind_nlb=True) == wake_timeout_s(settings, big, behind_nlb=False) == 1980
     assert wake_timeout_s(AutoscalingSettings(min_replicas=0, wake_timeout="2m"), big, behind_nlb=False) == 120
+    hours = AutoscalingSettings(min_replicas=0, wake_timeout="3h")
+    assert wake_timeout_s(hours, small, behind_nlb=False) == 10_800
+    assert wake_timeout_s(hours, small, behind_nlb=True) == NLB_WAKE_CAP_S < 6000
 
 
 def test_costs_idle_and_at_max_replicas() -> None:
@@ -128,10 +132,14 @@ def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_ke
     # the NLB asks the interceptor, not vLLM: healthy while the model has no replica
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"] == "/readyz"
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"] == "9090"
+    # a held request is silent: the NLB must not drop it before the interceptor's 504 (660 s + 60 s margin)
+    listener = annotations["service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80"]
+    assert listener == "tcp.idle_timeout.seconds=720"
     route = one(objects, "InterceptorRoute")
     assert route["spec"]["target"] == {"service": "llama-3-8b-instruct", "portName": "http"}
     assert "coldStart" not in route["spec"]  # no placeholder or fallback answers in vLLM's place
-    assert route["spec"]["timeouts"]["readiness"] == f"{NLB_WAKE_CAP_S}s"
+    # Llama-3-8B: 120 node + 120 image + 103 download (14.96 GiB) + 90 engine = 433 s, x1.5 -> 660 s
+    assert route["spec"]["timeouts"]["readiness"] == "660s"
     container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert API_KEY_ENV in {e["name"] for e in container["env"]}  # vLLM still checks every proxied request
 
@@ -173,3 +181,12 @@ def test_crd_validation_catches_a_typo_and_a_broken_rule() -> None:
     route["spec"]["target"]["port"] = 80  # both port and portName
     with pytest.raises(AssertionError, match="exactly one of 'port' or 'portName'"):
         validate_keda(route)
+
+
+def test_the_gpu_pools_limits_must_hold_max_replicas() -> None:
+    from inferctl.sizing.platform import pool_limits_problem
+
+    config = _config({**ZERO, "autoscaling": {"min_replicas": 0, "max_replicas": 20}})
+    problem = pool_limits_problem(config, placements_for(config))
+    assert problem is not None and "20 x g5.xlarge" in problem
+    assert pool_limits_problem(_config(ZERO), placements_for(_config(ZERO))) is None

@@ -29,7 +29,7 @@ from typing import Any
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
 from inferctl.render.meta import Object, metadata, model_labels
-from inferctl.sizing.autoscaling import per_replica_target, wake_timeout_s
+from inferctl.sizing.autoscaling import NLB_IDLE_MARGIN_S, per_replica_target, wake_timeout_s
 from inferctl.sizing.placement import Placement
 
 KEDA_NAMESPACE = "keda"  # KEDA and the HTTP add-on, as their install docs put them
@@ -149,7 +149,7 @@ def render_interceptor_route(config: PlatformConfig, model: ModelDeployment, pla
     """Every request reaching the interceptor ("*": the load balancer's own host name is not known when this
     renders) goes to the model's Service; it waits up to the wake timeout for a ready replica, then 504."""
     settings = _settings(model)
-    behind_nlb = config.target == "aws" and service_type(config) == "LoadBalancer"
+    behind_nlb = _behind_nlb(config)
     return {
         "apiVersion": "http.keda.sh/v1beta1",
         "kind": "InterceptorRoute",
@@ -170,18 +170,26 @@ def entry_service_name(config: PlatformConfig, model: ModelDeployment) -> str:
     return f"{config.name}-{model.name}"[:63].rstrip("-")
 
 
-def render_entry_service(config: PlatformConfig, model: ModelDeployment) -> Object:
+def _behind_nlb(config: PlatformConfig) -> bool:
+    return config.target == "aws" and service_type(config) == "LoadBalancer"
+
+
+def render_entry_service(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
     """The Service clients reach for a model that scales to zero: the interceptor's pods, in the add-on's
     namespace (a Service selects pods of its own namespace only). On aws an NLB whose health check asks the
-    interceptor's ``/readyz`` on its admin port, so targets stay healthy while the model has no replica."""
+    interceptor's ``/readyz`` on its admin port, so targets stay healthy while the model has no replica, and whose
+    TCP idle timeout outlasts the wake timeout (annotation ``aws-load-balancer-listener-attributes.TCP-80``,
+    AWS Load Balancer Controller v2.14.0 ``docs/guide/service/annotations.md``)."""
     kind = service_type(config)
-    on_aws_lb = kind == "LoadBalancer" and config.target == "aws"
+    on_aws_lb = _behind_nlb(config)
     annotations = None
     if on_aws_lb:
         annotations = _nlb_annotations(config)
         prefix = "service.beta.kubernetes.io/aws-load-balancer-"
         annotations[f"{prefix}healthcheck-path"] = "/readyz"
         annotations[f"{prefix}healthcheck-port"] = str(INTERCEPTOR_ADMIN_PORT)
+        idle_s = wake_timeout_s(_settings(model), placement, behind_nlb=True) + NLB_IDLE_MARGIN_S
+        annotations[f"{prefix}listener-attributes.TCP-80"] = f"tcp.idle_timeout.seconds={max(idle_s, 350)}"
     spec: dict[str, Any] = {
         "type": kind,
         "selector": dict(INTERCEPTOR_SELECTOR),
@@ -210,7 +218,7 @@ def render_autoscaling(config: PlatformConfig, model: ModelDeployment, placement
         return []
     objects = [render_scaled_object(config, model, placement)]
     if model.autoscaling.scales_to_zero:
-        objects += [render_interceptor_route(config, model, placement), render_entry_service(config, model)]
+        objects += [render_interceptor_route(config, model, placement), render_entry_service(config, model, placement)]
     return objects
 
 

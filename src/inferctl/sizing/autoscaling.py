@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from inferctl.config.models import AutoscalingSettings, ModelDeployment, duration_seconds
+from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
 from inferctl.sizing.placement import Placement
+
+if TYPE_CHECKING:
+    from inferctl.sizing.platform import PlatformPlan
 
 # Karpenter: EC2 launch, boot, kubelet join, NVIDIA device plugin advertising the GPU. ~1-2 min for GPU
 # instances; take the slow end.
@@ -31,11 +35,13 @@ DOWNLOAD_MIB_PER_S = 150
 ENGINE_START_S = 90
 # The wake timeout is this much longer than the estimate: a slow pull or download should still be served.
 WAKE_MARGIN = 1.5
-# On aws the client reaches the interceptor through an NLB, whose TCP idle timeout is 350 s by default (AWS ELB
-# API reference, ListenerAttribute tcp.idle_timeout.seconds). A held request sends no bytes, so the interceptor must
-# answer (504) before the NLB silently drops the connection.
-NLB_IDLE_TIMEOUT_S = 350
-NLB_WAKE_CAP_S = NLB_IDLE_TIMEOUT_S - 20
+# On aws the client reaches the interceptor through an NLB, whose TCP idle timeout is 350 s by default and at most
+# 6000 s (AWS ELB API reference, ListenerAttribute ``tcp.idle_timeout.seconds``). A held request sends no bytes, so
+# the entry Service raises the listener's idle timeout past the wake timeout (see render.autoscaling), and the wake
+# timeout stays under the NLB's maximum: the client gets the interceptor's 504, never a silently dropped connection.
+NLB_IDLE_TIMEOUT_MAX_S = 6000
+NLB_IDLE_MARGIN_S = 60
+NLB_WAKE_CAP_S = NLB_IDLE_TIMEOUT_MAX_S - NLB_IDLE_MARGIN_S
 
 
 def per_replica_target(model: ModelDeployment, placement: Placement) -> int:
@@ -70,7 +76,8 @@ def cold_start_estimate(placement: Placement) -> ColdStart:
 
 def wake_timeout_s(settings: AutoscalingSettings, placement: Placement, *, behind_nlb: bool) -> int:
     """Seconds the interceptor holds a request for a model at zero: the configured ``wake_timeout``, else the
-    cold-start estimate with a margin, rounded up to a whole minute; behind an NLB at most :data:`NLB_WAKE_CAP_S`."""
+    cold-start estimate with a margin, rounded up to a whole minute; behind an NLB at most :data:`NLB_WAKE_CAP_S`
+    (the NLB's longest idle timeout less a margin)."""
     if settings.wake_timeout is not None:
         wanted = duration_seconds(settings.wake_timeout)
     else:
@@ -99,3 +106,45 @@ def replica_costs(model: ModelDeployment, placement: Placement, *, spot: bool) -
         min_replicas=low,
         max_replicas=high,
     )
+
+
+def autoscaling_summary(config: PlatformConfig, plan: PlatformPlan) -> dict[str, Any] | None:
+    """What ``plan`` adds for autoscaled models: per model the target, wake timeout and replica range, and the
+    platform's $/h when idle (every model at its minimum, scaled-to-zero GPU nodes gone) and at max replicas.
+    None when no model autoscales."""
+    if not any(m.autoscaling is not None for m in config.models):
+        return None
+    fixed_on_demand = sum(line.on_demand_usd_per_hour for line in plan.fixed)
+    behind_nlb = config.target == "aws" and config.endpoint.exposure.service_type != "ClusterIP"
+    models: list[dict[str, Any]] = []
+    totals = {"idle_on_demand": fixed_on_demand, "idle_spot": fixed_on_demand}
+    totals |= {"max_on_demand": fixed_on_demand, "max_spot": fixed_on_demand}
+    for model in config.models:
+        placement = plan.placements[model.name]
+        on_demand = replica_costs(model, placement, spot=False)
+        spot = replica_costs(model, placement, spot=True)
+        totals["idle_on_demand"] += on_demand.idle_usd_per_hour
+        totals["idle_spot"] += spot.idle_usd_per_hour
+        totals["max_on_demand"] += on_demand.max_usd_per_hour
+        totals["max_spot"] += spot.max_usd_per_hour
+        if model.autoscaling is None:
+            continue
+        entry: dict[str, Any] = {
+            "name": model.name,
+            "min_replicas": model.autoscaling.min_replicas,
+            "max_replicas": model.autoscaling.max_replicas,
+            "target_concurrency_per_replica": per_replica_target(model, placement),
+            "kv_cache_target": model.autoscaling.kv_cache_target,
+        }
+        if model.autoscaling.scales_to_zero:
+            estimate = cold_start_estimate(placement)
+            entry["scale_to_zero_after_s"] = duration_seconds(model.autoscaling.scale_to_zero_after)
+            entry["cold_start_estimate_s"] = estimate.total_s
+            entry["wake_timeout_s"] = wake_timeout_s(model.autoscaling, placement, behind_nlb=behind_nlb)
+        models.append(entry)
+    return {
+        "models": models,
+        "idle_usd_per_hour": {"on_demand": round(totals["idle_on_demand"], 4), "spot": round(totals["idle_spot"], 4)},
+        "max_usd_per_hour": {"on_demand": round(totals["max_on_demand"], 4), "spot": round(totals["max_spot"], 4)},
+        "gpu_pool_consolidate_after": config.pools.gpu.consolidate_after,
+    }
