@@ -153,14 +153,17 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
+        from inferctl.kube.keda import check_autoscalers_installed, check_prometheus_configured
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
 
+        check_prometheus_configured(self.config)
         values = self.secret_values()  # before anything else: a missing HF_TOKEN changes nothing
         reporter.phase("sizing")
         placements = self.placements()
         objects = self.render(placements, values)
         reporter.phase("connecting", self.settings.context or "current context")
         client = self.client()
+        check_autoscalers_installed(client, self.config)
         apply_objects(client, objects, reporter)
         watched = [
             WatchedDeployment(
@@ -189,18 +192,23 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
         from inferctl.kube.diagnose import diagnose_load_balancer, load_balancer_hostname
+        from inferctl.kube.keda import public_service
 
+        name, namespace = public_service(self.config, model)
         start = self.clock()
         while True:
-            service = client.get("v1", "Service", model.name)
+            service = client.get("v1", "Service", name, namespace=namespace)
             if service is None or service.get("spec", {}).get("type") != "LoadBalancer":
                 return service
             if load_balancer_hostname(service):
                 return service
             waited = self.clock() - start
-            reporter.phase("waiting for the load balancer", f"Service {model.name} ({waited:.0f}s)")
+            reporter.phase("waiting for the load balancer", f"Service {name} ({waited:.0f}s)")
             events = client.list(
-                "v1", "Event", fields={"involvedObject.name": model.name, "involvedObject.kind": "Service"}
+                "v1",
+                "Event",
+                namespace=namespace,
+                fields={"involvedObject.name": name, "involvedObject.kind": "Service"},
             )
             found = diagnose_load_balancer(
                 service, events, waited_s=waited, grace_s=self.settings.load_balancer_timeout_s
@@ -224,11 +232,13 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             suffix = "" if port == 80 else f":{port}"
             return Endpoint(model.model_name, f"http://{host}{suffix}/v1", key, note)
         local = PORT_FORWARD_BASE + index
+        service_name, service_namespace = _public(self.config, model)
+        namespace = service_namespace or namespace
         return Endpoint(
             model.model_name,
             f"http://127.0.0.1:{local}/v1",
             key,
-            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{model.name} {local}:{port}' first",
+            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{service_name} {local}:{port}' first",
         )
 
     def _smoke(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> None:
@@ -318,6 +328,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     # --- reads ---------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        from inferctl.kube.keda import scaler_view
         from inferctl.kube.rollout import rollout_state
         from inferctl.kube.views import nodepool_rows
 
@@ -333,11 +344,13 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 state = "ready" if rollout_state(deployment).done else "progressing"
             except OperationError:
                 state = "failed"
-            service = client.get("v1", "Service", model.name)
+            service = client.get("v1", "Service", *_public(self.config, model))
             endpoint = self._endpoint(index, model, service)
+            scaling = scaler_view(client, model)
             models.append(
                 {
                     **row,
+                    **({"autoscaling": scaling} if scaling is not None else {}),
                     "state": state,
                     "replicas": int(deployment.get("spec", {}).get("replicas", 0)),
                     "ready": int(deployment.get("status", {}).get("readyReplicas") or 0),
@@ -361,7 +374,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         for index, model in enumerate(self.config.models):
             if client.get("apps/v1", "Deployment", model.name) is None:
                 continue
-            out.append(self._endpoint(index, model, client.get("v1", "Service", model.name)))
+            out.append(self._endpoint(index, model, client.get("v1", "Service", *_public(self.config, model))))
         if not out:
             raise NotFoundError(
                 f"no model of platform {self.config.name} runs in namespace {client.namespace} (context "
@@ -414,6 +427,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
         return {"context": client.context, **view}
+
+
+def _public(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
+    from inferctl.kube.keda import public_service
+
+    return public_service(config, model)
 
 
 def _is_api_status(answer: Any) -> bool:
