@@ -166,3 +166,30 @@ def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: 
         "last_event": "KEDAScaleTargetDeactivated: Deactivated apps/v1.Deployment inferctl/llama from 1 to 0",
         "last_event_time": "2026-07-20T10:30:00Z",
     }
+
+
+def test_port_forward_to_a_model_at_zero_goes_through_the_interceptor(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forwarding to the model's own Service would find no pod at zero; the interceptor's entry wakes it."""
+    from contextlib import contextmanager
+
+    seen: list[tuple[str, str]] = []
+
+    @contextmanager
+    def recording(settings: Any, service: str, *, local_port: int) -> Iterator[str]:
+        seen.append((settings.namespace, service))
+        yield f"http://127.0.0.1:{local_port}/v1"
+
+    monkeypatch.setattr("inferctl.kube.portforward.port_forward", recording)
+    with target(config(tmp_path, {"min_replicas": 0})).port_forward() as endpoint:
+        assert "svc/genai-llama" in (endpoint.note or "")
+    with target(config(tmp_path, {"min_replicas": 1})).port_forward():
+        pass
+    assert seen == [("keda", "genai-llama"), (NS, "llama")]
+
+
+def test_status_table_cells_show_the_scaler_record() -> None:
+    from inferctl.cli.common import _cell
+
+    assert _cell({"state": "active", "current_replicas": 2}) == "state: active, current replicas: 2"

@@ -392,8 +392,10 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         chosen = self.config.models[index]
         port = local_port or PORT_FORWARD_BASE + index
         key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
-        with port_forward(self.settings, chosen.name, local_port=port) as base_url:
-            yield Endpoint(chosen.model_name, base_url, key, f"through kubectl port-forward to svc/{chosen.name}")
+        service, namespace = _public(self.config, chosen)  # a model at zero: the interceptor's entry wakes it
+        settings = self.settings if namespace is None else self.settings.model_copy(update={"namespace": namespace})
+        with port_forward(settings, service, local_port=port) as base_url:
+            yield Endpoint(chosen.model_name, base_url, key, f"through kubectl port-forward to svc/{service}")
 
     def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
         from inferctl.kube.objects import first_container_name, name_of, pod_is_ready
