@@ -193,3 +193,25 @@ def test_status_table_cells_show_the_scaler_record() -> None:
     from inferctl.cli.common import _cell
 
     assert _cell({"state": "active", "current_replicas": 2}) == "state: active, current replicas: 2"
+
+
+def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+
+    def at_zero(cluster: FakeCluster) -> None:
+        """What KEDA leaves after scale_to_zero_after without requests (its scale writes survive a later apply
+        on a real server; this fake replaces the whole spec on apply, so the frame writes it on each read)."""
+        deployment = cluster.get("Deployment", "llama", NS)
+        assert deployment is not None
+        deployment["spec"]["replicas"] = 0
+        set_rollout(cluster, "llama", NS, ready=0, replicas=0)
+
+    fake.frames = [at_zero] * 5
+    tgt = target(config(tmp_path, {"min_replicas": 0}))
+    ticks = iter(range(10**6))
+    tgt.clock = lambda: float(next(ticks))  # a broken wait fails on its timeout instead of hanging the test
+    reporter = RecordingReporter()
+    tgt.up(reporter)
+    assert "llama is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)" in reporter.infos
+    assert not any("/proxy/" in r.path for r in fake.requests)

@@ -185,7 +185,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
         for model in self.config.models:
-            if model.replicas > 0:
+            if model.replicas > 0 and not self._at_zero(client, model, reporter):
                 self._smoke(client, model, reporter)
         return endpoints
 
@@ -240,6 +240,16 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             key,
             f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{service_name} {local}:{port}' first",
         )
+
+    def _at_zero(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> bool:
+        """KEDA has scaled the model to zero (a re-run of up while idle): nothing to smoke-test; say so."""
+        if model.autoscaling is None or not model.autoscaling.scales_to_zero:
+            return False
+        deployment = client.get("apps/v1", "Deployment", model.name) or {}
+        if deployment.get("spec", {}).get("replicas", 1) != 0:
+            return False
+        reporter.info(f"{model.name} is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)")
+        return True
 
     def _smoke(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> None:
         """GET /v1/models through the API server's service proxy.
