@@ -190,3 +190,11 @@ def test_the_gpu_pools_limits_must_hold_max_replicas() -> None:
     problem = pool_limits_problem(config, placements_for(config))
     assert problem is not None and "20 x g5.xlarge" in problem
     assert pool_limits_problem(_config(ZERO), placements_for(_config(ZERO))) is None
+
+
+def test_the_gpu_pool_removes_its_empty_node_minutes_after_a_model_scales_to_zero() -> None:
+    from inferctl.render import render_karpenter
+
+    pools = {p["metadata"]["name"]: p for p in render_karpenter(_config(ZERO)) if p["kind"] == "NodePool"}
+    disruption = pools["g5-gpu-karpenter"]["spec"]["disruption"]
+    assert (disruption["consolidationPolicy"], disruption["consolidateAfter"]) == ("WhenEmpty", "5m")
