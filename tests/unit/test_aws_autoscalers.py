@@ -8,6 +8,9 @@ Chart names, versions and values keys: ``kedacore/charts`` tag v2.20.2 (``keda/C
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import yaml
 
 from inferctl.aws.offline import offline_plan
@@ -15,6 +18,7 @@ from inferctl.render.autoscaling import EXTERNAL_SCALER, INSTALLED_PROMETHEUS_UR
 from tests.support.aws import aws_config, one, run_program
 
 RELEASE = "kubernetes:helm.sh/v3:Release"
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "helm"
 CONFIG = aws_config()
 # (release, chart, version, namespace, repository) as the upstream charts name them at the pinned versions
 EXPECTED = {
@@ -78,3 +82,44 @@ def test_the_offline_plan_shows_the_releases_with_versions_and_values() -> None:
         "http-add-on": {"chart": "keda-add-ons-http", "version": "0.15.0"},
         "prometheus": {"chart": "prometheus", "version": "29.27.0"},
     }
+
+
+def _key_paths(values: Any, prefix: str = "") -> set[str]:
+    """Dotted paths of every key inferctl sets; a dict under a key the chart leaves empty (``{}``) is one value."""
+    out: set[str] = set()
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        out.add(path)
+        if isinstance(value, dict) and key not in {"nodeSelector"}:
+            out |= _key_paths(value, path + ".")
+    return out
+
+
+def _defaults(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load((FIXTURES / name).read_text(encoding="utf-8"))
+    return data
+
+
+def _has(defaults: dict[str, Any], path: str) -> bool:
+    node: Any = defaults
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def test_every_value_inferctl_sets_is_a_key_of_the_pinned_chart() -> None:
+    """A misspelt values key is silently ignored by Helm; here it fails (see tests/fixtures/helm/README.md)."""
+    run = run_program(CONFIG)
+    files = {
+        "keda": "keda-2.20.2-values.yaml",
+        "keda-http-add-on": "keda-add-ons-http-0.15.0-values.yaml",
+        "prometheus": "prometheus-29.27.0-values.yaml",
+    }
+    for resource_name, values_file in files.items():
+        defaults = _defaults(values_file)
+        values = one(run.resources, RELEASE, resource_name).inputs["values"]
+        unknown = sorted(p for p in _key_paths(values) if not _has(defaults, p))
+        assert not unknown, f"{resource_name}: {unknown} are not keys of {values_file}"
+    assert not _has(_defaults("prometheus-29.27.0-values.yaml"), "server.retentionSizes")  # the check can fail
