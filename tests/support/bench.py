@@ -32,6 +32,10 @@ class StubReply:
     stream_error_after: int | None = None  # send an error event after this many chunks
     drop_after: int | None = None  # close the connection after this many chunks
     prompt_tokens: int = 7
+    # Like the KEDA HTTP add-on's interceptor holding a request while the model wakes: nothing at all is sent for
+    # this long, then the status line with these headers (e.g. X-KEDA-HTTP-Cold-Start).
+    hold_s: float = 0.0
+    headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def chunks(self) -> int:
@@ -145,6 +149,8 @@ class StubServer:
         self.bodies.append(request)
         self.auth_headers.append(headers.get("authorization"))
         reply = self.reply_for(request)
+        if reply.hold_s > 0:
+            await asyncio.sleep(reply.hold_s)
         if reply.status != 200:
             return await _json(writer, reply.status, {"error": {"message": reply.error_message}})
         self.in_flight += 1
@@ -164,7 +170,9 @@ async def _json(writer: asyncio.StreamWriter, status: int, data: dict[str, Any])
 
 
 async def _stream(writer: asyncio.StreamWriter, reply: StubReply, *, chat: bool) -> bool:
-    writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+    extra = "".join(f"{name}: {value}\r\n" for name, value in reply.headers)
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n{extra}\r\n"
+    writer.write(head.encode())
 
     async def event(data: dict[str, Any] | str) -> None:
         text = data if isinstance(data, str) else json.dumps(data)

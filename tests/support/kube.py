@@ -62,6 +62,9 @@ KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("karpenter.sh", "v1", "nodeclaims"): ("NodeClaim", False),
     ("karpenter.k8s.aws", "v1", "ec2nodeclasses"): ("EC2NodeClass", False),
     ("monitoring.coreos.com", "v1", "podmonitors"): ("PodMonitor", True),
+    ("keda.sh", "v1alpha1", "scaledobjects"): ("ScaledObject", True),
+    ("http.keda.sh", "v1beta1", "interceptorroutes"): ("InterceptorRoute", True),
+    ("autoscaling", "v2", "horizontalpodautoscalers"): ("HorizontalPodAutoscaler", True),
 }
 LB_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 KARPENTER_FINALIZER = "karpenter.sh/termination"

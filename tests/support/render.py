@@ -95,6 +95,14 @@ def variant_configs() -> dict[str, PlatformConfig]:
             observability={"grafana_dashboard": False},
         ),
         "kubernetes-karpenter": workshop_config(target="kubernetes", kubernetes={"karpenter": True}),
+        # One model scales to zero behind the HTTP add-on's interceptor, the other follows load from min 1.
+        "aws-autoscaling": workshop_config(
+            models=[
+                {"name": "llama-3-8b-instruct", "source": LLAMA3_8B, "autoscaling": {"min_replicas": 0}},
+                {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {"max_replicas": 4}},
+            ],
+            endpoint={"exposure": {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}},
+        ),
     }
 
 

@@ -3,7 +3,8 @@
 Core kinds: kubernetes-validate's strict OpenAPI schemas (unknown fields are errors) for the configured
 ``kubernetes.kubernetes_version`` (or the closest packaged older version). Karpenter kinds: the v1.14.1 CRDs'
 ``openAPIV3Schema`` from ``<repo>/../shared`` (skipped with a reason when absent), made strict the same way,
-plus their CEL rules checked by hand. PodMonitor: structurally (no Prometheus Operator CRD is available here).
+plus their CEL rules checked by hand. KEDA and HTTP add-on kinds: their v2.20.2 / v0.15.0 CRDs, the same way
+(``tests.support.keda``). PodMonitor: structurally (no Prometheus Operator CRD is available here).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import kubernetes_validate
 import pytest
 
 from inferctl.render import render_platform
+from tests.support.keda import KEDA_KINDS, validate_keda
 from tests.support.render import (
     CORE_KINDS,
     by_kind,
@@ -43,9 +45,11 @@ def test_every_object_validates(variant: str) -> None:
     config = VARIANTS[variant]
     objects = _rendered(variant)
     kinds = {o["kind"] for o in objects}
-    assert kinds <= CORE_KINDS | {"NodePool", "EC2NodeClass", "PodMonitor"}, kinds
+    assert kinds <= CORE_KINDS | {"NodePool", "EC2NodeClass", "PodMonitor"} | KEDA_KINDS, kinds
     for obj in objects:
-        if obj["kind"] in CORE_KINDS:
+        if obj["kind"] in KEDA_KINDS:
+            validate_keda(obj)
+        elif obj["kind"] in CORE_KINDS:
             validate_core(obj, config.kubernetes.kubernetes_version)
         elif obj["kind"] == "PodMonitor":
             validate_pod_monitor(obj, by_kind(objects, "Deployment"))
@@ -55,7 +59,7 @@ def test_every_object_validates(variant: str) -> None:
 
 def test_variants_cover_every_kind() -> None:
     kinds = {o["kind"] for name in VARIANTS for o in _rendered(name)}
-    assert kinds == CORE_KINDS | {"NodePool", "EC2NodeClass", "PodMonitor"}
+    assert kinds == CORE_KINDS | {"NodePool", "EC2NodeClass", "PodMonitor", "ScaledObject", "InterceptorRoute"}
 
 
 def test_schema_version_picks_closest_packaged() -> None:

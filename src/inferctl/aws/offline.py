@@ -263,6 +263,11 @@ def components(resources: list[RecordedResource]) -> dict[str, Any]:
             "chart": releases.get("aws-load-balancer-controller", {}).get("chart"),
             "version": releases.get("aws-load-balancer-controller", {}).get("version"),
         },
+        "autoscaling": {
+            name: {"chart": releases[name].get("chart"), "version": releases[name].get("version")}
+            for name in ("keda", "http-add-on", "prometheus")
+            if name in releases
+        },
     }
 
 

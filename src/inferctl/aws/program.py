@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import pulumi
 
+from inferctl.aws.addons import build_autoscalers
 from inferctl.aws.context import make_context
 from inferctl.aws.eks import build_cluster
 from inferctl.aws.karpenter import build_karpenter
@@ -41,6 +42,7 @@ def build_platform(
     karpenter = build_karpenter(ctx, cluster)
     build_lb_controller(ctx, cluster, network)
     build_model_cache_storage(ctx, cluster)
+    build_autoscalers(ctx, cluster)
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,

@@ -62,7 +62,9 @@ def report_dict(run: BenchRun, price: Price, *, notes: list[str] | None = None) 
     else:
         arrivals = "back to back (fixed concurrency)"
     levels = [level_dict(result, price) for result in run.levels]
+    wake = {"wake_up": run.wake_up.to_dict()} if run.wake_up is not None else {}
     return {
+        **wake,
         "endpoint": {"base_url": spec.base_url, "model": spec.model, "api": spec.api},
         "workload": {
             "prompts": run.prompts,
@@ -83,7 +85,7 @@ def report_dict(run: BenchRun, price: Price, *, notes: list[str] | None = None) 
 
 
 def _run_notes(run: BenchRun) -> list[str]:
-    out: list[str] = []
+    out: list[str] = [run.wake_up.describe()] if run.wake_up is not None else []
     if not run.exact_input_lengths and run.prompts.startswith("random"):
         out.append("prompt lengths are approximate (no tokenizer); input tokens come from the server's usage")
     for result in run.levels:

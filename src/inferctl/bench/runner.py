@@ -29,6 +29,7 @@ from inferctl.bench.client import (
 )
 from inferctl.bench.prompts import PromptSource
 from inferctl.bench.stats import LevelMetrics, RequestTiming, Slo, level_metrics
+from inferctl.bench.wake import WAKE_CLIENT_TIMEOUT_S, WakeUp, measure_wake_up
 from inferctl.errors import ConfigError, NotFoundError, OperationError, UserError
 
 if TYPE_CHECKING:
@@ -74,6 +75,7 @@ class BenchSpec:
     slo: Slo | None = None
     timeout_s: float = 300.0
     seed: int = 0
+    wake_up: bool = False  # send one request alone first and report it apart (a model that may be at zero)
 
     def __post_init__(self) -> None:
         if not self.levels:
@@ -134,6 +136,7 @@ class BenchRun:
     levels: tuple[LevelResult, ...]
     warmup_ok: int
     client: str = ""  # the HTTP stack and event loop that measured (they set the generator's own overhead)
+    wake_up: WakeUp | None = None  # the first request, sent alone (spec.wake_up)
 
 
 def run_bench(spec: BenchSpec, source: PromptSource, on_progress: ProgressCallback | None = None) -> BenchRun:
@@ -166,6 +169,11 @@ async def arun_bench(spec: BenchSpec, source: PromptSource, on_progress: Progres
     timeout = httpx.Timeout(spec.timeout_s, connect=min(10.0, spec.timeout_s))
     prompts = source.prompts(spec.seed)
     results: list[LevelResult] = []
+    wake = None
+    if spec.wake_up:  # its own client: a wait of minutes must not tie the levels' timeouts to it
+        wake_timeout = httpx.Timeout(WAKE_CLIENT_TIMEOUT_S, connect=min(10.0, spec.timeout_s))
+        async with httpx.AsyncClient(timeout=wake_timeout) as wake_client:
+            wake = await measure_wake_up(wake_client, spec, next(prompts))
     # The lean transport for plain http (the usual case for a benchmark); httpx's own for TLS and proxies.
     transport = transport_for(spec.base_url, connect_timeout_s=timeout.connect or 10.0, read_timeout_s=spec.timeout_s)
     async with httpx.AsyncClient(limits=limits, timeout=timeout, transport=transport) as client:
@@ -176,7 +184,7 @@ async def arun_bench(spec: BenchSpec, source: PromptSource, on_progress: Progres
     stack = "httpx with inferctl's lean HTTP/1.1 transport" if transport else "httpx"
     loop = type(asyncio.get_running_loop()).__module__.split(".")[0]
     client_desc = f"{stack}, {'uvloop' if loop == 'uvloop' else 'asyncio'} event loop"
-    return BenchRun(spec, source.description, source.exact_lengths, tuple(results), warm_ok, client_desc)
+    return BenchRun(spec, source.description, source.exact_lengths, tuple(results), warm_ok, client_desc, wake)
 
 
 class _Sender:

@@ -102,6 +102,10 @@ def print_offline_plan(report: dict[str, Any]) -> None:
         {"component": "node pools", "what": ", ".join(parts["node_pools"])},
         {"component": "load balancer controller", "what": _lb_controller_line(parts["load_balancer_controller"])},
         {"component": "API endpoint", "what": _endpoint_line(report["endpoint_access"])},
+        {
+            "component": "autoscaling",
+            "what": ", ".join(f"{a['chart']} {a['version']}" for a in parts.get("autoscaling", {}).values()),
+        },
     ]
     console.print(table("components", summary))
     console.print(

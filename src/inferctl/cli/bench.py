@@ -97,6 +97,13 @@ def bench(
     timeout: Annotated[float, typer.Option("--timeout", min=1.0, help="Seconds a request may stay silent.")] = 300.0,
     seed: Annotated[int, typer.Option("--seed", help="Seed of prompts and arrivals.")] = 0,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write a PNG of throughput vs latency.")] = None,
+    wake_up: Annotated[
+        bool | None,
+        typer.Option(
+            "--wake-up/--no-wake-up",
+            help="Time the first request alone (a model that scales to zero wakes on it). Default: on for such models.",
+        ),
+    ] = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Load-test an endpoint: TTFT, TPOT, ITL and latency percentiles, throughput, goodput and $/1M tokens."""
@@ -147,6 +154,7 @@ def bench(
         slo=slo_spec,
         timeout_s=timeout,
         seed=seed,
+        wake_up=_scales_to_zero(chosen) if wake_up is None else wake_up,
     )
     if output is OutputFormat.table:
         err_console.print(
@@ -164,6 +172,11 @@ def bench(
         _print_table(report, plot)
     if not any(lvl["completed"] for lvl in report["levels"]):
         raise OperationError("no request succeeded in any level; see the errors above")
+
+
+def _scales_to_zero(chosen: BenchEndpoint) -> bool:
+    settings = chosen.deployment.autoscaling if chosen.deployment is not None else None
+    return settings is not None and settings.scales_to_zero
 
 
 def _levels(concurrency: str | None, rate: str | None) -> list[Level]:

@@ -89,6 +89,8 @@ def _cell(value: Any) -> str:
         return f"{value:,.4g}" if abs(value) < 1000 else f"{value:,.0f}"
     if isinstance(value, list | tuple):
         return ", ".join(_cell(v) for v in value)
+    if isinstance(value, dict):  # a nested record in a table cell (e.g. a model's autoscaling state)
+        return ", ".join(f"{k.replace('_', ' ')}: {_cell(v)}" for k, v in value.items())
     return str(value)
 
 

@@ -84,13 +84,17 @@ def register(app: typer.Typer) -> None:
             return
         from inferctl.render.karpenter import disruption_warnings
         from inferctl.sizing import plan_platform
+        from inferctl.sizing.autoscaling import autoscaling_summary
 
         platform = plan_platform(cfg, live_prices=live_prices)
         warnings = disruption_warnings(cfg)
+        scaling = autoscaling_summary(cfg, platform)
         if output is OutputFormat.json:
-            emit_json({**platform.to_dict(), "warnings": warnings})
+            emit_json({**platform.to_dict(), **({"autoscaling": scaling} if scaling else {}), "warnings": warnings})
         else:
             print_platform(platform, cfg)
+            if scaling:
+                print_autoscaling(scaling)
             for warning in warnings:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}")
 
@@ -245,3 +249,27 @@ def human_bytes(count: int) -> str:
             value = count / size
             return f"{value:.0f} {unit}" if count % size == 0 else f"{value:.1f} {unit}"
     return f"{count} B"
+
+
+def print_autoscaling(scaling: dict[str, Any]) -> None:
+    """Idle and peak $/h of an autoscaled platform, and per model what a replica holds and how long a wake takes."""
+    rows = []
+    for entry in scaling["models"]:
+        wake = entry.get("wake_timeout_s")
+        rows.append(
+            {
+                "model": entry["name"],
+                "replicas": f"{entry['min_replicas']}-{entry['max_replicas']}",
+                "target/replica": f"{entry['target_concurrency_per_replica']} requests, "
+                f"KV cache {entry['kv_cache_target']:.0%}",
+                "from zero": f"~{entry['cold_start_estimate_s']} s start, 504 after {wake} s" if wake else "-",
+            }
+        )
+    console.print()
+    console.print(table("autoscaling", rows))
+    idle, peak = scaling["idle_usd_per_hour"], scaling["max_usd_per_hour"]
+    console.print(
+        f"idle: ${idle['on_demand']:.3f}/h (${idle['spot']:.3f} with spot GPUs) · at max replicas: "
+        f"${peak['on_demand']:.3f}/h (${peak['spot']:.3f} with spot GPUs)"
+    )
+    console.print(f"[dim]an empty GPU node goes {scaling['gpu_pool_consolidate_after']} after its last replica[/dim]")

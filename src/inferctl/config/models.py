@@ -97,6 +97,59 @@ class SizingRequest(CoreModel):
     min_concurrency: Annotated[int, Field(ge=1, le=4096)] = 1
 
 
+_DURATION_S = r"^([0-9]+(s|m|h))+$"  # 90s, 15m, 1h30m
+
+
+def duration_seconds(value: str) -> int:
+    """Seconds in a duration such as ``15m`` or ``1h30m``."""
+    units = {"s": 1, "m": 60, "h": 3600}
+    return sum(int(number) * units[unit] for number, unit in re.findall(r"([0-9]+)(s|m|h)", value))
+
+
+class AutoscalingSettings(CoreModel):
+    """Replicas that follow load (KEDA on vLLM's metrics) and, with ``min_replicas: 0``, scale to zero behind the
+    KEDA HTTP add-on's interceptor. Absent (the default): a fixed ``replicas`` count, as before."""
+
+    min_replicas: Annotated[int, Field(ge=0, le=100)] = Field(
+        default=1, description="0 scales to zero when idle (the first request then waits for a GPU node)."
+    )
+    max_replicas: Annotated[int, Field(ge=1, le=100)] = 2
+    scale_to_zero_after: str = Field(
+        default="15m",
+        pattern=_DURATION_S,
+        description="Idle time (no running, waiting or pending requests) before the last replica goes.",
+    )
+    target_concurrency: Annotated[int, Field(ge=1, le=4096)] | None = Field(
+        default=None,
+        description="Running + waiting requests per replica before another starts; default: what sizing says "
+        "one replica's KV cache holds at the configured lengths.",
+    )
+    kv_cache_target: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
+        default=0.8, description="Average KV-cache usage (0-1) across replicas above which another starts."
+    )
+    wake_timeout: str | None = Field(
+        default=None,
+        pattern=_DURATION_S,
+        description="How long the interceptor holds a request while a model wakes from zero; default: derived "
+        "from the model's cold-start estimate.",
+    )
+
+    @model_validator(mode="after")
+    def _bounds(self) -> AutoscalingSettings:
+        if self.max_replicas < self.min_replicas:
+            raise ValueError(
+                f"autoscaling.max_replicas ({self.max_replicas}) is below min_replicas ({self.min_replicas}); "
+                "raise max_replicas or lower min_replicas"
+            )
+        if duration_seconds(self.scale_to_zero_after) < 60:
+            raise ValueError("autoscaling.scale_to_zero_after must be at least 1m (a GPU node takes minutes to wake)")
+        return self
+
+    @property
+    def scales_to_zero(self) -> bool:
+        return self.min_replicas == 0
+
+
 class ModelDeployment(CoreModel):
     """One served model."""
 
@@ -116,6 +169,23 @@ class ModelDeployment(CoreModel):
     replicas: Annotated[int, Field(ge=0, le=100)] = 1
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sizing: SizingRequest = Field(default_factory=SizingRequest)
+    autoscaling: AutoscalingSettings | None = Field(
+        default=None, description="Replicas that follow load; unset: a fixed 'replicas' count."
+    )
+
+    @model_validator(mode="after")
+    def _replicas_or_autoscaling(self) -> ModelDeployment:
+        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+            raise ValueError(
+                f"model {self.name!r} sets both replicas and autoscaling; keep one "
+                "(autoscaling.min_replicas/max_replicas replace replicas)"
+            )
+        return self
+
+    @property
+    def most_replicas(self) -> int:
+        """The most pods this model runs at once: ``autoscaling.max_replicas`` when it follows load."""
+        return self.autoscaling.max_replicas if self.autoscaling is not None else self.replicas
 
     @field_validator("name")
     @classmethod
@@ -226,6 +296,8 @@ def _spot_and_on_demand() -> list[CapacityType]:
 
 
 _DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
+# The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._one_model_wakes_from_zero).
+SCALE_TO_ZERO_CONSOLIDATE_AFTER = "5m"
 
 
 def _ami_alias(value: str) -> str:
@@ -301,6 +373,12 @@ class Pools(CoreModel):
 class ObservabilitySettings(CoreModel):
     prometheus: bool = Field(default=False, description="Render a PodMonitor for vLLM's /metrics.")
     grafana_dashboard: bool = Field(default=True, description="Render a ConfigMap with a Grafana dashboard.")
+    prometheus_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://[^\s]+$",
+        description="Prometheus KEDA reads vLLM's metrics from on target kubernetes (e.g. "
+        "http://prometheus-server.monitoring.svc); on aws inferctl installs its own.",
+    )
     monitor_labels: dict[str, str] = Field(
         default_factory=dict,
         description="Extra labels on the PodMonitor, e.g. {release: kube-prometheus-stack} for its selector.",
@@ -563,6 +641,20 @@ class PlatformConfig(CoreModel):
                     raise ValueError(
                         f"pools.{pool}.ami_alias: {problem} (aws.cluster_version {self.aws.cluster_version})"
                     )
+        return self
+
+    @model_validator(mode="after")
+    def _one_model_wakes_from_zero(self) -> PlatformConfig:
+        waking = [m.name for m in self.models if m.autoscaling is not None and m.autoscaling.scales_to_zero]
+        if len(waking) > 1:
+            raise ValueError(
+                f"models {', '.join(waking)} all set autoscaling.min_replicas 0; one model per platform can scale to "
+                "zero (the HTTP add-on's interceptor routes all its traffic to it); give the others min_replicas 1"
+            )
+        # An empty GPU node costs as much as a busy one: once a model scales to zero, its node should follow
+        # within minutes, not the 1h that suits fixed replicas. An explicit pools.gpu.consolidate_after wins.
+        if waking and "consolidate_after" not in self.pools.gpu.model_fields_set:
+            self.pools.gpu.consolidate_after = SCALE_TO_ZERO_CONSOLIDATE_AFTER
         return self
 
     @property

@@ -45,6 +45,8 @@ CUSTOM_RESOURCES = (
     ("karpenter.k8s.aws", "v1", "EC2NodeClass", "ec2nodeclasses", False),
     ("monitoring.coreos.com", "v1", "PodMonitor", "podmonitors", True),
     ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors", True),
+    ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects", True),
+    ("http.keda.sh", "v1beta1", "InterceptorRoute", "interceptorroutes", True),
 )
 
 
@@ -394,6 +396,8 @@ def missing_kind_hint(api_version: str) -> str:
         return "install the Prometheus Operator (kube-prometheus-stack) or set observability.prometheus: false"
     if group in ("karpenter.sh", "karpenter.k8s.aws"):
         return "install Karpenter v1 on the cluster or set kubernetes.karpenter: false"
+    if group in ("keda.sh", "http.keda.sh"):  # checked earlier with the Helm command (inferctl.kube.keda)
+        return "install KEDA (and its HTTP add-on for min_replicas 0) or remove models[].autoscaling"
     return "install its CustomResourceDefinition or turn that feature off"
 
 

@@ -211,19 +211,22 @@ def disruption_warnings(config: PlatformConfig) -> list[str]:
     pool = config.pools.gpu
     warnings = []
     for model in config.models:
-        if model.replicas != 1:
+        # An autoscaled model runs its floor (min_replicas) whenever load is low; 0 wakes to one replica.
+        floor = model.autoscaling.min_replicas if model.autoscaling is not None else model.replicas
+        if floor > 1 or (floor == 0 and model.autoscaling is None):
             continue
+        more = "autoscaling.min_replicas: 2" if model.autoscaling is not None else "replicas: 2"
         if pool.expire_after != "Never":
             warnings.append(
                 f"model {model.name} runs one replica and GPU nodes expire after {pool.expire_after} "
                 "(pools.gpu.expire_after): each expiry restarts it (a node launch and a model load); expiry is "
-                "forceful, so budgets and do-not-disrupt do not hold it; set models[].replicas: 2 or "
+                f"forceful, so budgets and do-not-disrupt do not hold it; set models[].{more} or "
                 "pools.gpu.expire_after: Never"
             )
         if "spot" in pool.capacity_types:
             warnings.append(
                 f"model {model.name} runs one replica and may run on spot capacity: a spot interruption "
-                "(2-minute notice) takes it down until a new node has loaded the model; set models[].replicas: 2 "
+                f"(2-minute notice) takes it down until a new node has loaded the model; set models[].{more} "
                 "or pools.gpu.capacity_types: [on-demand]"
             )
     return warnings

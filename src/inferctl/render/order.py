@@ -28,6 +28,8 @@ APPLY_ORDER: tuple[str, ...] = (
     "Service",
     "Deployment",
     "StatefulSet",
+    "InterceptorRoute",  # routes to a Service that exists; KEDA then scales a Deployment that exists
+    "ScaledObject",
     "PodMonitor",
     "ServiceMonitor",
 )

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from inferctl.config.models import PlatformConfig
 from inferctl.errors import PlanError
+from inferctl.render.autoscaling import behind_interceptor, render_autoscaling, without_fixed_replicas
 from inferctl.render.exposure import render_exposure
 from inferctl.render.karpenter import render_karpenter
 from inferctl.render.meta import SYSTEM_NAMESPACES, Object, render_namespace
@@ -47,6 +48,13 @@ def render_platform(
         placement = placements.get(model.name)
         if placement is None:
             raise PlanError(f"no placement for model {model.name!r}; run 'inferctl plan' to size it")
-        objects += render_workload(config, model, placement, index=index, karpenter=karpenter)
-        objects += render_exposure(config, model)
+        workload = render_workload(config, model, placement, index=index, karpenter=karpenter)
+        exposure = render_exposure(config, model)
+        if model.autoscaling is not None:  # KEDA owns the replica count; the interceptor fronts a model at zero
+            workload = [without_fixed_replicas(o) if o["kind"] == "Deployment" else o for o in workload]
+            if model.autoscaling.scales_to_zero:
+                exposure = [behind_interceptor(o) if o["kind"] == "Service" else o for o in exposure]
+            exposure += render_autoscaling(config, model, placement)
+        objects += workload
+        objects += exposure
     return sort_for_apply(objects)

@@ -269,7 +269,7 @@ def _scheduling(
         }
     spec["nodeSelector"] = selector
     spec["tolerations"] = [{"key": GPU_RESOURCE, "operator": "Exists", "effect": "NoSchedule"}]
-    if model.replicas > 1:
+    if model.most_replicas > 1:
         # ScheduleAnyway: a zone without GPU capacity must not keep a replica from starting elsewhere.
         spec["topologySpreadConstraints"] = [
             {
@@ -302,10 +302,11 @@ def render_deployment(
     """The Deployment serving ``model`` on ``placement``. ``karpenter``: schedule onto the GPU NodePool."""
     check_cluster_model(model, index)
     _check_placement(model, placement)
-    if config.kubernetes.model_cache == "pvc" and model.replicas > 1:
+    if config.kubernetes.model_cache == "pvc" and model.most_replicas > 1:
         raise ConfigError(
-            f"models[{index}].replicas is {model.replicas} but kubernetes.model_cache is 'pvc', a ReadWriteOnce "
-            "volume one pod can mount; set replicas to 1 or model_cache to emptyDir"
+            f"model {model.name!r} runs up to {model.most_replicas} replicas but kubernetes.model_cache is 'pvc', a "
+            "ReadWriteOnce volume one pod can mount; run 1 replica (autoscaling.max_replicas: 1) or set model_cache "
+            "to emptyDir"
         )
     labels = model_labels(config, model)
     pvc = config.kubernetes.model_cache == "pvc"

@@ -152,6 +152,12 @@ def plan_platform(
     )
 
 
+def _most_replicas(config: PlatformConfig, name: str) -> int:
+    """The replicas the pool must have room for: the fixed count, or autoscaling's maximum."""
+    model = config.model(name)
+    return model.autoscaling.max_replicas if model.autoscaling is not None else model.replicas
+
+
 def pool_limits_problem(config: PlatformConfig, placements: Mapping[str, Placement]) -> str | None:
     """Why the GPU NodePool's limits stop Karpenter before every replica has its node (None when they do not).
 
@@ -159,7 +165,7 @@ def pool_limits_problem(config: PlatformConfig, placements: Mapping[str, Placeme
     launches nothing past them, so a plan over the limits leaves replicas Pending on a cluster that costs money.
     """
     limits = config.pools.gpu.limits
-    nodes = [(name, config.model(name).replicas, get_instance(p.instance_type)) for name, p in placements.items()]
+    nodes = [(name, _most_replicas(config, name), get_instance(p.instance_type)) for name, p in placements.items()]
     capacity = {
         "gpus": sum(count * inst.gpu_count for _, count, inst in nodes),
         "cpu": sum(count * inst.vcpu for _, count, inst in nodes),

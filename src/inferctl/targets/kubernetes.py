@@ -160,10 +160,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
+        from inferctl.kube.keda import check_autoscalers_installed, check_prometheus_configured
         from inferctl.kube.objects import name_of
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
         from inferctl.render.secrets import secret_owner
 
+        check_prometheus_configured(self.config)
         secret_name = self.config.secrets.hf_secret_name
         hf_secret: Obj | None = None
         if self.needs_hf_token():  # before anything else, and by reads only: a missing HF_TOKEN changes nothing
@@ -173,6 +175,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         placements = self.placements()
         reporter.phase("connecting", self.settings.context or "current context")
         client = self.client()
+        check_autoscalers_installed(client, self.config)
         hf_secret = hf_secret or client.get("v1", "Secret", secret_name)
         objects = self.render(placements, values)
         if hf_secret is not None and secret_owner(hf_secret) != self.config.name:
@@ -202,25 +205,30 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
         for model in self.config.models:
-            if model.replicas > 0:
+            if model.replicas > 0 and not self._at_zero(client, model, reporter):
                 self._smoke(client, model, reporter)
         return endpoints
 
     def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
         from inferctl.kube.diagnose import diagnose_load_balancer, load_balancer_hostname
+        from inferctl.kube.keda import public_service
 
+        name, namespace = public_service(self.config, model)
         start = self.clock()
         while True:
-            service = client.get("v1", "Service", model.name)
+            service = client.get("v1", "Service", name, namespace=namespace)
             if service is None or service.get("spec", {}).get("type") != "LoadBalancer":
                 return service
             if load_balancer_hostname(service):
                 return service
             waited = self.clock() - start
-            reporter.phase("waiting for the load balancer", f"Service {model.name} ({waited:.0f}s)")
+            reporter.phase("waiting for the load balancer", f"Service {name} ({waited:.0f}s)")
             events = client.list(
-                "v1", "Event", fields={"involvedObject.name": model.name, "involvedObject.kind": "Service"}
+                "v1",
+                "Event",
+                namespace=namespace,
+                fields={"involvedObject.name": name, "involvedObject.kind": "Service"},
             )
             found = diagnose_load_balancer(
                 service, events, waited_s=waited, grace_s=self.settings.load_balancer_timeout_s
@@ -244,12 +252,24 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             suffix = "" if port == 80 else f":{port}"
             return Endpoint(model.model_name, f"http://{host}{suffix}/v1", key, note)
         local = PORT_FORWARD_BASE + index
+        service_name, service_namespace = _public(self.config, model)
+        namespace = service_namespace or namespace
         return Endpoint(
             model.model_name,
             f"http://127.0.0.1:{local}/v1",
             key,
-            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{model.name} {local}:{port}' first",
+            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{service_name} {local}:{port}' first",
         )
+
+    def _at_zero(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> bool:
+        """KEDA has scaled the model to zero (a re-run of up while idle): nothing to smoke-test; say so."""
+        if model.autoscaling is None or not model.autoscaling.scales_to_zero:
+            return False
+        deployment = client.get("apps/v1", "Deployment", model.name) or {}
+        if deployment.get("spec", {}).get("replicas", 1) != 0:
+            return False
+        reporter.info(f"{model.name} is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)")
+        return True
 
     def _smoke(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> None:
         """GET /v1/models through the API server's service proxy.
@@ -338,6 +358,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     # --- reads ---------------------------------------------------------------------------------------------
 
     def status(self) -> dict[str, Any]:
+        from inferctl.kube.keda import scaler_view
         from inferctl.kube.rollout import rollout_state
         from inferctl.kube.views import nodepool_rows
 
@@ -353,11 +374,13 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 state = "ready" if rollout_state(deployment).done else "progressing"
             except OperationError:
                 state = "failed"
-            service = client.get("v1", "Service", model.name)
+            service = client.get("v1", "Service", *_public(self.config, model))
             endpoint = self._endpoint(index, model, service)
+            scaling = scaler_view(client, model)
             models.append(
                 {
                     **row,
+                    **({"autoscaling": scaling} if scaling is not None else {}),
                     "state": state,
                     "replicas": int(deployment.get("spec", {}).get("replicas", 0)),
                     "ready": int(deployment.get("status", {}).get("readyReplicas") or 0),
@@ -381,7 +404,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         for index, model in enumerate(self.config.models):
             if client.get("apps/v1", "Deployment", model.name) is None:
                 continue
-            out.append(self._endpoint(index, model, client.get("v1", "Service", model.name)))
+            out.append(self._endpoint(index, model, client.get("v1", "Service", *_public(self.config, model))))
         if not out:
             raise NotFoundError(
                 f"no model of platform {self.config.name} runs in namespace {client.namespace} (context "
@@ -399,8 +422,10 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         chosen = self.config.models[index]
         port = local_port or PORT_FORWARD_BASE + index
         key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
-        with port_forward(self.settings, chosen.name, local_port=port) as base_url:
-            yield Endpoint(chosen.model_name, base_url, key, f"through kubectl port-forward to svc/{chosen.name}")
+        service, namespace = _public(self.config, chosen)  # a model at zero: the interceptor's entry wakes it
+        settings = self.settings if namespace is None else self.settings.model_copy(update={"namespace": namespace})
+        with port_forward(settings, service, local_port=port) as base_url:
+            yield Endpoint(chosen.model_name, base_url, key, f"through kubectl port-forward to svc/{service}")
 
     def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
         from inferctl.kube.objects import first_container_name, name_of, pod_is_ready
@@ -434,6 +459,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
         return {"context": client.context, **view}
+
+
+def _public(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
+    from inferctl.kube.keda import public_service
+
+    return public_service(config, model)
 
 
 def _is_api_status(answer: Any) -> bool:

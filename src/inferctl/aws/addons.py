@@ -1,0 +1,132 @@
+"""Autoscaling add-ons on the system nodes: KEDA, the KEDA HTTP add-on and a small Prometheus, as pinned Helm
+releases.
+
+Installed on every aws platform (a few hundred millicores on the system nodes), so turning ``autoscaling`` on
+for a model is a config change, not an infrastructure one, and the rendered Grafana dashboard has a Prometheus
+to read. Chart versions and values keys come from the charts at these versions:
+
+* KEDA: ``kedacore/charts`` tag ``v2.20.2``, ``keda/Chart.yaml`` (version 2.20.2) and ``keda/values.yaml``
+  (``nodeSelector``).
+* HTTP add-on: ``kedacore/charts`` commit ``c4b92e9`` ("release v0.15.0"), ``http-add-on/Chart.yaml`` (chart
+  ``keda-add-ons-http`` 0.15.0) and ``http-add-on/values.yaml`` (``operator|scaler|interceptor.nodeSelector``).
+  It installs into KEDA's namespace, where its scaler's address ``keda-add-ons-http-external-scaler.keda:9090``
+  is what the rendered ScaledObjects name.
+* Prometheus: ``prometheus-community/helm-charts`` tag ``prometheus-29.27.0``, ``charts/prometheus/values.yaml``
+  (``server.retention``, ``server.persistentVolume.enabled``, ``server.nodeSelector``, ``extraScrapeConfigs``,
+  and the sub-charts' ``enabled`` switches).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_kubernetes as k8s
+import yaml
+
+from inferctl.aws.context import ProgramContext
+from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
+from inferctl.render.autoscaling import HTTP_ADDON_CHART, HTTP_ADDON_RELEASE, KEDA_NAMESPACE, PROMETHEUS_NAMESPACE
+from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
+
+KEDA_REPO = "https://kedacore.github.io/charts"
+KEDA_CHART = "keda"
+KEDA_VERSION = "2.20.2"
+HTTP_ADDON_VERSION = "0.15.0"
+PROMETHEUS_REPO = "https://prometheus-community.github.io/helm-charts"
+PROMETHEUS_CHART = "prometheus"
+PROMETHEUS_VERSION = "29.27.0"
+# Autoscaling looks minutes back, the dashboard a day: two days of samples is plenty. No volume: the EBS CSI
+# driver is not a dependency, and losing samples on a restart costs a few minutes of history, nothing more.
+PROMETHEUS_RETENTION = "2d"
+PROMETHEUS_RETENTION_SIZE = "4GB"
+VLLM_SCRAPE_JOB = "inferctl-vllm"
+
+
+def _label(key: str) -> str:
+    """Prometheus' name for a pod label in service discovery (non-alphanumerics become ``_``)."""
+    return "__meta_kubernetes_pod_label_" + "".join(c if c.isalnum() else "_" for c in key)
+
+
+def vllm_scrape_config(platform: str) -> list[dict[str, Any]]:
+    """One scrape job for this platform's vLLM pods (their ``http`` port serves ``/metrics``), labelled with the
+    namespace the KEDA queries select on. vLLM's own ``model_name`` label names the served model."""
+    return [
+        {
+            "job_name": VLLM_SCRAPE_JOB,
+            "scrape_interval": "15s",
+            "metrics_path": "/metrics",
+            "kubernetes_sd_configs": [{"role": "pod"}],
+            "relabel_configs": [
+                {"source_labels": [_label(LABEL_PLATFORM)], "regex": platform, "action": "keep"},
+                {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": PORT_NAME, "action": "keep"},
+                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+                {"source_labels": [_label(LABEL_MODEL)], "target_label": "model"},
+            ],
+        }
+    ]
+
+
+def prometheus_values(platform: str, system_nodes: pulumi.Input[dict[str, str]]) -> dict[str, Any]:
+    return {
+        "server": {
+            "retention": PROMETHEUS_RETENTION,
+            "retentionSize": PROMETHEUS_RETENTION_SIZE,
+            "persistentVolume": {"enabled": False},
+            "nodeSelector": system_nodes,
+        },
+        # Only the server: no alertmanager, no pushgateway, and no node exporter DaemonSet on the GPU nodes.
+        "alertmanager": {"enabled": False},
+        "prometheus-pushgateway": {"enabled": False},
+        "prometheus-node-exporter": {"enabled": False},
+        "kube-state-metrics": {"enabled": False},
+        "extraScrapeConfigs": yaml.safe_dump(vllm_scrape_config(platform), sort_keys=False),
+    }
+
+
+@dataclass(frozen=True)
+class Autoscalers:
+    keda: k8s.helm.v3.Release
+    http_addon: k8s.helm.v3.Release
+    prometheus: k8s.helm.v3.Release
+
+
+def build_autoscalers(ctx: ProgramContext, cluster: Cluster) -> Autoscalers:
+    """KEDA first (its CRDs), then the HTTP add-on (whose interceptor scales itself with a ScaledObject)."""
+    system_nodes = {"kubernetes.io/os": "linux", NODEGROUP_LABEL: cluster.node_group_name}
+    after_nodes = pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group])
+    keda = k8s.helm.v3.Release(
+        "keda",
+        name="keda",
+        chart=KEDA_CHART,
+        version=KEDA_VERSION,
+        namespace=KEDA_NAMESPACE,
+        create_namespace=True,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_REPO),
+        values={"nodeSelector": system_nodes},
+        opts=after_nodes,
+    )
+    http_addon = k8s.helm.v3.Release(
+        "keda-http-add-on",
+        name=HTTP_ADDON_RELEASE,
+        chart=HTTP_ADDON_CHART,
+        version=HTTP_ADDON_VERSION,
+        namespace=KEDA_NAMESPACE,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_REPO),
+        values={part: {"nodeSelector": system_nodes} for part in ("operator", "scaler", "interceptor")},
+        opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group, keda]),
+    )
+    prometheus = k8s.helm.v3.Release(
+        "prometheus",
+        name="prometheus",
+        chart=PROMETHEUS_CHART,
+        version=PROMETHEUS_VERSION,
+        namespace=PROMETHEUS_NAMESPACE,
+        create_namespace=True,
+        repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=PROMETHEUS_REPO),
+        values=prometheus_values(ctx.config.name, system_nodes),
+        opts=after_nodes,
+    )
+    return Autoscalers(keda=keda, http_addon=http_addon, prometheus=prometheus)

@@ -1,0 +1,117 @@
+"""KEDA and the HTTP add-on on a live cluster: are they installed, where does a model's traffic enter, and what
+is the scaler doing (for ``status``).
+
+Facts from upstream: KEDA's ScaledObject status (``kedacore/keda`` v2.20.2, ``apis/keda/v1alpha1``:
+``status.conditions`` of types ``Ready``, ``Active``, ``Fallback``, ``Paused``; ``status.hpaName``), the HPA
+KEDA creates (``autoscaling/v2``: ``status.currentReplicas``, ``desiredReplicas``, ``lastScaleTime``), and the
+HTTP add-on's interceptor proxy Service (``kedacore/charts`` c4b92e9, ``http-add-on/templates/interceptor/
+service-proxy.yaml``: ``<chart>-<interceptor.proxy.service>`` = ``keda-add-ons-http-interceptor-proxy``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.errors import ConfigError, UserError
+from inferctl.kube.client import KubeClient
+from inferctl.kube.objects import Obj
+from inferctl.render.autoscaling import (
+    HTTP_ADDON_CHART,
+    HTTP_ADDON_RELEASE,
+    KEDA_NAMESPACE,
+    autoscaled,
+    entry_service_name,
+    waking_model,
+)
+
+KEDA_INSTALL = (
+    "helm repo add kedacore https://kedacore.github.io/charts && "
+    f"helm install keda kedacore/keda --version 2.20.2 --namespace {KEDA_NAMESPACE} --create-namespace"
+)
+HTTP_ADDON_INSTALL = (
+    f"helm install {HTTP_ADDON_RELEASE} kedacore/{HTTP_ADDON_CHART} --version 0.15.0 --namespace {KEDA_NAMESPACE}"
+)
+INTERCEPTOR_PROXY_SERVICE = f"{HTTP_ADDON_CHART}-interceptor-proxy"
+
+
+def check_prometheus_configured(config: PlatformConfig) -> None:
+    """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
+    if config.target != "aws" and autoscaled(config) and config.observability.prometheus_url is None:
+        raise ConfigError(
+            "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
+            "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
+        )
+
+
+def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> None:
+    """Refuse autoscaling config, before anything is applied, on a cluster without KEDA (or, for a model that
+    scales to zero, without the HTTP add-on in KEDA's namespace), naming the Helm command that installs it."""
+    if not autoscaled(config):
+        return
+    if not client.serves("keda.sh/v1alpha1", "ScaledObject"):
+        raise UserError(
+            f"models[].autoscaling needs KEDA, which this cluster lacks (no ScaledObject CRD); install it: "
+            f"{KEDA_INSTALL}; or remove autoscaling"
+        )
+    if waking_model(config) is None:
+        return
+    if not client.serves("http.keda.sh/v1beta1", "InterceptorRoute"):
+        raise UserError(
+            f"autoscaling.min_replicas 0 needs the KEDA HTTP add-on v0.15, which this cluster lacks (no "
+            f"InterceptorRoute CRD); install it: {HTTP_ADDON_INSTALL}; or set min_replicas to 1"
+        )
+    if client.get("v1", "Service", INTERCEPTOR_PROXY_SERVICE, namespace=KEDA_NAMESPACE) is None:
+        raise UserError(
+            f"the KEDA HTTP add-on is installed but its Service {INTERCEPTOR_PROXY_SERVICE} is not in namespace "
+            f"{KEDA_NAMESPACE}, where inferctl puts the entry to a model at zero; install it there: "
+            f"{HTTP_ADDON_INSTALL}"
+        )
+
+
+def public_service(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
+    """(name, namespace) of the Service clients reach: the interceptor's entry for a model that scales to zero,
+    else the model's own (namespace None: the platform's)."""
+    if model.autoscaling is not None and model.autoscaling.scales_to_zero:
+        return entry_service_name(config, model), KEDA_NAMESPACE
+    return model.name, None
+
+
+def _condition(obj: Obj, kind: str) -> dict[str, Any]:
+    conditions = obj.get("status", {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") == kind), {})
+
+
+def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | None:
+    """For ``status``: current and desired replicas, the scaler's state (KEDA's Ready/Active conditions) and the
+    last scale event, from the ScaledObject and the HPA KEDA made for it. None for a model without autoscaling."""
+    settings = model.autoscaling
+    if settings is None:
+        return None
+    bounds = {"min": settings.min_replicas, "max": settings.max_replicas}
+    scaled = client.get("keda.sh/v1alpha1", "ScaledObject", model.name)
+    if scaled is None:
+        return {"state": "no ScaledObject (run 'inferctl up')", **bounds}
+    ready, active = _condition(scaled, "Ready"), _condition(scaled, "Active")
+    if ready.get("status") != "True":
+        state = f"not ready: {ready.get('message') or ready.get('reason') or 'waiting for KEDA'}"
+    elif active.get("status") == "True":
+        state = "active"
+    else:
+        state = "idle (scaled to zero)" if settings.scales_to_zero else "idle"
+    view: dict[str, Any] = {"state": state, **bounds}
+    hpa_name = scaled.get("status", {}).get("hpaName")
+    hpa = client.get("autoscaling/v2", "HorizontalPodAutoscaler", hpa_name) if hpa_name else None
+    if hpa is not None:
+        status = hpa.get("status", {})
+        view["current_replicas"] = int(status.get("currentReplicas") or 0)
+        view["desired_replicas"] = int(status.get("desiredReplicas") or 0)
+        view["last_scale_time"] = status.get("lastScaleTime")
+    events = client.list(
+        "v1", "Event", fields={"involvedObject.name": model.name, "involvedObject.kind": "ScaledObject"}
+    )
+    if events:
+        last = max(events, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+        view["last_event"] = f"{last.get('reason', '')}: {last.get('message', '')}".strip(": ")
+        view["last_event_time"] = last.get("lastTimestamp") or last.get("eventTime")
+    return view

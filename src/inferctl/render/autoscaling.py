@@ -1,0 +1,237 @@
+"""Autoscaling objects: a KEDA ScaledObject per autoscaled model, and for a model that scales to zero the HTTP
+add-on's InterceptorRoute plus the entry Service that puts the interceptor in the request path.
+
+Facts from upstream at the pinned versions (cited where used):
+
+* KEDA v2.20.2 (``kedacore/keda``, ``pkg/scalers/prometheus_scaler.go``): the prometheus trigger's metadata keys
+  ``serverAddress``, ``query``, ``threshold``, ``activationThreshold``, ``ignoreNullValues`` (default true: an
+  empty result, as at zero replicas, reads 0). ``pkg/scalers/external_scaler.go``: ``scalerAddress``.
+* HTTP add-on v0.15.0 (``kedacore/http-add-on``): ``InterceptorRoute`` (``http.keda.sh/v1beta1``) replaces
+  ``HTTPScaledObject``, which the operator now logs as deprecated (CHANGELOG v0.14.0). With an InterceptorRoute
+  the ScaledObject is ours: an ``external-push`` trigger names the route (``pkg/k8s/scaledobject.go``:
+  ``interceptorRoute``) at the add-on's scaler (``keda-add-ons-http-external-scaler.<ns>:9090``, the chart's
+  ``scaler.service`` and ``scaler.grpcPort``). The interceptor answers 504 Gateway Timeout when the backend is
+  not ready within the route's ``timeouts.readiness`` (``interceptor/middleware/endpoint_resolver.go``).
+* The interceptor pods' labels and ports are the chart's (``kedacore/charts`` at ``c4b92e9``, the v0.15.0
+  release commit, ``http-add-on/templates/_helpers.tpl`` and ``templates/interceptor/deployment.yaml``): proxy
+  on 8080, ``/readyz`` on the admin port 9090.
+
+Request path for a model at zero: load balancer -> entry Service (in the add-on's namespace, selecting the
+interceptor pods) -> interceptor -> the model's ClusterIP Service -> vLLM. The interceptor proxies the request
+unchanged, so vLLM still checks the API key; the load balancer's health check asks the interceptor's own
+``/readyz``, which answers 200 while the model has no replica at all.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
+from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
+from inferctl.render.meta import Object, metadata, model_labels
+from inferctl.sizing.autoscaling import NLB_IDLE_MARGIN_S, per_replica_target, wake_timeout_s
+from inferctl.sizing.placement import Placement
+
+KEDA_NAMESPACE = "keda"  # KEDA and the HTTP add-on, as their install docs put them
+HTTP_ADDON_RELEASE = "http-add-on"
+HTTP_ADDON_CHART = "keda-add-ons-http"
+EXTERNAL_SCALER = f"{HTTP_ADDON_CHART}-external-scaler.{KEDA_NAMESPACE}:9090"
+INTERCEPTOR_PROXY_PORT = 8080
+INTERCEPTOR_ADMIN_PORT = 9090
+INTERCEPTOR_SELECTOR = {
+    "app.kubernetes.io/component": "interceptor",
+    "app.kubernetes.io/name": "http-add-on",
+    "app.kubernetes.io/part-of": HTTP_ADDON_CHART,
+    "app.kubernetes.io/managed-by": "Helm",
+    "app.kubernetes.io/instance": HTTP_ADDON_RELEASE,
+}
+# The Prometheus inferctl installs on aws: release "prometheus" of prometheus-community/prometheus, whose server
+# Service is "<fullname>-server" on port 80 (charts/prometheus/templates/_helpers.tpl, values.yaml server.service).
+PROMETHEUS_NAMESPACE = "prometheus"
+INSTALLED_PROMETHEUS_URL = f"http://prometheus-server.{PROMETHEUS_NAMESPACE}.svc:80"
+# vLLM's own gauges (vllm/v1/metrics/loggers.py in vLLM 0.32), labelled with model_name (the served name).
+RUNNING = "vllm:num_requests_running"
+WAITING = "vllm:num_requests_waiting"
+KV_CACHE_USAGE = "vllm:kv_cache_usage_perc"
+POLLING_INTERVAL_S = 15
+# A GPU replica takes minutes to start: scale down only after load has stayed low this long.
+SCALE_DOWN_STABILIZATION_S = 300
+# Non-streaming completions can take minutes before the first byte; the add-on's default is 300 s.
+RESPONSE_HEADER_TIMEOUT = "600s"
+
+
+def autoscaled(config: PlatformConfig) -> list[ModelDeployment]:
+    return [m for m in config.models if m.autoscaling is not None]
+
+
+def waking_model(config: PlatformConfig) -> ModelDeployment | None:
+    """The model that scales to zero behind the interceptor, if any (the config allows at most one)."""
+    return next((m for m in autoscaled(config) if m.autoscaling and m.autoscaling.scales_to_zero), None)
+
+
+def prometheus_url(config: PlatformConfig) -> str:
+    return config.observability.prometheus_url or INSTALLED_PROMETHEUS_URL
+
+
+def _settings(model: ModelDeployment) -> AutoscalingSettings:
+    if model.autoscaling is None:
+        raise ValueError(f"model {model.name!r} has no autoscaling settings")
+    return model.autoscaling
+
+
+def _selector(config: PlatformConfig, model: ModelDeployment) -> str:
+    return f'{{namespace="{config.kubernetes.namespace}",model_name="{model.model_name}"}}'
+
+
+def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
+    """KEDA scales the model's Deployment on vLLM's queue (running + waiting per replica against the sizing
+    target), on KV-cache usage, and, for scale to zero, on the interceptor's pending requests."""
+    settings = _settings(model)
+    selector = _selector(config, model)
+    server = prometheus_url(config)
+    triggers: list[dict[str, Any]] = [
+        {
+            "type": "prometheus",
+            "name": "vllm-requests",
+            "metricType": "AverageValue",  # the sum divided by replicas, against the per-replica target
+            "metadata": {
+                "serverAddress": server,
+                "query": f"sum({RUNNING}{selector}) + sum({WAITING}{selector})",
+                "threshold": str(per_replica_target(model, placement)),
+                "ignoreNullValues": "true",
+            },
+        },
+        {
+            "type": "prometheus",
+            "name": "vllm-kv-cache",
+            "metricType": "Value",  # HPA: replicas x average usage / target
+            "metadata": {
+                "serverAddress": server,
+                "query": f"avg({KV_CACHE_USAGE}{selector})",
+                "threshold": f"{settings.kv_cache_target:g}",
+                "ignoreNullValues": "true",
+            },
+        },
+    ]
+    if settings.scales_to_zero:
+        triggers.append(
+            {
+                "type": "external-push",
+                "name": "interceptor",
+                "metadata": {"scalerAddress": EXTERNAL_SCALER, "interceptorRoute": model.name},
+            }
+        )
+    idle_s = duration_seconds(settings.scale_to_zero_after)
+    spec: dict[str, Any] = {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
+        "minReplicaCount": settings.min_replicas,
+        "maxReplicaCount": settings.max_replicas,
+        "pollingInterval": POLLING_INTERVAL_S,
+        "advanced": {
+            "horizontalPodAutoscalerConfig": {
+                "behavior": {"scaleDown": {"stabilizationWindowSeconds": SCALE_DOWN_STABILIZATION_S}}
+            }
+        },
+        "triggers": triggers,
+    }
+    if settings.scales_to_zero:
+        spec["cooldownPeriod"] = idle_s  # KEDA applies it only to the last step, 1 -> 0
+        spec["initialCooldownPeriod"] = idle_s  # a fresh rollout is not scaled away before anyone used it
+    return {
+        "apiVersion": "keda.sh/v1alpha1",
+        "kind": "ScaledObject",
+        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "spec": spec,
+    }
+
+
+def render_interceptor_route(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
+    """Every request reaching the interceptor ("*": the load balancer's own host name is not known when this
+    renders) goes to the model's Service; it waits up to the wake timeout for a ready replica, then 504."""
+    settings = _settings(model)
+    behind_nlb = _behind_nlb(config)
+    return {
+        "apiVersion": "http.keda.sh/v1beta1",
+        "kind": "InterceptorRoute",
+        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "spec": {
+            "target": {"service": model.name, "portName": "http"},
+            "rules": [{"hosts": ["*"]}],
+            "scalingMetric": {"concurrency": {"targetValue": per_replica_target(model, placement)}},
+            "timeouts": {
+                "readiness": f"{wake_timeout_s(settings, placement, behind_nlb=behind_nlb)}s",
+                "responseHeader": RESPONSE_HEADER_TIMEOUT,
+            },
+        },
+    }
+
+
+def entry_service_name(config: PlatformConfig, model: ModelDeployment) -> str:
+    return f"{config.name}-{model.name}"[:63].rstrip("-")
+
+
+def _behind_nlb(config: PlatformConfig) -> bool:
+    return config.target == "aws" and service_type(config) == "LoadBalancer"
+
+
+def render_entry_service(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
+    """The Service clients reach for a model that scales to zero: the interceptor's pods, in the add-on's
+    namespace (a Service selects pods of its own namespace only). On aws an NLB whose health check asks the
+    interceptor's ``/readyz`` on its admin port, so targets stay healthy while the model has no replica, and whose
+    TCP idle timeout outlasts the wake timeout (annotation ``aws-load-balancer-listener-attributes.TCP-80``,
+    AWS Load Balancer Controller v2.14.0 ``docs/guide/service/annotations.md``)."""
+    kind = service_type(config)
+    on_aws_lb = _behind_nlb(config)
+    annotations = None
+    if on_aws_lb:
+        annotations = _nlb_annotations(config)
+        prefix = "service.beta.kubernetes.io/aws-load-balancer-"
+        annotations[f"{prefix}healthcheck-path"] = "/readyz"
+        annotations[f"{prefix}healthcheck-port"] = str(INTERCEPTOR_ADMIN_PORT)
+        idle_s = wake_timeout_s(_settings(model), placement, behind_nlb=True) + NLB_IDLE_MARGIN_S
+        annotations[f"{prefix}listener-attributes.TCP-80"] = f"tcp.idle_timeout.seconds={max(idle_s, 350)}"
+    spec: dict[str, Any] = {
+        "type": kind,
+        "selector": dict(INTERCEPTOR_SELECTOR),
+        "ports": [{"name": "http", "port": 80, "targetPort": "proxy", "protocol": "TCP"}],
+    }
+    if on_aws_lb:
+        spec["loadBalancerClass"] = AWS_LB_CLASS
+    if kind == "LoadBalancer" and config.endpoint.exposure.source_ranges:
+        spec["loadBalancerSourceRanges"] = list(config.endpoint.exposure.source_ranges)
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": metadata(
+            entry_service_name(config, model),
+            namespace=KEDA_NAMESPACE,
+            labels=model_labels(config, model),
+            annotations=annotations,
+        ),
+        "spec": spec,
+    }
+
+
+def render_autoscaling(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> list[Object]:
+    """The autoscaling objects of ``model`` ([] without ``autoscaling``)."""
+    if model.autoscaling is None:
+        return []
+    objects = [render_scaled_object(config, model, placement)]
+    if model.autoscaling.scales_to_zero:
+        objects += [render_interceptor_route(config, model, placement), render_entry_service(config, model, placement)]
+    return objects
+
+
+def without_fixed_replicas(deployment: Object) -> Object:
+    """The Deployment without ``spec.replicas``: KEDA's HPA owns the count, and every ``up`` would otherwise
+    reset it (server-side apply)."""
+    spec = {k: v for k, v in deployment["spec"].items() if k != "replicas"}
+    return {**deployment, "spec": spec}
+
+
+def behind_interceptor(service: Object) -> Object:
+    """The model's own Service as the interceptor's target: in-cluster only (the entry Service is public)."""
+    spec = {k: v for k, v in service["spec"].items() if k not in {"loadBalancerClass", "loadBalancerSourceRanges"}}
+    spec["type"] = "ClusterIP"
+    meta = {k: v for k, v in service["metadata"].items() if k != "annotations"}
+    return {**service, "metadata": meta, "spec": spec}

@@ -1,0 +1,217 @@
+"""Autoscaling on target kubernetes: refusing it, before any change, on a cluster without KEDA or the HTTP add-on
+(naming the Helm command), applying the KEDA objects where they belong, and ``status``'s scaler view.
+
+Everything is real (sizing, renderers, lightkube) except the API server: :class:`tests.support.kube.FakeCluster`
+at lightkube's HTTP transport (no API server runs here). ScaledObject conditions and the HPA status fields are
+KEDA v2.20.2's (``kedacore/keda``, ``apis/keda/v1alpha1/condition_types.go``, ``scaledobject_types.go``:
+``status.hpaName``) and ``autoscaling/v2``'s; the event reason ``KEDAScaleTargetActivated`` is KEDA's
+(``pkg/eventreason/eventreason.go``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferctl.config.models import PlatformConfig
+from inferctl.errors import ConfigError, UserError
+from inferctl.home import Home
+from inferctl.targets.kubernetes import KubernetesTarget
+from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, set_rollout
+
+NS = "inferctl"
+PROMETHEUS = "http://prometheus-server.monitoring.svc"
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
+    cluster = FakeCluster()
+    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
+    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
+    yield cluster
+
+
+def config(tmp_path: Path, autoscaling: dict[str, Any], *, prometheus: str | None = PROMETHEUS) -> PlatformConfig:
+    path = tmp_path / "kubeconfig"
+    if not path.exists():
+        kubeconfig(path)
+    return PlatformConfig.model_validate(
+        {
+            "name": "genai",
+            "target": "kubernetes",
+            "models": [{"name": "llama", "source": "meta-llama/Meta-Llama-3-8B-Instruct", "autoscaling": autoscaling}],
+            "kubernetes": {"kubeconfig": str(path)},
+            "observability": {"prometheus_url": prometheus},
+        }
+    )
+
+
+def target(cfg: PlatformConfig) -> KubernetesTarget:
+    tgt = KubernetesTarget(cfg, Home.from_env())
+    tgt.poll_s = 0
+    return tgt
+
+
+def rolled_out(fake: FakeCluster) -> None:
+    labels = {"inferctl.io/platform": "genai", "inferctl.io/model": "llama"}
+    fake.put(make_pod("llama-1", NS, labels, node="n1", phase="Running", ready=True, container={"state": {}}))
+    set_rollout(fake, "llama", NS, ready=1)
+
+
+def interceptor_service() -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "keda-add-ons-http-interceptor-proxy", "namespace": "keda"},
+        "spec": {"ports": [{"name": "proxy", "port": 8080}]},
+    }
+
+
+def test_without_keda_up_names_the_helm_command_and_changes_nothing(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.missing_groups = {"keda.sh", "http.keda.sh"}
+    with pytest.raises(UserError) as caught:
+        target(config(tmp_path, {"max_replicas": 3})).up(RecordingReporter())
+    assert "helm install keda kedacore/keda --version 2.20.2 --namespace keda" in caught.value.message
+    assert caught.value.exit_code == 2 and "\n" not in caught.value.message
+    assert fake.applied() == []
+
+
+def test_scale_to_zero_without_the_http_add_on_is_refused(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.missing_groups = {"http.keda.sh"}
+    with pytest.raises(
+        UserError, match=re.escape("helm install http-add-on kedacore/keda-add-ons-http --version 0.15.0")
+    ):
+        target(config(tmp_path, {"min_replicas": 0})).up(RecordingReporter())
+    assert fake.applied() == []
+    fake.missing_groups = set()  # CRDs there, but the interceptor is not in namespace keda
+    with pytest.raises(UserError, match="keda-add-ons-http-interceptor-proxy is not in namespace keda"):
+        target(config(tmp_path, {"min_replicas": 0})).up(RecordingReporter())
+    assert fake.applied() == []
+
+
+def test_min_one_needs_keda_only(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.missing_groups = {"http.keda.sh"}
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"max_replicas": 3})).up(RecordingReporter())
+    assert "ScaledObject/llama" in fake.applied() and "InterceptorRoute/llama" not in fake.applied()
+
+
+def test_without_a_prometheus_url_up_stops_before_connecting(fake: FakeCluster, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=re.escape("set observability.prometheus_url")):
+        target(config(tmp_path, {"max_replicas": 3}, prometheus=None)).up(RecordingReporter())
+    assert fake.requests == []
+
+
+def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+    fake.frames = [rolled_out]
+    cfg = config(tmp_path, {"min_replicas": 0, "max_replicas": 2})
+    endpoints = target(cfg).up(RecordingReporter())
+    applied = fake.applied()
+    assert (
+        applied.index("Deployment/llama")
+        < applied.index("InterceptorRoute/llama")
+        < applied.index("ScaledObject/llama")
+    )
+    entry = fake.get("Service", "genai-llama", "keda")
+    assert entry is not None and entry["spec"]["type"] == "ClusterIP"
+    scaled = fake.get("ScaledObject", "llama", NS)
+    assert scaled is not None and scaled["spec"]["triggers"][0]["metadata"]["serverAddress"] == PROMETHEUS
+    deployment = fake.get("Deployment", "llama", NS)
+    assert deployment is not None and "replicas" not in deployment["spec"]
+    assert "kubectl port-forward -n keda svc/genai-llama" in (endpoints[0].note or "")
+
+    scaled["status"] = {
+        "hpaName": "keda-hpa-llama",
+        "conditions": [
+            {"type": "Ready", "status": "True", "reason": "ScaledObjectReady"},
+            {"type": "Active", "status": "False", "reason": "ScalerNotActive"},
+        ],
+    }
+    fake.put(
+        {
+            "apiVersion": "autoscaling/v2",
+            "kind": "HorizontalPodAutoscaler",
+            "metadata": {"name": "keda-hpa-llama", "namespace": NS},
+            "spec": {"scaleTargetRef": {"kind": "Deployment", "name": "llama"}, "maxReplicas": 2},
+            "status": {"currentReplicas": 0, "desiredReplicas": 0, "lastScaleTime": "2026-07-20T10:30:00Z"},
+        }
+    )
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "llama.1", "namespace": NS},
+            "involvedObject": {"kind": "ScaledObject", "name": "llama", "namespace": NS},
+            "reason": "KEDAScaleTargetDeactivated",
+            "message": "Deactivated apps/v1.Deployment inferctl/llama from 1 to 0",
+            "lastTimestamp": "2026-07-20T10:30:00Z",
+        }
+    )
+    (row,) = target(cfg).status()["models"]
+    assert row["autoscaling"] == {
+        "state": "idle (scaled to zero)",
+        "min": 0,
+        "max": 2,
+        "current_replicas": 0,
+        "desired_replicas": 0,
+        "last_scale_time": "2026-07-20T10:30:00Z",
+        "last_event": "KEDAScaleTargetDeactivated: Deactivated apps/v1.Deployment inferctl/llama from 1 to 0",
+        "last_event_time": "2026-07-20T10:30:00Z",
+    }
+
+
+def test_port_forward_to_a_model_at_zero_goes_through_the_interceptor(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Forwarding to the model's own Service would find no pod at zero; the interceptor's entry wakes it."""
+    from contextlib import contextmanager
+
+    seen: list[tuple[str, str]] = []
+
+    @contextmanager
+    def recording(settings: Any, service: str, *, local_port: int) -> Iterator[str]:
+        seen.append((settings.namespace, service))
+        yield f"http://127.0.0.1:{local_port}/v1"
+
+    monkeypatch.setattr("inferctl.kube.portforward.port_forward", recording)
+    with target(config(tmp_path, {"min_replicas": 0})).port_forward() as endpoint:
+        assert "svc/genai-llama" in (endpoint.note or "")
+    with target(config(tmp_path, {"min_replicas": 1})).port_forward():
+        pass
+    assert seen == [("keda", "genai-llama"), (NS, "llama")]
+
+
+def test_status_table_cells_show_the_scaler_record() -> None:
+    from inferctl.cli.common import _cell
+
+    assert _cell({"state": "active", "current_replicas": 2}) == "state: active, current replicas: 2"
+
+
+def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_path: Path) -> None:
+    fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+
+    def at_zero(cluster: FakeCluster) -> None:
+        """What KEDA leaves after scale_to_zero_after without requests (its scale writes survive a later apply
+        on a real server; this fake replaces the whole spec on apply, so the frame writes it on each read)."""
+        deployment = cluster.get("Deployment", "llama", NS)
+        assert deployment is not None
+        deployment["spec"]["replicas"] = 0
+        set_rollout(cluster, "llama", NS, ready=0, replicas=0)
+
+    fake.frames = [at_zero] * 5
+    tgt = target(config(tmp_path, {"min_replicas": 0}))
+    ticks = iter(range(10**6))
+    tgt.clock = lambda: float(next(ticks))  # a broken wait fails on its timeout instead of hanging the test
+    reporter = RecordingReporter()
+    tgt.up(reporter)
+    assert "llama is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)" in reporter.infos
+    assert not any("/proxy/" in r.path for r in fake.requests)
