@@ -64,12 +64,21 @@ def rolled_out(fake: FakeCluster) -> None:
     set_rollout(fake, "llama", NS, ready=1)
 
 
-def interceptor_service() -> dict[str, Any]:
+def interceptor_service(release: str = "http-add-on") -> dict[str, Any]:
+    """The chart's proxy Service as Helm renders it for ``release`` (kedacore/charts c4b92e9,
+    http-add-on/templates/interceptor/service-proxy.yaml and _helpers.tpl ``keda-http-add-on.matchLabels``)."""
+    selector = {
+        "app.kubernetes.io/component": "interceptor",
+        "app.kubernetes.io/name": "http-add-on",
+        "app.kubernetes.io/part-of": "keda-add-ons-http",
+        "app.kubernetes.io/managed-by": "Helm",
+        "app.kubernetes.io/instance": release,
+    }
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "keda-add-ons-http-interceptor-proxy", "namespace": "keda"},
-        "spec": {"ports": [{"name": "proxy", "port": 8080}]},
+        "spec": {"ports": [{"name": "proxy", "port": 8080, "targetPort": "proxy"}], "selector": selector},
     }
 
 
@@ -92,6 +101,17 @@ def test_scale_to_zero_without_the_http_add_on_is_refused(fake: FakeCluster, tmp
     fake.missing_groups = set()  # CRDs there, but the interceptor is not in namespace keda
     with pytest.raises(UserError, match="keda-add-ons-http-interceptor-proxy is not in namespace keda"):
         target(config(tmp_path, {"min_replicas": 0})).up(RecordingReporter())
+    assert fake.applied() == []
+
+
+def test_scale_to_zero_with_the_add_on_under_another_release_name_is_refused(fake: FakeCluster, tmp_path: Path) -> None:
+    """The entry Service selects the interceptor pods by release name: another release would leave it with no
+    endpoints, so up refuses before applying anything, in one line naming the install command."""
+    fake.put(interceptor_service(release="keda-http"))
+    with pytest.raises(UserError) as caught:
+        target(config(tmp_path, {"min_replicas": 0})).up(RecordingReporter())
+    assert "Helm release 'keda-http'" in caught.value.message and "helm install http-add-on" in caught.value.message
+    assert caught.value.exit_code == 2 and "\n" not in caught.value.message
     assert fake.applied() == []
 
 

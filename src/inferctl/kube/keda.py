@@ -19,6 +19,7 @@ from inferctl.kube.objects import Obj
 from inferctl.render.autoscaling import (
     HTTP_ADDON_CHART,
     HTTP_ADDON_RELEASE,
+    INTERCEPTOR_SELECTOR,
     KEDA_NAMESPACE,
     autoscaled,
     entry_service_name,
@@ -61,10 +62,22 @@ def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> N
             f"autoscaling.min_replicas 0 needs the KEDA HTTP add-on v0.15, which this cluster lacks (no "
             f"InterceptorRoute CRD); install it: {HTTP_ADDON_INSTALL}; or set min_replicas to 1"
         )
-    if client.get("v1", "Service", INTERCEPTOR_PROXY_SERVICE, namespace=KEDA_NAMESPACE) is None:
+    proxy = client.get("v1", "Service", INTERCEPTOR_PROXY_SERVICE, namespace=KEDA_NAMESPACE)
+    if proxy is None:
         raise UserError(
             f"the KEDA HTTP add-on is installed but its Service {INTERCEPTOR_PROXY_SERVICE} is not in namespace "
             f"{KEDA_NAMESPACE}, where inferctl puts the entry to a model at zero; install it there: "
+            f"{HTTP_ADDON_INSTALL}"
+        )
+    # The entry Service selects the interceptor pods by the chart's labels, which include the Helm release name
+    # (chart _helpers.tpl matchLabels); the proxy Service carries the same selector. Another release name would
+    # leave the entry with no endpoints, so every request to the model would fail.
+    selector = (proxy.get("spec") or {}).get("selector") or {}
+    if selector != INTERCEPTOR_SELECTOR:
+        release = selector.get("app.kubernetes.io/instance", "?")
+        raise UserError(
+            f"the KEDA HTTP add-on in namespace {KEDA_NAMESPACE} is Helm release {release!r}, but inferctl's entry "
+            f"to a model at zero selects release {HTTP_ADDON_RELEASE!r}; reinstall it as that release: "
             f"{HTTP_ADDON_INSTALL}"
         )
 
