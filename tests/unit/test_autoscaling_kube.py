@@ -235,3 +235,39 @@ def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_pat
     tgt.up(reporter)
     assert "llama is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)" in reporter.infos
     assert not any("/proxy/" in r.path for r in fake.requests)
+
+
+def test_down_after_autoscaling_was_removed_from_the_config_deletes_the_scaler_and_the_entry(
+    fake: FakeCluster, tmp_path: Path
+) -> None:
+    """The config no longer renders the ScaledObject, InterceptorRoute and entry Service (an NLB on aws, in KEDA's
+    namespace), so down must find them on the cluster, as it does a model's other objects. The platform's
+    namespace is the user's here, so deleting it does not take them along."""
+    for name in ("keda", NS):
+        fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"min_replicas": 0, "max_replicas": 2})).up(RecordingReporter())
+    assert fake.get("Service", "genai-llama", "keda") is not None
+    fake.frames = []
+    plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
+    plain.models[0].autoscaling = None
+    target(plain).down(RecordingReporter())
+    assert fake.get("ScaledObject", "llama", NS) is None
+    assert fake.get("InterceptorRoute", "llama", NS) is None
+    assert fake.get("Service", "genai-llama", "keda") is None
+    assert fake.get("Service", "keda-add-ons-http-interceptor-proxy", "keda") is not None
+
+
+def test_down_without_keda_or_access_to_its_namespace_still_tears_the_model_down(
+    fake: FakeCluster, tmp_path: Path
+) -> None:
+    fake.missing_groups = {"keda.sh", "http.keda.sh"}
+    fake.forbidden_namespaces = {"keda"}
+    plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
+    plain.models[0].autoscaling = None
+    fake.frames = [rolled_out]
+    target(plain).up(RecordingReporter())
+    fake.frames = []
+    target(plain).down(RecordingReporter())
+    assert fake.get("Deployment", "llama", NS) is None

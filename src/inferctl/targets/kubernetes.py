@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import KubernetesTarget as KubernetesSettings
 from inferctl.config.models import ModelDeployment, PlatformConfig, TargetName
-from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError
+from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError, UserError
 from inferctl.home import Home
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
 
@@ -39,6 +39,8 @@ MODEL_KINDS = (
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("v1", "PersistentVolumeClaim"),
 )
+# Present only where KEDA and its HTTP add-on are installed (render.autoscaling).
+AUTOSCALING_KINDS = (("keda.sh/v1alpha1", "ScaledObject"), ("http.keda.sh/v1beta1", "InterceptorRoute"))
 
 
 def catalog_price(instance_type: str, capacity_type: str) -> float | None:
@@ -345,15 +347,23 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         """Live objects of these models that rendering did not produce (a changed config left them behind)."""
         from inferctl.kube.objects import identity
         from inferctl.render import LABEL_MODEL, LABEL_PLATFORM
+        from inferctl.render.autoscaling import KEDA_NAMESPACE
 
         seen = {identity(o) for o in known}
-        found: list[Obj] = []
+        selector = {LABEL_PLATFORM: self.config.name}
+        live: list[Obj] = []
         for api_version, kind in MODEL_KINDS:
-            selector = {LABEL_PLATFORM: self.config.name}
-            for obj in client.list(api_version, kind, labels=selector):
-                if obj["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(obj) not in seen:
-                    found.append(obj)
-        return found
+            live += client.list(api_version, kind, labels=selector)
+        # A model that scaled to zero left its scaler, route and entry Service (KEDA's namespace; an NLB on aws).
+        for api_version, kind in AUTOSCALING_KINDS:
+            live += client.list(api_version, kind, labels=selector, missing_ok=True)
+        try:
+            live += client.list("v1", "Service", namespace=KEDA_NAMESPACE, labels=selector)
+        except UserError:  # 403: credentials scoped to the platform's namespace
+            pass
+        return [
+            o for o in live if o["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(o) not in seen
+        ]
 
     # --- reads ---------------------------------------------------------------------------------------------
 
