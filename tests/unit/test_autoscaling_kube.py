@@ -271,3 +271,26 @@ def test_down_without_keda_or_access_to_its_namespace_still_tears_the_model_down
     fake.frames = []
     target(plain).down(RecordingReporter())
     assert fake.get("Deployment", "llama", NS) is None
+
+
+def test_up_without_autoscaling_deletes_what_scale_to_zero_left(fake: FakeCluster, tmp_path: Path) -> None:
+    """A ScaledObject left behind would keep resizing the Deployment (to zero) against its fixed replica count, and
+    the entry Service would keep its load balancer; up deletes both before it applies the new Deployment."""
+    fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"min_replicas": 0, "max_replicas": 2})).up(RecordingReporter())
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"min_replicas": 1, "max_replicas": 2})).up(RecordingReporter())
+    assert fake.get("ScaledObject", "llama", NS) is not None  # min 1 still autoscales
+    assert fake.get("InterceptorRoute", "llama", NS) is None and fake.get("Service", "genai-llama", "keda") is None
+    plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
+    plain.models[0].autoscaling = None
+    fake.frames = [rolled_out]
+    reporter = RecordingReporter()
+    target(plain).up(reporter)
+    assert fake.get("ScaledObject", "llama", NS) is None
+    assert "ScaledObject inferctl/llama is no longer in the config: deleting it" in reporter.infos
+    deployment = fake.get("Deployment", "llama", NS)
+    assert deployment is not None and deployment["spec"]["replicas"] == 1
+    assert fake.get("Service", "keda-add-ons-http-interceptor-proxy", "keda") is not None

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import KubernetesTarget as KubernetesSettings
 from inferctl.config.models import ModelDeployment, PlatformConfig, TargetName
-from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError, UserError
+from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
 
@@ -39,8 +39,6 @@ MODEL_KINDS = (
     ("networking.k8s.io/v1", "NetworkPolicy"),
     ("v1", "PersistentVolumeClaim"),
 )
-# Present only where KEDA and its HTTP add-on are installed (render.autoscaling).
-AUTOSCALING_KINDS = (("keda.sh/v1alpha1", "ScaledObject"), ("http.keda.sh/v1beta1", "InterceptorRoute"))
 
 
 def catalog_price(instance_type: str, capacity_type: str) -> float | None:
@@ -162,8 +160,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
-        from inferctl.kube.keda import check_autoscalers_installed, check_prometheus_configured
-        from inferctl.kube.objects import name_of
+        from inferctl.kube.keda import (
+            check_autoscalers_installed,
+            check_prometheus_configured,
+            stale_autoscaling_objects,
+        )
+        from inferctl.kube.objects import describe, name_of, namespace_of
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
         from inferctl.render.secrets import secret_owner
 
@@ -185,6 +187,10 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 f"Secret {secret_name} exists and was not created by inferctl: using it as it is (down keeps it)"
             )
             objects = [o for o in objects if (o.get("kind"), name_of(o)) != ("Secret", secret_name)]
+        # Before the apply: a stale ScaledObject would resize the Deployment this apply gives a fixed count.
+        for stale in stale_autoscaling_objects(client, self.config, objects):
+            reporter.info(f"{describe(stale)} is no longer in the config: deleting it")
+            client.delete(stale["apiVersion"], stale["kind"], name_of(stale), namespace_of(stale))
         apply_objects(client, objects, reporter)
         watched = [
             WatchedDeployment(
@@ -345,9 +351,9 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     def _discover(self, client: KubeClient, names: set[str], known: list[Obj]) -> list[Obj]:
         """Live objects of these models that rendering did not produce (a changed config left them behind)."""
+        from inferctl.kube.keda import live_autoscaling_objects
         from inferctl.kube.objects import identity
         from inferctl.render import LABEL_MODEL, LABEL_PLATFORM
-        from inferctl.render.autoscaling import KEDA_NAMESPACE
 
         seen = {identity(o) for o in known}
         selector = {LABEL_PLATFORM: self.config.name}
@@ -355,12 +361,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         for api_version, kind in MODEL_KINDS:
             live += client.list(api_version, kind, labels=selector)
         # A model that scaled to zero left its scaler, route and entry Service (KEDA's namespace; an NLB on aws).
-        for api_version, kind in AUTOSCALING_KINDS:
-            live += client.list(api_version, kind, labels=selector, missing_ok=True)
-        try:
-            live += client.list("v1", "Service", namespace=KEDA_NAMESPACE, labels=selector)
-        except UserError:  # 403: credentials scoped to the platform's namespace
-            pass
+        live += live_autoscaling_objects(client, self.config)
         return [
             o for o in live if o["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(o) not in seen
         ]
