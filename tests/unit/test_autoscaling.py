@@ -107,6 +107,16 @@ def test_wake_timeout_follows_the_cold_start_estimate_and_stays_under_the_nlbs_l
     assert wake_timeout_s(hours, small, behind_nlb=True) == NLB_WAKE_CAP_S < 6000
 
 
+def test_cold_start_downloads_the_checkpoint_not_the_weights_in_gpu_memory() -> None:
+    """A model quantized to fp8 at load downloads its bf16 checkpoint: ~131 GiB for 70B, though its weights take
+    ~66 GiB on the GPU. The wake timeout estimated from the weights would cut the real download short (504)."""
+    fp8 = g5_xlarge_placement(weight_gib=66.0, checkpoint_gib=131.0)
+    assert cold_start_estimate(fp8).download_s == 895  # 131 GiB at 150 MiB/s
+    # 120 + 120 + 895 + 90 = 1225 s of real cold start; x1.5 -> 1860 s (from the weights it was 1200 s < 1225 s)
+    assert wake_timeout_s(AutoscalingSettings(min_replicas=0), fp8, behind_nlb=False) == 1860
+    assert cold_start_estimate(g5_xlarge_placement(weight_gib=66.0)).download_s == 451  # no checkpoint size known
+
+
 def test_costs_idle_and_at_max_replicas() -> None:
     placement = g5_xlarge_placement()  # 1.006 on-demand, 0.4 spot
     costs = replica_costs(_config(ZERO).models[0], placement, spot=False)

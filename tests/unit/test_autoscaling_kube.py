@@ -64,12 +64,21 @@ def rolled_out(fake: FakeCluster) -> None:
     set_rollout(fake, "llama", NS, ready=1)
 
 
-def interceptor_service() -> dict[str, Any]:
+def interceptor_service(release: str = "http-add-on") -> dict[str, Any]:
+    """The chart's proxy Service as Helm renders it for ``release`` (kedacore/charts c4b92e9,
+    http-add-on/templates/interceptor/service-proxy.yaml and _helpers.tpl ``keda-http-add-on.matchLabels``)."""
+    selector = {
+        "app.kubernetes.io/component": "interceptor",
+        "app.kubernetes.io/name": "http-add-on",
+        "app.kubernetes.io/part-of": "keda-add-ons-http",
+        "app.kubernetes.io/managed-by": "Helm",
+        "app.kubernetes.io/instance": release,
+    }
     return {
         "apiVersion": "v1",
         "kind": "Service",
         "metadata": {"name": "keda-add-ons-http-interceptor-proxy", "namespace": "keda"},
-        "spec": {"ports": [{"name": "proxy", "port": 8080}]},
+        "spec": {"ports": [{"name": "proxy", "port": 8080, "targetPort": "proxy"}], "selector": selector},
     }
 
 
@@ -92,6 +101,17 @@ def test_scale_to_zero_without_the_http_add_on_is_refused(fake: FakeCluster, tmp
     fake.missing_groups = set()  # CRDs there, but the interceptor is not in namespace keda
     with pytest.raises(UserError, match="keda-add-ons-http-interceptor-proxy is not in namespace keda"):
         target(config(tmp_path, {"min_replicas": 0})).up(RecordingReporter())
+    assert fake.applied() == []
+
+
+def test_scale_to_zero_with_the_add_on_under_another_release_name_is_refused(fake: FakeCluster, tmp_path: Path) -> None:
+    """The entry Service selects the interceptor pods by release name: another release would leave it with no
+    endpoints, so up refuses before applying anything, in one line naming the install command."""
+    fake.put(interceptor_service(release="keda-http"))
+    with pytest.raises(UserError) as caught:
+        target(config(tmp_path, {"min_replicas": 0})).up(RecordingReporter())
+    assert "Helm release 'keda-http'" in caught.value.message and "helm install http-add-on" in caught.value.message
+    assert caught.value.exit_code == 2 and "\n" not in caught.value.message
     assert fake.applied() == []
 
 
@@ -215,3 +235,62 @@ def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_pat
     tgt.up(reporter)
     assert "llama is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)" in reporter.infos
     assert not any("/proxy/" in r.path for r in fake.requests)
+
+
+def test_down_after_autoscaling_was_removed_from_the_config_deletes_the_scaler_and_the_entry(
+    fake: FakeCluster, tmp_path: Path
+) -> None:
+    """The config no longer renders the ScaledObject, InterceptorRoute and entry Service (an NLB on aws, in KEDA's
+    namespace), so down must find them on the cluster, as it does a model's other objects. The platform's
+    namespace is the user's here, so deleting it does not take them along."""
+    for name in ("keda", NS):
+        fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"min_replicas": 0, "max_replicas": 2})).up(RecordingReporter())
+    assert fake.get("Service", "genai-llama", "keda") is not None
+    fake.frames = []
+    plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
+    plain.models[0].autoscaling = None
+    target(plain).down(RecordingReporter())
+    assert fake.get("ScaledObject", "llama", NS) is None
+    assert fake.get("InterceptorRoute", "llama", NS) is None
+    assert fake.get("Service", "genai-llama", "keda") is None
+    assert fake.get("Service", "keda-add-ons-http-interceptor-proxy", "keda") is not None
+
+
+def test_down_without_keda_or_access_to_its_namespace_still_tears_the_model_down(
+    fake: FakeCluster, tmp_path: Path
+) -> None:
+    fake.missing_groups = {"keda.sh", "http.keda.sh"}
+    fake.forbidden_namespaces = {"keda"}
+    plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
+    plain.models[0].autoscaling = None
+    fake.frames = [rolled_out]
+    target(plain).up(RecordingReporter())
+    fake.frames = []
+    target(plain).down(RecordingReporter())
+    assert fake.get("Deployment", "llama", NS) is None
+
+
+def test_up_without_autoscaling_deletes_what_scale_to_zero_left(fake: FakeCluster, tmp_path: Path) -> None:
+    """A ScaledObject left behind would keep resizing the Deployment (to zero) against its fixed replica count, and
+    the entry Service would keep its load balancer; up deletes both before it applies the new Deployment."""
+    fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
+    fake.put(interceptor_service())
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"min_replicas": 0, "max_replicas": 2})).up(RecordingReporter())
+    fake.frames = [rolled_out]
+    target(config(tmp_path, {"min_replicas": 1, "max_replicas": 2})).up(RecordingReporter())
+    assert fake.get("ScaledObject", "llama", NS) is not None  # min 1 still autoscales
+    assert fake.get("InterceptorRoute", "llama", NS) is None and fake.get("Service", "genai-llama", "keda") is None
+    plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
+    plain.models[0].autoscaling = None
+    fake.frames = [rolled_out]
+    reporter = RecordingReporter()
+    target(plain).up(reporter)
+    assert fake.get("ScaledObject", "llama", NS) is None
+    assert "ScaledObject inferctl/llama is no longer in the config: deleting it" in reporter.infos
+    deployment = fake.get("Deployment", "llama", NS)
+    assert deployment is not None and deployment["spec"]["replicas"] == 1
+    assert fake.get("Service", "keda-add-ons-http-interceptor-proxy", "keda") is not None

@@ -10,20 +10,23 @@ service-proxy.yaml``: ``<chart>-<interceptor.proxy.service>`` = ``keda-add-ons-h
 
 from __future__ import annotations
 
+from contextlib import suppress
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import ConfigError, UserError
 from inferctl.kube.client import KubeClient
-from inferctl.kube.objects import Obj
+from inferctl.kube.objects import Obj, identity
 from inferctl.render.autoscaling import (
     HTTP_ADDON_CHART,
     HTTP_ADDON_RELEASE,
+    INTERCEPTOR_SELECTOR,
     KEDA_NAMESPACE,
     autoscaled,
     entry_service_name,
     waking_model,
 )
+from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM
 
 KEDA_INSTALL = (
     "helm repo add kedacore https://kedacore.github.io/charts && "
@@ -61,10 +64,22 @@ def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> N
             f"autoscaling.min_replicas 0 needs the KEDA HTTP add-on v0.15, which this cluster lacks (no "
             f"InterceptorRoute CRD); install it: {HTTP_ADDON_INSTALL}; or set min_replicas to 1"
         )
-    if client.get("v1", "Service", INTERCEPTOR_PROXY_SERVICE, namespace=KEDA_NAMESPACE) is None:
+    proxy = client.get("v1", "Service", INTERCEPTOR_PROXY_SERVICE, namespace=KEDA_NAMESPACE)
+    if proxy is None:
         raise UserError(
             f"the KEDA HTTP add-on is installed but its Service {INTERCEPTOR_PROXY_SERVICE} is not in namespace "
             f"{KEDA_NAMESPACE}, where inferctl puts the entry to a model at zero; install it there: "
+            f"{HTTP_ADDON_INSTALL}"
+        )
+    # The entry Service selects the interceptor pods by the chart's labels, which include the Helm release name
+    # (chart _helpers.tpl matchLabels); the proxy Service carries the same selector. Another release name would
+    # leave the entry with no endpoints, so every request to the model would fail.
+    selector = (proxy.get("spec") or {}).get("selector") or {}
+    if selector != INTERCEPTOR_SELECTOR:
+        release = selector.get("app.kubernetes.io/instance", "?")
+        raise UserError(
+            f"the KEDA HTTP add-on in namespace {KEDA_NAMESPACE} is Helm release {release!r}, but inferctl's entry "
+            f"to a model at zero selects release {HTTP_ADDON_RELEASE!r}; reinstall it as that release: "
             f"{HTTP_ADDON_INSTALL}"
         )
 
@@ -115,3 +130,27 @@ def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | 
         view["last_event"] = f"{last.get('reason', '')}: {last.get('message', '')}".strip(": ")
         view["last_event_time"] = last.get("lastTimestamp") or last.get("eventTime")
     return view
+
+
+# The objects render.autoscaling makes, by where they live: the platform's namespace, or KEDA's (the entry Service).
+AUTOSCALING_KINDS = (("keda.sh/v1alpha1", "ScaledObject"), ("http.keda.sh/v1beta1", "InterceptorRoute"))
+
+
+def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list[Obj]:
+    """The platform's ScaledObjects, InterceptorRoutes and entry Services on the cluster, of this config's models.
+    Kinds the cluster lacks and a KEDA namespace these credentials may not read list as empty."""
+    selector = {LABEL_PLATFORM: config.name}
+    live: list[Obj] = []
+    for api_version, kind in AUTOSCALING_KINDS:
+        live += client.list(api_version, kind, labels=selector, missing_ok=True)
+    with suppress(UserError):  # 403: credentials scoped to the platform's namespace
+        live += client.list("v1", "Service", namespace=KEDA_NAMESPACE, labels=selector)
+    names = {m.name for m in config.models}
+    return [o for o in live if (o.get("metadata", {}).get("labels") or {}).get(LABEL_MODEL) in names]
+
+
+def stale_autoscaling_objects(client: KubeClient, config: PlatformConfig, rendered: list[Obj]) -> list[Obj]:
+    """Autoscaling objects a previous ``up`` made that this config no longer renders: a ScaledObject left behind
+    keeps resizing a Deployment that now has a fixed replica count, an entry Service keeps its load balancer."""
+    wanted = {identity(o) for o in rendered}
+    return [o for o in live_autoscaling_objects(client, config) if identity(o) not in wanted]

@@ -70,7 +70,8 @@ class ColdStart:
 
 
 def cold_start_estimate(placement: Placement) -> ColdStart:
-    download = math.ceil(placement.weight_gib * 1024 / DOWNLOAD_MIB_PER_S)
+    # The download is the checkpoint as stored, which for a model quantized at load (fp8) is about twice its weights.
+    download = math.ceil((placement.checkpoint_gib or placement.weight_gib) * 1024 / DOWNLOAD_MIB_PER_S)
     return ColdStart(node_s=NODE_READY_S, image_s=IMAGE_PULL_S, download_s=download, engine_s=ENGINE_START_S)
 
 

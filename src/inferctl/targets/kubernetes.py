@@ -160,8 +160,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
-        from inferctl.kube.keda import check_autoscalers_installed, check_prometheus_configured
-        from inferctl.kube.objects import name_of
+        from inferctl.kube.keda import (
+            check_autoscalers_installed,
+            check_prometheus_configured,
+            stale_autoscaling_objects,
+        )
+        from inferctl.kube.objects import describe, name_of, namespace_of
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
         from inferctl.render.secrets import secret_owner
 
@@ -183,6 +187,10 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 f"Secret {secret_name} exists and was not created by inferctl: using it as it is (down keeps it)"
             )
             objects = [o for o in objects if (o.get("kind"), name_of(o)) != ("Secret", secret_name)]
+        # Before the apply: a stale ScaledObject would resize the Deployment this apply gives a fixed count.
+        for stale in stale_autoscaling_objects(client, self.config, objects):
+            reporter.info(f"{describe(stale)} is no longer in the config: deleting it")
+            client.delete(stale["apiVersion"], stale["kind"], name_of(stale), namespace_of(stale))
         apply_objects(client, objects, reporter)
         watched = [
             WatchedDeployment(
@@ -343,17 +351,20 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     def _discover(self, client: KubeClient, names: set[str], known: list[Obj]) -> list[Obj]:
         """Live objects of these models that rendering did not produce (a changed config left them behind)."""
+        from inferctl.kube.keda import live_autoscaling_objects
         from inferctl.kube.objects import identity
         from inferctl.render import LABEL_MODEL, LABEL_PLATFORM
 
         seen = {identity(o) for o in known}
-        found: list[Obj] = []
+        selector = {LABEL_PLATFORM: self.config.name}
+        live: list[Obj] = []
         for api_version, kind in MODEL_KINDS:
-            selector = {LABEL_PLATFORM: self.config.name}
-            for obj in client.list(api_version, kind, labels=selector):
-                if obj["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(obj) not in seen:
-                    found.append(obj)
-        return found
+            live += client.list(api_version, kind, labels=selector)
+        # A model that scaled to zero left its scaler, route and entry Service (KEDA's namespace; an NLB on aws).
+        live += live_autoscaling_objects(client, self.config)
+        return [
+            o for o in live if o["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(o) not in seen
+        ]
 
     # --- reads ---------------------------------------------------------------------------------------------
 
