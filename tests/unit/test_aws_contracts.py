@@ -286,6 +286,10 @@ def test_a_pvc_model_cache_gets_the_ebs_csi_driver_with_pod_identity_and_a_gp3_c
     assert storage["provisioner"] == "ebs.csi.aws.com"
     assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
     assert storage["parameters"]["type"] == "gp3"
+    # kubernetes-sigs/aws-ebs-csi-driver v1.64.0 docs/tagging.md: a StorageClass parameter prefixed
+    # tagSpecification is a key=value tag on each volume; without k8s-tag-cluster-id the driver adds no cluster tag.
+    # The leftover scan after 'down' looks for volumes by this key.
+    assert storage["parameters"]["tagSpecification_1"] == "kubernetes.io/cluster/workshop=owned"
     # The claims the AWS target renders name that class.
     from inferctl.home import Home
     from inferctl.targets.aws import AwsTarget
