@@ -264,6 +264,23 @@ def test_a_subnet_tagged_for_another_cluster_is_refused() -> None:
         record_program(config, mocks)
 
 
+def test_a_subnet_another_inferctl_platform_tagged_is_refused_too() -> None:
+    """Its marker names the other platform: retagging would take that cluster's subnet from its Karpenter."""
+    config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
+    theirs = {"karpenter.sh/discovery": "other", "inferctl.io/discovery-tag": "other"}
+    mocks = RecordingMocks(config, subnet_tags={"subnet-0ff11e0000000001": theirs})
+    with pytest.raises(ConfigError, match=r"karpenter\.sh/discovery=other, another cluster's"):
+        record_program(config, mocks)
+
+
+def test_this_platforms_own_discovery_tag_stays_managed_on_the_next_run() -> None:
+    config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
+    ours = {"karpenter.sh/discovery": "workshop", "inferctl.io/discovery-tag": "workshop"}
+    mocks = RecordingMocks(config, subnet_tags={"subnet-0ff11e0000000001": ours})
+    tagged = {r.inputs["resourceId"] for r in of_type(record_program(config, mocks).resources, "aws:ec2/tag:Tag")}
+    assert "subnet-0ff11e0000000001" in tagged
+
+
 # --- 7. model_cache: pvc has storage -----------------------------------------------------------------------------
 
 
