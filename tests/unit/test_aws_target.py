@@ -210,7 +210,18 @@ def test_leftovers_lists_instances_and_load_balancers_tagged_for_the_cluster() -
     # A model_cache volume the EBS CSI driver had not deleted yet: tagged for the cluster by the gp3 StorageClass.
     aws.stub("ec2").add_response(
         "describe_volumes",
-        {"Volumes": [{"VolumeId": "vol-0123456789abcdef0", "Size": 200, "VolumeType": "gp3"}]},
+        {
+            "Volumes": [
+                {"VolumeId": "vol-0123456789abcdef0", "Size": 200, "VolumeType": "gp3"},
+                # The leftover GPU node's root volume: terminating the instance deletes it.
+                {
+                    "VolumeId": "vol-0fedcba9876543210",
+                    "Size": 20,
+                    "VolumeType": "gp3",
+                    "Attachments": [{"InstanceId": "i-0123456789abcdef0", "State": "attached"}],
+                },
+            ]
+        },
         {
             "Filters": [
                 {"Name": "tag-key", "Values": ["kubernetes.io/cluster/workshop"]},

@@ -39,12 +39,13 @@ def find_leftovers(clients: ClientFactory, cluster_name: str, region: str) -> li
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
+        instances = _instances(clients("ec2"), cluster_name, region)
         return [
-            *_instances(clients("ec2"), cluster_name, region),
+            *instances,
             *_load_balancers(clients("elbv2"), cluster_name, region),
             *_classic_load_balancers(clients("elb"), cluster_name, region),
             *_log_groups(clients("logs"), cluster_name, region),
-            *_volumes(clients("ec2"), cluster_name, region),
+            *_volumes(clients("ec2"), cluster_name, region, skip_attached_to={i.id for i in instances}),
         ]
     except (ClientError, BotoCoreError) as exc:
         reason = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
@@ -149,9 +150,10 @@ def _log_groups(logs: Any, cluster_name: str, region: str) -> list[Leftover]:
     return found
 
 
-def _volumes(ec2: Any, cluster_name: str, region: str) -> list[Leftover]:
+def _volumes(ec2: Any, cluster_name: str, region: str, *, skip_attached_to: set[str]) -> list[Leftover]:
     """EBS volumes of ``model_cache: pvc`` claims (tagged for the cluster by the gp3 StorageClass): a volume whose
-    deletion the EBS CSI driver had not finished when destroy removed the driver stays, and bills."""
+    deletion the EBS CSI driver had not finished when destroy removed the driver stays, and bills. Volumes attached
+    to a leftover instance (Karpenter tags its nodes' volumes the same way) go with its termination: not listed."""
     found = []
     pages = ec2.get_paginator("describe_volumes").paginate(
         Filters=[
@@ -161,6 +163,8 @@ def _volumes(ec2: Any, cluster_name: str, region: str) -> list[Leftover]:
     )
     for page in pages:
         for volume in page["Volumes"]:
+            if any(a.get("InstanceId") in skip_attached_to for a in volume.get("Attachments", [])):
+                continue
             vid = volume["VolumeId"]
             name = f"{volume.get('Size', '?')} GiB {volume.get('VolumeType', '')}".strip()
             found.append(
