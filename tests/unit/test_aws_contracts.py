@@ -314,3 +314,29 @@ def test_a_pvc_model_cache_gets_the_ebs_csi_driver_with_pod_identity_and_a_gp3_c
     kube = AwsTarget(config, Home(tmp_path)).kubernetes(include_karpenter=False)
     assert kube.config.kubernetes.storage_class == storage["metadata"]["name"]
     assert not of_type(run_program(aws_config()).resources, "kubernetes:storage.k8s.io/v1:StorageClass")
+
+
+# --- the load balancer controller's Service webhook -------------------------------------------------------------
+
+
+def test_releases_that_create_services_wait_for_the_lb_controller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubernetes-sigs/aws-load-balancer-controller v2.14.0 helm/aws-load-balancer-controller/values.yaml:
+    ``enableServiceMutatorWebhook: true`` with ``serviceMutatorWebhookConfig.failurePolicy: Fail``, so a Service
+    created before the controller's pods answer is refused (upstream issue 4140). The Release constructor is
+    wrapped only to read the options the program passes it; the program still runs under Pulumi's mocks."""
+    import pulumi_kubernetes as k8s
+
+    original = k8s.helm.v3.Release.__init__
+    options: dict[str, Any] = {}
+    releases: dict[str, Any] = {}
+
+    def recording(self: Any, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        options[resource_name], releases[resource_name] = kwargs.get("opts"), self
+        original(self, resource_name, *args, **kwargs)
+
+    monkeypatch.setattr(k8s.helm.v3.Release, "__init__", recording)
+    record_program(aws_config())  # not run_program: its cache would skip the constructors
+    controller = releases.pop("aws-load-balancer-controller")
+    assert set(releases) == {"karpenter", "keda", "keda-http-add-on", "prometheus"}
+    for name in releases:
+        assert controller in options[name].depends_on, name
