@@ -187,6 +187,20 @@ def no_log_group(aws: StubbedAws, cluster: str = "workshop") -> None:
     aws.stub("logs").add_response("describe_log_groups", {"logGroups": []}, {"logGroupNamePrefix": name})
 
 
+def vpc_dns(aws: StubbedAws, vpc_id: str, *, support: bool = True, hostnames: bool = True) -> None:
+    """EC2 DescribeVpcAttribute for both DNS attributes of an existing VPC, in the order preflight asks."""
+    ec2 = aws.stub("ec2")
+    for attribute, key, value in (
+        ("enableDnsSupport", "EnableDnsSupport", support),
+        ("enableDnsHostnames", "EnableDnsHostnames", hostnames),
+    ):
+        ec2.add_response(
+            "describe_vpc_attribute",
+            {"VpcId": vpc_id, key: {"Value": value}},
+            {"VpcId": vpc_id, "Attribute": attribute},
+        )
+
+
 def spot_role_exists(aws: StubbedAws) -> None:
     aws.stub("iam").add_response("get_role", {"Role": SPOT_ROLE}, {"RoleName": "AWSServiceRoleForEC2Spot"})
 

@@ -264,6 +264,23 @@ def test_a_subnet_tagged_for_another_cluster_is_refused() -> None:
         record_program(config, mocks)
 
 
+def test_a_subnet_another_inferctl_platform_tagged_is_refused_too() -> None:
+    """Its marker names the other platform: retagging would take that cluster's subnet from its Karpenter."""
+    config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
+    theirs = {"karpenter.sh/discovery": "other", "inferctl.io/discovery-tag": "other"}
+    mocks = RecordingMocks(config, subnet_tags={"subnet-0ff11e0000000001": theirs})
+    with pytest.raises(ConfigError, match=r"karpenter\.sh/discovery=other, another cluster's"):
+        record_program(config, mocks)
+
+
+def test_this_platforms_own_discovery_tag_stays_managed_on_the_next_run() -> None:
+    config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
+    ours = {"karpenter.sh/discovery": "workshop", "inferctl.io/discovery-tag": "workshop"}
+    mocks = RecordingMocks(config, subnet_tags={"subnet-0ff11e0000000001": ours})
+    tagged = {r.inputs["resourceId"] for r in of_type(record_program(config, mocks).resources, "aws:ec2/tag:Tag")}
+    assert "subnet-0ff11e0000000001" in tagged
+
+
 # --- 7. model_cache: pvc has storage -----------------------------------------------------------------------------
 
 
@@ -286,6 +303,10 @@ def test_a_pvc_model_cache_gets_the_ebs_csi_driver_with_pod_identity_and_a_gp3_c
     assert storage["provisioner"] == "ebs.csi.aws.com"
     assert storage["volumeBindingMode"] == "WaitForFirstConsumer"
     assert storage["parameters"]["type"] == "gp3"
+    # kubernetes-sigs/aws-ebs-csi-driver v1.64.0 docs/tagging.md: a StorageClass parameter prefixed
+    # tagSpecification is a key=value tag on each volume; without k8s-tag-cluster-id the driver adds no cluster tag.
+    # The leftover scan after 'down' looks for volumes by this key.
+    assert storage["parameters"]["tagSpecification_1"] == "kubernetes.io/cluster/workshop=owned"
     # The claims the AWS target renders name that class.
     from inferctl.home import Home
     from inferctl.targets.aws import AwsTarget
@@ -293,3 +314,29 @@ def test_a_pvc_model_cache_gets_the_ebs_csi_driver_with_pod_identity_and_a_gp3_c
     kube = AwsTarget(config, Home(tmp_path)).kubernetes(include_karpenter=False)
     assert kube.config.kubernetes.storage_class == storage["metadata"]["name"]
     assert not of_type(run_program(aws_config()).resources, "kubernetes:storage.k8s.io/v1:StorageClass")
+
+
+# --- the load balancer controller's Service webhook -------------------------------------------------------------
+
+
+def test_releases_that_create_services_wait_for_the_lb_controller(monkeypatch: pytest.MonkeyPatch) -> None:
+    """kubernetes-sigs/aws-load-balancer-controller v2.14.0 helm/aws-load-balancer-controller/values.yaml:
+    ``enableServiceMutatorWebhook: true`` with ``serviceMutatorWebhookConfig.failurePolicy: Fail``, so a Service
+    created before the controller's pods answer is refused (upstream issue 4140). The Release constructor is
+    wrapped only to read the options the program passes it; the program still runs under Pulumi's mocks."""
+    import pulumi_kubernetes as k8s
+
+    original = k8s.helm.v3.Release.__init__
+    options: dict[str, Any] = {}
+    releases: dict[str, Any] = {}
+
+    def recording(self: Any, resource_name: str, *args: Any, **kwargs: Any) -> None:
+        options[resource_name], releases[resource_name] = kwargs.get("opts"), self
+        original(self, resource_name, *args, **kwargs)
+
+    monkeypatch.setattr(k8s.helm.v3.Release, "__init__", recording)
+    record_program(aws_config())  # not run_program: its cache would skip the constructors
+    controller = releases.pop("aws-load-balancer-controller")
+    assert set(releases) == {"karpenter", "keda", "keda-http-add-on", "prometheus"}
+    for name in releases:
+        assert controller in options[name].depends_on, name

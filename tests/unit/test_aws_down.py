@@ -92,6 +92,7 @@ def no_leftovers(aws: StubbedAws) -> None:
     aws.stub("logs").add_response(
         "describe_log_groups", {"logGroups": []}, {"logGroupNamePrefix": "/aws/eks/workshop/"}
     )
+    aws.stub("ec2").add_response("describe_volumes", {"Volumes": []}, None)
 
 
 def test_an_incomplete_teardown_stops_before_destroy_and_says_what_remains(

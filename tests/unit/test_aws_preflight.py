@@ -29,6 +29,7 @@ from tests.support.aws import (
     offerings,
     quota,
     spot_role_exists,
+    vpc_dns,
 )
 
 __all__ = ["isolated_aws"]  # the fixture, used by name below
@@ -271,6 +272,7 @@ def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
             ]
         },
     )
+    vpc_dns(aws, "vpc-0abc1234def567890")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)
@@ -282,10 +284,7 @@ def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
         report.raise_for_failures()
 
 
-def test_a_private_endpoint_is_a_warning_that_up_must_run_inside_the_vpc(home: Home) -> None:
-    aws = StubbedAws()
-    all_good(aws)
-    config = aws_config(vpc_id="vpc-0abc1234def567890", endpoint_access="private")
+def existing_vpc_subnets(aws: StubbedAws) -> None:
     aws.stub("ec2").add_response(
         "describe_subnets",
         {
@@ -296,7 +295,47 @@ def test_a_private_endpoint_is_a_warning_that_up_must_run_inside_the_vpc(home: H
         },
         None,
     )
+
+
+def test_an_existing_vpc_without_dns_hostnames_fails_the_gate(home: Home) -> None:
+    """Amazon EKS User Guide, cluster-endpoint.html: private endpoint access needs the VPC's enableDnsHostnames
+    and enableDnsSupport on; EC2 API DescribeVpcAttribute (botocore's model checks the names and shapes here)."""
+    aws = StubbedAws()
+    identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
+    existing_vpc_subnets(aws)
+    vpc_dns(aws, "vpc-0abc1234def567890", hostnames=False)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
+    config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
+    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    aws.assert_done()
+    with pytest.raises(ConfigError) as failed:
+        report.raise_for_failures()
+    assert (
+        "vpc-0abc1234def567890 has enableDnsHostnames off, so nodes cannot resolve the private API endpoint"
+        in failed.value.message
+    )
+    assert "aws ec2 modify-vpc-attribute --vpc-id vpc-0abc1234def567890 --enable-dns-hostnames" in failed.value.message
+    assert "\n" not in failed.value.message
+
+
+def test_a_private_endpoint_is_a_warning_that_up_must_run_inside_the_vpc(home: Home) -> None:
+    aws = StubbedAws()
+    identity_ok(aws)
+    amis_ok(aws)
+    no_log_group(aws)
+    config = aws_config(vpc_id="vpc-0abc1234def567890", endpoint_access="private")
+    existing_vpc_subnets(aws)
+    vpc_dns(aws, "vpc-0abc1234def567890")
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    quotas_ok(aws)
+    spot_role_exists(aws)
     report = run_preflight(config, DEMAND, clients=aws, home=home, fetch_egress_ip=no_lookup)
+    aws.assert_done()
+    assert {c.name: c.status for c in report.checks}["subnets"] == "ok"
     endpoint = next(c for c in report.checks if c.name == "api endpoint")
     assert endpoint.status == "warn"
     assert "'up' must run inside vpc-0abc1234def567890" in endpoint.detail
@@ -473,6 +512,7 @@ def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
     amis_ok(aws)
     no_log_group(aws)
     aws.stub("ec2").add_client_error("describe_subnets", "InvalidSubnetID.NotFound", "no such subnet", 400)
+    vpc_dns(aws, "vpc-0123456789abcdef0")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     quotas_ok(aws)
     spot_role_exists(aws)

@@ -207,13 +207,37 @@ def test_leftovers_lists_instances_and_load_balancers_tagged_for_the_cluster() -
         {"logGroups": [{"logGroupName": log_group, "retentionInDays": 7}]},
         {"logGroupNamePrefix": "/aws/eks/workshop/"},
     )
+    # A model_cache volume the EBS CSI driver had not deleted yet: tagged for the cluster by the gp3 StorageClass.
+    aws.stub("ec2").add_response(
+        "describe_volumes",
+        {
+            "Volumes": [
+                {"VolumeId": "vol-0123456789abcdef0", "Size": 200, "VolumeType": "gp3"},
+                # The leftover GPU node's root volume: terminating the instance deletes it.
+                {
+                    "VolumeId": "vol-0fedcba9876543210",
+                    "Size": 20,
+                    "VolumeType": "gp3",
+                    "Attachments": [{"InstanceId": "i-0123456789abcdef0", "State": "attached"}],
+                },
+            ]
+        },
+        {
+            "Filters": [
+                {"Name": "tag-key", "Values": ["kubernetes.io/cluster/workshop"]},
+                {"Name": "status", "Values": ["creating", "available", "in-use", "error"]},
+            ]
+        },
+    )
     found = find_leftovers(aws, "workshop", "us-east-1")
     aws.assert_done()
     assert [(f.kind, f.id) for f in found] == [
         ("ec2-instance", "i-0123456789abcdef0"),
         ("load-balancer", ours),
         ("log-group", log_group),
+        ("ebs-volume", "vol-0123456789abcdef0"),
     ]
+    assert found[3].delete_command == "aws ec2 delete-volume --region us-east-1 --volume-id vol-0123456789abcdef0"
     assert found[2].delete_command == f"aws logs delete-log-group --region us-east-1 --log-group-name {log_group}"
     assert (
         found[0].delete_command == "aws ec2 terminate-instances --region us-east-1 --instance-ids i-0123456789abcdef0"
@@ -256,8 +280,8 @@ def test_leftovers_that_aws_will_not_list_are_one_line_saying_where_to_look() ->
     with pytest.raises(OperationError) as failed:
         find_leftovers(aws, "workshop", "us-east-1")
     assert failed.value.message == (
-        "could not check for leftovers (UnauthorizedOperation); look in the EC2 console for instances and load "
-        "balancers tagged kubernetes.io/cluster/workshop or elbv2.k8s.aws/cluster=workshop, and in CloudWatch "
+        "could not check for leftovers (UnauthorizedOperation); look in the EC2 console for instances, EBS volumes "
+        "and load balancers tagged kubernetes.io/cluster/workshop or elbv2.k8s.aws/cluster=workshop, and in CloudWatch "
         "Logs for /aws/eks/workshop/, in us-east-1"
     )
 

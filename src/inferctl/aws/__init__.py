@@ -2,7 +2,7 @@
 
 Modules (each imports pulumi or boto3 itself; importing this package imports neither)::
 
-    program.py            the inline program: network -> eks -> karpenter -> lb_controller -> storage, outputs
+    program.py            the inline program: network -> eks -> lb_controller -> karpenter, storage, addons
     context.py            what every part of the program shares (provider, account, names, tags)
     network.py            an existing VPC's private subnets, or a new VPC; Karpenter discovery tags
     eks.py                cluster, access entries, system node group, add-ons, the Kubernetes provider

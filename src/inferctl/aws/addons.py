@@ -18,6 +18,7 @@ to read. Chart versions and values keys come from the charts at these versions:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,10 +94,12 @@ class Autoscalers:
     prometheus: k8s.helm.v3.Release
 
 
-def build_autoscalers(ctx: ProgramContext, cluster: Cluster) -> Autoscalers:
-    """KEDA first (its CRDs), then the HTTP add-on (whose interceptor scales itself with a ScaledObject)."""
+def build_autoscalers(ctx: ProgramContext, cluster: Cluster, *, after: Sequence[pulumi.Resource] = ()) -> Autoscalers:
+    """KEDA first (its CRDs), then the HTTP add-on (whose interceptor scales itself with a ScaledObject).
+    ``after``: the load balancer controller's release, whose Service webhook must answer before a chart creates
+    a Service (see inferctl.aws.lb_controller's CHART)."""
     system_nodes = {"kubernetes.io/os": "linux", NODEGROUP_LABEL: cluster.node_group_name}
-    after_nodes = pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group])
+    after_nodes = pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group, *after])
     keda = k8s.helm.v3.Release(
         "keda",
         name="keda",
@@ -116,7 +119,7 @@ def build_autoscalers(ctx: ProgramContext, cluster: Cluster) -> Autoscalers:
         namespace=KEDA_NAMESPACE,
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_REPO),
         values={part: {"nodeSelector": system_nodes} for part in ("operator", "scaler", "interceptor")},
-        opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group, keda]),
+        opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group, keda, *after]),
     )
     prometheus = k8s.helm.v3.Release(
         "prometheus",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,7 +62,8 @@ def controller_values(ctx: ProgramContext, cluster: Cluster, queue_name: pulumi.
     }
 
 
-def build_karpenter(ctx: ProgramContext, cluster: Cluster) -> Karpenter:
+def build_karpenter(ctx: ProgramContext, cluster: Cluster, *, after: Sequence[pulumi.Resource] = ()) -> Karpenter:
+    """``after``: the load balancer controller's release (its Service webhook: see inferctl.aws.lb_controller)."""
     name = ctx.cluster_name
     node_role = aws.iam.Role(
         "karpenter-node-role",
@@ -138,6 +139,7 @@ def build_karpenter(ctx: ProgramContext, cluster: Cluster) -> Karpenter:
                 cluster.addons["eks-pod-identity-agent"],
                 identity,
                 node_access,
+                *after,
             ],
         ),
     )

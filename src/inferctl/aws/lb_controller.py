@@ -28,6 +28,10 @@ from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.aws.network import Network
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS
 
+# The chart registers a mutating webhook for every Service created (values.yaml enableServiceMutatorWebhook: true,
+# serviceMutatorWebhookConfig.failurePolicy: Fail, chart 1.14.0), so until the controller's pods answer, creating
+# any Service fails ("no endpoints available for service aws-load-balancer-webhook-service":
+# kubernetes-sigs/aws-load-balancer-controller issue 4140). Releases that create Services wait for this one.
 CHART = "aws-load-balancer-controller"
 CHART_REPO = "https://aws.github.io/eks-charts"
 NAMESPACE = "kube-system"

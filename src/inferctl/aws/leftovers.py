@@ -17,13 +17,15 @@ from inferctl.errors import OperationError
 
 ClientFactory = Callable[[str], Any]
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
+# EC2 DescribeVolumes status values, less deleting/deleted
+VOLUME_LIVE_STATES = ["creating", "available", "in-use", "error"]
 LB_CONTROLLER_TAG = "elbv2.k8s.aws/cluster"
 DESCRIBE_TAGS_BATCH = 20  # the most resources one elbv2/elb DescribeTags call accepts
 
 
 @dataclass(frozen=True)
 class Leftover:
-    kind: str  # "ec2-instance" | "load-balancer" | "classic-load-balancer" | "log-group"
+    kind: str  # "ec2-instance" | "load-balancer" | "classic-load-balancer" | "log-group" | "ebs-volume"
     id: str
     name: str
     delete_command: str
@@ -37,18 +39,20 @@ def find_leftovers(clients: ClientFactory, cluster_name: str, region: str) -> li
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
+        instances = _instances(clients("ec2"), cluster_name, region)
         return [
-            *_instances(clients("ec2"), cluster_name, region),
+            *instances,
             *_load_balancers(clients("elbv2"), cluster_name, region),
             *_classic_load_balancers(clients("elb"), cluster_name, region),
             *_log_groups(clients("logs"), cluster_name, region),
+            *_volumes(clients("ec2"), cluster_name, region, skip_attached_to={i.id for i in instances}),
         ]
     except (ClientError, BotoCoreError) as exc:
         reason = exc.response.get("Error", {}).get("Code", "error") if isinstance(exc, ClientError) else str(exc)
         raise OperationError(
-            f"could not check for leftovers ({reason}); look in the EC2 console for instances and load balancers "
-            f"tagged kubernetes.io/cluster/{cluster_name} or elbv2.k8s.aws/cluster={cluster_name}, and in CloudWatch "
-            f"Logs for /aws/eks/{cluster_name}/, in {region}"
+            f"could not check for leftovers ({reason}); look in the EC2 console for instances, EBS volumes and "
+            f"load balancers tagged kubernetes.io/cluster/{cluster_name} or elbv2.k8s.aws/cluster={cluster_name}, and "
+            f"in CloudWatch Logs for /aws/eks/{cluster_name}/, in {region}"
         ) from None
 
 
@@ -142,5 +146,28 @@ def _log_groups(logs: Any, cluster_name: str, region: str) -> list[Leftover]:
                 Leftover(
                     "log-group", name, name, f"aws logs delete-log-group --region {region} --log-group-name {name}"
                 )
+            )
+    return found
+
+
+def _volumes(ec2: Any, cluster_name: str, region: str, *, skip_attached_to: set[str]) -> list[Leftover]:
+    """EBS volumes of ``model_cache: pvc`` claims (tagged for the cluster by the gp3 StorageClass): a volume whose
+    deletion the EBS CSI driver had not finished when destroy removed the driver stays, and bills. Volumes attached
+    to a leftover instance (Karpenter tags its nodes' volumes the same way) go with its termination: not listed."""
+    found = []
+    pages = ec2.get_paginator("describe_volumes").paginate(
+        Filters=[
+            {"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{cluster_name}"]},
+            {"Name": "status", "Values": VOLUME_LIVE_STATES},
+        ]
+    )
+    for page in pages:
+        for volume in page["Volumes"]:
+            if any(a.get("InstanceId") in skip_attached_to for a in volume.get("Attachments", [])):
+                continue
+            vid = volume["VolumeId"]
+            name = f"{volume.get('Size', '?')} GiB {volume.get('VolumeType', '')}".strip()
+            found.append(
+                Leftover("ebs-volume", vid, name, f"aws ec2 delete-volume --region {region} --volume-id {vid}")
             )
     return found

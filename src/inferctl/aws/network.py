@@ -37,13 +37,14 @@ def split_cidr(cidr: str, zones: int) -> tuple[list[str], list[str]]:
     return blocks[:zones], blocks[zones : 2 * zones]
 
 
-def manages_discovery_tag(tags: Mapping[str, str], cluster_name: str, subnet_id: str) -> bool:
-    """Whether the program owns the subnet's discovery tag: absent, or set by inferctl (its marker is there).
+def manages_discovery_tag(tags: Mapping[str, str], cluster_name: str, subnet_id: str, *, platform: str) -> bool:
+    """Whether the program owns the subnet's discovery tag: absent, or set by this platform (its marker is there).
 
-    A discovery tag for another cluster is refused: retagging would move that cluster's nodes' subnets.
+    A discovery tag for another cluster is refused, also one another inferctl platform set (its own marker):
+    retagging would move that cluster's nodes' subnets.
     """
     current = tags.get(DISCOVERY_TAG)
-    if current is None or DISCOVERY_TAG_OWNER in tags:
+    if current is None or tags.get(DISCOVERY_TAG_OWNER) == platform:
         return True
     if current != cluster_name:
         raise ConfigError(
@@ -76,7 +77,7 @@ def _existing_vpc(ctx: ProgramContext, vpc_id: str) -> Network:
         )
     for subnet_id in subnet_ids:
         existing = aws.ec2.get_subnet(id=subnet_id, opts=ctx.invoke_opts()).tags or {}
-        if not manages_discovery_tag(existing, ctx.cluster_name, subnet_id):
+        if not manages_discovery_tag(existing, ctx.cluster_name, subnet_id, platform=ctx.config.name):
             continue  # tagged before inferctl came: the VPC owner's tag, which destroy must leave in place
         # Tag resources, not the subnet: the subnet stays the VPC owner's; destroy removes only these tags. The
         # marker says the discovery tag is inferctl's, so a later run keeps managing it rather than leaving it.

@@ -166,6 +166,9 @@ def run_preflight(
         reporter.phase("preflight", "network, instance types, quotas")
         if config.aws.vpc_id:
             _guarded(report, "subnets", "ec2:DescribeSubnets", lambda: _check_subnets(config, clients("ec2"), report))
+            _guarded(
+                report, "vpc dns", "ec2:DescribeVpcAttribute", lambda: _check_vpc_dns(config, clients("ec2"), report)
+            )
         _guarded(
             report,
             "instance types",
@@ -275,6 +278,34 @@ def _check_subnets(config: PlatformConfig, ec2: Any, report: PreflightReport) ->
         )
         return
     report.add("subnets", "ok", f"{len(subnets)} private subnets of {vpc_id} in {', '.join(zones)}")
+
+
+# EC2 DescribeVpcAttribute: the Attribute asked for, and the key of its answer ({"Value": bool}).
+VPC_DNS_ATTRIBUTES = {"enableDnsSupport": "EnableDnsSupport", "enableDnsHostnames": "EnableDnsHostnames"}
+VPC_DNS_CLI_FLAGS = {"enableDnsSupport": "--enable-dns-support", "enableDnsHostnames": "--enable-dns-hostnames"}
+
+
+def _check_vpc_dns(config: PlatformConfig, ec2: Any, report: PreflightReport) -> None:
+    """Nodes reach the API through the private endpoint, whose name resolves to private addresses only in a VPC
+    with both DNS attributes on (Amazon EKS User Guide, cluster-endpoint.html). Without them the nodes go to the
+    public endpoint, which admits only the deployer's /32, and never join."""
+    vpc_id = config.aws.vpc_id
+    off = [
+        attribute
+        for attribute, key in VPC_DNS_ATTRIBUTES.items()
+        if not ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute).get(key, {}).get("Value")
+    ]
+    if not off:
+        report.add("vpc dns", "ok", f"{vpc_id} resolves the private API endpoint (DNS support and hostnames on)")
+        return
+    fixes = " and ".join(f"'aws ec2 modify-vpc-attribute --vpc-id {vpc_id} {VPC_DNS_CLI_FLAGS[a]}'" for a in off)
+    report.add(
+        "vpc dns",
+        "fail",
+        f"{vpc_id} has {' and '.join(off)} off, so nodes cannot resolve the private API endpoint and would never "
+        f"join; turn it on with {fixes}, or leave aws.vpc_id unset for a new VPC",
+        ConfigError,
+    )
 
 
 def _check_endpoint_access(config: PlatformConfig, report: PreflightReport, fetch: Fetch | None) -> None:

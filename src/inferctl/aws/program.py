@@ -39,10 +39,11 @@ def build_platform(
     ctx = make_context(config, endpoint_probe=endpoint_probe)
     network = build_network(ctx)
     cluster = build_cluster(ctx, network)
-    karpenter = build_karpenter(ctx, cluster)
-    build_lb_controller(ctx, cluster, network)
+    # The controller first: its Service webhook fails every Service created before its pods answer.
+    lb_controller = build_lb_controller(ctx, cluster, network)
+    karpenter = build_karpenter(ctx, cluster, after=[lb_controller.release])
     build_model_cache_storage(ctx, cluster)
-    build_autoscalers(ctx, cluster)
+    build_autoscalers(ctx, cluster, after=[lb_controller.release])
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,

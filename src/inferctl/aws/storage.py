@@ -5,6 +5,10 @@ only when the config asks for a PVC. Facts: the driver's controller runs as ``ku
 and provisions through ``ebs.csi.aws.com`` (kubernetes-sigs/aws-ebs-csi-driver, ``charts/aws-ebs-csi-driver``:
 values.yaml ``controller.serviceAccount.name``, templates/ebs-csi-default-sc.yaml); its permissions are the AWS
 managed policy ``service-role/AmazonEBSCSIDriverPolicy``, given through EKS Pod Identity like the other controllers.
+
+Each volume carries ``kubernetes.io/cluster/<cluster>=owned`` (StorageClass parameter ``tagSpecification_<n>``:
+aws-ebs-csi-driver v1.64.0 docs/tagging.md; the driver itself adds that tag only with ``--k8s-tag-cluster-id``),
+so the leftover scan after ``down`` finds a volume whose deletion the removed driver never finished.
 """
 
 from __future__ import annotations
@@ -25,6 +29,11 @@ MANAGED_POLICY = "service-role/AmazonEBSCSIDriverPolicy"
 PROVISIONER = "ebs.csi.aws.com"
 STORAGE_CLASS = MODEL_CACHE_STORAGE_CLASS
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
+
+
+def storage_class_parameters(cluster_name: str) -> dict[str, str]:
+    """gp3, encrypted, and tagged for the cluster like Karpenter's instances (the leftover scan's key)."""
+    return {"type": "gp3", "encrypted": "true", "tagSpecification_1": f"kubernetes.io/cluster/{cluster_name}=owned"}
 
 
 @dataclass(frozen=True)
@@ -71,7 +80,7 @@ def build_model_cache_storage(ctx: ProgramContext, cluster: Cluster) -> ModelCac
         "model-cache-storage-class",
         metadata=k8s.meta.v1.ObjectMetaArgs(name=STORAGE_CLASS, annotations={DEFAULT_CLASS_ANNOTATION: "true"}),
         provisioner=PROVISIONER,
-        parameters={"type": "gp3", "encrypted": "true"},
+        parameters=storage_class_parameters(ctx.cluster_name),
         volume_binding_mode="WaitForFirstConsumer",  # the volume is made in the zone the pod lands in
         allow_volume_expansion=True,
         reclaim_policy="Delete",  # the cache is re-downloadable: 'down' must not leave billable volumes

@@ -175,7 +175,9 @@ class ModelDeployment(CoreModel):
 
     @model_validator(mode="after")
     def _replicas_or_autoscaling(self) -> ModelDeployment:
-        if self.autoscaling is not None and "replicas" in self.model_fields_set:
+        # The default count is no conflict: a dumped config (flags applied, 'config show') writes it out.
+        default = type(self).model_fields["replicas"].default
+        if self.autoscaling is not None and "replicas" in self.model_fields_set and self.replicas != default:
             raise ValueError(
                 f"model {self.name!r} sets both replicas and autoscaling; keep one "
                 "(autoscaling.min_replicas/max_replicas replace replicas)"
