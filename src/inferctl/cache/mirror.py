@@ -85,13 +85,13 @@ def scan_snapshot(root: Path) -> list[FileEntry]:
 
 
 def manifest_document(model_id: str, revision: str, entries: Iterable[FileEntry]) -> dict[str, Any]:
-    files = [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in entries]
+    listed = list(entries)
     return {
         "format": MANIFEST_FORMAT,
         "model": model_id,
         "revision": revision,
-        "total_bytes": sum(int(f["size"]) for f in files),
-        "files": files,
+        "total_bytes": sum(e.size for e in listed),
+        "files": [{"path": e.path, "size": e.size, "sha256": e.sha256} for e in listed],
     }
 
 
