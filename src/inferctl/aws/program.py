@@ -14,6 +14,7 @@ from inferctl.aws.context import make_context
 from inferctl.aws.eks import build_cluster
 from inferctl.aws.karpenter import build_karpenter
 from inferctl.aws.lb_controller import build_lb_controller
+from inferctl.aws.model_cache import build_model_cache
 from inferctl.aws.network import build_network
 from inferctl.config.models import PlatformConfig
 
@@ -27,6 +28,7 @@ def build_platform(config: PlatformConfig) -> dict[str, pulumi.Input[str]]:
     cluster = build_cluster(ctx, network)
     karpenter = build_karpenter(ctx, cluster)
     build_lb_controller(ctx, cluster, network)
+    cache = build_model_cache(ctx, cluster)
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,
@@ -35,6 +37,7 @@ def build_platform(config: PlatformConfig) -> dict[str, pulumi.Input[str]]:
         "kubeconfig": cluster.kubeconfig,
         "interruption_queue": karpenter.queue.name,
         "node_role": karpenter.node_role.name,
+        **({"model_cache_bucket": cache.name} if cache else {}),
     }
 
 

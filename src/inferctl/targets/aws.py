@@ -79,7 +79,11 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
                 "context": context_name(self.config.cluster_name, self.config.aws.region),
             }
         )
-        config = self.config.model_copy(update={"kubernetes": settings})
+        update: dict[str, Any] = {"kubernetes": settings}
+        bucket = (self.saved_outputs() or {}).get("model_cache_bucket")
+        if bucket and not self.config.cache.bucket:  # the name Pulumi generated for the S3 model cache
+            update["cache"] = self.config.cache.model_copy(update={"bucket": bucket})
+        config = self.config.model_copy(update=update)
         return KubernetesTarget(config, self.home, include_karpenter=include_karpenter)
 
     def saved_outputs(self) -> dict[str, Any] | None:
