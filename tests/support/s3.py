@@ -55,7 +55,11 @@ class LoopbackS3:
 
 @pytest.fixture
 def loopback_s3() -> Iterator[LoopbackS3]:
-    """A fresh moto S3 server on 127.0.0.1 (a free port) with one empty bucket; stopped after the test."""
+    """A fresh moto S3 server on 127.0.0.1 (a free port) with one empty bucket; stopped after the test.
+
+    moto keeps its state per process, not per server: the fixture resets it through moto's own API so no test
+    sees another's objects."""
+    import httpx
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -63,6 +67,7 @@ def loopback_s3() -> Iterator[LoopbackS3]:
     try:
         host, port = server.get_host_and_port()
         s3 = LoopbackS3(endpoint=f"http://{host}:{port}", bucket=BUCKET)
+        httpx.post(f"{s3.endpoint}/moto-api/reset", timeout=10).raise_for_status()
         s3.client().create_bucket(Bucket=BUCKET)
         yield s3
     finally:

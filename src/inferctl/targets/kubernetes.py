@@ -161,6 +161,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         objects = self.render(placements, values)
         reporter.phase("connecting", self.settings.context or "current context")
         client = self.client()
+        objects = self._mirror_model_cache(client, objects, reporter)
         apply_objects(client, objects, reporter)
         watched = [
             WatchedDeployment(
@@ -185,6 +186,30 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             if model.replicas > 0:
                 self._smoke(client, model, reporter)
         return endpoints
+
+    def _mirror_model_cache(self, client: KubeClient, objects: list[Obj], reporter: Reporter) -> list[Obj]:
+        """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
+        if not any(o.get("kind") == "Job" for o in objects):
+            return objects
+        from inferctl.cache.cluster import MirrorRunner, mirror_before_serving
+        from inferctl.cache.state import is_mirrored
+        from inferctl.render.model_cache import mirror_job_name
+
+        by_job = {mirror_job_name(m): (i, m) for i, m in enumerate(self.config.models)}
+        runner = MirrorRunner(
+            client,
+            reporter,
+            timeout_s=self.config.cache.mirror_timeout_s,
+            poll_s=self.poll_s,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+        def mirrored(job: str) -> bool | None:
+            index, model = by_job[job]
+            return is_mirrored(self.config, model, index)
+
+        return mirror_before_serving(runner, objects, mirrored)
 
     def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
