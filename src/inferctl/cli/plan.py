@@ -85,10 +85,36 @@ def register(app: typer.Typer) -> None:
         from inferctl.sizing import plan_platform
 
         platform = plan_platform(cfg, live_prices=live_prices)
+        from inferctl.cache.coldstart import cold_start_report
+
+        cold_start = cold_start_report(platform.placements)
         if output is OutputFormat.json:
-            emit_json(platform.to_dict())
+            emit_json({**platform.to_dict(), "cold_start": cold_start})
         else:
             print_platform(platform, cfg)
+            print_cold_start(cold_start)
+
+
+def print_cold_start(report: dict[str, Any]) -> None:
+    """Estimated seconds from a new GPU node to a ready engine, per phase, without and with the S3 cache."""
+
+    def span(low: float, high: float | None) -> str:
+        if high is None:
+            return f">= {low:.0f}"
+        return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+    for name, entry in report.items():
+        rows = []
+        for key, label in (("without_cache", "hub"), ("with_cache", "S3 cache")):
+            for phase in entry[key]["phases"]:
+                rows.append({"path": label, "phase": phase["phase"], "seconds": span(phase["low_s"], phase["high_s"]),
+                             "source": phase["source"]})  # fmt: skip
+            rows.append({"path": label, "phase": "total", "seconds": span(entry[key]["total_low_s"],
+                         entry[key]["total_high_s"]), "source": ""})  # fmt: skip
+        console.print()
+        console.print(
+            table(f"{name}: estimated cold start on a new {entry['instance_type']} (README: cold start)", rows)
+        )
 
 
 # --- local ---------------------------------------------------------------------------------------------------------
