@@ -180,12 +180,55 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             sleep=self.sleep,
             gpu_pool=self.config.pools.gpu.name,
         ).wait(watched)
+        self._record_cold_starts(client, reporter)
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
         for model in self.config.models:
             if model.replicas > 0:
                 self._smoke(client, model, reporter)
         return endpoints
+
+    COLD_START_FILE = "cold-start.json"
+
+    def _record_cold_starts(self, client: KubeClient, reporter: Reporter) -> None:
+        """Print how long each phase of every model pod's start took; keep it for ``status``."""
+        from inferctl.kube.rollout import nominated_nodeclaim
+        from inferctl.kube.timeline import pod_timeline, summarize
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM
+
+        records = []
+        for model in self.config.models:
+            labels = {LABEL_PLATFORM: self.config.name, LABEL_MODEL: model.name}
+            for pod in client.list("v1", "Pod", labels=labels):
+                name = pod["metadata"]["name"]
+                events = client.list("v1", "Event", fields={"involvedObject.name": name})
+                claim_name = nominated_nodeclaim(events)
+                claim = client.get("karpenter.sh/v1", "NodeClaim", claim_name) if claim_name else None
+                phases = pod_timeline(pod, events, claim, client.tail(name, lines=2000))
+                if not phases:
+                    continue
+                summary = summarize(phases)
+                reporter.info(f"cold start {name}: {summary}")
+                total = (phases[-1].at - phases[0].at).total_seconds()
+                records.append(
+                    {
+                        "model": model.name,
+                        "pod": name,
+                        "total_s": round(total, 1),
+                        "summary": summary,
+                        "phases": [p.to_dict() for p in phases],
+                    }
+                )
+        if records:
+            path = self.home.ensure(self.home.target_dir(self.config.name, "kubernetes")) / self.COLD_START_FILE
+            path.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+
+    def last_cold_starts(self) -> list[dict[str, Any]]:
+        path = self.home.target_dir(self.config.name, "kubernetes") / self.COLD_START_FILE
+        if not path.is_file():
+            return []
+        records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+        return [{k: r[k] for k in ("model", "pod", "total_s", "summary")} for r in records]
 
     def _mirror_model_cache(self, client: KubeClient, objects: list[Obj], reporter: Reporter) -> list[Obj]:
         """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
@@ -378,6 +421,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             "namespace": client.namespace,
             "models": models,
             "nodepools": nodepool_rows(pools, now=datetime.now(UTC)),
+            "last_cold_start": self.last_cold_starts(),
         }
 
     def endpoints(self) -> list[Endpoint]:
