@@ -38,7 +38,7 @@ pytestmark = [
     ),
 ]
 # float32, the demo's own dtype: with 'auto' vLLM chose bfloat16 for this raw server and its engine core died at the
-# first request here (seen with and without the streamer; the local target's own start is not affected).
+# first request here (seen with and without the streamer, when started as this test starts it).
 DEMO = ModelDeployment(name="demo", engine={"dtype": "float32", "enforce_eager": True})
 STREAMER_LINE = "Loading safetensors using Runai Model Streamer"
 

@@ -133,6 +133,12 @@ def test_mirror_job_runs_the_mirror_module_on_the_cpu_pool() -> None:
     assert MANIFEST_NAME in script and "def main(" in script
     assert container["command"] == ["python3", "/opt/inferctl/mirror.py"]
     assert job["spec"]["activeDeadlineSeconds"] == config.cache.mirror_timeout_s
+    selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    pod_labels = job["spec"]["template"]["metadata"]["labels"]
+    assert not all(pod_labels.get(k) == v for k, v in selector.items())  # not counted as a model server pod
+    policy = one(objects, "NetworkPolicy", "inferctl-model-mirror")["spec"]
+    assert policy["policyTypes"] == ["Ingress"] and "ingress" not in policy  # nothing may call the mirror
+    assert all(pod_labels[k] == v for k, v in policy["podSelector"]["matchLabels"].items())
     kinds = [o["kind"] for o in sort_for_apply(objects)]
     assert kinds.index("Job") < kinds.index("Deployment")
     assert kinds.index("ServiceAccount") < kinds.index("Job")

@@ -149,7 +149,7 @@ def _warm_in_cluster(config: PlatformConfig, home: Home, names: list[str], repor
         o
         for o in target.render(placements, values)
         if o["kind"] in needed_kinds
-        or (o["kind"] == "ConfigMap" and o["metadata"]["name"] == "inferctl-model-mirror")
+        or (o["kind"] in ("ConfigMap", "NetworkPolicy") and o["metadata"]["name"] == "inferctl-model-mirror")
         or (o["kind"] == "Job" and o["metadata"]["name"] in jobs)
     ]
     reporter.phase("connecting", config.kubernetes.context or "current context")

@@ -35,6 +35,7 @@ MIRROR_CPU = "2"  # hashing and the transfer manager's threads; the download is 
 MIRROR_MEMORY = "4Gi"
 MIRROR_RUN_AS = 10001
 MIRROR_COMPONENT = "model-mirror"
+MIRROR_OF = "inferctl.io/mirror-of"
 # Flags the cache sets; in extra_args they would fight it.
 CACHE_MANAGED_FLAGS = frozenset({"--load-format", "--tokenizer", "--model-loader-extra-config", "--revision"})
 
@@ -110,6 +111,23 @@ def render_mirror_script(config: PlatformConfig) -> Object:
     }
 
 
+def render_mirror_network_policy(config: PlatformConfig) -> Object:
+    """No ingress at all to the mirror pods (they only call out: the hub and S3)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(
+            MIRROR_SCRIPT_CONFIGMAP, namespace=config.kubernetes.namespace, labels=platform_labels(config)
+        ),
+        "spec": {
+            "podSelector": {
+                "matchLabels": {**platform_labels(config), "app.kubernetes.io/component": MIRROR_COMPONENT}
+            },
+            "policyTypes": ["Ingress"],
+        },
+    }
+
+
 def mirror_work_size(placement: Placement) -> str:
     """Scratch for the snapshot: the weights plus a fifth for tokenizer files and a partial retry."""
     return gib(placement.weight_gib * 1.2 + 5)
@@ -123,6 +141,9 @@ def render_mirror_job(
     if location is None:
         raise ConfigError(f"model {model.name!r} is not served from the S3 cache; set cache.enabled or models[].cache")
     labels = {**model_labels(config, model), "app.kubernetes.io/component": MIRROR_COMPONENT}
+    # The Job's pods must not match the Deployment's selector (platform + model): rollout, status and teardown
+    # count that selector's pods as model servers.
+    pod_labels = {**platform_labels(config), "app.kubernetes.io/component": MIRROR_COMPONENT, MIRROR_OF: model.name}
     scratch = mirror_work_size(placement)
     selector = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
     if karpenter:
@@ -208,7 +229,7 @@ def render_mirror_job(
             "backoffLimit": 2,  # a flaky download retries; a gated model or a denied bucket fails fast enough
             "activeDeadlineSeconds": config.cache.mirror_timeout_s,
             "ttlSecondsAfterFinished": 24 * 3600,
-            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         },
     }
 
@@ -222,5 +243,5 @@ def render_model_cache(config: PlatformConfig, placements: dict[str, Placement],
         if uses_cache(config, model) and model.name in placements
     ]
     if jobs:
-        objects.append(render_mirror_script(config))
+        objects += [render_mirror_script(config), render_mirror_network_policy(config)]
     return objects + jobs
