@@ -113,3 +113,28 @@ def test_the_generated_bucket_reaches_the_deployment(tmp_path: Path) -> None:
     objects = render_platform(config, {"llama3": g5_xlarge_placement("llama3")})
     args = one_object(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[args.index("--model") + 1] == f"s3://workshop-model-cache-20261128abc/models/{WORKSHOP_MODEL}/abc123/"
+
+
+def test_up_deploys_with_the_bucket_the_stack_just_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first up has no saved outputs when it starts: the models must still get the bucket Pulumi created.
+    Seams faked: the preflight (AWS APIs), the Pulumi deployment, and the Kubernetes target's own up."""
+    from inferctl.aws import preflight, stack
+    from inferctl.targets.base import NullReporter
+    from inferctl.targets.kubernetes import KubernetesTarget
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
+    report = preflight.PreflightReport()
+    report.add("pulumi", "ok", str(tmp_path / "pulumi"))
+    monkeypatch.setattr(preflight, "run_preflight", lambda *a, **k: report)
+    outputs = {"cluster_name": "workshop", "endpoint": "https://x", "model_cache_bucket": "workshop-model-cache-abc"}
+    monkeypatch.setattr(stack, "deploy", lambda *a, **k: outputs)
+    seen: list[str | None] = []
+
+    def fake_up(self: KubernetesTarget, reporter: Any) -> list[Any]:
+        seen.append(self.config.cache.bucket)
+        return []
+
+    monkeypatch.setattr(KubernetesTarget, "up", fake_up)
+    monkeypatch.setattr(KubernetesTarget, "placements", lambda self: {"llama3": g5_xlarge_placement("llama3")})
+    AwsTarget(cached(), Home(tmp_path)).up(NullReporter())
+    assert seen == ["workshop-model-cache-abc"]

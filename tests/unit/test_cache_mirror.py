@@ -115,3 +115,26 @@ def test_drop_removes_the_snapshot_only(loopback_s3: LoopbackS3, snapshot: Path)
 def test_cache_key_refuses_unsafe_parts(model_id: str, revision: str) -> None:
     with pytest.raises(ValueError):
         cache_prefix(model_id, revision)
+
+
+def test_the_job_runs_the_module_as_a_plain_script(loopback_s3: LoopbackS3, snapshot: Path, tmp_path: Path) -> None:
+    """The Job runs this file alone (from a ConfigMap, no inferctl installed): it must import nothing of inferctl,
+    and with the manifest in place it exits 0 without touching the hub."""
+    import os
+    import subprocess
+    import sys
+
+    import inferctl.cache.mirror as module
+
+    script = tmp_path / "mirror.py"
+    source = Path(module.__file__).read_text(encoding="utf-8")
+    assert "from inferctl" not in source and "import inferctl" not in source
+    script.write_text(source)
+    mirror_directory(loopback_s3.client(), snapshot, bucket=loopback_s3.bucket, model_id=MODEL_ID, revision=REVISION)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env |= {**loopback_s3.env(), "CACHE_BUCKET": loopback_s3.bucket, "MODEL_ID": MODEL_ID, "MODEL_REVISION": REVISION,
+            "HF_HUB_OFFLINE": "1"}  # fmt: skip
+    done = subprocess.run([sys.executable, "-I", str(script)], env=env, capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "already mirrored; nothing to do" in done.stdout

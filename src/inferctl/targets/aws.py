@@ -163,6 +163,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         outputs = stack.deploy(self.config, self.home, pulumi_path, reporter)
         self.save_outputs(outputs)
         reporter.info(f"cluster {outputs.get('cluster_name')} ready at {outputs.get('endpoint')}")
+        models = self.kubernetes(include_karpenter=False)  # again: now with the outputs (the cache bucket's name)
         return models.up(reporter)
 
     def down(self, reporter: Reporter, *, platform: bool = False) -> None:
