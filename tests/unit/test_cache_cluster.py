@@ -199,3 +199,20 @@ def test_job_finished_reads_conditions() -> None:
     assert job_finished({"status": {}}) is None
     assert job_finished({"status": {"conditions": [{"type": "Failed", "status": "True"}]}}) == "Failed"
     assert job_finished({"status": {"conditions": [{"type": "Complete", "status": "False"}]}}) is None
+
+
+def test_cache_warm_runs_only_the_mirror(
+    fake: JobCluster, tmp_path: Path, loopback_s3: LoopbackS3, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import yaml
+
+    from inferctl.cli.app import main
+
+    cfg = config(tmp_path, loopback_s3.bucket)
+    path = tmp_path / "inferctl.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json", exclude_defaults=True)))
+    fake.job_frames = [job_condition("Complete")]
+    assert main(["cache", "warm", "-c", str(path), "--output", "json"]) == 0, capsys.readouterr().err
+    applied = fake.applied()
+    assert f"Job/{JOB}" in applied and "NetworkPolicy/inferctl-model-mirror" in applied
+    assert not any(item.startswith(("Deployment/", "Service/")) for item in applied)
