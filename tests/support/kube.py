@@ -56,6 +56,7 @@ KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("", "v1", "nodes"): ("Node", False),
     ("", "v1", "namespaces"): ("Namespace", False),
     ("apps", "v1", "deployments"): ("Deployment", True),
+    ("batch", "v1", "jobs"): ("Job", True),
     ("policy", "v1", "poddisruptionbudgets"): ("PodDisruptionBudget", True),
     ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True),
     ("karpenter.sh", "v1", "nodepools"): ("NodePool", False),

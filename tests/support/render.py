@@ -27,6 +27,7 @@ KARPENTER_CRDS = SHARED / "schemas" / "karpenter-v1.14.1"
 GOLDEN = REPO / "tests" / "golden" / "render"
 
 LLAMA3_8B = "meta-llama/Meta-Llama-3-8B-Instruct"
+LLAMA3_8B_REVISION = "5f0b02c75b57c5855da9ae460ce51323ea669d8a"  # a commit sha (the model's ids are examples here)
 
 
 def workshop_config(**overrides: Any) -> PlatformConfig:
@@ -103,6 +104,17 @@ def variant_configs() -> dict[str, PlatformConfig]:
             ],
             endpoint={"exposure": {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}},
         ),
+        # The S3 model cache (issue 14): mirror Job, service accounts, the streamer's arguments.
+        "aws-model-cache": workshop_config(
+            models=[{"name": "llama-3-8b-instruct", "source": LLAMA3_8B, "revision": LLAMA3_8B_REVISION}],
+            cache={"enabled": True},
+        ),
+        "kubernetes-model-cache": workshop_config(
+            target="kubernetes",
+            models=[{"name": "llama-3-8b-instruct", "source": LLAMA3_8B, "revision": LLAMA3_8B_REVISION}],
+            cache={"enabled": True, "bucket": "team-model-cache", "region": "eu-west-1"},
+            kubernetes={"karpenter": True},
+        ),
     }
 
 
@@ -129,6 +141,8 @@ def pod_containers(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 
 CORE_KINDS = {
     "Namespace",
+    "ServiceAccount",
+    "Job",
     "Secret",
     "ConfigMap",
     "PersistentVolumeClaim",

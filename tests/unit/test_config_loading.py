@@ -55,7 +55,7 @@ def test_unknown_key_names_path_line_and_closest_key() -> None:
 
 
 def test_unknown_top_level_key_without_close_match_lists_valid_keys() -> None:
-    with pytest.raises(ConfigError, match="valid keys: aws, endpoint, kubernetes, local, models, name"):
+    with pytest.raises(ConfigError, match="valid keys: aws, cache, endpoint, kubernetes, local, models, name"):
         parse_config("zzzz: 1\n")
 
 

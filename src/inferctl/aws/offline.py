@@ -144,6 +144,9 @@ class RecordingMocks(Mocks):
                 "vpcConfig": vpc,
                 "arn": f"arn:aws:eks:{region}:{OFFLINE_ACCOUNT}:cluster/{physical}",
             }
+        if typ == "aws:s3/bucket:Bucket":  # a generated name at up: <prefix><26 characters>
+            bucket = inputs.get("bucket") or f"{inputs.get('bucketPrefix', '')}offline"
+            return {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}"}
         if typ == "aws:cloudwatch/eventRule:EventRule":
             return {"arn": f"arn:aws:events:{region}:{OFFLINE_ACCOUNT}:rule/{physical}"}
         return {}
@@ -259,6 +262,7 @@ def components(resources: list[RecordedResource]) -> dict[str, Any]:
         },
         "node_classes": sorted(c["metadata"]["name"] for c in custom if c.get("kind") == "EC2NodeClass"),
         "node_pools": sorted(c["metadata"]["name"] for c in custom if c.get("kind") == "NodePool"),
+        "model_cache": _model_cache_summary(resources),
         "load_balancer_controller": {
             "chart": releases.get("aws-load-balancer-controller", {}).get("chart"),
             "version": releases.get("aws-load-balancer-controller", {}).get("version"),
@@ -278,6 +282,22 @@ def endpoint_access(config: PlatformConfig) -> dict[str, Any]:
     public = is_public(config)
     cidrs = list(config.aws.public_access_cidrs) or ([DEPLOYER_CIDR_PLACEHOLDER] if public else [])
     return {"mode": config.aws.endpoint_access, "public_access_cidrs": cidrs, "private": True}
+
+
+def _model_cache_summary(resources: list[RecordedResource]) -> dict[str, Any] | None:
+    buckets = [r for r in resources if r.type == "aws:s3/bucket:Bucket"]
+    if not buckets:
+        return None
+    bucket = buckets[0].inputs
+    return {
+        "bucket": bucket.get("bucket") or f"{bucket.get('bucketPrefix')}<generated>",
+        "destroyed_with_platform": bool(bucket.get("forceDestroy")),
+        "pod_identity": sorted(
+            f"{r.inputs.get('namespace')}/{r.inputs.get('serviceAccount')}"
+            for r in resources
+            if r.type == "aws:eks/podIdentityAssociation:PodIdentityAssociation" and r.name.startswith("model-cache")
+        ),
+    }
 
 
 def _notes(config: PlatformConfig) -> list[str]:

@@ -15,6 +15,7 @@ from inferctl.aws.context import make_context
 from inferctl.aws.eks import build_cluster
 from inferctl.aws.karpenter import build_karpenter
 from inferctl.aws.lb_controller import build_lb_controller
+from inferctl.aws.model_cache import build_model_cache
 from inferctl.aws.network import build_network
 from inferctl.aws.storage import build_model_cache_storage
 from inferctl.config.models import PlatformConfig
@@ -44,6 +45,7 @@ def build_platform(
     karpenter = build_karpenter(ctx, cluster, after=[lb_controller.release])
     build_model_cache_storage(ctx, cluster)
     build_autoscalers(ctx, cluster, after=[lb_controller.release])
+    cache = build_model_cache(ctx, cluster)
     return {
         "cluster_name": cluster.name,
         "endpoint": cluster.endpoint,
@@ -53,6 +55,7 @@ def build_platform(
         "kubeconfig": cluster.kubeconfig,
         "interruption_queue": karpenter.queue.name,
         "node_role": karpenter.node_role.name,
+        **({"model_cache_bucket": cache.name} if cache else {}),
     }
 
 

@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "nodes",
     "plan",
     "aws_cmd",
+    "cache",
 )
 
 app = typer.Typer(

@@ -87,16 +87,49 @@ def register(app: typer.Typer) -> None:
         from inferctl.sizing.autoscaling import autoscaling_summary
 
         platform = plan_platform(cfg, live_prices=live_prices)
+        from inferctl.cache.coldstart import cold_start_report
+
         warnings = disruption_warnings(cfg)
         scaling = autoscaling_summary(cfg, platform)
+        cold_start = cold_start_report(platform.placements)
         if output is OutputFormat.json:
-            emit_json({**platform.to_dict(), **({"autoscaling": scaling} if scaling else {}), "warnings": warnings})
+            emit_json(
+                {
+                    **platform.to_dict(),
+                    **({"autoscaling": scaling} if scaling else {}),
+                    "cold_start": cold_start,
+                    "warnings": warnings,
+                }
+            )
         else:
             print_platform(platform, cfg)
             if scaling:
                 print_autoscaling(scaling)
+            print_cold_start(cold_start)
             for warning in warnings:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}")
+
+
+def print_cold_start(report: dict[str, Any]) -> None:
+    """Estimated seconds from a new GPU node to a ready engine, per phase, without and with the S3 cache."""
+
+    def span(low: float, high: float | None) -> str:
+        if high is None:
+            return f">= {low:.0f}"
+        return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+    for name, entry in report.items():
+        rows = []
+        for key, label in (("without_cache", "hub"), ("with_cache", "S3 cache")):
+            for phase in entry[key]["phases"]:
+                rows.append({"path": label, "phase": phase["phase"], "seconds": span(phase["low_s"], phase["high_s"]),
+                             "source": phase["source"]})  # fmt: skip
+            rows.append({"path": label, "phase": "total", "seconds": span(entry[key]["total_low_s"],
+                         entry[key]["total_high_s"]), "source": ""})  # fmt: skip
+        console.print()
+        console.print(
+            table(f"{name}: estimated cold start on a new {entry['instance_type']} (README: cold start)", rows)
+        )
 
 
 # --- local ---------------------------------------------------------------------------------------------------------

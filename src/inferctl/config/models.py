@@ -167,6 +167,9 @@ class ModelDeployment(CoreModel):
         description="The HF repo needs an accepted licence and HF_TOKEN. None: guessed from the id.",
     )
     replicas: Annotated[int, Field(ge=0, le=100)] = 1
+    cache: bool | None = Field(
+        default=None, description="Serve from the S3 model cache (see the top-level 'cache'); None: the platform's."
+    )
     engine: EngineSettings = Field(default_factory=EngineSettings)
     sizing: SizingRequest = Field(default_factory=SizingRequest)
     autoscaling: AutoscalingSettings | None = Field(
@@ -598,6 +601,42 @@ class AwsTarget(CoreModel):
         return self
 
 
+# --- S3 model cache (issue 14) --------------------------------------------------------------------------------------
+
+_BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"  # S3 general-purpose bucket naming rules
+
+
+class ModelCacheSettings(CoreModel):
+    """Weights mirrored once into S3 and streamed into each new pod by vLLM's Run:ai streamer loader.
+
+    Off by default: it adds a bucket (storage is billed), an IAM role and a mirror Job per model, and it needs a
+    pinned revision. Turn it on where cold starts repeat (scale-up, spot replacement, node expiry).
+    """
+
+    enabled: bool = Field(default=False, description="Serve every hub model from the cache (models[].cache overrides).")
+    bucket: str | None = Field(
+        default=None,
+        pattern=_BUCKET,
+        description="Bucket name. aws: created with this name (a generated one when unset); kubernetes: an existing "
+        "bucket the pods can read (required there).",
+    )
+    keep_bucket: bool = Field(
+        default=False, description="aws: keep the bucket and its weights when the platform is destroyed."
+    )
+    region: str | None = Field(
+        default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="Bucket region; aws.region when unset."
+    )
+    streamer_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
+        default=None, description="Run:ai streamer reader threads; from the pod's CPUs when unset."
+    )
+    streamer_memory_limit_gib: Annotated[float, Field(gt=0, le=1024)] | None = Field(
+        default=None, description="Run:ai streamer CPU buffer cap; a quarter of the pod's memory when unset."
+    )
+    mirror_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = Field(
+        default=7200, description="How long the mirror Job may run (download from the hub + upload to S3)."
+    )
+
+
 # --- the platform --------------------------------------------------------------------------------------------------
 
 
@@ -618,6 +657,7 @@ class PlatformConfig(CoreModel):
     local: LocalTarget = Field(default_factory=LocalTarget)
     kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
     aws: AwsTarget = Field(default_factory=AwsTarget)
+    cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
 
     @field_validator("name")
     @classmethod

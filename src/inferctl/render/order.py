@@ -26,6 +26,7 @@ APPLY_ORDER: tuple[str, ...] = (
     "NetworkPolicy",
     "PodDisruptionBudget",
     "Service",
+    "Job",  # the model cache's mirror: before the Deployment that streams what it uploads
     "Deployment",
     "StatefulSet",
     "InterceptorRoute",  # routes to a Service that exists; KEDA then scales a Deployment that exists

@@ -10,6 +10,7 @@ from inferctl.render.autoscaling import behind_interceptor, render_autoscaling, 
 from inferctl.render.exposure import render_exposure
 from inferctl.render.karpenter import render_karpenter
 from inferctl.render.meta import SYSTEM_NAMESPACES, Object, render_namespace
+from inferctl.render.model_cache import render_model_cache
 from inferctl.render.observability import render_observability
 from inferctl.render.order import sort_for_apply
 from inferctl.render.secrets import SecretValues, render_secrets
@@ -44,6 +45,7 @@ def render_platform(
     objects += render_observability(config)
     if karpenter if include_karpenter is None else include_karpenter:
         objects += render_karpenter(config)
+    objects += render_model_cache(config, dict(placements), karpenter=karpenter)
     for index, model in enumerate(config.models):
         placement = placements.get(model.name)
         if placement is None:

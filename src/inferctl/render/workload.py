@@ -26,6 +26,7 @@ from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, VLLM_SERVE_COMMAND, eng
 from inferctl.errors import ConfigError, PlanError
 from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
 from inferctl.render.meta import PORT_NAME, Object, gib, metadata, model_labels, selector_labels
+from inferctl.render.model_cache import MODEL_SERVICE_ACCOUNT, cache_env, cache_loader, check_cache_model
 from inferctl.sizing.placement import Placement
 
 CONTAINER_NAME = "vllm"
@@ -76,16 +77,35 @@ def effective_engine_args(model: ModelDeployment, placement: Placement) -> list[
     )
 
 
-def container_args(model: ModelDeployment, placement: Placement) -> list[str]:
-    """Full vLLM server arguments of the Deployment's container."""
+def container_args(
+    model: ModelDeployment, placement: Placement, *, loader: tuple[str, list[str]] | None = None
+) -> list[str]:
+    """Full vLLM server arguments of the Deployment's container. ``loader``: (location, arguments) of the S3 model
+    cache (:func:`inferctl.render.model_cache.cache_loader`), which replace the hub id and its revision."""
+    engine = effective_engine_args(model, placement)
+    if loader is not None:
+        engine = _without_revision(engine)  # the cache path names the revision
     return server_args(
-        model.source,
+        loader[0] if loader else model.source,
         host="0.0.0.0",  # inside the pod; the NetworkPolicy and Service decide who reaches it
         port=CONTAINER_PORT,
-        engine=effective_engine_args(model, placement),
-        extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        engine=engine,
+        extra=[*(loader[1] if loader else []), "--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
         entry="serve",
     )
+
+
+def _without_revision(args: list[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--revision":
+            skip = True
+        else:
+            out.append(arg)
+    return out
 
 
 def startup_budget_s(config: PlatformConfig) -> int:
@@ -134,6 +154,7 @@ def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
     }
+    plain.update({item["name"]: item["value"] for item in cache_env(config, model)})
     plain.update(sorted(model.engine.env.items()))  # the user's values win over our defaults
     env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in plain.items()]
     if config.endpoint.api_key.enabled:
@@ -182,7 +203,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "image": config.kubernetes.image,
         "imagePullPolicy": "IfNotPresent",
         "command": list(VLLM_SERVE_COMMAND),  # the image's own entry (not the deprecated api_server module)
-        "args": container_args(model, placement),
+        "args": container_args(model, placement, loader=cache_loader(config, model, placement)),
         "ports": [{"name": PORT_NAME, "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
         "env": _env(config, model),
         "resources": _resources(placement),
@@ -302,6 +323,7 @@ def render_deployment(
     """The Deployment serving ``model`` on ``placement``. ``karpenter``: schedule onto the GPU NodePool."""
     check_cluster_model(model, index)
     _check_placement(model, placement)
+    cached = check_cache_model(config, model, index) is not None
     if config.kubernetes.model_cache == "pvc" and model.most_replicas > 1:
         raise ConfigError(
             f"model {model.name!r} runs up to {model.most_replicas} replicas but kubernetes.model_cache is 'pvc', a "
@@ -317,6 +339,7 @@ def render_deployment(
         else {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}
     )
     pod_spec: dict[str, Any] = {
+        **({"serviceAccountName": MODEL_SERVICE_ACCOUNT} if cached else {}),  # Pod Identity: the bucket, read-only
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "securityContext": {

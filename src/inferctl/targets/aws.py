@@ -86,7 +86,11 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
 
             update["storage_class"] = MODEL_CACHE_STORAGE_CLASS  # the gp3 class the program creates for it
         settings = self.config.kubernetes.model_copy(update=update)
-        config = self.config.model_copy(update={"kubernetes": settings})
+        config_update: dict[str, Any] = {"kubernetes": settings}
+        bucket = (self.saved_outputs() or {}).get("model_cache_bucket")
+        if bucket and not self.config.cache.bucket:  # the name Pulumi generated for the S3 model cache
+            config_update["cache"] = self.config.cache.model_copy(update={"bucket": bucket})
+        config = self.config.model_copy(update=config_update)
         return KubernetesTarget(config, self.home, include_karpenter=include_karpenter)
 
     def saved_outputs(self) -> dict[str, Any] | None:
@@ -189,6 +193,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         outputs = stack.deploy(deployed, self.home, pulumi_path, reporter)
         self.save_outputs(outputs)
         reporter.info(f"cluster {outputs.get('cluster_name')} ready at {outputs.get('endpoint')}")
+        models = self.kubernetes(include_karpenter=False)  # again: now with the outputs (the cache bucket's name)
         return models.up(reporter)
 
     def down(self, reporter: Reporter, *, platform: bool = False) -> None:

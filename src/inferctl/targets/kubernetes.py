@@ -191,6 +191,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         for stale in stale_autoscaling_objects(client, self.config, objects):
             reporter.info(f"{describe(stale)} is no longer in the config: deleting it")
             client.delete(stale["apiVersion"], stale["kind"], name_of(stale), namespace_of(stale))
+        objects = self._mirror_model_cache(client, objects, reporter)
         apply_objects(client, objects, reporter)
         watched = [
             WatchedDeployment(
@@ -210,12 +211,79 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             gpu_pool=self.config.pools.gpu.name,
             kubernetes_version=self.settings.kubernetes_version,
         ).wait(watched)
+        self._record_cold_starts(client, reporter)
         services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
         endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
         for model in self.config.models:
             if model.replicas > 0 and not self._at_zero(client, model, reporter):
                 self._smoke(client, model, reporter)
         return endpoints
+
+    COLD_START_FILE = "cold-start.json"
+
+    def _record_cold_starts(self, client: KubeClient, reporter: Reporter) -> None:
+        """Print how long each phase of every model pod's start took; keep it for ``status``."""
+        from inferctl.kube.rollout import nominated_nodeclaim
+        from inferctl.kube.timeline import pod_timeline, summarize
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM
+
+        records = []
+        for model in self.config.models:
+            labels = {LABEL_PLATFORM: self.config.name, LABEL_MODEL: model.name}
+            for pod in client.list("v1", "Pod", labels=labels):
+                name = pod["metadata"]["name"]
+                events = client.list("v1", "Event", fields={"involvedObject.name": name})
+                claim_name = nominated_nodeclaim(events)
+                claim = client.get("karpenter.sh/v1", "NodeClaim", claim_name) if claim_name else None
+                phases = pod_timeline(pod, events, claim, client.tail(name, lines=2000))
+                if not phases:
+                    continue
+                summary = summarize(phases)
+                reporter.info(f"cold start {name}: {summary}")
+                total = (phases[-1].at - phases[0].at).total_seconds()
+                records.append(
+                    {
+                        "model": model.name,
+                        "pod": name,
+                        "total_s": round(total, 1),
+                        "summary": summary,
+                        "phases": [p.to_dict() for p in phases],
+                    }
+                )
+        if records:
+            path = self.home.ensure(self.home.target_dir(self.config.name, "kubernetes")) / self.COLD_START_FILE
+            path.write_text(json.dumps(records, indent=2) + "\n", encoding="utf-8")
+
+    def last_cold_starts(self) -> list[dict[str, Any]]:
+        path = self.home.target_dir(self.config.name, "kubernetes") / self.COLD_START_FILE
+        if not path.is_file():
+            return []
+        records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+        return [{k: r[k] for k in ("model", "pod", "total_s", "summary")} for r in records]
+
+    def _mirror_model_cache(self, client: KubeClient, objects: list[Obj], reporter: Reporter) -> list[Obj]:
+        """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
+        if not any(o.get("kind") == "Job" for o in objects):
+            return objects
+        from inferctl.cache.cluster import MirrorRunner, mirror_before_serving
+        from inferctl.cache.state import is_mirrored
+        from inferctl.render.model_cache import mirror_job_name
+
+        by_job = {mirror_job_name(m): (i, m) for i, m in enumerate(self.config.models)}
+        runner = MirrorRunner(
+            client,
+            reporter,
+            timeout_s=self.config.cache.mirror_timeout_s,
+            poll_s=self.poll_s,
+            clock=self.clock,
+            sleep=self.sleep,
+        )
+
+        def mirrored(job: str) -> bool | None:
+            index, model = by_job[job]
+            return is_mirrored(self.config, model, index)
+
+        return mirror_before_serving(runner, objects, mirrored)
 
     def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
@@ -407,6 +475,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             "namespace": client.namespace,
             "models": models,
             "nodepools": nodepool_rows(pools, now=datetime.now(UTC)),
+            "last_cold_start": self.last_cold_starts(),
         }
 
     def endpoints(self) -> list[Endpoint]:

@@ -1,0 +1,222 @@
+"""Running the mirror Jobs in the cluster and telling why one failed: what ``up`` and ``cache warm`` share.
+
+A Job's pod template is immutable, so a finished Job from an earlier run is deleted before the new one is applied
+(the Job is idempotent: it exits at once when the snapshot's manifest is already in the bucket). The wait shows
+the mirror's own progress line (its last log line) and turns a failure into one sentence naming the cause, from
+the texts the libraries print: huggingface_hub 2.4 (``utils/_http.py``: "Cannot access gated repo", "Repository
+Not Found", "Revision Not Found"), botocore 1.44 (``exceptions.py``: "Unable to locate credentials"), S3 error
+codes (AccessDenied, NoSuchBucket) and the kernel's ENOSPC ("No space left on device").
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from inferctl.errors import OperationError
+from inferctl.targets.base import Reporter
+
+if TYPE_CHECKING:
+    from inferctl.kube.client import KubeClient
+
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)
+Obj = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MirrorFailure:
+    cause: str
+    hint: str
+
+
+# (text in the log or the pod's termination message, cause, what to do). First match wins.
+_FAILURES: tuple[tuple[str, str, str], ...] = (
+    (
+        "Cannot access gated repo",
+        "the model is gated and the token in the HF secret has no access",
+        "accept the licence on the model's HuggingFace page with the token's account, export HF_TOKEN and re-run",
+    ),
+    (
+        "Invalid credentials in Authorization header",
+        "the HuggingFace token is invalid",
+        "export a valid HF_TOKEN (a read token) and re-run",
+    ),
+    (
+        "Revision Not Found",
+        "the revision does not exist in the model's repository",
+        "set models[].revision to a commit sha or tag listed under the model's 'Files and versions'",
+    ),
+    (
+        "Repository Not Found",
+        "the model id does not exist (or is private)",
+        "check models[].source (org/name as on huggingface.co)",
+    ),
+    (
+        "No space left on device",
+        "the mirror's scratch volume is full",
+        "the Job sizes its scratch from the model's weights; report the model to inferctl, or mirror from your "
+        "machine with 'inferctl cache warm --here'",
+    ),
+    (
+        "AccessDenied",
+        "S3 refused the upload (AccessDenied)",
+        "the mirror's service account needs write access to the bucket: on aws 'inferctl up' creates its Pod "
+        "Identity association; elsewhere grant it yourself",
+    ),
+    (
+        "NoSuchBucket",
+        "the cache bucket does not exist",
+        "check cache.bucket (aws: 'inferctl up' creates the bucket)",
+    ),
+    (
+        "Unable to locate credentials",
+        "the mirror pod got no AWS credentials",
+        "on EKS the eks-pod-identity-agent add-on must run; elsewhere give the service account credentials",
+    ),
+)
+
+
+def diagnose_mirror(lines: Sequence[str]) -> MirrorFailure | None:
+    text = "\n".join(lines)
+    for needle, cause, hint in _FAILURES:
+        if needle in text:
+            return MirrorFailure(cause, hint)
+    return None
+
+
+def job_finished(job: Mapping[str, Any]) -> str | None:
+    """'Complete' or 'Failed' once the Job controller says so (its status conditions), else None."""
+    for condition in (job.get("status") or {}).get("conditions") or []:
+        if condition.get("status") == "True" and condition.get("type") in ("Complete", "Failed"):
+            return str(condition["type"])
+    return None
+
+
+def _termination(pod: Mapping[str, Any]) -> list[str]:
+    lines: list[str] = []
+    status = pod.get("status") or {}
+    if status.get("reason") == "Evicted":  # the kubelet evicts a pod that outgrows its ephemeral storage
+        lines.append(f"No space left on device ({status.get('message', 'evicted')})")
+    for container in status.get("containerStatuses") or []:
+        for state in (container.get("state") or {}, container.get("lastState") or {}):
+            message = (state.get("terminated") or {}).get("message")
+            if message:
+                lines.extend(str(message).splitlines())
+    return lines
+
+
+class MirrorRunner:
+    """Apply the mirror Jobs (with their service accounts and script) and wait until each completes."""
+
+    def __init__(
+        self,
+        client: KubeClient,
+        reporter: Reporter,
+        *,
+        timeout_s: float,
+        poll_s: float = 3.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client, self.reporter = client, reporter
+        self.timeout_s, self.poll_s = timeout_s, poll_s
+        self.clock, self.sleep = clock, sleep
+
+    def run(self, objects: Sequence[Obj]) -> None:
+        from inferctl.kube.apply import apply_objects
+
+        jobs = [o for o in objects if o.get("kind") == "Job"]
+        for job in jobs:
+            self._clear_finished(job["metadata"]["name"])
+        apply_objects(self.client, objects, self.reporter)
+        for job in jobs:
+            self._wait(job)
+
+    def _clear_finished(self, name: str) -> None:
+        existing = self.client.get("batch/v1", "Job", name)
+        if existing is None or job_finished(existing) is None:
+            return  # absent, or still running: applying the same spec again is a no-op
+        self.client.delete("batch/v1", "Job", name)
+        for pod in self.client.list("v1", "Pod", labels={JOB_NAME_LABEL: name}):
+            self.client.delete("v1", "Pod", pod["metadata"]["name"])  # the API orphans a Job's pods by default
+        start = self.clock()
+        while self.client.get("batch/v1", "Job", name) is not None:
+            if self.clock() - start > 120:
+                raise OperationError(f"the finished mirror Job {name} is not going away; delete it and re-run")
+            self.reporter.phase("mirror", f"removing the finished Job {name}")
+            self.sleep(self.poll_s)
+
+    def _wait(self, job: Obj) -> None:
+        name = job["metadata"]["name"]
+        uri = (job["metadata"].get("annotations") or {}).get("inferctl.io/cache-uri", "the cache")
+        start = self.clock()
+        while True:
+            current = self.client.get("batch/v1", "Job", name)
+            if current is None:
+                raise OperationError(f"the mirror Job {name} disappeared; re-run 'inferctl cache warm'")
+            pods = self.client.list("v1", "Pod", labels={JOB_NAME_LABEL: name})
+            state = job_finished(current)
+            if state == "Complete":
+                self.reporter.info(f"mirrored to {uri} (Job {name})")
+                return
+            if state == "Failed":
+                raise self._failure(name, pods)
+            waited = self.clock() - start
+            if waited > self.timeout_s:
+                raise OperationError(
+                    f"the mirror Job {name} did not finish in {self.timeout_s:.0f} s; see 'kubectl logs job/{name}'"
+                )
+            self.reporter.phase("mirroring", f"{name} ({waited:.0f}s) {self._progress(pods)}")
+            self.sleep(self.poll_s)
+
+    def _progress(self, pods: Sequence[Obj]) -> str:
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        if running:
+            lines = self.client.tail(running[-1]["metadata"]["name"], lines=1)
+            return lines[-1][:120] if lines else "starting"
+        pending = [p for p in pods if (p.get("status") or {}).get("phase") == "Pending"]
+        for pod in pending:
+            for condition in (pod.get("status") or {}).get("conditions") or []:
+                if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+                    return "waiting for a CPU node"
+        return "starting" if pending else ""
+
+    def _failure(self, name: str, pods: Sequence[Obj]) -> OperationError:
+        lines: list[str] = []
+        for pod in pods:
+            lines += _termination(pod)
+            lines += self.client.tail(pod["metadata"]["name"], lines=40)
+        found = diagnose_mirror(lines)
+        if found is None:
+            tail = [line for line in lines if line.strip()][-5:]
+            return OperationError(
+                f"the mirror Job {name} failed; its last lines are below ('kubectl logs job/{name}' for all)",
+                details=tail,
+            )
+        return OperationError(f"the mirror Job {name} failed: {found.cause}; {found.hint}")
+
+
+def mirror_before_serving(
+    runner: MirrorRunner,
+    objects: Sequence[Obj],
+    mirrored: Callable[[str], bool | None],
+) -> list[Obj]:
+    """Run the mirror Jobs whose snapshot is not known to be in the bucket (``mirrored(job name)``), after the
+    objects they need (namespace, secrets, service accounts, script) are applied; return what is left to apply
+    (the Deployments and later kinds). Jobs for snapshots already mirrored are dropped: nothing to do."""
+    from inferctl.render.order import kind_rank
+
+    jobs = [o for o in objects if o.get("kind") == "Job"]
+    if not jobs:
+        return list(objects)
+    needed = [job for job in jobs if mirrored(job["metadata"]["name"]) is not True]
+    rest = [o for o in objects if o.get("kind") != "Job"]
+    if not needed:
+        runner.reporter.info("model cache: every snapshot is already in the bucket")
+        return rest
+    job_rank = kind_rank("Job")
+    first = [o for o in rest if kind_rank(str(o.get("kind"))) < job_rank]
+    runner.run([*first, *needed])
+    return [o for o in rest if kind_rank(str(o.get("kind"))) > job_rank]

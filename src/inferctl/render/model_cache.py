@@ -1,0 +1,247 @@
+"""The S3 model cache in the cluster: the model pods' ServiceAccount, the mirror Job per model and its script.
+
+* The model pods run as their own ServiceAccount (``inferctl-model-server``); on aws an EKS Pod Identity
+  association gives exactly that account read-only access to the bucket, and the mirror Job's account
+  (``inferctl-model-mirror``) write access. Nothing else in the cluster gets either role.
+* The mirror Job runs :mod:`inferctl.cache.mirror` unchanged: its source travels in a ConfigMap and runs with
+  ``python3`` in the vLLM image, which already carries ``huggingface_hub`` and ``boto3`` (vllm-project/vllm
+  docker/Dockerfile, stage ``vllm-openai-base``: ``runai-model-streamer[s3,gcs]``, whose S3 package requires
+  boto3). The image is the one the GPU nodes pull anyway; the Job runs on the CPU pool, so no GPU waits for it.
+* The Deployment serves ``s3://<bucket>/models/<id>/<revision>/`` with ``--load-format runai_streamer``
+  (:func:`inferctl.engine.streamer_args`), with the hub switched off (``HF_HUB_OFFLINE``): no token, no rate limit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from inferctl.cache import mirror
+from inferctl.cache.location import CacheLocation, cache_location, streamer_limits, uses_cache
+from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.engine import streamer_args
+from inferctl.errors import ConfigError
+from inferctl.render.meta import Object, gib, metadata, model_labels, platform_labels
+from inferctl.sizing.placement import Placement
+
+MODEL_SERVICE_ACCOUNT = "inferctl-model-server"
+MIRROR_SERVICE_ACCOUNT = "inferctl-model-mirror"
+MIRROR_SCRIPT_CONFIGMAP = "inferctl-model-mirror"
+MIRROR_SCRIPT_KEY = "mirror.py"
+MIRROR_SCRIPT_DIR = "/opt/inferctl"
+MIRROR_WORK_DIR = "/work"
+MIRROR_TOKEN_DIR = "/var/run/secrets/huggingface"
+MIRROR_CPU = "2"  # hashing and the transfer manager's threads; the download is network-bound
+MIRROR_MEMORY = "4Gi"
+MIRROR_RUN_AS = 10001
+MIRROR_COMPONENT = "model-mirror"
+MIRROR_OF = "inferctl.io/mirror-of"
+# Flags the cache sets; in extra_args they would fight it.
+CACHE_MANAGED_FLAGS = frozenset({"--load-format", "--tokenizer", "--model-loader-extra-config", "--revision"})
+
+
+def mirror_job_name(model: ModelDeployment) -> str:
+    return f"{model.name}-mirror"[:63]
+
+
+def check_cache_model(config: PlatformConfig, model: ModelDeployment, index: int) -> CacheLocation | None:
+    """The model's cache location when it is served from the cache (refusing what cannot be), else None."""
+    if not uses_cache(config, model):
+        return None
+    for arg in model.engine.extra_args:
+        flag = arg.split("=", 1)[0]
+        if flag in CACHE_MANAGED_FLAGS:
+            raise ConfigError(
+                f"models[{index}].engine.extra_args sets {flag}, which the S3 model cache sets; remove it or set "
+                f"models[{index}].cache to false"
+            )
+    return cache_location(config, model, index)
+
+
+def cache_loader(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, index: int = 0
+) -> tuple[str, list[str]] | None:
+    """(model location, loader arguments) for a model served from the cache, else None."""
+    location = check_cache_model(config, model, index)
+    if location is None:
+        return None
+    limits = streamer_limits(config, placement.resources.cpu, placement.resources.memory)
+    uri = location.uri
+    return uri, streamer_args(uri, concurrency=limits.concurrency, memory_limit_bytes=limits.memory_limit_bytes)
+
+
+def cache_env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
+    """Extra environment of a model container served from the cache."""
+    if not uses_cache(config, model):
+        return []
+    region = config.cache.region or config.aws.region
+    return [
+        {"name": "AWS_REGION", "value": region},  # Pod Identity provides credentials, not the region
+        {"name": "AWS_DEFAULT_REGION", "value": region},
+        {"name": "HF_HUB_OFFLINE", "value": "1"},  # config and tokenizer come from the bucket too
+    ]
+
+
+def render_service_accounts(config: PlatformConfig) -> list[Object]:
+    """The model pods' and the mirror Job's ServiceAccounts, when any model uses the cache. No token is mounted
+    by default: Pod Identity injects its own projected token, nothing else needs the API server."""
+    if not any(uses_cache(config, model) for model in config.models):
+        return []
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": metadata(name, namespace=config.kubernetes.namespace, labels=platform_labels(config)),
+            "automountServiceAccountToken": False,
+        }
+        for name in (MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT)
+    ]
+
+
+def render_mirror_script(config: PlatformConfig) -> Object:
+    """The mirror module's own source, which the Job runs."""
+    source = Path(mirror.__file__).read_text(encoding="utf-8")
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": metadata(
+            MIRROR_SCRIPT_CONFIGMAP, namespace=config.kubernetes.namespace, labels=platform_labels(config)
+        ),
+        "data": {MIRROR_SCRIPT_KEY: source},
+    }
+
+
+def render_mirror_network_policy(config: PlatformConfig) -> Object:
+    """No ingress at all to the mirror pods (they only call out: the hub and S3)."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": metadata(
+            MIRROR_SCRIPT_CONFIGMAP, namespace=config.kubernetes.namespace, labels=platform_labels(config)
+        ),
+        "spec": {
+            "podSelector": {
+                "matchLabels": {**platform_labels(config), "app.kubernetes.io/component": MIRROR_COMPONENT}
+            },
+            "policyTypes": ["Ingress"],
+        },
+    }
+
+
+def mirror_work_size(placement: Placement) -> str:
+    """Scratch for the snapshot: the weights plus a fifth for tokenizer files and a partial retry."""
+    return gib(placement.weight_gib * 1.2 + 5)
+
+
+def render_mirror_job(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, index: int = 0, karpenter: bool = False
+) -> Object:
+    """The Job that mirrors ``model``'s snapshot into the cache (a no-op when the manifest is already there)."""
+    location = check_cache_model(config, model, index)
+    if location is None:
+        raise ConfigError(f"model {model.name!r} is not served from the S3 cache; set cache.enabled or models[].cache")
+    labels = {**model_labels(config, model), "app.kubernetes.io/component": MIRROR_COMPONENT}
+    # The Job's pods must not match the Deployment's selector (platform + model): rollout, status and teardown
+    # count that selector's pods as model servers.
+    pod_labels = {**platform_labels(config), "app.kubernetes.io/component": MIRROR_COMPONENT, MIRROR_OF: model.name}
+    scratch = mirror_work_size(placement)
+    selector = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
+    if karpenter:
+        selector["karpenter.sh/nodepool"] = config.pools.cpu.name
+    env = [
+        {"name": "CACHE_BUCKET", "value": location.bucket},
+        {"name": "MODEL_ID", "value": model.source},
+        {"name": "MODEL_REVISION", "value": model.revision or ""},
+        {"name": "WORK_DIR", "value": MIRROR_WORK_DIR},
+        {"name": "HOME", "value": f"{MIRROR_WORK_DIR}/home"},
+        {"name": "HF_HOME", "value": f"{MIRROR_WORK_DIR}/hf"},
+        {"name": "HF_TOKEN_PATH", "value": f"{MIRROR_TOKEN_DIR}/token"},
+        {"name": "HF_HUB_DISABLE_TELEMETRY", "value": "1"},
+        {"name": "AWS_REGION", "value": location.region},
+        {"name": "AWS_DEFAULT_REGION", "value": location.region},
+        {"name": "PYTHONUNBUFFERED", "value": "1"},
+    ]
+    amounts = {"cpu": MIRROR_CPU, "memory": MIRROR_MEMORY, "ephemeral-storage": scratch}
+    container = {
+        "name": "mirror",
+        "image": config.kubernetes.image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["python3", f"{MIRROR_SCRIPT_DIR}/{MIRROR_SCRIPT_KEY}"],
+        "env": env,
+        "resources": {"requests": dict(amounts), "limits": dict(amounts)},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": MIRROR_RUN_AS,
+            "runAsGroup": MIRROR_RUN_AS,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [
+            {"name": "work", "mountPath": MIRROR_WORK_DIR},
+            {"name": "tmp", "mountPath": "/tmp"},
+            {"name": "script", "mountPath": MIRROR_SCRIPT_DIR, "readOnly": True},
+            {"name": "hf-token", "mountPath": MIRROR_TOKEN_DIR, "readOnly": True},
+        ],
+    }
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": MIRROR_SERVICE_ACCOUNT,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "restartPolicy": "Never",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": MIRROR_RUN_AS,
+            "runAsGroup": MIRROR_RUN_AS,
+            "fsGroup": MIRROR_RUN_AS,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "nodeSelector": selector,
+        "containers": [container],
+        "volumes": [
+            {"name": "work", "emptyDir": {"sizeLimit": scratch}},
+            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            {"name": "script", "configMap": {"name": MIRROR_SCRIPT_CONFIGMAP, "defaultMode": 0o444}},
+            {
+                "name": "hf-token",
+                "secret": {
+                    "secretName": config.secrets.hf_secret_name,
+                    "items": [{"key": config.secrets.hf_token_key, "path": "token"}],
+                    "defaultMode": 0o440,
+                    "optional": not model.is_gated,
+                },
+            },
+        ],
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": metadata(
+            mirror_job_name(model),
+            namespace=config.kubernetes.namespace,
+            labels=labels,
+            annotations={"inferctl.io/cache-uri": location.uri},
+        ),
+        "spec": {
+            "backoffLimit": 2,  # a flaky download retries; a gated model or a denied bucket fails fast enough
+            "activeDeadlineSeconds": config.cache.mirror_timeout_s,
+            "ttlSecondsAfterFinished": 24 * 3600,
+            "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
+        },
+    }
+
+
+def render_model_cache(config: PlatformConfig, placements: dict[str, Placement], *, karpenter: bool) -> list[Object]:
+    """Everything the cache adds to a cluster: service accounts, the script and a mirror Job per cached model."""
+    objects = render_service_accounts(config)
+    jobs = [
+        render_mirror_job(config, model, placements[model.name], index=index, karpenter=karpenter)
+        for index, model in enumerate(config.models)
+        if uses_cache(config, model) and model.name in placements
+    ]
+    if jobs:
+        objects += [render_mirror_script(config), render_mirror_network_policy(config)]
+    return objects + jobs

@@ -1,0 +1,140 @@
+"""The S3 model cache in the AWS program, under Pulumi's mocks (the program runs; engine and providers do not)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferctl.aws.offline import offline_plan
+from inferctl.config.models import PlatformConfig
+from inferctl.home import Home
+from inferctl.render import render_platform
+from inferctl.render.model_cache import MIRROR_SERVICE_ACCOUNT, MODEL_SERVICE_ACCOUNT
+from inferctl.targets.aws import AwsTarget
+from tests.support.aws import WORKSHOP_MODEL, actions_of, of_type, one, policy_of, run_program
+from tests.support.render import g5_xlarge_placement
+from tests.support.render import one as one_object
+
+BUCKET = "aws:s3/bucket:Bucket"
+ROLE = "aws:iam/role:Role"
+ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
+ASSOCIATION = "aws:eks/podIdentityAssociation:PodIdentityAssociation"
+
+
+def cached(**cache: Any) -> PlatformConfig:
+    return PlatformConfig.model_validate(
+        {
+            "name": "workshop",
+            "target": "aws",
+            "models": [{"name": "llama3", "source": WORKSHOP_MODEL, "revision": "abc123"}],
+            "cache": {"enabled": True, **cache},
+        }
+    )
+
+
+def test_no_cache_no_bucket() -> None:
+    run = run_program(
+        PlatformConfig.model_validate(
+            {"name": "workshop", "target": "aws", "models": [{"name": "llama3", "source": WORKSHOP_MODEL}]}
+        )
+    )
+    assert not of_type(run.resources, BUCKET) and "model_cache_bucket" not in run.outputs
+
+
+def test_bucket_is_private_encrypted_tls_only_and_goes_with_the_platform() -> None:
+    run = run_program(cached())
+    bucket = one(run.resources, BUCKET, "model-cache")
+    assert bucket.inputs["forceDestroy"] is True and "bucket" not in bucket.inputs
+    assert bucket.inputs["bucketPrefix"] == "workshop-model-cache-"
+    assert run.outputs["model_cache_bucket"] == "workshop-model-cache-offline"
+    block = one(run.resources, "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(
+        block[key] is True
+        for key in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    )
+    rule = one(run.resources, "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert rule.inputs["rules"][0]["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "AES256"
+    ownership = one(run.resources, "aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs
+    assert ownership["rule"]["objectOwnership"] == "BucketOwnerEnforced"
+    deny = policy_of(one(run.resources, "aws:s3/bucketPolicy:BucketPolicy"))["Statement"][0]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_keep_bucket_survives_destroy() -> None:
+    bucket = one(run_program(cached(keep_bucket=True, bucket="team-weights")).resources, BUCKET, "model-cache")
+    assert bucket.inputs["forceDestroy"] is False and bucket.inputs["bucket"] == "team-weights"
+
+
+@pytest.mark.parametrize(
+    ("slug", "account", "writes"),
+    [("reader", MODEL_SERVICE_ACCOUNT, False), ("writer", MIRROR_SERVICE_ACCOUNT, True)],
+)
+def test_each_role_serves_only_its_own_service_account(slug: str, account: str, writes: bool) -> None:
+    run = run_program(cached())
+    role = one(run.resources, ROLE, f"model-cache-{slug}-role")
+    trust = policy_of(role, "assumeRolePolicy")["Statement"][0]
+    assert trust["Principal"] == {"Service": "pods.eks.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {
+        "aws:RequestTag/eks-cluster-name": "workshop",
+        "aws:RequestTag/kubernetes-namespace": "inferctl",
+        "aws:RequestTag/kubernetes-service-account": account,
+    }
+    association = one(run.resources, ASSOCIATION, f"model-cache-{slug}-pod-identity").inputs
+    assert (association["namespace"], association["serviceAccount"]) == ("inferctl", account)
+    assert association["roleArn"] == f"arn:aws:iam::123456789012:role/workshop-model-cache-{slug}-us-east-1"
+    document = policy_of(one(run.resources, ROLE_POLICY, f"model-cache-{slug}"))
+    actions = actions_of(document)
+    assert ("s3:PutObject" in actions) is writes
+    assert "s3:DeleteObject" not in actions and "s3:*" not in actions
+    objects = next(s for s in document["Statement"] if s["Sid"] == "ModelObjects")
+    assert objects["Resource"] == "arn:aws:s3:::workshop-model-cache-offline/models/*"
+
+
+def test_offline_plan_lists_bucket_policies_and_pod_identity() -> None:
+    plan = offline_plan(cached())
+    types = {r["type"] for r in plan["resources"]}
+    assert {BUCKET, "aws:s3/bucketPolicy:BucketPolicy", ROLE_POLICY, ASSOCIATION} <= types
+    assert plan["components"]["model_cache"] == {
+        "bucket": "workshop-model-cache-<generated>",
+        "destroyed_with_platform": True,
+        "pod_identity": [f"inferctl/{MIRROR_SERVICE_ACCOUNT}", f"inferctl/{MODEL_SERVICE_ACCOUNT}"],
+    }
+
+
+def test_the_generated_bucket_reaches_the_deployment(tmp_path: Path) -> None:
+    """After up, the Kubernetes target renders with the bucket Pulumi named (saved in the stack outputs)."""
+    target = AwsTarget(cached(), Home(tmp_path))
+    assert target.kubernetes(include_karpenter=False).config.cache.bucket is None
+    target.save_outputs({"cluster_name": "workshop", "model_cache_bucket": "workshop-model-cache-20261128abc"})
+    config = target.kubernetes(include_karpenter=False).config
+    assert config.cache.bucket == "workshop-model-cache-20261128abc"
+    objects = render_platform(config, {"llama3": g5_xlarge_placement("llama3")})
+    args = one_object(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[0] == f"s3://workshop-model-cache-20261128abc/models/{WORKSHOP_MODEL}/abc123/"
+
+
+def test_up_deploys_with_the_bucket_the_stack_just_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first up has no saved outputs when it starts: the models must still get the bucket Pulumi created.
+    Seams faked: the preflight (AWS APIs), the Pulumi deployment, and the Kubernetes target's own up."""
+    from inferctl.aws import preflight, stack
+    from inferctl.targets.base import NullReporter
+    from inferctl.targets.kubernetes import KubernetesTarget
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
+    report = preflight.PreflightReport()
+    report.add("pulumi", "ok", str(tmp_path / "pulumi"))
+    monkeypatch.setattr(preflight, "run_preflight", lambda *a, **k: report)
+    outputs = {"cluster_name": "workshop", "endpoint": "https://x", "model_cache_bucket": "workshop-model-cache-abc"}
+    monkeypatch.setattr(stack, "deploy", lambda *a, **k: outputs)
+    seen: list[str | None] = []
+
+    def fake_up(self: KubernetesTarget, reporter: Any) -> list[Any]:
+        seen.append(self.config.cache.bucket)
+        return []
+
+    monkeypatch.setattr(KubernetesTarget, "up", fake_up)
+    monkeypatch.setattr(KubernetesTarget, "placements", lambda self: {"llama3": g5_xlarge_placement("llama3")})
+    AwsTarget(cached(), Home(tmp_path)).up(NullReporter())
+    assert seen == ["workshop-model-cache-abc"]
