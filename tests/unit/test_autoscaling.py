@@ -145,6 +145,10 @@ def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_ke
     # a held request is silent: the NLB must not drop it before the interceptor's 504 (660 s + 60 s margin)
     listener = annotations["service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80"]
     assert listener == "tcp.idle_timeout.seconds=720"
+    # its targets are the interceptor's pods: the NLB keeps their connections for the interceptor's whole grace
+    # (135 s shutdown delay + 3455 s drain + 10 s, render/drain.py), not the model pods' 270 s
+    deregistration = annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
+    assert deregistration == "deregistration_delay.timeout_seconds=3600"
     route = one(objects, "InterceptorRoute")
     assert route["spec"]["target"] == {"service": "llama-3-8b-instruct", "portName": "http"}
     assert "coldStart" not in route["spec"]  # no placeholder or fallback answers in vLLM's place
