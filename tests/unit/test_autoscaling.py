@@ -158,6 +158,20 @@ def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_ke
     assert API_KEY_ENV in {e["name"] for e in container["env"]}  # vLLM still checks every proxied request
 
 
+def test_pods_behind_the_interceptor_drain_for_their_cluster_ip_not_for_an_nlb() -> None:
+    """Only the interceptor is an NLB target for a model at zero; its own pods are reached through a ClusterIP
+    Service, so their preStop waits for endpoints only (render/drain.py: 10 s, grace 10 + 120 + 15 = 145 s). A
+    model that keeps a replica stays the NLB's target (135 s, grace 270 s)."""
+    warm = {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {}}
+    exposure = {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}
+    config = _config(ZERO, warm, endpoint={"exposure": exposure})
+    objects = render_platform(config, placements_for(config))
+    for name, prestop, grace in (("llama-3-8b-instruct", 10, 145), ("qwen", 135, 270)):
+        pod = one(objects, "Deployment", name)["spec"]["template"]["spec"]
+        assert pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(prestop)], name
+        assert pod["terminationGracePeriodSeconds"] == grace, name
+
+
 def test_scaled_object_scales_the_deployment_on_vllm_metrics_and_pending_requests() -> None:
     config = _config(ZERO, {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {}})
     objects = render_platform(config, placements_for(config))
