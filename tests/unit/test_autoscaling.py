@@ -145,6 +145,10 @@ def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_ke
     # a held request is silent: the NLB must not drop it before the interceptor's 504 (660 s + 60 s margin)
     listener = annotations["service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80"]
     assert listener == "tcp.idle_timeout.seconds=720"
+    # its targets are the interceptor's pods: the NLB keeps their connections for the interceptor's whole grace
+    # (135 s shutdown delay + 3455 s drain + 10 s, render/drain.py), not the model pods' 270 s
+    deregistration = annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
+    assert deregistration == "deregistration_delay.timeout_seconds=3600"
     route = one(objects, "InterceptorRoute")
     assert route["spec"]["target"] == {"service": "llama-3-8b-instruct", "portName": "http"}
     assert "coldStart" not in route["spec"]  # no placeholder or fallback answers in vLLM's place
@@ -152,6 +156,20 @@ def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_ke
     assert route["spec"]["timeouts"]["readiness"] == "660s"
     container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
     assert API_KEY_ENV in {e["name"] for e in container["env"]}  # vLLM still checks every proxied request
+
+
+def test_pods_behind_the_interceptor_drain_for_their_cluster_ip_not_for_an_nlb() -> None:
+    """Only the interceptor is an NLB target for a model at zero; its own pods are reached through a ClusterIP
+    Service, so their preStop waits for endpoints only (render/drain.py: 10 s, grace 10 + 120 + 15 = 145 s). A
+    model that keeps a replica stays the NLB's target (135 s, grace 270 s)."""
+    warm = {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {}}
+    exposure = {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}
+    config = _config(ZERO, warm, endpoint={"exposure": exposure})
+    objects = render_platform(config, placements_for(config))
+    for name, prestop, grace in (("llama-3-8b-instruct", 10, 145), ("qwen", 135, 270)):
+        pod = one(objects, "Deployment", name)["spec"]["template"]["spec"]
+        assert pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(prestop)], name
+        assert pod["terminationGracePeriodSeconds"] == grace, name
 
 
 def test_scaled_object_scales_the_deployment_on_vllm_metrics_and_pending_requests() -> None:

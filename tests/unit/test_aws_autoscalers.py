@@ -47,6 +47,24 @@ def test_the_three_releases_are_pinned_and_on_the_system_nodes() -> None:
             assert selector == {"kubernetes.io/os": "linux", "eks.amazonaws.com/nodegroup": group}
 
 
+def test_the_interceptor_keeps_serving_through_the_nlbs_deregistration_and_drains_held_requests() -> None:
+    """Chart defaults (kedacore/charts c4b92e9 "release v0.15.0", http-add-on/values.yaml): shutdownDelay 5s,
+    drainTimeout 30s, terminationGracePeriodSeconds 45; templates/interceptor/deployment.yaml passes the first two
+    as KEDA_HTTP_SHUTDOWN_DELAY / KEDA_HTTP_DRAIN_TIMEOUT (kedacore/http-add-on v0.15.0,
+    interceptor/config/serving.go: Go durations). An NLB IP target gets new connections ~120 s after
+    deregistration (render/drain.py), and a request held while a model wakes lasts minutes."""
+    interceptor = one(run_program(CONFIG).resources, RELEASE, "keda-http-add-on").inputs["values"]["interceptor"]
+    assert interceptor["shutdownDelay"] == "135s"  # 120 s of new connections + 15 s controller lag
+    assert interceptor["drainTimeout"] == "3455s"
+    assert interceptor["terminationGracePeriodSeconds"] == 3600  # the NLB's longest deregistration delay
+    defaults = _defaults("keda-add-ons-http-0.15.0-values.yaml")["interceptor"]
+    assert (defaults["shutdownDelay"], defaults["drainTimeout"], defaults["terminationGracePeriodSeconds"]) == (
+        "5s",
+        "30s",
+        45,
+    )
+
+
 def test_the_add_on_lives_where_the_scaled_objects_look_for_its_scaler() -> None:
     release = one(run_program(CONFIG).resources, RELEASE, "keda-http-add-on").inputs
     # Service "<chart>-<scaler.service>" in the release namespace, port scaler.grpcPort (9090 by default)

@@ -4,7 +4,9 @@ from the upstream source named beside it. The program runs under Pulumi's mocks 
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -121,11 +123,35 @@ def test_private_only_access_needs_an_existing_vpc() -> None:
         aws_config(endpoint_access="private")
 
 
-def test_the_program_checks_the_endpoint_before_any_kubernetes_resource() -> None:
-    seen: list[str] = []
-    run = record_program(aws_config(), endpoint_probe=seen.append)
-    assert seen == ["https://OFFLINE.gr7.us-east-1.eks.amazonaws.com"]
+def test_the_program_checks_the_endpoint_before_any_kubernetes_resource_without_blocking_the_others() -> None:
+    """The probe is awaited inside the kubeconfig's apply (pulumi 3.272.0 ``output.py``, ``Output.apply``: an
+    Awaitable result is awaited): while it waits, AWS resources keep registering and no Kubernetes one does."""
+    mocks = RecordingMocks(aws_config())
+    seen: list[tuple[str, int, int]] = []
+
+    def kubernetes_count() -> int:
+        return sum(r.type.startswith("kubernetes:") for r in mocks.resources)
+
+    async def waiting_probe(endpoint: str) -> None:
+        before = len(mocks.resources)
+        for _ in range(200):  # the real probe's asyncio.sleep between attempts
+            await asyncio.sleep(0.005)
+        seen.append((endpoint, len(mocks.resources) - before, kubernetes_count()))
+
+    run = record_program(aws_config(), mocks, endpoint_probe=waiting_probe)
+    ((endpoint, registered_meanwhile, kubernetes_meanwhile),) = seen
+    assert endpoint == "https://OFFLINE.gr7.us-east-1.eks.amazonaws.com"
+    assert registered_meanwhile > 0 and kubernetes_meanwhile == 0
     assert of_type(run.resources, "kubernetes:helm.sh/v3:Release")
+
+
+def _run(probe: Coroutine[Any, Any, None]) -> None:
+    """On a loop of its own: asyncio.run would unset the thread's loop, which Pulumi's mocks in later tests use."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(probe)
+    finally:
+        loop.close()
 
 
 def test_an_unreachable_endpoint_is_one_line_after_the_wait() -> None:
@@ -134,14 +160,22 @@ def test_an_unreachable_endpoint_is_one_line_after_the_wait() -> None:
     def refused(host: str, port: int) -> None:
         raise ConnectionRefusedError(111, "Connection refused")
 
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
     with pytest.raises(OperationError) as failed:
-        probe_endpoint(
-            "https://ABC.gr7.us-east-1.eks.amazonaws.com",
-            connect=refused,
-            timeout_s=30,
-            clock=lambda: next(clock),
-            sleep=lambda _: None,
+        _run(
+            probe_endpoint(
+                "https://ABC.gr7.us-east-1.eks.amazonaws.com",
+                connect=refused,
+                timeout_s=30,
+                clock=lambda: next(clock),
+                sleep=no_wait,
+            )
         )
+    assert waits == [10, 10]  # PROBE_INTERVAL_S between three attempts; the clock reaches the deadline at the third
     assert failed.value.message.startswith("this machine cannot reach the EKS API endpoint https://ABC.gr7")
     assert "\n" not in failed.value.message
 
@@ -154,7 +188,7 @@ def test_the_real_probe_reports_a_closed_port_as_unreachable() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(OperationError, match=f"cannot reach the EKS API endpoint https://127.0.0.1:{port}"):
-        probe_endpoint(f"https://127.0.0.1:{port}", timeout_s=0, sleep=lambda _: None)
+        _run(probe_endpoint(f"https://127.0.0.1:{port}", timeout_s=0))
 
 
 # --- 3. the AWS Load Balancer Controller -------------------------------------------------------------------------

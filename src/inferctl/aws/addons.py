@@ -10,7 +10,12 @@ to read. Chart versions and values keys come from the charts at these versions:
 * HTTP add-on: ``kedacore/charts`` commit ``c4b92e9`` ("release v0.15.0"), ``http-add-on/Chart.yaml`` (chart
   ``keda-add-ons-http`` 0.15.0) and ``http-add-on/values.yaml`` (``operator|scaler|interceptor.nodeSelector``).
   It installs into KEDA's namespace, where its scaler's address ``keda-add-ons-http-external-scaler.keda:9090``
-  is what the rendered ScaledObjects name.
+  is what the rendered ScaledObjects name. Its interceptor drains as long as the entry NLB needs
+  (``interceptor.shutdownDelay``, ``interceptor.drainTimeout``, ``interceptor.terminationGracePeriodSeconds`` in
+  ``http-add-on/values.yaml``; ``templates/interceptor/deployment.yaml`` passes the first two as the env variables
+  ``KEDA_HTTP_SHUTDOWN_DELAY`` / ``KEDA_HTTP_DRAIN_TIMEOUT`` that ``kedacore/http-add-on`` v0.15.0
+  ``interceptor/config/serving.go`` reads; chart defaults 5s / 30s / 45, far short of the NLB's two minutes of new
+  connections after deregistration: see inferctl.render.drain).
 * Prometheus: ``prometheus-community/helm-charts`` tag ``prometheus-29.27.0``, ``charts/prometheus/values.yaml``
   (``server.retention``, ``server.persistentVolume.enabled``, ``server.nodeSelector``, ``extraScrapeConfigs``,
   and the sub-charts' ``enabled`` switches).
@@ -29,6 +34,7 @@ import yaml
 from inferctl.aws.context import ProgramContext
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.render.autoscaling import HTTP_ADDON_CHART, HTTP_ADDON_RELEASE, KEDA_NAMESPACE, PROMETHEUS_NAMESPACE
+from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
 
 KEDA_REPO = "https://kedacore.github.io/charts"
@@ -87,6 +93,17 @@ def prometheus_values(platform: str, system_nodes: pulumi.Input[dict[str, str]])
     }
 
 
+def http_addon_values(system_nodes: pulumi.Input[dict[str, str]]) -> dict[str, Any]:
+    """All three parts on the system nodes; the interceptor drains behind the entry NLB (render.drain)."""
+    values: dict[str, Any] = {part: {"nodeSelector": system_nodes} for part in ("operator", "scaler", "interceptor")}
+    values["interceptor"] |= {
+        "shutdownDelay": f"{INTERCEPTOR_DRAIN.prestop_s}s",  # Go durations (time.Duration from env)
+        "drainTimeout": f"{INTERCEPTOR_DRAIN.shutdown_timeout_s}s",
+        "terminationGracePeriodSeconds": INTERCEPTOR_DRAIN.grace_s,  # no preStop: SIGTERM comes at once
+    }
+    return values
+
+
 @dataclass(frozen=True)
 class Autoscalers:
     keda: k8s.helm.v3.Release
@@ -118,7 +135,7 @@ def build_autoscalers(ctx: ProgramContext, cluster: Cluster, *, after: Sequence[
         version=HTTP_ADDON_VERSION,
         namespace=KEDA_NAMESPACE,
         repository_opts=k8s.helm.v3.RepositoryOptsArgs(repo=KEDA_REPO),
-        values={part: {"nodeSelector": system_nodes} for part in ("operator", "scaler", "interceptor")},
+        values=http_addon_values(system_nodes),
         opts=pulumi.ResourceOptions(provider=cluster.provider, depends_on=[cluster.node_group, keda, *after]),
     )
     prometheus = k8s.helm.v3.Release(

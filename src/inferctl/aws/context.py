@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +70,7 @@ class ProgramContext:
     account_id: pulumi.Output[str]
     caller_arn: pulumi.Output[str]
     # Called with the cluster's endpoint before any Kubernetes resource; None under mocks (no network).
-    endpoint_probe: Callable[[str], None] | None = None
+    endpoint_probe: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def cluster_name(self) -> str:
@@ -94,7 +94,9 @@ def default_tags(config: PlatformConfig) -> dict[str, str]:
     return {PLATFORM_TAG: config.name, MANAGED_BY_TAG: "inferctl", **config.aws.tags}
 
 
-def make_context(config: PlatformConfig, *, endpoint_probe: Callable[[str], None] | None = None) -> ProgramContext:
+def make_context(
+    config: PlatformConfig, *, endpoint_probe: Callable[[str], Awaitable[None]] | None = None
+) -> ProgramContext:
     provider = aws.Provider(
         "aws",
         region=config.aws.region,

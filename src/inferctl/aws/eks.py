@@ -116,14 +116,17 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
         for addon, field in ADDONS_AFTER_NODES.items()
     }
 
-    def reachable_kubeconfig(args: list[str]) -> str:
+    async def reachable_kubeconfig(args: list[str]) -> str:
         # Every Kubernetes resource (the Helm releases first) goes through this provider's kubeconfig, so an
         # endpoint this machine cannot reach stops the program here with one line, not in a Helm timeout.
+        # Awaited (Output.apply awaits an awaitable result): the AWS resources keep registering while it waits.
         if ctx.endpoint_probe is not None:
-            ctx.endpoint_probe(args[0])
+            await ctx.endpoint_probe(args[0])
         return json.dumps(exec_kubeconfig(name, ctx.region, args[0], args[1]))
 
-    kubeconfig = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority.data).apply(reachable_kubeconfig)
+    kubeconfig: pulumi.Output[str] = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority.data).apply(
+        reachable_kubeconfig
+    )
     provider = k8s.Provider(
         "eks",
         kubeconfig=kubeconfig,

@@ -9,11 +9,12 @@ existing VPC (``aws.vpc_id``): ``up`` must then run inside it, since nobody can 
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import socket
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from urllib.parse import urlparse
 
 from inferctl.config.models import PlatformConfig
@@ -97,22 +98,25 @@ def _connect(host: str, port: int) -> None:
         return
 
 
-def probe_endpoint(
+async def probe_endpoint(
     endpoint: str,
     *,
     connect: Connect = _connect,
     timeout_s: float = PROBE_TIMEOUT_S,
     interval_s: float = PROBE_INTERVAL_S,
     clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> None:
-    """Wait until a TLS connection to the endpoint succeeds; OperationError (one line) after ``timeout_s``."""
+    """Wait until a TLS connection to the endpoint succeeds; OperationError (one line) after ``timeout_s``.
+    Awaited inside the kubeconfig's ``apply`` on Pulumi's event loop (pulumi 3.272.0 ``output.py``, ``Output.apply``
+    awaits a func's Awaitable result): the blocking connect goes to a thread and the wait is ``asyncio.sleep``, so
+    other resources keep registering meanwhile."""
     parsed = urlparse(endpoint)
     host, port = parsed.hostname or endpoint, parsed.port or 443
     deadline = clock() + timeout_s
     while True:
         try:
-            connect(host, port)
+            await asyncio.to_thread(connect, host, port)
             return
         except OSError as exc:
             if clock() >= deadline:
@@ -121,4 +125,4 @@ def probe_endpoint(
                     "check aws.endpoint_access and aws.public_access_cidrs (your egress IP may have changed), "
                     "then re-run 'inferctl up --target aws'"
                 ) from None
-        sleep(interval_s)
+        await sleep(interval_s)

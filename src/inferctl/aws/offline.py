@@ -11,7 +11,7 @@ import base64
 import contextvars
 import secrets
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -171,7 +171,7 @@ def record_program(
     config: PlatformConfig,
     mocks: RecordingMocks | None = None,
     *,
-    endpoint_probe: Callable[[str], None] | None = None,
+    endpoint_probe: Callable[[str], Awaitable[None]] | None = None,
 ) -> ProgramRun:
     """Run the program under mocks: every registered resource with its full inputs, the outputs, the lookups.
 

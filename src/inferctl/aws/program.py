@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import pulumi
 
@@ -33,7 +33,7 @@ OUTPUT_KEYS = (
 
 
 def build_platform(
-    config: PlatformConfig, *, endpoint_probe: Callable[[str], None] | None = None
+    config: PlatformConfig, *, endpoint_probe: Callable[[str], Awaitable[None]] | None = None
 ) -> dict[str, pulumi.Input[str]]:
     """Create every resource of the platform; returns the stack outputs. ``endpoint_probe``: called with the
     cluster's endpoint before any Kubernetes resource (the real program's reachability check)."""
@@ -70,12 +70,12 @@ def make_program(config: PlatformConfig, *, check_endpoint: bool = True) -> Call
     return program
 
 
-def _probe(endpoint: str) -> None:
+async def _probe(endpoint: str) -> None:
     """The endpoint reachability check; a failure is a RunError, which Pulumi reports as one line (no traceback)."""
     from inferctl.aws.endpoint_access import probe_endpoint
     from inferctl.errors import OperationError
 
     try:
-        probe_endpoint(endpoint)
+        await probe_endpoint(endpoint)
     except OperationError as exc:
         raise pulumi.RunError(exc.message) from None

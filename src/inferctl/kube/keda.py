@@ -97,6 +97,19 @@ def _condition(obj: Obj, kind: str) -> dict[str, Any]:
     return next((c for c in conditions if c.get("type") == kind), {})
 
 
+def _idle_at_zero_state(client: KubeClient, name: str, cooldown: str) -> str:
+    """Active False means no trigger asks for load, not that the replicas are gone: KEDA scales 1 -> 0 only once
+    ``cooldownPeriod`` has passed since the last activity. Zero is the Deployment's own count (``status.replicas``:
+    its pods not yet terminating; ``spec.replicas``: what KEDA last set through the scale subresource)."""
+    deployment = client.get("apps/v1", "Deployment", name) or {}
+    running = int((deployment.get("status") or {}).get("replicas") or 0)
+    if running == 0:
+        return "idle (scaled to zero)"
+    if (deployment.get("spec") or {}).get("replicas") == 0:
+        return f"idle (scaling to zero: {running} replica(s) draining)"
+    return f"idle ({running} replica(s) running; scales to zero after the {cooldown} cooldown)"
+
+
 def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | None:
     """For ``status``: current and desired replicas, the scaler's state (KEDA's Ready/Active conditions) and the
     last scale event, from the ScaledObject and the HPA KEDA made for it. None for a model without autoscaling."""
@@ -112,8 +125,10 @@ def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | 
         state = f"not ready: {ready.get('message') or ready.get('reason') or 'waiting for KEDA'}"
     elif active.get("status") == "True":
         state = "active"
+    elif settings.scales_to_zero:
+        state = _idle_at_zero_state(client, model.name, settings.scale_to_zero_after)
     else:
-        state = "idle (scaled to zero)" if settings.scales_to_zero else "idle"
+        state = "idle"
     view: dict[str, Any] = {"state": state, **bounds}
     hpa_name = scaled.get("status", {}).get("hpaName")
     hpa = client.get("autoscaling/v2", "HorizontalPodAutoscaler", hpa_name) if hpa_name else None

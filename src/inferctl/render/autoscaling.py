@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
+from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
 from inferctl.render.meta import Object, metadata, model_labels
 from inferctl.sizing.autoscaling import NLB_IDLE_MARGIN_S, per_replica_target, wake_timeout_s
@@ -190,6 +191,10 @@ def render_entry_service(config: PlatformConfig, model: ModelDeployment, placeme
         annotations[f"{prefix}healthcheck-port"] = str(INTERCEPTOR_ADMIN_PORT)
         idle_s = wake_timeout_s(_settings(model), placement, behind_nlb=True) + NLB_IDLE_MARGIN_S
         annotations[f"{prefix}listener-attributes.TCP-80"] = f"tcp.idle_timeout.seconds={max(idle_s, 350)}"
+        # Its targets are interceptor pods: deregistration lasts their drain (render.drain), not the model's.
+        annotations[f"{prefix}target-group-attributes"] = (
+            f"deregistration_delay.timeout_seconds={INTERCEPTOR_DRAIN.grace_s}"
+        )
     spec: dict[str, Any] = {
         "type": kind,
         "selector": dict(INTERCEPTOR_SELECTOR),

@@ -23,19 +23,32 @@ left once ``terminationGracePeriodSeconds`` (counted from the start) is over. So
 
 Behind an NLB, the target group's deregistration delay must outlast every connection the pod may still accept
 (until preStop ends) plus its drain, or the NLB resets them: it is set to the whole grace period.
+
+A model that scales to zero is not behind an NLB itself: its Service is ClusterIP and the KEDA HTTP add-on's
+interceptor sits behind the NLB instead (render.autoscaling). Its pods need only the in-cluster drain; the
+interceptor pods get the NLB's. The interceptor (kedacore/http-add-on v0.15.0, ``interceptor/main.go`` and
+``interceptor/config/serving.go``) has no preStop: on SIGTERM it keeps serving new connections for
+``KEDA_HTTP_SHUTDOWN_DELAY`` (the NLB window, as preStop above), closes its listener, and waits up to
+``KEDA_HTTP_DRAIN_TIMEOUT`` for in-flight requests. Those include requests *held* while a model wakes (up to the
+route's readiness timeout, many minutes) and then streamed: the drain is as long as the NLB lets a deregistered
+target keep a connection (the deregistration delay's maximum, 3600 s), less the delay and the exit margin. Go's
+``http.Server.Shutdown`` returns as soon as the last request ends, so an idle interceptor still exits at once.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from inferctl.config.models import PlatformConfig
+from inferctl.config.models import ModelDeployment, PlatformConfig
 
 NLB_NEW_CONNECTIONS_S = 120  # an NLB IP target keeps getting new connections this long after deregistration
 CONTROLLER_LAG_S = 15  # endpoint change -> the controller's rate-limited DeregisterTargets call
 ENDPOINTS_LAG_S = 10  # endpoints / kube-proxy propagation inside the cluster
 VLLM_SHUTDOWN_TIMEOUT_S = 120  # vLLM --shutdown-timeout: in-flight requests may finish
 TEARDOWN_S = 15  # engine process exit and GPU memory release after the drain
+NLB_DEREGISTRATION_DELAY_MAX_S = 3600  # deregistration_delay.timeout_seconds: 0-3600 (ELBv2 target group attributes)
+# The chart's own margin between drain and SIGKILL: grace 45 s for 5 s delay + 30 s drain (kedacore/charts c4b92e9).
+INTERCEPTOR_EXIT_S = 10
 
 
 @dataclass(frozen=True)
@@ -54,6 +67,14 @@ class DrainTimings:
 NLB_DRAIN = DrainTimings(NLB_NEW_CONNECTIONS_S + CONTROLLER_LAG_S, VLLM_SHUTDOWN_TIMEOUT_S, TEARDOWN_S)
 # Elsewhere (ClusterIP, port-forward, another load balancer in front of endpoints): 10 + 120 + 15 = 145 s.
 IN_CLUSTER_DRAIN = DrainTimings(ENDPOINTS_LAG_S, VLLM_SHUTDOWN_TIMEOUT_S, TEARDOWN_S)
+# The HTTP add-on's interceptor behind the entry NLB: prestop_s is its shutdown delay, shutdown_timeout_s its drain
+# timeout; 135 + 3455 + 10 = 3600 s, all the NLB allows.
+_INTERCEPTOR_DELAY_S = NLB_NEW_CONNECTIONS_S + CONTROLLER_LAG_S
+INTERCEPTOR_DRAIN = DrainTimings(
+    _INTERCEPTOR_DELAY_S,
+    NLB_DEREGISTRATION_DELAY_MAX_S - _INTERCEPTOR_DELAY_S - INTERCEPTOR_EXIT_S,
+    INTERCEPTOR_EXIT_S,
+)
 
 
 def behind_aws_nlb(config: PlatformConfig) -> bool:
@@ -63,7 +84,10 @@ def behind_aws_nlb(config: PlatformConfig) -> bool:
     return config.target == "aws" and service_type(config) == "LoadBalancer"
 
 
-def drain_timings(config: PlatformConfig) -> DrainTimings:
+def drain_timings(config: PlatformConfig, model: ModelDeployment | None = None) -> DrainTimings:
+    """The drain of ``model``'s pods; one that scales to zero is behind the interceptor's ClusterIP route."""
+    if model is not None and model.autoscaling is not None and model.autoscaling.scales_to_zero:
+        return IN_CLUSTER_DRAIN
     return NLB_DRAIN if behind_aws_nlb(config) else IN_CLUSTER_DRAIN
 
 
@@ -74,6 +98,7 @@ def nlb_deregistration_delay_s(config: PlatformConfig) -> int:
 
 
 __all__ = [
+    "INTERCEPTOR_DRAIN",
     "IN_CLUSTER_DRAIN",
     "NLB_DRAIN",
     "DrainTimings",

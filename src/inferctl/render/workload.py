@@ -210,7 +210,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
         "livenessProbe": _probe(30, 10, 5),
-        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config).prestop_s)]}}},
+        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config, model).prestop_s)]}}},
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "privileged": False,
@@ -350,7 +350,7 @@ def render_deployment(
             "fsGroupChangePolicy": "OnRootMismatch",
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "terminationGracePeriodSeconds": drain_timings(config).grace_s,
+        "terminationGracePeriodSeconds": drain_timings(config, model).grace_s,
         **_scheduling(config, model, placement, karpenter=karpenter),
         "containers": [_container(config, model, placement)],
         "volumes": _volumes(config, model, placement),
