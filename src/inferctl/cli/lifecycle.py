@@ -24,6 +24,7 @@ from inferctl.cli.common import (
     progress,
     table,
 )
+from inferctl.cli.running import follow_running
 from inferctl.errors import UserError
 from inferctl.targets import LogsCapability, target_for, targets_with
 
@@ -102,7 +103,9 @@ def status(
 ) -> None:
     """Models, health, load and KV-cache usage of the running platform."""
     cfg = load(config, target=target, model=model)
-    report = target_for(cfg).status()
+    tgt = target_for(cfg)
+    follow_running(tgt, model)
+    report = tgt.status()
     if output is OutputFormat.json:
         emit_json(report)
     else:
@@ -118,7 +121,9 @@ def endpoint(
 ) -> None:
     """The OpenAI-compatible base URL of each model (and the API key with --show-key)."""
     cfg = load(config, target=target, model=model)
-    endpoints = target_for(cfg).endpoints()
+    tgt = target_for(cfg)
+    follow_running(tgt, model)
+    endpoints = tgt.endpoints()
     rows = [e.to_dict(show_key=show_key) for e in endpoints]
     if output is OutputFormat.json:
         emit_json({"endpoints": rows})
@@ -143,6 +148,7 @@ def logs(
         raise UserError(
             f"target {cfg.target} has no logs; targets with logs: {', '.join(targets_with(LogsCapability))}"
         )
+    follow_running(tgt, model)
     try:
         for line in tgt.logs(model=model, follow=follow, tail=tail):
             sys.stdout.write(line + "\n")
