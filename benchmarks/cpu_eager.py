@@ -75,7 +75,8 @@ def run_mode(name: str, source: str, mode: str, home: Path, cache_root: Path, wo
     env = {**os.environ, "INFERCTL_HOME": str(home), "INFERCTL_API_KEY": KEY, "VLLM_CACHE_ROOT": str(cache_root)}
     env["HF_HUB_OFFLINE"] = "1"
     start = time.perf_counter()
-    up = subprocess.run([*INFERCTL, "up", "-c", str(config), "-o", "json"], env=env, capture_output=True, text=True)
+    argv = [*INFERCTL, "up", "-c", str(config), "-o", "json"]
+    up = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
     ready_s = time.perf_counter() - start
     if up.returncode != 0:
         raise RuntimeError(f"inferctl up failed for {name}/{mode}:\n{up.stderr[-3000:]}")
@@ -83,7 +84,7 @@ def run_mode(name: str, source: str, mode: str, home: Path, cache_root: Path, wo
         bench = subprocess.run(
             [*INFERCTL, "bench", "-c", str(config), "--concurrency", "1,8", "--requests", "8", "--warmup", "2",
              "--input-len", "128", "--output-len", "64", "-o", "json"],
-            env=env, capture_output=True, text=True,
+            env=env, capture_output=True, text=True, check=False,
         )  # fmt: skip
         if bench.returncode != 0:
             raise RuntimeError(f"inferctl bench failed for {name}/{mode}:\n{bench.stderr[-3000:]}")
