@@ -74,7 +74,8 @@ def up(
             console.print(f"  {endpoint.note}")
     if endpoints and endpoints[0].api_key:
         console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
-    console.print('  try: [bold]inferctl chat "hello"[/bold]   stop: [bold]inferctl down[/bold]')
+    question = "hello" if any(m.is_demo for m in cfg.models) else "What is the capital of France?"
+    console.print(f'  try: [bold]inferctl chat "{question}"[/bold]   stop: [bold]inferctl down[/bold]')
 
 
 def down(
