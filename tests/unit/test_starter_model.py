@@ -123,3 +123,36 @@ def test_local_args_apply_the_rule_unless_the_config_decides(
     model = config.models[0]
     args = target._args(model, "/models/smollm2", 8000, target._profile(model, STARTER_HUB_ID))
     assert args.count("--enforce-eager") == expected
+
+
+def test_the_hub_id_is_served_when_the_hub_answers(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A real HTTP server on loopback stands in for huggingface.co (HF_ENDPOINT): the hub answers, so vLLM is
+    given the hub id and nothing is downloaded from PyPI or prepared in the home."""
+    import http.server
+    import threading
+
+    asked: list[str] = []
+
+    class Hub(http.server.BaseHTTPRequestHandler):
+        def do_HEAD(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return None
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
+        monkeypatch.setenv(WHEEL_ENV, "/nonexistent/would-fail-if-read.whl")
+        located = locate_starter_model(Home(isolated_home), NullReporter())
+    finally:
+        server.shutdown()
+        thread.join()
+    assert (located.location, located.origin) == (STARTER_HUB_ID, "hub")
+    assert asked == [f"/api/models/{STARTER_HUB_ID}"]
+    assert not starter_model_dir(Home(isolated_home)).exists()
