@@ -17,7 +17,7 @@ The models are prepared before any clock starts. Writes ``benchmarks/results/cpu
 break-even (how many output tokens a compiled server must generate at concurrency 1 before its faster decoding pays
 back its slower start) and the machine's load, because absolute timings on a shared machine are inflated.
 
-Usage: ``python benchmarks/cpu_eager.py [--models demo,starter] [--note "..."]``
+Usage: ``python benchmarks/cpu_eager.py [--models demo,starter] [--note "..."] [--name cpu_eager]``
 """
 
 from __future__ import annotations
@@ -116,6 +116,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--models", default="demo,starter")
     parser.add_argument("--note", default="", help="Conditions of this run (e.g. other jobs sharing the machine).")
+    parser.add_argument("--name", default="cpu_eager", help="Result file name (benchmarks/results/NAME.json).")
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="inferctl-eager-"))
     workdir = Path(tempfile.mkdtemp(prefix="inferctl-eager-cfg-"))
@@ -140,7 +141,7 @@ def main() -> int:
             "break_even_output_tokens_vs_warm": break_even_tokens(runs["eager"], runs["compiled_warm"]),
         }
     path = write_result(
-        "cpu_eager",
+        args.name,
         {
             "what": "inferctl up -> ready, then inferctl bench (128 in / 64 out tokens, concurrency 1 and 8), "
             "enforce_eager on vs off (cold and warm vLLM compile cache)",
