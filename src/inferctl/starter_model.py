@@ -154,7 +154,8 @@ def _check_converter_installed() -> None:
     ]
     if missing:
         raise MissingDependencyError(
-            f"preparing the starter model offline needs {', '.join(missing)}: pip install 'inferctl[local]'"
+            f"preparing the starter model offline needs {', '.join(missing)}: pip install 'inferctl[local]' "
+            f"(CPU hosts) or pip install {' '.join(missing)}"
         )
 
 

@@ -115,7 +115,7 @@ class LocalTarget(Target, LogsCapability):
 
     def _planned_profile(self, model: ModelDeployment) -> ModelProfile | None:
         """The model's size where it is known without the network (plan never waits on the hub)."""
-        return self._profile(model, self._planned_location(model)) if model.is_demo or model.is_local_path else None
+        return self._profile(model, self._planned_location(model))
 
     # --- up -------------------------------------------------------------------------------------------------------
 
