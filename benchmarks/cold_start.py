@@ -55,7 +55,8 @@ def first_token_s(base_url: str, model: str, api_key: str, start: float, deadlin
 def run_inferctl(home: Path) -> float:
     env = {**os.environ, "INFERCTL_HOME": str(home), "INFERCTL_API_KEY": KEY}
     start = time.perf_counter()
-    started = subprocess.run([*INFERCTL, "up", "--output", "json"], env=env, check=True, capture_output=True, text=True)
+    argv = [*INFERCTL, "up", "--model", "demo", "--output", "json"]  # the demo: the default is now the starter
+    started = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
     endpoint = json.loads(started.stdout)["endpoints"][0]  # the key is INFERCTL_API_KEY, set above
     elapsed = first_token_s(endpoint["base_url"], endpoint["model"], KEY, start)
     subprocess.run([*INFERCTL, "down"], env=env, check=True, capture_output=True)

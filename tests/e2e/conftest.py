@@ -86,8 +86,10 @@ def cli(e2e_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Cli:
 
 @pytest.fixture(scope="session")
 def local_platform(cli: Cli) -> Iterator[Cli]:
-    """``inferctl up`` of the demo model; ``inferctl down`` at the end, asserting no process is left."""
-    started = cli("up", "--output", "json")
+    """``inferctl up --model demo`` (the fast random model; the default is the starter model, see
+    test_starter_e2e.py); ``inferctl down`` at the end, asserting no process is left. The other commands run without
+    --model: they follow what is running."""
+    started = cli("up", "--model", "demo", "--output", "json")
     assert started.returncode == 0, f"inferctl up failed:\n{started.stderr}"
     yield cli
     stopped = cli("down")

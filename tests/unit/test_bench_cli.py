@@ -194,11 +194,12 @@ def test_registered_in_the_cli() -> None:
 def test_benchmarking_the_demo_model_says_its_replies_are_noise(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    """No --url: the platform's endpoint, here the default config's demo model (its server faked by the stub)."""
+    """No --url: the platform's endpoint, here the config's demo model (its server faked by the stub)."""
     import inferctl.bench as lib
     from inferctl.targets.base import Endpoint
 
-    monkeypatch.chdir(tmp_path)  # built-in defaults: the local target, the demo model
+    monkeypatch.chdir(tmp_path)  # the local target, the demo model
+    (tmp_path / "inferctl.yaml").write_text("models: [{name: demo, source: demo}]\n", encoding="utf-8")
     with StubServer() as server:
 
         def running_demo(config: Any, model: str | None) -> lib.BenchEndpoint:

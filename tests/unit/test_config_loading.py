@@ -20,12 +20,15 @@ from inferctl.config import (
 from inferctl.errors import ConfigError, NotFoundError
 
 
-def test_no_file_gives_local_demo_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_file_gives_local_starter_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     config, source = load_config(None)
     assert source is None
     assert config.target == "local"
-    assert [(m.name, m.source) for m in config.models] == [("demo", "demo")]
+    # The starter model (real words on a CPU), in float32; the random 'demo' is no longer the default.
+    assert [(m.name, m.source) for m in config.models] == [("smollm2", "HuggingFaceTB/SmolLM2-135M-Instruct")]
+    assert config.models[0].engine.dtype == "float32"
+    assert config.models[0].engine.enforce_eager is None  # unset: the target decides (CPU: by model size)
     assert config.endpoint.api_key.enabled is True
     assert config.endpoint.exposure.scheme == "internal"
     assert config.pools.gpu.name == "g5-gpu-karpenter"

@@ -153,7 +153,7 @@ def test_kubernetes_with_karpenter_draws_the_gpu_pool() -> None:
 
 
 def test_local_target_is_client_address_process_files() -> None:
-    config = PlatformConfig.model_validate({"target": "local", "local": {"port": 8011}})
+    config = PlatformConfig.model_validate({"target": "local", "local": {"port": 8011}, "models": [{"name": "demo"}]})
     graph = build_graph(config)
     assert [(edge.source, edge.target) for edge in graph.edges] == [
         ("clients", "endpoint_demo"),
@@ -182,7 +182,7 @@ def test_local_hub_model_downloads_with_the_shell_token() -> None:
 
 
 def test_demo_model_on_a_cluster_target_gets_a_note() -> None:
-    graph = build_graph(PlatformConfig(target="aws"))
+    graph = build_graph(PlatformConfig.model_validate({"target": "aws", "models": [{"name": "demo"}]}))
     assert any("demo" in note and "cannot load" in note for note in graph.notes)
     assert "hf_hub" not in {node.id for node in graph.nodes}
 

@@ -25,7 +25,7 @@ CASES: dict[str, ArchitectureGraph] = {
     "aws-workshop.mmd": build_graph(workshop_config(), {"llama3": fixed_placement()}),
     "aws-workshop-unsized.mmd": build_graph(workshop_config()),
     "kubernetes.mmd": build_graph(_workshop_on("kubernetes"), {"llama3": fixed_placement()}),
-    "local-demo.mmd": build_graph(PlatformConfig(target="local")),
+    "local-demo.mmd": build_graph(PlatformConfig.model_validate({"target": "local", "models": [{"name": "demo"}]})),
 }
 
 

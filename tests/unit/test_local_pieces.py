@@ -204,10 +204,11 @@ def test_ram_warning_uses_the_sizing_profile(isolated_home: Path) -> None:
     model_dir = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "meta-llama--Meta-Llama-3-70B"
     config = PlatformConfig.model_validate({"models": [{"name": "big", "source": str(model_dir)}]})
     reporter = RecordingReporter()
-    LocalTarget(config, Home.from_env())._warn_if_ram_short(config.models[0], str(model_dir), reporter)
+    target = LocalTarget(config, Home.from_env())
+    target._warn_if_ram_short(config.models[0], target._profile(config.models[0], str(model_dir)), reporter)
     (warning,) = reporter.warnings
     assert "needs about" in warning and "GiB of RAM" in warning
-    small = LocalTarget(PlatformConfig(), Home.from_env())
+    small = LocalTarget(PlatformConfig(), Home.from_env())  # the starter model, from the packaged snapshot
     quiet = RecordingReporter()
-    small._warn_if_ram_short(small.config.models[0], "unused", quiet)
+    small._warn_if_ram_short(small.config.models[0], small._profile(small.config.models[0], "unused"), quiet)
     assert quiet.warnings == []

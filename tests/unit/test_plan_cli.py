@@ -110,7 +110,7 @@ def test_local_target_checks_this_machines_ram(capsys: pytest.CaptureFixture[str
 
 
 def test_local_demo_table(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan"]) == 0
+    assert main(["plan", "--model", "demo"]) == 0
     out = capsys.readouterr().out
     assert "target local" in out and "demo" in out and "RAM" in out
 
@@ -154,3 +154,11 @@ def test_plan_warns_when_a_single_replica_is_interrupted_by_design(
     assert main(["plan", "--config", config]) == 0
     err = capsys.readouterr().err
     assert err.count("warning:") == len(expected)
+
+
+def test_default_plan_sizes_the_starter_model_offline(capsys: pytest.CaptureFixture[str]) -> None:
+    """No config, no hub: the starter model's packaged config sizes it (it failed before the snapshot had it)."""
+    assert main(["plan"]) == 0
+    out = capsys.readouterr().out
+    assert "target local" in out and "RAM" in out
+    assert "packaged snapshot of HuggingFaceTB/SmolLM2-135M-Instruct" in " ".join(out.split())

@@ -83,7 +83,7 @@ def test_local_target_and_demo_model_are_one_line_errors(
     assert main(["render", "--config", str(config_file), "--target", "local"]) == 2
     assert "--target kubernetes" in capsys.readouterr().err
     demo = tmp_path / "demo.yaml"
-    demo.write_text("target: kubernetes\n", encoding="utf-8")
+    demo.write_text("target: kubernetes\nmodels: [{name: demo, source: demo}]\n", encoding="utf-8")
     assert main(["render", "--config", str(demo)]) == 2
     assert "only on the local target" in capsys.readouterr().err
 

@@ -53,7 +53,7 @@ def test_cache_is_off_by_default_and_per_model_overrides() -> None:
     off = _cached()
     off.models[0].cache = False
     assert not uses_cache(off, off.models[0])
-    demo = PlatformConfig.model_validate({"cache": {"enabled": True}})
+    demo = PlatformConfig.model_validate({"cache": {"enabled": True}, "models": [{"name": "demo", "source": "demo"}]})
     assert not uses_cache(demo, demo.models[0])  # the demo model is never mirrored
 
 

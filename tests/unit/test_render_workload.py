@@ -286,7 +286,7 @@ def test_local_target_builds_the_same_engine_args(tmp_path) -> None:
     )
     model = config.models[0]
     placement = g5_xlarge_placement("llama", max_model_len=4096, gpu_memory_utilization=0.9)
-    local_args = LocalTarget(config, Home(tmp_path))._args(model, "/models/llama", 8123)
+    local_args = LocalTarget(config, Home(tmp_path))._args(model, "/models/llama", 8123, None)
     deployment_args = container_args(model, placement)
     engine = engine_args(model)
     assert deployment_args[5:-2] == engine  # vllm serve <model> --host --port: the model is positional

@@ -21,7 +21,9 @@ from inferctl.cli.common import (
     load,
     table,
 )
+from inferctl.cli.running import follow_running, running_deployments
 from inferctl.errors import ConfigError, InferctlError, OperationError
+from inferctl.targets import target_for
 
 if TYPE_CHECKING:
     from inferctl.bench import BenchEndpoint, LengthRange, Level, Progress, PromptSource
@@ -119,19 +121,25 @@ def bench(
         lib.check_plot_path(plot)
 
     cfg = None
+    model_dir: Path | None = None
     if url:
         # $OPENAI_API_KEY only for --url: the platform has its own key, and the variable often holds an
         # OpenAI key that must not be sent to (and refused by) the platform's endpoint.
         chosen = lib.from_url(url, api_key or os.environ.get(OPENAI_KEY_ENV) or None, model)
     else:
         cfg = load(config, target=target)
-        chosen = lib.from_platform(cfg, model)
+        # Local: the running model is the truth (its deployment, its directory's tokenizer), not the config.
+        state = follow_running(target_for(cfg), model)
+        chosen = lib.from_platform(cfg, None if state is not None else model)
+        if state is not None:
+            chosen = lib.BenchEndpoint(chosen.endpoint, running_deployments(cfg, state)[0])
+            model_dir = Path(state.model_path)
         if api_key:
             chosen = lib.BenchEndpoint(replace(chosen.endpoint, api_key=api_key), chosen.deployment)
 
     if chosen.deployment is not None:
         demo_notice([chosen.deployment])
-    source = _prompt_source(dataset, tokenizer, in_len, out_len, chosen)
+    source = _prompt_source(dataset, tokenizer, in_len, out_len, chosen, _served_dir(model_dir))
     api_kind: lib.ApiKind = "chat" if api == "chat" or (api == "auto" and source.chat_only) else "completions"
     if price is not None:
         hourly = lib.flag_price(price)
@@ -207,6 +215,7 @@ def _prompt_source(
     in_len: LengthRange,
     out_len: LengthRange,
     chosen: BenchEndpoint,
+    served_dir: Path | None = None,
 ) -> PromptSource:
     from inferctl import bench as lib
 
@@ -214,7 +223,7 @@ def _prompt_source(
         return lib.SyntheticConversations(out_len)
     if dataset:
         return lib.DatasetPrompts(Path(dataset).expanduser(), out_len)
-    location = _tokenizer_location(tokenizer, chosen)
+    location = served_dir if tokenizer is None and served_dir is not None else _tokenizer_location(tokenizer, chosen)
     codec = None
     if location is not None:
         try:
@@ -223,6 +232,13 @@ def _prompt_source(
             if tokenizer:  # asked for explicitly: say what is wrong; found on our own: approximate instead
                 raise
     return lib.RandomPrompts(in_len, out_len, codec)
+
+
+def _served_dir(path: Path | None) -> Path | None:
+    """The served model's directory when it holds a tokenizer (a hub id is left to find_tokenizer)."""
+    if path is not None and (path / "tokenizer_config.json").is_file():
+        return path
+    return None
 
 
 def _tokenizer_location(tokenizer: str | None, chosen: BenchEndpoint) -> Path | None:

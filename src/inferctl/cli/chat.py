@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from inferctl.cli.common import ConfigOpt, ModelOpt, TargetOpt, demo_notice, err_console, load
+from inferctl.cli.running import follow_running, notice_for_running
 from inferctl.errors import NotFoundError, OperationError, UserError
 from inferctl.targets import PortForwardCapability, target_for, targets_with
 
@@ -34,9 +35,11 @@ def chat(
     cfg = load(config, target=target, model=model)
     platform = target_for(cfg)
     if not port_forward:
-        # The first model's: --model narrowed cfg.models to that deployment (local serves one model anyway).
+        # Local: the running model, whatever the config names (a conflicting --model is an error). Elsewhere the
+        # first model's: --model narrowed cfg.models to that deployment.
+        state = follow_running(platform, model)
         endpoint = platform.endpoints()[0]
-        demo_notice(cfg.models)
+        notice_for_running(cfg, state)
         _chat(endpoint, prompt, system, max_tokens, temperature)
         return
     if not isinstance(platform, PortForwardCapability):

