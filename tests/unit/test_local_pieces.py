@@ -17,7 +17,7 @@ from inferctl.config import PlatformConfig, apply_overrides
 from inferctl.errors import ConflictError, MissingDependencyError, NotFoundError
 from inferctl.home import Home
 from inferctl.metrics import parse_vllm_metrics
-from inferctl.targets.base import NullReporter
+from inferctl.progress import NullReporter
 from inferctl.targets.local import LocalTarget, logwatch, process
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "vllm_logs"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferctl.errors import OperationError
-from inferctl.targets.base import Reporter
+from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient

@@ -61,7 +61,7 @@ def register(app: typer.Typer) -> None:
         if offline:
             if cfg.target != "aws":
                 raise ConfigError("--offline lists the AWS resources of the Pulumi program; add --target aws")
-            from inferctl.aws.sdk import require_aws_extra
+            from inferctl.aws_sdk import require_aws_extra
 
             require_aws_extra("plan --offline")
             from inferctl.aws.offline import offline_plan

@@ -28,9 +28,9 @@ from inferctl.kube.objects import (
     labels_of,
     name_of,
 )
+from inferctl.progress import Reporter
 from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_apply
-from inferctl.targets.base import Reporter
 
 _CUSTOM = {(f"{group}/{version}", kind) for group, version, kind, _, _ in CUSTOM_RESOURCES}
 

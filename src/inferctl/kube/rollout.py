@@ -29,7 +29,7 @@ from inferctl.kube.objects import (
     pod_is_ready,
     sort_events,
 )
-from inferctl.targets.base import Reporter
+from inferctl.progress import Reporter
 
 # Scheduling verdicts can flicker while freshly applied NodePools become ready: act on one only if it persists.
 SCHEDULING_GRACE_S = 60.0

@@ -24,10 +24,10 @@ from inferctl.kube.objects import (
     name_of,
     namespace_of,
 )
+from inferctl.progress import Reporter
 from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_delete
 from inferctl.render.secrets import secret_owner
-from inferctl.targets.base import Reporter
 
 # What the live line shows first when several things are still going (the slow, billable ones).
 _PRIORITY = {

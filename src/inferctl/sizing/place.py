@@ -21,7 +21,8 @@ from inferctl.catalog.instances import (
     instances_in_families,
 )
 from inferctl.catalog.prices import PriceBook, fetch_price_book
-from inferctl.catalog.profile import ModelProfile, load_profile
+from inferctl.catalog.profile import ModelProfile
+from inferctl.catalog.sources import load_profile
 from inferctl.config.models import EngineSettings, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.errors import ConfigError, PlanError
 from inferctl.sizing import memory

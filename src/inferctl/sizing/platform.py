@@ -14,7 +14,8 @@ from typing import Any
 
 from inferctl.catalog.instances import SNAPSHOT_REGION, get_instance, instances_in_families
 from inferctl.catalog.prices import PriceBook, fetch_price_book
-from inferctl.catalog.profile import ModelProfile, load_profile
+from inferctl.catalog.profile import ModelProfile
+from inferctl.catalog.sources import load_profile
 from inferctl.config.models import EngineSettings, PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.sizing import memory

@@ -6,13 +6,12 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from inferctl.home import Home
+from inferctl.progress import NullReporter, Reporter
 from inferctl.targets.base import (
     Endpoint,
     LogsCapability,
     NodesCapability,
-    NullReporter,
     PortForwardCapability,
-    Reporter,
     Target,
 )
 

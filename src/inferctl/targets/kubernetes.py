@@ -22,7 +22,8 @@ from inferctl.config.models import KubernetesTarget as KubernetesSettings
 from inferctl.config.models import ModelDeployment, PlatformConfig, TargetName
 from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
+from inferctl.progress import Reporter
+from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 
 if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient

@@ -22,8 +22,9 @@ from inferctl.errors import (
     StartError,
     UserError,
 )
+from inferctl.progress import Reporter
 from inferctl.starter_model import is_starter, locate_starter_model
-from inferctl.targets.base import Endpoint, LogsCapability, Reporter, Target
+from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
 from inferctl.targets.local.defaults import cpu_host, eager_by_default
 from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
@@ -239,7 +240,8 @@ class LocalTarget(Target, LogsCapability):
     def _profile(self, model: ModelDeployment, model_path: str) -> ModelProfile | None:
         """The model's profile from disk or the packaged snapshot (never the network); None when unknown."""
         from inferctl.catalog.hub import packaged_config
-        from inferctl.catalog.profile import load_profile, profile_from_config
+        from inferctl.catalog.profile import profile_from_config
+        from inferctl.catalog.sources import load_profile
 
         try:
             if model.is_demo:
