@@ -10,7 +10,6 @@ from inferctl.config.loader import (
 )
 from inferctl.config.models import (
     DEMO_SOURCE,
-    TARGETS,
     VLLM_IMAGE,
     VLLM_VERSION,
     AwsTarget,
@@ -22,15 +21,16 @@ from inferctl.config.models import (
     LocalTarget,
     ModelDeployment,
     PlatformConfig,
-    TargetName,
 )
 from inferctl.config.starter import STARTER_YAML
+from inferctl.config.traits import TARGETS, TRAITS, TargetName, TargetTraits
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
     "DEMO_SOURCE",
     "STARTER_YAML",
     "TARGETS",
+    "TRAITS",
     "VLLM_IMAGE",
     "VLLM_VERSION",
     "AwsTarget",
@@ -43,6 +43,7 @@ __all__ = [
     "ModelDeployment",
     "PlatformConfig",
     "TargetName",
+    "TargetTraits",
     "apply_overrides",
     "format_loc",
     "json_schema",

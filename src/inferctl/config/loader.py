@@ -15,11 +15,11 @@ from pydantic import BaseModel, ValidationError
 
 from inferctl.config.models import (
     DEMO_SOURCE,
-    TARGETS,
     ModelDeployment,
     PlatformConfig,
     model_name_from_source,
 )
+from inferctl.config.traits import TARGETS
 from inferctl.errors import ConfigError, NotFoundError
 
 DEFAULT_CONFIG_FILE = "inferctl.yaml"

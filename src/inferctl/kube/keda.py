@@ -40,7 +40,7 @@ INTERCEPTOR_PROXY_SERVICE = f"{HTTP_ADDON_CHART}-interceptor-proxy"
 
 def check_prometheus_configured(config: PlatformConfig) -> None:
     """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
-    if config.target != "aws" and autoscaled(config) and config.observability.prometheus_url is None:
+    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
         raise ConfigError(
             "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
             "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"

@@ -12,7 +12,7 @@ from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM, Object, render_nam
 from inferctl.render.observability import render_observability
 from inferctl.render.order import APPLY_ORDER, kind_rank, sort_for_apply, sort_for_delete
 from inferctl.render.output import write_directory, yaml_stream
-from inferctl.render.platform import render_platform, uses_karpenter
+from inferctl.render.platform import render_platform
 from inferctl.render.secrets import SecretValues, render_secrets
 from inferctl.render.workload import (
     CONTAINER_NAME,
@@ -45,7 +45,6 @@ __all__ = [
     "service_type",
     "sort_for_apply",
     "sort_for_delete",
-    "uses_karpenter",
     "write_directory",
     "yaml_stream",
 ]

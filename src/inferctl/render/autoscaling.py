@@ -172,7 +172,7 @@ def entry_service_name(config: PlatformConfig, model: ModelDeployment) -> str:
 
 
 def _behind_nlb(config: PlatformConfig) -> bool:
-    return config.target == "aws" and service_type(config) == "LoadBalancer"
+    return config.traits.load_balancer_by_default and service_type(config) == "LoadBalancer"
 
 
 def render_entry_service(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:

@@ -23,7 +23,7 @@ _ANN = "service.beta.kubernetes.io/aws-load-balancer-"
 def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]:
     chosen = config.endpoint.exposure.service_type
     if chosen == "auto":
-        return "LoadBalancer" if config.target == "aws" else "ClusterIP"
+        return "LoadBalancer" if config.traits.load_balancer_by_default else "ClusterIP"
     return chosen
 
 
@@ -46,7 +46,7 @@ def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
 def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
     kind = service_type(config)
     exposure = config.endpoint.exposure
-    on_aws_lb = kind == "LoadBalancer" and config.target == "aws"
+    on_aws_lb = kind == "LoadBalancer" and config.traits.load_balancer_by_default
     spec: dict[str, Any] = {
         "type": kind,
         "selector": selector_labels(config, model),

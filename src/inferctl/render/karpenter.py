@@ -48,7 +48,7 @@ def node_role_name(config: PlatformConfig) -> str:
     IAM caps role names at 64 characters; a longer name is cut and made unique with a short hash.
     """
     name = f"{NODE_ROLE_PREFIX}{config.cluster_name}"
-    if config.target == "aws":  # inferctl creates it there; IAM names are per account, so one per region
+    if config.traits.owns_infrastructure:  # inferctl creates it there; IAM names are per account, so one per region
         name = f"{name}-{config.aws.region}"
     if len(name) <= _IAM_ROLE_NAME_MAX:
         return name
@@ -204,9 +204,7 @@ def render_gpu_node_pool(config: PlatformConfig) -> Object:
 
 def disruption_warnings(config: PlatformConfig) -> list[str]:
     """Single-replica models the GPU pool will interrupt by design: node expiry, spot interruptions."""
-    from inferctl.render.platform import uses_karpenter
-
-    if not uses_karpenter(config):
+    if not config.uses_karpenter:
         return []
     pool = config.pools.gpu
     warnings = []

@@ -61,7 +61,7 @@ def place_model(
     demand = _demand(profile, model, pool)
     instances, notes = pool_instances(pool.instance_families)
     if prices is None:
-        region = config.aws.region if config.target == "aws" else SNAPSHOT_REGION
+        region = config.pricing_region or SNAPSHOT_REGION
         names = [inst.name for inst in instances]
         prices = fetch_price_book(names, region) if live_prices else PriceBook.snapshot(region)
     fits, misses = evaluate_all(demand, instances, prices, tp_choices(profile, model))

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.aws_sdk import require_aws_extra
-from inferctl.config.models import PlatformConfig, TargetName
+from inferctl.config.models import PlatformConfig
+from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter

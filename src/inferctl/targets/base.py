@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
-    from inferctl.config.models import PlatformConfig, TargetName
+    from inferctl.config.models import PlatformConfig
+    from inferctl.config.traits import TargetName
     from inferctl.home import Home
 
 

@@ -11,7 +11,6 @@ Heavy imports (lightkube, httpx2) happen when a method runs, never when this mod
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -19,10 +18,12 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import KubernetesTarget as KubernetesSettings
-from inferctl.config.models import ModelDeployment, PlatformConfig, TargetName
-from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError
+from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.config.traits import TargetName
+from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
 from inferctl.progress import Reporter
+from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
     from inferctl.kube.objects import Obj
     from inferctl.sizing.placement import Placement
 
-HF_TOKEN_ENV = "HF_TOKEN"
 PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
 # Kinds a model owns (selected by its inferctl.io/model label) and shared ones, for teardown discovery.
 MODEL_KINDS = (
@@ -97,27 +97,19 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         return dict(plan_platform(self.config).placements)
 
     def karpenter(self) -> bool:
-        from inferctl.render import uses_karpenter
-
-        return uses_karpenter(self.config) if self.include_karpenter is None else self.include_karpenter
+        return self.config.uses_karpenter if self.include_karpenter is None else self.include_karpenter
 
     def needs_hf_token(self) -> bool:
         """A gated model and no HF_TOKEN in the environment: only an existing HuggingFace Secret can stand in."""
-        return not os.environ.get(HF_TOKEN_ENV) and any(m.is_gated for m in self.config.models)
+        return hf_token_from_env() is None and any(m.is_gated for m in self.config.models)
 
     def secret_values(self, *, hf_secret_exists: bool = False) -> dict[str, str | None]:
         """HF_TOKEN from the environment (required for gated models unless the namespace already holds the
         HuggingFace Secret) and the platform's API key."""
-        token = os.environ.get(HF_TOKEN_ENV) or None
-        gated = [m for m in self.config.models if m.is_gated]
-        if gated and token is None and not hf_secret_exists:
-            model = gated[0]
-            raise ConfigError(
-                f"model {model.name} ({model.source}) is gated and HF_TOKEN is not set; export HF_TOKEN=<a "
-                f"HuggingFace read token> whose account accepted the licence at https://huggingface.co/{model.source}"
-            )
-        key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
-        return {"hf_token": token, "api_key": key}
+        token = hf_token_from_env()
+        if not hf_secret_exists:
+            check_gated_models(self.config.models, token)
+        return {"hf_token": token, "api_key": platform_api_key(self.config, self.home)}
 
     def render(self, placements: Mapping[str, Placement], values: Mapping[str, str | None] | None = None) -> list[Obj]:
         """The platform's objects. Secrets carry data only when ``values`` has it; a secret without a value is
@@ -317,7 +309,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def _endpoint(self, index: int, model: ModelDeployment, service: Obj | None) -> Endpoint:
         from inferctl.kube.diagnose import load_balancer_hostname
 
-        key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
+        key = platform_api_key(self.config, self.home, create=False)
         ports = (service or {}).get("spec", {}).get("ports") or [{"port": 80}]
         port = int(ports[0].get("port", 80))
         host = load_balancer_hostname(service) if service else None
@@ -378,7 +370,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def down(self, reporter: Reporter, *, platform: bool = False) -> None:
         from inferctl.kube.objects import labels_of
         from inferctl.kube.teardown import Teardown
-        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM, render_karpenter, uses_karpenter
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM, render_karpenter
 
         client = self.client()
         names = {m.name for m in self.config.models}
@@ -402,7 +394,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             return
         # By the config, not include_karpenter: the AWS target applies the pools with Pulumi but relies on this
         # teardown to delete them first and wait until Karpenter's nodes are gone.
-        pools = render_karpenter(self.config) if uses_karpenter(self.config) else []
+        pools = render_karpenter(self.config) if self.config.uses_karpenter else []
         teardown.run(shared, platform_objects=pools, platform=platform)
 
     def _render_for_teardown(self) -> list[Obj]:
@@ -413,7 +405,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             return self.render(self.placements(), None) + render_secrets(self.config)
         except InferctlError:
             return [
-                render_namespace(self.config, on_aws=self.config.target == "aws"),
+                render_namespace(self.config, on_aws=self.config.traits.owns_infrastructure),
                 *render_secrets(self.config),
                 *render_observability(self.config),
             ]
@@ -502,7 +494,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         index = names.index(model) if model in names else 0
         chosen = self.config.models[index]
         port = local_port or PORT_FORWARD_BASE + index
-        key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
+        key = platform_api_key(self.config, self.home, create=False)
         service, namespace = _public(self.config, chosen)  # a model at zero: the interceptor's entry wakes it
         settings = self.settings if namespace is None else self.settings.model_copy(update={"namespace": namespace})
         with port_forward(settings, service, local_port=port) as base_url:

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from inferctl.config.models import ModelDeployment, TargetName
+from inferctl.config.models import ModelDeployment
+from inferctl.config.traits import TargetName
 from inferctl.engine import API_KEY_ENV, VLLM_SERVER_MODULE, engine_args, server_args
 from inferctl.errors import (
     ConfigError,
@@ -20,9 +21,9 @@ from inferctl.errors import (
     NotFoundError,
     OperationError,
     StartError,
-    UserError,
 )
 from inferctl.progress import Reporter
+from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.starter_model import is_starter, locate_starter_model
 from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
@@ -136,7 +137,7 @@ class LocalTarget(Target, LogsCapability):
             model_path = self._model_location(model, reporter)
             profile = self._profile(model, model_path)
             self._warn_if_ram_short(model, profile, reporter)
-            api_key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
+            api_key = platform_api_key(self.config, self.home)
             argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port, profile)]
             self._log_path.write_bytes(b"")
             reporter.phase("starting", f"vLLM on {host}:{port}")
@@ -231,10 +232,7 @@ class LocalTarget(Target, LogsCapability):
                     f"model path {path} {what}; point models[].source (or --model) at a model directory"
                 )
             return str(path.resolve())
-        if model.is_gated and not (os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")):
-            raise UserError(
-                f"{model.source} is gated: accept its licence on huggingface.co and export HF_TOKEN before 'up'"
-            )
+        check_gated_models([model], hf_token_from_env())
         return model.source
 
     def _profile(self, model: ModelDeployment, model_path: str) -> ModelProfile | None:
