@@ -56,3 +56,23 @@ def test_the_api_key_is_none_when_the_endpoint_has_none(tmp_path: Path) -> None:
     on = PlatformConfig()
     key = platform_api_key(on, Home(tmp_path))
     assert key and platform_api_key(on, Home(tmp_path), create=False) == key
+
+
+def test_one_server_environment_builder_layers_defaults_place_and_the_users_engine_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from inferctl.render import render_platform
+    from inferctl.targets.local import LocalTarget
+    from tests.support.render import placements_for
+
+    model = ModelDeployment.model_validate({"name": "tiny", "source": "demo", "engine": {"env": {"DO_NOT_TRACK": "2"}}})
+    monkeypatch.setenv("VLLM_API_KEY", "from-the-shell")
+    monkeypatch.setenv("VLLM_NO_USAGE_STATS", "0")  # the user's shell wins over our default locally
+    local = LocalTarget(PlatformConfig(models=[model]), Home(tmp_path))._env(model, "k", str(tmp_path))
+    assert (local["VLLM_API_KEY"], local["VLLM_NO_USAGE_STATS"], local["DO_NOT_TRACK"]) == ("k", "0", "2")
+    hub_model = model.model_copy(update={"name": "llama-3-8b-instruct", "source": GATED.source})
+    config = PlatformConfig(target="kubernetes", models=[hub_model])
+    objects = render_platform(config, placements_for(config))
+    deployment = next(o for o in objects if o["kind"] == "Deployment")
+    env = {e["name"]: e.get("value") for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert (env["VLLM_NO_USAGE_STATS"], env["DO_NOT_TRACK"]) == ("1", "2")

@@ -22,7 +22,15 @@ import math
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
-from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, VLLM_SERVE_COMMAND, engine_args, server_args
+from inferctl.engine import (
+    API_KEY_ENV,
+    CONTAINER_PORT,
+    SERVER_ENV_DEFAULTS,
+    VLLM_SERVE_COMMAND,
+    engine_args,
+    server_args,
+    server_env,
+)
 from inferctl.errors import ConfigError, PlanError
 from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
 from inferctl.render.meta import PORT_NAME, Object, gib, metadata, model_labels, selector_labels
@@ -145,17 +153,15 @@ def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, pla
 
 
 def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
-    plain = {
+    container = {
         "HOME": HOME_DIR,
         "USER": "vllm",
         "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
-        "VLLM_NO_USAGE_STATS": "1",
-        "DO_NOT_TRACK": "1",
     }
-    plain.update({item["name"]: item["value"] for item in cache_env(config, model)})
-    plain.update(sorted(model.engine.env.items()))  # the user's values win over our defaults
+    cache = {item["name"]: item["value"] for item in cache_env(config, model)}
+    plain = server_env(model, container, SERVER_ENV_DEFAULTS, cache)  # the user's engine.env wins
     env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in plain.items()]
     if config.endpoint.api_key.enabled:
         env.append(

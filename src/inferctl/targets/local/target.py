@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import ModelDeployment
 from inferctl.config.traits import TargetName
-from inferctl.engine import API_KEY_ENV, VLLM_SERVER_MODULE, engine_args, server_args
+from inferctl.engine import API_KEY_ENV, SERVER_ENV_DEFAULTS, VLLM_SERVER_MODULE, engine_args, server_args, server_env
 from inferctl.errors import (
     ConfigError,
     ConflictError,
@@ -180,21 +180,17 @@ class LocalTarget(Target, LogsCapability):
         return server_args(model_path, host=self.config.local.host, port=port, engine=engine_args(model), extra=extra)
 
     def _env(self, model: ModelDeployment, api_key: str | None, model_path: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop(API_KEY_ENV, None)
+        defaults = {**SERVER_ENV_DEFAULTS, "VLLM_CPU_KVCACHE_SPACE": f"{self.config.local.kv_cache_gib:g}"}
+        shell = {name: value for name, value in os.environ.items() if name != API_KEY_ENV}  # overrides defaults
+        needed = {"PYTHONUNBUFFERED": "1"}
         if api_key is not None:
-            env[API_KEY_ENV] = api_key
-        env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.local.kv_cache_gib:g}")
-        env.setdefault("VLLM_NO_USAGE_STATS", "1")
-        env.setdefault("DO_NOT_TRACK", "1")
-        env["PYTHONUNBUFFERED"] = "1"
+            needed[API_KEY_ENV] = api_key
         if self.config.local.in_process_engine:
             # Run the model in the engine-core process: one process fewer to import vLLM and torch into.
-            env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+            needed["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         if model.is_demo or model.is_local_path or Path(model_path).is_dir():
-            env["HF_HUB_OFFLINE"] = "1"  # a directory on disk: vLLM must not ask the hub about it
-        env.update(model.engine.env)
-        return env
+            needed["HF_HUB_OFFLINE"] = "1"  # a directory on disk: vLLM must not ask the hub about it
+        return server_env(model, defaults, shell, needed)
 
     def _check_vllm_installed(self) -> None:
         if importlib.util.find_spec("vllm") is None:
