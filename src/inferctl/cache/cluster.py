@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferctl.errors import OperationError
+from inferctl.kube_names import ANNOTATION_CACHE_URI
 from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
@@ -150,7 +151,7 @@ class MirrorRunner:
 
     def _wait(self, job: Obj) -> None:
         name = job["metadata"]["name"]
-        uri = (job["metadata"].get("annotations") or {}).get("inferctl.io/cache-uri", "the cache")
+        uri = (job["metadata"].get("annotations") or {}).get(ANNOTATION_CACHE_URI, "the cache")
         start = self.clock()
         while True:
             current = self.client.get("batch/v1", "Job", name)

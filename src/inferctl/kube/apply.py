@@ -19,17 +19,9 @@ from collections.abc import Sequence
 
 from inferctl.errors import UserError
 from inferctl.kube.client import CUSTOM_RESOURCES, KubeClient, missing_kind_hint
-from inferctl.kube.objects import (
-    CREATED_BY_ANNOTATION,
-    PROTECTED_NAMESPACES,
-    Obj,
-    created_by,
-    describe,
-    labels_of,
-    name_of,
-)
+from inferctl.kube.objects import PROTECTED_NAMESPACES, Obj, created_by, describe, labels_of, name_of
+from inferctl.kube_names import CREATED_BY, LABEL_PLATFORM
 from inferctl.progress import Reporter
-from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_apply
 
 _CUSTOM = {(f"{group}/{version}", kind) for group, version, kind, _, _ in CUSTOM_RESOURCES}
@@ -66,7 +58,7 @@ def claim_namespace(client: KubeClient, namespace: Obj, reporter: Reporter) -> O
         reporter.info(_used_as_it_is(name))
         return None
     metadata = namespace["metadata"]
-    annotations = {**(metadata.get("annotations") or {}), CREATED_BY_ANNOTATION: owner}
+    annotations = {**(metadata.get("annotations") or {}), CREATED_BY: owner}
     return {**namespace, "metadata": {**metadata, "annotations": annotations}}
 
 

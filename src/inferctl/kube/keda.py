@@ -17,6 +17,7 @@ from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import ConfigError, UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.objects import Obj, identity
+from inferctl.kube_names import APP_INSTANCE, LABEL_MODEL, LABEL_PLATFORM
 from inferctl.render.autoscaling import (
     HTTP_ADDON_CHART,
     HTTP_ADDON_RELEASE,
@@ -26,7 +27,6 @@ from inferctl.render.autoscaling import (
     entry_service_name,
     waking_model,
 )
-from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM
 
 KEDA_INSTALL = (
     "helm repo add kedacore https://kedacore.github.io/charts && "
@@ -76,7 +76,7 @@ def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> N
     # leave the entry with no endpoints, so every request to the model would fail.
     selector = (proxy.get("spec") or {}).get("selector") or {}
     if selector != INTERCEPTOR_SELECTOR:
-        release = selector.get("app.kubernetes.io/instance", "?")
+        release = selector.get(APP_INSTANCE, "?")
         raise UserError(
             f"the KEDA HTTP add-on in namespace {KEDA_NAMESPACE} is Helm release {release!r}, but inferctl's entry "
             f"to a model at zero selects release {HTTP_ADDON_RELEASE!r}; reinstall it as that release: "

@@ -29,6 +29,7 @@ from inferctl.kube.objects import (
     pod_is_ready,
     sort_events,
 )
+from inferctl.kube_names import KARPENTER_API, KARPENTER_CAPACITY_TYPE, NODE_INSTANCE_TYPE, NODE_ZONE
 from inferctl.progress import Reporter
 
 # Scheduling verdicts can flicker while freshly applied NodePools become ready: act on one only if it persists.
@@ -111,10 +112,10 @@ def describe_nodeclaim(claim: Mapping[str, Any]) -> str:
     state = "launched" if condition_true(claim, "Launched") else "requested"
     if condition_true(claim, "Registered"):
         state = "registered, initialising"
-    parts = [labels.get("node.kubernetes.io/instance-type", "instance type pending")]
-    if labels.get("karpenter.sh/capacity-type"):
-        parts.append(labels["karpenter.sh/capacity-type"])
-    zone = labels.get("topology.kubernetes.io/zone")
+    parts = [labels.get(NODE_INSTANCE_TYPE, "instance type pending")]
+    if labels.get(KARPENTER_CAPACITY_TYPE):
+        parts.append(labels[KARPENTER_CAPACITY_TYPE])
+    zone = labels.get(NODE_ZONE)
     return f"NodeClaim {name_of(claim)} {state}: {' '.join(parts)}" + (f" in {zone}" if zone else "")
 
 
@@ -243,8 +244,8 @@ class RolloutWatcher:
         pods = self.client.list("v1", "Pod", labels=match)
         if not pods:
             return PodProgress("waiting for pods", state.message)
-        claims = self.client.list("karpenter.sh/v1", "NodeClaim", missing_ok=True) if self.karpenter else []
-        pools = self.client.list("karpenter.sh/v1", "NodePool", missing_ok=True) if self.karpenter else []
+        claims = self.client.list(KARPENTER_API, "NodeClaim", missing_ok=True) if self.karpenter else []
+        pools = self.client.list(KARPENTER_API, "NodePool", missing_ok=True) if self.karpenter else []
         self._gpu_nodes = None  # listed once per poll, and only when a pod waits for a node
         self._karpenter_state = None
         self._pools = pools
@@ -298,7 +299,7 @@ class RolloutWatcher:
         may not read them (or EC2NodeClasses) gets the diagnoses the rest allows."""
         if self._karpenter_state is None:
             if self._karpenter_served is None:
-                self._karpenter_served = self.client.serves("karpenter.sh/v1", "NodePool")
+                self._karpenter_served = self.client.serves(KARPENTER_API, "NodePool")
                 if self._karpenter_served:  # the cluster's own answer beats the config's
                     self.kubernetes_version = self.client.server_version() or self.kubernetes_version
             served = self._karpenter_served

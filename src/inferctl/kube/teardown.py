@@ -24,8 +24,8 @@ from inferctl.kube.objects import (
     name_of,
     namespace_of,
 )
+from inferctl.kube_names import KARPENTER_API, KARPENTER_NODEPOOL, LABEL_PLATFORM
 from inferctl.progress import Reporter
-from inferctl.render.meta import LABEL_PLATFORM
 from inferctl.render.order import sort_for_delete
 from inferctl.render.secrets import secret_owner
 
@@ -155,8 +155,8 @@ class Teardown:
                         names = ", ".join(name_of(p) for p in pods[:3])
                         left.append(("waiting for pods to stop", f"{len(pods)} pod(s) of {name_of(obj)}: {names}"))
         for pool in pool_names:
-            selector = {"karpenter.sh/nodepool": pool}
-            claims = self.client.list("karpenter.sh/v1", "NodeClaim", labels=selector, missing_ok=True)
+            selector = {KARPENTER_NODEPOOL: pool}
+            claims = self.client.list(KARPENTER_API, "NodeClaim", labels=selector, missing_ok=True)
             nodes = self.client.list("v1", "Node", labels=selector)
             if claims or nodes:
                 left.append(

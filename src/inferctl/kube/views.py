@@ -18,9 +18,17 @@ from inferctl.kube.objects import (
     parse_time,
     pod_requests,
 )
+from inferctl.kube_names import (
+    EKS_NODEGROUP,
+    GPU_RESOURCE,
+    KARPENTER_CAPACITY_TYPE,
+    KARPENTER_NODEPOOL,
+    NODE_INSTANCE_TYPE,
+    NODE_INSTANCE_TYPE_BETA,
+    NODE_ZONE,
+)
 
 HOURS_PER_MONTH = 730  # AWS's convention for monthly prices
-GPU_RESOURCE = "nvidia.com/gpu"
 GIB = 2.0**30
 
 # (instance type, capacity type) -> USD per hour, or None when the catalog does not know the type.
@@ -30,8 +38,8 @@ PriceLookup = Callable[[str, str], float | None]
 def capacity_type(node: Mapping[str, Any]) -> str:
     """``spot`` / ``on-demand`` from Karpenter's or an EKS managed node group's label; ``unknown`` otherwise."""
     labels = labels_of(node)
-    if "karpenter.sh/capacity-type" in labels:
-        return labels["karpenter.sh/capacity-type"]
+    if KARPENTER_CAPACITY_TYPE in labels:
+        return labels[KARPENTER_CAPACITY_TYPE]
     eks = labels.get("eks.amazonaws.com/capacityType")
     if eks:
         return eks.lower().replace("_", "-")
@@ -41,7 +49,7 @@ def capacity_type(node: Mapping[str, Any]) -> str:
 def node_group(node: Mapping[str, Any]) -> str | None:
     """The Karpenter NodePool or EKS node group a node belongs to."""
     labels = labels_of(node)
-    return labels.get("karpenter.sh/nodepool") or labels.get("eks.amazonaws.com/nodegroup")
+    return labels.get(KARPENTER_NODEPOOL) or labels.get(EKS_NODEGROUP)
 
 
 def _ready(obj: Mapping[str, Any]) -> str:
@@ -104,7 +112,7 @@ def nodes_view(
         labels = labels_of(node)
         allocatable = node.get("status", {}).get("allocatable") or {}
         used = requested.get(name, {})
-        instance = labels.get("node.kubernetes.io/instance-type") or labels.get("beta.kubernetes.io/instance-type")
+        instance = labels.get(NODE_INSTANCE_TYPE) or labels.get(NODE_INSTANCE_TYPE_BETA)
         capacity = capacity_type(node)
         hourly = price(instance, capacity) if instance else None
         rows.append(
@@ -112,7 +120,7 @@ def nodes_view(
                 "name": name,
                 "instance_type": instance,
                 "capacity_type": capacity,
-                "zone": labels.get("topology.kubernetes.io/zone"),
+                "zone": labels.get(NODE_ZONE),
                 "group": node_group(node),
                 "age": _age(node, now),
                 "ready": _ready(node),

@@ -6,9 +6,10 @@ concern: ``workload`` (Deployment, model cache), ``exposure`` (Service, PDB, Net
 ``secrets`` (shapes; values only at apply time), ``order`` (apply and delete order), ``output`` (YAML).
 """
 
+from inferctl.kube_names import LABEL_MODEL, LABEL_PLATFORM
 from inferctl.render.exposure import render_exposure, render_service, service_type
 from inferctl.render.karpenter import node_role_name, render_karpenter
-from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM, Object, render_namespace
+from inferctl.render.meta import Object, render_namespace
 from inferctl.render.observability import render_observability
 from inferctl.render.order import APPLY_ORDER, kind_rank, sort_for_apply, sort_for_delete
 from inferctl.render.output import write_directory, yaml_stream

@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import CONTAINER_PORT
+from inferctl.kube_names import LABEL_PLATFORM, PORT_NAME
 from inferctl.render.drain import nlb_deregistration_delay_s
-from inferctl.render.meta import PORT_NAME, SERVICE_PORT, Object, metadata, model_labels, selector_labels
+from inferctl.render.meta import SERVICE_PORT, Object, metadata, model_labels, selector_labels
 from inferctl.render.workload import HEALTH_PATH
 
 AWS_LB_CLASS = "service.k8s.aws/nlb"
@@ -28,7 +29,7 @@ def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]
 
 
 def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
-    tags = {"inferctl.io/platform": config.name, **config.aws.tags}
+    tags = {LABEL_PLATFORM: config.name, **config.aws.tags}
     return {
         f"{_ANN}type": "external",
         f"{_ANN}nlb-target-type": "ip",

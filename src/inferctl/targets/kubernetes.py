@@ -22,6 +22,7 @@ from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
+from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
@@ -227,7 +228,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 name = pod["metadata"]["name"]
                 events = client.list("v1", "Event", fields={"involvedObject.name": name})
                 claim_name = nominated_nodeclaim(events)
-                claim = client.get("karpenter.sh/v1", "NodeClaim", claim_name) if claim_name else None
+                claim = client.get(KARPENTER_API, "NodeClaim", claim_name) if claim_name else None
                 phases = pod_timeline(pod, events, claim, client.tail(name, lines=2000))
                 if not phases:
                     continue
@@ -456,11 +457,11 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                     "state": state,
                     "replicas": int(deployment.get("spec", {}).get("replicas", 0)),
                     "ready": int(deployment.get("status", {}).get("readyReplicas") or 0),
-                    "instance_type": deployment["metadata"].get("annotations", {}).get("inferctl.io/instance-type"),
+                    "instance_type": deployment["metadata"].get("annotations", {}).get(ANNOTATION_INSTANCE_TYPE),
                     "endpoint": endpoint.base_url,
                 }
             )
-        pools = client.list("karpenter.sh/v1", "NodePool", missing_ok=True)
+        pools = client.list(KARPENTER_API, "NodePool", missing_ok=True)
         return {
             "target": self.name,
             "platform": self.config.name,
