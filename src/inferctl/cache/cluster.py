@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any
 from inferctl.errors import OperationError
 from inferctl.kube_names import ANNOTATION_CACHE_URI
 from inferctl.progress import Reporter
+from inferctl.render.meta import Object
 
 if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -125,7 +125,7 @@ class MirrorRunner:
         self.timeout_s, self.poll_s = timeout_s, poll_s
         self.clock, self.sleep = clock, sleep
 
-    def run(self, objects: Sequence[Obj]) -> None:
+    def run(self, objects: Sequence[Object]) -> None:
         from inferctl.kube.apply import apply_objects
 
         jobs = [o for o in objects if o.get("kind") == "Job"]
@@ -149,7 +149,7 @@ class MirrorRunner:
             self.reporter.phase("mirror", f"removing the finished Job {name}")
             self.sleep(self.poll_s)
 
-    def _wait(self, job: Obj) -> None:
+    def _wait(self, job: Object) -> None:
         name = job["metadata"]["name"]
         uri = (job["metadata"].get("annotations") or {}).get(ANNOTATION_CACHE_URI, "the cache")
         start = self.clock()
@@ -172,7 +172,7 @@ class MirrorRunner:
             self.reporter.phase("mirroring", f"{name} ({waited:.0f}s) {self._progress(pods)}")
             self.sleep(self.poll_s)
 
-    def _progress(self, pods: Sequence[Obj]) -> str:
+    def _progress(self, pods: Sequence[Object]) -> str:
         running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         if running:
             lines = self.client.tail(running[-1]["metadata"]["name"], lines=1)
@@ -184,7 +184,7 @@ class MirrorRunner:
                     return "waiting for a CPU node"
         return "starting" if pending else ""
 
-    def _failure(self, name: str, pods: Sequence[Obj]) -> OperationError:
+    def _failure(self, name: str, pods: Sequence[Object]) -> OperationError:
         lines: list[str] = []
         for pod in pods:
             lines += _termination(pod)
@@ -201,9 +201,9 @@ class MirrorRunner:
 
 def mirror_before_serving(
     runner: MirrorRunner,
-    objects: Sequence[Obj],
+    objects: Sequence[Object],
     mirrored: Callable[[str], bool | None],
-) -> list[Obj]:
+) -> list[Object]:
     """Run the mirror Jobs whose snapshot is not known to be in the bucket (``mirrored(job name)``), after the
     objects they need (namespace, secrets, service accounts, script) are applied; return what is left to apply
     (the Deployments and later kinds). Jobs for snapshots already mirrored are dropped: nothing to do."""

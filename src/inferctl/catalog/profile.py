@@ -15,8 +15,6 @@ from typing import Any
 
 from inferctl.errors import ConfigError, PlanError
 
-DEMO_SOURCE = "demo"
-
 # Bytes per element of the dtypes that appear in config.json and safetensors headers.
 DTYPE_BYTES: dict[str, float] = {
     "float32": 4,

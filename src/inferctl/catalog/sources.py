@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from inferctl.catalog.files import read_json, safetensors_metadata
-from inferctl.catalog.profile import DEMO_SOURCE, ModelProfile, profile_from_config
+from inferctl.catalog.profile import ModelProfile, profile_from_config
+from inferctl.demo_model import DEMO_SOURCE
 from inferctl.errors import NotFoundError
 
 

@@ -9,21 +9,21 @@ from inferctl.config.loader import (
     parse_config,
 )
 from inferctl.config.models import (
-    DEMO_SOURCE,
     VLLM_IMAGE,
     VLLM_VERSION,
-    AwsTarget,
+    AwsSettings,
     CpuPool,
     EndpointSettings,
     EngineSettings,
     GpuPool,
-    KubernetesTarget,
-    LocalTarget,
+    KubernetesSettings,
+    LocalSettings,
     ModelDeployment,
     PlatformConfig,
 )
 from inferctl.config.starter import STARTER_YAML
 from inferctl.config.traits import TARGETS, TRAITS, TargetName, TargetTraits
+from inferctl.demo_model import DEMO_SOURCE
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",
@@ -33,13 +33,13 @@ __all__ = [
     "TRAITS",
     "VLLM_IMAGE",
     "VLLM_VERSION",
-    "AwsTarget",
+    "AwsSettings",
     "CpuPool",
     "EndpointSettings",
     "EngineSettings",
     "GpuPool",
-    "KubernetesTarget",
-    "LocalTarget",
+    "KubernetesSettings",
+    "LocalSettings",
     "ModelDeployment",
     "PlatformConfig",
     "TargetName",

@@ -14,12 +14,12 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inferctl.config.models import (
-    DEMO_SOURCE,
     ModelDeployment,
     PlatformConfig,
     model_name_from_source,
 )
 from inferctl.config.traits import TARGETS
+from inferctl.demo_model import DEMO_SOURCE
 from inferctl.errors import ConfigError, NotFoundError
 
 DEFAULT_CONFIG_FILE = "inferctl.yaml"

