@@ -100,6 +100,12 @@ class SizingRequest(CoreModel):
 
 
 _DURATION_S = r"^([0-9]+(s|m|h))+$"  # 90s, 15m, 1h30m
+_REGION = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+_K8S_VERSION = r"^1\.[0-9]{2}$"
+_VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
+_IAM_PRINCIPAL = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$"
+_KARPENTER_VERSION = r"^1\.14\.[0-9]+$"
+_HTTP_URL = r"^https?://[^\s]+$"
 
 
 def duration_seconds(value: str) -> int:
@@ -382,7 +388,7 @@ class ObservabilitySettings(CoreModel):
     grafana_dashboard: bool = Field(default=True, description="Render a ConfigMap with a Grafana dashboard.")
     prometheus_url: str | None = Field(
         default=None,
-        pattern=r"^https?://[^\s]+$",
+        pattern=_HTTP_URL,
         description="Prometheus KEDA reads vLLM's metrics from on target kubernetes (e.g. "
         "http://prometheus-server.monitoring.svc); on aws inferctl installs its own.",
     )
@@ -419,7 +425,7 @@ class KubernetesSettings(CoreModel):
     context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
     kubeconfig: str | None = None
     namespace: str = "inferctl"
-    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.[0-9]{2}$")
+    kubernetes_version: str = Field(default="1.33", pattern=_K8S_VERSION)
     karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
     image: str = VLLM_IMAGE
     rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
@@ -515,14 +521,14 @@ LB_CONTROLLER_APP_VERSIONS = {"1.14.0": "v2.14.0"}
 class AwsSettings(CoreModel):
     """EKS + Karpenter provisioned with Pulumi."""
 
-    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    region: str = Field(default="us-east-1", pattern=_REGION)
     cluster_name: str | None = Field(default=None, description="Defaults to the platform name.")
     cluster_version: str = Field(
         default="1.36",
-        pattern=r"^1\.[0-9]{2}$",
+        pattern=_K8S_VERSION,
         description="EKS Kubernetes version; the default is the newest Karpenter 1.14 supports (1.30-1.36).",
     )
-    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$", description="Existing VPC; new if unset.")
+    vpc_id: str | None = Field(default=None, pattern=_VPC_ID, description="Existing VPC; new if unset.")
     private_subnet_ids: list[str] = Field(default_factory=list)
     private_subnet_tag: dict[str, str] = Field(
         default_factory=lambda: {"kubernetes.io/role/internal-elb": "1"},
@@ -548,12 +554,12 @@ class AwsSettings(CoreModel):
     )
     admin_principal_arn: str | None = Field(
         default=None,
-        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$",
+        pattern=_IAM_PRINCIPAL,
         description="IAM role or user made cluster admin; default: whoever runs up (a session counts as its role).",
     )
     system_nodes: SystemNodeGroup = Field(default_factory=SystemNodeGroup)
     addons: AddonVersions = Field(default_factory=AddonVersions)
-    karpenter_version: str = Field(default="1.14.1", pattern=r"^1\.14\.[0-9]+$")
+    karpenter_version: str = Field(default="1.14.1", pattern=_KARPENTER_VERSION)
     lb_controller_version: Literal["1.14.0"] = Field(
         default="1.14.0",
         description="aws-load-balancer-controller chart version (controller v2.14.0); its official IAM policy ships "
@@ -607,6 +613,21 @@ class AwsSettings(CoreModel):
 
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"  # S3 general-purpose bucket naming rules
 
+# What a value of each pattern looks like, in words: the loader says this instead of pydantic's "String should
+# match pattern '...'" (a test checks that every pattern a field uses has its words here).
+PATTERN_HINTS: dict[str, str] = {
+    _DURATION_S: "a duration such as 90s, 15m or 1h30m",
+    _DURATION: "a duration such as 30s, 15m or 1h, or Never",
+    _BUCKET: "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, beginning and ending with a "
+    "letter or digit",
+    _REGION: "an AWS region code such as us-east-1 or eu-west-2",
+    _K8S_VERSION: "a Kubernetes minor version such as 1.33",
+    _VPC_ID: "a VPC id such as vpc-0a1b2c3d4e5f67890",
+    _IAM_PRINCIPAL: "an IAM role or user ARN such as arn:aws:iam::123456789012:role/Admin",
+    _KARPENTER_VERSION: "a Karpenter 1.14 release such as 1.14.1",
+    _HTTP_URL: "an http:// or https:// URL without spaces",
+}
+
 
 class ModelCacheSettings(CoreModel):
     """Weights mirrored once into S3 and streamed into each new pod by vLLM's Run:ai streamer loader.
@@ -625,9 +646,7 @@ class ModelCacheSettings(CoreModel):
     keep_bucket: bool = Field(
         default=False, description="aws: keep the bucket and its weights when the platform is destroyed."
     )
-    region: str | None = Field(
-        default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="Bucket region; aws.region when unset."
-    )
+    region: str | None = Field(default=None, pattern=_REGION, description="Bucket region; aws.region when unset.")
     streamer_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
         default=None, description="Run:ai streamer reader threads; from the pod's CPUs when unset."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -52,6 +53,11 @@ class LocalTarget(Target, LogsCapability):
         return self._dir / "state.json"
 
     @property
+    def _crash_path(self) -> Path:
+        """The state of a server that ended without ``down``: kept for ``status`` until the next up or down."""
+        return self._dir / "crashed.json"
+
+    @property
     def _log_path(self) -> Path:
         return self._dir / "server.log"
 
@@ -63,14 +69,36 @@ class LocalTarget(Target, LogsCapability):
         return self.config.models[0]
 
     def running(self) -> LocalState | None:
-        """The state of a live server, or None. A stale state file (its process gone) is removed."""
+        """The state of a live server, or None. A stale state file (its process gone without ``down``: killed,
+        out of memory, crashed) becomes the crash record that ``status`` reports."""
         state = read_state(self._state_path)
         if state is None:
             return None
         if process.is_alive(state.pid) and VLLM_SERVER_MODULE in process.cmdline(state.pid):
             return state
-        remove_state(self._state_path)
+        with contextlib.suppress(OSError):
+            self._state_path.replace(self._crash_path)
         return None
+
+    def _crash_report(self) -> dict[str, Any] | None:
+        """What ``status`` says about a server that ended on its own: which, when it started, vLLM's last words.
+
+        The exit code or signal is not knowable here: the server's parent (the ``up`` that started it) has exited,
+        so init reaped it. The log is what remains; a kill -9 or the OOM killer leaves no last words in it."""
+        state = read_state(self._crash_path)
+        if state is None:
+            return None
+        _, lines = _read_new_lines(Path(state.log_path), 0)
+        reason = logwatch.failure_reason(lines)
+        return {
+            "model": state.model,
+            "pid": state.pid,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started_at)),
+            "how": reason
+            or "ended without 'inferctl down' and logged no error: killed (a signal, e.g. kill -9 or the OOM killer)",
+            "last_log_lines": logwatch.meaningful_lines(lines),
+            "log_path": state.log_path,
+        }
 
     def serving(self, requested: str | None = None) -> LocalState | None:
         """What runs now: the state, not the config, is the truth. ``requested`` (a ``--model``) must name it."""
@@ -132,6 +160,7 @@ class LocalTarget(Target, LogsCapability):
                     f"{existing.base_url}); stop it with 'inferctl down' first"
                 )
             self._check_vllm_installed()
+            remove_state(self._crash_path)
             host = self.config.local.host
             port = self._choose_port(host)
             model_path = self._model_location(model, reporter)
@@ -305,6 +334,7 @@ class LocalTarget(Target, LogsCapability):
             state = self.running()
             if state is None:
                 remove_state(self._state_path)
+                remove_state(self._crash_path)
                 reporter.info(f"platform {self.config.name!r} is not running on the local target")
                 return
             reporter.phase(
@@ -326,8 +356,11 @@ class LocalTarget(Target, LogsCapability):
         state = self.running()
         report: dict[str, Any] = {"target": "local", "platform": self.config.name}
         if state is None:
-            report["state"] = "stopped"
+            crash = self._crash_report()
+            report["state"] = "stopped" if crash is None else "crashed"
             report["models"] = []
+            if crash is not None:
+                report["crash"] = crash
             return report
         health, metrics = _probe(state.base_url)
         report["state"] = "running" if health else "unhealthy"
