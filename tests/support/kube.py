@@ -41,6 +41,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
 
+from inferctl.poller import Poller
+
 Object = dict[str, Any]
 BASE_TIME = datetime(2026, 7, 20, 10, 0, 0, tzinfo=UTC)
 
@@ -692,3 +694,9 @@ def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", co
     path = kubeconfig(tmp_path / "kubeconfig")
     settings = KubernetesSettings(kubeconfig=str(path), namespace=namespace, context=context)
     return KubeClient.connect(settings, transport=fake)
+
+
+def stepping_poller(step_s: float = 1) -> Poller:
+    """A poller that never waits, whose clock advances ``step_s`` per reading (so every timeout is reached)."""
+    ticks = iter(range(0, 10**9, max(1, int(step_s))))
+    return Poller(interval_s=0, clock=lambda: float(next(ticks)), sleep=lambda _s: None)

@@ -9,8 +9,7 @@ else's pods run there.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
@@ -25,6 +24,7 @@ from inferctl.kube.objects import (
     namespace_of,
 )
 from inferctl.kube_names import KARPENTER_API, KARPENTER_NODEPOOL, LABEL_PLATFORM
+from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.render.order import sort_for_delete
 from inferctl.render.secrets import secret_owner
@@ -44,16 +44,12 @@ class Teardown:
         reporter: Reporter,
         *,
         timeout_s: float,
-        poll_s: float = 3.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        poller: Poller = DEFAULT_POLLER,
     ) -> None:
         self.client = client
         self.reporter = reporter
         self.timeout_s = timeout_s
-        self.poll_s = poll_s
-        self.clock = clock
-        self.sleep = sleep
+        self.poller = poller
 
     def run(
         self, objects: Sequence[Object], *, platform_objects: Sequence[Object] = (), platform: bool = False
@@ -123,7 +119,7 @@ class Teardown:
 
     def _wait_gone(self, objects: Sequence[Object], *, pool_names: Sequence[str] = ()) -> None:
         """Poll until the objects, their pods, and the pools' NodeClaims and nodes are all gone."""
-        start = self.clock()
+        start = self.poller.clock()
         while True:
             left = self._remaining(objects, pool_names)
             if not left:
@@ -131,13 +127,13 @@ class Teardown:
             phase, detail = min(left, key=lambda item: _PRIORITY.get(item[0], len(_PRIORITY)))
             more = f" (+{len(left) - 1} more)" if len(left) > 1 else ""
             self.reporter.phase(phase, detail + more)
-            if self.clock() - start > self.timeout_s:
+            if self.poller.clock() - start > self.timeout_s:
                 still = "; ".join(d for _, d in left[:5])
                 raise OperationError(
                     f"teardown did not finish within kubernetes.delete_timeout_s={self.timeout_s:g}s "
                     f"(still present: {still}); run down again (it is safe) or check the controllers",
                 )
-            self.sleep(self.poll_s)
+            self.poller.pause()
 
     def _remaining(self, objects: Sequence[Object], pool_names: Sequence[str]) -> list[tuple[str, str]]:
         left: list[tuple[str, str]] = []

@@ -11,7 +11,6 @@ Heavy imports (lightkube, httpx2) happen when a method runs, never when this mod
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -22,11 +21,14 @@ from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
 from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
+from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 
 if TYPE_CHECKING:
+    import httpx2
+
     from inferctl.kube.client import KubeClient
     from inferctl.kube.objects import Object
     from inferctl.sizing.placement import Placement
@@ -57,7 +59,6 @@ def catalog_price(instance_type: str, capacity_type: str) -> float | None:
 
 class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
     name: ClassVar[TargetName] = "kubernetes"
-    poll_s: float = 3.0
 
     def __init__(
         self,
@@ -65,17 +66,21 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         home: Home,
         *,
         client: KubeClient | None = None,
+        transport: httpx2.BaseTransport | None = None,
+        poller: Poller = DEFAULT_POLLER,
         include_karpenter: bool | None = None,
         assume_yes: bool = False,
         confirm: Callable[[str], bool] | None = None,
     ) -> None:
         """``client``: an already connected client (the AWS target passes one for its EKS cluster).
+        ``transport``: the HTTP transport a client made from the kubeconfig uses (tests: a fake cluster).
+        ``poller``: how waits poll (tests: no pause).
         ``include_karpenter``: False when the pools are managed elsewhere (the AWS target's Pulumi program)."""
         super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
         self._client = client
+        self._transport = transport
+        self.poller = poller
         self.include_karpenter = include_karpenter
-        self.clock: Callable[[], float] = time.monotonic
-        self.sleep: Callable[[float], None] = time.sleep
 
     # --- pieces ---------------------------------------------------------------------------------------------
 
@@ -88,7 +93,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         if self._client is None:
             from inferctl.kube.client import KubeClient
 
-            self._client = KubeClient.connect(self.settings)
+            self._client = KubeClient.connect(self.settings, transport=self._transport)
         return self._client
 
     def placements(self) -> dict[str, Placement]:
@@ -199,10 +204,8 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             client,
             reporter,
             timeout_s=self.settings.rollout_timeout_s,
-            poll_s=self.poll_s,
+            poller=self.poller,
             karpenter=self.karpenter(),
-            clock=self.clock,
-            sleep=self.sleep,
             gpu_pool=self.config.pools.gpu.name,
             kubernetes_version=self.settings.kubernetes_version,
         ).wait(watched)
@@ -269,9 +272,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             client,
             reporter,
             timeout_s=self.config.cache.mirror_timeout_s,
-            poll_s=self.poll_s,
-            clock=self.clock,
-            sleep=self.sleep,
+            poller=self.poller,
         )
 
         def mirrored(job: str) -> bool | None:
@@ -286,14 +287,14 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         from inferctl.kube.keda import public_service
 
         name, namespace = public_service(self.config, model)
-        start = self.clock()
+        start = self.poller.clock()
         while True:
             service = client.get("v1", "Service", name, namespace=namespace)
             if service is None or service.get("spec", {}).get("type") != "LoadBalancer":
                 return service
             if load_balancer_hostname(service):
                 return service
-            waited = self.clock() - start
+            waited = self.poller.clock() - start
             reporter.phase("waiting for the load balancer", f"Service {name} ({waited:.0f}s)")
             events = client.list(
                 "v1",
@@ -306,7 +307,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             )
             if found is not None:
                 raise found.error()
-            self.sleep(self.poll_s)
+            self.poller.pause()
 
     def _endpoint(self, index: int, model: ModelDeployment, service: Object | None) -> Endpoint:
         from inferctl.kube.diagnose import load_balancer_hostname
@@ -384,9 +385,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             client,
             reporter,
             timeout_s=self.settings.delete_timeout_s,
-            poll_s=self.poll_s,
-            clock=self.clock,
-            sleep=self.sleep,
+            poller=self.poller,
         )
         teardown.run(model_objects)
         others = client.list("apps/v1", "Deployment", labels={LABEL_PLATFORM: self.config.name})
