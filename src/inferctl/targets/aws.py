@@ -27,6 +27,7 @@ from inferctl.progress import Reporter
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 
 if TYPE_CHECKING:
+    from inferctl.kube.views import NodesView
     from inferctl.targets.kubernetes import KubernetesTarget
 
 ClientFactory = Callable[[str], Any]
@@ -312,7 +313,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         self.require_outputs()
         return self.kubernetes(include_karpenter=False).logs(model=model, follow=follow, tail=tail)
 
-    def nodes(self) -> dict[str, Any]:
+    def nodes(self) -> NodesView:
         self.require_outputs()
         return self.kubernetes(include_karpenter=True).nodes()
 

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
     from inferctl.config.traits import TargetName
     from inferctl.home import Home
+    from inferctl.kube.views import NodesView
 
 
 @dataclass(frozen=True)
@@ -106,5 +107,5 @@ class NodesCapability(ABC):
     """The target has nodes worth showing (an eks-node-viewer-like view)."""
 
     @abstractmethod
-    def nodes(self) -> dict[str, Any]:
-        """``{"nodes": [...], "totals": {...}}``."""
+    def nodes(self) -> NodesView:
+        """The nodes, their requests and prices, and the fleet's totals."""

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
     from inferctl.kube.client import KubeClient
     from inferctl.kube.objects import Object
+    from inferctl.kube.views import NodesView
     from inferctl.sizing.placement import Placement
 
 PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
@@ -520,7 +521,9 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         pod = pods[0]
         yield from client.logs(name_of(pod), container=first_container_name(pod), tail=tail, follow=follow)
 
-    def nodes(self) -> dict[str, Any]:
+    def nodes(self) -> NodesView:
+        from dataclasses import replace
+
         from lightkube import operators
 
         from inferctl.kube.views import nodes_view
@@ -532,7 +535,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             "v1", "Pod", all_namespaces=True, fields={"status.phase": operators.not_in(["Succeeded", "Failed"])}
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
-        return {"context": client.context, **view}
+        return replace(view, context=client.context)
 
 
 def _public(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
