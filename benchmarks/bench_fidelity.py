@@ -34,7 +34,8 @@ from inferctl.bench.stats import RequestTiming, level_metrics
 from inferctl.config.models import PlatformConfig
 from inferctl.demo_model import ensure_demo_model
 from inferctl.home import Home
-from inferctl.targets.base import Endpoint, NullReporter
+from inferctl.progress import NullReporter
+from inferctl.targets.base import Endpoint
 from inferctl.targets.local import LocalTarget
 
 THROUGHPUT_TOLERANCE = 0.05

@@ -46,9 +46,9 @@ KEY = "sk-bench-eager"
 
 def model_entry(name: str, home: Path) -> tuple[str, str, int]:
     """(deployment name, source directory, parameters) of a prepared model."""
-    from inferctl.catalog.profile import load_profile
+    from inferctl.catalog.sources import load_profile
     from inferctl.home import Home
-    from inferctl.targets.base import NullReporter
+    from inferctl.progress import NullReporter
 
     if name == "demo":
         from inferctl.demo_model import ensure_demo_model

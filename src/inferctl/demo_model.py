@@ -17,6 +17,8 @@ from typing import Any
 from inferctl.home import Home
 
 # Bump when the files change, so an old cache is never served.
+# The ``source`` that names the demo model in a config, a profile lookup and on the command line.
+DEMO_SOURCE = "demo"
 DEMO_MODEL_VERSION = 1
 DEMO_SERVED_NAME = "demo"
 _VOCAB_SIZE = 2048

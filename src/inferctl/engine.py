@@ -1,15 +1,16 @@
-"""The one engine-argument builder: config -> vLLM OpenAI server arguments.
+"""The one engine-argument and server-environment builder: config -> vLLM OpenAI server arguments and variables.
 
 The local target and the Kubernetes Deployment both call :func:`engine_args`, so a model is served with the
 same engine settings on a laptop and on a GPU node. Only *where* differs (model location, host, port), which
 :func:`server_args` adds. Secrets are never arguments (they would show in ``ps`` and in manifests): the API key
-reaches vLLM through the ``VLLM_API_KEY`` environment variable.
+reaches vLLM through the ``VLLM_API_KEY`` environment variable. :func:`server_env` is the one place the server's
+environment is layered (our defaults, what the place needs, the model's ``engine.env`` last, so the user wins).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 from inferctl.config.models import ModelDeployment
@@ -25,6 +26,8 @@ VLLM_SERVE_COMMAND = ("vllm", "serve")
 VLLM_SERVER_MODULE = "vllm.entrypoints.openai.api_server"
 ServerEntry = Literal["serve", "module"]
 API_KEY_ENV = "VLLM_API_KEY"
+# Every server, everywhere: no usage report to vLLM's collector (vLLM 0.32 vllm/usage/usage_lib.py reads both).
+SERVER_ENV_DEFAULTS: Mapping[str, str] = {"VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1"}
 CONTAINER_PORT = 8000
 
 
@@ -75,6 +78,17 @@ def server_args(
     """Full argument list after the entry: ``vllm serve <model> ...`` or ``python -m <module> --model <model> ...``."""
     model = [model_location] if entry == "serve" else ["--model", model_location]
     return [*model, "--host", host, "--port", str(port), *engine, *extra]
+
+
+def server_env(model: ModelDeployment, *layers: Mapping[str, str]) -> dict[str, str]:
+    """The model server's environment: ``layers`` in order (a later one wins), then the model's ``engine.env``,
+    which always wins. Callers put :data:`SERVER_ENV_DEFAULTS` where their defaults belong (under the user's shell
+    locally, beside the container's fixed paths on Kubernetes)."""
+    env: dict[str, str] = {}
+    for layer in layers:
+        env.update(layer)
+    env.update(sorted(model.engine.env.items()))
+    return env
 
 
 RUNAI_LOAD_FORMAT = "runai_streamer"

@@ -36,7 +36,7 @@ from inferctl.errors import MissingDependencyError, OperationError, UserError
 
 if TYPE_CHECKING:
     from inferctl.home import Home
-    from inferctl.targets.base import Reporter
+    from inferctl.progress import Reporter
 
 STARTER_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"
 STARTER_NAME = "smollm2"

@@ -41,7 +41,9 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
 
-Obj = dict[str, Any]
+from inferctl.poller import Poller
+
+Object = dict[str, Any]
 BASE_TIME = datetime(2026, 7, 20, 10, 0, 0, tzinfo=UTC)
 
 # (api group, version, plural) -> (kind, namespaced)
@@ -158,7 +160,7 @@ class FakeCluster(httpx2.BaseTransport):
     """An in-memory API server; see the module docstring."""
 
     def __init__(self, *, namespaces: Iterable[str] = ("default", "kube-system")) -> None:
-        self.store: dict[tuple[str, str, str, str], Obj] = {}
+        self.store: dict[tuple[str, str, str, str], Object] = {}
         self.requests: list[Recorded] = []
         self.logs: dict[tuple[str, str], list[str]] = {}
         self.proxy: dict[tuple[str, str], tuple[int, Any]] = {}
@@ -177,7 +179,7 @@ class FakeCluster(httpx2.BaseTransport):
 
     # --- test-facing helpers --------------------------------------------------------------------------------
 
-    def put(self, obj: Obj) -> Obj:
+    def put(self, obj: Object) -> Object:
         """Store an object as a controller would (no apply semantics); fills uid and timestamps."""
         obj = copy.deepcopy(obj)
         meta = obj.setdefault("metadata", {})
@@ -188,13 +190,13 @@ class FakeCluster(httpx2.BaseTransport):
         self.store[self._key(obj)] = obj
         return obj
 
-    def get(self, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+    def get(self, kind: str, name: str, namespace: str | None = None) -> Object | None:
         for (_, k, ns, n), obj in self.store.items():
             if k == kind and n == name and (namespace is None or ns == namespace):
                 return obj
         return None
 
-    def all(self, kind: str) -> list[Obj]:
+    def all(self, kind: str) -> list[Object]:
         return [obj for (_, k, _, _), obj in self.store.items() if k == kind]
 
     def remove(self, kind: str, name: str, namespace: str | None = None) -> None:
@@ -451,7 +453,7 @@ def make_node(
     memory: str = "14162Mi",
     gpus: int = 0,
     created: str | None = None,
-) -> Obj:
+) -> Object:
     """A node as EKS shows it: Karpenter labels (``nodepool``) or managed node group labels (``nodegroup``)."""
     labels = {
         "kubernetes.io/hostname": name,
@@ -490,7 +492,7 @@ def make_nodepool(
     resources: Mapping[str, str] | None = None,
     nodes: int = 0,
     ready: bool = True,
-) -> Obj:
+) -> Object:
     return {
         "apiVersion": "karpenter.sh/v1",
         "kind": "NodePool",
@@ -521,7 +523,7 @@ def make_nodeclaim(
     zone: str = "us-east-1b",
     launched: bool = True,
     node_name: str | None = None,
-) -> Obj:
+) -> Object:
     labels = {"karpenter.sh/nodepool": nodepool}
     if launched:
         labels |= {
@@ -532,7 +534,7 @@ def make_nodeclaim(
     conditions = [{"type": "Launched", "status": "True" if launched else "Unknown", "reason": "Launched"}]
     if node_name:
         conditions.append({"type": "Registered", "status": "True", "reason": "Registered"})
-    status: Obj = {"conditions": conditions}
+    status: Object = {"conditions": conditions}
     if node_name:
         status["nodeName"] = node_name
     return {
@@ -553,11 +555,11 @@ def make_pod(
     requests: Mapping[str, str] | None = None,
     limits: Mapping[str, str] | None = None,
     phase: str = "Pending",
-    container: Obj | None = None,
+    container: Object | None = None,
     ready: bool = False,
     unschedulable: str | None = None,
     image: str = "vllm/vllm-openai:v0.32.0",
-) -> Obj:
+) -> Object:
     """A pod; ``container`` is its one container status (``state``/``lastState``...), None before it starts."""
     conditions = []
     if node:
@@ -567,12 +569,12 @@ def make_pod(
         conditions.append(
             {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": unschedulable or ""}
         )
-    status: Obj = {"phase": phase, "conditions": conditions}
+    status: Object = {"phase": phase, "conditions": conditions}
     if container is not None:
         status["containerStatuses"] = [
             {"name": "vllm", "image": image, "imageID": "", "ready": ready, "restartCount": 0, **container}
         ]
-    spec: Obj = {
+    spec: Object = {
         "containers": [
             {
                 "name": "vllm",
@@ -602,7 +604,7 @@ def make_event(
     type_: str = "Normal",
     at: float = 0,
     kind: str = "Pod",
-) -> Obj:
+) -> Object:
     return {
         "apiVersion": "v1",
         "kind": "Event",
@@ -686,9 +688,15 @@ class RecordingReporter:
 
 def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", context: str | None = None) -> Any:
     """A real :class:`inferctl.kube.client.KubeClient` on a real kubeconfig file, talking to ``fake``."""
-    from inferctl.config.models import KubernetesTarget
+    from inferctl.config.models import KubernetesSettings
     from inferctl.kube.client import KubeClient
 
     path = kubeconfig(tmp_path / "kubeconfig")
-    settings = KubernetesTarget(kubeconfig=str(path), namespace=namespace, context=context)
+    settings = KubernetesSettings(kubeconfig=str(path), namespace=namespace, context=context)
     return KubeClient.connect(settings, transport=fake)
+
+
+def stepping_poller(step_s: float = 1) -> Poller:
+    """A poller that never waits, whose clock advances ``step_s`` per reading (so every timeout is reached)."""
+    ticks = iter(range(0, 10**9, max(1, int(step_s))))
+    return Poller(interval_s=0, clock=lambda: float(next(ticks)), sleep=lambda _s: None)

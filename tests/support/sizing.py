@@ -19,7 +19,8 @@ from typing import Any
 
 from huggingface_hub.utils import httpx as hub_http  # huggingface_hub's own HTTP library (httpx2 in v2)
 
-from inferctl.catalog.profile import ModelProfile, profile_from_directory
+from inferctl.catalog.profile import ModelProfile
+from inferctl.catalog.sources import profile_from_directory
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO / "tests" / "fixtures" / "models"

@@ -212,7 +212,7 @@ def test_crd_validation_catches_a_typo_and_a_broken_rule() -> None:
 
 
 def test_the_gpu_pools_limits_must_hold_max_replicas() -> None:
-    from inferctl.sizing.platform import pool_limits_problem
+    from inferctl.sizing.platform_plan import pool_limits_problem
 
     config = _config({**ZERO, "autoscaling": {"min_replicas": 0, "max_replicas": 20}})
     problem = pool_limits_problem(config, placements_for(config))

@@ -21,7 +21,7 @@ from inferctl.config.models import PlatformConfig
 from inferctl.errors import ConfigError, UserError
 from inferctl.home import Home
 from inferctl.targets.kubernetes import KubernetesTarget
-from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, set_rollout
+from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, set_rollout, stepping_poller
 
 NS = "inferctl"
 PROMETHEUS = "http://prometheus-server.monitoring.svc"
@@ -53,9 +53,8 @@ def config(tmp_path: Path, autoscaling: dict[str, Any], *, prometheus: str | Non
 
 
 def target(cfg: PlatformConfig) -> KubernetesTarget:
-    tgt = KubernetesTarget(cfg, Home.from_env())
-    tgt.poll_s = 0
-    return tgt
+    # a stepping clock: a broken wait fails on its timeout instead of hanging the test
+    return KubernetesTarget(cfg, Home.from_env(), poller=stepping_poller())
 
 
 def rolled_out(fake: FakeCluster) -> None:
@@ -235,8 +234,6 @@ def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_pat
 
     fake.frames = [at_zero] * 5
     tgt = target(config(tmp_path, {"min_replicas": 0}))
-    ticks = iter(range(10**6))
-    tgt.clock = lambda: float(next(ticks))  # a broken wait fails on its timeout instead of hanging the test
     reporter = RecordingReporter()
     tgt.up(reporter)
     assert "llama is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)" in reporter.infos

@@ -20,7 +20,7 @@ from inferctl.home import Home
 from inferctl.targets.aws import AwsTarget
 from inferctl.targets.kubernetes import KubernetesTarget
 from tests.support.aws import StubbedAws, aws_config
-from tests.support.kube import LB_FINALIZER, FakeCluster, RecordingReporter, kubeconfig
+from tests.support.kube import LB_FINALIZER, FakeCluster, RecordingReporter, kubeconfig, stepping_poller
 
 NS = "inferctl"
 LABELS = {"inferctl.io/platform": "workshop", "inferctl.io/model": "llama3"}
@@ -62,11 +62,7 @@ def aws_target(tmp_path: Path, aws: Any) -> AwsTarget:
             update={"kubeconfig": str(path), "context": None, "delete_timeout_s": 30}
         )
         config = target.config.model_copy(update={"kubernetes": settings})
-        kube = KubernetesTarget(config, target.home, include_karpenter=include_karpenter)
-        kube.poll_s = 0
-        ticks = iter(range(0, 10**7, 5))
-        kube.clock = lambda: float(next(ticks))
-        return kube
+        return KubernetesTarget(config, target.home, include_karpenter=include_karpenter, poller=stepping_poller(5))
 
     target.kubernetes = on_fake_cluster  # type: ignore[method-assign]
     return target

@@ -119,7 +119,7 @@ def test_up_deploys_with_the_bucket_the_stack_just_created(tmp_path: Path, monke
     """The first up has no saved outputs when it starts: the models must still get the bucket Pulumi created.
     Seams faked: the preflight (AWS APIs), the Pulumi deployment, and the Kubernetes target's own up."""
     from inferctl.aws import preflight, stack
-    from inferctl.targets.base import NullReporter
+    from inferctl.progress import NullReporter
     from inferctl.targets.kubernetes import KubernetesTarget
 
     monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")

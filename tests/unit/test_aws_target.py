@@ -24,9 +24,10 @@ from inferctl.aws.offline import offline_plan
 from inferctl.cli import aws_cmd
 from inferctl.errors import ConfigError, MissingDependencyError, NotFoundError, OperationError
 from inferctl.home import Home
+from inferctl.progress import NullReporter
 from inferctl.targets import target_for, targets_with
 from inferctl.targets.aws import AwsTarget
-from inferctl.targets.base import LogsCapability, NodesCapability, NullReporter
+from inferctl.targets.base import LogsCapability, NodesCapability
 from tests.support.aws import StubbedAws, aws_config, isolated_aws
 
 __all__ = ["isolated_aws"]
@@ -306,7 +307,7 @@ def test_a_profile_that_does_not_exist_is_one_line_for_every_aws_entry_point(
 def test_a_missing_aws_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     import importlib.util
 
-    from inferctl.aws import sdk
+    from inferctl import aws_sdk as sdk
 
     real = importlib.util.find_spec
     monkeypatch.setattr(sdk.importlib.util, "find_spec", lambda name: None if name == "pulumi" else real(name))

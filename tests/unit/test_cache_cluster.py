@@ -24,7 +24,7 @@ from inferctl.errors import OperationError
 from inferctl.home import Home
 from inferctl.render.model_cache import render_mirror_job
 from inferctl.targets.kubernetes import KubernetesTarget
-from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod
+from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, stepping_poller
 from tests.support.render import g5_xlarge_placement
 from tests.support.s3 import FAKE_CREDENTIALS, REGION, LoopbackS3, loopback_s3, needs_moto
 
@@ -79,11 +79,7 @@ def config(tmp_path: Path, bucket: str) -> PlatformConfig:
 
 
 def target(cfg: PlatformConfig) -> KubernetesTarget:
-    tgt = KubernetesTarget(cfg, Home.from_env())
-    tgt.poll_s = 0
-    ticks = iter(range(1_000_000))
-    tgt.clock = lambda: float(next(ticks))
-    tgt.sleep = lambda _s: None
+    tgt = KubernetesTarget(cfg, Home.from_env(), poller=stepping_poller())
     return tgt
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from inferctl.config.models import KubernetesTarget
+from inferctl.config.models import KubernetesSettings
 from inferctl.errors import ConfigError, NotFoundError, OperationError, UserError
 from inferctl.kube.client import FIELD_MANAGER, KubeClient
 from tests.support.kube import FakeCluster, connect, kubeconfig, make_nodepool
@@ -27,7 +27,7 @@ def test_unreachable_api_server_is_one_line_user_error(tmp_path: Path) -> None:
     port = _closed_port()
     path = kubeconfig(tmp_path / "kubeconfig", server=f"https://127.0.0.1:{port}")
     with pytest.raises(UserError) as caught:
-        KubeClient.connect(KubernetesTarget(kubeconfig=str(path)))
+        KubeClient.connect(KubernetesSettings(kubeconfig=str(path)))
     assert caught.value.exit_code == 2
     assert f"cannot reach the Kubernetes API server https://127.0.0.1:{port} (context fake)" in caught.value.message
     assert "\n" not in caught.value.message
@@ -36,7 +36,7 @@ def test_unreachable_api_server_is_one_line_user_error(tmp_path: Path) -> None:
 def test_wrong_context_lists_the_available_ones(tmp_path: Path) -> None:
     path = kubeconfig(tmp_path / "kubeconfig", contexts=["dev", "prod-eks"])
     with pytest.raises(NotFoundError) as caught:
-        KubeClient.connect(KubernetesTarget(kubeconfig=str(path), context="staging"), transport=FakeCluster())
+        KubeClient.connect(KubernetesSettings(kubeconfig=str(path), context="staging"), transport=FakeCluster())
     assert caught.value.exit_code == 2
     assert "context 'staging' is not in kubeconfig" in caught.value.message
     assert "one of: dev, prod-eks" in caught.value.message
@@ -45,16 +45,16 @@ def test_wrong_context_lists_the_available_ones(tmp_path: Path) -> None:
 def test_missing_kubeconfig_says_how_to_get_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
     with pytest.raises(NotFoundError, match=r"no kubeconfig at .*aws eks update-kubeconfig"):
-        KubeClient.connect(KubernetesTarget(kubeconfig=str(tmp_path / "absent")))
+        KubeClient.connect(KubernetesSettings(kubeconfig=str(tmp_path / "absent")))
 
 
 def test_kubeconfig_env_paths_merge_first_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     first = kubeconfig(tmp_path / "a", contexts=["alpha"])
     second = kubeconfig(tmp_path / "b", contexts=["beta"])
     monkeypatch.setenv("KUBECONFIG", f"{first}:{second}")
-    client = KubeClient.connect(KubernetesTarget(context="beta"), transport=FakeCluster(namespaces=["inferctl"]))
+    client = KubeClient.connect(KubernetesSettings(context="beta"), transport=FakeCluster(namespaces=["inferctl"]))
     assert client.context == "beta"
-    client = KubeClient.connect(KubernetesTarget(), transport=FakeCluster(namespaces=["inferctl"]))
+    client = KubeClient.connect(KubernetesSettings(), transport=FakeCluster(namespaces=["inferctl"]))
     assert client.context == "alpha"  # the first file's current-context
 
 
@@ -72,7 +72,7 @@ def test_invalid_kubeconfig_yaml_is_a_config_error(tmp_path: Path) -> None:
     path = tmp_path / "kubeconfig"
     path.write_text("clusters: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
-        KubeClient.connect(KubernetesTarget(kubeconfig=str(path)))
+        KubeClient.connect(KubernetesSettings(kubeconfig=str(path)))
 
 
 def test_apply_is_server_side_with_field_manager_and_idempotent(tmp_path: Path) -> None:
@@ -158,7 +158,7 @@ def test_logs_of_an_unstarted_container_are_empty(tmp_path: Path) -> None:
 def test_port_forward_command_is_loopback_and_names_context() -> None:
     from inferctl.kube.portforward import port_forward_command
 
-    settings = KubernetesTarget(namespace="inferctl", context="prod", kubeconfig="/k/config")
+    settings = KubernetesSettings(namespace="inferctl", context="prod", kubeconfig="/k/config")
     assert port_forward_command(settings, "llama", local_port=8000) == [
         "kubectl", "port-forward", "--address", "127.0.0.1", "-n", "inferctl",
         "--context", "prod", "--kubeconfig", "/k/config", "svc/llama", "8000:80",
@@ -172,7 +172,7 @@ def test_port_forward_without_kubectl(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", "")
     with (
         pytest.raises(MissingDependencyError, match="needs kubectl on PATH"),
-        port_forward(KubernetesTarget(), "llama", local_port=_closed_port()),
+        port_forward(KubernetesSettings(), "llama", local_port=_closed_port()),
     ):
         pass
 
@@ -183,7 +183,7 @@ def test_port_forward_failure_quotes_kubectl(tmp_path: Path) -> None:
     from inferctl.kube.portforward import port_forward
 
     path = kubeconfig(tmp_path / "kubeconfig", server=f"https://127.0.0.1:{_closed_port()}")
-    settings = KubernetesTarget(kubeconfig=str(path))
+    settings = KubernetesSettings(kubeconfig=str(path))
     with (
         pytest.raises(OperationError, match="kubectl port-forward to svc/llama failed: "),
         port_forward(settings, "llama", local_port=_closed_port(), ready_timeout_s=60),

@@ -20,6 +20,7 @@ from inferctl.errors import OperationError
 from inferctl.kube.diagnose import ModelContext
 from inferctl.kube.karpenter_state import KarpenterState, diagnose_node_side
 from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+from inferctl.poller import Poller
 from tests.support.karpenter import (
     GPU_POOL,
     INSUFFICIENT_CAPACITY,
@@ -103,9 +104,7 @@ def run(setup: Setup, tmp_path: Path, *, server_version: str | None = None) -> t
         connect(fake, tmp_path),
         RecordingReporter(),
         timeout_s=TIMEOUT_S,
-        poll_s=10,
-        clock=clock,
-        sleep=clock.sleep,
+        poller=Poller(interval_s=10, clock=clock, sleep=clock.sleep),
         gpu_pool=GPU_POOL,
         kubernetes_version="1.36",
     )

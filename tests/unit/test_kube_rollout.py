@@ -15,6 +15,7 @@ import pytest
 from inferctl.errors import OperationError
 from inferctl.kube.diagnose import ModelContext
 from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+from inferctl.poller import Poller
 from tests.support.karpenter import ALL_FILTERED, LIMITS_EXCEEDED
 from tests.support.kube import (
     FakeCluster,
@@ -72,7 +73,10 @@ def cluster(frames: list[Frame]) -> FakeCluster:
 def watch(fake: FakeCluster, tmp_path: Path, *, timeout_s: float = 1800) -> tuple[RecordingReporter, Clock]:
     reporter, clock = RecordingReporter(), Clock()
     watcher = RolloutWatcher(
-        connect(fake, tmp_path), reporter, timeout_s=timeout_s, poll_s=10, clock=clock, sleep=clock.sleep
+        connect(fake, tmp_path),
+        reporter,
+        timeout_s=timeout_s,
+        poller=Poller(interval_s=10, clock=clock, sleep=clock.sleep),
     )
     watcher.wait([WatchedDeployment("llama", MODEL)])
     return reporter, clock

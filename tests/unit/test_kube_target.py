@@ -28,6 +28,7 @@ from tests.support.kube import (
     make_nodeclaim,
     make_pod,
     set_rollout,
+    stepping_poller,
 )
 
 NS = "inferctl"
@@ -63,12 +64,9 @@ def config(tmp_path: Path, *, load_balancer: bool = False, **kubernetes: Any) ->
     return PlatformConfig.model_validate(data)
 
 
-def target(cfg: PlatformConfig, **kwargs: Any) -> KubernetesTarget:
-    """The target with polls that cost no time: its clock advances a second per reading."""
-    tgt = KubernetesTarget(cfg, Home.from_env(), **kwargs)
-    tgt.poll_s = 0
-    stepping(tgt, 1)
-    return tgt
+def target(cfg: PlatformConfig, *, step_s: int = 1, **kwargs: Any) -> KubernetesTarget:
+    """The target with polls that cost no time: its clock advances ``step_s`` seconds per reading."""
+    return KubernetesTarget(cfg, Home.from_env(), poller=stepping_poller(step_s), **kwargs)
 
 
 def rolled_out(fake: FakeCluster) -> None:
@@ -216,16 +214,9 @@ def test_down_keeps_shared_objects_while_other_models_run(fake: FakeCluster, tmp
     assert reporter.warnings == ["models qwen still run: keeping the namespace, secrets and node pools"]
 
 
-def stepping(target_: KubernetesTarget, step_s: int) -> None:
-    """Make the target's clock advance ``step_s`` per reading (no real waiting)."""
-    ticks = iter(range(0, 10**7, step_s))
-    target_.clock = lambda: float(next(ticks))
-
-
 def test_up_diagnoses_a_load_balancer_that_stays_pending(fake: FakeCluster, tmp_path: Path) -> None:
     fake.frames = [rolled_out]  # the pods come up, but no controller ever gives the Service an address
-    tgt = target(config(tmp_path, load_balancer=True, load_balancer_timeout_s=60))
-    stepping(tgt, 5)
+    tgt = target(config(tmp_path, load_balancer=True, load_balancer_timeout_s=60), step_s=5)
     with pytest.raises(OperationError) as caught:
         tgt.up(RecordingReporter())
     assert caught.value.message.startswith("Service llama has waited")
@@ -237,11 +228,9 @@ def test_down_times_out_with_what_is_left(fake: FakeCluster, tmp_path: Path) -> 
     fake.lb_cleanup_ticks = 10**9  # the cloud never releases the load balancer
     cfg = config(tmp_path, load_balancer=True, load_balancer_timeout_s=10)
     with pytest.raises(OperationError):
-        tgt = target(cfg)
-        stepping(tgt, 5)
+        tgt = target(cfg, step_s=5)
         tgt.up(RecordingReporter())
-    tgt = target(cfg)
-    stepping(tgt, 60)
+    tgt = target(cfg, step_s=60)
     with pytest.raises(OperationError) as caught:
         tgt.down(RecordingReporter())
     assert "teardown did not finish within kubernetes.delete_timeout_s=1200s" in caught.value.message

@@ -15,7 +15,15 @@ from inferctl.config.models import PlatformConfig
 from inferctl.home import Home
 from inferctl.kube.timeline import pod_timeline, summarize
 from inferctl.targets.kubernetes import KubernetesTarget
-from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_event, make_pod, set_rollout
+from tests.support.kube import (
+    FakeCluster,
+    RecordingReporter,
+    kubeconfig,
+    make_event,
+    make_pod,
+    set_rollout,
+    stepping_poller,
+)
 
 NS = "inferctl"
 POD = "llama-6d4cf56db6-x2x9p"
@@ -97,7 +105,6 @@ def test_without_karpenter_or_a_pull_nothing_is_guessed() -> None:
 @pytest.fixture
 def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
     cluster = FakeCluster()
-    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
     monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
     yield cluster
@@ -125,11 +132,10 @@ def test_up_prints_the_timeline_and_status_keeps_it(fake: FakeCluster, tmp_path:
 
     fake.frames = [rolled_out]
     fake.proxy[(NS, "llama")] = (401, {"error": "Unauthorized"})
-    target = KubernetesTarget(cfg, Home.from_env())
-    target.poll_s = 0
+    target = KubernetesTarget(cfg, Home.from_env(), transport=fake, poller=stepping_poller())
     reporter = RecordingReporter()
     target.up(reporter)
     line = next(i for i in reporter.infos if i.startswith(f"cold start {POD}"))
     assert "engine ready in 190s" in line and "image pulled +76s" in line
-    (kept,) = KubernetesTarget(cfg, Home.from_env()).status()["last_cold_start"]
+    (kept,) = KubernetesTarget(cfg, Home.from_env(), transport=fake).status()["last_cold_start"]
     assert (kept["model"], kept["pod"], kept["total_s"]) == ("llama", POD, 190.0)

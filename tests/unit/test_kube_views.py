@@ -26,11 +26,23 @@ def test_finished_pods_hold_nothing_and_unknown_types_are_unpriced() -> None:
         make_pod("pending", "default", {}, requests={"cpu": "8"}),  # not bound to a node yet
     ]
     view = nodes_view(nodes, pods, price=price, now=NOW)
-    a, b = view["nodes"]
-    assert (a["name"], a["pods"], a["cpu_requested"], a["memory_requested_gib"], a["age"]) == ("a", 1, 0.25, 0.5, "2h")
-    assert (b["capacity_type"], b["usd_per_hour"]) == ("spot", None)
-    assert view["totals"]["usd_per_hour"] == 0.192 and view["totals"]["unpriced"] == 1
-    assert view["totals"]["usd_per_month"] == round(0.192 * 730, 2)
+    a, b = view.nodes
+    assert (a.name, a.pods, a.cpu_requested, a.memory_requested_gib, a.age) == ("a", 1, 0.25, 0.5, "2h")
+    assert (b.capacity_type, b.usd_per_hour) == ("spot", None)
+    assert view.totals.usd_per_hour == 0.192 and view.totals.unpriced == 1
+    assert view.totals.usd_per_month == round(0.192 * 730, 2)
+    # The JSON of --output json keeps its keys (a contract for scripts).
+    as_json = view.to_dict()
+    assert list(as_json) == ["nodes", "totals"]
+    assert list(as_json["nodes"][0]) == [
+        "name", "instance_type", "capacity_type", "zone", "group", "age", "ready", "pods", "cpu_requested",
+        "cpu_allocatable", "memory_requested_gib", "memory_allocatable_gib", "gpu_requested", "gpu_allocatable",
+        "usd_per_hour",
+    ]  # fmt: skip
+    assert list(as_json["totals"]) == [
+        "nodes", "cpu_requested", "cpu_allocatable", "memory_requested_gib", "memory_allocatable_gib",
+        "gpu_requested", "gpu_allocatable", "usd_per_hour", "usd_per_month", "unpriced",
+    ]  # fmt: skip
 
 
 def test_capacity_type_from_karpenter_or_eks_labels() -> None:

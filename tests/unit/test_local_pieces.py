@@ -17,7 +17,7 @@ from inferctl.config import PlatformConfig, apply_overrides
 from inferctl.errors import ConflictError, MissingDependencyError, NotFoundError
 from inferctl.home import Home
 from inferctl.metrics import parse_vllm_metrics
-from inferctl.targets.base import NullReporter
+from inferctl.progress import NullReporter
 from inferctl.targets.local import LocalTarget, logwatch, process
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "vllm_logs"
@@ -170,19 +170,51 @@ def test_local_serves_one_model_at_a_time(isolated_home: Path) -> None:
         LocalTarget(config, Home.from_env()).up(NullReporter())
 
 
-def test_status_when_stopped_and_stale_state_is_cleaned(isolated_home: Path) -> None:
+def test_status_when_stopped(isolated_home: Path) -> None:
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    assert target.status() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
+
+
+def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_home: Path) -> None:
+    """A real child that logs and is then killed (SIGKILL), as the OOM killer or kill -9 would. Before, status
+    said "stopped" and nothing else; now it says crashed, how, and what the log said last, until up or down."""
     target = LocalTarget(PlatformConfig(), Home.from_env())
     state_dir = isolated_home / "platforms" / "inferctl" / "local"
     state_dir.mkdir(parents=True)
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
+    log = state_dir / "server.log"
+    log.write_text("INFO 01-01 00:00:00 [loader.py:1] Loading weights took 1.2 s\n")
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    victim.kill()
+    victim.wait()
     (state_dir / "state.json").write_text(
-        f'{{"pid": {dead.pid}, "pgid": {dead.pid}, "host": "127.0.0.1", "port": 1, "model": "demo",'
-        ' "served_model_name": "demo", "source": "demo", "model_path": "/x", "log_path": "/x",'
+        f'{{"pid": {victim.pid}, "pgid": {victim.pid}, "host": "127.0.0.1", "port": 1, "model": "demo",'
+        f' "served_model_name": "demo", "source": "demo", "model_path": "/x", "log_path": "{log}",'
         ' "started_at": 0, "api_key_required": true}'
     )
-    assert target.status() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
+    for _ in range(2):  # the record stays: a second status says the same
+        report = target.status()
+        assert report["state"] == "crashed"
+        crash = report["crash"]
+        assert crash["pid"] == victim.pid and crash["started_at"] == "1970-01-01T00:00:00Z"
+        assert "killed" in crash["how"]
+        assert crash["last_log_lines"] == ["INFO 01-01 00:00:00 [loader.py:1] Loading weights took 1.2 s"]
     assert not (state_dir / "state.json").exists()
+    target.down(NullReporter())
+    assert target.status()["state"] == "stopped"
+
+
+def test_status_gives_vllms_own_reason_when_it_logged_one(isolated_home: Path) -> None:
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    state_dir = isolated_home / "platforms" / "inferctl" / "local"
+    state_dir.mkdir(parents=True)
+    log = state_dir / "server.log"
+    log.write_text("Traceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory.\n")
+    (state_dir / "crashed.json").write_text(
+        f'{{"pid": 1, "pgid": 1, "host": "127.0.0.1", "port": 1, "model": "demo",'
+        f' "served_model_name": "demo", "source": "demo", "model_path": "/x", "log_path": "{log}",'
+        ' "started_at": 0, "api_key_required": true}'
+    )
+    assert "out of memory" in target.status()["crash"]["how"].lower()
 
 
 class RecordingReporter:

@@ -13,7 +13,7 @@ import pytest
 
 from inferctl.catalog import load_profile, profile_from_config
 from inferctl.catalog.hub import packaged_configs
-from inferctl.catalog.profile import profile_from_directory
+from inferctl.catalog.sources import profile_from_directory
 from inferctl.config.models import EngineSettings
 from inferctl.errors import ConfigError, NotFoundError, PlanError
 from inferctl.sizing.memory import kv_bytes_per_token

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from inferctl.config.loader import parse_config
-from inferctl.config.models import VLLM_IMAGE, KubernetesTarget, PlatformConfig
+from inferctl.config.models import VLLM_IMAGE, KubernetesSettings, PlatformConfig
 from inferctl.errors import ConfigError
 
 
@@ -23,7 +23,7 @@ from inferctl.errors import ConfigError
     ],
 )
 def test_pinned_images_are_accepted(image: str) -> None:
-    assert KubernetesTarget(image=image).image == image
+    assert KubernetesSettings(image=image).image == image
 
 
 @pytest.mark.parametrize(
@@ -39,7 +39,7 @@ def test_pinned_images_are_accepted(image: str) -> None:
 )
 def test_unpinned_or_vulnerable_images_are_refused(image: str, why: str) -> None:
     with pytest.raises(ValidationError, match=why):
-        KubernetesTarget(image=image)
+        KubernetesSettings(image=image)
 
 
 def test_image_error_names_the_yaml_line() -> None:

@@ -15,6 +15,7 @@ import pytest
 from inferctl.config import PlatformConfig
 from inferctl.errors import OperationError, UserError
 from inferctl.home import Home
+from inferctl.progress import NullReporter
 from inferctl.starter_model import (
     STARTER_HUB_ID,
     STARTER_WHEEL,
@@ -24,7 +25,6 @@ from inferctl.starter_model import (
     locate_starter_model,
     starter_model_dir,
 )
-from inferctl.targets.base import NullReporter
 from inferctl.targets.local import LocalTarget
 from inferctl.targets.local.defaults import CPU_EAGER_MAX_PARAMETERS, eager_by_default
 

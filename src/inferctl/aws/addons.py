@@ -33,9 +33,9 @@ import yaml
 
 from inferctl.aws.context import ProgramContext
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
+from inferctl.kube_names import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
 from inferctl.render.autoscaling import HTTP_ADDON_CHART, HTTP_ADDON_RELEASE, KEDA_NAMESPACE, PROMETHEUS_NAMESPACE
 from inferctl.render.drain import INTERCEPTOR_DRAIN
-from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
 
 KEDA_REPO = "https://kedacore.github.io/charts"
 KEDA_CHART = "keda"

@@ -16,11 +16,12 @@ import pulumi
 import pulumi_aws as aws
 
 from inferctl.config.models import PlatformConfig
+from inferctl.kube_names import KARPENTER_DISCOVERY, LABEL_PLATFORM
 
 IAM_NAME_MAX = 64
-PLATFORM_TAG = "inferctl.io/platform"  # the key the renderer uses on Kubernetes objects and node tags
+PLATFORM_TAG = LABEL_PLATFORM  # the key the renderer uses on Kubernetes objects and node tags
 MANAGED_BY_TAG = "inferctl.io/managed-by"
-DISCOVERY_TAG = "karpenter.sh/discovery"  # Karpenter's EC2NodeClass finds subnets and security groups by it
+DISCOVERY_TAG = KARPENTER_DISCOVERY  # Karpenter's EC2NodeClass finds subnets and security groups by it
 
 
 def iam_name(cluster_name: str, suffix: str, region: str) -> str:

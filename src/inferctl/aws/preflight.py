@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inferctl.aws.endpoint_access import Fetch
-from inferctl.aws.sdk import NO_CREDENTIALS
 from inferctl.aws.stack import Confirm, Installer, ensure_pulumi, install_pulumi
+from inferctl.aws_sdk import NO_CREDENTIALS
 from inferctl.config.models import PlatformConfig
 from inferctl.errors import ConfigError, InferctlError, MissingDependencyError, OperationError, PlanError, UserError
 from inferctl.home import Home
+from inferctl.progress import NullReporter, Reporter
 from inferctl.sizing.placement import Placement
-from inferctl.targets.base import NullReporter, Reporter
 
 ClientFactory = Callable[[str], Any]
 Status = Literal["ok", "warn", "fail", "fixed", "skipped"]

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from inferctl.config.models import PlatformConfig
 from inferctl.errors import ConflictError, MissingDependencyError, OperationError
 from inferctl.home import Home, write_secret
-from inferctl.targets.base import Reporter
+from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
     from pulumi import automation as auto

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from inferctl.kube_names import KARPENTER_API
 from inferctl.render import LABEL_PLATFORM
-
-NODECLAIM_API = "karpenter.sh/v1"  # Karpenter v1.14.1's NodeClaim (schemas/karpenter-v1.14.1)
 
 
 def _where(obj: dict[str, Any]) -> str:
@@ -26,7 +25,7 @@ def remaining_on_cluster(client: Any, platform: str) -> list[str]:
     for service in client.list("v1", "Service", all_namespaces=True):
         if service.get("spec", {}).get("type") == "LoadBalancer":
             found.append(f"Service {_where(service)} (type LoadBalancer: its NLB)")
-    for claim in client.list(NODECLAIM_API, "NodeClaim", missing_ok=True):
+    for claim in client.list(KARPENTER_API, "NodeClaim", missing_ok=True):
         node = claim.get("status", {}).get("nodeName") or "no node yet"
         found.append(f"NodeClaim {_where(claim)} ({node}: an EC2 instance)")
     for deployment in client.list("apps/v1", "Deployment", all_namespaces=True, labels={LABEL_PLATFORM: platform}):

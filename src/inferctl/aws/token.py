@@ -13,7 +13,7 @@ import datetime as dt
 from typing import Any
 
 from inferctl.aws.kubeconfig import EXEC_API_VERSION
-from inferctl.aws.sdk import NO_CREDENTIALS, setup_error
+from inferctl.aws_sdk import NO_CREDENTIALS, setup_error
 from inferctl.errors import ConfigError
 
 TOKEN_PREFIX = "k8s-aws-v1."

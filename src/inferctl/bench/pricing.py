@@ -56,7 +56,7 @@ def placement_price(placement: Placement, capacity_type: CapacityType, replicas:
 
 def target_price(config: PlatformConfig, model: ModelDeployment | None) -> Price:
     """The price of the configured target serving ``model``; never fails (unknown instead)."""
-    if config.target == "local":
+    if not config.traits.cluster:
         return local_price()
     if model is None:
         return unknown_price("the endpoint's model is not in the config")

@@ -10,19 +10,20 @@ codes (AccessDenied, NoSuchBucket) and the kernel's ENOSPC ("No space left on de
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferctl.errors import OperationError
-from inferctl.targets.base import Reporter
+from inferctl.kube_names import ANNOTATION_CACHE_URI
+from inferctl.poller import DEFAULT_POLLER, Poller
+from inferctl.progress import Reporter
+from inferctl.render.meta import Object
 
 if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)
-Obj = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -116,15 +117,12 @@ class MirrorRunner:
         reporter: Reporter,
         *,
         timeout_s: float,
-        poll_s: float = 3.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        poller: Poller = DEFAULT_POLLER,
     ) -> None:
         self.client, self.reporter = client, reporter
-        self.timeout_s, self.poll_s = timeout_s, poll_s
-        self.clock, self.sleep = clock, sleep
+        self.timeout_s, self.poller = timeout_s, poller
 
-    def run(self, objects: Sequence[Obj]) -> None:
+    def run(self, objects: Sequence[Object]) -> None:
         from inferctl.kube.apply import apply_objects
 
         jobs = [o for o in objects if o.get("kind") == "Job"]
@@ -141,17 +139,17 @@ class MirrorRunner:
         self.client.delete("batch/v1", "Job", name)
         for pod in self.client.list("v1", "Pod", labels={JOB_NAME_LABEL: name}):
             self.client.delete("v1", "Pod", pod["metadata"]["name"])  # the API orphans a Job's pods by default
-        start = self.clock()
+        start = self.poller.clock()
         while self.client.get("batch/v1", "Job", name) is not None:
-            if self.clock() - start > 120:
+            if self.poller.clock() - start > 120:
                 raise OperationError(f"the finished mirror Job {name} is not going away; delete it and re-run")
             self.reporter.phase("mirror", f"removing the finished Job {name}")
-            self.sleep(self.poll_s)
+            self.poller.pause()
 
-    def _wait(self, job: Obj) -> None:
+    def _wait(self, job: Object) -> None:
         name = job["metadata"]["name"]
-        uri = (job["metadata"].get("annotations") or {}).get("inferctl.io/cache-uri", "the cache")
-        start = self.clock()
+        uri = (job["metadata"].get("annotations") or {}).get(ANNOTATION_CACHE_URI, "the cache")
+        start = self.poller.clock()
         while True:
             current = self.client.get("batch/v1", "Job", name)
             if current is None:
@@ -163,15 +161,15 @@ class MirrorRunner:
                 return
             if state == "Failed":
                 raise self._failure(name, pods)
-            waited = self.clock() - start
+            waited = self.poller.clock() - start
             if waited > self.timeout_s:
                 raise OperationError(
                     f"the mirror Job {name} did not finish in {self.timeout_s:.0f} s; see 'kubectl logs job/{name}'"
                 )
             self.reporter.phase("mirroring", f"{name} ({waited:.0f}s) {self._progress(pods)}")
-            self.sleep(self.poll_s)
+            self.poller.pause()
 
-    def _progress(self, pods: Sequence[Obj]) -> str:
+    def _progress(self, pods: Sequence[Object]) -> str:
         running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
         if running:
             lines = self.client.tail(running[-1]["metadata"]["name"], lines=1)
@@ -183,7 +181,7 @@ class MirrorRunner:
                     return "waiting for a CPU node"
         return "starting" if pending else ""
 
-    def _failure(self, name: str, pods: Sequence[Obj]) -> OperationError:
+    def _failure(self, name: str, pods: Sequence[Object]) -> OperationError:
         lines: list[str] = []
         for pod in pods:
             lines += _termination(pod)
@@ -200,9 +198,9 @@ class MirrorRunner:
 
 def mirror_before_serving(
     runner: MirrorRunner,
-    objects: Sequence[Obj],
+    objects: Sequence[Object],
     mirrored: Callable[[str], bool | None],
-) -> list[Obj]:
+) -> list[Object]:
     """Run the mirror Jobs whose snapshot is not known to be in the bucket (``mirrored(job name)``), after the
     objects they need (namespace, secrets, service accounts, script) are applied; return what is left to apply
     (the Deployments and later kinds). Jobs for snapshots already mirrored are dropped: nothing to do."""

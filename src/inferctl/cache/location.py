@@ -65,7 +65,7 @@ def cache_bucket(config: PlatformConfig) -> str:
     """The bucket's name: the configured one, else (aws, before up) the placeholder the aws target replaces."""
     if config.cache.bucket:
         return config.cache.bucket
-    if config.target == "aws":
+    if config.traits.owns_infrastructure:
         return PENDING_BUCKET
     raise ConfigError(
         "cache.enabled needs cache.bucket on the kubernetes target (an S3 bucket the model pods can read); "

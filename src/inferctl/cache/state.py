@@ -47,7 +47,7 @@ def location_of(config: PlatformConfig, model: ModelDeployment, index: int) -> C
 
 
 def s3_client(region: str) -> Any:
-    from inferctl.aws.sdk import boto3_session
+    from inferctl.aws_sdk import boto3_session
 
     return boto3_session(region, purpose="the S3 model cache").client("s3")
 

@@ -17,7 +17,8 @@ from inferctl.catalog.instances import (
     spot_estimate_usd_per_hour,
 )
 from inferctl.catalog.prices import Price, PriceBook, fetch_price_book
-from inferctl.catalog.profile import ModelProfile, WeightsMetadata, load_profile, profile_from_config
+from inferctl.catalog.profile import ModelProfile, WeightsMetadata, profile_from_config
+from inferctl.catalog.sources import load_profile
 
 __all__ = [
     "SNAPSHOT_DATE",

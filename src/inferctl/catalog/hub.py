@@ -16,7 +16,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from inferctl.catalog.profile import DTYPE_BYTES, ModelProfile, WeightsMetadata, profile_from_config, read_json
+from inferctl.catalog.files import read_json
+from inferctl.catalog.profile import DTYPE_BYTES, ModelProfile, WeightsMetadata, profile_from_config
 from inferctl.errors import NotFoundError, OperationError, UserError
 
 PROBE_TIMEOUT_S = 3.0

@@ -115,7 +115,7 @@ def fetch_price_book(
 
 
 def _session() -> Any:
-    from inferctl.aws.sdk import boto3_session, setup_error
+    from inferctl.aws_sdk import boto3_session, setup_error
 
     session = boto3_session(None, purpose="--live-prices")  # names the install command when boto3 is missing
     from botocore.exceptions import BotoCoreError

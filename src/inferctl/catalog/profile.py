@@ -1,8 +1,8 @@
 """Model profiles: the architecture facts sizing needs, read from a model's ``config.json``.
 
-:func:`profile_from_config` is pure (a config dict in, a :class:`ModelProfile` out). :func:`load_profile` finds the
-config: ``demo``, a local directory (plus exact sizes from its safetensors headers or index when present), or a
-HuggingFace id (:mod:`inferctl.catalog.hub`).
+:func:`profile_from_config` is pure (a config dict in, a :class:`ModelProfile` out). Finding the config is apart:
+:mod:`inferctl.catalog.files` reads a local directory, :mod:`inferctl.catalog.hub` a HuggingFace id, and
+:func:`inferctl.catalog.sources.load_profile` chooses between them, so the definition imports neither.
 
 Understood families (``model_type``): llama, mistral, mixtral, qwen2, qwen2_moe, qwen3, qwen3_moe, gemma, gemma2,
 gemma3_text. Anything else is refused by name rather than sized by guesswork.
@@ -10,14 +10,10 @@ gemma3_text. Anything else is refused by name rather than sized by guesswork.
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
-from inferctl.errors import ConfigError, NotFoundError, PlanError
-
-DEMO_SOURCE = "demo"
+from inferctl.errors import ConfigError, PlanError
 
 # Bytes per element of the dtypes that appear in config.json and safetensors headers.
 DTYPE_BYTES: dict[str, float] = {
@@ -350,83 +346,3 @@ def _quantization(config: dict[str, Any]) -> tuple[str | None, int | None, int |
     elif method == "mxfp4":
         bits = 4
     return method, int(bits) if bits else None, int(group) if group and int(group) > 0 else None
-
-
-# --- finding config.json ------------------------------------------------------------------------------------------
-
-
-def load_profile(source: str, *, revision: str | None = None, token: str | None = None) -> ModelProfile:
-    """The profile of ``source``: ``demo``, a local directory with config.json, or a HuggingFace id."""
-    if source == DEMO_SOURCE:
-        from inferctl.demo_model import DEMO_MODEL_CONFIG
-
-        return profile_from_config(dict(DEMO_MODEL_CONFIG), source=source, origin="demo")
-    path = Path(source).expanduser()
-    if source.startswith(("/", ".", "~")) or path.exists():
-        return profile_from_directory(path, source=source)
-    from inferctl.catalog.hub import hub_profile
-
-    return hub_profile(source, revision=revision, token=token)
-
-
-def profile_from_directory(path: Path, *, source: str | None = None) -> ModelProfile:
-    """Profile of a local model directory: config.json, plus exact sizes from its safetensors files or index."""
-    label = source or str(path)
-    config_file = path / "config.json" if path.is_dir() else path
-    if not config_file.is_file():
-        raise NotFoundError(f"{label}: no config.json there; pass a model directory (with config.json) or a HF id")
-    config = read_json(config_file, label)
-    weights = safetensors_metadata(config_file.parent)
-    return profile_from_config(config, source=label, origin="local directory", weights=weights)
-
-
-def read_json(path: Path, label: str) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"{label}: cannot read {path.name} ({exc}); is it a model's config.json?") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{label}: {path.name} is not a JSON object; is it a model's config.json?")
-    return data
-
-
-def safetensors_metadata(directory: Path) -> WeightsMetadata | None:
-    """Exact tensor sizes from the safetensors headers in ``directory``, else the shard index's ``total_size``.
-
-    With an index, only the shards it names count (Mistral repositories also ship ``consolidated.safetensors``,
-    the same weights in another layout); without one, every ``*.safetensors`` except ``consolidated*``.
-    """
-    index_file = directory / "model.safetensors.index.json"
-    index = read_json(index_file, str(index_file)) if index_file.is_file() else None
-    if index is not None:
-        files = sorted({directory / name for name in (index.get("weight_map") or {}).values()})
-    else:
-        files = sorted(f for f in directory.glob("*.safetensors") if not f.name.startswith("consolidated"))
-    if files and all(file.is_file() for file in files):
-        counts: dict[str, int] = {}
-        total = 0
-        for file in files:
-            for name, tensor in read_safetensors_header(file).items():
-                if name == "__metadata__":
-                    continue
-                numel = 1
-                for dim in tensor["shape"]:
-                    numel *= int(dim)
-                counts[tensor["dtype"]] = counts.get(tensor["dtype"], 0) + numel
-                start, end = tensor["data_offsets"]
-                total += int(end) - int(start)
-        return WeightsMetadata(total_bytes=total, parameters_by_dtype=counts, source="safetensors headers")
-    size = (index or {}).get("metadata", {}).get("total_size")
-    if size:
-        return WeightsMetadata(total_bytes=int(size), source="safetensors index")
-    return None
-
-
-def read_safetensors_header(path: Path) -> dict[str, Any]:
-    """The JSON header of a safetensors file (8-byte little-endian length, then JSON): no tensor data is read."""
-    with path.open("rb") as handle:
-        length = int.from_bytes(handle.read(8), "little")
-        if not 0 < length < 100 * 2**20:
-            raise ConfigError(f"{path}: not a safetensors file (header length {length})")
-        header: dict[str, Any] = json.loads(handle.read(length))
-    return header

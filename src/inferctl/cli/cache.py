@@ -30,12 +30,12 @@ CacheModelOpt = Annotated[str | None, typer.Option("--model", "-m", help="One co
 
 def cluster_config(config: PlatformConfig, home: Home) -> PlatformConfig:
     """The config as the cluster sees it: on aws, with the bucket name ``up`` saved."""
-    if config.target == "aws":
+    if not config.traits.cluster:
+        raise ConfigError("the S3 model cache serves cluster targets; use --target kubernetes or --target aws")
+    if config.traits.owns_infrastructure:
         from inferctl.targets.aws import AwsTarget
 
         return AwsTarget(config, home).kubernetes(include_karpenter=False).config
-    if config.target != "kubernetes":
-        raise ConfigError("the S3 model cache serves cluster targets; use --target kubernetes or --target aws")
     return config
 
 

@@ -90,7 +90,7 @@ def register(app: typer.Typer) -> None:
         platform = load(config, target=target, model=model)
         with progress() as reporter:
             lookup = PlacementLookup()
-            if sizing and platform.target != "local":
+            if sizing and platform.traits.cluster:
                 reporter.phase("sizing models", "instance types for the GPU nodes")
                 lookup = lookup_placements(platform)
             graph = build_graph(platform, lookup.placements, notes=lookup.notes)

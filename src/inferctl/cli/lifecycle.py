@@ -40,7 +40,7 @@ def ask(question: str) -> bool:
 
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
     """Cluster targets create or remove billable things: show the plan, then ask (``--yes`` skips)."""
-    if yes or config.target == "local":
+    if yes or not config.traits.needs_confirmation:
         return
     if not sys.stdin.isatty():
         raise UserError(f"'{action}' on target {config.target} needs confirmation; re-run with --yes")
@@ -97,7 +97,7 @@ def down(
 ) -> None:
     """Stop the models (and with --platform everything billable). Safe to re-run."""
     cfg = load(config, target=target, model=model)
-    if force and not (platform and cfg.target == "aws"):
+    if force and not (platform and cfg.traits.owns_infrastructure):
         raise UserError("--force applies only to 'down --target aws --platform'; drop it")
     tgt = target_for(cfg, assume_yes=yes, confirm=ask)
     if force:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Group
@@ -14,6 +14,9 @@ from rich.text import Text
 
 from inferctl.cli.common import ConfigOpt, OutputFormat, OutputOpt, TargetOpt, console, emit_json, load
 from inferctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from inferctl.kube.views import NodesView
 
 REFRESH_S = 2.0
 
@@ -27,34 +30,34 @@ def _price(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"${value:,.{digits}f}"
 
 
-def render_nodes(view: dict[str, Any]) -> Group:
+def render_nodes(view: NodesView) -> Group:
     """The node table and the fleet total line."""
     nodes_table = Table(title="nodes", title_justify="left", header_style="bold")
     for column in ("node", "group", "instance", "capacity", "zone", "age", "pods", "cpu", "memory", "gpu", "$/h"):
         nodes_table.add_column(column, justify="right" if column in ("pods", "$/h") else "left")
-    for node in view["nodes"]:
+    for node in view.nodes:
         nodes_table.add_row(
-            node["name"],
-            node["group"] or "-",
-            node["instance_type"] or "-",
-            node["capacity_type"],
-            node["zone"] or "-",
-            node["age"],
-            str(node["pods"]),
-            _ratio(node["cpu_requested"], node["cpu_allocatable"]),
-            _ratio(node["memory_requested_gib"], node["memory_allocatable_gib"], "Gi"),
-            _ratio(node["gpu_requested"], node["gpu_allocatable"]) if node["gpu_allocatable"] else "-",
-            _price(node["usd_per_hour"]),
+            node.name,
+            node.group or "-",
+            node.instance_type or "-",
+            node.capacity_type,
+            node.zone or "-",
+            node.age,
+            str(node.pods),
+            _ratio(node.cpu_requested, node.cpu_allocatable),
+            _ratio(node.memory_requested_gib, node.memory_allocatable_gib, "Gi"),
+            _ratio(node.gpu_requested, node.gpu_allocatable) if node.gpu_allocatable else "-",
+            _price(node.usd_per_hour),
         )
-    t = view["totals"]
+    t = view.totals
     line = (
-        f"{t['nodes']} nodes   cpu {_ratio(t['cpu_requested'], t['cpu_allocatable'])}   "
-        f"memory {_ratio(t['memory_requested_gib'], t['memory_allocatable_gib'], 'Gi')}   "
-        f"gpu {t['gpu_requested']}/{t['gpu_allocatable']}   "
-        f"{_price(t['usd_per_hour'])}/h  (~{_price(t['usd_per_month'], 2)}/month)"
+        f"{t.nodes} nodes   cpu {_ratio(t.cpu_requested, t.cpu_allocatable)}   "
+        f"memory {_ratio(t.memory_requested_gib, t.memory_allocatable_gib, 'Gi')}   "
+        f"gpu {t.gpu_requested}/{t.gpu_allocatable}   "
+        f"{_price(t.usd_per_hour)}/h  (~{_price(t.usd_per_month, 2)}/month)"
     )
-    if t["unpriced"]:
-        line += f"   {t['unpriced']} node(s) not in the price catalog"
+    if t.unpriced:
+        line += f"   {t.unpriced} node(s) not in the price catalog"
     return Group(nodes_table, Text(line, style="bold"))
 
 
@@ -79,14 +82,14 @@ def register(app: typer.Typer) -> None:
         if not watch:
             view = platform.nodes()
             if output is OutputFormat.json:
-                emit_json(view)
+                emit_json(view.to_dict())
             else:
                 console.print(render_nodes(view))
             return
         try:
             if output is OutputFormat.json:
                 while True:
-                    sys.stdout.write(json.dumps(platform.nodes(), default=str) + "\n")
+                    sys.stdout.write(json.dumps(platform.nodes().to_dict(), default=str) + "\n")
                     sys.stdout.flush()
                     time.sleep(REFRESH_S)
             from rich.live import Live

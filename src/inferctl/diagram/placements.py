@@ -33,7 +33,7 @@ def _sizing_function() -> PlaceModel | None:
 
 def lookup_placements(config: PlatformConfig, place_model: PlaceModel | None = None) -> PlacementLookup:
     """Placements for the models of a cluster target (none for local), plus a note per model that has none."""
-    if config.target == "local":
+    if not config.traits.cluster:
         return PlacementLookup()
     place = place_model or _sizing_function()
     if place is None:

@@ -19,23 +19,15 @@ from collections.abc import Sequence
 
 from inferctl.errors import UserError
 from inferctl.kube.client import CUSTOM_RESOURCES, KubeClient, missing_kind_hint
-from inferctl.kube.objects import (
-    CREATED_BY_ANNOTATION,
-    PROTECTED_NAMESPACES,
-    Obj,
-    created_by,
-    describe,
-    labels_of,
-    name_of,
-)
-from inferctl.render.meta import LABEL_PLATFORM
+from inferctl.kube.objects import PROTECTED_NAMESPACES, Object, created_by, describe, labels_of, name_of
+from inferctl.kube_names import CREATED_BY, LABEL_PLATFORM
+from inferctl.progress import Reporter
 from inferctl.render.order import sort_for_apply
-from inferctl.targets.base import Reporter
 
 _CUSTOM = {(f"{group}/{version}", kind) for group, version, kind, _, _ in CUSTOM_RESOURCES}
 
 
-def check_kinds_served(client: KubeClient, objects: Sequence[Obj]) -> None:
+def check_kinds_served(client: KubeClient, objects: Sequence[Object]) -> None:
     """Raise :class:`UserError` naming the fix when the cluster lacks the CRD of a custom kind in ``objects``."""
     wanted = sorted({(str(o["apiVersion"]), str(o["kind"])) for o in objects} & _CUSTOM)
     missing = [(api_version, kind) for api_version, kind in wanted if not client.serves(api_version, kind)]
@@ -49,7 +41,7 @@ def _used_as_it_is(namespace: str) -> str:
     return f"Namespace {namespace} existed before inferctl: using it as it is (no Pod Security labels; down keeps it)"
 
 
-def claim_namespace(client: KubeClient, namespace: Obj, reporter: Reporter) -> Obj | None:
+def claim_namespace(client: KubeClient, namespace: Object, reporter: Reporter) -> Object | None:
     """The Namespace object to apply, or None to leave an existing namespace inferctl did not create alone.
 
     The ``created-by`` annotation goes on when inferctl creates the namespace and stays in every later apply
@@ -66,11 +58,11 @@ def claim_namespace(client: KubeClient, namespace: Obj, reporter: Reporter) -> O
         reporter.info(_used_as_it_is(name))
         return None
     metadata = namespace["metadata"]
-    annotations = {**(metadata.get("annotations") or {}), CREATED_BY_ANNOTATION: owner}
+    annotations = {**(metadata.get("annotations") or {}), CREATED_BY: owner}
     return {**namespace, "metadata": {**metadata, "annotations": annotations}}
 
 
-def apply_objects(client: KubeClient, objects: Sequence[Obj], reporter: Reporter) -> list[Obj]:
+def apply_objects(client: KubeClient, objects: Sequence[Object], reporter: Reporter) -> list[Object]:
     """Server-side apply ``objects`` in kind order; returns what the API server stored, in that order."""
     check_kinds_served(client, objects)
     if client.namespace in PROTECTED_NAMESPACES:  # render leaves system namespaces out: say how they are used

@@ -31,9 +31,9 @@ from lightkube.core.resource_registry import resource_registry
 from lightkube.generic_resource import create_global_resource, create_namespaced_resource
 from lightkube.types import PatchType
 
-from inferctl.config.models import KubernetesTarget
+from inferctl.config.models import KubernetesSettings
 from inferctl.errors import ConfigError, NotFoundError, OperationError, UserError
-from inferctl.kube.objects import Obj, name_of, namespace_of
+from inferctl.kube.objects import Object, name_of, namespace_of
 
 FIELD_MANAGER = "inferctl"
 DEFAULT_KUBECONFIG = Path("~/.kube/config")
@@ -67,7 +67,7 @@ def resource_class(api_version: str, kind: str) -> Any:
         raise OperationError(f"inferctl cannot handle {api_version} {kind}: {exc}") from None
 
 
-def load_kubeconfig(settings: KubernetesTarget) -> tuple[KubeConfig, str]:
+def load_kubeconfig(settings: KubernetesSettings) -> tuple[KubeConfig, str]:
     """The kubeconfig (``kubernetes.kubeconfig``, else ``$KUBECONFIG`` merged as kubectl does, else
     ``~/.kube/config``) and a description of where it came from."""
     raw = settings.kubeconfig or os.environ.get("KUBECONFIG") or str(DEFAULT_KUBECONFIG)
@@ -156,7 +156,7 @@ class KubeClient:
             ) from None
 
     @classmethod
-    def connect(cls, settings: KubernetesTarget, *, transport: httpx2.BaseTransport | None = None) -> KubeClient:
+    def connect(cls, settings: KubernetesSettings, *, transport: httpx2.BaseTransport | None = None) -> KubeClient:
         """Load the kubeconfig, select the context, and check the namespace answers (one cheap request)."""
         kubeconfig, where = load_kubeconfig(settings)
         single = select_context(kubeconfig, settings.context, where)
@@ -220,7 +220,7 @@ class KubeClient:
 
     # --- reads --------------------------------------------------------------------------------------------
 
-    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Obj | None:
+    def get(self, api_version: str, kind: str, name: str, namespace: str | None = None) -> Object | None:
         """The object, or None when it does not exist (or its kind is not installed)."""
         res = resource_class(api_version, kind)
         kwargs = {"namespace": namespace or self.namespace} if _namespaced(res) else {}
@@ -239,7 +239,7 @@ class KubeClient:
         labels: Mapping[str, str] | None = None,
         fields: Mapping[str, Any] | None = None,
         missing_ok: bool = False,
-    ) -> list[Obj]:
+    ) -> list[Object]:
         """Objects of a kind. ``fields``: lightkube field selectors (a string is ``=``; ``operators.not_in``...).
         ``missing_ok``: a kind the cluster lacks (no Karpenter CRDs) lists as empty."""
         res = resource_class(api_version, kind)
@@ -323,7 +323,7 @@ class KubeClient:
 
     # --- writes -------------------------------------------------------------------------------------------
 
-    def apply(self, obj: Obj) -> Obj:
+    def apply(self, obj: Object) -> Object:
         """Server-side apply (field manager ``inferctl``, conflicts forced: inferctl owns what it renders)."""
         res = resource_class(str(obj["apiVersion"]), str(obj["kind"]))
         kwargs = {"namespace": namespace_of(obj) or self.namespace} if _namespaced(res) else {}
@@ -415,14 +415,14 @@ def _namespaced(res: Any) -> bool:
     return issubclass(res, r.NamespacedResource | r.NamespacedSubResource)
 
 
-def _as_dict(obj: Any) -> Obj:
+def _as_dict(obj: Any) -> Object:
     if isinstance(obj, dict):
         out = dict(obj)
         meta = out.get("metadata")
         if meta is not None and not isinstance(meta, dict):
             out["metadata"] = meta.to_dict()
         return out
-    result: Obj = obj.to_dict()
+    result: Object = obj.to_dict()
     return result
 
 

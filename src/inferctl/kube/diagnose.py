@@ -38,6 +38,7 @@ from inferctl.kube.objects import (
     pod_requests,
     sort_events,
 )
+from inferctl.kube_names import GPU_RESOURCE, KARPENTER_NODEPOOL, NODE_INSTANCE_TYPE
 from inferctl.sizing.placement import Placement
 
 LOG_LINES_SHOWN = 12
@@ -342,23 +343,20 @@ _INSTANCE_TYPE_FIXES = {
 def _pod_nodepool(pod: Mapping[str, Any]) -> str | None:
     """The NodePool the pod selects (inferctl renders ``karpenter.sh/nodepool`` in its nodeSelector)."""
     selector = pod.get("spec", {}).get("nodeSelector") or {}
-    value = selector.get("karpenter.sh/nodepool")
+    value = selector.get(KARPENTER_NODEPOOL)
     return str(value) if value else None
-
-
-GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def is_gpu_node(node: Mapping[str, Any], gpu_pool: str | None) -> bool:
     """A node meant to carry GPUs: in the GPU NodePool, or of an instance type the catalog lists with GPUs."""
     labels = node.get("metadata", {}).get("labels") or {}
-    if gpu_pool and labels.get("karpenter.sh/nodepool") == gpu_pool:
+    if gpu_pool and labels.get(KARPENTER_NODEPOOL) == gpu_pool:
         return True
     from inferctl.catalog import get_instance
     from inferctl.errors import NotFoundError
 
     try:
-        return get_instance(str(labels.get("node.kubernetes.io/instance-type", ""))).gpu_count > 0
+        return get_instance(str(labels.get(NODE_INSTANCE_TYPE, ""))).gpu_count > 0
     except NotFoundError:
         return False
 
@@ -381,7 +379,7 @@ def diagnose_gpu_not_advertised(
     if not blind:
         return None
     node = blind[0]
-    instance = (node.get("metadata", {}).get("labels") or {}).get("node.kubernetes.io/instance-type", "?")
+    instance = (node.get("metadata", {}).get("labels") or {}).get(NODE_INSTANCE_TYPE, "?")
     return Diagnosis(
         "gpu-not-advertised",
         f"GPU node {name_of(node)} ({instance}) joined the cluster but advertises no {GPU_RESOURCE}, so pod "

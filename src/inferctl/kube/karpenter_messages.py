@@ -25,6 +25,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from inferctl.kube_names import KARPENTER_NODEPOOL
+
 FAILED_TO_SCHEDULE_PREFIX = "Failed to schedule pod, "
 NO_COMPATIBLE_INSTANCE_TYPES = "NoCompatibleInstanceTypes"
 ALL_POOLS_FILTERED = "nodepool requirements filtered out all available instance types"
@@ -119,7 +121,7 @@ def other_pool_only(failure: SchedulingFailure, pool: str) -> bool:
     """An error that only says the pod belongs to another NodePool (its ``karpenter.sh/nodepool`` selector)."""
     if failure.kind != "incompatible":
         return False
-    return "karpenter.sh/nodepool" in failure.text and f"In [{pool}]" in failure.text
+    return KARPENTER_NODEPOOL in failure.text and f"In [{pool}]" in failure.text
 
 
 __all__ = [

@@ -49,9 +49,8 @@ from typing import Any
 from inferctl.kube.diagnose import Diagnosis, ModelContext, _bigger_instance_hint
 from inferctl.kube.karpenter_messages import NO_COMPATIBLE_INSTANCE_TYPES
 from inferctl.kube.objects import condition, event_time, labels_of, name_of, parse_time, sort_events
+from inferctl.kube_names import GPU_RESOURCE, KARPENTER_NODEPOOL
 
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
-GPU_RESOURCE = "nvidia.com/gpu"
 # Reasons of a condition that has simply not been worked on yet (operatorpkg's SetUnknown default and ours).
 _PENDING_REASONS = {"", "AwaitingReconciliation", "ReconcilingDependents", "DependenciesNotReady"}
 _NODECLASS_CONDITIONS = ("AMIsReady", "SubnetsReady", "SecurityGroupsReady", "InstanceProfileReady")
@@ -72,7 +71,7 @@ class KarpenterState:
 
 def selected_nodepool(pod: Mapping[str, Any]) -> str | None:
     selector = pod.get("spec", {}).get("nodeSelector") or {}
-    value = selector.get(NODEPOOL_LABEL)
+    value = selector.get(KARPENTER_NODEPOOL)
     return str(value) if value else None
 
 
@@ -91,7 +90,7 @@ def diagnose_node_side(pod: Mapping[str, Any], state: KarpenterState, model: Mod
     found = _no_compatible_types(pod, pool_name, state)
     if found is not None:
         return found
-    claims = [c for c in state.nodeclaims if labels_of(c).get(NODEPOOL_LABEL) == pool_name]
+    claims = [c for c in state.nodeclaims if labels_of(c).get(KARPENTER_NODEPOOL) == pool_name]
     for claim in claims:
         found = _claim_stuck(claim, pool_name)
         if found is not None:
@@ -110,12 +109,12 @@ def _missing_pool(pod_name: str, pool_name: str, state: KarpenterState) -> Diagn
             "no-nodepool",
             f"Karpenter is installed but the cluster has no NodePool, so no node will be launched for pod "
             f"{pod_name} (Karpenter logs 'no nodepools found' and publishes no event); {fix}",
-            (f"pod {pod_name} selects {NODEPOOL_LABEL}={pool_name}", "NodePools: none"),
+            (f"pod {pod_name} selects {KARPENTER_NODEPOOL}={pool_name}", "NodePools: none"),
         )
     return Diagnosis(
         "no-nodepool",
         f"NodePool {pool_name}, which pod {pod_name} selects, does not exist (NodePools: {others}); {fix}",
-        (f"pod {pod_name} selects {NODEPOOL_LABEL}={pool_name}",),
+        (f"pod {pod_name} selects {KARPENTER_NODEPOOL}={pool_name}",),
     )
 
 
@@ -332,7 +331,7 @@ def _claim_events(pod: Mapping[str, Any], pool: str, state: KarpenterState, mode
     # the pool's NodeClaims has launched, or one is newer than the failure, the failure is history.
     failed_at = event_time(last)
     for claim in state.nodeclaims:
-        if labels_of(claim).get(NODEPOOL_LABEL) != pool or claim.get("metadata", {}).get("deletionTimestamp"):
+        if labels_of(claim).get(KARPENTER_NODEPOOL) != pool or claim.get("metadata", {}).get("deletionTimestamp"):
             continue
         born = parse_time(claim.get("metadata", {}).get("creationTimestamp"))
         if _not_true(claim, "Launched") is None or (born is not None and born > failed_at):

@@ -16,7 +16,8 @@ from typing import Any
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import ConfigError, UserError
 from inferctl.kube.client import KubeClient
-from inferctl.kube.objects import Obj, identity
+from inferctl.kube.objects import Object, identity
+from inferctl.kube_names import APP_INSTANCE, LABEL_MODEL, LABEL_PLATFORM
 from inferctl.render.autoscaling import (
     HTTP_ADDON_CHART,
     HTTP_ADDON_RELEASE,
@@ -26,7 +27,6 @@ from inferctl.render.autoscaling import (
     entry_service_name,
     waking_model,
 )
-from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM
 
 KEDA_INSTALL = (
     "helm repo add kedacore https://kedacore.github.io/charts && "
@@ -40,7 +40,7 @@ INTERCEPTOR_PROXY_SERVICE = f"{HTTP_ADDON_CHART}-interceptor-proxy"
 
 def check_prometheus_configured(config: PlatformConfig) -> None:
     """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
-    if config.target != "aws" and autoscaled(config) and config.observability.prometheus_url is None:
+    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
         raise ConfigError(
             "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
             "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
@@ -76,7 +76,7 @@ def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> N
     # leave the entry with no endpoints, so every request to the model would fail.
     selector = (proxy.get("spec") or {}).get("selector") or {}
     if selector != INTERCEPTOR_SELECTOR:
-        release = selector.get("app.kubernetes.io/instance", "?")
+        release = selector.get(APP_INSTANCE, "?")
         raise UserError(
             f"the KEDA HTTP add-on in namespace {KEDA_NAMESPACE} is Helm release {release!r}, but inferctl's entry "
             f"to a model at zero selects release {HTTP_ADDON_RELEASE!r}; reinstall it as that release: "
@@ -92,7 +92,7 @@ def public_service(config: PlatformConfig, model: ModelDeployment) -> tuple[str,
     return model.name, None
 
 
-def _condition(obj: Obj, kind: str) -> dict[str, Any]:
+def _condition(obj: Object, kind: str) -> dict[str, Any]:
     conditions = obj.get("status", {}).get("conditions") or []
     return next((c for c in conditions if c.get("type") == kind), {})
 
@@ -151,11 +151,11 @@ def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | 
 AUTOSCALING_KINDS = (("keda.sh/v1alpha1", "ScaledObject"), ("http.keda.sh/v1beta1", "InterceptorRoute"))
 
 
-def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list[Obj]:
+def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list[Object]:
     """The platform's ScaledObjects, InterceptorRoutes and entry Services on the cluster, of this config's models.
     Kinds the cluster lacks and a KEDA namespace these credentials may not read list as empty."""
     selector = {LABEL_PLATFORM: config.name}
-    live: list[Obj] = []
+    live: list[Object] = []
     for api_version, kind in AUTOSCALING_KINDS:
         live += client.list(api_version, kind, labels=selector, missing_ok=True)
     with suppress(UserError):  # 403: credentials scoped to the platform's namespace
@@ -164,7 +164,7 @@ def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list
     return [o for o in live if (o.get("metadata", {}).get("labels") or {}).get(LABEL_MODEL) in names]
 
 
-def stale_autoscaling_objects(client: KubeClient, config: PlatformConfig, rendered: list[Obj]) -> list[Obj]:
+def stale_autoscaling_objects(client: KubeClient, config: PlatformConfig, rendered: list[Object]) -> list[Object]:
     """Autoscaling objects a previous ``up`` made that this config no longer renders: a ScaledObject left behind
     keeps resizing a Deployment that now has a fixed replica count, an entry Service keeps its load balancer."""
     wanted = {identity(o) for o in rendered}

@@ -11,14 +11,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from inferctl.render.meta import SYSTEM_NAMESPACES
-
-Obj = dict[str, Any]
+from inferctl.kube_names import CREATED_BY
+from inferctl.render.meta import SYSTEM_NAMESPACES, Object
 
 # Namespaces inferctl never deletes, whatever their annotations say.
 PROTECTED_NAMESPACES = SYSTEM_NAMESPACES
 # On a namespace inferctl created (value: the platform's name); teardown deletes no other namespace.
-CREATED_BY_ANNOTATION = "inferctl.io/created-by"
 
 
 def identity(obj: Mapping[str, Any]) -> tuple[str, str, str, str]:
@@ -41,7 +39,7 @@ def labels_of(obj: Mapping[str, Any]) -> dict[str, str]:
 
 def created_by(obj: Mapping[str, Any]) -> str | None:
     """The platform that created this namespace (its ``inferctl.io/created-by`` annotation), if inferctl did."""
-    value = (obj.get("metadata", {}).get("annotations") or {}).get(CREATED_BY_ANNOTATION)
+    value = (obj.get("metadata", {}).get("annotations") or {}).get(CREATED_BY)
     return str(value) if value else None
 
 
@@ -172,9 +170,9 @@ def pod_is_ready(pod: Mapping[str, Any]) -> bool:
 
 
 __all__ = [
-    "CREATED_BY_ANNOTATION",
+    "CREATED_BY",
     "PROTECTED_NAMESPACES",
-    "Obj",
+    "Object",
     "condition",
     "condition_true",
     "container_statuses",

@@ -11,12 +11,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from inferctl.config.models import KubernetesTarget
+from inferctl.config.models import KubernetesSettings
 from inferctl.errors import MissingDependencyError, OperationError
 
 
 def port_forward_command(
-    settings: KubernetesTarget, service: str, *, local_port: int, remote_port: int = 80, kubectl: str = "kubectl"
+    settings: KubernetesSettings, service: str, *, local_port: int, remote_port: int = 80, kubectl: str = "kubectl"
 ) -> list[str]:
     """The kubectl command line; bound to loopback only."""
     command = [kubectl, "port-forward", "--address", "127.0.0.1", "-n", settings.namespace]
@@ -35,7 +35,7 @@ def _listening(port: int) -> bool:
 
 @contextmanager
 def port_forward(
-    settings: KubernetesTarget,
+    settings: KubernetesSettings,
     service: str,
     *,
     local_port: int,

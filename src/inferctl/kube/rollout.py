@@ -10,8 +10,7 @@ Fatal states stop the wait with a :mod:`~inferctl.kube.diagnose` paragraph inste
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +28,9 @@ from inferctl.kube.objects import (
     pod_is_ready,
     sort_events,
 )
-from inferctl.targets.base import Reporter
+from inferctl.kube_names import KARPENTER_API, KARPENTER_CAPACITY_TYPE, NODE_INSTANCE_TYPE, NODE_ZONE
+from inferctl.poller import DEFAULT_POLLER, Poller
+from inferctl.progress import Reporter
 
 # Scheduling verdicts can flicker while freshly applied NodePools become ready: act on one only if it persists.
 SCHEDULING_GRACE_S = 60.0
@@ -111,10 +112,10 @@ def describe_nodeclaim(claim: Mapping[str, Any]) -> str:
     state = "launched" if condition_true(claim, "Launched") else "requested"
     if condition_true(claim, "Registered"):
         state = "registered, initialising"
-    parts = [labels.get("node.kubernetes.io/instance-type", "instance type pending")]
-    if labels.get("karpenter.sh/capacity-type"):
-        parts.append(labels["karpenter.sh/capacity-type"])
-    zone = labels.get("topology.kubernetes.io/zone")
+    parts = [labels.get(NODE_INSTANCE_TYPE, "instance type pending")]
+    if labels.get(KARPENTER_CAPACITY_TYPE):
+        parts.append(labels[KARPENTER_CAPACITY_TYPE])
+    zone = labels.get(NODE_ZONE)
     return f"NodeClaim {name_of(claim)} {state}: {' '.join(parts)}" + (f" in {zone}" if zone else "")
 
 
@@ -177,10 +178,8 @@ class RolloutWatcher:
         reporter: Reporter,
         *,
         timeout_s: float,
-        poll_s: float = 3.0,
+        poller: Poller = DEFAULT_POLLER,
         karpenter: bool = True,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
         scheduling_grace_s: float = SCHEDULING_GRACE_S,
         gpu_pool: str | None = None,
         kubernetes_version: str | None = None,
@@ -191,10 +190,8 @@ class RolloutWatcher:
         self.client = client
         self.reporter = reporter
         self.timeout_s = timeout_s
-        self.poll_s = poll_s
+        self.poller = poller
         self.karpenter = karpenter
-        self.clock = clock
-        self.sleep = sleep
         self.scheduling_grace_s = scheduling_grace_s
         self._first_seen: dict[tuple[str, str], float] = {}
         self._announced: set[str] = set()
@@ -207,7 +204,7 @@ class RolloutWatcher:
         self._claims: Sequence[Mapping[str, Any]] = ()
 
     def wait(self, deployments: Sequence[WatchedDeployment]) -> None:
-        start = self.clock()
+        start = self.poller.clock()
         pending = list(deployments)
         last = PodProgress("waiting for the rollout")
         while pending:
@@ -222,13 +219,13 @@ class RolloutWatcher:
                     self.reporter.phase(progress.phase, prefix + progress.detail)
             if not pending:
                 break
-            if self.clock() - start > self.timeout_s:
+            if self.poller.clock() - start > self.timeout_s:
                 raise OperationError(
                     f"the rollout did not finish within kubernetes.rollout_timeout_s={self.timeout_s:g}s "
                     f"(last: {last.phase}{': ' + last.detail if last.detail else ''}); see 'inferctl logs' and "
                     "'kubectl describe pod', or raise the timeout",
                 )
-            self.sleep(self.poll_s)
+            self.poller.pause()
         self.reporter.phase("ready")
 
     def _check(self, watched: WatchedDeployment) -> PodProgress | None:
@@ -243,8 +240,8 @@ class RolloutWatcher:
         pods = self.client.list("v1", "Pod", labels=match)
         if not pods:
             return PodProgress("waiting for pods", state.message)
-        claims = self.client.list("karpenter.sh/v1", "NodeClaim", missing_ok=True) if self.karpenter else []
-        pools = self.client.list("karpenter.sh/v1", "NodePool", missing_ok=True) if self.karpenter else []
+        claims = self.client.list(KARPENTER_API, "NodeClaim", missing_ok=True) if self.karpenter else []
+        pools = self.client.list(KARPENTER_API, "NodePool", missing_ok=True) if self.karpenter else []
         self._gpu_nodes = None  # listed once per poll, and only when a pod waits for a node
         self._karpenter_state = None
         self._pools = pools
@@ -298,7 +295,7 @@ class RolloutWatcher:
         may not read them (or EC2NodeClasses) gets the diagnoses the rest allows."""
         if self._karpenter_state is None:
             if self._karpenter_served is None:
-                self._karpenter_served = self.client.serves("karpenter.sh/v1", "NodePool")
+                self._karpenter_served = self.client.serves(KARPENTER_API, "NodePool")
                 if self._karpenter_served:  # the cluster's own answer beats the config's
                     self.kubernetes_version = self.client.server_version() or self.kubernetes_version
             served = self._karpenter_served
@@ -336,8 +333,8 @@ class RolloutWatcher:
         grace = SETTLE_GRACES.get(diagnosis.reason)
         if grace is None:
             raise diagnosis.error()
-        first = self._first_seen.setdefault((pod, diagnosis.reason), self.clock())
-        if self.clock() - first >= grace * self.scheduling_grace_s:
+        first = self._first_seen.setdefault((pod, diagnosis.reason), self.poller.clock())
+        if self.poller.clock() - first >= grace * self.scheduling_grace_s:
             raise diagnosis.error()
 
 

@@ -9,14 +9,13 @@ else's pods run there.
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.objects import (
     PROTECTED_NAMESPACES,
-    Obj,
+    Object,
     created_by,
     describe,
     identity,
@@ -24,10 +23,11 @@ from inferctl.kube.objects import (
     name_of,
     namespace_of,
 )
-from inferctl.render.meta import LABEL_PLATFORM
+from inferctl.kube_names import KARPENTER_API, KARPENTER_NODEPOOL, LABEL_PLATFORM
+from inferctl.poller import DEFAULT_POLLER, Poller
+from inferctl.progress import Reporter
 from inferctl.render.order import sort_for_delete
 from inferctl.render.secrets import secret_owner
-from inferctl.targets.base import Reporter
 
 # What the live line shows first when several things are still going (the slow, billable ones).
 _PRIORITY = {
@@ -44,18 +44,16 @@ class Teardown:
         reporter: Reporter,
         *,
         timeout_s: float,
-        poll_s: float = 3.0,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        poller: Poller = DEFAULT_POLLER,
     ) -> None:
         self.client = client
         self.reporter = reporter
         self.timeout_s = timeout_s
-        self.poll_s = poll_s
-        self.clock = clock
-        self.sleep = sleep
+        self.poller = poller
 
-    def run(self, objects: Sequence[Obj], *, platform_objects: Sequence[Obj] = (), platform: bool = False) -> None:
+    def run(
+        self, objects: Sequence[Object], *, platform_objects: Sequence[Object] = (), platform: bool = False
+    ) -> None:
         """Delete ``objects`` in reverse apply order, waiting for each stage to be really gone.
 
         ``platform_objects`` (the Karpenter pools and their helpers) are removed only with ``platform``, after
@@ -76,7 +74,7 @@ class Teardown:
         self._delete(namespaces)
         self._wait_gone(namespaces)
 
-    def _owned_secret(self, secret: Obj) -> bool:
+    def _owned_secret(self, secret: Object) -> bool:
         """Only a Secret inferctl created (render.secrets' ownership label) is deleted; a user's stays."""
         live = self.client.get("v1", "Secret", name_of(secret), namespace_of(secret))
         if live is None:
@@ -86,10 +84,10 @@ class Teardown:
             return False
         return True
 
-    def _owned_namespaces(self, namespaces: Sequence[Obj]) -> list[Obj]:
+    def _owned_namespaces(self, namespaces: Sequence[Object]) -> list[Object]:
         """The namespaces safe to delete: created by this platform (``inferctl.io/created-by``), not a system
         one, and with no pods left of anyone else (deleting a namespace deletes everything in it)."""
-        owned: list[Obj] = []
+        owned: list[Object] = []
         for namespace in namespaces:
             name = name_of(namespace)
             if name in PROTECTED_NAMESPACES:
@@ -113,15 +111,15 @@ class Teardown:
             owned.append(namespace)
         return owned
 
-    def _delete(self, objects: Sequence[Obj]) -> None:
+    def _delete(self, objects: Sequence[Object]) -> None:
         for obj in objects:
             self.reporter.phase("deleting", describe(obj))
             if not self.client.delete(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj)):
                 self.reporter.info(f"{describe(obj)}: already gone")
 
-    def _wait_gone(self, objects: Sequence[Obj], *, pool_names: Sequence[str] = ()) -> None:
+    def _wait_gone(self, objects: Sequence[Object], *, pool_names: Sequence[str] = ()) -> None:
         """Poll until the objects, their pods, and the pools' NodeClaims and nodes are all gone."""
-        start = self.clock()
+        start = self.poller.clock()
         while True:
             left = self._remaining(objects, pool_names)
             if not left:
@@ -129,15 +127,15 @@ class Teardown:
             phase, detail = min(left, key=lambda item: _PRIORITY.get(item[0], len(_PRIORITY)))
             more = f" (+{len(left) - 1} more)" if len(left) > 1 else ""
             self.reporter.phase(phase, detail + more)
-            if self.clock() - start > self.timeout_s:
+            if self.poller.clock() - start > self.timeout_s:
                 still = "; ".join(d for _, d in left[:5])
                 raise OperationError(
                     f"teardown did not finish within kubernetes.delete_timeout_s={self.timeout_s:g}s "
                     f"(still present: {still}); run down again (it is safe) or check the controllers",
                 )
-            self.sleep(self.poll_s)
+            self.poller.pause()
 
-    def _remaining(self, objects: Sequence[Obj], pool_names: Sequence[str]) -> list[tuple[str, str]]:
+    def _remaining(self, objects: Sequence[Object], pool_names: Sequence[str]) -> list[tuple[str, str]]:
         left: list[tuple[str, str]] = []
         for obj in objects:
             current = self.client.get(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj))
@@ -155,8 +153,8 @@ class Teardown:
                         names = ", ".join(name_of(p) for p in pods[:3])
                         left.append(("waiting for pods to stop", f"{len(pods)} pod(s) of {name_of(obj)}: {names}"))
         for pool in pool_names:
-            selector = {"karpenter.sh/nodepool": pool}
-            claims = self.client.list("karpenter.sh/v1", "NodeClaim", labels=selector, missing_ok=True)
+            selector = {KARPENTER_NODEPOOL: pool}
+            claims = self.client.list(KARPENTER_API, "NodeClaim", labels=selector, missing_ok=True)
             nodes = self.client.list("v1", "Node", labels=selector)
             if claims or nodes:
                 left.append(

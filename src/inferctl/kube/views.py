@@ -6,6 +6,7 @@ JSON-able dicts out.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
@@ -18,20 +19,79 @@ from inferctl.kube.objects import (
     parse_time,
     pod_requests,
 )
+from inferctl.kube_names import (
+    EKS_NODEGROUP,
+    GPU_RESOURCE,
+    KARPENTER_CAPACITY_TYPE,
+    KARPENTER_NODEPOOL,
+    NODE_INSTANCE_TYPE,
+    NODE_INSTANCE_TYPE_BETA,
+    NODE_ZONE,
+)
 
 HOURS_PER_MONTH = 730  # AWS's convention for monthly prices
-GPU_RESOURCE = "nvidia.com/gpu"
 GIB = 2.0**30
 
 # (instance type, capacity type) -> USD per hour, or None when the catalog does not know the type.
 PriceLookup = Callable[[str, str], float | None]
 
 
+@dataclass(frozen=True)
+class NodeRow:
+    """One node: what it is, what is requested of it against what it offers, and its price."""
+
+    name: str
+    instance_type: str | None
+    capacity_type: str
+    zone: str | None
+    group: str | None
+    age: str
+    ready: str
+    pods: int
+    cpu_requested: float
+    cpu_allocatable: float
+    memory_requested_gib: float
+    memory_allocatable_gib: float
+    gpu_requested: int
+    gpu_allocatable: int
+    usd_per_hour: float | None
+
+
+@dataclass(frozen=True)
+class FleetTotals:
+    """The fleet: sums of the rows; ``usd_per_hour`` of the priced nodes (``unpriced`` counts the others)."""
+
+    nodes: int
+    cpu_requested: float
+    cpu_allocatable: float
+    memory_requested_gib: float
+    memory_allocatable_gib: float
+    gpu_requested: int
+    gpu_allocatable: int
+    usd_per_hour: float
+    usd_per_month: float
+    unpriced: int
+
+
+@dataclass(frozen=True)
+class NodesView:
+    """``inferctl nodes``: the rows and their totals; ``context`` is the kubeconfig context they were read from.
+    :meth:`to_dict` is the JSON of ``--output json`` (its keys are a contract)."""
+
+    nodes: list[NodeRow]
+    totals: FleetTotals
+    context: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        head: dict[str, Any] = {} if self.context is None else {"context": self.context}
+        return {**head, "nodes": [asdict(row) for row in self.nodes], "totals": asdict(self.totals)}
+
+
 def capacity_type(node: Mapping[str, Any]) -> str:
     """``spot`` / ``on-demand`` from Karpenter's or an EKS managed node group's label; ``unknown`` otherwise."""
     labels = labels_of(node)
-    if "karpenter.sh/capacity-type" in labels:
-        return labels["karpenter.sh/capacity-type"]
+    if KARPENTER_CAPACITY_TYPE in labels:
+        return labels[KARPENTER_CAPACITY_TYPE]
     eks = labels.get("eks.amazonaws.com/capacityType")
     if eks:
         return eks.lower().replace("_", "-")
@@ -41,7 +101,7 @@ def capacity_type(node: Mapping[str, Any]) -> str:
 def node_group(node: Mapping[str, Any]) -> str | None:
     """The Karpenter NodePool or EKS node group a node belongs to."""
     labels = labels_of(node)
-    return labels.get("karpenter.sh/nodepool") or labels.get("eks.amazonaws.com/nodegroup")
+    return labels.get(KARPENTER_NODEPOOL) or labels.get(EKS_NODEGROUP)
 
 
 def _ready(obj: Mapping[str, Any]) -> str:
@@ -82,7 +142,7 @@ def nodes_view(
     *,
     price: PriceLookup,
     now: datetime,
-) -> dict[str, Any]:
+) -> NodesView:
     """Per node: instance type, capacity type, zone, age, CPU/memory/GPU requested vs allocatable, $/h; and totals.
 
     Requests count running and pending pods bound to the node (finished pods hold nothing), as
@@ -104,47 +164,58 @@ def nodes_view(
         labels = labels_of(node)
         allocatable = node.get("status", {}).get("allocatable") or {}
         used = requested.get(name, {})
-        instance = labels.get("node.kubernetes.io/instance-type") or labels.get("beta.kubernetes.io/instance-type")
+        instance = labels.get(NODE_INSTANCE_TYPE) or labels.get(NODE_INSTANCE_TYPE_BETA)
         capacity = capacity_type(node)
         hourly = price(instance, capacity) if instance else None
         rows.append(
-            {
-                "name": name,
-                "instance_type": instance,
-                "capacity_type": capacity,
-                "zone": labels.get("topology.kubernetes.io/zone"),
-                "group": node_group(node),
-                "age": _age(node, now),
-                "ready": _ready(node),
-                "pods": pod_count.get(name, 0),
-                "cpu_requested": _round(used.get("cpu", 0.0), 3),
-                "cpu_allocatable": _round(parse_quantity(allocatable.get("cpu")), 3),
-                "memory_requested_gib": _round(used.get("memory", 0.0) / GIB),
-                "memory_allocatable_gib": _round(parse_quantity(allocatable.get("memory")) / GIB),
-                "gpu_requested": int(used.get(GPU_RESOURCE, 0.0)),
-                "gpu_allocatable": int(parse_quantity(allocatable.get(GPU_RESOURCE))),
-                "usd_per_hour": hourly,
-            }
+            NodeRow(
+                name=name,
+                instance_type=instance,
+                capacity_type=capacity,
+                zone=labels.get(NODE_ZONE),
+                group=node_group(node),
+                age=_age(node, now),
+                ready=_ready(node),
+                pods=pod_count.get(name, 0),
+                cpu_requested=_round(used.get("cpu", 0.0), 3),
+                cpu_allocatable=_round(parse_quantity(allocatable.get("cpu")), 3),
+                memory_requested_gib=_round(used.get("memory", 0.0) / GIB),
+                memory_allocatable_gib=_round(parse_quantity(allocatable.get("memory")) / GIB),
+                gpu_requested=int(used.get(GPU_RESOURCE, 0.0)),
+                gpu_allocatable=int(parse_quantity(allocatable.get(GPU_RESOURCE))),
+                usd_per_hour=hourly,
+            )
         )
-    return {"nodes": rows, "totals": totals(rows)}
+    return NodesView(nodes=rows, totals=totals(rows))
 
 
-def totals(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+def totals(rows: Sequence[NodeRow]) -> FleetTotals:
     """Fleet totals; ``usd_per_hour`` sums the nodes with a known price (``unpriced`` counts the others)."""
-    priced = [r["usd_per_hour"] for r in rows if r["usd_per_hour"] is not None]
+    priced = [r.usd_per_hour for r in rows if r.usd_per_hour is not None]
     hourly = round(sum(priced), 4)
-    return {
-        "nodes": len(rows),
-        "cpu_requested": _round(sum(r["cpu_requested"] for r in rows), 3),
-        "cpu_allocatable": _round(sum(r["cpu_allocatable"] for r in rows), 3),
-        "memory_requested_gib": _round(sum(r["memory_requested_gib"] for r in rows)),
-        "memory_allocatable_gib": _round(sum(r["memory_allocatable_gib"] for r in rows)),
-        "gpu_requested": sum(r["gpu_requested"] for r in rows),
-        "gpu_allocatable": sum(r["gpu_allocatable"] for r in rows),
-        "usd_per_hour": hourly,
-        "usd_per_month": round(hourly * HOURS_PER_MONTH, 2),
-        "unpriced": len(rows) - len(priced),
-    }
+    return FleetTotals(
+        nodes=len(rows),
+        cpu_requested=_round(sum(r.cpu_requested for r in rows), 3),
+        cpu_allocatable=_round(sum(r.cpu_allocatable for r in rows), 3),
+        memory_requested_gib=_round(sum(r.memory_requested_gib for r in rows)),
+        memory_allocatable_gib=_round(sum(r.memory_allocatable_gib for r in rows)),
+        gpu_requested=sum(r.gpu_requested for r in rows),
+        gpu_allocatable=sum(r.gpu_allocatable for r in rows),
+        usd_per_hour=hourly,
+        usd_per_month=round(hourly * HOURS_PER_MONTH, 2),
+        unpriced=len(rows) - len(priced),
+    )
 
 
-__all__ = ["HOURS_PER_MONTH", "PriceLookup", "capacity_type", "node_group", "nodepool_rows", "nodes_view", "totals"]
+__all__ = [
+    "HOURS_PER_MONTH",
+    "FleetTotals",
+    "NodeRow",
+    "NodesView",
+    "PriceLookup",
+    "capacity_type",
+    "node_group",
+    "nodepool_rows",
+    "nodes_view",
+    "totals",
+]

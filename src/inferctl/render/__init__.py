@@ -6,13 +6,14 @@ concern: ``workload`` (Deployment, model cache), ``exposure`` (Service, PDB, Net
 ``secrets`` (shapes; values only at apply time), ``order`` (apply and delete order), ``output`` (YAML).
 """
 
+from inferctl.kube_names import LABEL_MODEL, LABEL_PLATFORM
 from inferctl.render.exposure import render_exposure, render_service, service_type
 from inferctl.render.karpenter import node_role_name, render_karpenter
-from inferctl.render.meta import LABEL_MODEL, LABEL_PLATFORM, Object, render_namespace
+from inferctl.render.meta import Object, render_namespace
 from inferctl.render.observability import render_observability
 from inferctl.render.order import APPLY_ORDER, kind_rank, sort_for_apply, sort_for_delete
 from inferctl.render.output import write_directory, yaml_stream
-from inferctl.render.platform import render_platform, uses_karpenter
+from inferctl.render.platform import render_platform
 from inferctl.render.secrets import SecretValues, render_secrets
 from inferctl.render.workload import (
     CONTAINER_NAME,
@@ -45,7 +46,6 @@ __all__ = [
     "service_type",
     "sort_for_apply",
     "sort_for_delete",
-    "uses_karpenter",
     "write_directory",
     "yaml_stream",
 ]

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
+from inferctl.kube_names import APP_COMPONENT, APP_INSTANCE, APP_MANAGED_BY, APP_NAME, APP_PART_OF
 from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
 from inferctl.render.meta import Object, metadata, model_labels
@@ -40,11 +41,11 @@ EXTERNAL_SCALER = f"{HTTP_ADDON_CHART}-external-scaler.{KEDA_NAMESPACE}:9090"
 INTERCEPTOR_PROXY_PORT = 8080
 INTERCEPTOR_ADMIN_PORT = 9090
 INTERCEPTOR_SELECTOR = {
-    "app.kubernetes.io/component": "interceptor",
-    "app.kubernetes.io/name": "http-add-on",
-    "app.kubernetes.io/part-of": HTTP_ADDON_CHART,
-    "app.kubernetes.io/managed-by": "Helm",
-    "app.kubernetes.io/instance": HTTP_ADDON_RELEASE,
+    APP_COMPONENT: "interceptor",
+    APP_NAME: "http-add-on",
+    APP_PART_OF: HTTP_ADDON_CHART,
+    APP_MANAGED_BY: "Helm",
+    APP_INSTANCE: HTTP_ADDON_RELEASE,
 }
 # The Prometheus inferctl installs on aws: release "prometheus" of prometheus-community/prometheus, whose server
 # Service is "<fullname>-server" on port 80 (charts/prometheus/templates/_helpers.tpl, values.yaml server.service).
@@ -172,7 +173,7 @@ def entry_service_name(config: PlatformConfig, model: ModelDeployment) -> str:
 
 
 def _behind_nlb(config: PlatformConfig) -> bool:
-    return config.target == "aws" and service_type(config) == "LoadBalancer"
+    return config.traits.load_balancer_by_default and service_type(config) == "LoadBalancer"
 
 
 def render_entry_service(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:

@@ -81,7 +81,7 @@ def behind_aws_nlb(config: PlatformConfig) -> bool:
     """The model's Service is an NLB made by the AWS Load Balancer Controller (see render.exposure)."""
     from inferctl.render.exposure import service_type  # exposure imports the workload: import at call time
 
-    return config.target == "aws" and service_type(config) == "LoadBalancer"
+    return config.traits.load_balancer_by_default and service_type(config) == "LoadBalancer"
 
 
 def drain_timings(config: PlatformConfig, model: ModelDeployment | None = None) -> DrainTimings:

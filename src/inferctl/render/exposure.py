@@ -12,8 +12,9 @@ from typing import Any, Literal
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import CONTAINER_PORT
+from inferctl.kube_names import LABEL_PLATFORM, PORT_NAME
 from inferctl.render.drain import nlb_deregistration_delay_s
-from inferctl.render.meta import PORT_NAME, SERVICE_PORT, Object, metadata, model_labels, selector_labels
+from inferctl.render.meta import SERVICE_PORT, Object, metadata, model_labels, selector_labels
 from inferctl.render.workload import HEALTH_PATH
 
 AWS_LB_CLASS = "service.k8s.aws/nlb"
@@ -23,12 +24,12 @@ _ANN = "service.beta.kubernetes.io/aws-load-balancer-"
 def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]:
     chosen = config.endpoint.exposure.service_type
     if chosen == "auto":
-        return "LoadBalancer" if config.target == "aws" else "ClusterIP"
+        return "LoadBalancer" if config.traits.load_balancer_by_default else "ClusterIP"
     return chosen
 
 
 def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
-    tags = {"inferctl.io/platform": config.name, **config.aws.tags}
+    tags = {LABEL_PLATFORM: config.name, **config.aws.tags}
     return {
         f"{_ANN}type": "external",
         f"{_ANN}nlb-target-type": "ip",
@@ -46,7 +47,7 @@ def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
 def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
     kind = service_type(config)
     exposure = config.endpoint.exposure
-    on_aws_lb = kind == "LoadBalancer" and config.target == "aws"
+    on_aws_lb = kind == "LoadBalancer" and config.traits.load_balancer_by_default
     spec: dict[str, Any] = {
         "type": kind,
         "selector": selector_labels(config, model),

@@ -14,20 +14,29 @@ from typing import Any
 
 from inferctl.config.models import CpuPool, GpuPool, PlatformConfig
 from inferctl.errors import ConfigError
-from inferctl.render.meta import LABEL_POOL, Object, metadata, platform_labels
+from inferctl.kube_names import (
+    APP_NAME,
+    GPU_RESOURCE,
+    KARPENTER_CAPACITY_TYPE,
+    KARPENTER_DISCOVERY,
+    KARPENTER_NODECLAIM,
+    KARPENTER_NODEPOOL,
+    LABEL_PLATFORM,
+    LABEL_POOL,
+)
+from inferctl.render.meta import Object, metadata, platform_labels
 
 KARPENTER_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"
-DISCOVERY_TAG = "karpenter.sh/discovery"
-GPU_RESOURCE = "nvidia.com/gpu"
+DISCOVERY_TAG = KARPENTER_DISCOVERY
 NODE_ROLE_PREFIX = "KarpenterNodeRole-"
 _IAM_ROLE_NAME_MAX = 64
 
 # Tags Karpenter sets itself and its CRD forbids in spec.tags.
 _RESTRICTED_TAGS = (
     "eks:eks-cluster-name",
-    "karpenter.sh/nodepool",
-    "karpenter.sh/nodeclaim",
+    KARPENTER_NODEPOOL,
+    KARPENTER_NODECLAIM,
     "karpenter.k8s.aws/ec2nodeclass",
 )
 
@@ -48,7 +57,7 @@ def node_role_name(config: PlatformConfig) -> str:
     IAM caps role names at 64 characters; a longer name is cut and made unique with a short hash.
     """
     name = f"{NODE_ROLE_PREFIX}{config.cluster_name}"
-    if config.target == "aws":  # inferctl creates it there; IAM names are per account, so one per region
+    if config.traits.owns_infrastructure:  # inferctl creates it there; IAM names are per account, so one per region
         name = f"{name}-{config.aws.region}"
     if len(name) <= _IAM_ROLE_NAME_MAX:
         return name
@@ -69,7 +78,7 @@ def _tags(config: PlatformConfig, pool_name: str) -> dict[str, str]:
     for key in config.aws.tags:
         if key in _RESTRICTED_TAGS or key.startswith("kubernetes.io/cluster"):
             raise ConfigError(f"aws.tags: {key!r} is set by EKS or Karpenter itself; remove it from aws.tags")
-    return {**config.aws.tags, "inferctl.io/platform": config.name, "inferctl.io/pool": pool_name}
+    return {**config.aws.tags, LABEL_PLATFORM: config.name, LABEL_POOL: pool_name}
 
 
 def _ebs(size_gib: int, *, fast: bool) -> dict[str, Any]:
@@ -150,7 +159,7 @@ def _node_pool(
                     "nodeClassRef": {"group": NODECLASS_GROUP, "kind": "EC2NodeClass", "name": pool.name},
                     "requirements": [
                         *requirements,
-                        _requirement("karpenter.sh/capacity-type", "In", list(pool.capacity_types)),
+                        _requirement(KARPENTER_CAPACITY_TYPE, "In", list(pool.capacity_types)),
                         _requirement("kubernetes.io/arch", "In", ["amd64"]),
                         _requirement("kubernetes.io/os", "In", ["linux"]),
                     ],
@@ -204,9 +213,7 @@ def render_gpu_node_pool(config: PlatformConfig) -> Object:
 
 def disruption_warnings(config: PlatformConfig) -> list[str]:
     """Single-replica models the GPU pool will interrupt by design: node expiry, spot interruptions."""
-    from inferctl.render.platform import uses_karpenter
-
-    if not uses_karpenter(config):
+    if not config.uses_karpenter:
         return []
     pool = config.pools.gpu
     warnings = []
@@ -258,7 +265,7 @@ def render_device_plugin(config: PlatformConfig) -> Object:
     It must run as root (it writes its socket into the kubelet's root-owned device-plugins directory); it gets
     nothing else: no privilege escalation, no capabilities, RuntimeDefault seccomp, a read-only root.
     """
-    labels = {**platform_labels(config), "app.kubernetes.io/name": DEVICE_PLUGIN_NAME}
+    labels = {**platform_labels(config), APP_NAME: DEVICE_PLUGIN_NAME}
     selector = _device_plugin_selector(config)
     resources = {"cpu": "50m", "memory": "64Mi"}
     return {
@@ -280,7 +287,7 @@ def render_device_plugin(config: PlatformConfig) -> Object:
                                 "nodeSelectorTerms": [
                                     {
                                         "matchExpressions": [
-                                            _requirement("karpenter.sh/nodepool", "In", [config.pools.gpu.name])
+                                            _requirement(KARPENTER_NODEPOOL, "In", [config.pools.gpu.name])
                                         ]
                                     }
                                 ]
@@ -328,14 +335,14 @@ def render_device_plugin_network_policy(config: PlatformConfig) -> Object:
         "metadata": metadata(
             DEVICE_PLUGIN_NAME,
             namespace=DEVICE_PLUGIN_NAMESPACE,
-            labels={**platform_labels(config), "app.kubernetes.io/name": DEVICE_PLUGIN_NAME},
+            labels={**platform_labels(config), APP_NAME: DEVICE_PLUGIN_NAME},
         ),
         "spec": {"podSelector": {"matchLabels": _device_plugin_selector(config)}, "policyTypes": ["Ingress"]},
     }
 
 
 def _device_plugin_selector(config: PlatformConfig) -> dict[str, str]:
-    return {"app.kubernetes.io/name": DEVICE_PLUGIN_NAME, "inferctl.io/platform": config.name}
+    return {APP_NAME: DEVICE_PLUGIN_NAME, LABEL_PLATFORM: config.name}
 
 
 def render_karpenter(config: PlatformConfig) -> list[Object]:

@@ -1,7 +1,8 @@
 """Names, labels and small helpers every renderer shares.
 
 Label keys follow Kubernetes' recommended ``app.kubernetes.io/*`` set; the ``inferctl.io/*`` keys are what the
-Kubernetes target selects on (status, logs, teardown), so they are stable across releases.
+Kubernetes target selects on (status, logs, teardown), so they are stable across releases. The keys themselves live
+in :mod:`inferctl.kube_names`, shared with kube/ which reads them back.
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.kube_names import (
+    APP_COMPONENT,
+    APP_INSTANCE,
+    APP_MANAGED_BY,
+    APP_NAME,
+    APP_PART_OF,
+    LABEL_MODEL,
+    LABEL_PLATFORM,
+)
 
-LABEL_PLATFORM = "inferctl.io/platform"
-LABEL_MODEL = "inferctl.io/model"
-LABEL_POOL = "inferctl.io/pool"
 MANAGED_BY = "inferctl"
 
-# The container port's name; Service targetPort and PodMonitor refer to it by name, never by number.
-PORT_NAME = "http"
 SERVICE_PORT = 80
 
 Object = dict[str, Any]
@@ -25,8 +30,8 @@ Object = dict[str, Any]
 def platform_labels(config: PlatformConfig) -> dict[str, str]:
     """Labels on every namespaced object inferctl creates for ``config``."""
     return {
-        "app.kubernetes.io/managed-by": MANAGED_BY,
-        "app.kubernetes.io/part-of": "inferctl",
+        APP_MANAGED_BY: MANAGED_BY,
+        APP_PART_OF: "inferctl",
         LABEL_PLATFORM: config.name,
     }
 
@@ -42,9 +47,9 @@ def selector_labels(config: PlatformConfig, model: ModelDeployment) -> dict[str,
 def model_labels(config: PlatformConfig, model: ModelDeployment) -> dict[str, str]:
     return {
         **platform_labels(config),
-        "app.kubernetes.io/name": "vllm",
-        "app.kubernetes.io/instance": model.name,
-        "app.kubernetes.io/component": "model-server",
+        APP_NAME: "vllm",
+        APP_INSTANCE: model.name,
+        APP_COMPONENT: "model-server",
         LABEL_MODEL: model.name,
     }
 

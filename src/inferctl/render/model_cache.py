@@ -21,6 +21,7 @@ from inferctl.cache.location import CacheLocation, cache_location, streamer_limi
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import streamer_args
 from inferctl.errors import ConfigError
+from inferctl.kube_names import ANNOTATION_CACHE_URI, APP_COMPONENT, KARPENTER_NODEPOOL, LABEL_MIRROR_OF
 from inferctl.render.meta import Object, gib, metadata, model_labels, platform_labels
 from inferctl.sizing.placement import Placement
 
@@ -35,7 +36,6 @@ MIRROR_CPU = "2"  # hashing and the transfer manager's threads; the download is 
 MIRROR_MEMORY = "4Gi"
 MIRROR_RUN_AS = 10001
 MIRROR_COMPONENT = "model-mirror"
-MIRROR_OF = "inferctl.io/mirror-of"
 # Flags the cache sets; in extra_args they would fight it.
 CACHE_MANAGED_FLAGS = frozenset({"--load-format", "--tokenizer", "--model-loader-extra-config", "--revision"})
 
@@ -120,9 +120,7 @@ def render_mirror_network_policy(config: PlatformConfig) -> Object:
             MIRROR_SCRIPT_CONFIGMAP, namespace=config.kubernetes.namespace, labels=platform_labels(config)
         ),
         "spec": {
-            "podSelector": {
-                "matchLabels": {**platform_labels(config), "app.kubernetes.io/component": MIRROR_COMPONENT}
-            },
+            "podSelector": {"matchLabels": {**platform_labels(config), APP_COMPONENT: MIRROR_COMPONENT}},
             "policyTypes": ["Ingress"],
         },
     }
@@ -140,14 +138,14 @@ def render_mirror_job(
     location = check_cache_model(config, model, index)
     if location is None:
         raise ConfigError(f"model {model.name!r} is not served from the S3 cache; set cache.enabled or models[].cache")
-    labels = {**model_labels(config, model), "app.kubernetes.io/component": MIRROR_COMPONENT}
+    labels = {**model_labels(config, model), APP_COMPONENT: MIRROR_COMPONENT}
     # The Job's pods must not match the Deployment's selector (platform + model): rollout, status and teardown
     # count that selector's pods as model servers.
-    pod_labels = {**platform_labels(config), "app.kubernetes.io/component": MIRROR_COMPONENT, MIRROR_OF: model.name}
+    pod_labels = {**platform_labels(config), APP_COMPONENT: MIRROR_COMPONENT, LABEL_MIRROR_OF: model.name}
     scratch = mirror_work_size(placement)
     selector = {"kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64"}
     if karpenter:
-        selector["karpenter.sh/nodepool"] = config.pools.cpu.name
+        selector[KARPENTER_NODEPOOL] = config.pools.cpu.name
     env = [
         {"name": "CACHE_BUCKET", "value": location.bucket},
         {"name": "MODEL_ID", "value": model.source},
@@ -223,7 +221,7 @@ def render_mirror_job(
             mirror_job_name(model),
             namespace=config.kubernetes.namespace,
             labels=labels,
-            annotations={"inferctl.io/cache-uri": location.uri},
+            annotations={ANNOTATION_CACHE_URI: location.uri},
         ),
         "spec": {
             "backoffLimit": 2,  # a flaky download retries; a gated model or a denied bucket fails fast enough

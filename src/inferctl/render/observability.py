@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 from inferctl.config.models import PlatformConfig
+from inferctl.kube_names import APP_NAME, LABEL_PLATFORM, PORT_NAME
 from inferctl.render.dashboard import grafana_dashboard
-from inferctl.render.meta import LABEL_PLATFORM, PORT_NAME, Object, metadata, platform_labels
+from inferctl.render.meta import Object, metadata, platform_labels
 
 # The Grafana Helm chart's dashboard sidecar watches ConfigMaps labelled ``sidecar.dashboards.label``, default
 # ``grafana_dashboard``; its ``labelValue`` defaults to "" (any value; the chart then sets no LABEL_VALUE), so "1"
@@ -28,7 +29,7 @@ def render_pod_monitor(config: PlatformConfig) -> Object:
         "kind": "PodMonitor",
         "metadata": metadata(f"{config.name}-vllm", namespace=config.kubernetes.namespace, labels=labels),
         "spec": {
-            "selector": {"matchLabels": {LABEL_PLATFORM: config.name, "app.kubernetes.io/name": "vllm"}},
+            "selector": {"matchLabels": {LABEL_PLATFORM: config.name, APP_NAME: "vllm"}},
             "podMetricsEndpoints": [{"port": PORT_NAME, "path": "/metrics", "interval": "15s"}],
         },
     }

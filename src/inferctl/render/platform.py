@@ -18,11 +18,6 @@ from inferctl.render.workload import render_workload
 from inferctl.sizing.placement import Placement
 
 
-def uses_karpenter(config: PlatformConfig) -> bool:
-    """Karpenter pools exist on the aws target always, elsewhere when ``kubernetes.karpenter`` says so."""
-    return config.target == "aws" or config.kubernetes.karpenter
-
-
 def render_platform(
     config: PlatformConfig,
     placements: Mapping[str, Placement],
@@ -34,13 +29,13 @@ def render_platform(
     policies, services, deployments, monitors.
 
     ``placements`` maps each model name to its sizing result. ``secret_values`` None (the default) renders the
-    secrets without data. ``include_karpenter`` None follows :func:`uses_karpenter`; a caller that manages the
+    secrets without data. ``include_karpenter`` None follows ``config.uses_karpenter``; a caller that manages the
     pools elsewhere (the Pulumi program, from :func:`render_karpenter`) passes False.
     """
-    karpenter = uses_karpenter(config)
+    karpenter = config.uses_karpenter
     objects: list[Object] = []
     if config.kubernetes.namespace not in SYSTEM_NAMESPACES:  # never relabel default, kube-system...
-        objects.append(render_namespace(config, on_aws=config.target == "aws"))
+        objects.append(render_namespace(config, on_aws=config.traits.owns_infrastructure))
     objects += render_secrets(config, secret_values)
     objects += render_observability(config)
     if karpenter if include_karpenter is None else include_karpenter:

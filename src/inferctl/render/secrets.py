@@ -17,14 +17,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from inferctl.config.models import PlatformConfig
+from inferctl.kube_names import ANNOTATION_KEYS, ANNOTATION_PURPOSE, CREATED_BY
 from inferctl.render.meta import Object, metadata, platform_labels
-
-SECRET_OWNER_LABEL = "inferctl.io/created-by"
 
 
 def secret_owner(obj: Mapping[str, Any]) -> str | None:
     """The platform that created this Secret (its ownership label), or None for a Secret inferctl did not create."""
-    value = (obj.get("metadata", {}).get("labels") or {}).get(SECRET_OWNER_LABEL)
+    value = (obj.get("metadata", {}).get("labels") or {}).get(CREATED_BY)
     return str(value) if value else None
 
 
@@ -59,8 +58,8 @@ def _secret(config: PlatformConfig, name: str, key: str, value: str | None, purp
         "metadata": metadata(
             name,
             namespace=config.kubernetes.namespace,
-            labels={**platform_labels(config), SECRET_OWNER_LABEL: config.name},
-            annotations={"inferctl.io/purpose": purpose, "inferctl.io/keys": key},
+            labels={**platform_labels(config), CREATED_BY: config.name},
+            annotations={ANNOTATION_PURPOSE: purpose, ANNOTATION_KEYS: key},
         ),
         "type": "Opaque",
     }

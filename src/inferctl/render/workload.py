@@ -22,10 +22,31 @@ import math
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
-from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, VLLM_SERVE_COMMAND, engine_args, server_args
+from inferctl.engine import (
+    API_KEY_ENV,
+    CONTAINER_PORT,
+    SERVER_ENV_DEFAULTS,
+    VLLM_SERVE_COMMAND,
+    engine_args,
+    server_args,
+    server_env,
+)
 from inferctl.errors import ConfigError, PlanError
+from inferctl.kube_names import (
+    ANNOTATION_GPU,
+    ANNOTATION_INSTANCE_TYPE,
+    ANNOTATION_KV_CACHE_TOKENS,
+    ANNOTATION_MAX_MODEL_LEN,
+    ANNOTATION_SOURCE,
+    GPU_RESOURCE,
+    KARPENTER_DO_NOT_DISRUPT,
+    KARPENTER_NODEPOOL,
+    NODE_INSTANCE_TYPE,
+    NODE_ZONE,
+    PORT_NAME,
+)
 from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
-from inferctl.render.meta import PORT_NAME, Object, gib, metadata, model_labels, selector_labels
+from inferctl.render.meta import Object, gib, metadata, model_labels, selector_labels
 from inferctl.render.model_cache import MODEL_SERVICE_ACCOUNT, cache_env, cache_loader, check_cache_model
 from inferctl.sizing.placement import Placement
 
@@ -46,10 +67,7 @@ MIN_STARTUP_BUDGET_S = 40 * 60
 SCRATCH_SIZE = "8Gi"  # HOME (compile caches) and /tmp each
 
 # Node labels only Karpenter-provisioned AWS nodes carry.
-NODEPOOL_LABEL = "karpenter.sh/nodepool"
 GPU_MEMORY_LABEL = "karpenter.k8s.aws/instance-gpu-memory"  # MiB per GPU
-INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
-GPU_RESOURCE = "nvidia.com/gpu"
 
 
 def check_cluster_model(model: ModelDeployment, index: int) -> None:
@@ -145,17 +163,15 @@ def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, pla
 
 
 def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
-    plain = {
+    container = {
         "HOME": HOME_DIR,
         "USER": "vllm",
         "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
-        "VLLM_NO_USAGE_STATS": "1",
-        "DO_NOT_TRACK": "1",
     }
-    plain.update({item["name"]: item["value"] for item in cache_env(config, model)})
-    plain.update(sorted(model.engine.env.items()))  # the user's values win over our defaults
+    cache = {item["name"]: item["value"] for item in cache_env(config, model)}
+    plain = server_env(model, container, SERVER_ENV_DEFAULTS, cache)  # the user's engine.env wins
     env: list[dict[str, Any]] = [{"name": key, "value": value} for key, value in plain.items()]
     if config.endpoint.api_key.enabled:
         env.append(
@@ -262,7 +278,7 @@ def _scheduling(
     spec: dict[str, Any] = {}
     selector = {"kubernetes.io/os": "linux"}
     if karpenter:
-        selector = {NODEPOOL_LABEL: config.pools.gpu.name, "kubernetes.io/arch": "amd64", **selector}
+        selector = {KARPENTER_NODEPOOL: config.pools.gpu.name, "kubernetes.io/arch": "amd64", **selector}
         # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first.
         min_gpu_mib = max(round(placement.gpu_memory_gib * 1024) - 1, 0)
         spec["affinity"] = {
@@ -281,7 +297,7 @@ def _scheduling(
                         "weight": 100,
                         "preference": {
                             "matchExpressions": [
-                                {"key": INSTANCE_TYPE_LABEL, "operator": "In", "values": [placement.instance_type]}
+                                {"key": NODE_INSTANCE_TYPE, "operator": "In", "values": [placement.instance_type]}
                             ]
                         },
                     }
@@ -295,7 +311,7 @@ def _scheduling(
         spec["topologySpreadConstraints"] = [
             {
                 "maxSkew": 1,
-                "topologyKey": "topology.kubernetes.io/zone",
+                "topologyKey": NODE_ZONE,
                 "whenUnsatisfiable": "ScheduleAnyway",
                 "labelSelector": {"matchLabels": selector_labels(config, model)},
             }
@@ -375,7 +391,7 @@ def render_deployment(
                 "metadata": {
                     "labels": labels,
                     # Karpenter must not consolidate a node away from under a serving model.
-                    "annotations": {"karpenter.sh/do-not-disrupt": "true"},
+                    "annotations": {KARPENTER_DO_NOT_DISRUPT: "true"},
                 },
                 "spec": pod_spec,
             },
@@ -386,11 +402,11 @@ def render_deployment(
 def placement_annotations(model: ModelDeployment, placement: Placement) -> dict[str, str]:
     """What sizing decided, readable with ``kubectl describe`` and by ``inferctl status``."""
     return {
-        "inferctl.io/source": model.source,
-        "inferctl.io/instance-type": placement.instance_type,
-        "inferctl.io/gpu": f"{placement.resources.gpus}x {placement.gpu_name}",
-        "inferctl.io/max-model-len": str(placement.max_model_len),
-        "inferctl.io/kv-cache-tokens": str(placement.kv_cache_tokens),
+        ANNOTATION_SOURCE: model.source,
+        ANNOTATION_INSTANCE_TYPE: placement.instance_type,
+        ANNOTATION_GPU: f"{placement.resources.gpus}x {placement.gpu_name}",
+        ANNOTATION_MAX_MODEL_LEN: str(placement.max_model_len),
+        ANNOTATION_KV_CACHE_TOKENS: str(placement.kv_cache_tokens),
     }
 
 

@@ -4,10 +4,10 @@ Pure functions over the config, a :class:`~inferctl.catalog.ModelProfile` and th
 loading a profile when none is given and ``live_prices``.
 """
 
+from inferctl.sizing.instance_choice import place_model
 from inferctl.sizing.local import available_memory_bytes, host_memory_warning, local_report
-from inferctl.sizing.place import place_model
 from inferctl.sizing.placement import Placement, PodResources
-from inferctl.sizing.platform import CostLine, PlatformPlan, fixed_costs, plan_platform, profile_summary
+from inferctl.sizing.platform_plan import CostLine, PlatformPlan, fixed_costs, plan_platform, profile_summary
 
 __all__ = [
     "CostLine",

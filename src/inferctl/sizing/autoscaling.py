@@ -22,7 +22,7 @@ from inferctl.config.models import AutoscalingSettings, ModelDeployment, Platfor
 from inferctl.sizing.placement import Placement
 
 if TYPE_CHECKING:
-    from inferctl.sizing.platform import PlatformPlan
+    from inferctl.sizing.platform_plan import PlatformPlan
 
 # Karpenter: EC2 launch, boot, kubelet join, NVIDIA device plugin advertising the GPU. ~1-2 min for GPU
 # instances; take the slow end.
@@ -116,7 +116,7 @@ def autoscaling_summary(config: PlatformConfig, plan: PlatformPlan) -> dict[str,
     if not any(m.autoscaling is not None for m in config.models):
         return None
     fixed_on_demand = sum(line.on_demand_usd_per_hour for line in plan.fixed)
-    behind_nlb = config.target == "aws" and config.endpoint.exposure.service_type != "ClusterIP"
+    behind_nlb = config.traits.load_balancer_by_default and config.endpoint.exposure.service_type != "ClusterIP"
     models: list[dict[str, Any]] = []
     totals = {"idle_on_demand": fixed_on_demand, "idle_spot": fixed_on_demand}
     totals |= {"max_on_demand": fixed_on_demand, "max_spot": fixed_on_demand}

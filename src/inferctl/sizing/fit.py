@@ -1,4 +1,5 @@
-"""Does one model fit one instance type at one tensor-parallel size? Pure; :mod:`inferctl.sizing.place` ranks.
+"""Does one model fit one instance type at one tensor-parallel size? Pure; :mod:`inferctl.sizing.instance_choice`
+ranks.
 
 A candidate passes four stages in order, and a miss records the stage it failed at (misses that got further are
 "nearer" when sizing explains a refusal):

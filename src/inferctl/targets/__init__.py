@@ -5,14 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from inferctl.config.traits import TARGETS
 from inferctl.home import Home
+from inferctl.progress import NullReporter, Reporter
 from inferctl.targets.base import (
     Endpoint,
     LogsCapability,
     NodesCapability,
-    NullReporter,
     PortForwardCapability,
-    Reporter,
     Target,
 )
 
@@ -48,8 +48,8 @@ def target_for(
 
 def targets_with(capability: type) -> list[str]:
     """Names of the targets that implement ``capability`` (derived from the classes, never listed by hand)."""
-    names = []
-    for name in ("local", "kubernetes", "aws"):
+    names: list[str] = []
+    for name in TARGETS:
         try:
             cls = target_class(name)
         except ImportError:

@@ -18,13 +18,16 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from inferctl.aws.sdk import require_aws_extra
-from inferctl.config.models import PlatformConfig, TargetName
+from inferctl.aws_sdk import require_aws_extra
+from inferctl.config.models import PlatformConfig
+from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
+from inferctl.progress import Reporter
+from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 
 if TYPE_CHECKING:
+    from inferctl.kube.views import NodesView
     from inferctl.targets.kubernetes import KubernetesTarget
 
 ClientFactory = Callable[[str], Any]
@@ -59,7 +62,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
     def clients(self) -> ClientFactory:
         """boto3 clients for the config's region, one per service."""
         if self._clients is None:
-            from inferctl.aws.sdk import boto3_session
+            from inferctl.aws_sdk import boto3_session
 
             session = boto3_session(self.config.aws.region, purpose="the aws target")
             cache: dict[str, Any] = {}
@@ -310,7 +313,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         self.require_outputs()
         return self.kubernetes(include_karpenter=False).logs(model=model, follow=follow, tail=tail)
 
-    def nodes(self) -> dict[str, Any]:
+    def nodes(self) -> NodesView:
         self.require_outputs()
         return self.kubernetes(include_karpenter=True).nodes()
 

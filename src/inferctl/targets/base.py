@@ -1,8 +1,9 @@
 """The Target interface: one small abstract class plus opt-in capability mixins.
 
 A target turns a validated :class:`PlatformConfig` into running model servers and back. Targets never print:
-they report progress through a :class:`Reporter` that the CLI implements with rich. Read results come back as
-JSON-able dicts so every read command can offer ``--output json``.
+they report progress through a :class:`~inferctl.progress.Reporter` (a module of its own at the bottom, so that
+kube/, aws/ and cache/ can report without importing this layer) that the CLI implements with rich. Read results
+come back as JSON-able dicts so every read command can offer ``--output json``.
 """
 
 from __future__ import annotations
@@ -11,34 +12,15 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
-    from inferctl.config.models import PlatformConfig, TargetName
+    from inferctl.config.models import PlatformConfig
+    from inferctl.config.traits import TargetName
     from inferctl.home import Home
-
-
-class Reporter(Protocol):
-    """Progress sink. ``phase`` replaces the current live line; ``info``/``warn`` print a permanent line."""
-
-    def phase(self, name: str, detail: str = "") -> None: ...
-
-    def info(self, message: str) -> None: ...
-
-    def warn(self, message: str) -> None: ...
-
-
-class NullReporter:
-    """A reporter that drops everything (library use, tests)."""
-
-    def phase(self, name: str, detail: str = "") -> None:
-        return None
-
-    def info(self, message: str) -> None:
-        return None
-
-    def warn(self, message: str) -> None:
-        return None
+    from inferctl.kube.views import NodesView
 
 
 @dataclass(frozen=True)
@@ -125,5 +107,5 @@ class NodesCapability(ABC):
     """The target has nodes worth showing (an eks-node-viewer-like view)."""
 
     @abstractmethod
-    def nodes(self) -> dict[str, Any]:
-        """``{"nodes": [...], "totals": {...}}``."""
+    def nodes(self) -> NodesView:
+        """The nodes, their requests and prices, and the fleet's totals."""

@@ -11,25 +11,29 @@ Heavy imports (lightkube, httpx2) happen when a method runs, never when this mod
 from __future__ import annotations
 
 import json
-import os
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from inferctl.config.models import KubernetesTarget as KubernetesSettings
-from inferctl.config.models import ModelDeployment, PlatformConfig, TargetName
-from inferctl.errors import ConfigError, InferctlError, NotFoundError, OperationError
+from inferctl.config.models import KubernetesSettings, ModelDeployment, PlatformConfig
+from inferctl.config.traits import TargetName
+from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Reporter, Target
+from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
+from inferctl.poller import DEFAULT_POLLER, Poller
+from inferctl.progress import Reporter
+from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
+from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 
 if TYPE_CHECKING:
+    import httpx2
+
     from inferctl.kube.client import KubeClient
-    from inferctl.kube.objects import Obj
+    from inferctl.kube.objects import Object
+    from inferctl.kube.views import NodesView
     from inferctl.sizing.placement import Placement
 
-HF_TOKEN_ENV = "HF_TOKEN"
 PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
 # Kinds a model owns (selected by its inferctl.io/model label) and shared ones, for teardown discovery.
 MODEL_KINDS = (
@@ -56,7 +60,6 @@ def catalog_price(instance_type: str, capacity_type: str) -> float | None:
 
 class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
     name: ClassVar[TargetName] = "kubernetes"
-    poll_s: float = 3.0
 
     def __init__(
         self,
@@ -64,17 +67,21 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         home: Home,
         *,
         client: KubeClient | None = None,
+        transport: httpx2.BaseTransport | None = None,
+        poller: Poller = DEFAULT_POLLER,
         include_karpenter: bool | None = None,
         assume_yes: bool = False,
         confirm: Callable[[str], bool] | None = None,
     ) -> None:
         """``client``: an already connected client (the AWS target passes one for its EKS cluster).
+        ``transport``: the HTTP transport a client made from the kubeconfig uses (tests: a fake cluster).
+        ``poller``: how waits poll (tests: no pause).
         ``include_karpenter``: False when the pools are managed elsewhere (the AWS target's Pulumi program)."""
         super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
         self._client = client
+        self._transport = transport
+        self.poller = poller
         self.include_karpenter = include_karpenter
-        self.clock: Callable[[], float] = time.monotonic
-        self.sleep: Callable[[float], None] = time.sleep
 
     # --- pieces ---------------------------------------------------------------------------------------------
 
@@ -87,7 +94,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         if self._client is None:
             from inferctl.kube.client import KubeClient
 
-            self._client = KubeClient.connect(self.settings)
+            self._client = KubeClient.connect(self.settings, transport=self._transport)
         return self._client
 
     def placements(self) -> dict[str, Placement]:
@@ -96,29 +103,23 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         return dict(plan_platform(self.config).placements)
 
     def karpenter(self) -> bool:
-        from inferctl.render import uses_karpenter
-
-        return uses_karpenter(self.config) if self.include_karpenter is None else self.include_karpenter
+        return self.config.uses_karpenter if self.include_karpenter is None else self.include_karpenter
 
     def needs_hf_token(self) -> bool:
         """A gated model and no HF_TOKEN in the environment: only an existing HuggingFace Secret can stand in."""
-        return not os.environ.get(HF_TOKEN_ENV) and any(m.is_gated for m in self.config.models)
+        return hf_token_from_env() is None and any(m.is_gated for m in self.config.models)
 
     def secret_values(self, *, hf_secret_exists: bool = False) -> dict[str, str | None]:
         """HF_TOKEN from the environment (required for gated models unless the namespace already holds the
         HuggingFace Secret) and the platform's API key."""
-        token = os.environ.get(HF_TOKEN_ENV) or None
-        gated = [m for m in self.config.models if m.is_gated]
-        if gated and token is None and not hf_secret_exists:
-            model = gated[0]
-            raise ConfigError(
-                f"model {model.name} ({model.source}) is gated and HF_TOKEN is not set; export HF_TOKEN=<a "
-                f"HuggingFace read token> whose account accepted the licence at https://huggingface.co/{model.source}"
-            )
-        key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
-        return {"hf_token": token, "api_key": key}
+        token = hf_token_from_env()
+        if not hf_secret_exists:
+            check_gated_models(self.config.models, token)
+        return {"hf_token": token, "api_key": platform_api_key(self.config, self.home)}
 
-    def render(self, placements: Mapping[str, Placement], values: Mapping[str, str | None] | None = None) -> list[Obj]:
+    def render(
+        self, placements: Mapping[str, Placement], values: Mapping[str, str | None] | None = None
+    ) -> list[Object]:
         """The platform's objects. Secrets carry data only when ``values`` has it; a secret without a value is
         left out so applying never erases a token set by an earlier run."""
         from inferctl.render import render_platform
@@ -171,7 +172,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         check_prometheus_configured(self.config)
         secret_name = self.config.secrets.hf_secret_name
-        hf_secret: Obj | None = None
+        hf_secret: Object | None = None
         if self.needs_hf_token():  # before anything else, and by reads only: a missing HF_TOKEN changes nothing
             hf_secret = self.client().get("v1", "Secret", secret_name)
         values = self.secret_values(hf_secret_exists=hf_secret is not None)
@@ -204,10 +205,8 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             client,
             reporter,
             timeout_s=self.settings.rollout_timeout_s,
-            poll_s=self.poll_s,
+            poller=self.poller,
             karpenter=self.karpenter(),
-            clock=self.clock,
-            sleep=self.sleep,
             gpu_pool=self.config.pools.gpu.name,
             kubernetes_version=self.settings.kubernetes_version,
         ).wait(watched)
@@ -234,7 +233,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 name = pod["metadata"]["name"]
                 events = client.list("v1", "Event", fields={"involvedObject.name": name})
                 claim_name = nominated_nodeclaim(events)
-                claim = client.get("karpenter.sh/v1", "NodeClaim", claim_name) if claim_name else None
+                claim = client.get(KARPENTER_API, "NodeClaim", claim_name) if claim_name else None
                 phases = pod_timeline(pod, events, claim, client.tail(name, lines=2000))
                 if not phases:
                     continue
@@ -261,7 +260,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         records: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
         return [{k: r[k] for k in ("model", "pod", "total_s", "summary")} for r in records]
 
-    def _mirror_model_cache(self, client: KubeClient, objects: list[Obj], reporter: Reporter) -> list[Obj]:
+    def _mirror_model_cache(self, client: KubeClient, objects: list[Object], reporter: Reporter) -> list[Object]:
         """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
         if not any(o.get("kind") == "Job" for o in objects):
             return objects
@@ -274,9 +273,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             client,
             reporter,
             timeout_s=self.config.cache.mirror_timeout_s,
-            poll_s=self.poll_s,
-            clock=self.clock,
-            sleep=self.sleep,
+            poller=self.poller,
         )
 
         def mirrored(job: str) -> bool | None:
@@ -285,20 +282,20 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         return mirror_before_serving(runner, objects, mirrored)
 
-    def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Obj | None:
+    def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Object | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
         from inferctl.kube.diagnose import diagnose_load_balancer, load_balancer_hostname
         from inferctl.kube.keda import public_service
 
         name, namespace = public_service(self.config, model)
-        start = self.clock()
+        start = self.poller.clock()
         while True:
             service = client.get("v1", "Service", name, namespace=namespace)
             if service is None or service.get("spec", {}).get("type") != "LoadBalancer":
                 return service
             if load_balancer_hostname(service):
                 return service
-            waited = self.clock() - start
+            waited = self.poller.clock() - start
             reporter.phase("waiting for the load balancer", f"Service {name} ({waited:.0f}s)")
             events = client.list(
                 "v1",
@@ -311,12 +308,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             )
             if found is not None:
                 raise found.error()
-            self.sleep(self.poll_s)
+            self.poller.pause()
 
-    def _endpoint(self, index: int, model: ModelDeployment, service: Obj | None) -> Endpoint:
+    def _endpoint(self, index: int, model: ModelDeployment, service: Object | None) -> Endpoint:
         from inferctl.kube.diagnose import load_balancer_hostname
 
-        key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
+        key = platform_api_key(self.config, self.home, create=False)
         ports = (service or {}).get("spec", {}).get("ports") or [{"port": 80}]
         port = int(ports[0].get("port", 80))
         host = load_balancer_hostname(service) if service else None
@@ -377,7 +374,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def down(self, reporter: Reporter, *, platform: bool = False) -> None:
         from inferctl.kube.objects import labels_of
         from inferctl.kube.teardown import Teardown
-        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM, render_karpenter, uses_karpenter
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM, render_karpenter
 
         client = self.client()
         names = {m.name for m in self.config.models}
@@ -389,9 +386,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             client,
             reporter,
             timeout_s=self.settings.delete_timeout_s,
-            poll_s=self.poll_s,
-            clock=self.clock,
-            sleep=self.sleep,
+            poller=self.poller,
         )
         teardown.run(model_objects)
         others = client.list("apps/v1", "Deployment", labels={LABEL_PLATFORM: self.config.name})
@@ -401,10 +396,10 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             return
         # By the config, not include_karpenter: the AWS target applies the pools with Pulumi but relies on this
         # teardown to delete them first and wait until Karpenter's nodes are gone.
-        pools = render_karpenter(self.config) if uses_karpenter(self.config) else []
+        pools = render_karpenter(self.config) if self.config.uses_karpenter else []
         teardown.run(shared, platform_objects=pools, platform=platform)
 
-    def _render_for_teardown(self) -> list[Obj]:
+    def _render_for_teardown(self) -> list[Object]:
         """What up would apply; without sizing (a model that no longer sizes) the shared objects only."""
         from inferctl.render import render_namespace, render_observability, render_secrets
 
@@ -412,12 +407,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             return self.render(self.placements(), None) + render_secrets(self.config)
         except InferctlError:
             return [
-                render_namespace(self.config, on_aws=self.config.target == "aws"),
+                render_namespace(self.config, on_aws=self.config.traits.owns_infrastructure),
                 *render_secrets(self.config),
                 *render_observability(self.config),
             ]
 
-    def _discover(self, client: KubeClient, names: set[str], known: list[Obj]) -> list[Obj]:
+    def _discover(self, client: KubeClient, names: set[str], known: list[Object]) -> list[Object]:
         """Live objects of these models that rendering did not produce (a changed config left them behind)."""
         from inferctl.kube.keda import live_autoscaling_objects
         from inferctl.kube.objects import identity
@@ -425,7 +420,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
         seen = {identity(o) for o in known}
         selector = {LABEL_PLATFORM: self.config.name}
-        live: list[Obj] = []
+        live: list[Object] = []
         for api_version, kind in MODEL_KINDS:
             live += client.list(api_version, kind, labels=selector)
         # A model that scaled to zero left its scaler, route and entry Service (KEDA's namespace; an NLB on aws).
@@ -463,11 +458,11 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                     "state": state,
                     "replicas": int(deployment.get("spec", {}).get("replicas", 0)),
                     "ready": int(deployment.get("status", {}).get("readyReplicas") or 0),
-                    "instance_type": deployment["metadata"].get("annotations", {}).get("inferctl.io/instance-type"),
+                    "instance_type": deployment["metadata"].get("annotations", {}).get(ANNOTATION_INSTANCE_TYPE),
                     "endpoint": endpoint.base_url,
                 }
             )
-        pools = client.list("karpenter.sh/v1", "NodePool", missing_ok=True)
+        pools = client.list(KARPENTER_API, "NodePool", missing_ok=True)
         return {
             "target": self.name,
             "platform": self.config.name,
@@ -501,7 +496,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         index = names.index(model) if model in names else 0
         chosen = self.config.models[index]
         port = local_port or PORT_FORWARD_BASE + index
-        key = self.home.api_key(self.config.name, create=False) if self.config.endpoint.api_key.enabled else None
+        key = platform_api_key(self.config, self.home, create=False)
         service, namespace = _public(self.config, chosen)  # a model at zero: the interceptor's entry wakes it
         settings = self.settings if namespace is None else self.settings.model_copy(update={"namespace": namespace})
         with port_forward(settings, service, local_port=port) as base_url:
@@ -526,7 +521,9 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         pod = pods[0]
         yield from client.logs(name_of(pod), container=first_container_name(pod), tail=tail, follow=follow)
 
-    def nodes(self) -> dict[str, Any]:
+    def nodes(self) -> NodesView:
+        from dataclasses import replace
+
         from lightkube import operators
 
         from inferctl.kube.views import nodes_view
@@ -538,7 +535,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             "v1", "Pod", all_namespaces=True, fields={"status.phase": operators.not_in(["Succeeded", "Failed"])}
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
-        return {"context": client.context, **view}
+        return replace(view, context=client.context)
 
 
 def _public(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import sys
@@ -10,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from inferctl.config.models import ModelDeployment, TargetName
-from inferctl.engine import API_KEY_ENV, VLLM_SERVER_MODULE, engine_args, server_args
+from inferctl.config.models import ModelDeployment
+from inferctl.config.traits import TargetName
+from inferctl.engine import API_KEY_ENV, SERVER_ENV_DEFAULTS, VLLM_SERVER_MODULE, engine_args, server_args, server_env
 from inferctl.errors import (
     ConfigError,
     ConflictError,
@@ -20,10 +22,11 @@ from inferctl.errors import (
     NotFoundError,
     OperationError,
     StartError,
-    UserError,
 )
+from inferctl.progress import Reporter
+from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.starter_model import is_starter, locate_starter_model
-from inferctl.targets.base import Endpoint, LogsCapability, Reporter, Target
+from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
 from inferctl.targets.local.defaults import cpu_host, eager_by_default
 from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
@@ -50,6 +53,11 @@ class LocalTarget(Target, LogsCapability):
         return self._dir / "state.json"
 
     @property
+    def _crash_path(self) -> Path:
+        """The state of a server that ended without ``down``: kept for ``status`` until the next up or down."""
+        return self._dir / "crashed.json"
+
+    @property
     def _log_path(self) -> Path:
         return self._dir / "server.log"
 
@@ -61,14 +69,36 @@ class LocalTarget(Target, LogsCapability):
         return self.config.models[0]
 
     def running(self) -> LocalState | None:
-        """The state of a live server, or None. A stale state file (its process gone) is removed."""
+        """The state of a live server, or None. A stale state file (its process gone without ``down``: killed,
+        out of memory, crashed) becomes the crash record that ``status`` reports."""
         state = read_state(self._state_path)
         if state is None:
             return None
         if process.is_alive(state.pid) and VLLM_SERVER_MODULE in process.cmdline(state.pid):
             return state
-        remove_state(self._state_path)
+        with contextlib.suppress(OSError):
+            self._state_path.replace(self._crash_path)
         return None
+
+    def _crash_report(self) -> dict[str, Any] | None:
+        """What ``status`` says about a server that ended on its own: which, when it started, vLLM's last words.
+
+        The exit code or signal is not knowable here: the server's parent (the ``up`` that started it) has exited,
+        so init reaped it. The log is what remains; a kill -9 or the OOM killer leaves no last words in it."""
+        state = read_state(self._crash_path)
+        if state is None:
+            return None
+        _, lines = _read_new_lines(Path(state.log_path), 0)
+        reason = logwatch.failure_reason(lines)
+        return {
+            "model": state.model,
+            "pid": state.pid,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started_at)),
+            "how": reason
+            or "ended without 'inferctl down' and logged no error: killed (a signal, e.g. kill -9 or the OOM killer)",
+            "last_log_lines": logwatch.meaningful_lines(lines),
+            "log_path": state.log_path,
+        }
 
     def serving(self, requested: str | None = None) -> LocalState | None:
         """What runs now: the state, not the config, is the truth. ``requested`` (a ``--model``) must name it."""
@@ -130,12 +160,13 @@ class LocalTarget(Target, LogsCapability):
                     f"{existing.base_url}); stop it with 'inferctl down' first"
                 )
             self._check_vllm_installed()
+            remove_state(self._crash_path)
             host = self.config.local.host
             port = self._choose_port(host)
             model_path = self._model_location(model, reporter)
             profile = self._profile(model, model_path)
             self._warn_if_ram_short(model, profile, reporter)
-            api_key = self.home.api_key(self.config.name) if self.config.endpoint.api_key.enabled else None
+            api_key = platform_api_key(self.config, self.home)
             argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port, profile)]
             self._log_path.write_bytes(b"")
             reporter.phase("starting", f"vLLM on {host}:{port}")
@@ -178,21 +209,17 @@ class LocalTarget(Target, LogsCapability):
         return server_args(model_path, host=self.config.local.host, port=port, engine=engine_args(model), extra=extra)
 
     def _env(self, model: ModelDeployment, api_key: str | None, model_path: str) -> dict[str, str]:
-        env = dict(os.environ)
-        env.pop(API_KEY_ENV, None)
+        defaults = {**SERVER_ENV_DEFAULTS, "VLLM_CPU_KVCACHE_SPACE": f"{self.config.local.kv_cache_gib:g}"}
+        shell = {name: value for name, value in os.environ.items() if name != API_KEY_ENV}  # overrides defaults
+        needed = {"PYTHONUNBUFFERED": "1"}
         if api_key is not None:
-            env[API_KEY_ENV] = api_key
-        env.setdefault("VLLM_CPU_KVCACHE_SPACE", f"{self.config.local.kv_cache_gib:g}")
-        env.setdefault("VLLM_NO_USAGE_STATS", "1")
-        env.setdefault("DO_NOT_TRACK", "1")
-        env["PYTHONUNBUFFERED"] = "1"
+            needed[API_KEY_ENV] = api_key
         if self.config.local.in_process_engine:
             # Run the model in the engine-core process: one process fewer to import vLLM and torch into.
-            env["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
+            needed["VLLM_ENABLE_V1_MULTIPROCESSING"] = "0"
         if model.is_demo or model.is_local_path or Path(model_path).is_dir():
-            env["HF_HUB_OFFLINE"] = "1"  # a directory on disk: vLLM must not ask the hub about it
-        env.update(model.engine.env)
-        return env
+            needed["HF_HUB_OFFLINE"] = "1"  # a directory on disk: vLLM must not ask the hub about it
+        return server_env(model, defaults, shell, needed)
 
     def _check_vllm_installed(self) -> None:
         if importlib.util.find_spec("vllm") is None:
@@ -230,16 +257,14 @@ class LocalTarget(Target, LogsCapability):
                     f"model path {path} {what}; point models[].source (or --model) at a model directory"
                 )
             return str(path.resolve())
-        if model.is_gated and not (os.environ.get("HF_TOKEN") or os.environ.get("HUGGING_FACE_HUB_TOKEN")):
-            raise UserError(
-                f"{model.source} is gated: accept its licence on huggingface.co and export HF_TOKEN before 'up'"
-            )
+        check_gated_models([model], hf_token_from_env())
         return model.source
 
     def _profile(self, model: ModelDeployment, model_path: str) -> ModelProfile | None:
         """The model's profile from disk or the packaged snapshot (never the network); None when unknown."""
         from inferctl.catalog.hub import packaged_config
-        from inferctl.catalog.profile import load_profile, profile_from_config
+        from inferctl.catalog.profile import profile_from_config
+        from inferctl.catalog.sources import load_profile
 
         try:
             if model.is_demo:
@@ -309,6 +334,7 @@ class LocalTarget(Target, LogsCapability):
             state = self.running()
             if state is None:
                 remove_state(self._state_path)
+                remove_state(self._crash_path)
                 reporter.info(f"platform {self.config.name!r} is not running on the local target")
                 return
             reporter.phase(
@@ -330,8 +356,11 @@ class LocalTarget(Target, LogsCapability):
         state = self.running()
         report: dict[str, Any] = {"target": "local", "platform": self.config.name}
         if state is None:
-            report["state"] = "stopped"
+            crash = self._crash_report()
+            report["state"] = "stopped" if crash is None else "crashed"
             report["models"] = []
+            if crash is not None:
+                report["crash"] = crash
             return report
         health, metrics = _probe(state.base_url)
         report["state"] = "running" if health else "unhealthy"

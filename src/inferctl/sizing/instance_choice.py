@@ -21,7 +21,8 @@ from inferctl.catalog.instances import (
     instances_in_families,
 )
 from inferctl.catalog.prices import PriceBook, fetch_price_book
-from inferctl.catalog.profile import ModelProfile, load_profile
+from inferctl.catalog.profile import ModelProfile
+from inferctl.catalog.sources import load_profile
 from inferctl.config.models import EngineSettings, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.errors import ConfigError, PlanError
 from inferctl.sizing import memory
@@ -60,7 +61,7 @@ def place_model(
     demand = _demand(profile, model, pool)
     instances, notes = pool_instances(pool.instance_families)
     if prices is None:
-        region = config.aws.region if config.target == "aws" else SNAPSHOT_REGION
+        region = config.pricing_region or SNAPSHOT_REGION
         names = [inst.name for inst in instances]
         prices = fetch_price_book(names, region) if live_prices else PriceBook.snapshot(region)
     fits, misses = evaluate_all(demand, instances, prices, tp_choices(profile, model))

@@ -14,11 +14,12 @@ from typing import Any
 
 from inferctl.catalog.instances import SNAPSHOT_REGION, get_instance, instances_in_families
 from inferctl.catalog.prices import PriceBook, fetch_price_book
-from inferctl.catalog.profile import ModelProfile, load_profile
+from inferctl.catalog.profile import ModelProfile
+from inferctl.catalog.sources import load_profile
 from inferctl.config.models import EngineSettings, PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.sizing import memory
-from inferctl.sizing.place import place_model
+from inferctl.sizing.instance_choice import place_model
 from inferctl.sizing.placement import Placement
 
 EKS_CONTROL_PLANE_USD_PER_HOUR = 0.10
@@ -117,11 +118,11 @@ def plan_platform(
     profiles: Mapping[str, ModelProfile] | None = None,
 ) -> PlatformPlan:
     """Place every model of ``config`` and price the platform. ``profiles`` (by model name) skip loading."""
-    region = config.aws.region if config.target == "aws" else SNAPSHOT_REGION
+    region = config.pricing_region or SNAPSHOT_REGION
     if prices is None:
         if live_prices:
             names = {inst.name for inst in instances_in_families(config.pools.gpu.instance_families)}
-            names.update(config.aws.system_nodes.instance_types[:1] if config.target == "aws" else [])
+            names.update(config.aws.system_nodes.instance_types[:1] if config.traits.owns_infrastructure else [])
             prices = fetch_price_book(names, region)
         else:
             prices = PriceBook.snapshot(region)
@@ -131,13 +132,13 @@ def plan_platform(
         profile = (profiles or {}).get(model.name) or load_profile(model.source, revision=model.revision)
         loaded[model.name] = profile
         placements[model.name] = place_model(config, model, profile=profile, prices=prices)
-    if config.target == "aws":
+    if config.traits.owns_infrastructure:
         problem = pool_limits_problem(config, placements)
         if problem:
             raise PlanError(problem)
     notes = [note for profile in loaded.values() for note in profile.notes]
     notes += sorted({note for placement in placements.values() for note in placement.notes})
-    if config.target != "aws":
+    if not config.traits.owns_infrastructure:
         notes.append("target is not aws: prices assume the GPU nodes are EC2 instances of pools.gpu families")
     return PlatformPlan(
         platform=config.name,
@@ -146,7 +147,7 @@ def plan_platform(
         placements=placements,
         profiles=loaded,
         replicas={model.name: model.replicas for model in config.models},
-        fixed=fixed_costs(config, prices) if config.target == "aws" else [],
+        fixed=fixed_costs(config, prices) if config.traits.owns_infrastructure else [],
         prices=prices.describe(),
         notes=notes,
     )
