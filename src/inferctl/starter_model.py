@@ -43,6 +43,12 @@ STARTER_NAME = "smollm2"
 # float32: the dequantized Q4_1 weights are exact in it, and on CPU it answers best (in bfloat16 vLLM's greedy reply
 # to "What is the capital of France?" drifted into French noise here; in float32 it is "...Paris.").
 STARTER_DTYPE: Literal["float32"] = "float32"
+# Default sampling of the starter model: greedy. vLLM's own default (temperature 1.0) makes the Q4_1-dequantized 135M
+# model wander ("L'Étoile, le Pont d'Aix...") before it says Paris; even the model card's temperature 0.2 / top-p 0.9
+# (huggingface.co/HuggingFaceTB/SmolLM2-135M-Instruct, README "How to use") did so in 2 of 3 tries here, while greedy
+# answered "The capital of France is Paris.", "1. Red 2. Blue 3. Green", "...is 4." and a sentence about the sea.
+# Clients that send a temperature still get theirs.
+STARTER_SAMPLING: dict[str, float] = {"temperature": 0.0}
 # Bump when the prepared files change, so an old cache is never served.
 STARTER_MODEL_VERSION = 1
 

@@ -82,6 +82,10 @@ def test_chat_uses_the_running_model_and_no_demo_notice(
     assert out.strip()
     assert "random weights" not in err  # before: the default config's demo notice for a real model
     assert running_dir.server.bodies[-1]["model"] == STUB_MODEL
+    # No --temperature: none is sent, so the server's default sampling (the model's own) applies.
+    assert "temperature" not in running_dir.server.bodies[-1]
+    assert main(["chat", "hello", "--max-tokens", "3", "--temperature", "0"]) == 0
+    assert running_dir.server.bodies[-1]["temperature"] == 0
 
 
 def test_chat_of_the_running_demo_says_it_is_noise(

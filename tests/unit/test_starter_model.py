@@ -156,3 +156,30 @@ def test_the_hub_id_is_served_when_the_hub_answers(isolated_home: Path, monkeypa
     assert (located.location, located.origin) == (STARTER_HUB_ID, "hub")
     assert asked == [f"/api/models/{STARTER_HUB_ID}"]
     assert not starter_model_dir(Home(isolated_home)).exists()
+
+
+def test_the_starter_is_served_with_its_model_cards_sampling(isolated_home: Path) -> None:
+    """vLLM's default (temperature 1.0) makes the 135M model wander; greedy becomes the server's default, which chat
+    uses when no --temperature is given. A user's own override wins; other models keep their own defaults."""
+    import json
+
+    from inferctl.starter_model import STARTER_SAMPLING
+
+    config = PlatformConfig.model_validate({"models": [{"name": "smollm2", "source": STARTER_HUB_ID}]})
+    target = LocalTarget(config, Home(isolated_home))
+    args = target._args(config.models[0], "/models/smollm2", 8000, None)
+    assert json.loads(args[args.index("--override-generation-config") + 1]) == {"temperature": 0.0}
+    assert STARTER_SAMPLING == {"temperature": 0.0}
+    own = ["--override-generation-config", '{"temperature":0.7}']
+    mine = PlatformConfig.model_validate(
+        {"models": [{"name": "smollm2", "source": STARTER_HUB_ID, "engine": {"extra_args": own}}]}
+    )
+    args = LocalTarget(mine, Home(isolated_home))._args(mine.models[0], "/m", 8000, None)
+    assert (
+        args.count("--override-generation-config") == 1
+        and args[args.index("--override-generation-config") + 1] == own[1]
+    )
+    demo = PlatformConfig.model_validate({"models": [{"name": "demo", "source": "demo"}]})
+    assert "--override-generation-config" not in LocalTarget(demo, Home(isolated_home))._args(
+        demo.models[0], "/d", 1, None
+    )

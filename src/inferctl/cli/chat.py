@@ -26,7 +26,10 @@ def chat(
     model: ModelOpt = None,
     system: Annotated[str | None, typer.Option("--system", help="A system message.")] = None,
     max_tokens: Annotated[int, typer.Option("--max-tokens", help="Most tokens per reply.", min=1)] = 256,
-    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.", min=0.0)] = 0.7,
+    temperature: Annotated[
+        float | None,
+        typer.Option("--temperature", help="Sampling temperature; default: the server's (the model's own).", min=0.0),
+    ] = None,
     port_forward: Annotated[
         bool, typer.Option("--port-forward", help="Reach a cluster model through kubectl port-forward.")
     ] = False,
@@ -50,7 +53,9 @@ def chat(
         _chat(endpoint, prompt, system, max_tokens, temperature)
 
 
-def _chat(endpoint: Endpoint, prompt: str | None, system: str | None, max_tokens: int, temperature: float) -> None:
+def _chat(
+    endpoint: Endpoint, prompt: str | None, system: str | None, max_tokens: int, temperature: float | None
+) -> None:
     from openai import OpenAI
 
     client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "unused", max_retries=0, timeout=600)
@@ -76,7 +81,7 @@ def _chat(endpoint: Endpoint, prompt: str | None, system: str | None, max_tokens
 
 
 def _stream_reply(
-    client: OpenAI, model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float
+    client: OpenAI, model: str, messages: list[dict[str, str]], max_tokens: int, temperature: float | None
 ) -> str:
     import openai
 
@@ -89,7 +94,8 @@ def _stream_reply(
             model=model,
             messages=cast("Any", messages),
             max_tokens=max_tokens,
-            temperature=temperature,
+            # None: not sent, so the server's default sampling applies (the model's generation config).
+            temperature=openai.omit if temperature is None else temperature,
             stream=True,
             stream_options={"include_usage": True},
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import sys
 import time
@@ -25,7 +26,7 @@ from inferctl.errors import (
 )
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
-from inferctl.starter_model import is_starter, locate_starter_model
+from inferctl.starter_model import STARTER_SAMPLING, is_starter, locate_starter_model
 from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
 from inferctl.targets.local.defaults import cpu_host, eager_by_default
@@ -206,6 +207,9 @@ class LocalTarget(Target, LogsCapability):
             params = profile.num_parameters if profile is not None else None
             if eager_by_default(params, on_cpu=cpu_host()):
                 extra.append("--enforce-eager")
+        if is_starter(model.source) and "--override-generation-config" not in model.engine.extra_args:
+            # The model card's sampling as the server's default: clients that send no temperature get it.
+            extra += ["--override-generation-config", json.dumps(STARTER_SAMPLING, separators=(",", ":"))]
         return server_args(model_path, host=self.config.local.host, port=port, engine=engine_args(model), extra=extra)
 
     def _env(self, model: ModelDeployment, api_key: str | None, model_path: str) -> dict[str, str]:
