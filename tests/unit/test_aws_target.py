@@ -105,7 +105,7 @@ def test_without_a_platform_down_is_a_no_op_and_reads_say_what_to_do(tmp_path: P
     reporter = Lines()
     target.down(reporter)
     assert reporter.lines == ["no AWS platform 'workshop' from this machine: nothing to remove"]
-    assert target.status()["state"] == "not deployed"
+    assert target.status().state == "not deployed"
     with pytest.raises(NotFoundError, match="run 'inferctl up --target aws'"):
         target.endpoints()
 

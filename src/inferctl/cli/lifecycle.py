@@ -120,7 +120,7 @@ def status(
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     follow_running(tgt, model)
-    report = tgt.status()
+    report = tgt.status().to_dict()
     if output is OutputFormat.json:
         emit_json(report)
     else:

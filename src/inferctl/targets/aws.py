@@ -25,6 +25,7 @@ from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.status import AwsStatus
 
 if TYPE_CHECKING:
     from inferctl.kube.views import NodesView
@@ -292,18 +293,20 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
 
     # --- reads ---------------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> AwsStatus:
         outputs = self.saved_outputs()
-        base = {
-            "target": self.name,
-            "platform": self.config.name,
-            "cluster": self.config.cluster_name,
-            "region": self.config.aws.region,
-        }
+        cluster, region = self.config.cluster_name, self.config.aws.region
         if outputs is None:
-            return {**base, "state": "not deployed", "models": []}
-        report = self.kubernetes(include_karpenter=True).status()
-        return {**report, **base, "state": "deployed", "endpoint": outputs.get("endpoint")}
+            return AwsStatus(self.name, self.config.name, cluster, region, "not deployed")
+        return AwsStatus(
+            self.name,
+            self.config.name,
+            cluster,
+            region,
+            "deployed",
+            cluster_status=self.kubernetes(include_karpenter=True).status(),
+            endpoint=outputs.get("endpoint"),
+        )
 
     def endpoints(self) -> list[Endpoint]:
         self.require_outputs()

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inferctl.config.traits import TargetName
     from inferctl.home import Home
     from inferctl.kube.views import NodesView
+    from inferctl.targets.status import StatusReport
 
 
 @dataclass(frozen=True)
@@ -77,8 +78,9 @@ class Target(ABC):
         """Remove the models (and with ``platform`` the infrastructure). Safe to re-run."""
 
     @abstractmethod
-    def status(self) -> dict[str, Any]:
-        """A JSON-able report. Shape: ``{"target", "platform", "models": [{"name", "state", ...}], ...}``."""
+    def status(self) -> StatusReport:
+        """What runs and how it is: a report per target kind (:mod:`inferctl.targets.status`); ``to_dict()`` is
+        the JSON of ``status --output json``."""
 
     @abstractmethod
     def endpoints(self) -> list[Endpoint]:
