@@ -25,6 +25,7 @@ from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.plans import AwsPlan, PlannedResource
 from inferctl.targets.status import AwsStatus
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> AwsPlan:
         """Placements, the Kubernetes objects and every AWS resource ``up`` creates (the program under Pulumi's
         mocks: no AWS call)."""
         require_aws_extra("planning the aws target")
@@ -141,13 +142,8 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         workload = self.kubernetes(include_karpenter=False).plan()
         infrastructure = offline_plan(self.deployer_config())
         # Type and name only: the properties of every resource are 'inferctl plan --offline --output json'.
-        resources = [{"type": r["type"], "name": r["name"]} for r in infrastructure.pop("resources")]
-        return {
-            **infrastructure,
-            "placements": workload["placements"],
-            "objects": workload["objects"],
-            "resources": resources,
-        }
+        resources = [PlannedResource(r["type"], r["name"]) for r in infrastructure.pop("resources")]
+        return AwsPlan(infrastructure, workload, resources)
 
     def deployer_config(self) -> PlatformConfig:
         """The config with the public endpoint limited to this machine's egress /32 when it can be told now

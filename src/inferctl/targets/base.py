@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from inferctl.config.traits import TargetName
     from inferctl.home import Home
     from inferctl.kube.views import NodesView
+    from inferctl.targets.plans import TargetPlan
     from inferctl.targets.status import StatusReport
 
 
@@ -66,8 +67,8 @@ class Target(ABC):
         return self.assume_yes or (self.confirm is not None and self.confirm(question))
 
     @abstractmethod
-    def plan(self) -> dict[str, Any]:
-        """What ``up`` would do, as data. Creates nothing."""
+    def plan(self) -> TargetPlan:
+        """What ``up`` would do, as data (:mod:`inferctl.targets.plans`). Creates nothing."""
 
     @abstractmethod
     def up(self, reporter: Reporter) -> list[Endpoint]:

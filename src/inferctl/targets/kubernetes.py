@@ -25,6 +25,7 @@ from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.plans import KubernetesPlan, PlannedObject, PlannedPlacement
 from inferctl.targets.status import KubeModelStatus, KubernetesStatus
 
 if TYPE_CHECKING:
@@ -130,34 +131,31 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> KubernetesPlan:
         from inferctl.render import render_platform
         from inferctl.render.karpenter import disruption_warnings
 
         placements = self.placements()
         # Secret shapes without values: the plan shows what up creates, never the values.
         objects = render_platform(self.config, placements, include_karpenter=self.karpenter())
-        return {
-            "target": self.name,
-            "platform": self.config.name,
-            "context": self.settings.context or "(kubeconfig current context)",
-            "namespace": self.settings.namespace,
-            "placements": [
-                {
-                    "model": name,
-                    "instance_type": p.instance_type,
-                    "gpus": p.resources.gpus,
-                    "max_model_len": p.max_model_len,
-                    "on_demand_usd_per_hour": p.on_demand_usd_per_hour,
-                }
+        return KubernetesPlan(
+            target=self.name,
+            platform=self.config.name,
+            context=self.settings.context or "(kubeconfig current context)",
+            namespace=self.settings.namespace,
+            placements=[
+                PlannedPlacement(
+                    model=name,
+                    instance_type=p.instance_type,
+                    gpus=p.resources.gpus,
+                    max_model_len=p.max_model_len,
+                    on_demand_usd_per_hour=p.on_demand_usd_per_hour,
+                )
                 for name, p in placements.items()
             ],
-            "objects": [
-                {"kind": o["kind"], "name": o["metadata"]["name"], "namespace": o["metadata"].get("namespace")}
-                for o in objects
-            ],
-            "warnings": [{"warning": text} for text in disruption_warnings(self.config)],
-        }
+            objects=[PlannedObject(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects],
+            warnings=disruption_warnings(self.config),
+        )
 
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects

@@ -30,6 +30,7 @@ from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
 from inferctl.targets.local.defaults import cpu_host, eager_by_default
 from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
+from inferctl.targets.plans import LocalPlan
 from inferctl.targets.status import LocalModelStatus, LocalStatus
 
 if TYPE_CHECKING:
@@ -118,23 +119,23 @@ class LocalTarget(Target, LogsCapability):
 
     # --- plan -----------------------------------------------------------------------------------------------------
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> LocalPlan:
         model = self.model()
-        return {
-            "target": "local",
-            "platform": self.config.name,
-            "model": model.name,
-            "source": model.source,
-            "host": self.config.local.host,
-            "port": self.config.local.port or "(a free port)",
-            "command": [
+        return LocalPlan(
+            target="local",
+            platform=self.config.name,
+            model=model.name,
+            source=model.source,
+            host=self.config.local.host,
+            port=self.config.local.port or "(a free port)",
+            command=[
                 "python",
                 "-m",
                 VLLM_SERVER_MODULE,
                 *self._args(model, self._planned_location(model), 0, self._planned_profile(model)),
             ],
-            "api_key_required": self.config.endpoint.api_key.enabled,
-        }
+            api_key_required=self.config.endpoint.api_key.enabled,
+        )
 
     def _planned_location(self, model: ModelDeployment) -> str:
         if model.is_demo:
