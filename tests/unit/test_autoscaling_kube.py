@@ -175,13 +175,13 @@ def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: 
         }
     )
     # Active False during the cooldown: the replica still runs, so status must not claim zero
-    (row,) = target(cfg).status()["models"]
-    assert row["autoscaling"]["state"] == "idle (1 replica(s) running; scales to zero after the 15m cooldown)"
+    (row,) = target(cfg).status().models
+    assert row.autoscaling["state"] == "idle (1 replica(s) running; scales to zero after the 15m cooldown)"
     deployment["spec"]["replicas"] = 0  # KEDA after the cooldown, while the pod drains
-    assert target(cfg).status()["models"][0]["autoscaling"]["state"] == "idle (scaling to zero: 1 replica(s) draining)"
+    assert target(cfg).status().models[0].autoscaling["state"] == "idle (scaling to zero: 1 replica(s) draining)"
     set_rollout(fake, "llama", NS, ready=0, replicas=0)
-    (row,) = target(cfg).status()["models"]
-    assert row["autoscaling"] == {
+    (row,) = target(cfg).status().models
+    assert row.autoscaling == {
         "state": "idle (scaled to zero)",
         "min": 0,
         "max": 2,

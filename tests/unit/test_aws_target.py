@@ -84,8 +84,16 @@ def test_the_offline_plan_table_shows_the_components(monkeypatch: pytest.MonkeyP
 def test_the_targets_plan_adds_placements_and_the_kubernetes_objects(tmp_path: Path) -> None:
     target = AwsTarget(aws_config(), Home(tmp_path), clients=no_aws)
     target.fetch_egress_ip = lambda url: "198.51.100.23\n"  # checkip.amazonaws.com's answer (HTTP is the seam)
-    plan = target.plan()
+    typed = target.plan()
+    assert [p.model for p in typed.placements] == ["llama3"]
+    plan = typed.to_dict()
     json.dumps(plan)
+    # The JSON keeps the keys it had as a dict: the offline plan's (without its resources), then the workload's.
+    assert list(plan) == [
+        "target", "platform", "cluster", "region", "offline", "components", "summary", "notes", "endpoint_access",
+        "outputs", "placements", "objects", "resources",
+    ]  # fmt: skip
+    assert all(list(r) == ["type", "name"] for r in plan["resources"])
     assert plan["endpoint_access"]["public_access_cidrs"] == ["198.51.100.23/32"]  # the block 'up' will allow
     assert [p["model"] for p in plan["placements"]] == ["llama3"]
     assert plan["placements"][0]["instance_type"].startswith("g5.")
@@ -105,7 +113,7 @@ def test_without_a_platform_down_is_a_no_op_and_reads_say_what_to_do(tmp_path: P
     reporter = Lines()
     target.down(reporter)
     assert reporter.lines == ["no AWS platform 'workshop' from this machine: nothing to remove"]
-    assert target.status()["state"] == "not deployed"
+    assert target.status().state == "not deployed"
     with pytest.raises(NotFoundError, match="run 'inferctl up --target aws'"):
         target.endpoints()
 

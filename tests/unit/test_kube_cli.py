@@ -147,6 +147,9 @@ def test_status_json_shows_models_and_both_nodepools(
     workshop_cluster(fake)
     report = run_json(capsys, "status", "-c", write_config(tmp_path), "--output", "json")
     assert report["target"] == "kubernetes" and report["context"] == "fake" and report["namespace"] == NS
+    # The keys and their order are a contract for scripts (the typed report's to_dict must keep them).
+    assert list(report) == ["target", "platform", "context", "namespace", "models", "nodepools", "last_cold_start"]
+    assert list(report["models"][0]) == ["name", "model", "state", "replicas", "ready", "instance_type", "endpoint"]
     assert report["models"] == [
         {
             "name": "llama",

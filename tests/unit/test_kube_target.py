@@ -20,6 +20,7 @@ from inferctl.errors import OperationError
 from inferctl.home import Home
 from inferctl.render.order import kind_rank
 from inferctl.targets.kubernetes import KubernetesTarget
+from inferctl.targets.plans import PlannedObject
 from tests.support.kube import (
     FakeCluster,
     RecordingReporter,
@@ -261,10 +262,22 @@ def test_endpoints_logs_and_plan(fake: FakeCluster, tmp_path: Path) -> None:
     [endpoint] = target(cfg).endpoints()
     assert endpoint.base_url == "http://127.0.0.1:8000/v1" and endpoint.api_key
     plan = target(cfg).plan()
-    assert plan["placements"][0]["instance_type"] == "g5.xlarge"
-    assert {"kind": "Deployment", "name": "llama", "namespace": NS} in plan["objects"]
-    assert {"kind": "Secret", "name": "hf-secret", "namespace": NS} in plan["objects"]
-    assert HF_TOKEN not in str(plan) and endpoint.api_key not in str(plan)
+    assert plan.placements[0].instance_type == "g5.xlarge"
+    assert PlannedObject("Deployment", "llama", NS) in plan.objects
+    assert PlannedObject("Secret", "hf-secret", NS) in plan.objects
+    as_json = plan.to_dict()
+    assert HF_TOKEN not in str(as_json) and endpoint.api_key not in str(as_json)
+    # The JSON keeps the keys it had as a dict (a contract: the confirmation of 'up' prints it).
+    assert list(as_json) == ["target", "platform", "context", "namespace", "placements", "objects", "warnings"]
+    assert list(as_json["placements"][0]) == [
+        "model",
+        "instance_type",
+        "gpus",
+        "max_model_len",
+        "on_demand_usd_per_hour",
+    ]
+    assert {"kind": "Deployment", "name": "llama", "namespace": NS} in as_json["objects"]
+    assert all(list(w) == ["warning"] for w in as_json["warnings"])
 
 
 def test_pools_managed_elsewhere_are_not_applied_but_are_torn_down(fake: FakeCluster, tmp_path: Path) -> None:

@@ -137,5 +137,5 @@ def test_up_prints_the_timeline_and_status_keeps_it(fake: FakeCluster, tmp_path:
     target.up(reporter)
     line = next(i for i in reporter.infos if i.startswith(f"cold start {POD}"))
     assert "engine ready in 190s" in line and "image pulled +76s" in line
-    (kept,) = KubernetesTarget(cfg, Home.from_env(), transport=fake).status()["last_cold_start"]
+    (kept,) = KubernetesTarget(cfg, Home.from_env(), transport=fake).status().last_cold_start
     assert (kept["model"], kept["pod"], kept["total_s"]) == ("llama", POD, 190.0)

@@ -172,7 +172,7 @@ def test_local_serves_one_model_at_a_time(isolated_home: Path) -> None:
 
 def test_status_when_stopped(isolated_home: Path) -> None:
     target = LocalTarget(PlatformConfig(), Home.from_env())
-    assert target.status() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
+    assert target.status().to_dict() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
 
 
 def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_home: Path) -> None:
@@ -192,7 +192,7 @@ def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_ho
         ' "started_at": 0, "api_key_required": true}'
     )
     for _ in range(2):  # the record stays: a second status says the same
-        report = target.status()
+        report = target.status().to_dict()
         assert report["state"] == "crashed"
         crash = report["crash"]
         assert crash["pid"] == victim.pid and crash["started_at"] == "1970-01-01T00:00:00Z"
@@ -200,7 +200,7 @@ def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_ho
         assert crash["last_log_lines"] == ["INFO 01-01 00:00:00 [loader.py:1] Loading weights took 1.2 s"]
     assert not (state_dir / "state.json").exists()
     target.down(NullReporter())
-    assert target.status()["state"] == "stopped"
+    assert target.status().to_dict()["state"] == "stopped"
 
 
 def test_status_gives_vllms_own_reason_when_it_logged_one(isolated_home: Path) -> None:
@@ -214,7 +214,7 @@ def test_status_gives_vllms_own_reason_when_it_logged_one(isolated_home: Path) -
         f' "served_model_name": "demo", "source": "demo", "model_path": "/x", "log_path": "{log}",'
         ' "started_at": 0, "api_key_required": true}'
     )
-    assert "out of memory" in target.status()["crash"]["how"].lower()
+    assert "out of memory" in target.status().to_dict()["crash"]["how"].lower()
 
 
 class RecordingReporter:

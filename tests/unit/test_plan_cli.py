@@ -103,6 +103,9 @@ def test_live_prices_without_credentials_exit_2(
 def test_local_target_checks_this_machines_ram(capsys: pytest.CaptureFixture[str]) -> None:
     data = _json(capsys, "--model", str(fixture_dir(LLAMA_3_70B)))
     assert data["target"] == "local"
+    # The keys and their order are a contract for scripts (the typed LocalPlatformPlan's to_dict keeps them).
+    assert list(data) == ["platform", "target", "models"]
+    assert list(data["models"][0]) == ["name", "source", "profile", "memory", "notes"]  # type: ignore[index]
     memory = data["models"][0]["memory"]  # type: ignore[index]
     assert memory["weights_gib"] == pytest.approx(131.42, abs=0.01)
     assert memory["fits"] is (memory["ram_available_gib"] >= memory["ram_needed_gib"])

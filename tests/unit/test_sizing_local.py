@@ -33,5 +33,9 @@ def test_kv_space_counts() -> None:
 def test_report_and_available_memory() -> None:
     assert available_memory_bytes() > 0
     report = local_report(fixture_profile(LLAMA_3_8B), ENGINE, available_bytes=64 * GIB)
-    assert report["fits"] and report["warning"] is None and report["ram_available_gib"] == 64.0
-    assert report["ram_needed_gib"] == round(16_060_522_496 / GIB + 1 + 3, 2)
+    assert report.fits and report.warning is None and report.ram_available_gib == 64.0
+    assert report.ram_needed_gib == round(16_060_522_496 / GIB + 1 + 3, 2)
+    # The JSON of 'plan --target local --output json' keeps the keys it had as a dict.
+    assert list(report.to_dict()) == [
+        "ram_needed_gib", "weights_gib", "kv_cache_gib", "runtime_gib", "ram_available_gib", "fits", "warning",
+    ]  # fmt: skip

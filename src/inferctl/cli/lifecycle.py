@@ -45,7 +45,7 @@ def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> 
     if not sys.stdin.isatty():
         raise UserError(f"'{action}' on target {config.target} needs confirmation; re-run with --yes")
     if action == "up":
-        print_report(target.plan())
+        print_report(target.plan().to_dict())
     if not typer.confirm(f"{action} platform {config.name!r} on target {config.target}?", default=False):
         raise typer.Exit(1)
 
@@ -120,7 +120,7 @@ def status(
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     follow_running(tgt, model)
-    report = tgt.status()
+    report = tgt.status().to_dict()
     if output is OutputFormat.json:
         emit_json(report)
     else:

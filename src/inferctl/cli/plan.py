@@ -28,6 +28,7 @@ from inferctl.errors import ConfigError
 if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
     from inferctl.sizing import PlatformPlan
+    from inferctl.sizing.local import LocalPlatformPlan
     from inferctl.sizing.placement import Placement
 
 LivePricesOpt = Annotated[
@@ -78,7 +79,7 @@ def register(app: typer.Typer) -> None:
                 err_console.print("[dim]note: --live-prices prices cluster targets; the local target is free[/dim]")
             report = local_plan(cfg)
             if output is OutputFormat.json:
-                emit_json(report)
+                emit_json(report.to_dict())
             else:
                 print_local(report)
             return
@@ -135,49 +136,50 @@ def print_cold_start(report: dict[str, Any]) -> None:
 # --- local ---------------------------------------------------------------------------------------------------------
 
 
-def local_plan(cfg: PlatformConfig) -> dict[str, Any]:
+def local_plan(cfg: PlatformConfig) -> LocalPlatformPlan:
     from inferctl.catalog import load_profile
     from inferctl.sizing import local_report, profile_summary
+    from inferctl.sizing.local import LocalModelPlan, LocalPlatformPlan
     from inferctl.sizing.memory import GIB
 
     models = []
     for model in cfg.models:
         profile = load_profile(model.source, revision=model.revision)
         models.append(
-            {
-                "name": model.name,
-                "source": model.source,
-                "profile": profile_summary(profile, model.engine),
-                "memory": local_report(profile, model.engine, kv_cache_bytes=int(cfg.local.kv_cache_gib * GIB)),
-                "notes": list(profile.notes),
-            }
+            LocalModelPlan(
+                name=model.name,
+                source=model.source,
+                profile=profile_summary(profile, model.engine),
+                memory=local_report(profile, model.engine, kv_cache_bytes=int(cfg.local.kv_cache_gib * GIB)),
+                notes=list(profile.notes),
+            )
         )
-    return {"platform": cfg.name, "target": "local", "models": models}
+    return LocalPlatformPlan(platform=cfg.name, models=models)
 
 
-def print_local(report: dict[str, Any]) -> None:
-    console.print(f"[bold]{report['platform']}[/bold] · target local (no instance, no price)")
+def print_local(report: LocalPlatformPlan) -> None:
+    console.print(f"[bold]{report.platform}[/bold] · target local (no instance, no price)")
     rows = []
-    for entry in report["models"]:
-        profile, mem = entry["profile"], entry["memory"]
+    for entry in report.models:
+        profile, mem = entry.profile, entry.memory
         rows.append(
             {
-                "model": entry["name"],
+                "model": entry.name,
                 "parameters": human_count(profile["parameters"]),
-                "weights GiB": mem["weights_gib"],
+                "weights GiB": mem.weights_gib,
                 "format": profile["weight_format"],
                 "KV per token": human_bytes(profile["kv_bytes_per_token"]),
                 "context limit": f"{profile['context_limit']:,}",
-                "RAM needed GiB": mem["ram_needed_gib"],
-                "RAM available GiB": mem["ram_available_gib"],
-                "fits": mem["fits"],
+                "RAM needed GiB": mem.ram_needed_gib,
+                "RAM available GiB": mem.ram_available_gib,
+                "fits": mem.fits,
             }
         )
     console.print(table("models", rows))
-    for entry in report["models"]:
-        if entry["memory"]["warning"]:
-            err_console.print(f"[yellow]warning:[/yellow] {entry['memory']['warning']}")
-        for note in entry["notes"]:
+    for entry in report.models:
+        if entry.memory.warning:
+            err_console.print(f"[yellow]warning:[/yellow] {entry.memory.warning}")
+        for note in entry.notes:
             console.print(f"[dim]note: {note}[/dim]")
 
 

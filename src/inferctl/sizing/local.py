@@ -8,6 +8,7 @@ model that cannot fit fails with a sentence instead of the kernel's OOM killer m
 from __future__ import annotations
 
 import os
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -66,23 +67,72 @@ def host_memory_warning(
     )
 
 
+@dataclass(frozen=True)
+class LocalMemory:
+    """A model's RAM on this machine (GiB): what vLLM's CPU backend needs, what is available, whether it fits."""
+
+    ram_needed_gib: float
+    weights_gib: float
+    kv_cache_gib: float
+    runtime_gib: float
+    ram_available_gib: float
+    fits: bool
+    warning: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LocalModelPlan:
+    """``inferctl plan`` for one model on the local target: ``profile`` is the model's profile summary (the
+    same JSON as the cluster plan's), ``memory`` whether it fits."""
+
+    name: str
+    source: str
+    profile: dict[str, Any]
+    memory: LocalMemory
+    notes: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "profile": self.profile,
+            "memory": self.memory.to_dict(),
+            "notes": self.notes,
+        }
+
+
+@dataclass(frozen=True)
+class LocalPlatformPlan:
+    """``inferctl plan --target local``; :meth:`to_dict` is its ``--output json`` (keys pinned in tests)."""
+
+    platform: str
+    models: list[LocalModelPlan]
+    target: str = "local"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"platform": self.platform, "target": self.target, "models": [m.to_dict() for m in self.models]}
+
+
 def local_report(
     profile: ModelProfile,
     engine: EngineSettings,
     *,
     kv_cache_bytes: int = DEFAULT_CPU_KV_CACHE_BYTES,
     available_bytes: int | None = None,
-) -> dict[str, Any]:
+) -> LocalMemory:
     """What ``inferctl plan`` shows for a model on the local target."""
     available = available_memory_bytes() if available_bytes is None else available_bytes
     need = local_memory_need(profile, engine, kv_cache_bytes=kv_cache_bytes)
     warning = host_memory_warning(profile, engine, available, kv_cache_bytes=kv_cache_bytes)
-    return {
-        "ram_needed_gib": round(memory.gib(need["total"]), 2),
-        "weights_gib": round(memory.gib(need["weights"]), 2),
-        "kv_cache_gib": round(memory.gib(kv_cache_bytes), 2),
-        "runtime_gib": round(memory.gib(CPU_RUNTIME_BYTES), 2),
-        "ram_available_gib": round(memory.gib(available), 2),
-        "fits": warning is None,
-        "warning": warning,
-    }
+    return LocalMemory(
+        ram_needed_gib=round(memory.gib(need["total"]), 2),
+        weights_gib=round(memory.gib(need["weights"]), 2),
+        kv_cache_gib=round(memory.gib(kv_cache_bytes), 2),
+        runtime_gib=round(memory.gib(CPU_RUNTIME_BYTES), 2),
+        ram_available_gib=round(memory.gib(available), 2),
+        fits=warning is None,
+        warning=warning,
+    )

@@ -25,6 +25,8 @@ from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.plans import AwsPlan, PlannedResource
+from inferctl.targets.status import AwsStatus
 
 if TYPE_CHECKING:
     from inferctl.kube.views import NodesView
@@ -131,7 +133,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> AwsPlan:
         """Placements, the Kubernetes objects and every AWS resource ``up`` creates (the program under Pulumi's
         mocks: no AWS call)."""
         require_aws_extra("planning the aws target")
@@ -140,13 +142,8 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         workload = self.kubernetes(include_karpenter=False).plan()
         infrastructure = offline_plan(self.deployer_config())
         # Type and name only: the properties of every resource are 'inferctl plan --offline --output json'.
-        resources = [{"type": r["type"], "name": r["name"]} for r in infrastructure.pop("resources")]
-        return {
-            **infrastructure,
-            "placements": workload["placements"],
-            "objects": workload["objects"],
-            "resources": resources,
-        }
+        resources = [PlannedResource(r["type"], r["name"]) for r in infrastructure.pop("resources")]
+        return AwsPlan(infrastructure, workload, resources)
 
     def deployer_config(self) -> PlatformConfig:
         """The config with the public endpoint limited to this machine's egress /32 when it can be told now
@@ -292,18 +289,20 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
 
     # --- reads ---------------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> AwsStatus:
         outputs = self.saved_outputs()
-        base = {
-            "target": self.name,
-            "platform": self.config.name,
-            "cluster": self.config.cluster_name,
-            "region": self.config.aws.region,
-        }
+        cluster, region = self.config.cluster_name, self.config.aws.region
         if outputs is None:
-            return {**base, "state": "not deployed", "models": []}
-        report = self.kubernetes(include_karpenter=True).status()
-        return {**report, **base, "state": "deployed", "endpoint": outputs.get("endpoint")}
+            return AwsStatus(self.name, self.config.name, cluster, region, "not deployed")
+        return AwsStatus(
+            self.name,
+            self.config.name,
+            cluster,
+            region,
+            "deployed",
+            cluster_status=self.kubernetes(include_karpenter=True).status(),
+            endpoint=outputs.get("endpoint"),
+        )
 
     def endpoints(self) -> list[Endpoint]:
         self.require_outputs()

@@ -21,6 +21,8 @@ if TYPE_CHECKING:
     from inferctl.config.traits import TargetName
     from inferctl.home import Home
     from inferctl.kube.views import NodesView
+    from inferctl.targets.plans import TargetPlan
+    from inferctl.targets.status import StatusReport
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ class Target(ABC):
         return self.assume_yes or (self.confirm is not None and self.confirm(question))
 
     @abstractmethod
-    def plan(self) -> dict[str, Any]:
-        """What ``up`` would do, as data. Creates nothing."""
+    def plan(self) -> TargetPlan:
+        """What ``up`` would do, as data (:mod:`inferctl.targets.plans`). Creates nothing."""
 
     @abstractmethod
     def up(self, reporter: Reporter) -> list[Endpoint]:
@@ -77,8 +79,9 @@ class Target(ABC):
         """Remove the models (and with ``platform`` the infrastructure). Safe to re-run."""
 
     @abstractmethod
-    def status(self) -> dict[str, Any]:
-        """A JSON-able report. Shape: ``{"target", "platform", "models": [{"name", "state", ...}], ...}``."""
+    def status(self) -> StatusReport:
+        """What runs and how it is: a report per target kind (:mod:`inferctl.targets.status`); ``to_dict()`` is
+        the JSON of ``status --output json``."""
 
     @abstractmethod
     def endpoints(self) -> list[Endpoint]:

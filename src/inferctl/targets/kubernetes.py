@@ -25,6 +25,8 @@ from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.plans import KubernetesPlan, PlannedObject, PlannedPlacement
+from inferctl.targets.status import KubeModelStatus, KubernetesStatus
 
 if TYPE_CHECKING:
     import httpx2
@@ -129,34 +131,31 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     # --- lifecycle -----------------------------------------------------------------------------------------
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> KubernetesPlan:
         from inferctl.render import render_platform
         from inferctl.render.karpenter import disruption_warnings
 
         placements = self.placements()
         # Secret shapes without values: the plan shows what up creates, never the values.
         objects = render_platform(self.config, placements, include_karpenter=self.karpenter())
-        return {
-            "target": self.name,
-            "platform": self.config.name,
-            "context": self.settings.context or "(kubeconfig current context)",
-            "namespace": self.settings.namespace,
-            "placements": [
-                {
-                    "model": name,
-                    "instance_type": p.instance_type,
-                    "gpus": p.resources.gpus,
-                    "max_model_len": p.max_model_len,
-                    "on_demand_usd_per_hour": p.on_demand_usd_per_hour,
-                }
+        return KubernetesPlan(
+            target=self.name,
+            platform=self.config.name,
+            context=self.settings.context or "(kubeconfig current context)",
+            namespace=self.settings.namespace,
+            placements=[
+                PlannedPlacement(
+                    model=name,
+                    instance_type=p.instance_type,
+                    gpus=p.resources.gpus,
+                    max_model_len=p.max_model_len,
+                    on_demand_usd_per_hour=p.on_demand_usd_per_hour,
+                )
                 for name, p in placements.items()
             ],
-            "objects": [
-                {"kind": o["kind"], "name": o["metadata"]["name"], "namespace": o["metadata"].get("namespace")}
-                for o in objects
-            ],
-            "warnings": [{"warning": text} for text in disruption_warnings(self.config)],
-        }
+            objects=[PlannedObject(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in objects],
+            warnings=disruption_warnings(self.config),
+        )
 
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
@@ -431,7 +430,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
 
     # --- reads ---------------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> KubernetesStatus:
         from inferctl.kube.keda import scaler_view
         from inferctl.kube.rollout import rollout_state
         from inferctl.kube.views import nodepool_rows
@@ -440,9 +439,8 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         models = []
         for index, model in enumerate(self.config.models):
             deployment = client.get("apps/v1", "Deployment", model.name)
-            row: dict[str, Any] = {"name": model.name, "model": model.model_name}
             if deployment is None:
-                models.append({**row, "state": "not deployed", "replicas": 0, "ready": 0, "endpoint": None})
+                models.append(KubeModelStatus(model.name, model.model_name, "not deployed", 0, 0, None, deployed=False))
                 continue
             try:
                 state = "ready" if rollout_state(deployment).done else "progressing"
@@ -450,28 +448,28 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 state = "failed"
             service = client.get("v1", "Service", *_public(self.config, model))
             endpoint = self._endpoint(index, model, service)
-            scaling = scaler_view(client, model)
             models.append(
-                {
-                    **row,
-                    **({"autoscaling": scaling} if scaling is not None else {}),
-                    "state": state,
-                    "replicas": int(deployment.get("spec", {}).get("replicas", 0)),
-                    "ready": int(deployment.get("status", {}).get("readyReplicas") or 0),
-                    "instance_type": deployment["metadata"].get("annotations", {}).get(ANNOTATION_INSTANCE_TYPE),
-                    "endpoint": endpoint.base_url,
-                }
+                KubeModelStatus(
+                    name=model.name,
+                    model=model.model_name,
+                    state=state,
+                    replicas=int(deployment.get("spec", {}).get("replicas", 0)),
+                    ready=int(deployment.get("status", {}).get("readyReplicas") or 0),
+                    endpoint=endpoint.base_url,
+                    instance_type=deployment["metadata"].get("annotations", {}).get(ANNOTATION_INSTANCE_TYPE),
+                    autoscaling=scaler_view(client, model),
+                )
             )
         pools = client.list(KARPENTER_API, "NodePool", missing_ok=True)
-        return {
-            "target": self.name,
-            "platform": self.config.name,
-            "context": client.context,
-            "namespace": client.namespace,
-            "models": models,
-            "nodepools": nodepool_rows(pools, now=datetime.now(UTC)),
-            "last_cold_start": self.last_cold_starts(),
-        }
+        return KubernetesStatus(
+            target=self.name,
+            platform=self.config.name,
+            context=client.context,
+            namespace=client.namespace,
+            models=models,
+            nodepools=nodepool_rows(pools, now=datetime.now(UTC)),
+            last_cold_start=self.last_cold_starts(),
+        )
 
     def endpoints(self) -> list[Endpoint]:
         client = self.client()

@@ -31,6 +31,8 @@ from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
 from inferctl.targets.local.defaults import cpu_host, eager_by_default
 from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
+from inferctl.targets.plans import LocalPlan
+from inferctl.targets.status import LocalModelStatus, LocalStatus
 
 if TYPE_CHECKING:
     from inferctl.catalog.profile import ModelProfile
@@ -118,23 +120,23 @@ class LocalTarget(Target, LogsCapability):
 
     # --- plan -----------------------------------------------------------------------------------------------------
 
-    def plan(self) -> dict[str, Any]:
+    def plan(self) -> LocalPlan:
         model = self.model()
-        return {
-            "target": "local",
-            "platform": self.config.name,
-            "model": model.name,
-            "source": model.source,
-            "host": self.config.local.host,
-            "port": self.config.local.port or "(a free port)",
-            "command": [
+        return LocalPlan(
+            target="local",
+            platform=self.config.name,
+            model=model.name,
+            source=model.source,
+            host=self.config.local.host,
+            port=self.config.local.port or "(a free port)",
+            command=[
                 "python",
                 "-m",
                 VLLM_SERVER_MODULE,
                 *self._args(model, self._planned_location(model), 0, self._planned_profile(model)),
             ],
-            "api_key_required": self.config.endpoint.api_key.enabled,
-        }
+            api_key_required=self.config.endpoint.api_key.enabled,
+        )
 
     def _planned_location(self, model: ModelDeployment) -> str:
         if model.is_demo:
@@ -356,38 +358,29 @@ class LocalTarget(Target, LogsCapability):
 
     # --- read commands --------------------------------------------------------------------------------------------
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> LocalStatus:
         state = self.running()
-        report: dict[str, Any] = {"target": "local", "platform": self.config.name}
         if state is None:
             crash = self._crash_report()
-            report["state"] = "stopped" if crash is None else "crashed"
-            report["models"] = []
-            if crash is not None:
-                report["crash"] = crash
-            return report
+            return LocalStatus("local", self.config.name, "stopped" if crash is None else "crashed", crash=crash)
         health, metrics = _probe(state.base_url)
-        report["state"] = "running" if health else "unhealthy"
-        report["models"] = [
-            {
-                "name": state.model,
-                "served_model_name": state.served_model_name,
-                "source": state.source,
-                "pid": state.pid,
-                "port": state.port,
-                "base_url": state.base_url + "/v1",
-                "uptime_s": round(time.time() - state.started_at, 1),
-                "healthy": health,
-                "requests_running": metrics.get("running"),
-                "requests_waiting": metrics.get("waiting"),
-                "kv_cache_usage_pct": (
-                    round(metrics["kv_cache_usage"] * 100, 2) if "kv_cache_usage" in metrics else None
-                ),
-                "generation_tokens_total": metrics.get("generation_tokens_total"),
-            }
-        ]
-        report["log_path"] = state.log_path
-        return report
+        model = LocalModelStatus(
+            name=state.model,
+            served_model_name=state.served_model_name,
+            source=state.source,
+            pid=state.pid,
+            port=state.port,
+            base_url=state.base_url + "/v1",
+            uptime_s=round(time.time() - state.started_at, 1),
+            healthy=health,
+            requests_running=metrics.get("running"),
+            requests_waiting=metrics.get("waiting"),
+            kv_cache_usage_pct=round(metrics["kv_cache_usage"] * 100, 2) if "kv_cache_usage" in metrics else None,
+            generation_tokens_total=metrics.get("generation_tokens_total"),
+        )
+        return LocalStatus(
+            "local", self.config.name, "running" if health else "unhealthy", [model], log_path=state.log_path
+        )
 
     def endpoints(self) -> list[Endpoint]:
         state = self.running()

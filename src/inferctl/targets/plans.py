@@ -1,0 +1,109 @@
+"""What a target's ``plan()`` says ``up`` would do, as data: one type per target kind, each with :meth:`to_dict`
+(the JSON shown before ``up`` asks for confirmation). Its keys, their order and their values are a contract,
+pinned in tests/unit/test_target_plans.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LocalPlan:
+    """The model server ``up`` would start: the model, where it listens and the exact command line."""
+
+    target: str
+    platform: str
+    model: str
+    source: str
+    host: str
+    port: int | str  # "(a free port)" when the config leaves it to the OS
+    command: list[str]
+    api_key_required: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PlannedPlacement:
+    """A model's instance type and engine limits as sizing chose them."""
+
+    model: str
+    instance_type: str
+    gpus: int
+    max_model_len: int
+    on_demand_usd_per_hour: float
+
+
+@dataclass(frozen=True)
+class PlannedObject:
+    """A Kubernetes object ``up`` would apply (``namespace`` None: cluster-scoped)."""
+
+    kind: str
+    name: str
+    namespace: str | None
+
+
+@dataclass(frozen=True)
+class KubernetesPlan:
+    """The placements and the objects ``up`` would apply, and the warnings about Karpenter's disruption."""
+
+    target: str
+    platform: str
+    context: str
+    namespace: str
+    placements: list[PlannedPlacement]
+    objects: list[PlannedObject]
+    warnings: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "platform": self.platform,
+            "context": self.context,
+            "namespace": self.namespace,
+            "placements": [asdict(p) for p in self.placements],
+            "objects": [asdict(o) for o in self.objects],
+            "warnings": [{"warning": text} for text in self.warnings],
+        }
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """An AWS resource of the Pulumi program: its type token and name."""
+
+    type: str
+    name: str
+
+
+@dataclass(frozen=True)
+class AwsPlan:
+    """The Pulumi program's offline plan (``infrastructure``: its summary, components, notes, endpoint access and
+    outputs, without the resource list), the workload's placements and objects, and every resource by type and
+    name."""
+
+    infrastructure: dict[str, Any]
+    workload: KubernetesPlan
+    resources: list[PlannedResource]
+
+    @property
+    def placements(self) -> list[PlannedPlacement]:
+        return self.workload.placements
+
+    @property
+    def objects(self) -> list[PlannedObject]:
+        return self.workload.objects
+
+    def to_dict(self) -> dict[str, Any]:
+        workload = self.workload.to_dict()
+        return {
+            **self.infrastructure,
+            "placements": workload["placements"],
+            "objects": workload["objects"],
+            "resources": [asdict(r) for r in self.resources],
+        }
+
+
+TargetPlan = LocalPlan | KubernetesPlan | AwsPlan

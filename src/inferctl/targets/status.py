@@ -1,0 +1,152 @@
+"""``inferctl status`` as data: one report type per target, each with :meth:`to_dict`, the JSON of
+``--output json``. Its keys, their order and their values are a contract for scripts (pinned in
+tests/unit/test_status_reports.py); the fields are what the CLI and callers read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LocalModelStatus:
+    """The locally served model: its process, its address and what its ``/metrics`` said (None: not scraped)."""
+
+    name: str
+    served_model_name: str
+    source: str
+    pid: int
+    port: int
+    base_url: str
+    uptime_s: float
+    healthy: bool
+    requests_running: float | None
+    requests_waiting: float | None
+    kv_cache_usage_pct: float | None
+    generation_tokens_total: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "served_model_name": self.served_model_name,
+            "source": self.source,
+            "pid": self.pid,
+            "port": self.port,
+            "base_url": self.base_url,
+            "uptime_s": self.uptime_s,
+            "healthy": self.healthy,
+            "requests_running": self.requests_running,
+            "requests_waiting": self.requests_waiting,
+            "kv_cache_usage_pct": self.kv_cache_usage_pct,
+            "generation_tokens_total": self.generation_tokens_total,
+        }
+
+
+@dataclass(frozen=True)
+class LocalStatus:
+    """The local target: ``running`` / ``unhealthy`` with the model, or ``stopped`` / ``crashed`` without one.
+    ``crash`` is the local target's crash report (its keys are the local target's own); ``log_path`` is set while
+    a server runs."""
+
+    target: str
+    platform: str
+    state: str
+    models: list[LocalModelStatus] = field(default_factory=list)
+    crash: dict[str, Any] | None = None
+    log_path: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "target": self.target,
+            "platform": self.platform,
+            "state": self.state,
+            "models": [m.to_dict() for m in self.models],
+        }
+        if self.crash is not None:
+            out["crash"] = self.crash
+        if self.log_path is not None:
+            out["log_path"] = self.log_path
+        return out
+
+
+@dataclass(frozen=True)
+class KubeModelStatus:
+    """One model's Deployment: ``not deployed`` / ``progressing`` / ``ready`` / ``failed``, its replicas and the
+    address it answers on. ``deployed`` False: no Deployment (the JSON then has neither ``instance_type`` nor
+    ``autoscaling``); ``autoscaling`` is KEDA's view when the model scales to zero."""
+
+    name: str
+    model: str
+    state: str
+    replicas: int
+    ready: int
+    endpoint: str | None
+    deployed: bool = True
+    instance_type: str | None = None
+    autoscaling: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        head: dict[str, Any] = {"name": self.name, "model": self.model}
+        if not self.deployed:
+            return {**head, "state": self.state, "replicas": self.replicas, "ready": self.ready, "endpoint": None}
+        return {
+            **head,
+            **({"autoscaling": self.autoscaling} if self.autoscaling is not None else {}),
+            "state": self.state,
+            "replicas": self.replicas,
+            "ready": self.ready,
+            "instance_type": self.instance_type,
+            "endpoint": self.endpoint,
+        }
+
+
+@dataclass(frozen=True)
+class KubernetesStatus:
+    """The models in a namespace, the cluster's Karpenter NodePools and the last cold starts ``up`` measured."""
+
+    target: str
+    platform: str
+    context: str | None
+    namespace: str
+    models: list[KubeModelStatus]
+    nodepools: list[dict[str, Any]]
+    last_cold_start: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "platform": self.platform,
+            "context": self.context,
+            "namespace": self.namespace,
+            "models": [m.to_dict() for m in self.models],
+            "nodepools": self.nodepools,
+            "last_cold_start": self.last_cold_start,
+        }
+
+
+@dataclass(frozen=True)
+class AwsStatus:
+    """The aws target: ``not deployed`` (no saved stack outputs) or ``deployed`` with the cluster's workload
+    (``cluster_status``) and the stack's ``endpoint`` output."""
+
+    target: str
+    platform: str
+    cluster: str
+    region: str
+    state: str
+    cluster_status: KubernetesStatus | None = None
+    endpoint: str | None = None
+
+    @property
+    def models(self) -> list[KubeModelStatus]:
+        return [] if self.cluster_status is None else self.cluster_status.models
+
+    def to_dict(self) -> dict[str, Any]:
+        base = {"target": self.target, "platform": self.platform, "cluster": self.cluster, "region": self.region}
+        if self.cluster_status is None:
+            return {**base, "state": self.state, "models": []}
+        return {**self.cluster_status.to_dict(), **base, "state": self.state, "endpoint": self.endpoint}
+
+
+StatusReport = LocalStatus | KubernetesStatus | AwsStatus

@@ -1,0 +1,80 @@
+"""``status --output json`` keeps its keys, their order and their values now that targets return typed reports
+(inferctl.targets.status). Each expected key list is the dict the targets built before the reports were typed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inferctl.config.models import PlatformConfig
+from inferctl.home import Home
+from inferctl.targets.local.target import LocalTarget
+from inferctl.targets.status import (
+    AwsStatus,
+    KubeModelStatus,
+    KubernetesStatus,
+    LocalModelStatus,
+    LocalStatus,
+)
+
+LOCAL_MODEL = LocalModelStatus(
+    name="demo",
+    served_model_name="demo",
+    source="demo",
+    pid=42,
+    port=8000,
+    base_url="http://127.0.0.1:8000/v1",
+    uptime_s=1.5,
+    healthy=True,
+    requests_running=0.0,
+    requests_waiting=None,
+    kv_cache_usage_pct=12.5,
+    generation_tokens_total=None,
+)
+READY = KubeModelStatus("llama", "meta/llama", "ready", 1, 1, "http://x/v1", instance_type="g5.xlarge")
+KUBE = KubernetesStatus("kubernetes", "p", "ctx", "ns", [READY], [{"name": "pool"}], [])
+
+
+def test_local_running_report_keeps_its_keys() -> None:
+    report = LocalStatus("local", "p", "running", [LOCAL_MODEL], log_path="/tmp/server.log").to_dict()
+    assert list(report) == ["target", "platform", "state", "models", "log_path"]
+    assert list(report["models"][0]) == [
+        "name", "served_model_name", "source", "pid", "port", "base_url", "uptime_s", "healthy",
+        "requests_running", "requests_waiting", "kv_cache_usage_pct", "generation_tokens_total",
+    ]  # fmt: skip
+    assert report["models"][0]["requests_waiting"] is None and report["log_path"] == "/tmp/server.log"
+
+
+def test_local_stopped_and_crashed_reports_keep_their_keys(isolated_home: Path) -> None:
+    stopped = LocalTarget(PlatformConfig(), Home.from_env()).status()
+    assert stopped.to_dict() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
+    crash = {"model": "demo", "how": "killed"}
+    crashed = LocalStatus("local", "p", "crashed", crash=crash).to_dict()
+    assert list(crashed) == ["target", "platform", "state", "models", "crash"] and crashed["crash"] is crash
+
+
+def test_kubernetes_model_rows_keep_their_keys_in_each_state() -> None:
+    absent = KubeModelStatus("llama", "meta/llama", "not deployed", 0, 0, None, deployed=False)
+    assert absent.to_dict() == {
+        "name": "llama", "model": "meta/llama", "state": "not deployed", "replicas": 0, "ready": 0, "endpoint": None,
+    }  # fmt: skip
+    assert list(READY.to_dict()) == ["name", "model", "state", "replicas", "ready", "instance_type", "endpoint"]
+    scaled = KubeModelStatus("llama", "m", "ready", 0, 0, "http://x/v1", autoscaling={"state": "idle"})
+    assert list(scaled.to_dict()) == [
+        "name", "model", "autoscaling", "state", "replicas", "ready", "instance_type", "endpoint",
+    ]  # fmt: skip
+
+
+def test_aws_reports_keep_their_keys() -> None:
+    absent = AwsStatus("aws", "p", "c", "us-east-1", "not deployed").to_dict()
+    assert absent == {
+        "target": "aws", "platform": "p", "cluster": "c", "region": "us-east-1", "state": "not deployed", "models": [],
+    }  # fmt: skip
+    # Deployed: the cluster's report with the target, cluster and region of aws and the stack's endpoint after it.
+    deployed = AwsStatus("aws", "p", "c", "us-east-1", "deployed", cluster_status=KUBE, endpoint="https://e")
+    as_json = deployed.to_dict()
+    assert list(as_json) == [
+        "target", "platform", "context", "namespace", "models", "nodepools", "last_cold_start", "cluster", "region",
+        "state", "endpoint",
+    ]  # fmt: skip
+    assert as_json["target"] == "aws" and as_json["models"] == [READY.to_dict()]
+    assert deployed.models == [READY]
