@@ -115,6 +115,13 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def working_dir(pid: int) -> Path | None:
+    try:
+        return Path(f"/proc/{pid}/cwd").readlink()
+    except OSError:
+        return None
+
+
 def group_members(pgid: int) -> list[int]:
     """Live processes of process group ``pgid`` (Linux /proc)."""
     members = []

@@ -178,6 +178,7 @@ class LocalTarget(Target, LogsCapability):
                     f"{existing.base_url}); stop it with 'inferctl down' first"
                 )
             self._check_vllm_installed()
+            self._stop_leftovers()
             remove_state(self._crash_path)
             host = self.config.local.host
             port = self._choose_port(host)
@@ -359,6 +360,7 @@ class LocalTarget(Target, LogsCapability):
         with platform_lock(self._dir / "lock", self.config.name):
             state = self.running()
             if state is None:
+                self._stop_leftovers()
                 remove_state(self._state_path)
                 remove_state(self._crash_path)
                 remove_state(self._exit_path)
@@ -376,6 +378,17 @@ class LocalTarget(Target, LogsCapability):
                 )
             remove_state(self._state_path)
             reporter.phase("stopped", "gracefully" if graceful else "killed after the timeout")
+
+    def _stop_leftovers(self) -> None:
+        """A server killed alone (kill -9, OOM) can leave helpers of its group running (vLLM's engine core,
+        multiprocessing's resource tracker): stop them. Only processes working in this platform's directory, in
+        case the group id has been reused."""
+        crashed = read_state(self._crash_path)
+        if crashed is None:
+            return
+        ours = [pid for pid in process.group_members(crashed.pgid) if process.working_dir(pid) == self._dir.resolve()]
+        if ours:
+            process.stop_group(crashed.pgid, timeout_s=self.config.local.stop_timeout_s)
 
     # --- read commands --------------------------------------------------------------------------------------------
 
