@@ -7,7 +7,10 @@ chunks, authentication and process hygiene.
 from __future__ import annotations
 
 import json
+import os
+import signal
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -134,3 +137,27 @@ def test_down_when_stopped_is_safe(tmp_path: Path) -> None:
     assert result.returncode == 0
     assert "not running" in result.stderr
     assert [p.name for p in tmp_path.iterdir()] == ["home"]
+
+
+def test_status_says_how_a_killed_server_ended(tmp_path: Path) -> None:
+    """kill -9 of the real vLLM server (as the OOM killer would): status says crashed, by SIGKILL, with the log's
+    last lines; down then leaves no process behind. Its own platform: the shared one must stay up."""
+    cli = Cli(tmp_path / "home", tmp_path)
+    started = cli("up", "--model", "demo", "--output", "json")
+    assert started.returncode == 0, started.stderr
+    try:
+        (model,) = json.loads(cli("status", "--output", "json").stdout)["models"]
+        os.kill(model["pid"], signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while (report := json.loads(cli("status", "--output", "json").stdout))["state"] != "crashed":
+            assert time.monotonic() < deadline, report
+            time.sleep(0.5)
+        crash = report["crash"]
+        assert crash["pid"] == model["pid"]
+        assert crash["signal"] == "SIGKILL" and crash["exit_code"] is None
+        assert crash["last_log_lines"]
+        shown = cli("status")
+        assert shown.returncode == 0 and "killed by SIGKILL" in shown.stdout, shown.stdout
+    finally:
+        cli("down")
+    assert vllm_server_pids(cli.home) == []

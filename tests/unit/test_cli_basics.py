@@ -94,11 +94,35 @@ def test_status_and_endpoint_when_nothing_runs(
     assert "inferctl up" in capsys.readouterr().err
 
 
-def test_usage_errors_exit_2_without_traceback(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["up", "--port", "abc"]) == 2
-    err = capsys.readouterr().err
-    assert "Invalid value for '--port'" in err
-    assert "Traceback" not in err
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (["up", "--port", "abc"], "error: invalid value for '--port': "),
+        (["status", "--bogus"], "error: no such option: --bogus (see 'inferctl status --help')"),
+        (["status", "--output", "xml"], "error: invalid value for '--output' / '-o': "),
+        (["nosuch"], "error: no such command 'nosuch' (see 'inferctl --help')"),
+        (["config", "show", "extra"], "error: got unexpected extra argument(s) (extra) (see 'inferctl config show"),
+        (["status", "-o"], "error: option '-o' requires an argument (see 'inferctl --help')"),
+    ],
+)
+def test_usage_errors_are_one_error_line_and_exit_2(argv: list[str], line: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    """Usage errors in inferctl's own style: one 'error:' line pointing at --help, not typer's boxed panel (which
+    the old entry point printed: 'Usage: ...', 'Try ...' and a box titled 'Error')."""
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(line), captured.err
+    assert captured.err.count("\n") == 1 and "╭" not in captured.err and "Traceback" not in captured.err
+    assert captured.out == ""
+
+
+def test_help_and_bare_groups_keep_their_exit_codes(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["status", "--help"]) == 0
+    assert "--output" in capsys.readouterr().out
+    assert main(["--version"]) == 0
+    assert main(["config"]) == 2  # no_args_is_help: the help, as typer prints it, and click's exit code
+    captured = capsys.readouterr()
+    assert "show" in captured.out and "error" not in captured.err
 
 
 def test_error_text_in_brackets_is_printed_literally(monkeypatch: pytest.MonkeyPatch,

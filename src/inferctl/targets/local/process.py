@@ -7,13 +7,19 @@ the server started, so ``down`` leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from inferctl.errors import StartError
+
+_SUPERVISOR = Path(__file__).with_name("supervise.py")
 
 
 def spawn(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path) -> subprocess.Popen[bytes]:
@@ -29,6 +35,62 @@ def spawn(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: P
             start_new_session=True,
             close_fds=True,
         )
+
+
+def spawn_supervised(
+    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path, pid_file: Path, exit_file: Path
+) -> tuple[subprocess.Popen[bytes], int]:
+    """Start ``argv`` under ``supervise.py`` (which records how it ends in ``exit_file``); returns the supervisor
+    (the process group's leader) and the pid of ``argv`` itself. ``-I -S``: the supervisor imports only stdlib."""
+    for stale in (pid_file, exit_file):
+        with contextlib.suppress(FileNotFoundError):
+            stale.unlink()
+    supervisor = spawn(
+        [sys.executable, "-I", "-S", str(_SUPERVISOR), str(pid_file), str(exit_file), "--", *argv],
+        env=env,
+        log_path=log_path,
+        cwd=cwd,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError):
+            return supervisor, int(json.loads(pid_file.read_text(encoding="utf-8"))["pid"])
+        if supervisor.poll() is not None:
+            break
+        time.sleep(0.005)
+    stop_group(supervisor.pid, timeout_s=1)
+    supervisor.poll()
+    raise StartError(f"the server's supervisor did not start (exit code {supervisor.returncode}); see {log_path}")
+
+
+def exit_record(exit_file: Path, pid: int, *, wait_s: float = 1.0) -> int | None:
+    """The return code the supervisor recorded for ``pid`` (negative: killed by that signal), or None if none.
+
+    ``wait_s``: the server just died and its supervisor may be writing the record this instant."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        with contextlib.suppress(FileNotFoundError, ValueError, KeyError, TypeError):
+            record = json.loads(exit_file.read_text(encoding="utf-8"))
+            if int(record["pid"]) == pid:
+                return int(record["returncode"])
+            return None  # a record of another server
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.02)
+
+
+def describe_exit(returncode: int) -> str:
+    """``exited with code 1`` or ``killed by SIGKILL``."""
+    if returncode >= 0:
+        return f"exited with code {returncode}"
+    return f"killed by {signal_name(-returncode)}"
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
 
 
 def is_alive(pid: int) -> bool:
@@ -51,6 +113,13 @@ def cmdline(pid: int) -> str:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
     except OSError:
         return ""
+
+
+def working_dir(pid: int) -> Path | None:
+    try:
+        return Path(f"/proc/{pid}/cwd").readlink()
+    except OSError:
+        return None
 
 
 def group_members(pgid: int) -> list[int]:

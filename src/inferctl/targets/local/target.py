@@ -61,6 +61,15 @@ class LocalTarget(Target, LogsCapability):
         return self._dir / "crashed.json"
 
     @property
+    def _server_pid_path(self) -> Path:
+        return self._dir / "server.pid"
+
+    @property
+    def _exit_path(self) -> Path:
+        """Written by the supervisor when the server ends: its return code (negative: the signal that killed it)."""
+        return self._dir / "exit.json"
+
+    @property
     def _log_path(self) -> Path:
         return self._dir / "server.log"
 
@@ -84,21 +93,30 @@ class LocalTarget(Target, LogsCapability):
         return None
 
     def _crash_report(self) -> dict[str, Any] | None:
-        """What ``status`` says about a server that ended on its own: which, when it started, vLLM's last words.
-
-        The exit code or signal is not knowable here: the server's parent (the ``up`` that started it) has exited,
-        so init reaped it. The log is what remains; a kill -9 or the OOM killer leaves no last words in it."""
+        """What ``status`` says about a server that ended on its own: which, when it started, how it ended (the exit
+        code or signal its supervisor recorded), vLLM's last words. A kill -9 or the OOM killer leaves none in the
+        log; the recorded signal says which it was."""
         state = read_state(self._crash_path)
         if state is None:
             return None
         _, lines = _read_new_lines(Path(state.log_path), 0)
         reason = logwatch.failure_reason(lines)
+        supervised = state.pgid != state.pid  # a server started before the supervisor existed has no record
+        wait_s = 1.0 if supervised and process.is_alive(state.pgid) else 0.0
+        returncode = process.exit_record(self._exit_path, state.pid, wait_s=wait_s) if supervised else None
+        ended = process.describe_exit(returncode) if returncode is not None else None
+        if reason is None:
+            reason = "ended without 'inferctl down' and logged no error"
+            reason += f": {ended}" if ended else ": killed (a signal, e.g. kill -9 or the OOM killer)"
+        elif ended:
+            reason = f"{ended}: {reason}"
         return {
             "model": state.model,
             "pid": state.pid,
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.started_at)),
-            "how": reason
-            or "ended without 'inferctl down' and logged no error: killed (a signal, e.g. kill -9 or the OOM killer)",
+            "how": reason,
+            "exit_code": returncode if returncode is not None and returncode >= 0 else None,
+            "signal": process.signal_name(-returncode) if returncode is not None and returncode < 0 else None,
             "last_log_lines": logwatch.meaningful_lines(lines),
             "log_path": state.log_path,
         }
@@ -163,6 +181,7 @@ class LocalTarget(Target, LogsCapability):
                     f"{existing.base_url}); stop it with 'inferctl down' first"
                 )
             self._check_vllm_installed()
+            self._stop_leftovers()
             remove_state(self._crash_path)
             host = self.config.local.host
             port = self._choose_port(host)
@@ -174,9 +193,17 @@ class LocalTarget(Target, LogsCapability):
             self._log_path.write_bytes(b"")
             reporter.phase("starting", f"vLLM on {host}:{port}")
             env = self._env(model, api_key, model_path)
-            child = process.spawn(argv, env=env, log_path=self._log_path, cwd=self._dir)
+            # The supervisor (group leader) outlives this command, so the server's exit status stays knowable.
+            child, server_pid = process.spawn_supervised(
+                argv,
+                env=env,
+                log_path=self._log_path,
+                cwd=self._dir,
+                pid_file=self._server_pid_path,
+                exit_file=self._exit_path,
+            )
             state = LocalState(
-                pid=child.pid,
+                pid=server_pid,
                 pgid=child.pid,
                 host=host,
                 port=port,
@@ -328,7 +355,7 @@ class LocalTarget(Target, LogsCapability):
     def _raise_start_failure(self, lines: list[str], returncode: int) -> None:
         _, rest = _read_new_lines(self._log_path, 0)
         lines = rest or lines
-        reason = logwatch.failure_reason(lines) or f"the server exited with code {returncode}"
+        reason = logwatch.failure_reason(lines) or f"the server {process.describe_exit(returncode)}"
         hint = logwatch.hint_for(reason, "\n".join(lines[-40:]))
         raise StartError(f"vLLM failed to start: {reason} Fix: {hint}.", details=logwatch.meaningful_lines(lines))
 
@@ -339,8 +366,10 @@ class LocalTarget(Target, LogsCapability):
         with platform_lock(self._dir / "lock", self.config.name):
             state = self.running()
             if state is None:
+                self._stop_leftovers()
                 remove_state(self._state_path)
                 remove_state(self._crash_path)
+                remove_state(self._exit_path)
                 reporter.info(f"platform {self.config.name!r} is not running on the local target")
                 return
             reporter.phase(
@@ -355,6 +384,17 @@ class LocalTarget(Target, LogsCapability):
                 )
             remove_state(self._state_path)
             reporter.phase("stopped", "gracefully" if graceful else "killed after the timeout")
+
+    def _stop_leftovers(self) -> None:
+        """A server killed alone (kill -9, OOM) can leave helpers of its group running (vLLM's engine core,
+        multiprocessing's resource tracker): stop them. Only processes working in this platform's directory, in
+        case the group id has been reused."""
+        crashed = read_state(self._crash_path)
+        if crashed is None:
+            return
+        ours = [pid for pid in process.group_members(crashed.pgid) if process.working_dir(pid) == self._dir.resolve()]
+        if ours:
+            process.stop_group(crashed.pgid, timeout_s=self.config.local.stop_timeout_s)
 
     # --- read commands --------------------------------------------------------------------------------------------
 

@@ -1,0 +1,111 @@
+"""The local server's supervisor: after the server dies on its own, ``status`` says how (signal or exit code).
+
+Real processes throughout: the real supervisor (``supervise.py``) runs a short Python script that stands in for
+vLLM at the process-runner seam (``process.spawn_supervised``): how a process ends, not vLLM, is the point here,
+and a real vLLM start costs ~30 s (tests/e2e/test_local_e2e.py kills a real one). The stand-in carries vLLM's
+server module name in its argv because ``running()`` checks the command line of the recorded pid.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from pathlib import Path
+
+from inferctl.config import PlatformConfig
+from inferctl.engine import VLLM_SERVER_MODULE
+from inferctl.home import Home
+from inferctl.progress import NullReporter
+from inferctl.targets.local import LocalTarget, process
+from inferctl.targets.local.state import LocalState
+
+
+def _start(home: Path, script: str) -> tuple[LocalTarget, subprocess.Popen[bytes], int, Path]:
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    state_dir = home / "platforms" / "inferctl" / "local"
+    state_dir.mkdir(parents=True)
+    log = state_dir / "server.log"
+    supervisor, pid = process.spawn_supervised(
+        [sys.executable, "-c", script, VLLM_SERVER_MODULE],
+        env=dict(os.environ),
+        log_path=log,
+        cwd=state_dir,
+        pid_file=state_dir / "server.pid",
+        exit_file=state_dir / "exit.json",
+    )
+    state = LocalState(
+        pid=pid,
+        pgid=supervisor.pid,
+        host="127.0.0.1",
+        port=1,
+        model="demo",
+        served_model_name="demo",
+        source="demo",
+        model_path="/x",
+        log_path=str(log),
+        started_at=0,
+        api_key_required=False,
+    )
+    (state_dir / "state.json").write_text(json.dumps(asdict(state)))
+    return target, supervisor, pid, log
+
+
+def _wait_for_line(log: Path, text: str) -> None:
+    deadline = time.monotonic() + 10
+    while text not in (log.read_text() if log.exists() else ""):
+        assert time.monotonic() < deadline, f"{text!r} never reached {log}"
+        time.sleep(0.02)
+
+
+def test_status_says_the_server_was_killed_by_sigkill(isolated_home: Path) -> None:
+    """Before the supervisor, nothing waited for the server after 'up' exited: status could only guess 'killed'."""
+    script = "import time; print('INFO Loading weights took 1.2 s', flush=True); time.sleep(60)"
+    target, supervisor, pid, log = _start(isolated_home, script)
+    _wait_for_line(log, "Loading weights")
+    assert pid != supervisor.pid and os.getpgid(pid) == supervisor.pid  # one group: down's killpg reaches both
+    assert target.status()["state"] == "unhealthy"  # alive, not serving HTTP
+
+    os.kill(pid, signal.SIGKILL)
+    assert supervisor.wait(timeout=10) == -signal.SIGKILL  # the supervisor ends as the server did
+
+    report = target.status()
+    assert report["state"] == "crashed"
+    crash = report["crash"]
+    assert crash["pid"] == pid
+    assert crash["signal"] == "SIGKILL" and crash["exit_code"] is None
+    assert "killed by SIGKILL" in crash["how"]
+    assert crash["last_log_lines"] == ["INFO Loading weights took 1.2 s"]
+
+
+def test_status_gives_the_exit_code_and_the_last_log_lines(isolated_home: Path) -> None:
+    script = "import sys; print('ERROR something broke', flush=True); sys.exit(3)"
+    target, supervisor, pid, _ = _start(isolated_home, script)
+    assert supervisor.wait(timeout=10) == 3
+
+    crash = target.status()["crash"]
+    assert crash["pid"] == pid
+    assert crash["exit_code"] == 3 and crash["signal"] is None
+    assert "exited with code 3" in crash["how"]
+    assert "ERROR something broke" in crash["last_log_lines"]
+
+
+def test_down_stops_the_server_and_its_supervisor(isolated_home: Path) -> None:
+    """SIGTERM to the group: the supervisor ignores it, the server ends, the supervisor records that and ends."""
+    script = "import time; print('INFO up', flush=True); time.sleep(60)"
+    target, supervisor, pid, log = _start(isolated_home, script)
+    _wait_for_line(log, "INFO up")
+    target.down(NullReporter())  # reaps its own children in the group: here, the supervisor
+    assert not process.is_alive(pid) and not process.is_alive(supervisor.pid)
+    assert process.group_members(supervisor.pid) == []
+    assert process.exit_record(log.with_name("exit.json"), pid) == -signal.SIGTERM  # it outlived the server
+    assert target.status()["state"] == "stopped"
+
+
+def test_describe_exit() -> None:
+    assert process.describe_exit(0) == "exited with code 0"
+    assert process.describe_exit(-9) == "killed by SIGKILL"
