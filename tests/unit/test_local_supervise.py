@@ -68,12 +68,12 @@ def test_status_says_the_server_was_killed_by_sigkill(isolated_home: Path) -> No
     target, supervisor, pid, log = _start(isolated_home, script)
     _wait_for_line(log, "Loading weights")
     assert pid != supervisor.pid and os.getpgid(pid) == supervisor.pid  # one group: down's killpg reaches both
-    assert target.status()["state"] == "unhealthy"  # alive, not serving HTTP
+    assert target.status().to_dict()["state"] == "unhealthy"  # alive, not serving HTTP
 
     os.kill(pid, signal.SIGKILL)
     assert supervisor.wait(timeout=10) == -signal.SIGKILL  # the supervisor ends as the server did
 
-    report = target.status()
+    report = target.status().to_dict()
     assert report["state"] == "crashed"
     crash = report["crash"]
     assert crash["pid"] == pid
@@ -87,7 +87,7 @@ def test_status_gives_the_exit_code_and_the_last_log_lines(isolated_home: Path) 
     target, supervisor, pid, _ = _start(isolated_home, script)
     assert supervisor.wait(timeout=10) == 3
 
-    crash = target.status()["crash"]
+    crash = target.status().to_dict()["crash"]
     assert crash["pid"] == pid
     assert crash["exit_code"] == 3 and crash["signal"] is None
     assert "exited with code 3" in crash["how"]
@@ -103,7 +103,7 @@ def test_down_stops_the_server_and_its_supervisor(isolated_home: Path) -> None:
     assert not process.is_alive(pid) and not process.is_alive(supervisor.pid)
     assert process.group_members(supervisor.pid) == []
     assert process.exit_record(log.with_name("exit.json"), pid) == -signal.SIGTERM  # it outlived the server
-    assert target.status()["state"] == "stopped"
+    assert target.status().to_dict()["state"] == "stopped"
 
 
 def test_describe_exit() -> None:
