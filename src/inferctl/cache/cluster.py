@@ -15,13 +15,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferctl.errors import OperationError
+from inferctl.kube.wait import ClusterWait
 from inferctl.kube_names import ANNOTATION_CACHE_URI
-from inferctl.poller import DEFAULT_POLLER, Poller
-from inferctl.progress import Reporter
 from inferctl.render.meta import Object
 
 if TYPE_CHECKING:
-    from inferctl.kube.client import KubeClient
+    pass
 
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)
 
@@ -108,19 +107,8 @@ def _termination(pod: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-class MirrorRunner:
+class MirrorRunner(ClusterWait):
     """Apply the mirror Jobs (with their service accounts and script) and wait until each completes."""
-
-    def __init__(
-        self,
-        client: KubeClient,
-        reporter: Reporter,
-        *,
-        timeout_s: float,
-        poller: Poller = DEFAULT_POLLER,
-    ) -> None:
-        self.client, self.reporter = client, reporter
-        self.timeout_s, self.poller = timeout_s, poller
 
     def run(self, objects: Sequence[Object]) -> None:
         from inferctl.kube.apply import apply_objects

@@ -28,6 +28,7 @@ from inferctl.kube.objects import (
     pod_is_ready,
     sort_events,
 )
+from inferctl.kube.wait import ClusterWait
 from inferctl.kube_names import KARPENTER_API, KARPENTER_CAPACITY_TYPE, NODE_INSTANCE_TYPE, NODE_ZONE
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
@@ -169,7 +170,7 @@ class WatchedDeployment:
     model: ModelContext
 
 
-class RolloutWatcher:
+class RolloutWatcher(ClusterWait):
     """Polls Deployments, their pods, events and NodeClaims until all are rolled out, diagnosed, or timed out."""
 
     def __init__(
@@ -187,10 +188,7 @@ class RolloutWatcher:
         """``gpu_pool``: the GPU NodePool's name, so its nodes count as GPU nodes for the device-plugin check.
         ``kubernetes_version``: the configured one, named in the AMI-alias diagnosis when the API server's
         ``/version`` does not answer."""
-        self.client = client
-        self.reporter = reporter
-        self.timeout_s = timeout_s
-        self.poller = poller
+        super().__init__(client, reporter, timeout_s=timeout_s, poller=poller)
         self.karpenter = karpenter
         self.scheduling_grace_s = scheduling_grace_s
         self._first_seen: dict[tuple[str, str], float] = {}

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from inferctl.errors import OperationError, UserError
-from inferctl.kube.client import KubeClient
 from inferctl.kube.objects import (
     PROTECTED_NAMESPACES,
     Object,
@@ -23,9 +22,8 @@ from inferctl.kube.objects import (
     name_of,
     namespace_of,
 )
+from inferctl.kube.wait import ClusterWait
 from inferctl.kube_names import KARPENTER_API, KARPENTER_NODEPOOL, LABEL_PLATFORM
-from inferctl.poller import DEFAULT_POLLER, Poller
-from inferctl.progress import Reporter
 from inferctl.render.order import sort_for_delete
 from inferctl.render.secrets import secret_owner
 
@@ -37,20 +35,7 @@ _PRIORITY = {
 }
 
 
-class Teardown:
-    def __init__(
-        self,
-        client: KubeClient,
-        reporter: Reporter,
-        *,
-        timeout_s: float,
-        poller: Poller = DEFAULT_POLLER,
-    ) -> None:
-        self.client = client
-        self.reporter = reporter
-        self.timeout_s = timeout_s
-        self.poller = poller
-
+class Teardown(ClusterWait):
     def run(
         self, objects: Sequence[Object], *, platform_objects: Sequence[Object] = (), platform: bool = False
     ) -> None:
