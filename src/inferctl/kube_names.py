@@ -49,3 +49,4 @@ KARPENTER_API = "karpenter.sh/v1"  # apiVersion of NodePool and NodeClaim (schem
 
 # The container port's name; Service targetPort, probes and PodMonitor refer to it by name, never by number.
 PORT_NAME = "http"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)

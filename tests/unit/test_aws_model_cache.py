@@ -67,6 +67,29 @@ def test_keep_bucket_survives_destroy() -> None:
     assert bucket.inputs["forceDestroy"] is False and bucket.inputs["bucket"] == "team-weights"
 
 
+def test_a_kept_bucket_keeps_its_guards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With keep_bucket, destroy must not strip the kept bucket of its public-access block, encryption, ownership
+    and TLS-only policy: each is retained with the bucket. Pulumi's mocks do not record resource options, so the
+    constructors are wrapped to read the options the program passes."""
+    import pulumi_aws
+
+    from inferctl.aws.offline import record_program
+
+    retained: dict[str, bool] = {}
+    kinds = ("Bucket", "BucketPublicAccessBlock", "BucketServerSideEncryptionConfiguration", "BucketOwnershipControls",
+             "BucketPolicy")  # fmt: skip
+    real = {kind: getattr(pulumi_aws.s3, kind) for kind in kinds}
+    for kind in kinds:
+
+        def build(*args: Any, _kind: str = kind, **kwargs: Any) -> Any:
+            retained[_kind] = bool(kwargs["opts"].retain_on_delete)
+            return real[_kind](*args, **kwargs)
+
+        monkeypatch.setattr(pulumi_aws.s3, kind, build)
+    record_program(cached(keep_bucket=True, bucket="team-weights"))
+    assert retained == dict.fromkeys(kinds, True)
+
+
 @pytest.mark.parametrize(
     ("slug", "account", "writes"),
     [("reader", MODEL_SERVICE_ACCOUNT, False), ("writer", MIRROR_SERVICE_ACCOUNT, True)],

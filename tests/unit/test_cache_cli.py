@@ -81,3 +81,16 @@ def test_missing_bucket_is_one_line(platform: Path, capsys: pytest.CaptureFixtur
     platform.write_text(text)
     assert main(["cache", "status", "-c", str(platform)]) == 1
     assert "bucket no-such-bucket-here does not exist" in capsys.readouterr().err
+
+
+def test_warm_here_a_failed_download_is_one_line(
+    platform: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """huggingface_hub's own errors (gated, not found, offline: all OSError) end as one line, not a traceback.
+    The hub cannot be reached here, so its offline mode stands in for a failed download."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    assert main(["cache", "warm", "--here", "-c", str(platform)]) == 1
+    err = capsys.readouterr().err
+    assert f"downloading {SOURCE}@{REVISION} from the HuggingFace hub failed" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

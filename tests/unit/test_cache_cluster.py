@@ -212,3 +212,15 @@ def test_cache_warm_runs_only_the_mirror(
     applied = fake.applied()
     assert f"Job/{JOB}" in applied and "NetworkPolicy/inferctl-model-mirror" in applied
     assert not any(item.startswith(("Deployment/", "Service/")) for item in applied)
+
+
+def test_down_deletes_the_mirror_jobs_pods_too(fake: JobCluster, tmp_path: Path, loopback_s3: LoopbackS3) -> None:
+    """A batch/v1 Job deleted without a propagation policy orphans its pods (the API's default for Jobs): a
+    finished mirror pod would outlive 'down' and keep a created namespace alive ("other pod(s) run there")."""
+    cfg = config(tmp_path, loopback_s3.bucket)
+    job = render_mirror_job(cfg, cfg.models[0], g5_xlarge_placement("llama"), karpenter=True)
+    fake.put({**job, "status": {"conditions": [{"type": "Complete", "status": "True"}]}})
+    fake.put(make_pod(JOB_POD, NS, {"batch.kubernetes.io/job-name": JOB}, node="ip-10-0-9-9", phase="Succeeded"))
+    target(cfg).down(RecordingReporter())
+    assert fake.get("Job", JOB, NS) is None
+    assert fake.get("Pod", JOB_POD, NS) is None

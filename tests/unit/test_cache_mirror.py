@@ -138,3 +138,20 @@ def test_the_job_runs_the_module_as_a_plain_script(loopback_s3: LoopbackS3, snap
                           cwd=tmp_path, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "already mirrored; nothing to do" in done.stdout
+
+
+def test_a_missing_manifest_is_found_by_listing_not_by_a_denied_read() -> None:
+    """The cache roles may list ``models/*`` only (aws/model_cache.py), and S3 answers their GetObject of a missing
+    key with AccessDenied, not NoSuchKey. The botocore Stubber stands in for that S3 (no IAM here): the manifest's
+    absence must come from the listing, never from the read."""
+    import boto3
+    from botocore.stub import Stubber
+
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    prefix = cache_prefix(MODEL_ID, REVISION)
+    with Stubber(s3) as stub:
+        stub.add_response(
+            "list_objects_v2", {"KeyCount": 0}, {"Bucket": "b", "Prefix": prefix + MANIFEST_NAME, "MaxKeys": 1}
+        )
+        stub.add_client_error("get_object", "AccessDenied", http_status_code=403)
+        assert read_manifest(s3, "b", prefix) is None

@@ -118,11 +118,12 @@ def _bucket(ctx: ProgramContext) -> aws.s3.Bucket:
         if settings.bucket
         else {"bucket_prefix": f"{ctx.cluster_name}-model-cache-"[:BUCKET_PREFIX_MAX]}
     )
+    keep = settings.keep_bucket  # a kept bucket keeps its guards too: destroy must not leave it open
     bucket = aws.s3.Bucket(
         "model-cache",
-        force_destroy=not settings.keep_bucket,
+        force_destroy=not keep,
         **naming,
-        opts=ctx.opts(retain_on_delete=settings.keep_bucket),
+        opts=ctx.opts(retain_on_delete=keep),
     )
     block = aws.s3.BucketPublicAccessBlock(
         "model-cache-public-access",
@@ -131,7 +132,7 @@ def _bucket(ctx: ProgramContext) -> aws.s3.Bucket:
         block_public_policy=True,
         ignore_public_acls=True,
         restrict_public_buckets=True,
-        opts=ctx.opts(),
+        opts=ctx.opts(retain_on_delete=keep),
     )
     aws.s3.BucketServerSideEncryptionConfiguration(
         "model-cache-encryption",
@@ -144,19 +145,21 @@ def _bucket(ctx: ProgramContext) -> aws.s3.Bucket:
                 bucket_key_enabled=True,
             )
         ],
-        opts=ctx.opts(),
+        opts=ctx.opts(retain_on_delete=keep),
     )
     aws.s3.BucketOwnershipControls(
         "model-cache-ownership",
         bucket=bucket.id,
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
-        opts=ctx.opts(),
+        opts=ctx.opts(retain_on_delete=keep),
     )
     aws.s3.BucketPolicy(
         "model-cache-tls-only",
         bucket=bucket.id,
         policy=bucket.arn.apply(tls_only_policy),
-        opts=ctx.opts(depends_on=[block]),  # a policy put before the block is judged against the old settings
+        opts=ctx.opts(
+            depends_on=[block], retain_on_delete=keep
+        ),  # a policy put before the block is judged against the old settings
     )
     return bucket
 

@@ -16,13 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 from inferctl.errors import OperationError
 from inferctl.kube.wait import ClusterWait
-from inferctl.kube_names import ANNOTATION_CACHE_URI
+from inferctl.kube_names import ANNOTATION_CACHE_URI, JOB_NAME_LABEL
 from inferctl.render.meta import Object
 
 if TYPE_CHECKING:
     pass
-
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)
 
 
 @dataclass(frozen=True)

@@ -96,10 +96,17 @@ def manifest_document(model_id: str, revision: str, entries: Iterable[FileEntry]
 
 
 def read_manifest(s3: Any, bucket: str, prefix: str) -> dict[str, Any] | None:
-    """The manifest at ``prefix``, or None when there is none (the snapshot is not, or not completely, mirrored)."""
+    """The manifest at ``prefix``, or None when there is none (the snapshot is not, or not completely, mirrored).
+
+    Listed before it is read: S3 answers a GetObject for a missing key with NoSuchKey only to a caller allowed
+    s3:ListBucket on the bucket itself; the cache roles may list ``models/*`` only, so they would get AccessDenied."""
+    key = prefix + MANIFEST_NAME
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+    if not any(obj["Key"] == key for obj in listed):
+        return None
     try:
-        body = s3.get_object(Bucket=bucket, Key=prefix + MANIFEST_NAME)["Body"].read()
-    except s3.exceptions.NoSuchKey:
+        body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    except s3.exceptions.NoSuchKey:  # deleted between the listing and the read
         return None
     document: dict[str, Any] = json.loads(body)
     return document if document.get("format") == MANIFEST_FORMAT else None

@@ -129,10 +129,24 @@ def warm_here(
         if read_manifest(client, location.bucket, location.prefix) is not None:
             return MirrorResult()
         with tempfile.TemporaryDirectory(prefix="inferctl-mirror-") as work:
-            root = download_snapshot(model.source, model.revision, Path(work) / "snapshot")
+            root = _download(model.source, model.revision, Path(work) / "snapshot")
             return mirror_directory(
                 client, root, bucket=location.bucket, model_id=model.source, revision=model.revision, progress=progress
             )
+
+
+def _download(source: str, revision: str, dest: Path) -> Path:
+    """The snapshot, or one line on what went wrong: huggingface_hub's errors (gated, not found, offline) and a
+    full disk are all OSError; their texts name the URL, never the token."""
+    from inferctl.cache.cluster import diagnose_mirror
+
+    try:
+        return download_snapshot(source, revision, dest)
+    except OSError as exc:
+        text = str(exc)
+        found = diagnose_mirror([text])
+        reason = f"{found.cause}; {found.hint}" if found else (text.strip().splitlines() or [type(exc).__name__])[0]
+        raise OperationError(f"downloading {source}@{revision} from the HuggingFace hub failed: {reason}") from None
 
 
 def drop(config: PlatformConfig, model: ModelDeployment, index: int, *, s3: Any | None = None) -> int:

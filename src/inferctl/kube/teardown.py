@@ -23,7 +23,7 @@ from inferctl.kube.objects import (
     namespace_of,
 )
 from inferctl.kube.wait import ClusterWait
-from inferctl.kube_names import KARPENTER_API, KARPENTER_NODEPOOL, LABEL_PLATFORM
+from inferctl.kube_names import JOB_NAME_LABEL, KARPENTER_API, KARPENTER_NODEPOOL, LABEL_PLATFORM
 from inferctl.render.order import sort_for_delete
 from inferctl.render.secrets import secret_owner
 
@@ -101,6 +101,11 @@ class Teardown(ClusterWait):
             self.reporter.phase("deleting", describe(obj))
             if not self.client.delete(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj)):
                 self.reporter.info(f"{describe(obj)}: already gone")
+            if obj.get("kind") == "Job":  # the API orphans a Job's pods by default: they would outlive down
+                for pod in self.client.list(
+                    "v1", "Pod", namespace=namespace_of(obj), labels={JOB_NAME_LABEL: name_of(obj)}
+                ):
+                    self.client.delete("v1", "Pod", name_of(pod), namespace_of(obj))
 
     def _wait_gone(self, objects: Sequence[Object], *, pool_names: Sequence[str] = ()) -> None:
         """Poll until the objects, their pods, and the pools' NodeClaims and nodes are all gone."""
