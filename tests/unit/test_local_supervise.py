@@ -109,3 +109,27 @@ def test_down_stops_the_server_and_its_supervisor(isolated_home: Path) -> None:
 def test_describe_exit() -> None:
     assert process.describe_exit(0) == "exited with code 0"
     assert process.describe_exit(-9) == "killed by SIGKILL"
+
+
+def test_a_server_killed_alone_leaves_no_helper_behind(isolated_home: Path) -> None:
+    """vLLM's helpers (engine core, resource tracker) share its process group and outlived a kill -9 of the server
+    (measured: an orphaned VLLM::EngineCore held 2.5 GB for minutes, until the next up/down). The supervisor, which
+    sees the server end, now ends the rest of the group. The stand-in's helper is a real child that ignores the
+    server's death, as the engine core did."""
+    script = (
+        "import subprocess, sys, time; "
+        "h = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print('HELPER', h.pid, flush=True); time.sleep(60)"
+    )
+    target, supervisor, pid, log = _start(isolated_home, script)
+    _wait_for_line(log, "HELPER")
+    helper = int(log.read_text().split("HELPER", 1)[1].split()[0])
+    assert os.getpgid(helper) == supervisor.pid
+
+    os.kill(pid, signal.SIGKILL)
+    assert supervisor.wait(timeout=15) == -signal.SIGKILL  # still ends as the server did
+    deadline = time.monotonic() + 5
+    while process.is_alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process.is_alive(helper)
+    assert target.status().to_dict()["crash"]["signal"] == "SIGKILL"
