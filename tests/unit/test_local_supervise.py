@@ -17,8 +17,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from inferctl.config import PlatformConfig
 from inferctl.engine import VLLM_SERVER_MODULE
+from inferctl.errors import StartError
 from inferctl.home import Home
 from inferctl.progress import NullReporter
 from inferctl.targets.local import LocalTarget, process
@@ -133,3 +136,14 @@ def test_a_server_killed_alone_leaves_no_helper_behind(isolated_home: Path) -> N
         time.sleep(0.05)
     assert not process.is_alive(helper)
     assert target.status().to_dict()["crash"]["signal"] == "SIGKILL"
+
+
+def test_a_failed_start_is_one_sentence_then_the_fix(isolated_home: Path) -> None:
+    """Seen with a real vLLM given an unknown flag: 'the server exited with code 2 Fix: ...' (no full stop)."""
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    state_dir = isolated_home / "platforms" / "inferctl" / "local"
+    state_dir.mkdir(parents=True)
+    (state_dir / "server.log").write_text("api_server.py: error: unrecognized arguments: --bogus-flag\n")
+    with pytest.raises(StartError) as failed:
+        target._raise_start_failure([], 2)
+    assert "the server exited with code 2. Fix: " in failed.value.message
