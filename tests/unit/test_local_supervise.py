@@ -17,8 +17,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
+import pytest
+
 from inferctl.config import PlatformConfig
 from inferctl.engine import VLLM_SERVER_MODULE
+from inferctl.errors import StartError
 from inferctl.home import Home
 from inferctl.progress import NullReporter
 from inferctl.targets.local import LocalTarget, process
@@ -109,3 +112,38 @@ def test_down_stops_the_server_and_its_supervisor(isolated_home: Path) -> None:
 def test_describe_exit() -> None:
     assert process.describe_exit(0) == "exited with code 0"
     assert process.describe_exit(-9) == "killed by SIGKILL"
+
+
+def test_a_server_killed_alone_leaves_no_helper_behind(isolated_home: Path) -> None:
+    """vLLM's helpers (engine core, resource tracker) share its process group and outlived a kill -9 of the server
+    (measured: an orphaned VLLM::EngineCore held 2.5 GB for minutes, until the next up/down). The supervisor, which
+    sees the server end, now ends the rest of the group. The stand-in's helper is a real child that ignores the
+    server's death, as the engine core did."""
+    script = (
+        "import subprocess, sys, time; "
+        "h = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(60)']); "
+        "print('HELPER', h.pid, flush=True); time.sleep(60)"
+    )
+    target, supervisor, pid, log = _start(isolated_home, script)
+    _wait_for_line(log, "HELPER")
+    helper = int(log.read_text().split("HELPER", 1)[1].split()[0])
+    assert os.getpgid(helper) == supervisor.pid
+
+    os.kill(pid, signal.SIGKILL)
+    assert supervisor.wait(timeout=15) == -signal.SIGKILL  # still ends as the server did
+    deadline = time.monotonic() + 5
+    while process.is_alive(helper) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not process.is_alive(helper)
+    assert target.status().to_dict()["crash"]["signal"] == "SIGKILL"
+
+
+def test_a_failed_start_is_one_sentence_then_the_fix(isolated_home: Path) -> None:
+    """Seen with a real vLLM given an unknown flag: 'the server exited with code 2 Fix: ...' (no full stop)."""
+    target = LocalTarget(PlatformConfig(), Home.from_env())
+    state_dir = isolated_home / "platforms" / "inferctl" / "local"
+    state_dir.mkdir(parents=True)
+    (state_dir / "server.log").write_text("api_server.py: error: unrecognized arguments: --bogus-flag\n")
+    with pytest.raises(StartError) as failed:
+        target._raise_start_failure([], 2)
+    assert "the server exited with code 2. Fix: " in failed.value.message

