@@ -16,7 +16,7 @@ import pytest
 
 from inferctl.bench.client import ApiKind, Prompt, RequestOutcome, build_payload, stream_request
 from inferctl.bench.transport import LeanTransport
-from tests.support.bench import STUB_MODEL, StubReply, StubServer
+from tests.support.bench import STUB_MODEL, StubReply, StubServer, timing_tolerant
 
 JITTER = 0.04
 
@@ -67,6 +67,7 @@ def test_payload_asks_for_usage_and_exact_length() -> None:
         )
 
 
+@timing_tolerant()
 def test_completion_timings_follow_the_scripted_chunks(send: Sender) -> None:
     reply = StubReply(ttft_s=0.2, gaps_s=(0.05, 0.15, 0.3), prompt_tokens=11)
     with StubServer(lambda body: reply, api_key="sk-test") as server:
@@ -83,6 +84,7 @@ def test_completion_timings_follow_the_scripted_chunks(send: Sender) -> None:
     assert (outcome.output_tokens, outcome.input_tokens, outcome.tokens_from_usage) == (4, 11, True)
 
 
+@timing_tolerant()
 def test_chat_role_chunk_counts_as_first_token_like_vllm(send: Sender) -> None:
     reply = StubReply(ttft_s=0.15, gaps_s=(0.1,), role_chunk=True)
     with StubServer(lambda body: reply) as server:

@@ -25,7 +25,7 @@ from inferctl.bench import (
 )
 from inferctl.bench.runner import Progress
 from inferctl.errors import ConfigError, NotFoundError, OperationError, UserError
-from tests.support.bench import STUB_MODEL, StubReply, StubServer
+from tests.support.bench import STUB_MODEL, StubReply, StubServer, timing_tolerant
 
 OUT = LengthRange(4, 4)
 FAST = StubReply(ttft_s=0.02, gaps_s=(0.01, 0.01, 0.01))
@@ -64,6 +64,7 @@ def test_level_sends_its_budget_and_warmup_is_not_measured() -> None:
     assert [e.done for e in events if e.phase == "level"] == [1, 2, 3, 4, 5, 6]
 
 
+@timing_tolerant()
 def test_concurrency_is_the_cap_and_the_level_duration_follows() -> None:
     reply = StubReply(ttft_s=0.1)
     with StubServer(lambda body: reply) as server:
@@ -75,6 +76,7 @@ def test_concurrency_is_the_cap_and_the_level_duration_follows() -> None:
     assert metrics.request_throughput == pytest.approx(12 / metrics.duration_s)
 
 
+@timing_tolerant()
 def test_metrics_reflect_scripted_chunk_timings(tmp_path: Path) -> None:
     with StubServer(_by_prompt) as server:
         run = run_bench(_spec(server, Level(concurrency=1), requests=8), _fast_slow_dataset(tmp_path))
@@ -88,6 +90,7 @@ def test_metrics_reflect_scripted_chunk_timings(tmp_path: Path) -> None:
     assert m.e2el.mean_ms == pytest.approx((50 + 330) / 2, abs=40)
 
 
+@timing_tolerant()
 def test_goodput_counts_only_requests_within_the_slo(tmp_path: Path) -> None:
     spec_kw: dict[str, Any] = {"requests": 8, "slo": Slo(ttft_s=0.15)}
     with StubServer(_by_prompt) as server:

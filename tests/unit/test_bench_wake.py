@@ -16,7 +16,7 @@ import pytest
 
 from inferctl.bench import BenchSpec, LengthRange, Level, RandomPrompts, report_dict, run_bench
 from inferctl.bench.pricing import Price
-from tests.support.bench import STUB_MODEL, StubReply, StubServer
+from tests.support.bench import STUB_MODEL, StubReply, StubServer, timing_tolerant
 
 FAST = StubReply(ttft_s=0.01, gaps_s=(0.01,))
 KEY = "sk-wake-test"
@@ -45,6 +45,7 @@ def _run(first: StubReply, **kw: Any) -> Any:
     return run
 
 
+@timing_tolerant()
 def test_the_wake_up_is_timed_alone_and_kept_out_of_the_levels() -> None:
     held = StubReply(hold_s=0.6, ttft_s=0.05, headers=(("X-KEDA-HTTP-Cold-Start", "true"),))
     run = _run(held, timeout_s=0.3)  # a held request outlasts the levels' timeout and still counts
