@@ -22,8 +22,8 @@ from inferctl.config.models import (
     PlatformConfig,
 )
 from inferctl.config.starter import STARTER_YAML
-from inferctl.config.traits import TARGETS, TRAITS, TargetName, TargetTraits
 from inferctl.demo_model import DEMO_SOURCE
+from inferctl.traits import TARGETS, TRAITS, TargetName, TargetTraits
 
 __all__ = [
     "DEFAULT_CONFIG_FILE",

@@ -19,9 +19,9 @@ from inferctl.config.models import (
     PlatformConfig,
     model_name_from_source,
 )
-from inferctl.config.traits import TARGETS
 from inferctl.demo_model import DEMO_SOURCE
 from inferctl.errors import ConfigError, NotFoundError
+from inferctl.traits import TARGETS
 
 DEFAULT_CONFIG_FILE = "inferctl.yaml"
 

