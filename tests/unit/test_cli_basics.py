@@ -171,3 +171,23 @@ def test_wide_reports_read_as_records_narrow_ones_as_tables(capsys: pytest.Captu
     assert console.width < 200
     assert "    column 11: value-11-xxxxxxxxxx" in out  # a record block, every value whole
     assert "┃ name" in out and "g5-gpu-karpenter" in out  # a table
+
+
+def test_ask_is_no_without_a_terminal_and_asks_on_stderr_with_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    import typer
+
+    from inferctl.cli.common import ask
+
+    asked: list[tuple[str, bool, bool]] = []
+
+    def confirm(question: str, *, default: bool, err: bool) -> bool:
+        asked.append((question, default, err))
+        return True
+
+    monkeypatch.setattr(typer, "confirm", confirm)
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: False)
+    assert ask("create it?") is False
+    assert asked == []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    assert ask("create it?") is True
+    assert asked == [("create it?", False, True)]

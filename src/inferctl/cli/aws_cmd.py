@@ -6,12 +6,22 @@ call stays quick.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Any
 
 import typer
 
-from inferctl.cli.common import ConfigOpt, OutputFormat, OutputOpt, YesOpt, console, emit_json, err_console, load, table
+from inferctl.cli.common import (
+    ConfigOpt,
+    OutputFormat,
+    OutputOpt,
+    YesOpt,
+    ask,
+    console,
+    emit_json,
+    err_console,
+    load,
+    table,
+)
 from inferctl.home import Home
 
 aws_app = typer.Typer(
@@ -39,7 +49,7 @@ def preflight(config: ConfigOpt = None, yes: YesOpt = False, output: OutputOpt =
     from inferctl.targets.aws import AwsTarget
 
     cfg = load(config, target="aws")
-    target = AwsTarget(cfg, Home.from_env(), assume_yes=yes, confirm=_confirm)
+    target = AwsTarget(cfg, Home.from_env(), assume_yes=yes, confirm=ask)
     placements = target.kubernetes(include_karpenter=False).placements()
     report = run_preflight(
         cfg,
@@ -47,7 +57,7 @@ def preflight(config: ConfigOpt = None, yes: YesOpt = False, output: OutputOpt =
         clients=target.clients(),
         home=target.home,
         assume_yes=yes,
-        confirm=_confirm,
+        confirm=ask,
     )
     if output == OutputFormat.json:
         emit_json(report.to_dict())
@@ -129,13 +139,6 @@ def _endpoint_line(access: dict[str, Any]) -> str:
     if access["mode"] == "private":
         return "private only ('up' runs inside the VPC)"
     return f"public for {', '.join(access['public_access_cidrs'])} + private for the nodes"
-
-
-def _confirm(question: str) -> bool:
-    """Ask on a terminal; without one (CI, pipes) the answer is no and the error says to pass --yes."""
-    if not sys.stdin.isatty():
-        return False
-    return typer.confirm(question, default=False, err=True)
 
 
 def register(app: typer.Typer) -> None:

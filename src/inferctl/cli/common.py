@@ -63,6 +63,12 @@ def load(
     return apply_overrides(loaded, target=target, model=model, port=port)
 
 
+def ask(question: str) -> bool:
+    """A yes/no question on stderr; without a terminal (CI, pipes) the answer is no, and the caller says to pass
+    --yes."""
+    return sys.stdin.isatty() and typer.confirm(question, default=False, err=True)
+
+
 def emit_json(data: Any) -> None:
     """JSON on stdout: the only thing printed with ``--output json``."""
     sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")

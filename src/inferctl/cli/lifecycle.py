@@ -15,6 +15,7 @@ from inferctl.cli.common import (
     PortOpt,
     TargetOpt,
     YesOpt,
+    ask,
     console,
     demo_notice,
     emit_json,
@@ -31,11 +32,6 @@ from inferctl.targets import LogsCapability, target_for, targets_with
 if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
     from inferctl.targets.base import Target
-
-
-def ask(question: str) -> bool:
-    """A yes/no prompt on the terminal; no terminal means no."""
-    return sys.stdin.isatty() and typer.confirm(question, default=False, err=True)
 
 
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
