@@ -314,6 +314,61 @@ def test_a_new_vpc_has_private_and_public_subnets_per_zone_and_one_nat(new_vpc: 
     assert len(of_type(new_vpc.resources, "aws:ec2/natGateway:NatGateway")) == 1
 
 
+def test_each_tier_of_a_new_vpc_has_one_route_table_that_all_its_subnets_use(new_vpc: ProgramRun) -> None:
+    def inputs(typ: str) -> dict[str, dict[str, object]]:
+        return {r.name: r.inputs for r in of_type(new_vpc.resources, f"aws:ec2/{typ}")}
+
+    zones = ("us-east-1a", "us-east-1b", "us-east-1c")
+    assert inputs("routeTable:RouteTable") == {
+        "public-routes": {
+            "vpcId": "vpc-id",
+            "routes": [{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-id"}],
+            "tags": {"Name": "workshop-public"},
+        },
+        "private-routes": {
+            "vpcId": "vpc-id",
+            "routes": [{"cidrBlock": "0.0.0.0/0", "natGatewayId": "nat-id"}],
+            "tags": {"Name": "workshop-private"},
+        },
+    }
+    public_cidrs, private_cidrs = (
+        ("10.0.48.0/20", "10.0.64.0/20", "10.0.80.0/20"),
+        ("10.0.0.0/20", "10.0.16.0/20", "10.0.32.0/20"),
+    )
+    public = {
+        f"public-{zone}": {
+            "vpcId": "vpc-id",
+            "cidrBlock": cidr,
+            "availabilityZone": zone,
+            "mapPublicIpOnLaunch": True,
+            "tags": {"Name": f"workshop-public-{zone}", "kubernetes.io/role/elb": "1"},
+        }
+        for zone, cidr in zip(zones, public_cidrs, strict=True)
+    }
+    private = {
+        f"private-{zone}": {
+            "vpcId": "vpc-id",
+            "cidrBlock": cidr,
+            "availabilityZone": zone,
+            "tags": {
+                "Name": f"workshop-private-{zone}",
+                "kubernetes.io/role/internal-elb": "1",
+                "karpenter.sh/discovery": "workshop",
+            },
+        }
+        for zone, cidr in zip(zones, private_cidrs, strict=True)
+    }
+    assert inputs("subnet:Subnet") == public | private
+    assert inputs("routeTableAssociation:RouteTableAssociation") == {
+        f"{tier}-{zone}": {"subnetId": f"{tier}-{zone}-id", "routeTableId": f"{tier}-routes-id"}
+        for tier in ("public", "private")
+        for zone in zones
+    }
+    assert one(new_vpc.resources, "aws:ec2/natGateway:NatGateway").inputs["subnetId"] == "public-us-east-1a-id"
+    subnet_ids = one(new_vpc.resources, CLUSTER).inputs["vpcConfig"]["subnetIds"]
+    assert subnet_ids == [f"private-{zone}-id" for zone in zones]
+
+
 def test_the_load_balancer_controller_is_installed_with_a_cluster_scoped_policy(new_vpc: ProgramRun) -> None:
     release = one(new_vpc.resources, RELEASE, "aws-load-balancer-controller").inputs
     assert release["chart"] == "aws-load-balancer-controller"

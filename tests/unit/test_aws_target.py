@@ -254,6 +254,67 @@ def test_leftovers_lists_instances_and_load_balancers_tagged_for_the_cluster() -
     assert found[1].name == "k8s-inferctl-llama3"
 
 
+def test_leftover_load_balancers_are_asked_for_their_tags_twenty_at_a_time_classic_ones_by_name() -> None:
+    aws = StubbedAws()
+    aws.stub("ec2").add_response("describe_instances", {"Reservations": []}, None)
+    arns = [f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/net/lb{i}/{i:016x}" for i in range(25)]
+    elbv2 = aws.stub("elbv2")
+    elbv2.add_response(
+        "describe_load_balancers",
+        {"LoadBalancers": [{"LoadBalancerArn": arn, "LoadBalancerName": f"lb{i}"} for i, arn in enumerate(arns)]},
+        {},
+    )
+    elbv2.add_response(
+        "describe_tags", {"TagDescriptions": [{"ResourceArn": arn} for arn in arns[:20]]}, {"ResourceArns": arns[:20]}
+    )
+    ours = {"Key": "kubernetes.io/cluster/workshop", "Value": "owned"}
+    elbv2.add_response(
+        "describe_tags",
+        {
+            "TagDescriptions": [
+                {"ResourceArn": arn, **({"Tags": [ours]} if arn == arns[22] else {})} for arn in arns[20:]
+            ]
+        },
+        {"ResourceArns": arns[20:]},
+    )
+    elb = aws.stub("elb")
+    elb.add_response(
+        "describe_load_balancers",
+        {"LoadBalancerDescriptions": [{"LoadBalancerName": "legacy"}, {"LoadBalancerName": "unrelated"}]},
+        {},
+    )
+    elb.add_response(
+        "describe_tags",
+        {
+            "TagDescriptions": [
+                {"LoadBalancerName": "legacy", "Tags": [{"Key": "eks:eks-cluster-name", "Value": "workshop"}]},
+                {"LoadBalancerName": "unrelated", "Tags": [{"Key": "eks:eks-cluster-name", "Value": "another"}]},
+            ]
+        },
+        {"LoadBalancerNames": ["legacy", "unrelated"]},
+    )
+    aws.stub("logs").add_response(
+        "describe_log_groups", {"logGroups": []}, {"logGroupNamePrefix": "/aws/eks/workshop/"}
+    )
+    aws.stub("ec2").add_response("describe_volumes", {"Volumes": []}, None)
+    found = find_leftovers(aws, "workshop", "us-east-1")
+    aws.assert_done()
+    assert [f.to_dict() for f in found] == [
+        {
+            "kind": "load-balancer",
+            "id": arns[22],
+            "name": "lb22",
+            "delete_command": f"aws elbv2 delete-load-balancer --region us-east-1 --load-balancer-arn {arns[22]}",
+        },
+        {
+            "kind": "classic-load-balancer",
+            "id": "legacy",
+            "name": "legacy",
+            "delete_command": "aws elb delete-load-balancer --region us-east-1 --load-balancer-name legacy",
+        },
+    ]
+
+
 def test_the_preflight_command_prints_json_and_exits_2_on_a_failure(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None
 ) -> None:

@@ -70,6 +70,15 @@ def substitute(document: Any, values: Mapping[str, str]) -> Any:
 # --- copied data: the six controller policies, then the five EventBridge rules (name -> event pattern) ---
 
 _CLUSTER_ARN = "arn:${AWS::Partition}:eks:${AWS::Region}:${AWS::AccountId}:cluster/${ClusterName}"
+# What a launch creates: the template gives the same list to launching with tags and to tagging on creation.
+_LAUNCHED_RESOURCES = [
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:fleet/*",
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:instance/*",
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:volume/*",
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:network-interface/*",
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:launch-template/*",
+    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:spot-instances-request/*",
+]
 
 CONTROLLER_POLICIES: dict[str, dict[str, Any]] = {
     "NodeLifecyclePolicy": {
@@ -101,14 +110,7 @@ CONTROLLER_POLICIES: dict[str, dict[str, Any]] = {
             {
                 "Sid": "AllowScopedEC2InstanceActionsWithTags",
                 "Effect": "Allow",
-                "Resource": [
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:fleet/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:instance/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:volume/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:network-interface/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:launch-template/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:spot-instances-request/*",
-                ],
+                "Resource": _LAUNCHED_RESOURCES,
                 "Action": ["ec2:RunInstances", "ec2:CreateFleet", "ec2:CreateLaunchTemplate"],
                 "Condition": {
                     "StringEquals": {
@@ -121,14 +123,7 @@ CONTROLLER_POLICIES: dict[str, dict[str, Any]] = {
             {
                 "Sid": "AllowScopedResourceCreationTagging",
                 "Effect": "Allow",
-                "Resource": [
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:fleet/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:instance/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:volume/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:network-interface/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:launch-template/*",
-                    "arn:${AWS::Partition}:ec2:${AWS::Region}:*:spot-instances-request/*",
-                ],
+                "Resource": _LAUNCHED_RESOURCES,
                 "Action": "ec2:CreateTags",
                 "Condition": {
                     "StringEquals": {

@@ -9,7 +9,7 @@ them first; this check proves it, and lists anything left with the command that 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -65,15 +65,31 @@ def _cluster_tagged(tags: list[dict[str, str]], cluster_name: str) -> bool:
     return False
 
 
-def _instances(ec2: Any, cluster_name: str, region: str) -> list[Leftover]:
-    found = []
-    pages = ec2.get_paginator("describe_instances").paginate(
+def _cluster_ec2_pages(ec2: Any, operation: str, cluster_name: str, state_filter: str, states: list[str]) -> Any:
+    """The pages of an EC2 Describe ``operation`` for what carries the cluster's tag and is in one of ``states``."""
+    return ec2.get_paginator(operation).paginate(
         Filters=[
             {"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{cluster_name}"]},
-            {"Name": "instance-state-name", "Values": LIVE_STATES},
+            {"Name": state_filter, "Values": states},
         ]
     )
-    for page in pages:
+
+
+def _cluster_tagged_descriptions(
+    describe_tags: Callable[..., Any], names_param: str, names: list[str], cluster_name: str
+) -> Iterator[dict[str, Any]]:
+    """The DescribeTags entries (elbv2's or elb's, which take ``names`` as ``names_param``) of the load balancers
+    tagged for the cluster, asked a batch at a time."""
+    for start in range(0, len(names), DESCRIBE_TAGS_BATCH):
+        described = describe_tags(**{names_param: names[start : start + DESCRIBE_TAGS_BATCH]})
+        for entry in described["TagDescriptions"]:
+            if _cluster_tagged(entry.get("Tags", []), cluster_name):
+                yield entry
+
+
+def _instances(ec2: Any, cluster_name: str, region: str) -> list[Leftover]:
+    found = []
+    for page in _cluster_ec2_pages(ec2, "describe_instances", cluster_name, "instance-state-name", LIVE_STATES):
         for reservation in page["Reservations"]:
             for instance in reservation["Instances"]:
                 tags = {t["Key"]: t["Value"] for t in instance.get("Tags", [])}
@@ -95,20 +111,16 @@ def _load_balancers(elbv2: Any, cluster_name: str, region: str) -> list[Leftover
     ]
     by_arn = {lb["LoadBalancerArn"]: lb for lb in balancers}
     found = []
-    arns = list(by_arn)
-    for start in range(0, len(arns), DESCRIBE_TAGS_BATCH):
-        described = elbv2.describe_tags(ResourceArns=arns[start : start + DESCRIBE_TAGS_BATCH])
-        for entry in described["TagDescriptions"]:
-            if _cluster_tagged(entry.get("Tags", []), cluster_name):
-                arn = entry["ResourceArn"]
-                found.append(
-                    Leftover(
-                        "load-balancer",
-                        arn,
-                        by_arn[arn]["LoadBalancerName"],
-                        f"aws elbv2 delete-load-balancer --region {region} --load-balancer-arn {arn}",
-                    )
-                )
+    for entry in _cluster_tagged_descriptions(elbv2.describe_tags, "ResourceArns", list(by_arn), cluster_name):
+        arn = entry["ResourceArn"]
+        found.append(
+            Leftover(
+                "load-balancer",
+                arn,
+                by_arn[arn]["LoadBalancerName"],
+                f"aws elbv2 delete-load-balancer --region {region} --load-balancer-arn {arn}",
+            )
+        )
     return found
 
 
@@ -119,19 +131,16 @@ def _classic_load_balancers(elb: Any, cluster_name: str, region: str) -> list[Le
         for lb in page["LoadBalancerDescriptions"]
     ]
     found = []
-    for start in range(0, len(names), DESCRIBE_TAGS_BATCH):
-        described = elb.describe_tags(LoadBalancerNames=names[start : start + DESCRIBE_TAGS_BATCH])
-        for entry in described["TagDescriptions"]:
-            if _cluster_tagged(entry.get("Tags", []), cluster_name):
-                name = entry["LoadBalancerName"]
-                found.append(
-                    Leftover(
-                        "classic-load-balancer",
-                        name,
-                        name,
-                        f"aws elb delete-load-balancer --region {region} --load-balancer-name {name}",
-                    )
-                )
+    for entry in _cluster_tagged_descriptions(elb.describe_tags, "LoadBalancerNames", names, cluster_name):
+        name = entry["LoadBalancerName"]
+        found.append(
+            Leftover(
+                "classic-load-balancer",
+                name,
+                name,
+                f"aws elb delete-load-balancer --region {region} --load-balancer-name {name}",
+            )
+        )
     return found
 
 
@@ -155,13 +164,7 @@ def _volumes(ec2: Any, cluster_name: str, region: str, *, skip_attached_to: set[
     deletion the EBS CSI driver had not finished when destroy removed the driver stays, and bills. Volumes attached
     to a leftover instance (Karpenter tags its nodes' volumes the same way) go with its termination: not listed."""
     found = []
-    pages = ec2.get_paginator("describe_volumes").paginate(
-        Filters=[
-            {"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{cluster_name}"]},
-            {"Name": "status", "Values": VOLUME_LIVE_STATES},
-        ]
-    )
-    for page in pages:
+    for page in _cluster_ec2_pages(ec2, "describe_volumes", cluster_name, "status", VOLUME_LIVE_STATES):
         for volume in page["Volumes"]:
             if any(a.get("InstanceId") in skip_attached_to for a in volume.get("Attachments", [])):
                 continue

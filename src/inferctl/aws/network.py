@@ -8,8 +8,9 @@ pulls; a NAT per zone costs about $32 a month each for zone-failure resilience t
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -110,28 +111,15 @@ def _new_vpc(ctx: ProgramContext) -> Network:
         opts=ctx.opts(),
     )
     gateway = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags={"Name": name}, opts=ctx.opts())
-    public_routes = aws.ec2.RouteTable(
-        "public-routes",
-        vpc_id=vpc.id,
-        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id)],
-        tags={"Name": f"{name}-public"},
-        opts=ctx.opts(),
+    public_subnets = _subnet_tier(
+        ctx,
+        vpc,
+        "public",
+        zones,
+        public_cidrs,
+        default_route=aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", gateway_id=gateway.id),
+        tags={PUBLIC_ELB_TAG: "1"},
     )
-    public_subnets = []
-    for zone, cidr in zip(zones, public_cidrs, strict=True):
-        subnet = aws.ec2.Subnet(
-            f"public-{zone}",
-            vpc_id=vpc.id,
-            cidr_block=cidr,
-            availability_zone=zone,
-            map_public_ip_on_launch=True,
-            tags={"Name": f"{name}-public-{zone}", PUBLIC_ELB_TAG: "1"},
-            opts=ctx.opts(),
-        )
-        aws.ec2.RouteTableAssociation(
-            f"public-{zone}", subnet_id=subnet.id, route_table_id=public_routes.id, opts=ctx.opts()
-        )
-        public_subnets.append(subnet)
     nat_ip = aws.ec2.Eip("nat", domain="vpc", tags={"Name": f"{name}-nat"}, opts=ctx.opts())
     nat = aws.ec2.NatGateway(
         "nat",
@@ -140,25 +128,45 @@ def _new_vpc(ctx: ProgramContext) -> Network:
         tags={"Name": name},
         opts=ctx.opts(depends_on=[gateway]),
     )
-    private_routes = aws.ec2.RouteTable(
-        "private-routes",
-        vpc_id=vpc.id,
-        routes=[aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id)],
-        tags={"Name": f"{name}-private"},
-        opts=ctx.opts(),
+    private_subnets = _subnet_tier(
+        ctx,
+        vpc,
+        "private",
+        zones,
+        private_cidrs,
+        default_route=aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id),
+        tags={INTERNAL_ELB_TAG: "1", DISCOVERY_TAG: name},
     )
-    private_ids: list[pulumi.Input[str]] = []
-    for zone, cidr in zip(zones, private_cidrs, strict=True):
+    return Network(vpc_id=vpc.id, private_subnet_ids=[subnet.id for subnet in private_subnets])
+
+
+def _subnet_tier(
+    ctx: ProgramContext,
+    vpc: aws.ec2.Vpc,
+    tier: Literal["public", "private"],
+    zones: Sequence[str],
+    cidrs: Sequence[str],
+    *,
+    default_route: aws.ec2.RouteTableRouteArgs,
+    tags: dict[str, str],
+) -> list[aws.ec2.Subnet]:
+    """One subnet per zone (``cidrs`` in zone order), all on the tier's one route table, whose single route is
+    ``default_route`` (to the internet gateway, or to the NAT). Public subnets give their instances a public IP."""
+    name = ctx.cluster_name
+    routes = aws.ec2.RouteTable(
+        f"{tier}-routes", vpc_id=vpc.id, routes=[default_route], tags={"Name": f"{name}-{tier}"}, opts=ctx.opts()
+    )
+    subnets = []
+    for zone, cidr in zip(zones, cidrs, strict=True):
         subnet = aws.ec2.Subnet(
-            f"private-{zone}",
+            f"{tier}-{zone}",
             vpc_id=vpc.id,
             cidr_block=cidr,
             availability_zone=zone,
-            tags={"Name": f"{name}-private-{zone}", INTERNAL_ELB_TAG: "1", DISCOVERY_TAG: name},
+            map_public_ip_on_launch=True if tier == "public" else None,  # None: left unset (AWS's default, false)
+            tags={"Name": f"{name}-{tier}-{zone}", **tags},
             opts=ctx.opts(),
         )
-        aws.ec2.RouteTableAssociation(
-            f"private-{zone}", subnet_id=subnet.id, route_table_id=private_routes.id, opts=ctx.opts()
-        )
-        private_ids.append(subnet.id)
-    return Network(vpc_id=vpc.id, private_subnet_ids=private_ids)
+        aws.ec2.RouteTableAssociation(f"{tier}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=ctx.opts())
+        subnets.append(subnet)
+    return subnets
