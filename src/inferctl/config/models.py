@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -32,6 +33,19 @@ def _dns_label(value: str, what: str) -> str:
             f"{what} {value!r} must be a DNS label: lowercase letters, digits and '-', at most 63 characters"
         )
     return value
+
+
+def _each(values: list[str], parse: Callable[[str], object | None], what: str) -> list[str]:
+    """``values`` unchanged when ``parse`` accepts every one, else an error naming the first it refuses (returns
+    None for, or raises ValueError on): ``what`` says what a value should be, with an example."""
+    for value in values:
+        try:
+            parsed = parse(value)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValueError(f"{value!r} is not {what}")
+    return values
 
 
 class CoreModel(BaseModel):
@@ -106,6 +120,7 @@ _VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
 _IAM_PRINCIPAL = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$"
 _KARPENTER_VERSION = r"^1\.14\.[0-9]+$"
 _HTTP_URL = r"^https?://[^\s]+$"
+_SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 
 
 def duration_seconds(value: str) -> int:
@@ -269,14 +284,8 @@ class ExposureSettings(CoreModel):
     @field_validator("source_ranges")
     @classmethod
     def _cidrs(cls, ranges: list[str]) -> list[str]:
-        import ipaddress
-
-        for cidr in ranges:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
-        return ranges
+        # Host bits may be set here (203.0.113.7/24), unlike in aws.public_access_cidrs.
+        return _each(ranges, lambda cidr: ipaddress.ip_network(cidr, strict=False), "a CIDR such as 203.0.113.0/24")
 
     @model_validator(mode="after")
     def _internet_needs_ranges(self) -> ExposureSettings:
@@ -309,6 +318,7 @@ def _spot_and_on_demand() -> list[CapacityType]:
 
 
 _DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
+_INSTANCE_FAMILY = re.compile(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*")
 # The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._one_model_wakes_from_zero).
 SCALE_TO_ZERO_CONSOLIDATE_AFTER = "5m"
 
@@ -359,10 +369,7 @@ class GpuPool(CoreModel):
     @field_validator("instance_families")
     @classmethod
     def _families(cls, families: list[str]) -> list[str]:
-        for family in families:
-            if not re.fullmatch(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*", family):
-                raise ValueError(f"{family!r} is not an EC2 instance family such as g5, g6e or p4d")
-        return families
+        return _each(families, _INSTANCE_FAMILY.fullmatch, "an EC2 instance family such as g5, g6e or p4d")
 
 
 class CpuPool(CoreModel):
@@ -581,20 +588,14 @@ class AwsSettings(CoreModel):
     @field_validator("private_subnet_ids")
     @classmethod
     def _subnets(cls, ids: list[str]) -> list[str]:
-        for subnet in ids:
-            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
-                raise ValueError(f"{subnet!r} is not a subnet id such as subnet-0abc1234def567890")
-        return ids
+        return _each(ids, _SUBNET_ID.fullmatch, "a subnet id such as subnet-0abc1234def567890")
 
     @field_validator("public_access_cidrs")
     @classmethod
     def _public_cidrs(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not an IPv4 block such as 203.0.113.7/32") from None
-        return cidrs
+        return _each(
+            cidrs, lambda cidr: ipaddress.IPv4Network(cidr, strict=True), "an IPv4 block such as 203.0.113.7/32"
+        )
 
     @model_validator(mode="after")
     def _reachable_endpoint(self) -> AwsSettings:
