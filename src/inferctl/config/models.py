@@ -35,6 +35,11 @@ def _dns_label(value: str, what: str) -> str:
     return value
 
 
+def _dns_label_called(what: str) -> AfterValidator:
+    """A field's check that its value is a DNS label; errors call the value ``what`` (e.g. 'namespace')."""
+    return AfterValidator(lambda value: _dns_label(value, what))
+
+
 def _each(values: list[str], parse: Callable[[str], object | None], what: str) -> list[str]:
     """``values`` unchanged when ``parse`` accepts every one, else an error naming the first it refuses (returns
     None for, or raises ValueError on): ``what`` says what a value should be, with an example."""
@@ -176,7 +181,9 @@ class AutoscalingSettings(CoreModel):
 class ModelDeployment(CoreModel):
     """One served model."""
 
-    name: str = Field(description="Kubernetes-safe name of this deployment (DNS label).")
+    name: Annotated[str, _dns_label_called("model name")] = Field(
+        description="Kubernetes-safe name of this deployment (DNS label)."
+    )
     source: str = Field(
         default=DEMO_SOURCE,
         description="HuggingFace id (org/model), a local directory with config.json, or 'demo' (a tiny offline model).",
@@ -214,11 +221,6 @@ class ModelDeployment(CoreModel):
     def most_replicas(self) -> int:
         """The most pods this model runs at once: ``autoscaling.max_replicas`` when it follows load."""
         return self.autoscaling.max_replicas if self.autoscaling is not None else self.replicas
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_label(cls, value: str) -> str:
-        return _dns_label(value, "model name")
 
     @field_validator("source")
     @classmethod
@@ -334,7 +336,7 @@ def _ami_alias(value: str) -> str:
 
 
 # Shared by both pools (one validator each, not a copy per pool).
-PoolName = Annotated[str, AfterValidator(lambda value: _dns_label(value, "pool name"))]
+PoolName = Annotated[str, _dns_label_called("pool name")]
 AmiAlias = Annotated[
     str,
     AfterValidator(_ami_alias),
@@ -426,38 +428,6 @@ class LocalSettings(CoreModel):
     )
 
 
-class KubernetesSettings(CoreModel):
-    """Any cluster in the kubeconfig."""
-
-    context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
-    kubeconfig: str | None = None
-    namespace: str = "inferctl"
-    kubernetes_version: str = Field(default="1.33", pattern=_K8S_VERSION)
-    karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
-    image: str = VLLM_IMAGE
-    rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
-    load_balancer_timeout_s: Annotated[int, Field(ge=10, le=3600)] = Field(
-        default=600, description="How long up waits for a LoadBalancer Service's address before diagnosing."
-    )
-    delete_timeout_s: Annotated[int, Field(ge=30, le=7200)] = Field(
-        default=1200, description="How long down waits for load balancers, pods and Karpenter nodes to go."
-    )
-    model_cache: Literal["emptyDir", "pvc"] = "emptyDir"
-    model_cache_gib: Annotated[int, Field(ge=1, le=16_000)] | None = None
-    storage_class: str | None = None
-    shm_gib: Annotated[int, Field(ge=1, le=512)] | None = None
-
-    @field_validator("namespace")
-    @classmethod
-    def _ns(cls, value: str) -> str:
-        return _dns_label(value, "namespace")
-
-    @field_validator("image")
-    @classmethod
-    def _pinned_image(cls, value: str) -> str:
-        return _vllm_image(value)
-
-
 _MIN_VLLM = (0, 22, 0)
 
 
@@ -480,6 +450,28 @@ def _vllm_image(image: str) -> str:
             f"use {VLLM_IMAGE}"
         )
     return image
+
+
+class KubernetesSettings(CoreModel):
+    """Any cluster in the kubeconfig."""
+
+    context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
+    kubeconfig: str | None = None
+    namespace: Annotated[str, _dns_label_called("namespace")] = "inferctl"
+    kubernetes_version: str = Field(default="1.33", pattern=_K8S_VERSION)
+    karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
+    image: Annotated[str, AfterValidator(_vllm_image)] = VLLM_IMAGE
+    rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
+    load_balancer_timeout_s: Annotated[int, Field(ge=10, le=3600)] = Field(
+        default=600, description="How long up waits for a LoadBalancer Service's address before diagnosing."
+    )
+    delete_timeout_s: Annotated[int, Field(ge=30, le=7200)] = Field(
+        default=1200, description="How long down waits for load balancers, pods and Karpenter nodes to go."
+    )
+    model_cache: Literal["emptyDir", "pvc"] = "emptyDir"
+    model_cache_gib: Annotated[int, Field(ge=1, le=16_000)] | None = None
+    storage_class: str | None = None
+    shm_gib: Annotated[int, Field(ge=1, le=512)] | None = None
 
 
 class SystemNodeGroup(CoreModel):
@@ -672,7 +664,9 @@ def _default_models() -> list[ModelDeployment]:
 class PlatformConfig(CoreModel):
     """The whole platform: ``inferctl.yaml``."""
 
-    name: str = Field(default="inferctl", description="Platform name: the state, the stack and the cluster use it.")
+    name: Annotated[str, _dns_label_called("platform name")] = Field(
+        default="inferctl", description="Platform name: the state, the stack and the cluster use it."
+    )
     target: TargetName = "local"
     models: list[ModelDeployment] = Field(default_factory=_default_models, min_length=1)
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
@@ -683,11 +677,6 @@ class PlatformConfig(CoreModel):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_label(cls, value: str) -> str:
-        return _dns_label(value, "platform name")
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> PlatformConfig:
