@@ -92,6 +92,37 @@ def test_internet_facing_needs_source_ranges() -> None:
     assert ok.endpoint.exposure.source_ranges == ["203.0.113.0/24"]
 
 
+@pytest.mark.parametrize(
+    ("key", "good", "bad", "error"),
+    [
+        # Host bits may be set in a load balancer's source ranges, not in the EKS endpoint's public CIDRs.
+        (
+            "endpoint.exposure.source_ranges",
+            ["203.0.113.7/24", "2001:db8::/32"],
+            "nope",
+            "a CIDR such as 203.0.113.0/24",
+        ),
+        ("aws.public_access_cidrs", ["203.0.113.0/24"], "203.0.113.7/24", "an IPv4 block such as 203.0.113.7/32"),
+        ("aws.private_subnet_ids", ["subnet-0abc1234"], "subnet-xyz", "a subnet id such as subnet-0abc1234def567890"),
+        ("pools.gpu.instance_families", ["g5", "g6e", "p4d"], "G6", "an EC2 instance family such as g5, g6e or p4d"),
+    ],
+)
+def test_list_items_are_checked_one_by_one(key: str, good: list[str], bad: str, error: str) -> None:
+    """Every item is checked; the error names the first one that is not valid."""
+    *sections, field = key.split(".")
+
+    def document(items: list[str]) -> str:
+        nested: dict[str, object] = {field: items}
+        for section in reversed(sections):
+            nested = {section: nested}
+        return json.dumps(nested)
+
+    assert parse_config(document(good))
+    with pytest.raises(ConfigError) as err:
+        parse_config(document([*good, bad, "also bad"]))
+    assert str(err.value) == f"inferctl.yaml:1: {key}: {bad!r} is not {error}"
+
+
 def test_secrets_are_refused_in_the_file() -> None:
     with pytest.raises(ConfigError, match="HF_TOKEN must not be written in the config file"):
         parse_config("models:\n  - name: a\n    engine:\n      env:\n        HF_TOKEN: hf_abc\n")

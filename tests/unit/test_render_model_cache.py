@@ -13,6 +13,7 @@ from inferctl.engine import engine_args, streamer_args
 from inferctl.errors import ConfigError
 from inferctl.render import render_platform
 from inferctl.render.model_cache import (
+    MIRROR_RUN_AS,
     MIRROR_SERVICE_ACCOUNT,
     MODEL_SERVICE_ACCOUNT,
     render_mirror_job,
@@ -132,6 +133,21 @@ def test_mirror_job_runs_the_mirror_module_on_the_cpu_pool() -> None:
     script = one(objects, "ConfigMap", "inferctl-model-mirror")["data"]["mirror.py"]
     assert MANIFEST_NAME in script and "def main(" in script
     assert container["command"] == ["python3", "/opt/inferctl/mirror.py"]
+    # The namespace enforces 'restricted' (render.meta), like the model server's pods.
+    assert pod["securityContext"] == {
+        "runAsNonRoot": True,
+        "runAsUser": MIRROR_RUN_AS,
+        "runAsGroup": MIRROR_RUN_AS,
+        "fsGroup": MIRROR_RUN_AS,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+    security = container["securityContext"]
+    assert security["readOnlyRootFilesystem"] is True and security["capabilities"] == {"drop": ["ALL"]}
+    assert (security["runAsUser"], security["runAsGroup"], security["allowPrivilegeEscalation"]) == (
+        MIRROR_RUN_AS,
+        MIRROR_RUN_AS,
+        False,
+    )
     assert job["spec"]["activeDeadlineSeconds"] == config.cache.mirror_timeout_s
     selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
     pod_labels = job["spec"]["template"]["metadata"]["labels"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -32,6 +33,24 @@ def _dns_label(value: str, what: str) -> str:
             f"{what} {value!r} must be a DNS label: lowercase letters, digits and '-', at most 63 characters"
         )
     return value
+
+
+def _dns_label_called(what: str) -> AfterValidator:
+    """A field's check that its value is a DNS label; errors call the value ``what`` (e.g. 'namespace')."""
+    return AfterValidator(lambda value: _dns_label(value, what))
+
+
+def _each(values: list[str], parse: Callable[[str], object | None], what: str) -> list[str]:
+    """``values`` unchanged when ``parse`` accepts every one, else an error naming the first it refuses (returns
+    None for, or raises ValueError on): ``what`` says what a value should be, with an example."""
+    for value in values:
+        try:
+            parsed = parse(value)
+        except ValueError:
+            parsed = None
+        if parsed is None:
+            raise ValueError(f"{value!r} is not {what}")
+    return values
 
 
 class CoreModel(BaseModel):
@@ -106,6 +125,7 @@ _VPC_ID = r"^vpc-[0-9a-f]{8,17}$"
 _IAM_PRINCIPAL = r"^arn:aws[a-z-]*:iam::[0-9]{12}:(role|user)/.+$"
 _KARPENTER_VERSION = r"^1\.14\.[0-9]+$"
 _HTTP_URL = r"^https?://[^\s]+$"
+_SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8,17}")
 
 
 def duration_seconds(value: str) -> int:
@@ -161,7 +181,9 @@ class AutoscalingSettings(CoreModel):
 class ModelDeployment(CoreModel):
     """One served model."""
 
-    name: str = Field(description="Kubernetes-safe name of this deployment (DNS label).")
+    name: Annotated[str, _dns_label_called("model name")] = Field(
+        description="Kubernetes-safe name of this deployment (DNS label)."
+    )
     source: str = Field(
         default=DEMO_SOURCE,
         description="HuggingFace id (org/model), a local directory with config.json, or 'demo' (a tiny offline model).",
@@ -199,11 +221,6 @@ class ModelDeployment(CoreModel):
     def most_replicas(self) -> int:
         """The most pods this model runs at once: ``autoscaling.max_replicas`` when it follows load."""
         return self.autoscaling.max_replicas if self.autoscaling is not None else self.replicas
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_label(cls, value: str) -> str:
-        return _dns_label(value, "model name")
 
     @field_validator("source")
     @classmethod
@@ -269,14 +286,8 @@ class ExposureSettings(CoreModel):
     @field_validator("source_ranges")
     @classmethod
     def _cidrs(cls, ranges: list[str]) -> list[str]:
-        import ipaddress
-
-        for cidr in ranges:
-            try:
-                ipaddress.ip_network(cidr, strict=False)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not a CIDR such as 203.0.113.0/24") from None
-        return ranges
+        # Host bits may be set here (203.0.113.7/24), unlike in aws.public_access_cidrs.
+        return _each(ranges, lambda cidr: ipaddress.ip_network(cidr, strict=False), "a CIDR such as 203.0.113.0/24")
 
     @model_validator(mode="after")
     def _internet_needs_ranges(self) -> ExposureSettings:
@@ -309,6 +320,7 @@ def _spot_and_on_demand() -> list[CapacityType]:
 
 
 _DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
+_INSTANCE_FAMILY = re.compile(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*")
 # The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._one_model_wakes_from_zero).
 SCALE_TO_ZERO_CONSOLIDATE_AFTER = "5m"
 
@@ -324,7 +336,7 @@ def _ami_alias(value: str) -> str:
 
 
 # Shared by both pools (one validator each, not a copy per pool).
-PoolName = Annotated[str, AfterValidator(lambda value: _dns_label(value, "pool name"))]
+PoolName = Annotated[str, _dns_label_called("pool name")]
 AmiAlias = Annotated[
     str,
     AfterValidator(_ami_alias),
@@ -359,10 +371,7 @@ class GpuPool(CoreModel):
     @field_validator("instance_families")
     @classmethod
     def _families(cls, families: list[str]) -> list[str]:
-        for family in families:
-            if not re.fullmatch(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*", family):
-                raise ValueError(f"{family!r} is not an EC2 instance family such as g5, g6e or p4d")
-        return families
+        return _each(families, _INSTANCE_FAMILY.fullmatch, "an EC2 instance family such as g5, g6e or p4d")
 
 
 class CpuPool(CoreModel):
@@ -419,38 +428,6 @@ class LocalSettings(CoreModel):
     )
 
 
-class KubernetesSettings(CoreModel):
-    """Any cluster in the kubeconfig."""
-
-    context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
-    kubeconfig: str | None = None
-    namespace: str = "inferctl"
-    kubernetes_version: str = Field(default="1.33", pattern=_K8S_VERSION)
-    karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
-    image: str = VLLM_IMAGE
-    rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
-    load_balancer_timeout_s: Annotated[int, Field(ge=10, le=3600)] = Field(
-        default=600, description="How long up waits for a LoadBalancer Service's address before diagnosing."
-    )
-    delete_timeout_s: Annotated[int, Field(ge=30, le=7200)] = Field(
-        default=1200, description="How long down waits for load balancers, pods and Karpenter nodes to go."
-    )
-    model_cache: Literal["emptyDir", "pvc"] = "emptyDir"
-    model_cache_gib: Annotated[int, Field(ge=1, le=16_000)] | None = None
-    storage_class: str | None = None
-    shm_gib: Annotated[int, Field(ge=1, le=512)] | None = None
-
-    @field_validator("namespace")
-    @classmethod
-    def _ns(cls, value: str) -> str:
-        return _dns_label(value, "namespace")
-
-    @field_validator("image")
-    @classmethod
-    def _pinned_image(cls, value: str) -> str:
-        return _vllm_image(value)
-
-
 _MIN_VLLM = (0, 22, 0)
 
 
@@ -473,6 +450,28 @@ def _vllm_image(image: str) -> str:
             f"use {VLLM_IMAGE}"
         )
     return image
+
+
+class KubernetesSettings(CoreModel):
+    """Any cluster in the kubeconfig."""
+
+    context: str | None = Field(default=None, description="kubeconfig context; the current one when unset.")
+    kubeconfig: str | None = None
+    namespace: Annotated[str, _dns_label_called("namespace")] = "inferctl"
+    kubernetes_version: str = Field(default="1.33", pattern=_K8S_VERSION)
+    karpenter: bool = Field(default=False, description="Render and apply the Karpenter NodePools too.")
+    image: Annotated[str, AfterValidator(_vllm_image)] = VLLM_IMAGE
+    rollout_timeout_s: Annotated[int, Field(ge=30, le=7200)] = 1800
+    load_balancer_timeout_s: Annotated[int, Field(ge=10, le=3600)] = Field(
+        default=600, description="How long up waits for a LoadBalancer Service's address before diagnosing."
+    )
+    delete_timeout_s: Annotated[int, Field(ge=30, le=7200)] = Field(
+        default=1200, description="How long down waits for load balancers, pods and Karpenter nodes to go."
+    )
+    model_cache: Literal["emptyDir", "pvc"] = "emptyDir"
+    model_cache_gib: Annotated[int, Field(ge=1, le=16_000)] | None = None
+    storage_class: str | None = None
+    shm_gib: Annotated[int, Field(ge=1, le=512)] | None = None
 
 
 class SystemNodeGroup(CoreModel):
@@ -581,20 +580,14 @@ class AwsSettings(CoreModel):
     @field_validator("private_subnet_ids")
     @classmethod
     def _subnets(cls, ids: list[str]) -> list[str]:
-        for subnet in ids:
-            if not re.fullmatch(r"subnet-[0-9a-f]{8,17}", subnet):
-                raise ValueError(f"{subnet!r} is not a subnet id such as subnet-0abc1234def567890")
-        return ids
+        return _each(ids, _SUBNET_ID.fullmatch, "a subnet id such as subnet-0abc1234def567890")
 
     @field_validator("public_access_cidrs")
     @classmethod
     def _public_cidrs(cls, cidrs: list[str]) -> list[str]:
-        for cidr in cidrs:
-            try:
-                ipaddress.IPv4Network(cidr, strict=True)
-            except ValueError:
-                raise ValueError(f"{cidr!r} is not an IPv4 block such as 203.0.113.7/32") from None
-        return cidrs
+        return _each(
+            cidrs, lambda cidr: ipaddress.IPv4Network(cidr, strict=True), "an IPv4 block such as 203.0.113.7/32"
+        )
 
     @model_validator(mode="after")
     def _reachable_endpoint(self) -> AwsSettings:
@@ -671,7 +664,9 @@ def _default_models() -> list[ModelDeployment]:
 class PlatformConfig(CoreModel):
     """The whole platform: ``inferctl.yaml``."""
 
-    name: str = Field(default="inferctl", description="Platform name: the state, the stack and the cluster use it.")
+    name: Annotated[str, _dns_label_called("platform name")] = Field(
+        default="inferctl", description="Platform name: the state, the stack and the cluster use it."
+    )
     target: TargetName = "local"
     models: list[ModelDeployment] = Field(default_factory=_default_models, min_length=1)
     endpoint: EndpointSettings = Field(default_factory=EndpointSettings)
@@ -682,11 +677,6 @@ class PlatformConfig(CoreModel):
     kubernetes: KubernetesSettings = Field(default_factory=KubernetesSettings)
     aws: AwsSettings = Field(default_factory=AwsSettings)
     cache: ModelCacheSettings = Field(default_factory=ModelCacheSettings)
-
-    @field_validator("name")
-    @classmethod
-    def _name_is_label(cls, value: str) -> str:
-        return _dns_label(value, "platform name")
 
     @model_validator(mode="after")
     def _unique_model_names(self) -> PlatformConfig:

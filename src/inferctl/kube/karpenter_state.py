@@ -125,9 +125,38 @@ def _not_true(obj: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
     return cond
 
 
+def _false(obj: Mapping[str, Any], kind: str) -> dict[str, Any] | None:
+    """The condition when its status is False: Karpenter's verdict, not a check still under way (Unknown)."""
+    cond = condition(obj, kind)
+    return cond if cond is not None and cond.get("status") == "False" else None
+
+
 def _describe(kind: str, cond: Mapping[str, Any]) -> str:
     message = f": {cond['message']}" if cond.get("message") else ""
     return f"{kind}={cond.get('status')} ({cond.get('reason', '')}){message}"
+
+
+def _because(cond: Mapping[str, Any]) -> str:
+    """A condition's reason and message, as a diagnosis quotes them in brackets."""
+    return f"{cond.get('reason')}: {cond.get('message', '')}"
+
+
+# NodePool conditions whose False status makes Karpenter skip the pool: (condition, code, what happened, fix).
+_POOL_FAILURES = (
+    (
+        "ValidationSucceeded",
+        "nodepool-invalid",
+        "Karpenter rejected NodePool {pool}",
+        "fix the pools section of inferctl.yaml and run up again",
+    ),
+    (
+        "NodeRegistrationHealthy",
+        "node-registration",
+        "nodes of NodePool {pool} launch but do not join the cluster",
+        "check the node role's access entry and that the AMI alias suits the cluster's Kubernetes version, then run "
+        "up again",
+    ),
+)
 
 
 def _pool_not_ready(pool: Mapping[str, Any], state: KarpenterState) -> Diagnosis | None:
@@ -148,31 +177,36 @@ def _pool_not_ready(pool: Mapping[str, Any], state: KarpenterState) -> Diagnosis
             "aws) and run up again",
             (f"NodePool {name}: {_describe('NodeClassReady', nodeclass_ready)}",),
         )
-    validation = _not_true(pool, "ValidationSucceeded")
-    if validation is not None and validation.get("status") == "False":
-        return Diagnosis(
-            "nodepool-invalid",
-            f"Karpenter rejected NodePool {name} ({validation.get('reason')}: {validation.get('message', '')}); "
-            "fix the pools section of inferctl.yaml and run up again",
-            (f"NodePool {name}: {_describe('ValidationSucceeded', validation)}",),
-        )
-    registration = _not_true(pool, "NodeRegistrationHealthy")
-    if registration is not None and registration.get("status") == "False":
-        return Diagnosis(
-            "node-registration",
-            f"nodes of NodePool {name} launch but do not join the cluster ({registration.get('reason')}: "
-            f"{registration.get('message', '')}); check the node role's access entry and that the AMI alias suits "
-            "the cluster's Kubernetes version, then run up again",
-            (f"NodePool {name}: {_describe('NodeRegistrationHealthy', registration)}",),
-        )
+    for kind, code, what, fix in _POOL_FAILURES:
+        failed = _false(pool, kind)
+        if failed is not None:
+            return Diagnosis(
+                code,
+                f"{what.format(pool=name)} ({_because(failed)}); {fix}",
+                (f"NodePool {name}: {_describe(kind, failed)}",),
+            )
     if nodeclass_ready is not None and nodeclass_ready.get("status") == "False" and nodeclass is None:
         return Diagnosis(
             "nodeclass-not-ready",
-            f"NodePool {name}'s node class {class_name} is not ready ({nodeclass_ready.get('reason')}: "
-            f"{nodeclass_ready.get('message', '')}), so Karpenter skips the pool; fix it and run up again",
+            f"NodePool {name}'s node class {class_name} is not ready ({_because(nodeclass_ready)}), so Karpenter "
+            "skips the pool; fix it and run up again",
             (f"NodePool {name}: {_describe('NodeClassReady', nodeclass_ready)}",),
         )
     return None
+
+
+# EC2NodeClass conditions that are False when a selector finds nothing to launch into:
+# (condition, code, what it finds, the selector field, whose tags to fix).
+_NODECLASS_SELECTORS = (
+    ("SubnetsReady", "nodeclass-subnets", "subnet", "subnetSelectorTerms", "the cluster's private subnets"),
+    (
+        "SecurityGroupsReady",
+        "nodeclass-security-groups",
+        "security group",
+        "securityGroupSelectorTerms",
+        "the cluster's node security group",
+    ),
+)
 
 
 def _nodeclass_not_ready(nodeclass: Mapping[str, Any], pool: str, state: KarpenterState) -> Diagnosis | None:
@@ -191,10 +225,7 @@ def _nodeclass_not_ready(nodeclass: Mapping[str, Any], pool: str, state: Karpent
         alias = aliases[0] if aliases else None
         version = state.kubernetes_version
         if amis.get("status") == "False":
-            what = (
-                f"its amiSelectorTerms ({alias or 'no alias'}) match no AMI the account can use "
-                f"({amis.get('reason')}: {amis.get('message', '')})"
-            )
+            what = f"its amiSelectorTerms ({alias or 'no alias'}) match no AMI the account can use ({_because(amis)})"
             fix = "use an alias such as bottlerocket@latest, or fix the AMI selector, and run up again"
         elif alias is not None:
             variant = f"aws-k8s-{version}-nvidia" if version else "aws-k8s-<cluster version>-nvidia"
@@ -215,35 +246,23 @@ def _nodeclass_not_ready(nodeclass: Mapping[str, Any], pool: str, state: Karpent
             f"EC2NodeClass {name} (NodePool {pool}) has no AMI, so Karpenter cannot launch nodes: {what}; {fix}",
             evidence,
         )
-    subnets = _not_true(nodeclass, "SubnetsReady")
-    if subnets is not None and subnets.get("status") == "False":
-        return Diagnosis(
-            "nodeclass-subnets",
-            f"EC2NodeClass {name} (NodePool {pool}) finds no subnet ({subnets.get('reason')}): its "
-            f"subnetSelectorTerms {_selector(spec.get('subnetSelectorTerms'))} match nothing; tag the cluster's "
-            "private subnets with those tags (the discovery tag) and run up again",
-            evidence,
-        )
-    groups = _not_true(nodeclass, "SecurityGroupsReady")
-    if groups is not None and groups.get("status") == "False":
-        return Diagnosis(
-            "nodeclass-security-groups",
-            f"EC2NodeClass {name} (NodePool {pool}) finds no security group ({groups.get('reason')}): its "
-            f"securityGroupSelectorTerms {_selector(spec.get('securityGroupSelectorTerms'))} match nothing; tag "
-            "the cluster's node security group with those tags (the discovery tag) and run up again",
-            evidence,
-        )
-    validation = _not_true(nodeclass, "ValidationSucceeded")
-    if (
-        validation is not None
-        and validation.get("status") == "False"
-        and validation.get("reason") not in (_PENDING_REASONS)
-    ):
+    for kind, code, what, terms, owner in _NODECLASS_SELECTORS:
+        failed = _false(nodeclass, kind)
+        if failed is not None:
+            return Diagnosis(
+                code,
+                f"EC2NodeClass {name} (NodePool {pool}) finds no {what} ({failed.get('reason')}): its {terms} "
+                f"{_selector(spec.get(terms))} match nothing; tag {owner} with those tags (the discovery tag) and run "
+                "up again",
+                evidence,
+            )
+    validation = _false(nodeclass, "ValidationSucceeded")
+    if validation is not None and validation.get("reason") not in _PENDING_REASONS:
         return Diagnosis(
             "nodeclass-validation",
-            f"EC2NodeClass {name} (NodePool {pool}) failed Karpenter's launch checks ({validation.get('reason')}: "
-            f"{validation.get('message', '')}); give Karpenter's controller role the permissions its "
-            "getting-started policy grants (target aws does) and run up again",
+            f"EC2NodeClass {name} (NodePool {pool}) failed Karpenter's launch checks ({_because(validation)}); give "
+            "Karpenter's controller role the permissions its getting-started policy grants (target aws does) and run "
+            "up again",
             evidence,
         )
     profile = _not_true(nodeclass, "InstanceProfileReady")
@@ -274,7 +293,6 @@ def _claim_stuck(claim: Mapping[str, Any], pool: str) -> Diagnosis | None:
     launched = _not_true(claim, "Launched")
     if launched is not None and launched.get("reason") not in _PENDING_REASONS | {"Launched"}:
         reason = str(launched.get("reason"))
-        message = str(launched.get("message", ""))
         if reason == "SpotSLRCreationFailed":
             fix = _SPOT_SLR_FIX
         elif reason in ("Unauthorized", "AMIAuthorizationFailure"):
@@ -283,8 +301,8 @@ def _claim_stuck(claim: Mapping[str, Any], pool: str) -> Diagnosis | None:
             fix = "read the reason below, fix the pool's EC2NodeClass or the account's limits"
         return Diagnosis(
             "launch-failed",
-            f"Karpenter cannot launch NodeClaim {name} of NodePool {pool} ({reason}: {message}); {fix}, then run "
-            "up again",
+            f"Karpenter cannot launch NodeClaim {name} of NodePool {pool} ({_because(launched)}); {fix}, then "
+            "run up again",
             (f"NodeClaim {name}: {_describe('Launched', launched)}",),
         )
     initialized = _not_true(claim, "Initialized")

@@ -30,7 +30,7 @@ from inferctl.config.models import AutoscalingSettings, ModelDeployment, Platfor
 from inferctl.kube_names import APP_COMPONENT, APP_INSTANCE, APP_MANAGED_BY, APP_NAME, APP_PART_OF
 from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
-from inferctl.render.meta import Object, metadata, model_labels
+from inferctl.render.meta import Object, metadata, model_labels, model_metadata
 from inferctl.sizing.autoscaling import NLB_IDLE_MARGIN_S, per_replica_target, wake_timeout_s
 from inferctl.sizing.placement import Placement
 
@@ -142,7 +142,7 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
-        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "metadata": model_metadata(config, model),
         "spec": spec,
     }
 
@@ -155,7 +155,7 @@ def render_interceptor_route(config: PlatformConfig, model: ModelDeployment, pla
     return {
         "apiVersion": "http.keda.sh/v1beta1",
         "kind": "InterceptorRoute",
-        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "metadata": model_metadata(config, model),
         "spec": {
             "target": {"service": model.name, "portName": "http"},
             "rules": [{"hosts": ["*"]}],

@@ -14,7 +14,7 @@ from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import CONTAINER_PORT
 from inferctl.kube_names import LABEL_PLATFORM, PORT_NAME
 from inferctl.render.drain import nlb_deregistration_delay_s
-from inferctl.render.meta import SERVICE_PORT, Object, metadata, model_labels, selector_labels
+from inferctl.render.meta import SERVICE_PORT, Object, model_metadata, selector_labels
 from inferctl.render.workload import HEALTH_PATH
 
 AWS_LB_CLASS = "service.k8s.aws/nlb"
@@ -60,12 +60,7 @@ def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": metadata(
-            model.name,
-            namespace=config.kubernetes.namespace,
-            labels=model_labels(config, model),
-            annotations=_nlb_annotations(config) if on_aws_lb else None,
-        ),
+        "metadata": model_metadata(config, model, annotations=_nlb_annotations(config) if on_aws_lb else None),
         "spec": spec,
     }
 
@@ -79,7 +74,7 @@ def render_disruption_budget(config: PlatformConfig, model: ModelDeployment) -> 
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "metadata": model_metadata(config, model),
         "spec": {
             "maxUnavailable": 1,
             "unhealthyPodEvictionPolicy": "AlwaysAllow",
@@ -94,7 +89,7 @@ def render_network_policy(config: PlatformConfig, model: ModelDeployment) -> Obj
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata(model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model)),
+        "metadata": model_metadata(config, model),
         "spec": {
             "podSelector": {"matchLabels": selector_labels(config, model)},
             "policyTypes": ["Ingress"],

@@ -54,6 +54,15 @@ def model_labels(config: PlatformConfig, model: ModelDeployment) -> dict[str, st
     }
 
 
+def model_metadata(
+    config: PlatformConfig, model: ModelDeployment, *, annotations: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Metadata of an object of one model: named after the model, in the platform's namespace, the model's labels."""
+    return metadata(
+        model.name, namespace=config.kubernetes.namespace, labels=model_labels(config, model), annotations=annotations
+    )
+
+
 def metadata(
     name: str,
     *,
@@ -68,6 +77,31 @@ def metadata(
     if annotations:
         out["annotations"] = dict(annotations)
     return out
+
+
+def restricted_pod_security(run_as: int, *, fs_group_change_policy: str | None = None) -> dict[str, Any]:
+    """A pod's securityContext under the ``restricted`` Pod Security Standard (:func:`render_namespace`): user,
+    group and volume group ``run_as``, never root."""
+    security: dict[str, Any] = {"runAsNonRoot": True, "runAsUser": run_as, "runAsGroup": run_as, "fsGroup": run_as}
+    if fs_group_change_policy is not None:
+        security["fsGroupChangePolicy"] = fs_group_change_policy
+    security["seccompProfile"] = {"type": "RuntimeDefault"}
+    return security
+
+
+def restricted_container_security(run_as: int) -> dict[str, Any]:
+    """A container's securityContext under ``restricted``: user and group ``run_as``, a read-only root
+    filesystem, no privilege (escalation) and no capabilities."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": run_as,
+        "runAsGroup": run_as,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
 
 
 def gib(value: float) -> str:

@@ -22,7 +22,15 @@ from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import streamer_args
 from inferctl.errors import ConfigError
 from inferctl.kube_names import ANNOTATION_CACHE_URI, APP_COMPONENT, KARPENTER_NODEPOOL, LABEL_MIRROR_OF
-from inferctl.render.meta import Object, gib, metadata, model_labels, platform_labels
+from inferctl.render.meta import (
+    Object,
+    gib,
+    metadata,
+    model_labels,
+    platform_labels,
+    restricted_container_security,
+    restricted_pod_security,
+)
 from inferctl.sizing.placement import Placement
 
 MODEL_SERVICE_ACCOUNT = "inferctl-model-server"
@@ -167,16 +175,7 @@ def render_mirror_job(
         "command": ["python3", f"{MIRROR_SCRIPT_DIR}/{MIRROR_SCRIPT_KEY}"],
         "env": env,
         "resources": {"requests": dict(amounts), "limits": dict(amounts)},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": MIRROR_RUN_AS,
-            "runAsGroup": MIRROR_RUN_AS,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container_security(MIRROR_RUN_AS),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [
             {"name": "work", "mountPath": MIRROR_WORK_DIR},
@@ -190,13 +189,7 @@ def render_mirror_job(
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
         "restartPolicy": "Never",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": MIRROR_RUN_AS,
-            "runAsGroup": MIRROR_RUN_AS,
-            "fsGroup": MIRROR_RUN_AS,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod_security(MIRROR_RUN_AS),
         "nodeSelector": selector,
         "containers": [container],
         "volumes": [

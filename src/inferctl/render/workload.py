@@ -46,7 +46,16 @@ from inferctl.kube_names import (
     PORT_NAME,
 )
 from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
-from inferctl.render.meta import Object, gib, metadata, model_labels, selector_labels
+from inferctl.render.meta import (
+    Object,
+    gib,
+    metadata,
+    model_labels,
+    model_metadata,
+    restricted_container_security,
+    restricted_pod_security,
+    selector_labels,
+)
 from inferctl.render.model_cache import MODEL_SERVICE_ACCOUNT, cache_env, cache_loader, check_cache_model
 from inferctl.sizing.placement import Placement
 
@@ -227,16 +236,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "readinessProbe": _probe(10, 5, 3),
         "livenessProbe": _probe(30, 10, 5),
         "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config, model).prestop_s)]}}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_ID,
-            "runAsGroup": RUN_AS_ID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container_security(RUN_AS_ID),
         "terminationMessagePolicy": "FallbackToLogsOnError",  # the last log lines explain a crash
         "volumeMounts": mounts,
     }
@@ -358,14 +358,7 @@ def render_deployment(
         **({"serviceAccountName": MODEL_SERVICE_ACCOUNT} if cached else {}),  # Pod Identity: the bucket, read-only
         "automountServiceAccountToken": False,
         "enableServiceLinks": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUN_AS_ID,
-            "runAsGroup": RUN_AS_ID,
-            "fsGroup": RUN_AS_ID,
-            "fsGroupChangePolicy": "OnRootMismatch",
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod_security(RUN_AS_ID, fs_group_change_policy="OnRootMismatch"),
         "terminationGracePeriodSeconds": drain_timings(config, model).grace_s,
         **_scheduling(config, model, placement, karpenter=karpenter),
         "containers": [_container(config, model, placement)],
@@ -374,12 +367,7 @@ def render_deployment(
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": metadata(
-            model.name,
-            namespace=config.kubernetes.namespace,
-            labels=labels,
-            annotations=placement_annotations(model, placement),
-        ),
+        "metadata": model_metadata(config, model, annotations=placement_annotations(model, placement)),
         "spec": {
             "replicas": model.replicas,
             "revisionHistoryLimit": 3,
