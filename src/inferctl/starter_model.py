@@ -17,8 +17,6 @@ The ``demo`` model (random weights, :mod:`inferctl.demo_model`) stays for tests 
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -27,12 +25,12 @@ import subprocess
 import sys
 import tempfile
 import zipfile
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from inferctl.errors import MissingDependencyError, OperationError, UserError
+from inferctl.filelock import exclusive_lock
 
 if TYPE_CHECKING:
     from inferctl.home import Home
@@ -112,7 +110,12 @@ def ensure_starter_model(home: Home, reporter: Reporter) -> Path:
     if (target / "COMPLETE").is_file():
         return target
     home.ensure(home.cache)
-    with _exclusive(home.cache / f"{target.name}.lock", reporter):
+
+    def say_waiting() -> None:
+        reporter.phase("waiting", "another inferctl is preparing the starter model")
+
+    # One preparation at a time: the others wait, then reuse its result.
+    with exclusive_lock(home.cache / f"{target.name}.lock", when_held=say_waiting):
         if (target / "COMPLETE").is_file():  # another inferctl prepared it while we waited
             return target
         _check_converter_installed()
@@ -135,21 +138,6 @@ def ensure_starter_model(home: Home, reporter: Reporter) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
-
-
-@contextlib.contextmanager
-def _exclusive(path: Path, reporter: Reporter) -> Iterator[None]:
-    """A blocking lock file: one preparation at a time, the others wait and then reuse its result."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            reporter.phase("waiting", "another inferctl is preparing the starter model")
-            fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
 
 
 def _check_converter_installed() -> None:

@@ -3,6 +3,7 @@ ones without, JSONL datasets with their errors, the built-in conversations, and 
 
 from __future__ import annotations
 
+import random
 from itertools import islice
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from inferctl.bench import (
     find_tokenizer,
     load_codec,
 )
+from inferctl.bench.prompts import _shuffled_cycle
 from inferctl.errors import ConfigError, NotFoundError
 from tests.support.bench import write_small_tokenizer
 
@@ -114,6 +116,16 @@ def test_synthetic_conversations_end_with_a_user_turn() -> None:
     for prompt in prompts:
         assert prompt.messages is not None
         assert prompt.messages[0]["role"] == "system" and prompt.messages[-1]["role"] == "user"
+
+
+def test_shuffled_cycle_gives_every_item_once_per_pass_in_a_new_order() -> None:
+    items = list(range(10))
+    stream = list(islice(_shuffled_cycle(items, random.Random(3)), 30))
+    passes = [stream[0:10], stream[10:20], stream[20:30]]
+    assert all(sorted(one) == items for one in passes)
+    assert len({tuple(one) for one in passes}) == 3
+    assert stream == list(islice(_shuffled_cycle(items, random.Random(3)), 30))  # the seed decides
+    assert items == list(range(10))  # the caller's list is left as it was
 
 
 def test_find_tokenizer(tmp_path: Path, tokenizer_dir: Path) -> None:

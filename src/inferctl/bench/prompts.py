@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from inferctl.bench.client import Prompt
 from inferctl.bench.conversations import conversation_messages
@@ -30,6 +30,8 @@ _WORD_TEXT = (
     "simple strong early later under over above below between across "
 )
 _WORDS = _WORD_TEXT.split()
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -183,12 +185,8 @@ class DatasetPrompts:
 
     def prompts(self, seed: int) -> Iterator[Prompt]:
         rng = random.Random(seed)
-        order = list(range(len(self.rows)))
-        while True:
-            rng.shuffle(order)
-            for index in order:
-                text, messages, out = self.rows[index]
-                yield Prompt(text, out or self.output_len.sample(rng), messages=messages)
+        for text, messages, out in _shuffled_cycle(self.rows, rng):
+            yield Prompt(text, out or self.output_len.sample(rng), messages=messages)
 
 
 def _read_jsonl(path: Path) -> list[tuple[str | None, tuple[dict[str, Any], ...] | None, int | None]]:
@@ -247,11 +245,16 @@ class SyntheticConversations:
 
     def prompts(self, seed: int) -> Iterator[Prompt]:
         rng = random.Random(seed)
-        order = list(range(len(self.conversations)))
-        while True:
-            rng.shuffle(order)
-            for index in order:
-                yield Prompt(None, self.output_len.sample(rng), messages=tuple(self.conversations[index]))
+        for conversation in _shuffled_cycle(self.conversations, rng):
+            yield Prompt(None, self.output_len.sample(rng), messages=tuple(conversation))
+
+
+def _shuffled_cycle(items: Sequence[T], rng: random.Random) -> Iterator[T]:
+    """``items`` without end: every item once per pass, each pass in a new order drawn from ``rng``."""
+    order = list(items)
+    while True:
+        rng.shuffle(order)
+        yield from order
 
 
 def find_tokenizer(

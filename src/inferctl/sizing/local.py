@@ -95,13 +95,7 @@ class LocalModelPlan:
     notes: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "source": self.source,
-            "profile": self.profile,
-            "memory": self.memory.to_dict(),
-            "notes": self.notes,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,7 @@
 """What a target's ``plan()`` says ``up`` would do, as data: one type per target kind, each with :meth:`to_dict`
 (the JSON shown before ``up`` asks for confirmation). Its keys, their order and their values are a contract,
-pinned in tests/unit/test_target_plans.py.
+pinned in tests/unit/test_target_plans.py. Where :meth:`to_dict` starts from ``asdict``, the order of the fields
+is the order of the keys.
 """
 
 from __future__ import annotations
@@ -59,15 +60,8 @@ class KubernetesPlan:
     warnings: list[str]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "platform": self.platform,
-            "context": self.context,
-            "namespace": self.namespace,
-            "placements": [asdict(p) for p in self.placements],
-            "objects": [asdict(o) for o in self.objects],
-            "warnings": [{"warning": text} for text in self.warnings],
-        }
+        # Each warning as an object of its own (a key given again keeps its place).
+        return {**asdict(self), "warnings": [{"warning": text} for text in self.warnings]}
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,12 @@
 """``inferctl status`` as data: one report type per target, each with :meth:`to_dict`, the JSON of
 ``--output json``. Its keys, their order and their values are a contract for scripts (pinned in
-tests/unit/test_status_reports.py); the fields are what the CLI and callers read.
+tests/unit/test_status_reports.py); the fields are what the CLI and callers read. Where :meth:`to_dict` starts
+from ``asdict``, the order of the fields is the order of the keys.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
@@ -27,20 +28,7 @@ class LocalModelStatus:
     generation_tokens_total: float | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "served_model_name": self.served_model_name,
-            "source": self.source,
-            "pid": self.pid,
-            "port": self.port,
-            "base_url": self.base_url,
-            "uptime_s": self.uptime_s,
-            "healthy": self.healthy,
-            "requests_running": self.requests_running,
-            "requests_waiting": self.requests_waiting,
-            "kv_cache_usage_pct": self.kv_cache_usage_pct,
-            "generation_tokens_total": self.generation_tokens_total,
-        }
+        return asdict(self)
 
 
 @dataclass(frozen=True)
@@ -114,15 +102,8 @@ class KubernetesStatus:
     last_cold_start: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "target": self.target,
-            "platform": self.platform,
-            "context": self.context,
-            "namespace": self.namespace,
-            "models": [m.to_dict() for m in self.models],
-            "nodepools": self.nodepools,
-            "last_cold_start": self.last_cold_start,
-        }
+        # Each model as its own to_dict says (a key given again keeps its place).
+        return {**asdict(self), "models": [m.to_dict() for m in self.models]}
 
 
 @dataclass(frozen=True)

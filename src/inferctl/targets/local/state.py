@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
-import os
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from inferctl.errors import ConflictError
+from inferctl.filelock import exclusive_lock
 
 
 @dataclass(frozen=True)
@@ -55,18 +53,13 @@ def remove_state(path: Path) -> None:
         path.unlink()
 
 
-@contextlib.contextmanager
-def platform_lock(path: Path, platform: str) -> Iterator[None]:
+def platform_lock(path: Path, platform: str) -> contextlib.AbstractContextManager[None]:
     """An exclusive, non-blocking lock: a second ``up`` or ``down`` of the same platform is refused at once."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ConflictError(
-                f"another inferctl command is starting or stopping platform {platform!r}; "
-                "wait for it to finish, or check 'inferctl status'"
-            ) from None
-        yield
-    finally:
-        os.close(fd)
+
+    def refuse() -> None:
+        raise ConflictError(
+            f"another inferctl command is starting or stopping platform {platform!r}; "
+            "wait for it to finish, or check 'inferctl status'"
+        ) from None
+
+    return exclusive_lock(path, when_held=refuse)
