@@ -407,3 +407,38 @@ def test_forbidden_cluster_events_do_not_break_the_wait(tmp_path: Path) -> None:
 
     error, _ = run(forbid, tmp_path)
     assert "finds no subnet (SubnetsNotFound)" in error.message
+
+
+@pytest.mark.parametrize("amis", ["False", "Unknown"])
+@pytest.mark.parametrize("gpu", [True, False], ids=["gpu-pool", "cpu-pool"])
+def test_the_ami_fix_names_a_pinned_alias_the_config_accepts(amis: str, gpu: bool) -> None:
+    """The fix must be one the config takes: it refuses ``@latest`` (config.models._ami_alias), so the message
+    names the packaged pinned default and the pool's own field and variant (a CPU pool runs the standard
+    variant, aws-k8s-<v>, not the NVIDIA one)."""
+    from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS
+    from inferctl.config.models import PlatformConfig
+
+    pool_name = GPU_POOL if gpu else "x86-cpu-karpenter"
+    override = {"AMIsReady": cond("AMIsReady", amis, "AMINotFound" if amis == "False" else "Awaiting", "m")}
+    nodeclass = make_ec2nodeclass(override=override, amis=False)
+    nodeclass["metadata"]["name"] = pool_name
+    pool = nodepool_with(pool_name)
+    pool["spec"]["template"]["spec"]["nodeClassRef"]["name"] = pool_name
+    pod = pending_pod()
+    pod["spec"]["nodeSelector"]["karpenter.sh/nodepool"] = pool_name
+    if not gpu:
+        pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "2", "memory": "4Gi"}}
+    state = KarpenterState(nodepools=[pool], nodeclasses=[nodeclass], kubernetes_version="1.36")
+    found = diagnose_node_side(pod, state, MODEL)
+    assert found is not None and found.reason == "nodeclass-amis"
+    assert "@latest" not in found.message
+    assert DEFAULT_AMI_ALIAS in found.message
+    field = "pools.gpu.ami_alias" if gpu else "pools.cpu.ami_alias"
+    assert field in found.message
+    if amis == "Unknown":
+        variant = "aws-k8s-1.36-nvidia" if gpu else "aws-k8s-1.36 "
+        assert variant in found.message, found.message
+        if not gpu:
+            assert "nvidia" not in found.message
+    section = "gpu" if gpu else "cpu"
+    PlatformConfig.model_validate({"target": "aws", "pools": {section: {"ami_alias": DEFAULT_AMI_ALIAS}}})

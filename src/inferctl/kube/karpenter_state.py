@@ -46,6 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS
 from inferctl.kube.diagnose import Diagnosis, ModelContext, _bigger_instance_hint
 from inferctl.kube.karpenter_messages import NO_COMPATIBLE_INSTANCE_TYPES
 from inferctl.kube.objects import condition, event_time, labels_of, name_of, parse_time, sort_events
@@ -84,7 +85,7 @@ def diagnose_node_side(pod: Mapping[str, Any], state: KarpenterState, model: Mod
     pool = next((p for p in state.nodepools if name_of(p) == pool_name), None)
     if pool is None:
         return _missing_pool(pod_name, pool_name, state)
-    found = _pool_not_ready(pool, state)
+    found = _pool_not_ready(pool, state, gpu=_requests_gpus(pod))
     if found is not None:
         return found
     found = _no_compatible_types(pod, pool_name, state)
@@ -115,6 +116,16 @@ def _missing_pool(pod_name: str, pool_name: str, state: KarpenterState) -> Diagn
         "no-nodepool",
         f"NodePool {pool_name}, which pod {pod_name} selects, does not exist (NodePools: {others}); {fix}",
         (f"pod {pod_name} selects {KARPENTER_NODEPOOL}={pool_name}",),
+    )
+
+
+def _requests_gpus(pod: Mapping[str, Any]) -> bool:
+    """Whether the pod asks for GPUs: it waits on the GPU pool, whose nodes run the NVIDIA variant of the AMI."""
+    containers = pod.get("spec", {}).get("containers") or []
+    return any(
+        GPU_RESOURCE in ((c.get("resources") or {}).get(kind) or {})
+        for c in containers
+        for kind in ("requests", "limits")
     )
 
 
@@ -159,14 +170,14 @@ _POOL_FAILURES = (
 )
 
 
-def _pool_not_ready(pool: Mapping[str, Any], state: KarpenterState) -> Diagnosis | None:
+def _pool_not_ready(pool: Mapping[str, Any], state: KarpenterState, *, gpu: bool) -> Diagnosis | None:
     name = name_of(pool)
     ref = pool.get("spec", {}).get("template", {}).get("spec", {}).get("nodeClassRef") or {}
     class_name = str(ref.get("name", ""))
     nodeclass = next((c for c in state.nodeclasses if name_of(c) == class_name), None)
     nodeclass_ready = _not_true(pool, "NodeClassReady")
     if nodeclass is not None:
-        found = _nodeclass_not_ready(nodeclass, name, state)
+        found = _nodeclass_not_ready(nodeclass, name, state, gpu=gpu)
         if found is not None:
             return found
     if nodeclass_ready is not None and nodeclass_ready.get("reason") == "NodeClassNotFound":
@@ -209,7 +220,9 @@ _NODECLASS_SELECTORS = (
 )
 
 
-def _nodeclass_not_ready(nodeclass: Mapping[str, Any], pool: str, state: KarpenterState) -> Diagnosis | None:
+def _nodeclass_not_ready(
+    nodeclass: Mapping[str, Any], pool: str, state: KarpenterState, *, gpu: bool
+) -> Diagnosis | None:
     name = name_of(nodeclass)
     if _not_true(nodeclass, "Ready") is None:
         return None
@@ -224,23 +237,27 @@ def _nodeclass_not_ready(nodeclass: Mapping[str, Any], pool: str, state: Karpent
         aliases = [str(t["alias"]) for t in spec.get("amiSelectorTerms") or [] if t.get("alias")]
         alias = aliases[0] if aliases else None
         version = state.kubernetes_version
+        # The config refuses @latest (a new AMI would replace every node), so the fix names a pinned release.
+        setting = f"pools.{'gpu' if gpu else 'cpu'}.ami_alias"
+        pinned = f"a pinned alias such as {DEFAULT_AMI_ALIAS} ({setting})"
         if amis.get("status") == "False":
             what = f"its amiSelectorTerms ({alias or 'no alias'}) match no AMI the account can use ({_because(amis)})"
-            fix = "use an alias such as bottlerocket@latest, or fix the AMI selector, and run up again"
+            fix = f"use {pinned}, or fix the AMI selector, and run up again"
         elif alias is not None:
-            variant = f"aws-k8s-{version}-nvidia" if version else "aws-k8s-<cluster version>-nvidia"
+            variant = f"aws-k8s-{version or '<cluster version>'}" + ("-nvidia" if gpu else "")
             what = (
                 f"AMI alias {alias} resolves to no AMI for this cluster"
                 + (f" (Kubernetes {version})" if version else "")
                 + f": that Bottlerocket release has no {variant} variant"
             )
             fix = (
-                "set pools.gpu.ami_alias to a Bottlerocket release that ships the cluster version's NVIDIA variant "
-                "(bottlerocket@latest, or a pinned release from its release notes) and run up again"
+                f"set {setting} to a Bottlerocket release that ships the cluster version's "
+                f"{'NVIDIA' if gpu else 'standard'} variant (such as {DEFAULT_AMI_ALIAS}, or a later one from its "
+                "release notes) and run up again"
             )
         else:
             what = "its amiSelectorTerms resolve to no AMI"
-            fix = "fix the AMI selector (or use an alias such as bottlerocket@latest) and run up again"
+            fix = f"fix the AMI selector (or use {pinned}) and run up again"
         return Diagnosis(
             "nodeclass-amis",
             f"EC2NodeClass {name} (NodePool {pool}) has no AMI, so Karpenter cannot launch nodes: {what}; {fix}",
