@@ -274,3 +274,40 @@ def test_nodes_watch_refreshes_until_interrupted(
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(json.loads(line)["totals"]["nodes"] == 2 for line in lines)
     assert sleeps == [2.0, 2.0]
+
+
+@pytest.mark.parametrize("command", ["up", "down"])
+def test_a_declined_confirmation_changes_nothing_and_keeps_stdout_clean(
+    fake: FakeCluster,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: str,
+) -> None:
+    """On a terminal, 'up'/'down' on a cluster ask first. The plan and the question go to stderr, so stdout holds
+    only what --output json promises; saying no prints why nothing happened and exits 1 without a request that
+    writes."""
+    import sys
+
+    import typer
+
+    monkeypatch.setenv("HF_TOKEN", "hf_test_token_not_real")
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True)
+    asked: list[tuple[str, bool]] = []
+
+    def decline(question: str, *, default: bool, err: bool = False) -> bool:
+        asked.append((question, err))
+        return False
+
+    monkeypatch.setattr(typer, "confirm", decline)
+    json_output = ["--output", "json"] if command == "up" else []  # down has no output to format
+    rc = main([command, "-c", write_config(tmp_path), *json_output])
+    captured = capsys.readouterr()
+    assert rc == 1
+    assert captured.out == ""
+    assert asked == [(f"{command} platform 'genai' on target kubernetes?", True)]  # asked on stderr
+    assert f"{command} of platform 'genai' not confirmed; nothing was changed" in captured.err
+    if command == "up":
+        assert "llama" in captured.err  # the plan was shown before the question
+    assert {r.method for r in fake.requests} <= {"GET"}
+    assert fake.applied() == []

@@ -100,39 +100,39 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def print_report(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any], *, out: Console = console) -> None:
     """Render a status-like report: scalar keys as a list, list-of-dict keys as tables."""
     scalars = {k: v for k, v in report.items() if not isinstance(v, list | dict)}
     for key, value in scalars.items():
-        console.print(f"[bold]{key.replace('_', ' ')}[/bold]: {_cell(value)}")
+        out.print(f"[bold]{key.replace('_', ' ')}[/bold]: {_cell(value)}")
     for key, value in report.items():
         if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-            if _fits_as_table(value):
-                console.print(table(key.replace("_", " "), value))
+            if _fits_as_table(value, out.width):
+                out.print(table(key.replace("_", " "), value))
             else:
-                _print_records(key, value)
+                _print_records(key, value, out)
         elif isinstance(value, dict) and value:
-            console.print(f"[bold]{key.replace('_', ' ')}[/bold]:")
+            out.print(f"[bold]{key.replace('_', ' ')}[/bold]:")
             for sub, subval in value.items():
-                console.print(f"  {sub.replace('_', ' ')}: {_cell(subval)}")
+                out.print(f"  {sub.replace('_', ' ')}: {_cell(subval)}")
 
 
-def _fits_as_table(rows: list[dict[str, Any]]) -> bool:
+def _fits_as_table(rows: list[dict[str, Any]], width: int) -> bool:
     """A table only when its columns can stay readable on this terminal; wide single rows read better as lists."""
     columns = list(rows[0])
     widths = [max(len(col), *(len(_cell(row.get(col))) for row in rows)) + 3 for col in columns]
-    return sum(widths) <= console.width
+    return sum(widths) <= width
 
 
-def _print_records(title: str, rows: list[dict[str, Any]]) -> None:
+def _print_records(title: str, rows: list[dict[str, Any]], out: Console) -> None:
     """Each row as an indented ``key: value`` block, for tables too wide for the terminal."""
-    console.print(f"[bold]{title.replace('_', ' ')}[/bold]:")
+    out.print(f"[bold]{title.replace('_', ' ')}[/bold]:")
     for row in rows:
         items = list(row.items())
         _, first_value = items[0]
-        console.print(f"  [bold]{_cell(first_value)}[/bold]")
+        out.print(f"  [bold]{_cell(first_value)}[/bold]")
         for sub, subval in items[1:]:
-            console.print(f"    {sub.replace('_', ' ')}: {_cell(subval)}")
+            out.print(f"    {sub.replace('_', ' ')}: {_cell(subval)}")
 
 
 class RichReporter:

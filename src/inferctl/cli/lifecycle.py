@@ -40,9 +40,11 @@ def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> 
         return
     if not sys.stdin.isatty():
         raise UserError(f"'{action}' on target {config.target} needs confirmation; re-run with --yes")
+    # Plan and question on stderr: stdout carries only the command's result (``--output json`` stays parseable).
     if action == "up":
-        print_report(target.plan().to_dict())
-    if not typer.confirm(f"{action} platform {config.name!r} on target {config.target}?", default=False):
+        print_report(target.plan().to_dict(), out=err_console)
+    if not ask(f"{action} platform {config.name!r} on target {config.target}?"):
+        err_console.print(f"{action} of platform {config.name!r} not confirmed; nothing was changed")
         raise typer.Exit(1)
 
 
