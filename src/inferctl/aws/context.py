@@ -87,6 +87,12 @@ class ProgramContext:
     def invoke_opts(self) -> pulumi.InvokeOptions:
         return pulumi.InvokeOptions(provider=self.provider)
 
+    def iam_role(self, resource: str, purpose: str, trust: str | pulumi.Output[str]) -> aws.iam.Role:
+        """An IAM role named for this cluster and region (:func:`iam_name`) that ``trust`` lets assume it."""
+        return aws.iam.Role(
+            resource, name=iam_name(self.cluster_name, purpose, self.region), assume_role_policy=trust, opts=self.opts()
+        )
+
     def managed_policy_arn(self, name: str) -> pulumi.Output[str]:
         return self.partition.apply(lambda partition: f"arn:{partition}:iam::aws:policy/{name}")
 

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from inferctl.aws.context import DISCOVERY_TAG, ProgramContext, assume_role_policy, iam_name, principal_for_access_entry
+from inferctl.aws.context import DISCOVERY_TAG, ProgramContext, assume_role_policy, principal_for_access_entry
 from inferctl.aws.kubeconfig import exec_kubeconfig
 from inferctl.aws.network import Network
 from inferctl.errors import ConfigError
@@ -61,12 +61,7 @@ def system_ami_type(instance_types: list[str]) -> str:
 def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
     settings = ctx.config.aws
     name = ctx.cluster_name
-    role = aws.iam.Role(
-        "cluster-role",
-        name=iam_name(name, "eks-cluster", ctx.region),
-        assume_role_policy=assume_role_policy("eks.amazonaws.com", tag_session=True),
-        opts=ctx.opts(),
-    )
+    role = ctx.iam_role("cluster-role", "eks-cluster", assume_role_policy("eks.amazonaws.com", tag_session=True))
     cluster_policy = aws.iam.RolePolicyAttachment(
         "cluster-role-policy",
         role=role.name,
@@ -204,12 +199,7 @@ def _system_nodes(
     ctx: ProgramContext, cluster: aws.eks.Cluster, network: Network, *, depends_on: list[pulumi.Resource]
 ) -> tuple[aws.eks.NodeGroup, str]:
     nodes = ctx.config.aws.system_nodes
-    role = aws.iam.Role(
-        "system-node-role",
-        name=iam_name(ctx.cluster_name, "system-nodes", ctx.region),
-        assume_role_policy=assume_role_policy("ec2.amazonaws.com"),
-        opts=ctx.opts(),
-    )
+    role = ctx.iam_role("system-node-role", "system-nodes", assume_role_policy("ec2.amazonaws.com"))
     attachments: list[pulumi.Resource] = [
         aws.iam.RolePolicyAttachment(
             f"system-node-{policy}", role=role.name, policy_arn=ctx.managed_policy_arn(policy), opts=ctx.opts()

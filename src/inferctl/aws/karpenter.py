@@ -18,7 +18,7 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from inferctl.aws import karpenter_reference as ref
-from inferctl.aws.context import ProgramContext, assume_role_policy, iam_name
+from inferctl.aws.context import ProgramContext, assume_role_policy
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.render import node_role_name, render_karpenter
 
@@ -85,11 +85,10 @@ def build_karpenter(ctx: ProgramContext, cluster: Cluster, *, after: Sequence[pu
         opts=ctx.opts(depends_on=node_policies),
     )
     queue = _interruption_queue(ctx)
-    controller_role = aws.iam.Role(
+    controller_role = ctx.iam_role(
         "karpenter-controller-role",
-        name=iam_name(name, "karpenter-controller", ctx.region),
-        assume_role_policy=assume_role_policy("pods.eks.amazonaws.com", tag_session=True),
-        opts=ctx.opts(),
+        "karpenter-controller",
+        assume_role_policy("pods.eks.amazonaws.com", tag_session=True),
     )
     placeholders = pulumi.Output.all(ctx.partition, ctx.account_id, node_role.arn, queue.arn).apply(
         lambda args: {

@@ -62,11 +62,8 @@ class LoadBalancerController:
 
 def build_lb_controller(ctx: ProgramContext, cluster: Cluster, network: Network) -> LoadBalancerController:
     name = ctx.cluster_name
-    role = aws.iam.Role(
-        "lb-controller-role",
-        name=iam_name(name, "lb-controller", ctx.region),
-        assume_role_policy=assume_role_policy("pods.eks.amazonaws.com", tag_session=True),
-        opts=ctx.opts(),
+    role = ctx.iam_role(
+        "lb-controller-role", "lb-controller", assume_role_policy("pods.eks.amazonaws.com", tag_session=True)
     )
     document = json.dumps(controller_policy(ctx.config.aws.lb_controller_version))
     policy = aws.iam.Policy(

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from inferctl.aws.context import ProgramContext, iam_name
+from inferctl.aws.context import ProgramContext
 from inferctl.aws.eks import Cluster
 from inferctl.cache.location import uses_cache
 from inferctl.cache.mirror import MODELS_PREFIX
@@ -168,11 +168,8 @@ def _role(
     ctx: ProgramContext, cluster: Cluster, bucket: aws.s3.Bucket, *, slug: str, account: str, actions: list[str]
 ) -> tuple[aws.iam.Role, aws.eks.PodIdentityAssociation]:
     namespace = ctx.config.kubernetes.namespace
-    role = aws.iam.Role(
-        f"model-cache-{slug}-role",
-        name=iam_name(ctx.cluster_name, f"model-cache-{slug}", ctx.region),
-        assume_role_policy=pod_identity_trust(ctx.cluster_name, namespace, account),
-        opts=ctx.opts(),
+    role = ctx.iam_role(
+        f"model-cache-{slug}-role", f"model-cache-{slug}", pod_identity_trust(ctx.cluster_name, namespace, account)
     )
     policy = aws.iam.RolePolicy(
         f"model-cache-{slug}",

@@ -19,7 +19,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
-from inferctl.aws.context import ProgramContext, assume_role_policy, iam_name
+from inferctl.aws.context import ProgramContext, assume_role_policy
 from inferctl.aws.eks import Cluster
 from inferctl.aws.storage_names import MODEL_CACHE_STORAGE_CLASS
 
@@ -49,12 +49,7 @@ def needs_storage(ctx: ProgramContext) -> bool:
 def build_model_cache_storage(ctx: ProgramContext, cluster: Cluster) -> ModelCacheStorage | None:
     if not needs_storage(ctx):
         return None
-    role = aws.iam.Role(
-        "ebs-csi-role",
-        name=iam_name(ctx.cluster_name, "ebs-csi", ctx.region),
-        assume_role_policy=assume_role_policy("pods.eks.amazonaws.com", tag_session=True),
-        opts=ctx.opts(),
-    )
+    role = ctx.iam_role("ebs-csi-role", "ebs-csi", assume_role_policy("pods.eks.amazonaws.com", tag_session=True))
     attachment = aws.iam.RolePolicyAttachment(
         "ebs-csi-policy", role=role.name, policy_arn=ctx.managed_policy_arn(MANAGED_POLICY), opts=ctx.opts()
     )
