@@ -18,6 +18,10 @@ and keeps its traceback.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
 
 class InferctlError(Exception):
     """Root of every user-facing error. ``message`` is one line that names the fix."""
@@ -67,9 +71,17 @@ class OperationError(InferctlError):
     """A running operation failed (rollout, teardown, remote API)."""
 
 
-def unwritable(path: object, exc: OSError, option: str) -> UserError:
-    """The one line for an output file the OS refused (no such folder, no permission, ...)."""
-    return UserError(f"cannot write {path} ({exc.strerror or exc}); choose another {option}")
+@contextlib.contextmanager
+def output_file(path: Path, option: str) -> Iterator[Path]:
+    """Around writing a file the user named: its folder is made first, and an OS refusal (no such folder, no
+    permission, a file in the way) becomes one line naming the option to change."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yield path
+    except OSError as exc:
+        # mkdir of a folder that is a file says "File exists", which reads as if the output file were the problem.
+        reason = f"{path.parent} is a file" if isinstance(exc, FileExistsError) else exc.strerror or exc
+        raise UserError(f"cannot write {path} ({reason}); choose another {option}") from None
 
 
 __all__ = [
@@ -82,5 +94,5 @@ __all__ = [
     "PlanError",
     "StartError",
     "UserError",
-    "unwritable",
+    "output_file",
 ]

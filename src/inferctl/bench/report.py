@@ -9,7 +9,7 @@ from typing import Any
 from inferctl.bench.pricing import Price
 from inferctl.bench.runner import BenchRun, LevelResult
 from inferctl.bench.stats import Distribution, usd_per_million_tokens
-from inferctl.errors import MissingDependencyError, UserError, unwritable
+from inferctl.errors import MissingDependencyError, UserError, output_file
 
 
 def _dist(dist: Distribution) -> dict[str, float]:
@@ -185,10 +185,8 @@ def write_plot(report: dict[str, Any], path: Path) -> Path:
     fig.suptitle(f"{endpoint['model']} at {endpoint['base_url']} ({endpoint['api']})", fontsize=10)
     fig.tight_layout()
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise unwritable(path, exc, "--plot") from None
+        with output_file(path, "--plot"):
+            fig.savefig(path, dpi=110)
     finally:
         plt.close(fig)
     return path

@@ -19,7 +19,7 @@ from inferctl.cli.common import (
     emit_json,
     load,
 )
-from inferctl.errors import ConflictError, unwritable
+from inferctl.errors import ConflictError, output_file
 
 config_app = typer.Typer(help="Inspect the config: JSON Schema, effective values, validation.", no_args_is_help=True)
 
@@ -33,11 +33,8 @@ def init(
 
     if path.exists() and not force:
         raise ConflictError(f"{path} already exists; edit it, or pass --force to overwrite it")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with output_file(path, "path"):
         path.write_text(STARTER_YAML, encoding="utf-8")
-    except OSError as exc:
-        raise unwritable(path, exc, "path") from None
     console.print(f"wrote [bold]{path}[/bold]; next: [bold]inferctl up[/bold]")
 
 

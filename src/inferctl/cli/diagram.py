@@ -21,7 +21,7 @@ from inferctl.cli.common import (
     load,
     progress,
 )
-from inferctl.errors import ConfigError, unwritable
+from inferctl.errors import ConfigError, output_file
 
 
 class DiagramFormat(StrEnum):
@@ -98,11 +98,8 @@ def register(app: typer.Typer) -> None:
             if chosen_format is DiagramFormat.mermaid:
                 mermaid = render_mermaid(graph)
                 if path is not None:
-                    try:
-                        path.parent.mkdir(parents=True, exist_ok=True)
+                    with output_file(path, "--out"):
                         path.write_text(mermaid, encoding="utf-8")
-                    except OSError as exc:
-                        raise unwritable(path, exc, "--out") from None
             else:
                 assert path is not None  # resolve_output always names a file for images
                 reporter.phase("drawing", f"graphviz -> {path}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from inferctl.diagram.graph import ArchitectureGraph, EdgeKind, NodeKind
-from inferctl.errors import MissingDependencyError, OperationError, unwritable
+from inferctl.errors import MissingDependencyError, OperationError, output_file
 
 ImageFormat = Literal["png", "svg"]
 
@@ -169,11 +169,8 @@ def render_image(graph: ArchitectureGraph, image_format: ImageFormat) -> bytes:
 
 def write_image(graph: ArchitectureGraph, path: Path, image_format: ImageFormat) -> Path:
     data = render_image(graph, image_format)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    with output_file(path, "--out"):
         path.write_bytes(data)
-    except OSError as exc:
-        raise unwritable(path, exc, "--out") from None
     return path
 
 
