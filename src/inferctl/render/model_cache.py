@@ -93,6 +93,13 @@ def cache_env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, 
 def render_service_accounts(config: PlatformConfig) -> list[Object]:
     """The model pods' and the mirror Job's ServiceAccounts, when any model uses the cache. No token is mounted
     by default: Pod Identity injects its own projected token, nothing else needs the API server."""
+    # Checked at the source: aws/amazon-eks-pod-identity-webhook v0.6.17 pkg/handler/handler.go (L441-443, L241-251,
+    # L347-362) injects the eks-pod-identity-token projected volume and AWS_CONTAINER_* variables from the namespace
+    # and ServiceAccount name alone, never reading automountServiceAccountToken (no match in the repository); the
+    # ServiceAccount admission plugin gates only its own kube-api-access volume on it (kubernetes
+    # plugin/pkg/admission/serviceaccount/admission.go, shouldAutomount); botocore's container provider reads only
+    # the file AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names (botocore/credentials.py). EKS runs a managed build
+    # of the webhook, so a live cluster remains the final proof.
     if not any(uses_cache(config, model) for model in config.models):
         return []
     return [
