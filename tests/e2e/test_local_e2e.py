@@ -10,6 +10,8 @@ import json
 import os
 import signal
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,9 +20,12 @@ import pytest
 from openai import AuthenticationError, OpenAI
 
 from inferctl.targets.base import Endpoint
+from inferctl.targets.local.logwatch import PHASES
 from tests.e2e.conftest import Cli, vllm_server_pids
 
 pytestmark = pytest.mark.e2e
+
+LOG_PHASES = {name for name, _ in PHASES}  # the start-up phases read from vLLM's log (up shows them too)
 
 
 def test_status_reports_healthy_model(local_platform: Cli) -> None:
@@ -160,4 +165,48 @@ def test_status_says_how_a_killed_server_ended(tmp_path: Path) -> None:
         assert shown.returncode == 0 and "killed by SIGKILL" in shown.stdout, shown.stdout
     finally:
         cli("down")
+    assert vllm_server_pids(cli.home) == []
+
+
+def test_status_says_starting_with_the_phase_while_up_waits(tmp_path: Path) -> None:
+    """A second shell during 'up': status says starting and the log's phase (before: unhealthy), endpoint says to
+    wait; once 'up' returns, running. Its own platform: the shared one is already up."""
+    cli = Cli(tmp_path / "home", tmp_path)
+    up_err = tmp_path / "up.stderr"
+    with up_err.open("w") as err:  # a file, not a pipe: nobody reads while it runs
+        up = subprocess.Popen(
+            [sys.executable, "-m", "inferctl", "up", "--model", "demo", "--output", "json"],
+            cwd=cli.cwd,
+            env=cli.env(),
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+    try:
+        phases, waited = [], None
+        deadline = time.monotonic() + 300
+        while up.poll() is None and time.monotonic() < deadline:
+            report = json.loads(cli("status", "--output", "json").stdout)
+            assert report["state"] in {"stopped", "starting", "running"}, report  # never unhealthy
+            if report["state"] == "starting":
+                (model,) = report["models"]
+                assert model["healthy"] is False and model["uptime_s"] >= 0
+                phases.append(model["startup_phase"])
+                if waited is None and model["startup_phase"] in LOG_PHASES - {"starting API server"}:
+                    waited = cli("endpoint")
+            time.sleep(0.2)
+        assert up.wait(timeout=300) == 0, up_err.read_text()
+        assert LOG_PHASES.intersection(phases), phases  # a phase from the log, not only "starting"
+        assert waited is not None and waited.returncode == 2, waited
+        assert "still starting" in waited.stderr and "wait for 'inferctl up' to finish" in waited.stderr
+        report = json.loads(cli("status", "--output", "json").stdout)
+        assert report["state"] == "running" and report["models"][0]["startup_phase"] is None, report
+        state = json.loads((cli.home / "platforms" / "inferctl" / "local" / "state.json").read_text())
+        assert state["ready_at"] >= state["started_at"]
+        assert cli("endpoint").returncode == 0
+    finally:
+        if up.poll() is None:
+            up.send_signal(signal.SIGINT)  # as Ctrl-C: 'up' stops the server it started
+            up.wait(timeout=120)
+        stopped = cli("down")
+    assert stopped.returncode == 0, stopped.stderr
     assert vllm_server_pids(cli.home) == []

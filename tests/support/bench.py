@@ -139,6 +139,8 @@ class StubServer:
             writer.write(canned)
             await writer.drain()
             return not close
+        if method == "GET" and path == "/health":  # vLLM's liveness route: no key needed
+            return await _json(writer, 200, {})
         authorized = self.api_key is None or headers.get("authorization") == f"Bearer {self.api_key}"
         if not authorized:
             return await _json(writer, 401, {"error": {"message": "Unauthorized", "code": 401}})

@@ -58,6 +58,7 @@ def _serve(home: Path, model_dir: Path, source: str | None) -> Iterator[Running]
                     log_path=str(state_dir / "server.log"),
                     started_at=time.time(),
                     api_key_required=False,
+                    ready_at=time.time(),  # 'up' has returned: it saw the server answer
                 ),
             )
             (state_dir / "server.log").write_text("a line\n", encoding="utf-8")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from inferctl.config.models import PlatformConfig
@@ -39,9 +40,19 @@ def test_local_running_report_keeps_its_keys() -> None:
     assert list(report) == ["target", "platform", "state", "models", "log_path"]
     assert list(report["models"][0]) == [
         "name", "served_model_name", "source", "pid", "port", "base_url", "uptime_s", "healthy",
-        "requests_running", "requests_waiting", "kv_cache_usage_pct", "generation_tokens_total",
+        "requests_running", "requests_waiting", "kv_cache_usage_pct", "generation_tokens_total", "startup_phase",
     ]  # fmt: skip
     assert report["models"][0]["requests_waiting"] is None and report["log_path"] == "/tmp/server.log"
+    assert report["models"][0]["startup_phase"] is None  # set only while the server has never answered
+
+
+def test_local_starting_report_adds_the_phase_at_the_end() -> None:
+    """``starting`` (added after the keys above were pinned): the same keys, the phase in the model's last one."""
+    model = replace(LOCAL_MODEL, healthy=False, kv_cache_usage_pct=None, startup_phase="loading weights")
+    report = LocalStatus("local", "p", "starting", [model], log_path="/tmp/server.log").to_dict()
+    assert list(report) == ["target", "platform", "state", "models", "log_path"]
+    assert list(report["models"][0])[-1] == "startup_phase"
+    assert report["state"] == "starting" and report["models"][0]["startup_phase"] == "loading weights"
 
 
 def test_local_stopped_and_crashed_reports_keep_their_keys(isolated_home: Path) -> None:

@@ -12,7 +12,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class LocalModelStatus:
-    """The locally served model: its process, its address and what its ``/metrics`` said (None: not scraped)."""
+    """The locally served model: its process, its address and what its ``/metrics`` said (None: not scraped).
+    ``startup_phase`` is the phase of its start-up log while it has never answered (None once ready); ``uptime_s``
+    then is how long it has been starting."""
 
     name: str
     served_model_name: str
@@ -26,6 +28,7 @@ class LocalModelStatus:
     requests_waiting: float | None
     kv_cache_usage_pct: float | None
     generation_tokens_total: float | None
+    startup_phase: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -33,7 +36,8 @@ class LocalModelStatus:
 
 @dataclass(frozen=True)
 class LocalStatus:
-    """The local target: ``running`` / ``unhealthy`` with the model, or ``stopped`` / ``crashed`` without one.
+    """The local target: ``starting`` / ``running`` / ``unhealthy`` (ready once, now failing its health probe) with
+    the model, or ``stopped`` / ``crashed`` without one.
     ``crash`` is the local target's crash report (its keys are the local target's own); ``log_path`` is set while
     a server runs."""
 

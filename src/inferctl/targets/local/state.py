@@ -24,6 +24,9 @@ class LocalState:
     log_path: str
     started_at: float  # epoch seconds
     api_key_required: bool
+    # When ``up`` saw the server answer (epoch seconds); None while it starts. A server that was ready once and
+    # fails its health probe is unhealthy; one that never was is still starting.
+    ready_at: float | None = None
 
     @property
     def base_url(self) -> str:
@@ -34,10 +37,13 @@ class LocalState:
 def read_state(path: Path) -> LocalState | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        # A file from before ready_at was written by an 'up' that has finished (a failed 'up' removes it): that
+        # server was ready once.
+        data.setdefault("ready_at", data.get("started_at"))
         return LocalState(**data)
     except FileNotFoundError:
         return None
-    except (ValueError, TypeError):
+    except (ValueError, TypeError, AttributeError):
         # A state file from another version or a torn write: treat as absent; the pid check protects us.
         return None
 

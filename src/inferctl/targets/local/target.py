@@ -9,6 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -218,6 +219,9 @@ class LocalTarget(Target, LogsCapability):
             write_state(self._state_path, state)
             try:
                 self._wait_ready(state, child, api_key, reporter)
+                # Recorded under the lock, before 'up' returns: from now on a failed probe means unhealthy.
+                state = replace(state, ready_at=time.time())
+                write_state(self._state_path, state)
             except BaseException:
                 process.stop_group(state.pgid, timeout_s=self.config.local.stop_timeout_s)
                 child.poll()
@@ -406,6 +410,7 @@ class LocalTarget(Target, LogsCapability):
             crash = self._crash_report()
             return LocalStatus("local", self.config.name, "stopped" if crash is None else "crashed", crash=crash)
         health, metrics = _probe(state.base_url)
+        phase = None if health else self._startup_phase(state)
         model = LocalModelStatus(
             name=state.model,
             served_model_name=state.served_model_name,
@@ -419,15 +424,30 @@ class LocalTarget(Target, LogsCapability):
             requests_waiting=metrics.get("waiting"),
             kv_cache_usage_pct=round(metrics["kv_cache_usage"] * 100, 2) if "kv_cache_usage" in metrics else None,
             generation_tokens_total=metrics.get("generation_tokens_total"),
+            startup_phase=phase,
         )
-        return LocalStatus(
-            "local", self.config.name, "running" if health else "unhealthy", [model], log_path=state.log_path
-        )
+        condition = "running" if health else "unhealthy" if phase is None else "starting"
+        return LocalStatus("local", self.config.name, condition, [model], log_path=state.log_path)
+
+    def _startup_phase(self, state: LocalState) -> str | None:
+        """The start-up phase of a server that has not answered yet, as 'up' shows it (from its log); None once
+        'up' has seen it ready. A server that answers its probe is ready whatever this says."""
+        if state.ready_at is not None:
+            return None
+        _, lines = _read_new_lines(Path(state.log_path), 0)
+        return logwatch.phase_of(lines, "starting")
 
     def endpoints(self) -> list[Endpoint]:
         state = self.running()
         if state is None:
             raise NotFoundError(f"platform {self.config.name!r} is not running locally; start it with 'inferctl up'")
+        if state.ready_at is None and not _probe(state.base_url, metrics=False)[0]:
+            # Its address is known, but nothing answers there yet: say so rather than hand out a dead URL.
+            elapsed = time.time() - state.started_at
+            raise ConflictError(
+                f"platform {self.config.name!r} is still starting ({self._startup_phase(state)}, {elapsed:.0f} s); "
+                "wait for 'inferctl up' to finish (or watch 'inferctl status')"
+            )
         key = self.home.api_key(self.config.name, create=False) if state.api_key_required else None
         return [self._endpoint(state, key)]
 
@@ -474,7 +494,8 @@ def _read_new_lines(path: Path, offset: int) -> tuple[int, list[str]]:
     return offset + len(chunk), chunk.decode("utf-8", errors="replace").splitlines()
 
 
-def _probe(base_url: str) -> tuple[bool, dict[str, float]]:
+def _probe(base_url: str, *, metrics: bool = True) -> tuple[bool, dict[str, float]]:
+    """Whether ``/health`` answers 200, and (with ``metrics``) what ``/metrics`` says."""
     import httpx
 
     from inferctl.metrics import parse_vllm_metrics
@@ -482,8 +503,10 @@ def _probe(base_url: str) -> tuple[bool, dict[str, float]]:
     try:
         with httpx.Client(base_url=base_url, timeout=2.0) as client:
             healthy = client.get("/health").status_code == 200
-            metrics = client.get("/metrics")
-            parsed = parse_vllm_metrics(metrics.text) if metrics.status_code == 200 else {}
+            if not metrics:
+                return healthy, {}
+            scraped = client.get("/metrics")
+            parsed = parse_vllm_metrics(scraped.text) if scraped.status_code == 200 else {}
     except httpx.TransportError:
         return False, {}
     return healthy, parsed
