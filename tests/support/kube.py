@@ -56,7 +56,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
@@ -64,6 +65,7 @@ import httpx2
 from inferctl.poller import Poller
 
 Object = dict[str, Any]
+Cluster = TypeVar("Cluster", bound="FakeCluster")
 BASE_TIME = datetime(2026, 7, 20, 10, 0, 0, tzinfo=UTC)
 
 # (api group, version, plural) -> (kind, namespaced)
@@ -786,6 +788,20 @@ class RecordingReporter:
 
     def text(self) -> str:
         return "\n".join([f"{n} {d}" for n, d in self.phases] + self.infos + self.warnings)
+
+
+HF_TOKEN = "hf_test_token_value_0123456789"
+
+
+def serve(cluster: Cluster, monkeypatch: Any, tmp_path: Path, *, hf_token: str | None = HF_TOKEN) -> Cluster:
+    """Make ``cluster`` the API server of every Kubernetes client inferctl creates, with a fresh inferctl home,
+    ``HF_TOKEN`` set (None: left as it is) and no ``INFERCTL_API_KEY`` in the environment."""
+    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    if hf_token is not None:
+        monkeypatch.setenv("HF_TOKEN", hf_token)
+    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
+    return cluster
 
 
 def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", context: str | None = None) -> Any:

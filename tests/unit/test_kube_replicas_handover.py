@@ -15,7 +15,7 @@ Everything is real (sizing, renderers, lightkube, the target's ``up``) except th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from tests.support.kube import (
     connect,
     kubeconfig,
     make_pod,
+    serve,
     set_rollout,
     stepping_poller,
 )
@@ -61,13 +62,8 @@ class ReplicaWatch(FakeCluster):
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ReplicaWatch]:
-    cluster = ReplicaWatch()
-    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
-    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
-    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
-    yield cluster
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ReplicaWatch:
+    return serve(ReplicaWatch(), monkeypatch, tmp_path)
 
 
 def config(tmp_path: Path, **scaling: Any) -> PlatformConfig:
