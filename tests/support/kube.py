@@ -12,8 +12,8 @@ What :class:`FakeCluster` does, per request (``handle_request``):
   answer ``404 page not found`` in plain text as the real server does;
 * GET / LIST (``labelSelector`` with ``=``, ``!=``, ``in``, existence; ``fieldSelector`` with ``=``/``!=`` on
   dotted paths), server-side apply (needs ``fieldManager``; creates, or updates and bumps ``generation`` when
-  the spec changes; refuses a missing namespace with 404 like the real server), DELETE (an object with
-  finalizers gets a ``deletionTimestamp`` and stays until they are removed);
+  the spec changes; refuses a missing namespace with 404 like the real server; field ownership below), DELETE
+  (an object with finalizers gets a ``deletionTimestamp`` and stays until they are removed);
 * ``/version`` from :attr:`server_version` (404 when unset);
 * ``pods/<name>/log`` (``tailLines``) from :attr:`logs`; the service proxy
   (``services/<name>:<port>/proxy/<path>``) from :attr:`proxy`;
@@ -21,12 +21,32 @@ What :class:`FakeCluster` does, per request (``handle_request``):
 * records every request in :attr:`requests` (method, path, query, content type, JSON body, status code,
   headers).
 
+Field ownership (server-side apply), modelled at the granularity inferctl's applies need: which field managers own
+each *top-level* ``spec`` field (``spec.replicas``, ``spec.template``...), kept in the object's real-shaped
+``metadata.managedFields`` (``manager``, ``operation`` ``Apply``/``Update``, ``apiVersion``, ``time``,
+``fieldsType: FieldsV1``, ``fieldsV1: {"f:spec": {"f:replicas": {}, ...}}``). An apply by manager M:
+
+* sets the spec fields it sends, merged into the live spec (a body with some spec fields leaves the others);
+* answers 409 Conflict, changing nothing, when without ``force`` it sends a value different from the live one for
+  a field another manager owns (the same value: both own it); with ``force`` M takes the field from the others;
+* makes M own exactly the fields it sent: a field M owned before and no longer sends is removed from the live
+  spec when no other manager owns it, or reset to its default when it has one (:data:`SPEC_DEFAULTS`: a
+  Deployment's ``replicas``, 1); a manager left owning nothing disappears from ``managedFields``.
+
+:meth:`FakeCluster.update_spec` is a controller's Update (the HPA's ``kube-controller-manager`` writing
+``spec.replicas``): it takes the fields whose value it changes from every other manager, without conflicts.
+Limits: ownership is per top-level spec field, not per leaf (a real API server tracks leaves, list items by key);
+``metadata`` and other top-level parts (``data``...) are replaced by each apply and their ownership is not tracked;
+a manager keeps one entry (no separate Apply and Update entries of one name, no subresources); objects stored with
+:meth:`FakeCluster.put` have no owners; defaults are applied only when a removed field is reset, not on create.
+
 Controllers are simulated in ticks (one tick per request): pods of a deleted Deployment terminate after
 ``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks`` after its
 delete; deleting a NodePool terminates its NodeClaims and nodes after ``node_termination_ticks``, and a NodePool
 or EC2NodeClass keeps its termination finalizer until none of its NodeClaims is left; a deleted namespace goes
 once it is empty. Rollout scenarios are :attr:`frames`: functions applied one per GET of a
-Deployment (one per poll of the rollout watcher), so a test scripts what the cluster looks like at each poll.
+Deployment that exists (one per poll of the rollout watcher; a read before the first apply, which finds nothing,
+uses none), so a test scripts what the cluster looks like at each poll.
 """
 
 from __future__ import annotations
@@ -36,7 +56,8 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx2
@@ -44,6 +65,7 @@ import httpx2
 from inferctl.poller import Poller
 
 Object = dict[str, Any]
+Cluster = TypeVar("Cluster", bound="FakeCluster")
 BASE_TIME = datetime(2026, 7, 20, 10, 0, 0, tzinfo=UTC)
 
 # (api group, version, plural) -> (kind, namespaced)
@@ -69,6 +91,8 @@ KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("http.keda.sh", "v1beta1", "interceptorroutes"): ("InterceptorRoute", True),
     ("autoscaling", "v2", "horizontalpodautoscalers"): ("HorizontalPodAutoscaler", True),
 }
+# Defaults of spec fields, set when an apply removes the field and no other manager owns it (real defaulting).
+SPEC_DEFAULTS: dict[tuple[str, str], Any] = {("Deployment", "replicas"): 1}
 LB_FINALIZER = "service.kubernetes.io/load-balancer-cleanup"
 KARPENTER_FINALIZER = "karpenter.sh/termination"
 
@@ -156,6 +180,60 @@ def _matches_fields(obj: Mapping[str, Any], selector: str) -> bool:
     return True
 
 
+def _spec_owners(obj: Mapping[str, Any]) -> dict[str, tuple[str, set[str]]]:
+    """manager -> (operation, the top-level spec fields it owns), from ``metadata.managedFields``."""
+    return {
+        entry["manager"]: (entry["operation"], {f.removeprefix("f:") for f in entry["fieldsV1"].get("f:spec", {})})
+        for entry in obj["metadata"].get("managedFields") or []
+    }
+
+
+def _set_spec_owners(obj: Object, owners: Mapping[str, tuple[str, set[str]]], writer: str, now: str) -> None:
+    """Write ``owners`` as ``metadata.managedFields`` entries (``time``: now for ``writer``, unchanged for the
+    others); a manager owning nothing is left out."""
+    times = {entry["manager"]: entry.get("time") for entry in obj["metadata"].get("managedFields") or []}
+    obj["metadata"]["managedFields"] = [
+        {
+            "manager": manager,
+            "operation": operation,
+            "apiVersion": obj["apiVersion"],
+            "time": now if manager == writer else times.get(manager, now),
+            "fieldsType": "FieldsV1",
+            "fieldsV1": {"f:spec": {f"f:{f}": {} for f in sorted(fields)}},
+        }
+        for manager, (operation, fields) in owners.items()
+        if fields
+    ]
+
+
+def _applied_spec(
+    kind: str, existing: Object, sent: Object, manager: str, force: bool
+) -> tuple[Object, dict[str, tuple[str, set[str]]], list[tuple[str, str]]]:
+    """The spec and its owners after ``manager`` applies the spec fields ``sent`` (see the module docstring), and
+    the (manager, field) conflicts that refuse the apply when it is not forced (then nothing changes)."""
+    owners = _spec_owners(existing)
+    live = existing.get("spec") or {}
+    taken = sorted(
+        (other, f)
+        for other, (_, fields) in owners.items()
+        for f in fields & set(sent)
+        if other != manager and live.get(f) != sent[f]
+    )
+    if taken and not force:
+        return live, owners, taken
+    for other, f in taken:
+        owners[other][1].discard(f)
+    released = owners.get(manager, ("Apply", set()))[1] - set(sent)
+    owners[manager] = ("Apply", set(sent))
+    still_owned = {f for _, fields in owners.values() for f in fields}
+    spec = {**live, **sent}
+    for f in released - still_owned:
+        del spec[f]
+        if (kind, f) in SPEC_DEFAULTS:
+            spec[f] = SPEC_DEFAULTS[(kind, f)]
+    return spec, owners, []
+
+
 class FakeCluster(httpx2.BaseTransport):
     """An in-memory API server; see the module docstring."""
 
@@ -188,6 +266,21 @@ class FakeCluster(httpx2.BaseTransport):
         meta.setdefault("creationTimestamp", ts(self.tick))
         meta["resourceVersion"] = str(1000 + self._uid)
         self.store[self._key(obj)] = obj
+        return obj
+
+    def update_spec(self, kind: str, name: str, namespace: str, manager: str, **fields: Any) -> Object:
+        """A controller's Update of spec fields (the HPA: ``kube-controller-manager`` writing ``replicas``): it
+        owns the fields whose value it changes, taken from every other manager; no conflicts, as for any Update."""
+        obj = self.get(kind, name, namespace)
+        assert obj is not None, f"{kind} {name} does not exist"
+        changed = {f for f, value in fields.items() if obj["spec"].get(f) != value}
+        owners = {m: (op, owned - changed) for m, (op, owned) in _spec_owners(obj).items()}
+        operation, owned = owners.get(manager, ("Update", set()))
+        owners[manager] = (operation, owned | changed)
+        obj["spec"].update(fields)
+        _set_spec_owners(obj, owners, manager, self.now())
+        if changed:
+            obj["metadata"]["generation"] = int(obj["metadata"].get("generation", 1)) + 1
         return obj
 
     def get(self, kind: str, name: str, namespace: str | None = None) -> Object | None:
@@ -280,9 +373,10 @@ class FakeCluster(httpx2.BaseTransport):
         return (obj["apiVersion"], obj["kind"], meta.get("namespace") or "", meta["name"])
 
     def _get(self, api_version: str, kind: str, plural: str, namespace: str | None, name: str) -> httpx2.Response:
-        if kind == "Deployment" and self.frames:
+        key = (api_version, kind, namespace or "", name)
+        if kind == "Deployment" and self.frames and key in self.store:
             self.frames.pop(0)(self)
-        obj = self.store.get((api_version, kind, namespace or "", name))
+        obj = self.store.get(key)
         if obj is None:
             return _status(404, "NotFound", f'{plural} "{name}" not found')
         return _json(200, obj)
@@ -324,7 +418,9 @@ class FakeCluster(httpx2.BaseTransport):
         applied = copy.deepcopy(body)
         if namespace is not None:
             applied["metadata"]["namespace"] = namespace
+        manager, force = query["fieldManager"], query.get("force") == "true"
         if existing is None:
+            _set_spec_owners(applied, {manager: ("Apply", set(applied.get("spec") or {}))}, manager, self.now())
             if "spec" in applied:
                 applied["metadata"]["generation"] = 1
             if kind == "Service" and applied.get("spec", {}).get("type") == "LoadBalancer":
@@ -340,8 +436,16 @@ class FakeCluster(httpx2.BaseTransport):
                 for mk in ("labels", "annotations"):
                     if mk in value:
                         merged["metadata"][mk] = value[mk]
-            elif part != "status":
+            elif part not in ("status", "spec"):
                 merged[part] = value
+        spec, owners, conflicts = _applied_spec(kind, existing, applied.get("spec") or {}, manager, force)
+        if conflicts:
+            listed = "; ".join(f'conflict with "{other}" using {api_version}: .spec.{f}' for other, f in conflicts)
+            many = "s" if len(conflicts) > 1 else ""
+            return _status(409, "Conflict", f"Apply failed with {len(conflicts)} conflict{many}: {listed}")
+        if spec or "spec" in existing:
+            merged["spec"] = spec
+        _set_spec_owners(merged, owners, manager, self.now())
         if merged.get("spec") != existing.get("spec"):
             merged["metadata"]["generation"] = int(existing["metadata"].get("generation", 1)) + 1
         merged["metadata"]["resourceVersion"] = str(int(existing["metadata"]["resourceVersion"]) + 1)
@@ -684,6 +788,20 @@ class RecordingReporter:
 
     def text(self) -> str:
         return "\n".join([f"{n} {d}" for n, d in self.phases] + self.infos + self.warnings)
+
+
+HF_TOKEN = "hf_test_token_value_0123456789"
+
+
+def serve(cluster: Cluster, monkeypatch: Any, tmp_path: Path, *, hf_token: str | None = HF_TOKEN) -> Cluster:
+    """Make ``cluster`` the API server of every Kubernetes client inferctl creates, with a fresh inferctl home,
+    ``HF_TOKEN`` set (None: left as it is) and no ``INFERCTL_API_KEY`` in the environment."""
+    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    if hf_token is not None:
+        monkeypatch.setenv("HF_TOKEN", hf_token)
+    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
+    return cluster
 
 
 def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", context: str | None = None) -> Any:

@@ -21,20 +21,15 @@ from inferctl.config.models import PlatformConfig
 from inferctl.errors import ConfigError, UserError
 from inferctl.home import Home
 from inferctl.targets.kubernetes import KubernetesTarget
-from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, set_rollout, stepping_poller
+from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, serve, set_rollout, stepping_poller
 
 NS = "inferctl"
 PROMETHEUS = "http://prometheus-server.monitoring.svc"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
-    cluster = FakeCluster()
-    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
-    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
-    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
-    yield cluster
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
+    return serve(FakeCluster(), monkeypatch, tmp_path)
 
 
 def config(tmp_path: Path, autoscaling: dict[str, Any], *, prometheus: str | None = PROMETHEUS) -> PlatformConfig:

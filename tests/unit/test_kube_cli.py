@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +25,7 @@ from tests.support.kube import (
     make_nodeclaim,
     make_nodepool,
     make_pod,
+    serve,
     set_rollout,
 )
 
@@ -36,12 +36,8 @@ GPU_NODE = "ip-10-0-1-23.ec2.internal"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
-    cluster = FakeCluster(namespaces=["default", "kube-system", NS])
-    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
-    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
-    yield cluster
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
+    return serve(FakeCluster(namespaces=["default", "kube-system", NS]), monkeypatch, tmp_path, hf_token=None)
 
 
 def write_config(tmp_path: Path, **kubernetes: Any) -> str:

@@ -9,7 +9,6 @@ Everything is real (sizing from the packaged catalog, the renderers, lightkube) 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,14 @@ from inferctl.render.order import kind_rank
 from inferctl.targets.kubernetes import KubernetesTarget
 from inferctl.targets.plans import PlannedObject
 from tests.support.kube import (
+    HF_TOKEN,
     FakeCluster,
     RecordingReporter,
     kubeconfig,
     make_node,
     make_nodeclaim,
     make_pod,
+    serve,
     set_rollout,
     stepping_poller,
 )
@@ -35,18 +36,12 @@ from tests.support.kube import (
 NS = "inferctl"
 SELECTOR = {"inferctl.io/platform": "genai", "inferctl.io/model": "llama"}
 POD = "llama-6d4cf56db6-x2x9p"
-HF_TOKEN = "hf_test_token_value_0123456789"
 LB_HOST = "k8s-inferctl-llama-0123456789.elb.us-east-1.amazonaws.com"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[FakeCluster]:
-    cluster = FakeCluster()
-    monkeypatch.setattr("inferctl.kube.client.make_transport", lambda: cluster)
-    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("HF_TOKEN", HF_TOKEN)
-    monkeypatch.delenv("INFERCTL_API_KEY", raising=False)
-    yield cluster
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeCluster:
+    return serve(FakeCluster(), monkeypatch, tmp_path)
 
 
 def config(tmp_path: Path, *, load_balancer: bool = False, **kubernetes: Any) -> PlatformConfig:

@@ -8,6 +8,20 @@ Namespaces: inferctl creates the platform's namespace when it does not exist and
 ``inferctl.io/created-by: <platform>``; only such a namespace is relabelled on later applies and deleted by
 ``down``. A namespace that existed before (``default``, a team's namespace) is used as it is.
 
+Autoscaled Deployments: the rendered Deployment has no ``spec.replicas`` (KEDA's HPA owns the count). When the live
+Deployment's ``replicas`` is still owned by inferctl's apply (the model ran fixed replicas before), applying without
+the field would make the API server reset it to its default, 1, killing serving pods until the HPA writes it again.
+Kubernetes' server-side apply documentation (kubernetes/website,
+``content/en/docs/reference/using-api/server-side-apply.md``, section "Transferring ownership") says: "if the user
+removes ``.spec.replicas`` before the HPA writes to the field and becomes its owner, then the API server would set
+``.spec.replicas`` to 1 (the default replica count for Deployment)" (the rule since Kubernetes 1.20:
+kubernetes/kubernetes ``CHANGELOG/CHANGELOG-1.20.md``, v1.20.0-alpha.1, #92661: "Removed fields which have no other
+owners are deleted from the live object, or reset to their default value if they have one"). So inferctl does what
+that section prescribes: it first applies only the Deployment's identity and the live ``replicas`` under a temporary
+field manager (:data:`HANDOVER_MANAGER`), unforced ("If the apply results in a conflict with the HPA controller,
+then do nothing"), then the Deployment without ``replicas``. The temporary manager keeps the count until the HPA
+writes a new value, then "will no longer own any fields and will be automatically deleted".
+
 Secret objects arrive with their values filled in by the caller (from the environment and the inferctl home);
 the values go only into the API request body: never into files, logs, progress lines or error messages, which
 name objects by kind and name only.
@@ -16,14 +30,24 @@ name objects by kind and name only.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import suppress
 
 from inferctl.errors import UserError
-from inferctl.kube.client import CUSTOM_RESOURCES, KubeClient, missing_kind_hint
-from inferctl.kube.objects import PROTECTED_NAMESPACES, Object, created_by, describe, labels_of, name_of
+from inferctl.kube.client import CUSTOM_RESOURCES, FIELD_MANAGER, FieldConflict, KubeClient, missing_kind_hint
+from inferctl.kube.objects import (
+    PROTECTED_NAMESPACES,
+    Object,
+    created_by,
+    describe,
+    labels_of,
+    name_of,
+    namespace_of,
+)
 from inferctl.kube_names import CREATED_BY, LABEL_PLATFORM
 from inferctl.progress import Reporter
 from inferctl.render.order import sort_for_apply
 
+HANDOVER_MANAGER = "inferctl-handover-to-hpa"
 _CUSTOM = {(f"{group}/{version}", kind) for group, version, kind, _, _ in CUSTOM_RESOURCES}
 
 
@@ -62,6 +86,37 @@ def claim_namespace(client: KubeClient, namespace: Object, reporter: Reporter) -
     return {**namespace, "metadata": {**metadata, "annotations": annotations}}
 
 
+def applies_replicas(live: Object, manager: str = FIELD_MANAGER) -> bool:
+    """Whether ``manager``'s server-side apply owns the live object's ``spec.replicas`` (``metadata.managedFields``,
+    FieldsV1 format)."""
+    return any(
+        entry.get("manager") == manager
+        and entry.get("operation") == "Apply"
+        and "f:replicas" in ((entry.get("fieldsV1") or {}).get("f:spec") or {})
+        for entry in live.get("metadata", {}).get("managedFields") or []
+    )
+
+
+def hand_replicas_to_autoscaler(client: KubeClient, deployment: Object, reporter: Reporter) -> None:
+    """Before applying a Deployment without ``spec.replicas``: when inferctl's apply still owns the live count,
+    let :data:`HANDOVER_MANAGER` own it too, so dropping it from inferctl's apply keeps it (see the module
+    docstring). A conflict means the HPA owns the count already: nothing to do."""
+    name, namespace = name_of(deployment), namespace_of(deployment)
+    live = client.get("apps/v1", "Deployment", name, namespace)
+    if live is None or not applies_replicas(live):
+        return
+    replicas = live["spec"]["replicas"]
+    reporter.info(f"Deployment {name}: handing its replica count ({replicas}) to the autoscaler")
+    replicas_only = {
+        "apiVersion": deployment["apiVersion"],
+        "kind": "Deployment",
+        "metadata": {"name": name, **({"namespace": namespace} if namespace else {})},
+        "spec": {"replicas": replicas},
+    }
+    with suppress(FieldConflict):  # the HPA wrote the count since it was read: it owns it already
+        client.apply(replicas_only, field_manager=HANDOVER_MANAGER, force=False)
+
+
 def apply_objects(client: KubeClient, objects: Sequence[Object], reporter: Reporter) -> list[Object]:
     """Server-side apply ``objects`` in kind order; returns what the API server stored, in that order."""
     check_kinds_served(client, objects)
@@ -73,8 +128,17 @@ def apply_objects(client: KubeClient, objects: Sequence[Object], reporter: Repor
         if obj is None:
             continue
         reporter.phase("applying", describe(obj))
+        if obj["kind"] == "Deployment" and "replicas" not in obj.get("spec", {}):
+            hand_replicas_to_autoscaler(client, obj, reporter)
         applied.append(client.apply(obj))
     return applied
 
 
-__all__ = ["apply_objects", "check_kinds_served", "claim_namespace"]
+__all__ = [
+    "HANDOVER_MANAGER",
+    "applies_replicas",
+    "apply_objects",
+    "check_kinds_served",
+    "claim_namespace",
+    "hand_replicas_to_autoscaler",
+]

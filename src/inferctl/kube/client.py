@@ -9,6 +9,7 @@ Errors, translated once here::
     context not in the kubeconfig   NotFoundError  (exit 2, lists the contexts)
     API server unreachable          UserError      (exit 2) at connect; OperationError (exit 1) mid-operation
     401 / 403                       UserError      (exit 2): credentials or namespace access
+    409 Conflict                    FieldConflict  (an OperationError, exit 1): callers that expect one catch it
     anything else from the API      OperationError (exit 1) with the API's message
 """
 
@@ -48,6 +49,11 @@ CUSTOM_RESOURCES = (
     ("keda.sh", "v1alpha1", "ScaledObject", "scaledobjects", True),
     ("http.keda.sh", "v1beta1", "InterceptorRoute", "interceptorroutes", True),
 )
+
+
+class FieldConflict(OperationError):
+    """The API answered 409 Conflict: an unforced server-side apply set a field another manager owns to another
+    value (or the object is being deleted). Same message and exit code as any failed request."""
 
 
 def make_transport() -> httpx2.BaseTransport | None:
@@ -209,7 +215,8 @@ class KubeClient:
                 f"forbidden while {action}: {message}; ask a cluster admin for access to namespace "
                 f"{self.namespace}, or set kubernetes.namespace to one you may use"
             )
-        return OperationError(f"{action} failed: {message} (HTTP {code})")
+        error = FieldConflict if code == 409 else OperationError
+        return error(f"{action} failed: {message} (HTTP {code})")
 
     def preflight(self) -> None:
         """One list of pods in the namespace: proves the server answers and we may work there."""
@@ -323,8 +330,9 @@ class KubeClient:
 
     # --- writes -------------------------------------------------------------------------------------------
 
-    def apply(self, obj: Object) -> Object:
-        """Server-side apply (field manager ``inferctl``, conflicts forced: inferctl owns what it renders)."""
+    def apply(self, obj: Object, *, field_manager: str = FIELD_MANAGER, force: bool = True) -> Object:
+        """Server-side apply, by default as field manager ``inferctl`` with conflicts forced: inferctl owns what it
+        renders. Unforced, a conflict with another manager raises :class:`FieldConflict`."""
         res = resource_class(str(obj["apiVersion"]), str(obj["kind"]))
         kwargs = {"namespace": namespace_of(obj) or self.namespace} if _namespaced(res) else {}
         body = dict(obj)
@@ -339,8 +347,8 @@ class KubeClient:
                 name_of(obj),
                 body,
                 patch_type=PatchType.APPLY,
-                field_manager=FIELD_MANAGER,
-                force=True,
+                field_manager=field_manager,
+                force=force,
                 **kwargs,
             )
         return _as_dict(result)
@@ -429,6 +437,7 @@ def _as_dict(obj: Any) -> Object:
 __all__ = [
     "CUSTOM_RESOURCES",
     "FIELD_MANAGER",
+    "FieldConflict",
     "KubeClient",
     "load_kubeconfig",
     "make_transport",
