@@ -91,3 +91,38 @@ def test_a_plan_over_the_gpu_pools_limits_is_refused_with_the_limit_to_raise() -
     raised.pools.gpu.limits.memory_gib = 2000
     with pytest.raises(PlanError, match=r"have 2,336 GiB of memory but pools\.gpu\.limits\.memory_gib is 2,000"):
         plan_platform(raised)
+
+
+def _unpriced(plan: object) -> str:
+    notes = [note for note in plan.notes if note.startswith("$/h leaves out")]  # type: ignore[attr-defined]
+    assert len(notes) == 1, plan.notes  # type: ignore[attr-defined]
+    return notes[0]
+
+
+def test_an_aws_plan_names_what_its_dollars_per_hour_leave_out() -> None:
+    """What the program creates and AWS bills besides instances and the control plane (aws/network.py: one NAT
+    gateway in a new VPC; render/exposure.py: an NLB per model on aws; aws/eks.py: control-plane log group;
+    aws/model_cache.py: the bucket) is named, not silently missing from the total."""
+    default = _unpriced(plan_platform(_config()))
+    for item in ("NAT gateway", "network load balancer", "EBS volumes", "CloudWatch", "data transfer"):
+        assert item in default, default
+    assert "S3" not in default
+    existing_vpc = _unpriced(
+        plan_platform(
+            _config(
+                aws={"vpc_id": "vpc-0abc1234def567890", "control_plane_logs": []},
+                endpoint={"exposure": {"service_type": "ClusterIP"}},
+                cache={"enabled": True},
+            )
+        )
+    )
+    assert "NAT gateway" not in existing_vpc and "load balancer" not in existing_vpc
+    assert "CloudWatch" not in existing_vpc and "S3 storage of the model cache" in existing_vpc
+
+
+def test_a_kubernetes_plan_has_no_such_note() -> None:
+    plan = plan_platform(
+        _config("kubernetes"),
+        profiles={"small": fixture_profile(LLAMA_3_8B_INSTRUCT), "big": fixture_profile(LLAMA_3_70B)},
+    )
+    assert not [note for note in plan.notes if note.startswith("$/h leaves out")]

@@ -140,6 +140,8 @@ def plan_platform(
     notes += sorted({note for placement in placements.values() for note in placement.notes})
     if not config.traits.owns_infrastructure:
         notes.append("target is not aws: prices assume the GPU nodes are EC2 instances of pools.gpu families")
+    else:
+        notes.append(_unpriced_note(config))
     return PlatformPlan(
         platform=config.name,
         target=config.target,
@@ -151,6 +153,24 @@ def plan_platform(
         prices=prices.describe(),
         notes=notes,
     )
+
+
+def _unpriced_note(config: PlatformConfig) -> str:
+    """What the AWS program creates and AWS bills that the $/h above does not count: named, so the total is not
+    read as the whole bill. No figures: they vary by region and traffic and no price source for them is packaged."""
+    items = []
+    if config.aws.vpc_id is None:
+        items.append("the NAT gateway of the new VPC (hourly + per GB)")
+    if config.endpoint.exposure.service_type != "ClusterIP":  # auto is an NLB on aws
+        items.append("the network load balancer of each model endpoint (hourly + NLCU)")
+    items.append("the nodes' EBS volumes")
+    if config.aws.control_plane_logs:
+        items.append("CloudWatch control-plane logs")
+    if config.cache.enabled or any(model.cache for model in config.models):
+        items.append("the S3 storage of the model cache")
+    items.append("data transfer")
+    listed = f"{', '.join(items[:-1])} and {items[-1]}"
+    return f"$/h leaves out {listed}; see AWS's pricing pages for {config.pricing_region or 'your region'}"
 
 
 def _most_replicas(config: PlatformConfig, name: str) -> int:
