@@ -9,6 +9,7 @@ import pytest
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.sizing import plan_platform
+from inferctl.sizing.platform_plan import PlatformPlan
 from tests.support.sizing import LLAMA_3_8B_INSTRUCT, LLAMA_3_70B, fixture_dir, fixture_profile
 
 
@@ -93,9 +94,9 @@ def test_a_plan_over_the_gpu_pools_limits_is_refused_with_the_limit_to_raise() -
         plan_platform(raised)
 
 
-def _unpriced(plan: object) -> str:
-    notes = [note for note in plan.notes if note.startswith("$/h leaves out")]  # type: ignore[attr-defined]
-    assert len(notes) == 1, plan.notes  # type: ignore[attr-defined]
+def _unpriced(plan: PlatformPlan) -> str:
+    notes = [note for note in plan.notes if note.startswith("$/h leaves out")]
+    assert len(notes) == 1, plan.notes
     return notes[0]
 
 
