@@ -170,7 +170,9 @@ def test_status_says_how_a_killed_server_ended(tmp_path: Path) -> None:
 
 def test_status_says_starting_with_the_phase_while_up_waits(tmp_path: Path) -> None:
     """A second shell during 'up': status says starting and the log's phase (before: unhealthy), endpoint says to
-    wait; once 'up' returns, running. Its own platform: the shared one is already up."""
+    wait; once 'up' returns, running. Before the server starts, while 'up' builds the demo model (a second or two,
+    often too short for a status command to see), starting with up's phase (before: stopped). Its own platform:
+    the shared one is already up."""
     cli = Cli(tmp_path / "home", tmp_path)
     up_err = tmp_path / "up.stderr"
     with up_err.open("w") as err:  # a file, not a pipe: nobody reads while it runs
@@ -182,12 +184,15 @@ def test_status_says_starting_with_the_phase_while_up_waits(tmp_path: Path) -> N
             stderr=err,
         )
     try:
-        phases, waited = [], None
+        phases, preparing, waited = [], [], None
         deadline = time.monotonic() + 300
         while up.poll() is None and time.monotonic() < deadline:
             report = json.loads(cli("status", "--output", "json").stdout)
             assert report["state"] in {"stopped", "starting", "running"}, report  # never unhealthy
-            if report["state"] == "starting":
+            if report["state"] == "starting" and not report["models"]:  # no server yet: 'up' prepares the model
+                assert report["preparing"]["up_pid"] == up.pid, report
+                preparing.append(report["preparing"]["phase"])
+            elif report["state"] == "starting":
                 (model,) = report["models"]
                 assert model["healthy"] is False and model["uptime_s"] >= 0
                 phases.append(model["startup_phase"])
@@ -196,6 +201,7 @@ def test_status_says_starting_with_the_phase_while_up_waits(tmp_path: Path) -> N
             time.sleep(0.2)
         assert up.wait(timeout=300) == 0, up_err.read_text()
         assert LOG_PHASES.intersection(phases), phases  # a phase from the log, not only "starting"
+        assert set(preparing) <= {"preparing the model", "preparing demo model"}, preparing
         assert waited is not None and waited.returncode == 2, waited
         assert "still starting" in waited.stderr and "wait for 'inferctl up' to finish" in waited.stderr
         report = json.loads(cli("status", "--output", "json").stdout)
@@ -207,6 +213,46 @@ def test_status_says_starting_with_the_phase_while_up_waits(tmp_path: Path) -> N
         if up.poll() is None:
             up.send_signal(signal.SIGINT)  # as Ctrl-C: 'up' stops the server it started
             up.wait(timeout=120)
+        stopped = cli("down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert vllm_server_pids(cli.home) == []
+
+
+def test_status_after_up_is_killed_while_the_server_starts(tmp_path: Path) -> None:
+    """kill -9 of 'up' as soon as vLLM is started: the server goes on with nobody waiting for it. While it does not
+    answer, status says unhealthy with a note and endpoint names the fix (before: starting, and 'wait for up to
+    finish', for ever if it never answers); once it answers, running. down stops it. Its own platform."""
+    cli = Cli(tmp_path / "home", tmp_path)
+    state_file = cli.home / "platforms" / "inferctl" / "local" / "state.json"
+    up = subprocess.Popen(
+        [sys.executable, "-m", "inferctl", "up", "--model", "demo"],
+        cwd=cli.cwd,
+        env=cli.env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not state_file.exists():  # the server was just started: importing vLLM alone takes seconds
+            assert up.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        os.kill(up.pid, signal.SIGKILL)
+        up.wait(timeout=30)
+        report = json.loads(cli("status", "--output", "json").stdout)
+        assert report["state"] == "unhealthy", report
+        (model,) = report["models"]
+        assert model["startup_phase"] is not None and f"(pid {up.pid}) has exited" in model["note"], model
+        refused = cli("endpoint")
+        assert refused.returncode == 2 and "check 'inferctl logs', then 'inferctl down'" in refused.stderr, refused
+        deadline = time.monotonic() + 300
+        while (report := json.loads(cli("status", "--output", "json").stdout))["state"] != "running":
+            assert report["state"] == "unhealthy" and time.monotonic() < deadline, report
+            time.sleep(1)
+        assert cli("endpoint").returncode == 0
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
         stopped = cli("down")
     assert stopped.returncode == 0, stopped.stderr
     assert vllm_server_pids(cli.home) == []

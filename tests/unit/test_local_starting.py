@@ -3,12 +3,14 @@
 
 The seam, as in test_follow_running.py: a real process whose command line names vLLM's server module stands in for
 the server, the log is a prefix of one captured from vLLM on this machine, and an HTTP stub answers ``/health`` when
-the server is meant to be up. The state file is the one ``up`` writes.
+the server is meant to be up. The state file is the one ``up`` writes; the ``up`` that wrote it is this test's process
+or, killed (as kill -9 of ``up`` would), a short ``sleep``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -25,7 +27,7 @@ from inferctl.config import PlatformConfig
 from inferctl.engine import VLLM_SERVER_MODULE
 from inferctl.errors import ConflictError
 from inferctl.home import Home
-from inferctl.targets.local import LocalTarget
+from inferctl.targets.local import LocalTarget, process
 from inferctl.targets.local.state import LocalState, read_state
 from tests.support.bench import STUB_MODEL, StubServer
 
@@ -41,6 +43,22 @@ def server_process() -> Iterator[int]:
     sleeper.wait()
 
 
+@pytest.fixture
+def ended_up() -> tuple[int, int]:
+    """The pid and start time of an 'up' that has exited (killed)."""
+    sleeper = subprocess.Popen(["sleep", "60"])
+    started = process.start_ticks(sleeper.pid)
+    sleeper.kill()
+    sleeper.wait()
+    assert started is not None
+    return sleeper.pid, started
+
+
+def _this_process() -> tuple[int, int | None]:
+    """As the 'up' that started the server: this test's process (it runs)."""
+    return os.getpid(), process.start_ticks(os.getpid())
+
+
 def _closed_port() -> int:
     """A loopback port nothing listens on: the server has not opened its socket yet."""
     with socket.socket() as sock:
@@ -48,7 +66,15 @@ def _closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _write(home: Path, pid: int, port: int, *, log_lines: int, ready_at: float | None) -> Path:
+def _write(
+    home: Path,
+    pid: int,
+    port: int,
+    *,
+    log_lines: int,
+    ready_at: float | None,
+    up: tuple[int, int | None] | None = None,
+) -> Path:
     """The state ``up`` writes, with the first ``log_lines`` lines of a real start log in server.log."""
     state_dir = home / "platforms" / "inferctl" / "local"
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -67,6 +93,8 @@ def _write(home: Path, pid: int, port: int, *, log_lines: int, ready_at: float |
         started_at=time.time() - 30,
         api_key_required=False,
         ready_at=ready_at,
+        up_pid=up[0] if up else None,
+        up_start_ticks=up[1] if up else None,
     )
     (state_dir / "state.json").write_text(json.dumps(asdict(state)))
     return state_dir / "state.json"
@@ -153,3 +181,71 @@ def test_endpoints_of_a_ready_server_skip_the_probe(isolated_home: Path, server_
     (endpoint,) = LocalTarget(PlatformConfig(), Home.from_env()).endpoints()
     state = read_state(path)
     assert state is not None and endpoint.base_url == state.base_url + "/v1"
+
+
+def test_a_server_that_never_answered_and_whose_up_has_exited_is_unhealthy(
+    isolated_home: Path, server_process: int, ended_up: tuple[int, int]
+) -> None:
+    """kill -9 of 'up' while the server starts: nobody waits for it any more. If it never answers, 'starting' would
+    last forever; status says unhealthy, with the phase it reached and a note naming the fix."""
+    _write(isolated_home, server_process, _closed_port(), log_lines=40, ready_at=None, up=ended_up)
+    report = _status()
+    assert report["state"] == "unhealthy"
+    (model,) = report["models"]
+    assert model["startup_phase"] == "loading weights" and model["healthy"] is False
+    assert f"the 'inferctl up' that started it (pid {ended_up[0]}) has exited" in model["note"]
+    assert "check 'inferctl logs', then 'inferctl down' and 'inferctl up' again" in model["note"]
+
+
+def test_a_server_whose_up_still_waits_is_starting(isolated_home: Path, server_process: int) -> None:
+    _write(isolated_home, server_process, _closed_port(), log_lines=40, ready_at=None, up=_this_process())
+    report = _status()
+    assert report["state"] == "starting" and report["models"][0]["note"] is None
+
+
+def test_an_up_pid_now_used_by_another_process_is_an_exited_up(isolated_home: Path, server_process: int) -> None:
+    """The pid alone could name a later process: the recorded start time tells them apart."""
+    pid, started = _this_process()
+    assert started is not None
+    _write(isolated_home, server_process, _closed_port(), log_lines=40, ready_at=None, up=(pid, started - 1))
+    assert _status()["state"] == "unhealthy"
+
+
+def test_a_state_file_from_before_up_pid_reads(isolated_home: Path, server_process: int) -> None:
+    """Written by the inferctl that added ready_at: no up_pid. Its 'up' is taken to be waiting, as then."""
+    path = _write(isolated_home, server_process, _closed_port(), log_lines=40, ready_at=None)
+    data = json.loads(path.read_text())
+    del data["up_pid"], data["up_start_ticks"]
+    path.write_text(json.dumps(data))
+    state = read_state(path)
+    assert state is not None and state.up_pid is None and state.ready_at is None
+    assert _status()["state"] == "starting"
+
+
+def test_an_abandoned_server_that_answers_is_running(
+    isolated_home: Path, server_process: int, ended_up: tuple[int, int]
+) -> None:
+    """A server whose 'up' was killed may still finish starting: once it answers, it is running."""
+    with StubServer() as server:
+        _write(isolated_home, server_process, server.port, log_lines=80, ready_at=None, up=ended_up)
+        assert _status()["state"] == "running"
+        (endpoint,) = LocalTarget(PlatformConfig(), Home.from_env()).endpoints()
+    assert endpoint.base_url == f"http://127.0.0.1:{server.port}/v1"
+
+
+@pytest.mark.parametrize("command", [["endpoint"], ["chat", "hello"], ["bench", "-n", "1"]])
+def test_the_cli_on_a_server_whose_up_has_exited(
+    isolated_home: Path,
+    server_process: int,
+    ended_up: tuple[int, int],
+    capsys: pytest.CaptureFixture[str],
+    command: list[str],
+) -> None:
+    """One line, exit 2: not 'wait for up to finish' (it never will), but what to check and how to start again."""
+    _write(isolated_home, server_process, _closed_port(), log_lines=40, ready_at=None, up=ended_up)
+    assert main(command) == 2
+    out, err = capsys.readouterr()
+    (line,) = err.strip().splitlines()
+    assert out == "" and "is not ready (loading weights, 30 s)" in line, line
+    assert f"'inferctl up' that started it (pid {ended_up[0]}) has exited" in line
+    assert "check 'inferctl logs', then 'inferctl down' and 'inferctl up' again" in line

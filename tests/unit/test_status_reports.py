@@ -41,9 +41,11 @@ def test_local_running_report_keeps_its_keys() -> None:
     assert list(report["models"][0]) == [
         "name", "served_model_name", "source", "pid", "port", "base_url", "uptime_s", "healthy",
         "requests_running", "requests_waiting", "kv_cache_usage_pct", "generation_tokens_total", "startup_phase",
+        "note",
     ]  # fmt: skip
     assert report["models"][0]["requests_waiting"] is None and report["log_path"] == "/tmp/server.log"
     assert report["models"][0]["startup_phase"] is None  # set only while the server has never answered
+    assert report["models"][0]["note"] is None  # set when the report alone does not say what is wrong
 
 
 def test_local_starting_report_adds_the_phase_at_the_end() -> None:
@@ -51,8 +53,16 @@ def test_local_starting_report_adds_the_phase_at_the_end() -> None:
     model = replace(LOCAL_MODEL, healthy=False, kv_cache_usage_pct=None, startup_phase="loading weights")
     report = LocalStatus("local", "p", "starting", [model], log_path="/tmp/server.log").to_dict()
     assert list(report) == ["target", "platform", "state", "models", "log_path"]
-    assert list(report["models"][0])[-1] == "startup_phase"
+    assert list(report["models"][0])[-2:] == ["startup_phase", "note"]
     assert report["state"] == "starting" and report["models"][0]["startup_phase"] == "loading weights"
+
+
+def test_local_preparing_report_adds_its_key_at_the_end() -> None:
+    """``up`` preparing the model, before the server exists (added later): starting, no model, ``preparing``."""
+    preparing = {"model": "smollm2", "phase": "converting the starter model", "detail": "", "up_pid": 7, "elapsed_s": 1}
+    report = LocalStatus("local", "p", "starting", preparing=preparing).to_dict()
+    assert list(report) == ["target", "platform", "state", "models", "preparing"]
+    assert report["models"] == [] and report["preparing"] is preparing
 
 
 def test_local_stopped_and_crashed_reports_keep_their_keys(isolated_home: Path) -> None:

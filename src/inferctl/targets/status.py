@@ -14,7 +14,8 @@ from typing import Any
 class LocalModelStatus:
     """The locally served model: its process, its address and what its ``/metrics`` said (None: not scraped).
     ``startup_phase`` is the phase of its start-up log while it has never answered (None once ready); ``uptime_s``
-    then is how long it has been starting."""
+    then is how long it has been starting. ``note`` says what is wrong when the report alone does not (e.g. it never
+    answered and the ``up`` that started it has exited)."""
 
     name: str
     served_model_name: str
@@ -29,6 +30,7 @@ class LocalModelStatus:
     kv_cache_usage_pct: float | None
     generation_tokens_total: float | None
     startup_phase: str | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,10 +38,11 @@ class LocalModelStatus:
 
 @dataclass(frozen=True)
 class LocalStatus:
-    """The local target: ``starting`` / ``running`` / ``unhealthy`` (ready once, now failing its health probe) with
-    the model, or ``stopped`` / ``crashed`` without one.
+    """The local target: ``starting`` / ``running`` / ``unhealthy`` (ready once, now failing its health probe; or
+    never answered with no ``up`` waiting for it) with the model, or ``stopped`` / ``crashed`` without one. Before
+    the server starts, while ``up`` prepares the model, ``starting`` without one and with ``preparing``.
     ``crash`` is the local target's crash report (its keys are the local target's own); ``log_path`` is set while
-    a server runs."""
+    a server runs; ``preparing`` is what ``up`` does (its phase, pid, how long so far)."""
 
     target: str
     platform: str
@@ -47,6 +50,7 @@ class LocalStatus:
     models: list[LocalModelStatus] = field(default_factory=list)
     crash: dict[str, Any] | None = None
     log_path: str | None = None
+    preparing: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -59,6 +63,8 @@ class LocalStatus:
             out["crash"] = self.crash
         if self.log_path is not None:
             out["log_path"] = self.log_path
+        if self.preparing is not None:
+            out["preparing"] = self.preparing
         return out
 
 

@@ -108,6 +108,21 @@ def is_alive(pid: int) -> bool:
     return True
 
 
+def start_ticks(pid: int) -> int | None:
+    """When ``pid`` started, in clock ticks since boot (/proc/PID/stat); None if it is gone. With the pid it names
+    one process: another process given the same pid later starts later."""
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def still_runs(pid: int, started: int | None) -> bool:
+    """Whether the process recorded as ``pid`` with its :func:`start_ticks` runs: not once it has ended (zombies
+    count as ended), nor when its pid now belongs to another process. ``started`` None (not known): the pid alone."""
+    return is_alive(pid) and (started is None or start_ticks(pid) == started)
+
+
 def cmdline(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")

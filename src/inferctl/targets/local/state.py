@@ -1,11 +1,13 @@
-"""The local target's state file and lock. Holds no secret: the API key lives in its own 0600 file."""
+"""The local target's state files and lock. They hold no secret: the API key lives in its own 0600 file."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from inferctl.errors import ConflictError
 from inferctl.filelock import exclusive_lock
@@ -27,6 +29,10 @@ class LocalState:
     # When ``up`` saw the server answer (epoch seconds); None while it starts. A server that was ready once and
     # fails its health probe is unhealthy; one that never was is still starting.
     ready_at: float | None = None
+    # The 'up' that started it (its pid and process.start_ticks): while the server has not answered, whether
+    # anyone still waits for it. None in files from before they were recorded.
+    up_pid: int | None = None
+    up_start_ticks: int | None = None
 
     @property
     def base_url(self) -> str:
@@ -34,21 +40,48 @@ class LocalState:
         return f"http://{host}:{self.port}"
 
 
-def read_state(path: Path) -> LocalState | None:
+@dataclass(frozen=True)
+class Preparing:
+    """What ``up`` does before the server starts (checking the hub, downloading or converting the model): written
+    by ``up`` under the platform lock, its phase kept current, removed once the state file is written or ``up``
+    ends. ``up`` killed leaves it behind: its pid (and start time) then name a process that no longer runs."""
+
+    up_pid: int
+    up_start_ticks: int | None
+    model: str  # deployment name
+    started_at: float  # epoch seconds
+    phase: str
+    detail: str = ""
+
+
+_Record = TypeVar("_Record")
+
+
+def _read(path: Path, make: Callable[[dict[str, Any]], _Record]) -> _Record | None:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return make(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (ValueError, TypeError, AttributeError):
+        # A file from another version or a torn write: treat as absent; the pid check protects us.
+        return None
+
+
+def read_state(path: Path) -> LocalState | None:
+    def make(data: dict[str, Any]) -> LocalState:
         # A file from before ready_at was written by an 'up' that has finished (a failed 'up' removes it): that
         # server was ready once.
         data.setdefault("ready_at", data.get("started_at"))
         return LocalState(**data)
-    except FileNotFoundError:
-        return None
-    except (ValueError, TypeError, AttributeError):
-        # A state file from another version or a torn write: treat as absent; the pid check protects us.
-        return None
+
+    return _read(path, make)
 
 
-def write_state(path: Path, state: LocalState) -> None:
+def read_preparing(path: Path) -> Preparing | None:
+    return _read(path, lambda data: Preparing(**data))
+
+
+def write_state(path: Path, state: LocalState | Preparing) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
     tmp.replace(path)

@@ -30,7 +30,15 @@ from inferctl.starter_model import STARTER_SAMPLING, is_starter, locate_starter_
 from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import logwatch, process
 from inferctl.targets.local.defaults import cpu_host, eager_by_default
-from inferctl.targets.local.state import LocalState, platform_lock, read_state, remove_state, write_state
+from inferctl.targets.local.state import (
+    LocalState,
+    Preparing,
+    platform_lock,
+    read_preparing,
+    read_state,
+    remove_state,
+    write_state,
+)
 from inferctl.targets.plans import LocalPlan
 from inferctl.targets.status import LocalModelStatus, LocalStatus
 from inferctl.traits import TargetName
@@ -60,6 +68,11 @@ class LocalTarget(Target, LogsCapability):
     def _crash_path(self) -> Path:
         """The state of a server that ended without ``down``: kept for ``status`` until the next up or down."""
         return self._dir / "crashed.json"
+
+    @property
+    def _preparing_path(self) -> Path:
+        """What ``up`` does before the server starts (state.Preparing): ``status`` says starting meanwhile."""
+        return self._dir / "preparing.json"
 
     @property
     def _server_pid_path(self) -> Path:
@@ -181,42 +194,55 @@ class LocalTarget(Target, LogsCapability):
                     f"platform {self.config.name!r} is already running (pid {existing.pid}, "
                     f"{existing.base_url}); stop it with 'inferctl down' first"
                 )
-            self._check_vllm_installed()
-            self._stop_leftovers()
-            remove_state(self._crash_path)
-            host = self.config.local.host
-            port = self._choose_port(host)
-            model_path = self._model_location(model, reporter)
-            profile = self._profile(model, model_path)
-            self._warn_if_ram_short(model, profile, reporter)
-            api_key = platform_api_key(self.config, self.home)
-            argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port, profile)]
-            self._log_path.write_bytes(b"")
-            reporter.phase("starting", f"vLLM on {host}:{port}")
-            env = self._env(model, api_key, model_path)
-            # The supervisor (group leader) outlives this command, so the server's exit status stays knowable.
-            child, server_pid = process.spawn_supervised(
-                argv,
-                env=env,
-                log_path=self._log_path,
-                cwd=self._dir,
-                pid_file=self._server_pid_path,
-                exit_file=self._exit_path,
-            )
-            state = LocalState(
-                pid=server_pid,
-                pgid=child.pid,
-                host=host,
-                port=port,
+            up_pid = os.getpid()
+            up_start_ticks = process.start_ticks(up_pid)
+            preparing = Preparing(
+                up_pid=up_pid,
+                up_start_ticks=up_start_ticks,
                 model=model.name,
-                served_model_name=model.model_name,
-                source=model.source,
-                model_path=model_path,
-                log_path=str(self._log_path),
                 started_at=time.time(),
-                api_key_required=api_key is not None,
+                phase="preparing the model",
             )
-            write_state(self._state_path, state)
+            # Until the state file is written, preparing.json tells 'status' in another shell what 'up' does.
+            with self._announced(preparing, reporter) as announcing:
+                self._check_vllm_installed()
+                self._stop_leftovers()
+                remove_state(self._crash_path)
+                host = self.config.local.host
+                port = self._choose_port(host)
+                model_path = self._model_location(model, announcing)
+                profile = self._profile(model, model_path)
+                self._warn_if_ram_short(model, profile, reporter)
+                api_key = platform_api_key(self.config, self.home)
+                argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *self._args(model, model_path, port, profile)]
+                self._log_path.write_bytes(b"")
+                reporter.phase("starting", f"vLLM on {host}:{port}")
+                env = self._env(model, api_key, model_path)
+                # The supervisor (group leader) outlives this command, so the server's exit status stays knowable.
+                child, server_pid = process.spawn_supervised(
+                    argv,
+                    env=env,
+                    log_path=self._log_path,
+                    cwd=self._dir,
+                    pid_file=self._server_pid_path,
+                    exit_file=self._exit_path,
+                )
+                state = LocalState(
+                    pid=server_pid,
+                    pgid=child.pid,
+                    host=host,
+                    port=port,
+                    model=model.name,
+                    served_model_name=model.model_name,
+                    source=model.source,
+                    model_path=model_path,
+                    log_path=str(self._log_path),
+                    started_at=time.time(),
+                    api_key_required=api_key is not None,
+                    up_pid=up_pid,
+                    up_start_ticks=up_start_ticks,
+                )
+                write_state(self._state_path, state)
             try:
                 self._wait_ready(state, child, api_key, reporter)
                 # Recorded under the lock, before 'up' returns: from now on a failed probe means unhealthy.
@@ -229,6 +255,15 @@ class LocalTarget(Target, LogsCapability):
                 raise
         reporter.phase("ready", state.base_url + "/v1")
         return [self._endpoint(state, api_key)]
+
+    @contextlib.contextmanager
+    def _announced(self, preparing: Preparing, reporter: Reporter) -> Iterator[Reporter]:
+        """preparing.json for the ``with`` block, however it ends; the reporter it yields keeps its phase current."""
+        write_state(self._preparing_path, preparing)
+        try:
+            yield _AnnouncingReporter(reporter, self._preparing_path, preparing)
+        finally:
+            remove_state(self._preparing_path)
 
     def _args(self, model: ModelDeployment, model_path: str, port: int, profile: ModelProfile | None) -> list[str]:
         extra: list[str] = []
@@ -373,9 +408,9 @@ class LocalTarget(Target, LogsCapability):
             state = self.running()
             if state is None:
                 self._stop_leftovers()
-                remove_state(self._state_path)
-                remove_state(self._crash_path)
-                remove_state(self._exit_path)
+                # No 'up' runs (it would hold the lock): a preparing.json is one a killed 'up' left.
+                for leftover in (self._state_path, self._crash_path, self._exit_path, self._preparing_path):
+                    remove_state(leftover)
                 reporter.info(f"platform {self.config.name!r} is not running on the local target")
                 return
             reporter.phase(
@@ -405,12 +440,17 @@ class LocalTarget(Target, LogsCapability):
     # --- read commands --------------------------------------------------------------------------------------------
 
     def status(self) -> LocalStatus:
+        # preparing.json first: 'up' writes the state file before it removes that one, so one of them is seen.
+        preparing = self._preparation()
         state = self.running()
         if state is None:
+            if preparing is not None:
+                return LocalStatus("local", self.config.name, "starting", preparing=_preparing_report(preparing))
             crash = self._crash_report()
             return LocalStatus("local", self.config.name, "stopped" if crash is None else "crashed", crash=crash)
         health, metrics = _probe(state.base_url)
         phase = None if health else self._startup_phase(state)
+        abandoned = phase is not None and not _up_waits_for(state)
         model = LocalModelStatus(
             name=state.model,
             served_model_name=state.served_model_name,
@@ -425,9 +465,18 @@ class LocalTarget(Target, LogsCapability):
             kv_cache_usage_pct=round(metrics["kv_cache_usage"] * 100, 2) if "kv_cache_usage" in metrics else None,
             generation_tokens_total=metrics.get("generation_tokens_total"),
             startup_phase=phase,
+            note=_abandoned(state) if abandoned else None,
         )
-        condition = "running" if health else "unhealthy" if phase is None else "starting"
+        condition = "running" if health else "unhealthy" if phase is None or abandoned else "starting"
         return LocalStatus("local", self.config.name, condition, [model], log_path=state.log_path)
+
+    def _preparation(self) -> Preparing | None:
+        """What a live ``up`` does before its server starts; None when no ``up`` does (the file a killed one left
+        names a process that no longer runs)."""
+        preparing = read_preparing(self._preparing_path)
+        if preparing is None or not process.still_runs(preparing.up_pid, preparing.up_start_ticks):
+            return None
+        return preparing
 
     def _startup_phase(self, state: LocalState) -> str | None:
         """The start-up phase of a server that has not answered yet, as 'up' shows it (from its log); None once
@@ -438,18 +487,29 @@ class LocalTarget(Target, LogsCapability):
         return logwatch.phase_of(lines, "starting")
 
     def endpoints(self) -> list[Endpoint]:
+        preparing = self._preparation()  # first, as in status
         state = self.running()
         if state is None:
+            if preparing is not None:
+                raise self._still_starting(preparing.phase, preparing.started_at)
             raise NotFoundError(f"platform {self.config.name!r} is not running locally; start it with 'inferctl up'")
         if state.ready_at is None and not _probe(state.base_url, metrics=False)[0]:
             # Its address is known, but nothing answers there yet: say so rather than hand out a dead URL.
-            elapsed = time.time() - state.started_at
-            raise ConflictError(
-                f"platform {self.config.name!r} is still starting ({self._startup_phase(state)}, {elapsed:.0f} s); "
-                "wait for 'inferctl up' to finish (or watch 'inferctl status')"
-            )
+            phase = self._startup_phase(state)
+            if not _up_waits_for(state):
+                elapsed = time.time() - state.started_at
+                raise ConflictError(
+                    f"platform {self.config.name!r} is not ready ({phase}, {elapsed:.0f} s): " + _abandoned(state)
+                )
+            raise self._still_starting(phase, state.started_at)
         key = self.home.api_key(self.config.name, create=False) if state.api_key_required else None
         return [self._endpoint(state, key)]
+
+    def _still_starting(self, phase: str | None, since: float) -> ConflictError:
+        return ConflictError(
+            f"platform {self.config.name!r} is still starting ({phase}, {time.time() - since:.0f} s); "
+            "wait for 'inferctl up' to finish (or watch 'inferctl status')"
+        )
 
     def _endpoint(self, state: LocalState, api_key: str | None) -> Endpoint:
         return Endpoint(model=state.served_model_name, base_url=state.base_url + "/v1", api_key=api_key)
@@ -466,6 +526,48 @@ class LocalTarget(Target, LogsCapability):
                 if self.running() is None:
                     return
                 time.sleep(0.5)
+
+
+class _AnnouncingReporter:
+    """``up``'s reporter, also keeping the phase in preparing.json for ``status`` and ``endpoint`` in another shell."""
+
+    def __init__(self, reporter: Reporter, path: Path, preparing: Preparing) -> None:
+        self._reporter, self._path, self._preparing = reporter, path, preparing
+
+    def phase(self, name: str, detail: str = "") -> None:
+        self._reporter.phase(name, detail)
+        self._preparing = replace(self._preparing, phase=name, detail=detail)
+        write_state(self._path, self._preparing)
+
+    def info(self, message: str) -> None:
+        self._reporter.info(message)
+
+    def warn(self, message: str) -> None:
+        self._reporter.warn(message)
+
+
+def _preparing_report(preparing: Preparing) -> dict[str, Any]:
+    """``status``'s view of an ``up`` preparing the model."""
+    return {
+        "model": preparing.model,
+        "phase": preparing.phase,
+        "detail": preparing.detail,
+        "up_pid": preparing.up_pid,
+        "elapsed_s": round(time.time() - preparing.started_at, 1),
+    }
+
+
+def _up_waits_for(state: LocalState) -> bool:
+    """Whether the ``up`` that started the server still runs, waiting for it (True when not recorded)."""
+    return state.up_pid is None or process.still_runs(state.up_pid, state.up_start_ticks)
+
+
+def _abandoned(state: LocalState) -> str:
+    """Why a server that never answered, with no ``up`` waiting for it any more, is unhealthy; and the fix."""
+    return (
+        f"it has not answered since it started, and the 'inferctl up' that started it (pid {state.up_pid}) has "
+        "exited; check 'inferctl logs', then 'inferctl down' and 'inferctl up' again"
+    )
 
 
 def _names_running(requested: str, state: LocalState) -> bool:
