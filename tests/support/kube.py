@@ -814,6 +814,19 @@ def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", co
     return KubeClient.connect(settings, transport=fake)
 
 
+class Clock:
+    """A clock that moves only when slept on: a poller built with it waits no real time."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def stepping_poller(step_s: float = 1) -> Poller:
     """A poller that never waits, whose clock advances ``step_s`` per reading (so every timeout is reached)."""
     ticks = iter(range(0, 10**9, max(1, int(step_s))))

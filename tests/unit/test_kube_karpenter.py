@@ -34,7 +34,7 @@ from tests.support.karpenter import (
     nodepool_with,
     pool_event,
 )
-from tests.support.kube import FakeCluster, RecordingReporter, connect, make_event, make_pod, set_rollout, ts
+from tests.support.kube import Clock, FakeCluster, RecordingReporter, connect, make_event, make_pod, set_rollout, ts
 from tests.support.render import g5_xlarge_placement
 
 NS = "inferctl"
@@ -51,17 +51,6 @@ MODEL = ModelContext(
 # The kube-scheduler's verdict while no node exists: all the pod ever shows when Karpenter stays silent.
 SCHEDULER = "0/2 nodes are available: 2 node(s) didn't match Pod's node affinity/selector."
 Setup = Callable[[FakeCluster], None]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def pending_pod() -> dict[str, Any]:

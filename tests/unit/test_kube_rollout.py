@@ -18,6 +18,7 @@ from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
 from inferctl.poller import Poller
 from tests.support.karpenter import ALL_FILTERED, LIMITS_EXCEEDED
 from tests.support.kube import (
+    Clock,
     FakeCluster,
     RecordingReporter,
     connect,
@@ -35,17 +36,6 @@ GPU_REQUESTS = {"cpu": "3", "memory": "12Gi", "nvidia.com/gpu": "1"}
 POD = "llama-6d4cf56db6-x2x9p"
 MODEL = ModelContext("llama", "meta-llama/Meta-Llama-3-8B-Instruct", gated=True)
 Frame = Callable[[FakeCluster], None]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 def cluster(frames: list[Frame]) -> FakeCluster:
