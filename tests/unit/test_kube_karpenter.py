@@ -431,3 +431,18 @@ def test_the_ami_fix_names_a_pinned_alias_the_config_accepts(amis: str, gpu: boo
             assert "nvidia" not in found.message
     section = "gpu" if gpu else "cpu"
     PlatformConfig.model_validate({"target": "aws", "pools": {section: {"ami_alias": DEFAULT_AMI_ALIAS}}})
+
+
+def test_an_al2023_alias_without_an_image_is_not_called_bottlerocket() -> None:
+    """AL2023 aliases name a dated release with a standard and an nvidia image per Kubernetes version
+    (config.ami_aliases, from Karpenter v1.14.1 ``al2023.go``): the diagnosis says so, not Bottlerocket's variants."""
+    nodeclass = make_ec2nodeclass(
+        alias="al2023@v20250715",
+        override={"AMIsReady": cond("AMIsReady", "Unknown", "AwaitingReconciliation", "awaiting")},
+        amis=False,
+    )
+    state = KarpenterState(nodepools=[nodepool_with()], nodeclasses=[nodeclass], kubernetes_version="1.36")
+    found = diagnose_node_side(pending_pod(), state, MODEL)
+    assert found is not None and found.reason == "nodeclass-amis"
+    assert "al2023@v20250715" in found.message and "that AL2023 release has no nvidia image" in found.message
+    assert "Bottlerocket" not in found.message and "pools.gpu.ami_alias" in found.message

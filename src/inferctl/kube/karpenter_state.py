@@ -46,7 +46,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS
+from inferctl.config.ami_aliases import AL2023, DEFAULT_AMI_ALIAS
 from inferctl.kube.diagnose import Diagnosis, ModelContext, _bigger_instance_hint
 from inferctl.kube.karpenter_messages import NO_COMPATIBLE_INSTANCE_TYPES
 from inferctl.kube.objects import condition, event_time, labels_of, name_of, parse_time, sort_events
@@ -243,7 +243,17 @@ def _nodeclass_not_ready(
         if amis.get("status") == "False":
             what = f"its amiSelectorTerms ({alias or 'no alias'}) match no AMI the account can use ({_because(amis)})"
             fix = f"use {pinned}, or fix the AMI selector, and run up again"
+        elif alias is not None and alias.startswith(f"{AL2023}@"):
+            # AL2023 publishes an image per Kubernetes version and variant (standard, nvidia): config.ami_aliases.
+            what = (
+                f"AMI alias {alias} resolves to no AMI for this cluster"
+                + (f" (Kubernetes {version})" if version else "")
+                + f": that AL2023 release has no {'nvidia' if gpu else 'standard'} image for it"
+            )
+            fix = f"set {setting} to an AL2023 release published for the cluster version, or use {pinned}"
+            fix += ", and run up again"
         elif alias is not None:
+            # Bottlerocket's variants per Kubernetes version: config.ami_aliases (Karpenter v1.14.1 bottlerocket.go).
             variant = f"aws-k8s-{version or '<cluster version>'}" + ("-nvidia" if gpu else "")
             what = (
                 f"AMI alias {alias} resolves to no AMI for this cluster"
