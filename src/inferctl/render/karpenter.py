@@ -25,6 +25,7 @@ from inferctl.kube_names import (
     LABEL_POOL,
 )
 from inferctl.render.meta import Object, metadata, platform_labels
+from inferctl.sizing.memory import DATA_VOLUME_IOPS, DATA_VOLUME_THROUGHPUT_MIBS
 
 KARPENTER_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"
@@ -41,9 +42,6 @@ _RESTRICTED_TAGS = (
 )
 
 BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
-# The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput.
-DATA_VOLUME_IOPS = 6000
-DATA_VOLUME_THROUGHPUT_MIBS = 500
 
 # NVIDIA's device plugin, for GPU nodes whose AMI does not ship it (everything but Bottlerocket's NVIDIA variants).
 DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"

@@ -263,8 +263,8 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
         if not any(o.get("kind") == "Job" for o in objects):
             return objects
-        from inferctl.cache.cluster import MirrorRunner, mirror_before_serving
-        from inferctl.cache.state import is_mirrored
+        from inferctl.aws.cache_bucket import is_mirrored
+        from inferctl.kube.mirror_jobs import MirrorRunner, mirror_before_serving
         from inferctl.render.model_cache import mirror_job_name
 
         by_job = {mirror_job_name(m): (i, m) for i, m in enumerate(self.config.models)}
