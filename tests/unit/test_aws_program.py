@@ -312,6 +312,18 @@ def test_an_existing_vpc_is_used_as_is_with_subnets_found_by_tag(existing_vpc: P
     assert len(subnet_ids) == 3
 
 
+def test_a_new_vpc_reaches_s3_through_a_free_gateway_endpoint_on_its_private_routes(
+    new_vpc: ProgramRun, existing_vpc: ProgramRun
+) -> None:
+    """Model-cache weights and ECR image layers (served from S3) skip the NAT's per-GB charge. An existing VPC is
+    its owner's: nothing is added to its routes."""
+    endpoint = one(new_vpc.resources, "aws:ec2/vpcEndpoint:VpcEndpoint").inputs
+    assert endpoint["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint["vpcEndpointType"] == "Gateway"
+    assert endpoint["routeTableIds"] == ["private-routes-id"] and endpoint["vpcId"] == "vpc-id"
+    assert not of_type(existing_vpc.resources, "aws:ec2/vpcEndpoint:VpcEndpoint")
+
+
 def test_a_new_vpc_has_private_and_public_subnets_per_zone_and_one_nat(new_vpc: ProgramRun) -> None:
     subnets = of_type(new_vpc.resources, "aws:ec2/subnet:Subnet")
     assert len(subnets) == 6
