@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from inferctl.cli.app import main
-from tests.support.sizing import LLAMA_3_70B, FakeHub, fake_hub, fixture_dir
+from tests.support.sizing import ALWAYS_ON_USD, GPU_NODE_VOLUME_USD, LLAMA_3_70B, FakeHub, fake_hub, fixture_dir
 
 WORKSHOP_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
 TOKEN = "hf_sentinel_plan_never_printed"
@@ -45,7 +45,8 @@ def test_workshop_model_takes_one_a10g(capsys: pytest.CaptureFixture[str]) -> No
     )
     assert placement["kv_cache_tokens"] == 24_640 and placement["max_concurrency"] == pytest.approx(3.01)
     assert model["profile"]["origin"] == "packaged snapshot"
-    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(0.1 + 0.384 + 1.006)  # type: ignore[index]
+    total = ALWAYS_ON_USD + 1.006 + GPU_NODE_VOLUME_USD
+    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(total, abs=1e-4)  # type: ignore[index]
 
 
 def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,7 +61,8 @@ def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
         "EKS control plane",
         "system nodes",
         "total",
-        "1.490",
+        "1.559",
+        "idle: $1.559/h",  # one fixed replica: its GPU node never goes
         "--tensor-parallel-size 1",
     ):
         assert text in out, text

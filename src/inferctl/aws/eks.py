@@ -19,6 +19,7 @@ from inferctl.aws.context import DISCOVERY_TAG, ProgramContext, assume_role_poli
 from inferctl.aws.kubeconfig import exec_kubeconfig
 from inferctl.aws.network import Network
 from inferctl.errors import ConfigError
+from inferctl.sizing.system_nodes import system_instance_types
 
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
 SYSTEM_NODE_POLICIES = (
@@ -208,15 +209,16 @@ def _system_nodes(
     ]
     # EKS creates the EC2_LINUX access entry of a managed node group's role itself.
     group_name = f"{ctx.cluster_name}-system"[:63]
+    instance_types = system_instance_types(ctx.config)  # auto: sized from the system pods (sizing.system_nodes)
     group = aws.eks.NodeGroup(
         "system-nodes",
         cluster_name=cluster.name,
         node_group_name=group_name,
         node_role_arn=role.arn,
         subnet_ids=network.private_subnet_ids,
-        instance_types=list(nodes.instance_types),
+        instance_types=instance_types,
         capacity_type="ON_DEMAND",
-        ami_type=system_ami_type(nodes.instance_types),
+        ami_type=system_ami_type(instance_types),
         disk_size=nodes.disk_gib,
         scaling_config=aws.eks.NodeGroupScalingConfigArgs(
             desired_size=nodes.desired_size, min_size=nodes.min_size, max_size=nodes.max_size

@@ -21,6 +21,7 @@ from inferctl.aws import karpenter_reference as ref
 from inferctl.aws.context import ProgramContext, assume_role_policy
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.render import node_role_name, render_karpenter
+from inferctl.sizing.system_pods import KARPENTER_MEMORY_LIMIT_MIB, KARPENTER_REQUESTS, container_resources
 
 HELM_TIMEOUT_S = 900
 
@@ -54,10 +55,7 @@ def controller_values(ctx: ProgramContext, cluster: Cluster, queue_name: pulumi.
             # The chart's values.yaml (controller.env, commented example) names AWS_REGION: without it the
             # controller asks instance metadata, which pods cannot reach (hop limit 1 on the system nodes).
             "env": [{"name": "AWS_REGION", "value": ctx.region}],
-            "resources": {
-                "requests": {"cpu": "500m", "memory": "1Gi"},
-                "limits": {"memory": "1Gi"},
-            },
+            "resources": container_resources(KARPENTER_REQUESTS, memory_limit_mib=KARPENTER_MEMORY_LIMIT_MIB),
         },
     }
 

@@ -81,8 +81,10 @@ def instance_demand(config: PlatformConfig, placements: Mapping[str, Placement])
         demand.append(
             InstanceDemand(instance.name, instance.vcpu, replicas, tuple(pool.capacity_types), f"model {name}")
         )
+    from inferctl.sizing.system_nodes import system_instance_types
+
     nodes = config.aws.system_nodes
-    system = get_instance(nodes.instance_types[0])
+    system = get_instance(system_instance_types(config)[0])
     demand.append(InstanceDemand(system.name, system.vcpu, nodes.desired_size, ("on-demand",), "system nodes"))
     return demand
 

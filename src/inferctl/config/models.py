@@ -475,11 +475,22 @@ class KubernetesSettings(CoreModel):
 
 
 class SystemNodeGroup(CoreModel):
-    instance_types: list[str] = Field(default_factory=lambda: ["m5.xlarge"], min_length=1)
+    instance_types: Annotated[list[str], Field(min_length=1)] | Literal["auto"] = Field(
+        default="auto",
+        description="EC2 types of the system node group, or auto: the cheapest type of which desired_size nodes "
+        "hold every system pod with 20% headroom (inferctl plan shows the choice and why).",
+    )
     desired_size: Annotated[int, Field(ge=1, le=100)] = 2
     min_size: Annotated[int, Field(ge=1, le=100)] = 2
     max_size: Annotated[int, Field(ge=1, le=100)] = 3
     disk_gib: Annotated[int, Field(ge=20, le=1000)] = 50
+
+    @field_validator("instance_types", mode="before")
+    @classmethod
+    def _auto_or_list(cls, value: object) -> object:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"{value!r} is neither auto nor a list; write auto or a list such as [{value}]")
+        return value
 
     @model_validator(mode="after")
     def _sizes(self) -> SystemNodeGroup:

@@ -51,7 +51,7 @@ aws:
   # private_subnet_ids: []
   public_access_cidrs: []  # CIDRs allowed to the EKS API; empty: private endpoint only
   system_nodes:
-    instance_types: [m5.xlarge]
+    instance_types: auto  # the cheapest type that holds the system pods (plan says which); or e.g. [m5.xlarge]
     desired_size: 2
   # state_backend: s3://my-bucket/inferctl   # unset: a local file backend in the inferctl home
 

@@ -294,14 +294,18 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         cluster, region = self.config.cluster_name, self.config.aws.region
         if outputs is None:
             return AwsStatus(self.name, self.config.name, cluster, region, "not deployed")
+        from inferctl.sizing.platform_cost import cost_now
+
+        kube = self.kubernetes(include_karpenter=True)
         return AwsStatus(
             self.name,
             self.config.name,
             cluster,
             region,
             "deployed",
-            cluster_status=self.kubernetes(include_karpenter=True).status(),
+            cluster_status=kube.status(),
             endpoint=outputs.get("endpoint"),
+            cost_now=cost_now(self.config, kube.nodes()).to_dict(),
         )
 
     def endpoints(self) -> list[Endpoint]:
