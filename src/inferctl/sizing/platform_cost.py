@@ -86,19 +86,17 @@ def always_on_lines(config: PlatformConfig, prices: PriceBook, nodes: SystemNode
 def node_volume(config: PlatformConfig, instance_type: str) -> tuple[int, float]:
     """GiB and $/h of the EBS volumes of one model node of ``instance_type``: its pool's data volume (the GPU pool's
     with the extra IOPS and throughput it buys), plus Bottlerocket's OS volume."""
-    from inferctl.render.karpenter import (  # render imports sizing: import at call time
-        BOTTLEROCKET_OS_GIB,
-        DATA_VOLUME_IOPS,
-        DATA_VOLUME_THROUGHPUT_MIBS,
-        ami_family,
-    )
+    from inferctl.config.ami_aliases import ami_family
+    from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, gpu_data_volume_throughput_mibs
 
     instance = get_instance(instance_type)
     gpu = instance.family in set(config.pools.gpu.instance_families)
     pool = config.pools.gpu if gpu else config.pools.cpu
     if gpu:
         cost = usd.gp3_usd_per_hour(
-            pool.data_volume_gib, iops=DATA_VOLUME_IOPS, throughput_mibs=DATA_VOLUME_THROUGHPUT_MIBS
+            pool.data_volume_gib,
+            iops=DATA_VOLUME_IOPS,
+            throughput_mibs=gpu_data_volume_throughput_mibs(config.pools.gpu),
         )
     else:
         cost = usd.gp3_usd_per_hour(pool.data_volume_gib)
