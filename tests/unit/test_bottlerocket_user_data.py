@@ -184,7 +184,8 @@ def test_a_setting_outside_the_model_is_caught() -> None:
     assert problems({"container-runtime": {"snapshotter": "stargz"}}) == [
         "settings.container-runtime.snapshotter: 'stargz' is not accepted"
     ]
-    bad = {"container-runtime-plugins": {"soci-snapshotter": {"parallel-pull-unpack": {"max-concurrent-downloads-per-image": 0, "chunk": "8mb"}}}}  # fmt: skip
+    pull = {"max-concurrent-downloads-per-image": 0, "chunk": "8mb"}
+    bad = {"container-runtime-plugins": {"soci-snapshotter": {"parallel-pull-unpack": pull}}}
     assert len(problems(bad)) == 2
 
 
@@ -227,7 +228,7 @@ def test_an_ami_without_the_settings_pulls_sequentially_by_default() -> None:
     ],
 )
 def test_a_chosen_mode_the_ami_lacks_is_refused(alias: str, mode: str) -> None:
-    with pytest.raises(ValidationError, match="image_pull: .*set pools.gpu.image_pull: sequential"):
+    with pytest.raises(ValidationError, match=r"image_pull: .*set pools\.gpu\.image_pull: sequential"):
         PlatformConfig.model_validate({"pools": {"gpu": {"ami_alias": alias, "image_pull": mode}}})
 
 

@@ -131,9 +131,28 @@ def mirror_directory(
     progress: Progress | None = None,
 ) -> MirrorResult:
     """Upload the snapshot in ``root`` to the cache; files the manifest and the bucket already hold are skipped."""
+    return upload_tree(
+        s3, root, bucket=bucket, prefix=cache_prefix(model_id, revision), model_id=model_id, revision=revision,
+        progress=progress,
+    )  # fmt: skip
+
+
+def upload_tree(
+    s3: Any,
+    root: Path,
+    *,
+    bucket: str,
+    prefix: str,
+    model_id: str,
+    revision: str,
+    progress: Progress | None = None,
+    keep: Callable[[str], bool] | None = None,
+) -> MirrorResult:
+    """Upload every file under ``root`` (those ``keep`` accepts) to ``prefix``, then the manifest (last: its presence
+    means complete); files the manifest and the bucket already hold are skipped. Shared by the weights and vLLM's
+    compile cache."""
     started = time.monotonic()
-    prefix = cache_prefix(model_id, revision)
-    entries = scan_snapshot(root)
+    entries = [e for e in scan_snapshot(root) if keep is None or keep(e.path)]
     done = {f["path"]: (f["size"], f["sha256"]) for f in (read_manifest(s3, bucket, prefix) or {}).get("files", [])}
     present = object_sizes(s3, bucket, prefix)
     result = MirrorResult(total_bytes=sum(e.size for e in entries))

@@ -680,6 +680,12 @@ class ModelCacheSettings(CoreModel):
     mirror_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = Field(
         default=7200, description="How long the mirror Job may run (download from the hub + upload to S3)."
     )
+    compile_cache: bool = Field(
+        default=True,
+        description="Keep vLLM's torch.compile cache beside the weights: a compile Job writes it once per model and "
+        "configuration (one GPU node for a few minutes), every later pod fetches it before the engine starts. "
+        "Models with engine.enforce_eager compile nothing and skip it.",
+    )
 
 
 # --- the platform --------------------------------------------------------------------------------------------------

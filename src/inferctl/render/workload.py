@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from inferctl.cache.location import CacheLocation, compile_cache_location
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import (
     API_KEY_ENV,
@@ -44,6 +45,14 @@ from inferctl.kube_names import (
     NODE_INSTANCE_TYPE,
     NODE_ZONE,
     PORT_NAME,
+)
+from inferctl.render.compile_cache import (
+    GPU_NAME_LABEL,
+    compile_cache_env,
+    gpu_label_value,
+    render_compile_job,
+    render_fetch_container,
+    script_volume,
 )
 from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
 from inferctl.render.meta import (
@@ -171,13 +180,14 @@ def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, pla
     }
 
 
-def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
+def _env(config: PlatformConfig, model: ModelDeployment, *, compiled: bool) -> list[dict[str, Any]]:
     container = {
         "HOME": HOME_DIR,
         "USER": "vllm",
         "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
+        **(compile_cache_env(HOME_DIR) if compiled else {}),
     }
     cache = {item["name"]: item["value"] for item in cache_env(config, model)}
     plain = server_env(model, container, SERVER_ENV_DEFAULTS, cache)  # the user's engine.env wins
@@ -215,7 +225,9 @@ def _probe(period_s: int, timeout_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _container(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> dict[str, Any]:
+def _container(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, compiled: bool
+) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
@@ -230,7 +242,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "command": list(VLLM_SERVE_COMMAND),  # the image's own entry (not the deprecated api_server module)
         "args": container_args(model, placement, loader=cache_loader(config, model, placement)),
         "ports": [{"name": PORT_NAME, "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
-        "env": _env(config, model),
+        "env": _env(config, model, compiled=compiled),
         "resources": _resources(placement),
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
@@ -273,24 +285,22 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
 
 
 def _scheduling(
-    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool, compiled: bool
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     selector = {"kubernetes.io/os": "linux"}
     if karpenter:
         selector = {KARPENTER_NODEPOOL: config.pools.gpu.name, "kubernetes.io/arch": "amd64", **selector}
-        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first.
+        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first. With a
+        # compile cache, only the GPU model it was compiled for (render/compile_cache.py).
         min_gpu_mib = max(round(placement.gpu_memory_gib * 1024) - 1, 0)
+        required = [{"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}]
+        if compiled:
+            required.append({"key": GPU_NAME_LABEL, "operator": "In", "values": [gpu_label_value(placement.gpu_name)]})
         spec["affinity"] = {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}
-                            ]
-                        }
-                    ]
+                    "nodeSelectorTerms": [{"matchExpressions": required}]
                 },
                 "preferredDuringSchedulingIgnoredDuringExecution": [
                     {
@@ -346,6 +356,7 @@ def render_deployment(
             "ReadWriteOnce volume one pod can mount; run 1 replica (autoscaling.max_replicas: 1) or set model_cache "
             "to emptyDir"
         )
+    compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
     labels = model_labels(config, model)
     pvc = config.kubernetes.model_cache == "pvc"
     strategy: dict[str, Any] = (
@@ -360,10 +371,13 @@ def render_deployment(
         "enableServiceLinks": False,
         "securityContext": restricted_pod_security(RUN_AS_ID, fs_group_change_policy="OnRootMismatch"),
         "terminationGracePeriodSeconds": drain_timings(config, model).grace_s,
-        **_scheduling(config, model, placement, karpenter=karpenter),
-        "containers": [_container(config, model, placement)],
+        **_scheduling(config, model, placement, karpenter=karpenter, compiled=compiled is not None),
+        "containers": [_container(config, model, placement, compiled=compiled is not None)],
         "volumes": _volumes(config, model, placement),
     }
+    if compiled is not None:  # vLLM's compile cache, fetched before the engine starts
+        pod_spec["initContainers"] = [render_fetch_container(config, compiled, run_as=RUN_AS_ID, home_dir=HOME_DIR)]
+        pod_spec["volumes"].append(script_volume())
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -398,6 +412,13 @@ def placement_annotations(model: ModelDeployment, placement: Placement) -> dict[
     }
 
 
+def compile_location(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, index: int, karpenter: bool
+) -> CacheLocation | None:
+    """The model's compile cache in the bucket, when its pods use one (Karpenter pools only)."""
+    return compile_cache_location(config, model, placement, index) if karpenter else None
+
+
 def render_workload(
     config: PlatformConfig,
     model: ModelDeployment,
@@ -406,10 +427,14 @@ def render_workload(
     index: int = 0,
     karpenter: bool = False,
 ) -> list[Object]:
-    """The model's Deployment, preceded by its model-cache claim when ``kubernetes.model_cache`` is ``pvc``."""
+    """The model's Deployment, preceded by its model-cache claim when ``kubernetes.model_cache`` is ``pvc`` and
+    followed by the Job that writes its compile cache when it has one."""
     objects: list[Object] = []
     deployment = render_deployment(config, model, placement, index=index, karpenter=karpenter)
     if config.kubernetes.model_cache == "pvc":
         objects.append(render_model_cache_claim(config, model, placement))
     objects.append(deployment)
+    compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
+    if compiled is not None:
+        objects.append(render_compile_job(config, model, deployment, compiled, home_dir=HOME_DIR))
     return objects
