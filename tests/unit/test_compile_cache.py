@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,7 @@ from inferctl.render.model_cache import (
 )
 from tests.support.render import LLAMA3_8B, LLAMA3_8B_REVISION, by_kind, g5_xlarge_placement, one, workshop_config
 from tests.support.s3 import FAKE_CREDENTIALS, REGION, LoopbackS3, loopback_s3, needs_moto
+from tests.support.scripts import run_script, write_scripts
 
 __all__ = ["loopback_s3"]
 
@@ -235,6 +237,23 @@ def test_fetch_never_fails_the_pod(
     assert fetch_main() == 0
     assert "not used (" in capsys.readouterr().out
     assert object_sizes(loopback_s3.client(), loopback_s3.bucket, "compile-cache/") == {}
+
+
+@needs_moto
+def test_the_rendered_script_fetches_without_inferctl_installed(loopback_s3: LoopbackS3, tmp_path: Path) -> None:
+    """In the vLLM image there is no inferctl: compile_cache.py must work beside mirror.py alone."""
+    files = _cache_tree(tmp_path / "built")
+    prefix = compile_cache_prefix("org/model", "rev1", "k4")
+    publish_tree(loopback_s3.client(), tmp_path / "built", bucket=loopback_s3.bucket, prefix=prefix)
+    scripts = write_scripts(tmp_path / "opt-inferctl")
+    root = tmp_path / "pod-home" / ".cache" / "vllm"
+    env = {**os.environ, **loopback_s3.env(), "CACHE_BUCKET": loopback_s3.bucket, "COMPILE_CACHE_PREFIX": prefix,
+           "VLLM_CACHE_ROOT": str(root)}  # fmt: skip
+    done = run_script(scripts, COMPILE_SCRIPT_KEY, "fetch", env=env, log=tmp_path / "fetch.log")
+    assert done.returncode == 0 and "compile cache: fetched" in (tmp_path / "fetch.log").read_text()
+    assert {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()} == files
+    usage = run_script(scripts, COMPILE_SCRIPT_KEY, "nonsense", env=env, log=tmp_path / "usage.log")
+    assert usage.returncode == 2 and "usage:" in (tmp_path / "usage.log").read_text()
 
 
 # --- the script against a real server process --------------------------------------------------------------------

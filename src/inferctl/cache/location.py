@@ -43,6 +43,7 @@ __all__ = [
     "cache_location",
     "compile_cache_key",
     "compile_cache_location",
+    "compile_cache_wanted",
     "compiles",
     "streamer_limits",
     "uses_cache",
@@ -120,10 +121,14 @@ def compile_cache_key(config: PlatformConfig, model: ModelDeployment, placement:
     return hashlib.sha256(json.dumps(factors, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def compile_cache_wanted(config: PlatformConfig, model: ModelDeployment) -> bool:
+    """Whether the model's pods would share a compile cache once its weights are in the S3 cache."""
+    return config.cache.compile_cache and config.uses_karpenter and not model.engine.enforce_eager
+
+
 def compiles(config: PlatformConfig, model: ModelDeployment) -> bool:
     """The model's pods share a compile cache (see :func:`compile_cache_location`)."""
-    wanted = config.cache.compile_cache and config.uses_karpenter and not model.engine.enforce_eager
-    return wanted and uses_cache(config, model)
+    return compile_cache_wanted(config, model) and uses_cache(config, model)
 
 
 def compile_cache_location(
