@@ -140,6 +140,9 @@ def test_the_compile_job_is_the_deployments_pod_serving_no_one() -> None:
     assert server["args"][host + 1] == "127.0.0.1"  # loopback only
     assert server["args"][:host] + server["args"][host + 2 :] == original["args"][:host] + original["args"][host + 2 :]
     assert not {"startupProbe", "readinessProbe", "livenessProbe", "lifecycle", "ports"} & set(server)
+    # No hub token: the weights come from S3.
+    assert "hf-token" in {v["name"] for v in served["volumes"]}
+    assert "hf-token" not in {v["name"] for v in pod["volumes"]} | {m["name"] for m in server["volumeMounts"]}
     job_env, served_env = _env(server), _env(original)
     assert API_KEY_ENV not in job_env and API_KEY_ENV in served_env
     # The same environment as the server (vLLM hashes its variables into the cache key), plus the script's.

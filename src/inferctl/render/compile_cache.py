@@ -115,12 +115,20 @@ def _loopback(args: list[str]) -> list[str]:
 
 
 def render_compile_job(
-    config: PlatformConfig, model: ModelDeployment, deployment: Object, location: CacheLocation, *, home_dir: str
+    config: PlatformConfig,
+    model: ModelDeployment,
+    deployment: Object,
+    location: CacheLocation,
+    *,
+    home_dir: str,
+    secret_volumes: tuple[str, ...] = (),
 ) -> Object:
-    """The Job that writes the compile cache: the Deployment's pod, serving nobody, then an upload."""
+    """The Job that writes the compile cache: the Deployment's pod, serving nobody, then an upload. The pod's
+    ``secret_volumes`` (the hub token) are left out: with the weights in S3 the Job never calls the hub."""
     template = copy.deepcopy(deployment["spec"]["template"])
     pod = template["spec"]
     pod.pop("initContainers", None)  # it writes the cache, it never reads one
+    pod["volumes"] = [v for v in pod["volumes"] if v["name"] not in secret_volumes]
     pod["serviceAccountName"] = COMPILE_SERVICE_ACCOUNT
     pod["restartPolicy"] = "Never"
     server = pod["containers"][0]
@@ -134,7 +142,7 @@ def render_compile_job(
     env.append({"name": "HEALTH_URL", "value": f"http://127.0.0.1:{CONTAINER_PORT}/health"})
     server["env"] = env
     server["volumeMounts"] = [
-        *server["volumeMounts"],
+        *(m for m in server["volumeMounts"] if m["name"] not in secret_volumes),
         {"name": SCRIPT_VOLUME, "mountPath": MIRROR_SCRIPT_DIR, "readOnly": True},
     ]
     if not any(v["name"] == SCRIPT_VOLUME for v in pod["volumes"]):

@@ -74,6 +74,7 @@ HOME_DIR = "/home/vllm"
 MODEL_CACHE_DIR = "/var/cache/inferctl"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 HF_TOKEN_FILE = "token"
+HF_TOKEN_VOLUME = "hf-token"
 HEALTH_PATH = "/health"
 
 # Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
@@ -233,7 +234,7 @@ def _container(
         {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
         {"name": "home", "mountPath": HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True},
+        {"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True},
     ]
     return {
         "name": CONTAINER_NAME,
@@ -272,7 +273,7 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
         {"name": "home", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
         {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
         {
-            "name": "hf-token",
+            "name": HF_TOKEN_VOLUME,
             "secret": {
                 "secretName": config.secrets.hf_secret_name,
                 "items": [{"key": config.secrets.hf_token_key, "path": HF_TOKEN_FILE}],
@@ -436,5 +437,8 @@ def render_workload(
     objects.append(deployment)
     compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
     if compiled is not None:
-        objects.append(render_compile_job(config, model, deployment, compiled, home_dir=HOME_DIR))
+        job = render_compile_job(
+            config, model, deployment, compiled, home_dir=HOME_DIR, secret_volumes=(HF_TOKEN_VOLUME,)
+        )
+        objects.append(job)
     return objects
