@@ -14,7 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
-from inferctl.errors import ConfigError, UserError
+from inferctl.errors import UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.objects import Object, identity
 from inferctl.kube_names import APP_INSTANCE, LABEL_MODEL, LABEL_PLATFORM
@@ -36,15 +36,6 @@ HTTP_ADDON_INSTALL = (
     f"helm install {HTTP_ADDON_RELEASE} kedacore/{HTTP_ADDON_CHART} --version 0.15.0 --namespace {KEDA_NAMESPACE}"
 )
 INTERCEPTOR_PROXY_SERVICE = f"{HTTP_ADDON_CHART}-interceptor-proxy"
-
-
-def check_prometheus_configured(config: PlatformConfig) -> None:
-    """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
-    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
-        raise ConfigError(
-            "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
-            "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
-        )
 
 
 def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
+from inferctl.errors import ConfigError
 from inferctl.kube_names import APP_COMPONENT, APP_INSTANCE, APP_MANAGED_BY, APP_NAME, APP_PART_OF
 from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
@@ -73,6 +74,15 @@ def waking_model(config: PlatformConfig) -> ModelDeployment | None:
 
 def prometheus_url(config: PlatformConfig) -> str:
     return config.observability.prometheus_url or INSTALLED_PROMETHEUS_URL
+
+
+def check_prometheus_configured(config: PlatformConfig) -> None:
+    """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
+    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
+        raise ConfigError(
+            "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
+            "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
+        )
 
 
 def _settings(model: ModelDeployment) -> AutoscalingSettings:

@@ -160,16 +160,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
-        from inferctl.kube.keda import (
-            check_autoscalers_installed,
-            check_prometheus_configured,
-            stale_autoscaling_objects,
-        )
+        from inferctl.kube.keda import check_autoscalers_installed, stale_autoscaling_objects
         from inferctl.kube.objects import describe, name_of, namespace_of
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+        from inferctl.render import check_platform
         from inferctl.render.secrets import secret_owner
 
-        check_prometheus_configured(self.config)
         secret_name = self.config.secrets.hf_secret_name
         hf_secret: Object | None = None
         if self.needs_hf_token():  # before anything else, and by reads only: a missing HF_TOKEN changes nothing
@@ -177,6 +173,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         values = self.secret_values(hf_secret_exists=hf_secret is not None)
         reporter.phase("sizing")
         placements = self.placements()
+        check_platform(self.config, placements)  # what plan and render refuse, before the cluster is touched
         reporter.phase("connecting", self.settings.context or "current context")
         client = self.client()
         check_autoscalers_installed(client, self.config)
