@@ -815,7 +815,8 @@ def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", co
 
 
 class Clock:
-    """A clock that moves only when slept on: a poller built with it waits no real time."""
+    """A clock that moves only when slept on: a poller built with it waits no real time. Its wall time starts at
+    :data:`BASE_TIME`, the ``ts(0)`` of the objects these tests build."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -825,6 +826,12 @@ class Clock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+    def wall(self) -> datetime:
+        return BASE_TIME + timedelta(seconds=self.now)
+
+    def poller(self, interval_s: float = 10) -> Poller:
+        return Poller(interval_s=interval_s, clock=self, sleep=self.sleep, now=self.wall)
 
 
 def stepping_poller(step_s: float = 1) -> Poller:
