@@ -148,7 +148,9 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
     }
     if settings.scales_to_zero:
         spec["cooldownPeriod"] = idle_s  # KEDA applies it only to the last step, 1 -> 0
-        spec["initialCooldownPeriod"] = idle_s  # a fresh rollout is not scaled away before anyone used it
+        # Counted from the ScaledObject's creation while it was never active (KEDA v2.20.2 scale_scaledobjects.go
+        # scaleToZeroOrIdle): a model's first up keeps its replica this long; later rollouts get no such grace.
+        spec["initialCooldownPeriod"] = idle_s
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
