@@ -729,6 +729,23 @@ def make_event(
     }
 
 
+def make_deployment(name: str, namespace: str, labels: Mapping[str, str]) -> Object:
+    """A one-replica Deployment selecting ``labels`` (the model server's shape, as a rollout watcher reads it)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "generation": 1, "labels": dict(labels)},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {"containers": [{"name": "vllm", "image": "i"}]},
+            },
+        },
+    }
+
+
 def set_rollout(fake: FakeCluster, name: str, namespace: str, *, ready: int, replicas: int = 1) -> None:
     """Deployment status as the controller writes it: observed, ``replicas`` updated, ``ready`` available."""
     dep = fake.get("Deployment", name, namespace)

@@ -37,7 +37,17 @@ from tests.support.karpenter import (
     nodepool_with,
     pool_event,
 )
-from tests.support.kube import Clock, FakeCluster, RecordingReporter, connect, make_event, make_pod, set_rollout, ts
+from tests.support.kube import (
+    Clock,
+    FakeCluster,
+    RecordingReporter,
+    connect,
+    make_deployment,
+    make_event,
+    make_pod,
+    set_rollout,
+    ts,
+)
 from tests.support.render import g5_xlarge_placement
 
 NS = "inferctl"
@@ -68,21 +78,7 @@ def pending_pod() -> dict[str, Any]:
 def run(setup: Setup, tmp_path: Path, *, server_version: str | None = None) -> tuple[OperationError, float]:
     fake = FakeCluster(namespaces=[NS, "default"])
     fake.server_version = server_version
-    fake.put(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "llama", "namespace": NS, "generation": 1, "labels": SELECTOR},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": SELECTOR},
-                "template": {
-                    "metadata": {"labels": SELECTOR},
-                    "spec": {"containers": [{"name": "vllm", "image": "i"}]},
-                },
-            },
-        }
-    )
+    fake.put(make_deployment("llama", NS, SELECTOR))
 
     def frame(cluster: FakeCluster) -> None:
         set_rollout(cluster, "llama", NS, ready=0)

@@ -48,6 +48,7 @@ from tests.support.kube import (
     FakeCluster,
     RecordingReporter,
     connect,
+    make_deployment,
     make_event,
     make_node,
     make_pod,
@@ -106,21 +107,7 @@ def ready(pool: dict[str, Any], claim: dict[str, Any]) -> Frame:
 
 def watch(frames: list[Frame], tmp_path: Path, reporter: RecordingReporter, clock: Clock | None = None) -> Clock:
     fake = FakeCluster(namespaces=[NS, "default"])
-    fake.put(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "llama", "namespace": NS, "generation": 1, "labels": SELECTOR},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": SELECTOR},
-                "template": {
-                    "metadata": {"labels": SELECTOR},
-                    "spec": {"containers": [{"name": "vllm", "image": "i"}]},
-                },
-            },
-        }
-    )
+    fake.put(make_deployment("llama", NS, SELECTOR))
     fake.frames = frames
     clock = clock or Clock()
     RolloutWatcher(connect(fake, tmp_path), reporter, timeout_s=1800, poller=clock.poller(10), gpu_pool=GPU_POOL).wait(
