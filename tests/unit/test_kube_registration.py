@@ -178,6 +178,7 @@ def test_registration_failed_is_reported_with_what_keeps_nodes_out() -> None:
     assert note is not None
     reason, message = REGISTRATION_FAILED
     assert f"NodeRegistrationHealthy=False ({reason}: {message})" in note
+    assert f"at least 2 of its last {HEALTH_BUFFER_SIZE} NodeClaims failed" in note
     assert f"did not join within Karpenter's {REGISTRATION_TIMEOUT_S // 60}-minute timeout" in note
     assert "EKS access entry of type EC2_LINUX" in note and "security group" in note and "user data" in note
     assert registration.registration_health(nodepool_with()) is None

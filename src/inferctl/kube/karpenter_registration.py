@@ -70,10 +70,11 @@ def join_causes(role: str | None) -> str:
     who = f"the node role {role}" if role else "the node role (the EC2NodeClass's spec.role)"
     policies = ", ".join(NODE_ROLE_MANAGED_POLICIES)
     return (
-        f"usually {who} has no EKS access entry of type EC2_LINUX (aws eks list-access-entries; target aws "
-        f"creates it) or lacks the managed policies {policies}; or the AMI's user data does not bootstrap this "
-        "cluster (a custom userData, an AMI selector not of the alias's family); or the node security group and "
-        "subnets do not let the node reach the cluster's API endpoint on 443"
+        f"usually {who} has no EKS access entry of type EC2_LINUX (aws eks list-access-entries --cluster-name "
+        f"<cluster>; target aws creates it) or lacks the managed policies Karpenter's getting-started template gives "
+        f"it ({policies}); or the AMI's user data does not bootstrap this cluster (a custom spec.userData, or an AMI "
+        "of another family than the EC2NodeClass's amiFamily); or the node security group and subnets do not let the "
+        "node reach the cluster's API endpoint on 443"
     )
 
 
@@ -168,14 +169,14 @@ def registration_health(pool: Mapping[str, Any], role: str | None = None) -> str
     message = str(cond.get("message") or "")
     name = name_of(pool)
     if reason == "RegistrationFailed":
-        what = f"nodes launched but did not join within Karpenter's {REGISTRATION_TIMEOUT_S // 60}-minute timeout"
+        what = f"their nodes launched but did not join within Karpenter's {REGISTRATION_TIMEOUT_S // 60}-minute timeout"
         fix = join_causes(role)
     else:
-        what = f"NodeClaims could not launch ({reason}: {message})"
+        what = "they could not launch"
         fix = launch_fix(reason)
     return (
-        f"NodePool {name} reports NodeRegistrationHealthy=False ({reason}: {message}): in "
-        f"{REGISTRATION_FAILURES} or more of its last {REGISTRATION_WINDOW} NodeClaims {what}. Karpenter still "
+        f"NodePool {name} reports NodeRegistrationHealthy=False ({reason}: {message}): at least "
+        f"{REGISTRATION_FAILURES} of its last {REGISTRATION_WINDOW} NodeClaims failed, {what}. Karpenter still "
         f"launches nodes for it, so up keeps waiting; {fix}. The condition stays False after a fix until "
         f"{REGISTRATIONS_TO_RECOVER} nodes in a row join, or the NodePool or its EC2NodeClass changes"
     )
