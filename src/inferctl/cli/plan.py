@@ -2,7 +2,8 @@
 
 Cluster targets (aws, kubernetes): a placement per model (instance, GPUs, tensor parallelism, KV tokens,
 concurrency, $/h) with ranked alternatives, the platform's fixed cost and the total. Target local: the model's
-profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix.
+profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix,
+and so does a config that ``render`` and ``up`` would refuse (render.check_platform: the same checks, the same words).
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def register(app: typer.Typer) -> None:
             require_aws_extra("plan --offline")
             from inferctl.aws.offline import offline_plan
             from inferctl.cli.aws_cmd import print_offline_plan
+            from inferctl.render import check_platform
+            from inferctl.sizing import plan_platform
 
+            check_platform(cfg, plan_platform(cfg).placements)  # what up would refuse, refused here too
             resources = offline_plan(cfg)
             if output is OutputFormat.json:
                 emit_json(resources)
@@ -83,11 +87,13 @@ def register(app: typer.Typer) -> None:
             else:
                 print_local(report)
             return
+        from inferctl.render import check_platform
         from inferctl.render.karpenter import disruption_warnings
         from inferctl.sizing import plan_platform
         from inferctl.sizing.autoscaling import autoscaling_summary
 
         platform = plan_platform(cfg, live_prices=live_prices)
+        check_platform(cfg, platform.placements)  # render and up refuse these configs: so does plan, in their words
         from inferctl.cache.coldstart import cold_start_report
 
         warnings = disruption_warnings(cfg)

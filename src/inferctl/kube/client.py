@@ -303,16 +303,26 @@ class KubeClient:
         """The last ``lines`` log lines of a pod, or [] when there are none yet."""
         return list(self.logs(pod, container=container, tail=lines))
 
-    def proxy_get(self, service: str, port: str | int, path: str) -> tuple[int, str]:
-        """GET ``path`` on a Service through the API server's service proxy: (status code, body).
+    def proxy_get(
+        self,
+        service: str,
+        port: str | int,
+        path: str,
+        *,
+        namespace: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """GET ``path`` (with query ``params``) on a Service, in ``namespace`` (default: the client's), through the
+        API server's service proxy: (status code, body). ``service`` may carry a scheme (``https:name``).
 
         The API server strips the caller's Authorization header before proxying: no credential reaches the
         service this way."""
         if self._http is None:
             self._http = adapter_client(self.config, ConnectionParams(timeout=self._timeout, transport=self._transport))
-        url = f"/api/v1/namespaces/{self.namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
+        where = namespace or self.namespace
+        url = f"/api/v1/namespaces/{where}/services/{service}:{port}/proxy/{path.lstrip('/')}"
         with self.errors(f"calling service {service} through the API server"):
-            response = self._http.get(url)
+            response = self._http.get(url, params=dict(params or {}))
         return response.status_code, response.text
 
     def server_version(self) -> str | None:

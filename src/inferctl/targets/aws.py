@@ -163,12 +163,14 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         from inferctl.aws import stack
         from inferctl.aws.endpoint_access import access_summary, with_public_cidrs
         from inferctl.aws.preflight import instance_demand, pulumi_path_from, run_preflight
+        from inferctl.render import check_platform
 
         require_aws_extra("'up --target aws'")
         models = self.kubernetes(include_karpenter=False)
         models.secret_values()  # a gated model without HF_TOKEN fails now, not after 20 minutes of provisioning
         reporter.phase("sizing")
         placements = models.placements()
+        check_platform(self.config, placements)  # a config the models' apply would refuse: before the cluster bills
         # The gate: every check passes or nothing is created.
         report = run_preflight(
             self.config,
