@@ -19,6 +19,7 @@ Modules (each imports pulumi or boto3 itself; importing this package imports nei
     stack.py              Automation API: backend, passphrase, pulumi CLI, up/destroy with progress
     offline.py            the program under Pulumi's mocks: ``offline_plan(config)``
     leftovers.py          after destroy: instances, load balancers and log groups of the cluster
+    cost_now.py           what the running platform costs this hour (status), from its nodes
     cache_bucket.py       the S3 model cache's bucket from this machine: status, warm --here, drop (any target)
     sdk.py                the aws extra's presence, boto3 sessions whose profile errors are one line
 """

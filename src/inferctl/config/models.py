@@ -741,6 +741,15 @@ class PlatformConfig(CoreModel):
         return self.aws.region if self.traits.owns_infrastructure else None
 
     @property
+    def endpoint_service_type(self) -> Literal["ClusterIP", "LoadBalancer"]:
+        """The Service type ``exposure.service_type`` means here: ``auto`` is a cloud load balancer where the target
+        makes one by default (an NLB on aws), ClusterIP elsewhere."""
+        chosen = self.endpoint.exposure.service_type
+        if chosen == "auto":
+            return "LoadBalancer" if self.traits.load_balancer_by_default else "ClusterIP"
+        return chosen
+
+    @property
     def cluster_name(self) -> str:
         return self.aws.cluster_name or self.name
 

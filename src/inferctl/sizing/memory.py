@@ -60,6 +60,7 @@ DISK_MARGIN_BYTES = 10 * GIB
 # into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate).
 DATA_VOLUME_IOPS = 6000
 DATA_VOLUME_THROUGHPUT_MIBS = 500
+BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
 
 
 def gib(value: float) -> float:

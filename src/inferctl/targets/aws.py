@@ -296,7 +296,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         cluster, region = self.config.cluster_name, self.config.aws.region
         if outputs is None:
             return AwsStatus(self.name, self.config.name, cluster, region, "not deployed")
-        from inferctl.sizing.platform_cost import cost_now
+        from inferctl.aws.cost_now import cost_now
 
         kube = self.kubernetes(include_karpenter=True)
         return AwsStatus(
