@@ -1,5 +1,5 @@
 """``down --target aws --platform``: no ``pulumi destroy`` while the Kubernetes teardown is incomplete (a load
-balancer, Karpenter nodes), the leftover scan whatever destroy
+balancer, Karpenter nodes, an EBS volume the CSI driver still has to delete), the leftover scan whatever destroy
 did, and an unreachable API endpoint explained.
 
 Seams, because neither a cluster nor the Pulumi engine runs here: the Kubernetes API is
@@ -187,6 +187,80 @@ def test_force_is_only_for_down_platform_on_aws(
     monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
     assert main(["down", *argv, "--force", "--yes"]) == 2
     assert "--force applies only to 'down --target aws --platform'" in capsys.readouterr().err
+
+
+# --- model_cache: pvc: the EBS volumes go before the EBS CSI driver ----------------------------------------------
+
+# A volume the EBS CSI driver provisioned for the model cache's claim, as the API serves it (Kubernetes core/v1
+# PersistentVolume: spec.csi.driver, claimRef, persistentVolumeReclaimPolicy; lightkube-models 1.37 decodes it).
+# The driver's name: kubernetes-sigs/aws-ebs-csi-driver, charts/aws-ebs-csi-driver templates/ebs-csi-default-sc.yaml.
+CACHE_CLAIM = "llama3-model-cache"
+VOLUME = "pvc-0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+
+
+def cache_volume(fake: FakeCluster) -> None:
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": CACHE_CLAIM, "namespace": NS, "labels": LABELS},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "27Gi"}}},
+            "status": {"phase": "Bound"},
+        }
+    )
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": VOLUME, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
+            "spec": {
+                "capacity": {"storage": "27Gi"},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "storageClassName": "gp3",
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": NS, "name": CACHE_CLAIM},
+                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0abc1234def567890", "fsType": "ext4"},
+            },
+            "status": {"phase": "Bound"},
+        }
+    )
+
+
+def test_destroy_waits_until_the_cache_volume_is_deleted(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Destroyed first, the EBS CSI driver could never delete the volume: it would bill on, outside any stack."""
+    cache_volume(fake)
+    fake.volume_deletion_ticks = 4
+    volume_at_destroy: list[Any] = []
+    pulumi = Pulumi(monkeypatch)
+    recorded = pulumi.destroy
+
+    def destroy(config: Any, home: Home, path: Path, reporter: Any) -> bool:
+        volume_at_destroy.append(fake.get("PersistentVolume", VOLUME))
+        return recorded(config, home, path, reporter)
+
+    monkeypatch.setattr("inferctl.aws.stack.destroy", destroy)
+    aws = StubbedAws()
+    no_leftovers(aws)
+    reporter = RecordingReporter()
+    aws_target(tmp_path, aws, model_cache="pvc").down(reporter, platform=True)
+    assert volume_at_destroy == [None]
+    waits = [detail for name, detail in reporter.phases if name == "waiting for volumes to be deleted"]
+    assert waits and waits[0].startswith(f"PersistentVolume {VOLUME} (inferctl/{CACHE_CLAIM})")
+
+
+def test_a_volume_the_driver_never_deletes_stops_destroy(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_volume(fake)
+    fake.volume_deletion_ticks = 10**9
+    pulumi = Pulumi(monkeypatch)
+    with pytest.raises(OperationError) as refused:
+        aws_target(tmp_path, StubbedAws(), model_cache="pvc").down(RecordingReporter(), platform=True)
+    assert pulumi.destroyed == []
+    assert f"PersistentVolume {VOLUME} (an EBS volume the EBS CSI driver must delete first)" in refused.value.details
+    assert fake.get("PersistentVolume", VOLUME) is not None
 
 
 # --- the endpoint does not answer from here -----------------------------------------------------------------------
