@@ -6,10 +6,11 @@ real, the engine does not) and botocore's ``Stubber`` (real clients, canned resp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from botocore.stub import Stubber
 
 from inferctl.aws.offline import ProgramRun, RecordedResource, record_program
 from inferctl.config.models import PlatformConfig
+from inferctl.home import Home
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
@@ -150,6 +152,13 @@ def offerings(aws: StubbedAws, wanted: list[str], offered: list[str]) -> None:
     )
 
 
+def vcpu_quotas_ok(aws: StubbedAws) -> None:
+    """The G/VT on-demand and spot and the standard on-demand vCPU quotas, with room for the workshop's plan."""
+    quota(aws, "L-DB2E81BA", 64)
+    quota(aws, "L-3819A6DF", 64)
+    quota(aws, "L-1216C47A", 640)
+
+
 def quota(aws: StubbedAws, code: str, value: float) -> None:
     aws.stub("service-quotas").add_response(
         "get_service_quota",
@@ -203,6 +212,24 @@ def vpc_dns(aws: StubbedAws, vpc_id: str, *, support: bool = True, hostnames: bo
 
 def spot_role_exists(aws: StubbedAws) -> None:
     aws.stub("iam").add_response("get_role", {"Role": SPOT_ROLE}, {"RoleName": "AWSServiceRoleForEC2Spot"})
+
+
+def home_with_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """An inferctl home with the pulumi CLI installed, and a PATH without any other pulumi (preflight's last check
+    passes without a download)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    home = Home(tmp_path / "home")
+    install_fake_pulumi(home.root)
+    return home
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """On a loop of its own: asyncio.run would unset the thread's loop, which Pulumi's mocks in later tests use."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
 
 
 def install_fake_pulumi(root: Path) -> Path:
@@ -326,3 +353,29 @@ def vpc_blocks(
         {"RouteTables": [{"RouteTableId": "rtb-0abc1234def567890", "VpcId": vpc_id, "Routes": [local, *routes]}]},
         {"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]},
     )
+
+
+def after_network_ok(aws: StubbedAws) -> None:
+    """The checks after the network and version ones, all passing for the workshop's plan (g5.xlarge and the two
+    m5.xlarge system nodes): AMI parameters, no old log group, offerings, vCPU quotas, the spot role."""
+    amis_ok(aws)
+    no_log_group(aws)
+    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    vcpu_quotas_ok(aws)
+    spot_role_exists(aws)
+
+
+def existing_vpc_checks_ok(
+    aws: StubbedAws,
+    vpc_id: str,
+    cidr: str = "10.0.0.0/16",
+    *,
+    secondary: tuple[str, ...] = (),
+    routes: tuple[dict[str, Any], ...] = (),
+) -> None:
+    """Every check after the subnets' for an existing VPC, passing: DNS on, the version offered, the rest, and
+    the VPC's blocks and routes for the endpoint check (queue the subnets' answer first)."""
+    vpc_dns(aws, vpc_id)
+    cluster_version_ok(aws)
+    after_network_ok(aws)
+    vpc_blocks(aws, vpc_id, cidr, secondary=secondary, routes=routes)

@@ -18,7 +18,6 @@ replaced by a recorder, because the Pulumi engine cannot run here.
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +32,14 @@ from inferctl.progress import NullReporter
 from inferctl.targets.aws import AwsTarget
 from tests.support.aws import (
     StubbedAws,
-    amis_ok,
     aws_config,
-    cluster_version_ok,
+    existing_vpc_checks_ok,
+    home_with_pulumi,
     identity_ok,
-    install_fake_pulumi,
     isolated_aws,
-    no_log_group,
     of_type,
-    offerings,
-    quota,
+    run_on_own_loop,
     run_program,
-    spot_role_exists,
-    vpc_blocks,
-    vpc_dns,
 )
 
 __all__ = ["isolated_aws"]
@@ -74,12 +67,9 @@ NAT_ROUTE = {
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) -> Home:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
     monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("HF_TOKEN", "hf_test_token_value_0123456789")
-    home = Home(tmp_path / "home")
-    install_fake_pulumi(home.root)
-    return home
+    return home_with_pulumi(tmp_path, monkeypatch)
 
 
 def existing_vpc_ok(aws: StubbedAws, *routes: dict[str, Any]) -> None:
@@ -96,15 +86,7 @@ def existing_vpc_ok(aws: StubbedAws, *routes: dict[str, Any]) -> None:
         },
         None,
     )
-    vpc_dns(aws, VPC)
-    cluster_version_ok(aws)
-    amis_ok(aws)
-    no_log_group(aws)
-    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    vpc_blocks(aws, VPC, "10.0.0.0/16", secondary=("100.64.0.0/16",), routes=(NAT_ROUTE, *routes))
-    for code, value in (("L-DB2E81BA", 64), ("L-3819A6DF", 64), ("L-1216C47A", 640)):
-        quota(aws, code, value)
-    spot_role_exists(aws)
+    existing_vpc_checks_ok(aws, VPC, secondary=("100.64.0.0/16",), routes=(NAT_ROUTE, *routes))
 
 
 def preflight(config: PlatformConfig, home: Home, address: str | None, *routes: dict[str, Any]) -> Any:
@@ -254,14 +236,6 @@ def test_private_only_from_outside_with_declared_blocks_is_trusted(home: Home) -
 # --- the messages name the fix for the endpoint in use ------------------------------------------------------------
 
 
-def _run(coroutine: Any) -> None:
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(coroutine)
-    finally:
-        loop.close()
-
-
 def test_the_probes_timeout_names_the_private_endpoints_fix_inside_an_existing_vpc() -> None:
     def refused(host: str, port: int) -> None:
         raise TimeoutError("timed out")
@@ -271,7 +245,7 @@ def test_the_probes_timeout_names_the_private_endpoints_fix_inside_an_existing_v
 
     config = aws_config(vpc_id=VPC, private_access_cidrs=["10.0.99.0/24"], public_access_cidrs=["203.0.113.7/32"])
     with pytest.raises(OperationError) as failed:
-        _run(
+        run_on_own_loop(
             probe_endpoint(
                 "https://ABC.gr7.us-east-1.eks.amazonaws.com",
                 fix=unreachable_fix(config),

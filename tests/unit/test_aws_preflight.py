@@ -23,6 +23,7 @@ from tests.support.aws import (
     amis_ok,
     aws_config,
     cluster_version_ok,
+    home_with_pulumi,
     identity_ok,
     install_fake_pulumi,
     isolated_aws,
@@ -31,6 +32,7 @@ from tests.support.aws import (
     offerings,
     quota,
     spot_role_exists,
+    vcpu_quotas_ok,
     vpc_blocks,
     vpc_dns,
 )
@@ -45,17 +47,7 @@ CONFIG = aws_config(public_access_cidrs=["203.0.113.7/32"])
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) -> Home:
-    """An inferctl home with the pulumi CLI installed, and a PATH without any other pulumi."""
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    home = Home(tmp_path / "home")
-    install_fake_pulumi(home.root)
-    return home
-
-
-def quotas_ok(aws: StubbedAws) -> None:
-    quota(aws, "L-DB2E81BA", 64)
-    quota(aws, "L-3819A6DF", 64)
-    quota(aws, "L-1216C47A", 640)
+    return home_with_pulumi(tmp_path, monkeypatch)
 
 
 def all_good(aws: StubbedAws) -> None:
@@ -64,7 +56,7 @@ def all_good(aws: StubbedAws) -> None:
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
 
 
@@ -188,7 +180,7 @@ def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Hom
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(region="eu-north-1", public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home)
@@ -204,7 +196,7 @@ def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Hom
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     aws.stub("iam").add_client_error("get_role", "NoSuchEntity", "role not found", 404)
     asked: list[str] = []
 
@@ -229,7 +221,7 @@ def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     iam = aws.stub("iam")
     iam.add_client_error("get_role", "NoSuchEntity", "role not found", 404)
     iam.add_response("create_service_linked_role", {"Role": SPOT_ROLE}, {"AWSServiceName": "spot.amazonaws.com"})
@@ -291,7 +283,7 @@ def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
     vpc_dns(aws, "vpc-0abc1234def567890")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=outside)
@@ -336,7 +328,7 @@ def test_an_existing_vpc_without_dns_hostnames_fails_the_gate(home: Home) -> Non
     vpc_dns(aws, "vpc-0abc1234def567890", hostnames=False)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=outside)
@@ -362,7 +354,7 @@ def test_a_private_endpoint_is_a_warning_that_up_must_run_inside_the_vpc(home: H
     vpc_dns(aws, "vpc-0abc1234def567890")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(
         config, DEMAND, clients=aws, home=home, fetch_egress_ip=no_lookup, locate_address=lambda _: "10.0.7.12"
@@ -448,7 +440,7 @@ def test_an_alias_without_the_clusters_variant_fails_the_gate(home: Home) -> Non
     amis_ok(aws, config, missing=(gpu_parameter,))
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(config, DEMAND, clients=aws, home=home)
     aws.assert_done()
@@ -529,7 +521,7 @@ def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home
     aws.stub("ec2").add_client_error(
         "describe_instance_type_offerings", "UnauthorizedOperation", "You are not authorized", 403
     )
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
     aws.assert_done()  # the other checks still ran
@@ -553,7 +545,7 @@ def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
     vpc_dns(aws, "vpc-0123456789abcdef0")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
     vpc_blocks(aws, "vpc-0123456789abcdef0", "10.0.0.0/16")
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(
         vpc_id="vpc-0123456789abcdef0",
@@ -598,7 +590,7 @@ def test_a_control_plane_log_group_left_by_an_earlier_cluster_fails_the_gate(hom
     )
     logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
     aws.assert_done()

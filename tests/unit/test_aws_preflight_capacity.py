@@ -32,12 +32,13 @@ from inferctl.home import Home
 from inferctl.sizing import plan_platform
 from tests.support.aws import (
     StubbedAws,
+    after_network_ok,
     amis_ok,
     aws_config,
     cluster_version_ok,
     eip_quota,
+    home_with_pulumi,
     identity_ok,
-    install_fake_pulumi,
     isolated_aws,
     no_log_group,
     offerings,
@@ -59,20 +60,7 @@ CONFIG = aws_config(public_access_cidrs=["203.0.113.7/32"])
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) -> Home:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    home = Home(tmp_path / "home")
-    install_fake_pulumi(home.root)
-    return home
-
-
-def the_rest(aws: StubbedAws) -> None:
-    """The checks after the network and version ones, all passing."""
-    amis_ok(aws)
-    no_log_group(aws)
-    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    for code, value in (("L-DB2E81BA", 64), ("L-3819A6DF", 64), ("L-1216C47A", 640)):
-        quota(aws, code, value)
-    spot_role_exists(aws)
+    return home_with_pulumi(tmp_path, monkeypatch)
 
 
 def test_the_new_vpc_quota_codes_are_awss() -> None:
@@ -95,7 +83,7 @@ def test_a_new_vpc_needs_room_for_one_more_vpc_and_elastic_ip(
     vpc_quota(aws, 5, vpcs)
     eip_quota(aws, 5, addresses)
     cluster_version_ok(aws)
-    the_rest(aws)
+    after_network_ok(aws)
     report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
     aws.assert_done()
     assert [c.name for c in report.failures] == [failing]
@@ -122,7 +110,7 @@ def test_an_existing_vpc_reads_no_vpc_or_elastic_ip_quota(home: Home) -> None:
     config = aws_config(
         vpc_id="vpc-0abc1234def567890", private_subnet_ids=["subnet-0123456789abcdef0"], endpoint_access="private"
     )
-    the_rest(aws)
+    after_network_ok(aws)
     aws.stub("ec2").add_client_error("describe_vpcs", "InvalidVpcID.NotFound", "no such VPC", 400)
     report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=lambda _: "10.0.0.9")
     aws.assert_done()
@@ -175,7 +163,7 @@ def test_a_version_eks_does_not_offer_in_the_region_fails_and_lists_what_it_offe
         },
         {"nextToken": "page-2"},
     )
-    the_rest(aws)
+    after_network_ok(aws)
     status, detail = version_check(aws, home)
     assert status == "fail"
     assert detail == (
@@ -200,7 +188,7 @@ def test_a_version_past_standard_support_is_a_warning_naming_the_upgrade_policy(
         },
         {"clusterVersions": ["1.36"]},
     )
-    the_rest(aws)
+    after_network_ok(aws)
     status, detail = version_check(aws, home)
     assert status == "warn"
     assert detail.startswith("Kubernetes 1.36 left standard support in us-east-1 on 2027-07-28")
@@ -212,7 +200,7 @@ def test_a_denied_version_lookup_is_a_warning_not_a_failure(home: Home) -> None:
     aws = StubbedAws()
     new_vpc(aws)
     aws.stub("eks").add_client_error("describe_cluster_versions", "AccessDeniedException", "not authorized", 403)
-    the_rest(aws)
+    after_network_ok(aws)
     status, detail = version_check(aws, home)
     assert status == "warn"
     assert detail == "cannot read the versions EKS offers (AccessDeniedException); Kubernetes 1.36 is unchecked"
@@ -222,7 +210,7 @@ def test_an_offered_version_passes(home: Home) -> None:
     aws = StubbedAws()
     new_vpc(aws)
     cluster_version_ok(aws)
-    the_rest(aws)
+    after_network_ok(aws)
     assert version_check(aws, home) == ("ok", "EKS in us-east-1 offers Kubernetes 1.36 (standard support)")
 
 

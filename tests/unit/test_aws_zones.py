@@ -31,20 +31,20 @@ from inferctl.errors import ConfigError
 from inferctl.home import Home
 from tests.support.aws import (
     StubbedAws,
+    after_network_ok,
     amis_ok,
     aws_config,
     cluster_version_ok,
     eip_quota,
+    existing_vpc_checks_ok,
+    home_with_pulumi,
     identity_ok,
-    install_fake_pulumi,
     isolated_aws,
     no_log_group,
     of_type,
     offerings,
-    quota,
     spot_role_exists,
-    vpc_blocks,
-    vpc_dns,
+    vcpu_quotas_ok,
     vpc_quota,
     zones,
 )
@@ -71,10 +71,7 @@ DEMAND = [
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) -> Home:
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    home = Home(tmp_path / "home")
-    install_fake_pulumi(home.root)
-    return home
+    return home_with_pulumi(tmp_path, monkeypatch)
 
 
 def test_the_refused_zone_ids_are_the_user_guides() -> None:
@@ -101,12 +98,7 @@ def test_the_same_account_in_preflight_names_the_zones_the_new_vpc_takes(home: H
     vpc_quota(aws, 5, 1)
     eip_quota(aws, 5, 0)
     cluster_version_ok(aws)
-    amis_ok(aws)
-    no_log_group(aws)
-    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    for code, value in (("L-DB2E81BA", 64), ("L-3819A6DF", 64), ("L-1216C47A", 640)):
-        quota(aws, code, value)
-    spot_role_exists(aws)
+    after_network_ok(aws)
     report = run_preflight(aws_config(public_access_cidrs=["203.0.113.7/32"]), DEMAND, clients=aws, home=home)
     aws.assert_done()
     check = next(c for c in report.checks if c.name == "zones")
@@ -129,8 +121,7 @@ def test_a_region_left_with_one_accepted_zone_fails_before_anything_is_created(h
     amis_ok(aws, aws_config(region="us-west-1"))
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    for code, value in (("L-DB2E81BA", 64), ("L-3819A6DF", 64), ("L-1216C47A", 640)):
-        quota(aws, code, value)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(region="us-west-1", public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home)
@@ -183,15 +174,7 @@ def test_an_existing_vpc_with_a_subnet_in_use1_az3_fails_naming_the_subnet_and_i
             ("subnet-0aaa1111bbbb22222", "us-east-1c", "use1-az6"),
         ],
     )
-    vpc_dns(aws, "vpc-0abc1234def567890")
-    cluster_version_ok(aws)
-    amis_ok(aws)
-    no_log_group(aws)
-    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
-    for code, value in (("L-DB2E81BA", 64), ("L-3819A6DF", 64), ("L-1216C47A", 640)):
-        quota(aws, code, value)
-    spot_role_exists(aws)
+    existing_vpc_checks_ok(aws, "vpc-0abc1234def567890")
     config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=lambda _: "192.168.1.20")
     aws.assert_done()
@@ -221,15 +204,7 @@ def test_listed_subnets_in_accepted_zones_pass(home: Home) -> None:
         },
         {"SubnetIds": ids},
     )
-    vpc_dns(aws, "vpc-0abc1234def567890")
-    cluster_version_ok(aws)
-    amis_ok(aws)
-    no_log_group(aws)
-    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
-    for code, value in (("L-DB2E81BA", 64), ("L-3819A6DF", 64), ("L-1216C47A", 640)):
-        quota(aws, code, value)
-    spot_role_exists(aws)
+    existing_vpc_checks_ok(aws, "vpc-0abc1234def567890")
     config = aws_config(vpc_id="vpc-0abc1234def567890", private_subnet_ids=ids, public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=lambda _: "192.168.1.20")
     aws.assert_done()
