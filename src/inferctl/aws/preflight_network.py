@@ -25,8 +25,8 @@ from inferctl.aws.zones import NETWORK_REQS_URL, cluster_zones, eks_refuses
 from inferctl.config.models import PlatformConfig
 from inferctl.errors import ConfigError, OperationError, UserError
 
-# Service Quotas codes of what a new VPC takes: one VPC (its internet gateway counts against the same limit) and
-# one Elastic IP for the NAT gateway. Codes and names: moto 5.2.6's copy of AWS's default quotas
+# Service Quotas codes of what a new VPC takes: one VPC and one Elastic IP for the NAT gateway. Codes and names:
+# moto 5.2.6's copy of AWS's default quotas
 # (moto/servicequotas/resources/default_quotas/vpc.py: "L-F678F1CE", "VPCs per Region", default 5) and
 # pulumi-aws 7.51.1's aws.servicequotas.get_service_quota example (quota_code "L-F678F1CE", "VPCs per Region");
 # the Elastic IP quota "L-0263D0A3" is the one AWS's own AmazonRedshiftServiceLinkedRolePolicy reads to check
