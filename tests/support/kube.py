@@ -43,11 +43,13 @@ a manager keeps one entry (no separate Apply and Update entries of one name, no 
 
 Controllers are simulated in ticks (one tick per request): pods of a deleted Deployment terminate after
 ``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks`` after its
-delete; deleting a NodePool terminates its NodeClaims and nodes after ``node_termination_ticks``, and a NodePool
-or EC2NodeClass keeps its termination finalizer until none of its NodeClaims is left; a deleted namespace goes
-once it is empty. Rollout scenarios are :attr:`frames`: functions applied one per GET of a
-Deployment that exists (one per poll of the rollout watcher; a read before the first apply, which finds nothing,
-uses none), so a test scripts what the cluster looks like at each poll.
+delete; a deleted PersistentVolumeClaim's volume turns Released and, with reclaim policy Delete, goes
+``volume_deletion_ticks`` later (its provisioner deleting the disk); deleting a NodePool terminates its
+NodeClaims and nodes after ``node_termination_ticks``, and a NodePool or EC2NodeClass keeps its termination
+finalizer until none of its NodeClaims is left; a deleted namespace goes once it is empty. Rollout scenarios
+are :attr:`frames`: functions applied one per GET of a Deployment that exists (one per poll of the rollout
+watcher; a read before the first apply, which finds nothing, uses none), so a test scripts what the cluster
+looks like at each poll.
 """
 
 from __future__ import annotations
@@ -78,6 +80,7 @@ KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("", "v1", "events"): ("Event", True),
     ("", "v1", "serviceaccounts"): ("ServiceAccount", True),
     ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
+    ("", "v1", "persistentvolumes"): ("PersistentVolume", False),
     ("", "v1", "nodes"): ("Node", False),
     ("", "v1", "namespaces"): ("Namespace", False),
     ("apps", "v1", "deployments"): ("Deployment", True),
@@ -251,6 +254,7 @@ class FakeCluster(httpx2.BaseTransport):
         self.pod_grace_ticks = 2
         self.lb_cleanup_ticks = 3
         self.node_termination_ticks = 3
+        self.volume_deletion_ticks = 3
         self.tick = 0
         self._deleted_at: dict[tuple[str, str, str, str], int] = {}
         self._uid = 0
@@ -474,6 +478,15 @@ class FakeCluster(httpx2.BaseTransport):
                 ):
                     pod["metadata"].setdefault("deletionTimestamp", self.now())
                     self._deleted_at.setdefault(self._key(pod), self.tick)
+        if kind == "PersistentVolumeClaim":
+            # The PV controller releases the claim's volume; with reclaim policy Delete its provisioner (the CSI
+            # driver) deletes the disk and then the PersistentVolume, volume_deletion_ticks later.
+            for volume in self.all("PersistentVolume"):
+                ref = volume["spec"].get("claimRef") or {}
+                if (ref.get("namespace"), ref.get("name")) == (namespace, name):
+                    volume.setdefault("status", {})["phase"] = "Released"
+                    if volume["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
+                        self._deleted_at.setdefault(self._key(volume), self.tick)
         if kind == "NodePool":
             for claim in self.all("NodeClaim"):
                 if (claim["metadata"].get("labels") or {}).get("karpenter.sh/nodepool") == name:
@@ -506,6 +519,8 @@ class FakeCluster(httpx2.BaseTransport):
                     if node:
                         self.remove("Node", node)
                     gone = True
+            elif kind == "PersistentVolume":
+                gone = age >= self.volume_deletion_ticks
             elif kind in ("NodePool", "EC2NodeClass"):
                 # Karpenter drops its termination finalizer once no NodeClaim of the pool (or class) is left.
                 label, ref = "karpenter.sh/nodepool", key[3]

@@ -555,6 +555,11 @@ class AwsSettings(CoreModel):
         default_factory=list,
         description="CIDRs allowed to the public API endpoint; empty: the deployer's egress IP/32, detected at up.",
     )
+    private_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs the cluster security group admits on 443 to the private API endpoint (from inside the VPC "
+        "or a network routed to it); empty: the deployer's own address/32 when it runs there, detected at up.",
+    )
     control_plane_logs: list[ControlPlaneLog] = Field(
         default_factory=_default_control_plane_logs,
         description="EKS control-plane log types sent to CloudWatch Logs; [] turns logging off.",
@@ -593,9 +598,9 @@ class AwsSettings(CoreModel):
     def _subnets(cls, ids: list[str]) -> list[str]:
         return _each(ids, _SUBNET_ID.fullmatch, "a subnet id such as subnet-0abc1234def567890")
 
-    @field_validator("public_access_cidrs")
+    @field_validator("public_access_cidrs", "private_access_cidrs")
     @classmethod
-    def _public_cidrs(cls, cidrs: list[str]) -> list[str]:
+    def _access_cidrs(cls, cidrs: list[str]) -> list[str]:
         return _each(
             cidrs, lambda cidr: ipaddress.IPv4Network(cidr, strict=True), "an IPv4 block such as 203.0.113.7/32"
         )

@@ -56,6 +56,12 @@ class FieldConflict(OperationError):
     value (or the object is being deleted). Same message and exit code as any failed request."""
 
 
+class ServerUnreachable(UserError):
+    """The API server did not answer the first request (DNS, network, a firewall, an endpoint's allowed blocks),
+    so nothing was changed. Same message and exit code as any such refusal; a target that knows why it can be
+    unreachable (the AWS target: its endpoint's allowed blocks) catches it to say so."""
+
+
 def make_transport() -> httpx2.BaseTransport | None:
     """The HTTP transport for new clients: None means lightkube's real one. Tests replace this function."""
     return None
@@ -193,7 +199,7 @@ class KubeClient:
         except httpx2.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             if starting:
-                raise UserError(
+                raise ServerUnreachable(
                     f"cannot reach the Kubernetes API server {self.server} (context {self.context}): {reason}; "
                     "check the cluster runs and your network or VPN reaches it, or choose kubernetes.context"
                 ) from None
