@@ -355,12 +355,14 @@ def vpc_blocks(
     )
 
 
-def after_network_ok(aws: StubbedAws) -> None:
-    """The checks after the network and version ones, all passing for the workshop's plan (g5.xlarge and the two
-    m5.xlarge system nodes): AMI parameters, no old log group, offerings, vCPU quotas, the spot role."""
+def after_network_ok(aws: StubbedAws, system: str = "m5.xlarge") -> None:
+    """The checks after the network and version ones, all passing for the workshop's plan (g5.xlarge and two
+    ``system`` nodes: the preflight tests' demand names m5.xlarge; a config's ``auto`` picks its own type): AMI
+    parameters, no old log group, offerings, vCPU quotas, the spot role."""
     amis_ok(aws)
     no_log_group(aws)
-    offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
+    types = sorted({"g5.xlarge", system})
+    offerings(aws, types, types)
     vcpu_quotas_ok(aws)
     spot_role_exists(aws)
 
@@ -372,10 +374,11 @@ def existing_vpc_checks_ok(
     *,
     secondary: tuple[str, ...] = (),
     routes: tuple[dict[str, Any], ...] = (),
+    system: str = "m5.xlarge",
 ) -> None:
     """Every check after the subnets' for an existing VPC, passing: DNS on, the version offered, the rest, and
     the VPC's blocks and routes for the endpoint check (queue the subnets' answer first)."""
     vpc_dns(aws, vpc_id)
     cluster_version_ok(aws)
-    after_network_ok(aws)
+    after_network_ok(aws, system)
     vpc_blocks(aws, vpc_id, cidr, secondary=secondary, routes=routes)

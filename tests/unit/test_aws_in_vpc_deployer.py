@@ -29,6 +29,7 @@ from inferctl.config.models import PlatformConfig
 from inferctl.errors import OperationError, UserError
 from inferctl.home import Home
 from inferctl.progress import NullReporter
+from inferctl.sizing.system_nodes import choose_system_nodes
 from inferctl.targets.aws import AwsTarget
 from tests.support.aws import (
     StubbedAws,
@@ -72,8 +73,9 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) ->
     return home_with_pulumi(tmp_path, monkeypatch)
 
 
-def existing_vpc_ok(aws: StubbedAws, *routes: dict[str, Any]) -> None:
-    """Every preflight call for an existing VPC 10.0.0.0/16 with two good subnets, in call order per client."""
+def existing_vpc_ok(aws: StubbedAws, *routes: dict[str, Any], system: str = "m5.xlarge") -> None:
+    """Every preflight call for an existing VPC 10.0.0.0/16 with two good subnets, in call order per client;
+    ``system``: the system nodes' type in the demand (``DEMAND``'s, or what a config's ``auto`` chooses)."""
     identity_ok(aws)
     aws.stub("ec2").add_response(
         "describe_subnets",
@@ -86,7 +88,7 @@ def existing_vpc_ok(aws: StubbedAws, *routes: dict[str, Any]) -> None:
         },
         None,
     )
-    existing_vpc_checks_ok(aws, VPC, secondary=("100.64.0.0/16",), routes=(NAT_ROUTE, *routes))
+    existing_vpc_checks_ok(aws, VPC, secondary=("100.64.0.0/16",), routes=(NAT_ROUTE, *routes), system=system)
 
 
 def preflight(config: PlatformConfig, home: Home, address: str | None, *routes: dict[str, Any]) -> Any:
@@ -129,14 +131,15 @@ def test_a_deployer_inside_an_existing_vpc_is_admitted_on_443_by_the_cluster_sec
 
     monkeypatch.setattr("inferctl.aws.stack.deploy", deploy)
     aws = StubbedAws()
-    existing_vpc_ok(aws)
-    target = AwsTarget(aws_config(vpc_id=VPC), home, clients=aws)
+    config = aws_config(vpc_id=VPC)
+    existing_vpc_ok(aws, system=choose_system_nodes(config).instance.name)
+    target = AwsTarget(config, home, clients=aws)
     target.fetch_egress_ip = lambda _: "198.51.100.23\n"
     target.locate_address = lambda _: "10.0.7.12"
     with pytest.raises(Recorded):
         target.up(NullReporter())
     aws.assert_done()
-    (config,) = deployed
+    (config,) = deployed  # as up completed it
     assert config.aws.private_access_cidrs == ["10.0.7.12/32"]
     assert config.aws.public_access_cidrs == ["198.51.100.23/32"]
     rules = of_type(run_program(config).resources, RULE)
