@@ -61,6 +61,33 @@ SMG_LAUNCH = (
     "launch_router(args)"
 )
 
+# The wake-route registrar (docs/gateway-choice.md, "On Kubernetes"): a second container of the gateway pod that posts
+# every wake worker's WorkerSpec to smg's admin API until each is registered (409 = already there), then marks itself
+# ready by a file. Needed because discovery switches smg to IGW mode, which drops --worker-urls
+# (bindings/python/src/lib.rs, RoutingMode::Regular).
+WAKE_REGISTRAR = """\
+import json, os, pathlib, time, urllib.error, urllib.request
+specs = json.loads(os.environ["INFERCTL_WAKE_WORKERS"]); key = os.environ["INFERCTL_GATEWAY_API_KEY"]
+url = os.environ.get("INFERCTL_GATEWAY_WORKERS_URL", "http://127.0.0.1:8080/workers")
+done = pathlib.Path(os.environ.get("INFERCTL_WAKE_WORKERS_DONE", "/tmp/wake-workers-registered"))
+while True:
+    registered = 0
+    for spec in specs:
+        body = json.dumps({**spec, "api_key": key}).encode()
+        headers = {"Authorization": "Bearer " + key, "Content-Type": "application/json"}
+        try:
+            request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+            urllib.request.urlopen(request, timeout=10).close()
+            registered += 1
+        except urllib.error.HTTPError as error:
+            registered += error.code == 409  # already registered at that URL
+        except OSError:
+            pass  # the gateway is not listening yet
+    if registered == len(specs):
+        done.touch()
+    time.sleep(5)
+"""
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -678,9 +705,20 @@ def wake_route_emulation(args: argparse.Namespace, logdir: Path, igw: bool) -> d
     try:
         start = time.monotonic()
         gateway_up(gw)
-        out: dict[str, Any] = {"registration": "POST /workers" if igw else "--worker-urls"}
+        out: dict[str, Any] = {"registration": "WAKE_REGISTRAR (POST /workers)" if igw else "--worker-urls"}
+        registrar = None
         if igw:
-            out["registered"] = smg_register(gw, standin.url, "sleepy", {"health": {"disable_health_check": True}})
+            spec = {"url": standin.url, "models": [{"id": "sleepy"}], "runtime_type": "vllm",
+                    "health": {"disable_health_check": True}}  # fmt: skip
+            env = {**os.environ, "INFERCTL_GATEWAY_API_KEY": KEY, "INFERCTL_WAKE_WORKERS": json.dumps([spec]),
+                   "INFERCTL_GATEWAY_WORKERS_URL": f"{gw.url}/workers",
+                   "INFERCTL_WAKE_WORKERS_DONE": str(logdir / "wake-workers-registered")}  # fmt: skip
+            registrar = spawn(
+                "wake-registrar", [str(args.smg_venv / "bin" / "python"), "-c", WAKE_REGISTRAR], env, logdir
+            )
+            out["registrar_done_after_s"] = round(
+                wait_until("registrar", (logdir / "wake-workers-registered").exists, 60, registrar), 1
+            )
         out["listed_after_s"] = round(wait_until("sleepy listed", lambda: "sleepy" in listed_models(gw), 60), 1)
         out["listed"] = listed_models(gw)
         time.sleep(args.idle_s)
@@ -690,6 +728,8 @@ def wake_route_emulation(args: argparse.Namespace, logdir: Path, igw: bool) -> d
         out["idle_inference_contacts"] = [c for c in idle if c.startswith("POST")]
         out["held_request"] = chat(gw.url, "sleepy", timeout=args.hold_s + 60)
         out["held_concurrent"] = check_concurrent_hold(gw, "sleepy", 8, args.hold_s)
+        if registrar is not None:
+            registrar.kill()
         return out
     finally:
         gw.proc.kill(signal.SIGTERM)
