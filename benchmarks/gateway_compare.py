@@ -328,7 +328,7 @@ def smg_argv(venv: Path, port: int, metrics_port: int, worker_urls: list[str], e
             "--prometheus-host", "127.0.0.1", "--prometheus-port", str(metrics_port),
             "--policy", "cache_aware", "--backend", "vllm", "--disable-tokenizer-autoload",
             "--log-level", "info", *extra,
-            "--worker-urls", *worker_urls]  # fmt: skip
+            *(["--worker-urls", *worker_urls] if worker_urls else [])]  # fmt: skip
 
 
 def start_smg(venv: Path, worker_urls: list[str], logdir: Path, extra: list[str], tag: str = "smg") -> Gateway:
