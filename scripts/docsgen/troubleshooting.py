@@ -21,7 +21,11 @@ from typing import Any
 from scripts.docsgen.markdown import fenced, header
 
 REPO = Path(__file__).resolve().parents[2]
-RULE_MODULES = ("src/inferctl/kube/diagnose.py", "src/inferctl/kube/karpenter_state.py")
+RULE_MODULES = (
+    "src/inferctl/kube/diagnose.py",
+    "src/inferctl/kube/karpenter_state.py",
+    "src/inferctl/kube/karpenter_registration.py",
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ def generate() -> str:
             out.append(f"Signal: {case.signal}\n")
             shown = found.message + "".join(f"\n  {line}" for line in found.details)
             out.append(fenced("error: " + shown, "text"))
+    out.append(_warnings_section())
     out.append(_local_section())
     return "\n".join(out)
 
@@ -97,7 +102,7 @@ def check_complete(cases: list[Case]) -> None:
 
 def _sections() -> list[tuple[str, str, list[Case]]]:
     from tests.support import karpenter as k
-    from tests.support.kube import make_event, make_node, make_nodeclaim, make_nodepool, make_pod, ts
+    from tests.support.kube import BASE_TIME, make_event, make_node, make_nodeclaim, make_nodepool, make_pod, ts
     from tests.support.render import g5_xlarge_placement
 
     from inferctl.kube import diagnose as d
@@ -295,12 +300,11 @@ def _sections() -> list[tuple[str, str, list[Case]]]:
              node_side(nodepools=[k.nodepool_with(ValidationSucceeded=cond(
                  "ValidationSucceeded", "False", "NodePoolValidationFailed",
                  "invalid value: spec.template.spec.requirements"))], **with_class())),
-        Case("node-registration", "Nodes launch but never join",
-             "NodePool `NodeRegistrationHealthy=False`",
-             node_side(nodepools=[k.nodepool_with(NodeRegistrationHealthy=cond(
-                 "NodeRegistrationHealthy", "False", "Unhealthy",
-                 "Failed to launch node with the following reason: NodeClaim failed to register"))],
-                 **with_class())),
+        Case("node-not-joined", "A node that never joins the cluster",
+             "NodeClaim `Launched=True` and `Registered=Unknown` `NodeNotFound` past Karpenter's 15-minute "
+             "registration timeout (the node role's access entry or policies, the AMI's user data, security groups)",
+             node_side(nodepools=[k.nodepool_with()], **with_class(),
+                       nodeclaims=[k.launched_claim(claim, launched_at=-16 * 60)], now=BASE_TIME)),
         Case("nodepool-no-instance-types", "The pool's requirements leave no instance type",
              "NodePool event `NoCompatibleInstanceTypes`",
              node_side(nodepools=[k.nodepool_with()], **with_class(),
@@ -389,4 +393,32 @@ def _local_section() -> str:
         f"{rows}\n| anything else | see the whole log with 'inferctl logs' |\n\n"
         "For example, a `max_model_len` longer than the model allows (vLLM's log in "
         "`tests/fixtures/vllm_logs/max_model_len_too_long.log`):\n\n" + fenced(example, "text")
+    )
+
+
+def _warnings_section() -> str:
+    """What ``up`` reports once and keeps waiting through: Karpenter is still working on these."""
+    from tests.support import karpenter as k
+    from tests.support.kube import BASE_TIME
+
+    from inferctl.kube import karpenter_registration as r
+
+    claim = k.launched_claim(f"{k.GPU_POOL}-x7k2p", launched_at=-6 * 60)
+    slow = r.join_warning(claim, BASE_TIME, "genai-karpenter-node")
+    failing = k.nodepool_with(
+        NodeRegistrationHealthy=k.registration_health("False", ("RegistrationFailed", "Failed to register node"))
+    )
+    health = r.registration_health(failing, "genai-karpenter-node")
+    if slow is None or health is None:
+        raise AssertionError("the warning samples no longer produce a warning: fix them")
+    return (
+        "## Warnings: `up` keeps waiting\n\n"
+        "Some states are reported once, not as a stop, because Karpenter is still working on them.\n\n"
+        "### A node slow to join\n\n"
+        "Signal: a NodeClaim `Launched=True` whose `Registered` is still `Unknown` five minutes after launch\n\n"
+        + fenced("warning: " + slow, "text")
+        + "\n### NodePool `NodeRegistrationHealthy=False`\n\n"
+        "Signal: the NodePool's `NodeRegistrationHealthy` condition is False (at least 2 of its last 4 NodeClaims "
+        "failed); it is not part of the pool's `Ready`, so Karpenter keeps launching\n\n"
+        + fenced("warning: " + health, "text")
     )

@@ -19,7 +19,7 @@ def test_committed_page_matches_its_generator(page: str) -> None:
 
 def test_every_diagnosis_code_has_a_troubleshooting_entry() -> None:
     codes = troubleshooting.codes_in_source()
-    assert {"gated-model", "nodepool-limits", "nodeclass-amis", "node-registration", "nodeclass-subnets"} <= codes
+    assert {"gated-model", "nodepool-limits", "nodeclass-amis", "node-not-joined", "nodeclass-subnets"} <= codes
     with pytest.raises(AssertionError, match=r"no case shows .*gated-model"):
         troubleshooting.check_complete([])
     stale = troubleshooting.Case("no-such-code", "t", "s", lambda: None)
