@@ -70,7 +70,7 @@ class RequestTimeouts:
 
 def behind_aws_nlb(config: PlatformConfig) -> bool:
     """The request path starts at an NLB that inferctl's Services ask the AWS Load Balancer Controller for."""
-    return config.traits.load_balancer_by_default and config.endpoint.exposure.service_type != "ClusterIP"
+    return config.traits.load_balancer_by_default and config.endpoint_service_type == "LoadBalancer"
 
 
 def _wanted_wake_s(model: ModelDeployment, placement: Placement | None) -> int:
