@@ -328,9 +328,9 @@ def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> N
             {
                 "model": entry["name"],
                 "replicas": f"{entry['min_replicas']}-{entry['max_replicas']}",
-                "target/replica": f"{entry['target_concurrency_per_replica']} requests, "
-                f"KV cache {entry['kv_cache_target']:.0%}",
-                "from zero": f"~{entry['cold_start_estimate_s']} s start, 504 after {wake} s" if wake else "-",
+                "requests/replica": _target(entry),
+                "KV guard": f"{entry['kv_cache_target']:.0%}",
+                "wake": f"~{entry['cold_start_estimate_s']} s; 504 at {wake} s" if wake else "-",
             }
         )
     console.print()
@@ -341,4 +341,16 @@ def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> N
             f"idle: ${idle['on_demand']:.3f}/h (${idle['spot']:.3f} with spot GPUs) · at max replicas: "
             f"${peak['on_demand']:.3f}/h (${peak['spot']:.3f} with spot GPUs)"
         )
+    console.print(
+        "[dim]a replica is added past the requests per replica (running + waiting) or the KV guard (KV-cache usage); "
+        "set autoscaling.request_tokens to what your requests hold ('inferctl bench' reports input + output "
+        "tokens)[/dim]"
+    )
     console.print(f"[dim]an empty GPU node goes {scaling['gpu_pool_consolidate_after']} after its last replica[/dim]")
+
+
+def _target(entry: dict[str, Any]) -> str:
+    count = entry["target_concurrency_per_replica"]
+    if entry["target_basis"] == "request_tokens":
+        return f"{count} x {entry['request_tokens']:,} tokens"
+    return f"{count} ({'target_concurrency' if entry['target_basis'] == 'target_concurrency' else 'max_num_seqs'})"

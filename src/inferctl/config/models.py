@@ -23,6 +23,10 @@ from inferctl.traits import TRAITS, TargetName, TargetTraits
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
 VLLM_VERSION = "0.32.0"
 VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
+# Tokens a chat request holds in the KV cache (prompt + output), the default of autoscaling.request_tokens:
+# measured with 'inferctl bench --dataset synthetic' on the starter model, benchmarks/request_tokens.py ->
+# benchmarks/results/request_tokens.json (mean_request_tokens, rounded up to a multiple of 16, vLLM's KV block).
+DEFAULT_REQUEST_TOKENS = 464
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -149,8 +153,14 @@ class AutoscalingSettings(CoreModel):
     )
     target_concurrency: Annotated[int, Field(ge=1, le=4096)] | None = Field(
         default=None,
-        description="Running + waiting requests per replica before another starts; default: what sizing says "
-        "one replica's KV cache holds at the configured lengths.",
+        description="Running + waiting requests per replica before another starts; default: how many requests "
+        "of request_tokens one replica's KV cache holds (at most vLLM's max_num_seqs).",
+    )
+    request_tokens: Annotated[int, Field(ge=16, le=1_048_576)] = Field(
+        default=DEFAULT_REQUEST_TOKENS,
+        description="Tokens a typical request holds in the KV cache (prompt + output), for the per-replica "
+        "target; measure yours with 'inferctl bench' (input + output tokens per request). The default was "
+        "measured on chat traffic (benchmarks/results/request_tokens.json).",
     )
     kv_cache_target: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         default=0.8, description="Average KV-cache usage (0-1) across replicas above which another starts."
@@ -301,6 +311,21 @@ class ExposureSettings(CoreModel):
 class EndpointSettings(CoreModel):
     api_key: ApiKeySettings = Field(default_factory=ApiKeySettings)
     exposure: ExposureSettings = Field(default_factory=ExposureSettings)
+    first_byte_timeout: str = Field(
+        default="10m",
+        pattern=_DURATION_S,
+        description="How long a request may wait for the first byte of its answer once a replica has it (a "
+        "non-streaming completion sends nothing until it is done). Sizes the interceptor's response-header "
+        "timeout, the load balancer's idle timeout and the CLI's own wait; 1m to 1h.",
+    )
+
+    @field_validator("first_byte_timeout")
+    @classmethod
+    def _first_byte_bounds(cls, value: str) -> str:
+        # At most 1h: an NLB holds a silent connection 6000 s at most, and a wake from zero needs its share.
+        if not 60 <= duration_seconds(value) <= 3600:
+            raise ValueError(f"endpoint.first_byte_timeout {value!r} must be between 1m and 1h")
+        return value
 
 
 class SecretNames(CoreModel):

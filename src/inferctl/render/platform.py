@@ -58,7 +58,7 @@ def render_platform(
         if placement is None:
             raise PlanError(f"no placement for model {model.name!r}; run 'inferctl plan' to size it")
         workload = render_workload(config, model, placement, index=index, karpenter=karpenter)
-        exposure = render_exposure(config, model)
+        exposure = render_exposure(config, model, placement)
         if model.autoscaling is not None:  # KEDA owns the replica count; the interceptor fronts a model at zero
             workload = [without_fixed_replicas(o) if o["kind"] == "Deployment" else o for o in workload]
             if model.autoscaling.scales_to_zero:

@@ -12,8 +12,9 @@ Decisions worth knowing (each one answers a known pain of the hand-written works
   UID has no passwd entry and torch's cache code calls ``getpass.getuser()``.
 * A cold start downloads GBs of weights: the startupProbe allows the whole rollout budget (at least 40 min)
   before liveness may act, so a slow download is never killed half way.
-* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod, then vLLM's
-  ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
+* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod and, through a small
+  middleware shipped in a ConfigMap, closes every connection after its next response so none is reused; then
+  vLLM's ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
 """
 
 from __future__ import annotations
@@ -45,7 +46,16 @@ from inferctl.kube_names import (
     NODE_ZONE,
     PORT_NAME,
 )
-from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
+from inferctl.render.drain import (
+    MIDDLEWARE_DIR,
+    NLB_DRAIN,
+    drain_mount,
+    drain_server_args,
+    drain_timings,
+    drain_volume,
+    prestop_command,
+    render_drain_config_map,
+)
 from inferctl.render.meta import (
     Object,
     gib,
@@ -69,7 +79,6 @@ HEALTH_PATH = "/health"
 
 # Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
 PRESTOP_SLEEP_S = NLB_DRAIN.prestop_s
-DRAIN_TIMEOUT_S = VLLM_SHUTDOWN_TIMEOUT_S
 TERMINATION_GRACE_S = NLB_DRAIN.grace_s
 STARTUP_PERIOD_S = 10
 MIN_STARTUP_BUDGET_S = 40 * 60
@@ -117,7 +126,7 @@ def container_args(
         host="0.0.0.0",  # inside the pod; the NetworkPolicy and Service decide who reaches it
         port=CONTAINER_PORT,
         engine=engine,
-        extra=[*(loader[1] if loader else []), "--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        extra=[*(loader[1] if loader else []), *drain_server_args()],
         entry="serve",
     )
 
@@ -178,6 +187,7 @@ def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]
         "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
+        "PYTHONPATH": MIDDLEWARE_DIR,  # the drain middleware (--middleware), from its ConfigMap
     }
     cache = {item["name"]: item["value"] for item in cache_env(config, model)}
     plain = server_env(model, container, SERVER_ENV_DEFAULTS, cache)  # the user's engine.env wins
@@ -222,6 +232,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         {"name": "home", "mountPath": HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True},
+        drain_mount(),
     ]
     return {
         "name": CONTAINER_NAME,
@@ -235,7 +246,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
         "livenessProbe": _probe(30, 10, 5),
-        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config, model).prestop_s)]}}},
+        "lifecycle": {"preStop": {"exec": {"command": prestop_command(drain_timings(config, model))}}},
         "securityContext": restricted_container_security(RUN_AS_ID),
         "terminationMessagePolicy": "FallbackToLogsOnError",  # the last log lines explain a crash
         "volumeMounts": mounts,
@@ -269,6 +280,7 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
                 "optional": not model.is_gated,
             },
         },
+        drain_volume(model),
     ]
 
 
@@ -406,8 +418,9 @@ def render_workload(
     index: int = 0,
     karpenter: bool = False,
 ) -> list[Object]:
-    """The model's Deployment, preceded by its model-cache claim when ``kubernetes.model_cache`` is ``pvc``."""
-    objects: list[Object] = []
+    """The model's Deployment, preceded by its drain middleware's ConfigMap and, when ``kubernetes.model_cache`` is
+    ``pvc``, its model-cache claim."""
+    objects: list[Object] = [render_drain_config_map(config, model)]
     deployment = render_deployment(config, model, placement, index=index, karpenter=karpenter)
     if config.kubernetes.model_cache == "pvc":
         objects.append(render_model_cache_claim(config, model, placement))
