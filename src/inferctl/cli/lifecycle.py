@@ -9,11 +9,13 @@ import typer
 
 from inferctl.cli.common import (
     ConfigOpt,
+    IntervalOpt,
     ModelOpt,
     OutputFormat,
     OutputOpt,
     PortOpt,
     TargetOpt,
+    WatchOpt,
     YesOpt,
     ask,
     console,
@@ -113,11 +115,25 @@ def status(
     target: TargetOpt = None,
     model: ModelOpt = None,
     output: OutputOpt = OutputFormat.table,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
 ) -> None:
-    """Models, health, load and KV-cache usage of the running platform."""
+    """Models, health, load and KV-cache usage of the running platform (--watch: live, with output tok/s)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     follow_running(tgt, model)
+    if watch:
+        from inferctl.cli.live import LiveFrame, stream_json
+        from inferctl.cli.live import watch as watch_live
+        from inferctl.cli.status_view import OutputRate, render_status
+
+        if output is OutputFormat.json:
+            stream_json(tgt.status, lambda report: report.to_dict(), interval_s=interval, errors=err_console)
+            return
+        rate = OutputRate()
+        frame = LiveFrame(f"status of {cfg.name} ({cfg.target})", interval)
+        watch_live(lambda: rate.read(tgt.status()), render_status, frame=frame, console=console)
+        return
     report = tgt.status().to_dict()
     if output is OutputFormat.json:
         emit_json(report)
