@@ -10,7 +10,7 @@ from inferctl.config.models import PlatformConfig
 from inferctl.sizing.placement import Placement, PodResources
 
 # The workshop, as inferctl expresses it: EKS + Karpenter on AWS, Llama 3 8B Instruct, everything else default
-# (the pools g5-gpu-karpenter / x86-cpu-karpenter, 2 x m5.xlarge system nodes, hf-secret, an internal NLB).
+# (the pools g5-gpu-karpenter / x86-cpu-karpenter, system nodes sized by auto, hf-secret, an internal NLB).
 WORKSHOP_YAML = """\
 name: genai
 target: aws

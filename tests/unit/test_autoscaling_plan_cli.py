@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from inferctl.cli.app import main
-from tests.support.sizing import FakeHub, fake_hub
+from tests.support.sizing import ALWAYS_ON_USD, GPU_NODE_VOLUME_USD, FakeHub, fake_hub
 
 CONFIG = """\
 name: genai
@@ -36,9 +36,20 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     assert main(["plan", "--output", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     scaling = data["autoscaling"]
-    fixed = 0.1 + 2 * 0.192  # EKS control plane + 2 x m5.xlarge: the idle platform
-    assert scaling["idle_usd_per_hour"]["on_demand"] == pytest.approx(fixed)
-    assert scaling["max_usd_per_hour"]["on_demand"] == pytest.approx(fixed + 3 * 1.006)
+    # Idle: control plane, NAT, 2 x c6a.xlarge, the NLB and the system volumes; at most 3 GPU nodes with volumes.
+    assert scaling["idle_usd_per_hour"]["on_demand"] == pytest.approx(ALWAYS_ON_USD, abs=1e-4)
+    assert scaling["max_usd_per_hour"]["on_demand"] == pytest.approx(
+        ALWAYS_ON_USD + 3 * (1.006 + GPU_NODE_VOLUME_USD), abs=1e-4
+    )
+    assert data["idle"]["on_demand_usd_per_hour"] == scaling["idle_usd_per_hour"]["on_demand"]
+    assert [line["item"] for line in data["idle"]["lines"]] == [
+        "EKS control plane", "NAT gateway", "system nodes", "load balancer", "storage",
+    ]  # fmt: skip
+    assert data["at_max_replicas"]["on_demand_usd_per_hour"] == scaling["max_usd_per_hour"]["on_demand"]
+    nodes = data["system_nodes"]
+    assert (nodes["instance_type"], nodes["count"], nodes["auto"]) == ("c6a.xlarge", 2, True)
+    assert len(nodes["nodes"]) == 2 and sum(n["pods"] for n in nodes["nodes"]) == 25
+    assert {p["name"] for p in nodes["pods"]} >= {"karpenter", "coredns", "keda-add-ons-http-interceptor"}
     (model,) = scaling["models"]
     # 24,640 KV tokens at 8,192 per request: 3 concurrent requests per replica
     assert model["target_concurrency_per_replica"] == 3
@@ -48,9 +59,9 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
 
 def test_plan_table_says_idle_and_peak(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan"]) == 0
-    out = capsys.readouterr().out
-    assert "idle: $0.484/h" in out
-    assert "at max replicas: $3.502/h" in out
+    out = " ".join(capsys.readouterr().out.split())  # rich wraps at the test console's width
+    assert "idle: $0.489/h (control plane 0.100 + NAT 0.050 + system nodes 0.306 + load balancer 0.022 + storage" in out
+    assert "at max replicas: $3.698/h" in out
     assert "504 after 660 s" in out
 
 

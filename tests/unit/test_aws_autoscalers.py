@@ -108,7 +108,7 @@ def _key_paths(values: Any, prefix: str = "") -> set[str]:
     for key, value in values.items():
         path = f"{prefix}{key}"
         out.add(path)
-        if isinstance(value, dict) and key not in {"nodeSelector"}:
+        if isinstance(value, dict) and key not in {"nodeSelector", "resources"}:
             out |= _key_paths(value, path + ".")
     return out
 

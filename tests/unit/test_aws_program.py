@@ -20,6 +20,7 @@ from inferctl.aws.network import split_cidr
 from inferctl.aws.offline import OFFLINE_ACCOUNT, RESOLVED_AT_UP, ProgramRun, RecordingMocks, record_program
 from inferctl.errors import ConfigError
 from inferctl.render import node_role_name
+from inferctl.sizing.system_nodes import choose_system_nodes
 from tests.support.aws import actions_of, aws_config, of_type, one, policy_of, run_program
 
 CLUSTER = "aws:eks/cluster:Cluster"
@@ -74,9 +75,12 @@ def test_a_private_only_endpoint_in_an_existing_vpc_has_no_public_access() -> No
     assert "publicAccessCidrs" not in vpc
 
 
-def test_the_system_node_group_is_the_workshops_two_m5_xlarge_by_default(new_vpc: ProgramRun) -> None:
+def test_the_system_node_group_is_sized_from_its_pods_by_default(new_vpc: ProgramRun) -> None:
+    """instance_types: auto resolves in the program to what plan chose (sizing.system_nodes): two c6a.xlarge, the
+    cheapest x86 type whose pair holds the system pods with headroom, not the workshop's m5.xlarge."""
     group = one(new_vpc.resources, NODE_GROUP).inputs
-    assert group["instanceTypes"] == ["m5.xlarge"]
+    assert NEW_VPC.aws.system_nodes.instance_types == "auto"
+    assert group["instanceTypes"] == ["c6a.xlarge"] == choose_system_nodes(NEW_VPC).instance_types
     assert group["scalingConfig"] == {"desiredSize": 2, "minSize": 2, "maxSize": 3}
     assert group["capacityType"] == "ON_DEMAND"
     assert group["amiType"] == "AL2023_x86_64_STANDARD"
@@ -252,6 +256,11 @@ def test_the_karpenter_release_is_pinned_and_runs_on_the_system_nodes(new_vpc: P
     assert values["serviceAccount"]["name"] == "karpenter"
     assert values["nodeSelector"]["eks.amazonaws.com/nodegroup"] == "workshop-system"
     assert values["replicas"] == 2
+    # What the system node group is sized for (sizing.system_pods): the chart itself requests nothing.
+    assert values["controller"]["resources"] == {
+        "requests": {"cpu": "500m", "memory": "1Gi"},
+        "limits": {"memory": "1Gi"},
+    }
 
 
 def test_the_node_pools_are_the_renderers_gpu_and_cpu_pools(new_vpc: ProgramRun) -> None:
@@ -301,6 +310,18 @@ def test_an_existing_vpc_is_used_as_is_with_subnets_found_by_tag(existing_vpc: P
     subnet_ids = one(existing_vpc.resources, CLUSTER).inputs["vpcConfig"]["subnetIds"]
     assert subnet_ids == one(existing_vpc.resources, NODE_GROUP).inputs["subnetIds"]
     assert len(subnet_ids) == 3
+
+
+def test_a_new_vpc_reaches_s3_through_a_free_gateway_endpoint_on_its_private_routes(
+    new_vpc: ProgramRun, existing_vpc: ProgramRun
+) -> None:
+    """Model-cache weights and ECR image layers (served from S3) skip the NAT's per-GB charge. An existing VPC is
+    its owner's: nothing is added to its routes."""
+    endpoint = one(new_vpc.resources, "aws:ec2/vpcEndpoint:VpcEndpoint").inputs
+    assert endpoint["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert endpoint["vpcEndpointType"] == "Gateway"
+    assert endpoint["routeTableIds"] == ["private-routes-id"] and endpoint["vpcId"] == "vpc-id"
+    assert not of_type(existing_vpc.resources, "aws:ec2/vpcEndpoint:VpcEndpoint")
 
 
 def test_a_new_vpc_has_private_and_public_subnets_per_zone_and_one_nat(new_vpc: ProgramRun) -> None:
@@ -377,6 +398,8 @@ def test_the_load_balancer_controller_is_installed_with_a_cluster_scoped_policy(
     assert release["values"]["clusterName"] == "workshop"
     assert release["values"]["region"] == "us-east-1"
     assert release["values"]["vpcId"] == "vpc-id"
+    # The chart requests nothing (values.yaml resources: {}); inferctl requests its comment's 100m / 128Mi.
+    assert release["values"]["resources"] == {"requests": {"cpu": "100m", "memory": "128Mi"}}
     identity = [
         r.inputs
         for r in of_type(new_vpc.resources, "aws:eks/podIdentityAssociation:PodIdentityAssociation")

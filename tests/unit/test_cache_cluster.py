@@ -16,12 +16,13 @@ from typing import Any
 import httpx2
 import pytest
 
-from inferctl.cache.cluster import diagnose_mirror, job_finished
 from inferctl.cache.mirror import mirror_directory
+from inferctl.cache.mirror_failures import diagnose_mirror
 from inferctl.config.models import PlatformConfig
 from inferctl.demo_model import ensure_demo_model
 from inferctl.errors import OperationError
 from inferctl.home import Home
+from inferctl.kube.mirror_jobs import job_finished
 from inferctl.render.model_cache import render_mirror_job
 from inferctl.targets.kubernetes import KubernetesTarget
 from tests.support.kube import FakeCluster, RecordingReporter, kubeconfig, make_pod, stepping_poller

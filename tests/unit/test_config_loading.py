@@ -35,7 +35,7 @@ def test_no_file_gives_local_starter_defaults(tmp_path: Path, monkeypatch: pytes
     assert config.pools.cpu.name == "x86-cpu-karpenter"
     assert config.secrets.hf_secret_name == "hf-secret"
     assert config.secrets.hf_token_key == "hf_api_token"
-    assert config.aws.system_nodes.instance_types == ["m5.xlarge"]
+    assert config.aws.system_nodes.instance_types == "auto"
     assert config.aws.system_nodes.desired_size == 2
 
 

@@ -64,7 +64,7 @@ def test_diagrams_library_graph_matches_the_model_for_the_workshop() -> None:
 def test_diagrams_graph_carries_labels_and_icons() -> None:
     source = build_digraph(build_graph(workshop_config(), {"llama3": fixed_placement()})).source
     assert "NLB llama3</B><BR/>internal" in source
-    assert "managed node group · 2 × m5.xlarge" in source
+    assert "managed node group · 2 × c6a.xlarge" in source
     assert "GPU node g5.xlarge" in source
     assert "elb-network-load-balancer.png" in source  # the AWS NLB icon, not a plain box
     assert "constraint=false" in source  # the controller's arrow does not drag the NLB rightwards

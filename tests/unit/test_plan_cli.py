@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from inferctl.cli.app import main
-from tests.support.sizing import LLAMA_3_70B, FakeHub, fake_hub, fixture_dir
+from tests.support.sizing import ALWAYS_ON_USD, GPU_NODE_VOLUME_USD, LLAMA_3_70B, FakeHub, fake_hub, fixture_dir
 
 WORKSHOP_MODEL = "meta-llama/Meta-Llama-3-8B-Instruct"
 TOKEN = "hf_sentinel_plan_never_printed"
@@ -45,7 +45,8 @@ def test_workshop_model_takes_one_a10g(capsys: pytest.CaptureFixture[str]) -> No
     )
     assert placement["kv_cache_tokens"] == 24_640 and placement["max_concurrency"] == pytest.approx(3.01)
     assert model["profile"]["origin"] == "packaged snapshot"
-    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(0.1 + 0.384 + 1.006)  # type: ignore[index]
+    total = ALWAYS_ON_USD + 1.006 + GPU_NODE_VOLUME_USD
+    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(total, abs=1e-4)  # type: ignore[index]
 
 
 def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
@@ -60,17 +61,26 @@ def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
         "EKS control plane",
         "system nodes",
         "total",
-        "1.490",
+        "1.559",
+        "idle: $1.559/h",  # one fixed replica: its GPU node never goes
         "--tensor-parallel-size 1",
     ):
         assert text in out, text
     assert TOKEN not in out
 
 
-def test_llama_70b_from_a_directory_takes_tp_8(capsys: pytest.CaptureFixture[str]) -> None:
-    data = _json(capsys, "--target", "aws", "--model", str(fixture_dir(LLAMA_3_70B)))
+def test_llama_70b_takes_tp_8(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--target", "aws", "--model", "meta-llama/Meta-Llama-3-70B")
     placement = data["models"][0]["placement"]  # type: ignore[index]
     assert (placement["instance_type"], placement["tensor_parallel_size"]) == ("g5.48xlarge", 8)
+
+
+def test_a_directory_on_a_cluster_target_is_refused_as_up_refuses_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Cluster pods cannot read this machine's directories: up refuses such a source, so plan does (the table of
+    every shared refusal: test_shared_refusals.py). The local target sizes a directory (below)."""
+    assert main(["plan", "--target", "aws", "--model", str(fixture_dir(LLAMA_3_70B))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is a directory on this machine, which cluster pods cannot read" in err
 
 
 def test_impossible_plan_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

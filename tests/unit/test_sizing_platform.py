@@ -10,7 +10,15 @@ from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.sizing import plan_platform
 from inferctl.sizing.platform_plan import PlatformPlan
-from tests.support.sizing import LLAMA_3_8B_INSTRUCT, LLAMA_3_70B, fixture_dir, fixture_profile
+from tests.support.sizing import (
+    ALWAYS_ON_USD,
+    GPU_NODE_VOLUME_USD,
+    LLAMA_3_8B_INSTRUCT,
+    LLAMA_3_70B,
+    SYSTEM_NODES_USD,
+    fixture_dir,
+    fixture_profile,
+)
 
 
 def _config(target: str = "aws", **extra: object) -> PlatformConfig:
@@ -26,11 +34,23 @@ def test_aws_plan_prices_models_and_the_fixed_platform() -> None:
     assert plan.placements["small"].instance_type == "g5.xlarge"
     assert plan.placements["big"].instance_type == "g5.48xlarge"
     fixed = {line.item: line.on_demand_usd_per_hour for line in plan.fixed}
-    # EKS control plane $0.10/h + 2 x m5.xlarge at $0.192/h.
-    assert fixed == {"EKS control plane": 0.10, "system nodes": pytest.approx(0.384)}
-    # 0.484 fixed + 2 replicas x 1.006 + 16.288 = 18.784 on-demand; spot: 0.484 + 2 x 0.4024 + 6.5152.
-    assert plan.total_on_demand_usd_per_hour == pytest.approx(18.784)
-    assert plan.total_spot_usd_per_hour == pytest.approx(0.484 + 2 * 0.4024 + 6.5152)
+    # EKS $0.10, NAT $0.045 + its address $0.005, 2 x c6a.xlarge (auto) at $0.153, two NLBs (one per model) at
+    # $0.0225, two 50 GiB gp3 system volumes.
+    assert fixed == {
+        "EKS control plane": 0.10,
+        "NAT gateway": pytest.approx(0.05),
+        "system nodes": pytest.approx(SYSTEM_NODES_USD),
+        "load balancer": pytest.approx(2 * 0.0225),
+        "storage": pytest.approx(2 * 50 * 0.08 / 730),
+    }
+    always_on = ALWAYS_ON_USD + 0.0225  # a second model, a second NLB
+    # Each GPU node with its data volume: 2 replicas x (1.006 + volume) + (16.288 + volume); spot the same volumes.
+    assert plan.total_on_demand_usd_per_hour == pytest.approx(
+        always_on + 2 * (1.006 + GPU_NODE_VOLUME_USD) + 16.288 + GPU_NODE_VOLUME_USD, abs=1e-4
+    )
+    assert plan.total_spot_usd_per_hour == pytest.approx(
+        always_on + 2 * (0.4024 + GPU_NODE_VOLUME_USD) + 6.5152 + GPU_NODE_VOLUME_USD, abs=1e-4
+    )
     assert plan.profiles["big"].num_parameters == 70_553_706_496
 
 
@@ -63,10 +83,15 @@ def test_plan_is_json() -> None:
     assert [m["name"] for m in data["models"]] == ["small", "big"]
     assert data["models"][0]["placement"]["tensor_parallel_size"] == 1
     assert data["models"][1]["profile"]["num_kv_heads"] == 8
-    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(18.784)
+    assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(
+        ALWAYS_ON_USD + 0.0225 + 3 * GPU_NODE_VOLUME_USD + 2 * 1.006 + 16.288, abs=1e-4
+    )
     assert [line["item"] for line in data["cost_lines"]] == [
         "EKS control plane",
+        "NAT gateway",
         "system nodes",
+        "load balancer",
+        "storage",
         "model small",
         "model big",
     ]
@@ -105,7 +130,7 @@ def test_an_aws_plan_names_what_its_dollars_per_hour_leave_out() -> None:
     gateway in a new VPC; render/exposure.py: an NLB per model on aws; aws/eks.py: control-plane log group;
     aws/model_cache.py: the bucket) is named, not silently missing from the total."""
     default = _unpriced(plan_platform(_config()))
-    for item in ("NAT gateway", "network load balancer", "EBS volumes", "CloudWatch", "data transfer"):
+    for item in ("NAT gateway's $0.045 per GB", "load balancers' NLCU", "CloudWatch", "data transfer"):
         assert item in default, default
     assert "S3" not in default
     existing_vpc = _unpriced(

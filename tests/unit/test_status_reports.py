@@ -99,3 +99,6 @@ def test_aws_reports_keep_their_keys() -> None:
     ]  # fmt: skip
     assert as_json["target"] == "aws" and as_json["models"] == [READY.to_dict()]
     assert deployed.models == [READY]
+    # With what the platform costs now (status reads the nodes): one more key, last.
+    priced = AwsStatus("aws", "p", "c", "us-east-1", "deployed", cluster_status=KUBE, cost_now={"usd_per_hour": 0.49})
+    assert list(priced.to_dict())[-2:] == ["endpoint", "cost_now"]

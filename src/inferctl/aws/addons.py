@@ -1,7 +1,8 @@
 """Autoscaling add-ons on the system nodes: KEDA, the KEDA HTTP add-on and a small Prometheus, as pinned Helm
 releases.
 
-Installed on every aws platform (a few hundred millicores on the system nodes), so turning ``autoscaling`` on
+Installed on every aws platform (2.16 vCPU of requests on the system nodes, most of it the HTTP add-on's seven
+250m pods: sizing.system_pods), so turning ``autoscaling`` on
 for a model is a config change, not an infrastructure one, and the rendered Grafana dashboard has a Prometheus
 to read. Chart versions and values keys come from the charts at these versions:
 
@@ -36,6 +37,13 @@ from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.kube_names import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
 from inferctl.render.autoscaling import HTTP_ADDON_CHART, HTTP_ADDON_RELEASE, KEDA_NAMESPACE, PROMETHEUS_NAMESPACE
 from inferctl.render.drain import INTERCEPTOR_DRAIN
+from inferctl.sizing.system_pods import (
+    PROMETHEUS_RELOADER_MEMORY_LIMIT_MIB,
+    PROMETHEUS_RELOADER_REQUESTS,
+    PROMETHEUS_SERVER_MEMORY_LIMIT_MIB,
+    PROMETHEUS_SERVER_REQUESTS,
+    container_resources,
+)
 
 KEDA_REPO = "https://kedacore.github.io/charts"
 KEDA_CHART = "keda"
@@ -83,6 +91,18 @@ def prometheus_values(platform: str, system_nodes: pulumi.Input[dict[str, str]])
             "retentionSize": PROMETHEUS_RETENTION_SIZE,
             "persistentVolume": {"enabled": False},
             "nodeSelector": system_nodes,
+            # The chart requests nothing for either container (server.resources, configmapReload.prometheus.resources
+            # are {}): inferctl's requests, which size the system node group (sizing.system_pods).
+            "resources": container_resources(
+                PROMETHEUS_SERVER_REQUESTS, memory_limit_mib=PROMETHEUS_SERVER_MEMORY_LIMIT_MIB
+            ),
+        },
+        "configmapReload": {
+            "prometheus": {
+                "resources": container_resources(
+                    PROMETHEUS_RELOADER_REQUESTS, memory_limit_mib=PROMETHEUS_RELOADER_MEMORY_LIMIT_MIB
+                )
+            }
         },
         # Only the server: no alertmanager, no pushgateway, and no node exporter DaemonSet on the GPU nodes.
         "alertmanager": {"enabled": False},

@@ -27,6 +27,7 @@ from inferctl.aws.context import ProgramContext, assume_role_policy, iam_name
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.aws.network import Network
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS
+from inferctl.sizing.system_pods import LB_CONTROLLER_REQUESTS, container_resources
 
 # The chart registers a mutating webhook for every Service created (values.yaml enableServiceMutatorWebhook: true,
 # serviceMutatorWebhookConfig.failurePolicy: Fail, chart 1.14.0), so until the controller's pods answer, creating
@@ -94,6 +95,9 @@ def build_lb_controller(ctx: ProgramContext, cluster: Cluster, network: Network)
             "vpcId": network.vpc_id,
             "serviceAccount": {"name": SERVICE_ACCOUNT},
             "replicaCount": min(2, ctx.config.aws.system_nodes.desired_size),
+            # The chart requests nothing (values.yaml resources: {}); its comment's suggestion, as requests, so the
+            # system node group is sized for it (sizing.system_pods).
+            "resources": container_resources(LB_CONTROLLER_REQUESTS),
             "nodeSelector": {"kubernetes.io/os": "linux", NODEGROUP_LABEL: cluster.node_group_name},
         },
         opts=pulumi.ResourceOptions(

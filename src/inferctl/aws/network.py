@@ -2,7 +2,10 @@
 
 Either way the private subnets carry Karpenter's discovery tag, so the EC2NodeClass finds them. A new VPC
 has one public and one private subnet per zone and a single NAT gateway (one is enough for image and model
-pulls; a NAT per zone costs about $32 a month each for zone-failure resilience the GPU pool does not need).
+pulls; a NAT per zone costs about $32 a month each for zone-failure resilience the GPU pool does not need), and an
+S3 gateway endpoint on the private route table, free, so S3 traffic skips the NAT's per-GB charge. Interface
+endpoints (ECR, STS) are not made: they would cost more per hour than they save (README, "Idle cost"). Its
+zones are the region's first ones whose zone IDs EKS accepts (:mod:`inferctl.aws.zones`), not the first names.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferctl.aws.context import DISCOVERY_TAG, ProgramContext
+from inferctl.aws.zones import cluster_zones
 from inferctl.errors import ConfigError
 
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
@@ -95,11 +99,12 @@ def _existing_vpc(ctx: ProgramContext, vpc_id: str) -> Network:
 
 def _new_vpc(ctx: ProgramContext) -> Network:
     settings = ctx.config.aws
-    zones = aws.get_availability_zones(
+    found = aws.get_availability_zones(
         state="available",
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
         opts=ctx.invoke_opts(),
-    ).names[: settings.availability_zones]
+    )
+    zones = [zone.name for zone in cluster_zones(ctx.region, found.names, found.zone_ids, settings.availability_zones)]
     private_cidrs, public_cidrs = split_cidr(settings.new_vpc_cidr, len(zones))
     name = ctx.cluster_name
     vpc = aws.ec2.Vpc(
@@ -111,7 +116,7 @@ def _new_vpc(ctx: ProgramContext) -> Network:
         opts=ctx.opts(),
     )
     gateway = aws.ec2.InternetGateway("igw", vpc_id=vpc.id, tags={"Name": name}, opts=ctx.opts())
-    public_subnets = _subnet_tier(
+    _, public_subnets = _subnet_tier(
         ctx,
         vpc,
         "public",
@@ -128,7 +133,7 @@ def _new_vpc(ctx: ProgramContext) -> Network:
         tags={"Name": name},
         opts=ctx.opts(depends_on=[gateway]),
     )
-    private_subnets = _subnet_tier(
+    private_routes, private_subnets = _subnet_tier(
         ctx,
         vpc,
         "private",
@@ -136,6 +141,17 @@ def _new_vpc(ctx: ProgramContext) -> Network:
         private_cidrs,
         default_route=aws.ec2.RouteTableRouteArgs(cidr_block="0.0.0.0/0", nat_gateway_id=nat.id),
         tags={INTERNAL_ELB_TAG: "1", DISCOVERY_TAG: name},
+    )
+    # S3 from the private subnets without the NAT: model-cache weights and the layers of ECR images (ECR serves
+    # them from S3) stop paying the NAT's $0.045/GB. A gateway endpoint costs nothing (catalog.aws_prices).
+    aws.ec2.VpcEndpoint(
+        "s3-gateway",
+        vpc_id=vpc.id,
+        service_name=f"com.amazonaws.{ctx.region}.s3",
+        vpc_endpoint_type="Gateway",
+        route_table_ids=[private_routes.id],
+        tags={"Name": f"{name}-s3"},
+        opts=ctx.opts(),
     )
     return Network(vpc_id=vpc.id, private_subnet_ids=[subnet.id for subnet in private_subnets])
 
@@ -149,9 +165,9 @@ def _subnet_tier(
     *,
     default_route: aws.ec2.RouteTableRouteArgs,
     tags: dict[str, str],
-) -> list[aws.ec2.Subnet]:
-    """One subnet per zone (``cidrs`` in zone order), all on the tier's one route table, whose single route is
-    ``default_route`` (to the internet gateway, or to the NAT). Public subnets give their instances a public IP."""
+) -> tuple[aws.ec2.RouteTable, list[aws.ec2.Subnet]]:
+    """The tier's route table, whose single route is ``default_route`` (to the internet gateway, or to the NAT),
+    and one subnet per zone on it (``cidrs`` in zone order). Public subnets give their instances a public IP."""
     name = ctx.cluster_name
     routes = aws.ec2.RouteTable(
         f"{tier}-routes", vpc_id=vpc.id, routes=[default_route], tags={"Name": f"{name}-{tier}"}, opts=ctx.opts()
@@ -169,4 +185,4 @@ def _subnet_tier(
         )
         aws.ec2.RouteTableAssociation(f"{tier}-{zone}", subnet_id=subnet.id, route_table_id=routes.id, opts=ctx.opts())
         subnets.append(subnet)
-    return subnets
+    return routes, subnets

@@ -21,12 +21,12 @@ import pulumi_kubernetes as k8s
 
 from inferctl.aws.context import ProgramContext, assume_role_policy
 from inferctl.aws.eks import Cluster
-from inferctl.aws.storage_names import MODEL_CACHE_STORAGE_CLASS
+from inferctl.aws.storage_names import EBS_CSI_DRIVER, MODEL_CACHE_STORAGE_CLASS
 
 ADDON = "aws-ebs-csi-driver"
 SERVICE_ACCOUNT = "ebs-csi-controller-sa"
 MANAGED_POLICY = "service-role/AmazonEBSCSIDriverPolicy"
-PROVISIONER = "ebs.csi.aws.com"
+PROVISIONER = EBS_CSI_DRIVER
 STORAGE_CLASS = MODEL_CACHE_STORAGE_CLASS
 DEFAULT_CLASS_ANNOTATION = "storageclass.kubernetes.io/is-default-class"
 

@@ -21,7 +21,7 @@ says so (``high_s`` None). Sources:
   4.88 s loading: ~18 s imports, profiling, KV cache and CUDA graphs (vLLM 0.5.5; newer releases add
   torch.compile on a fresh node, unbounded here).
 * DISK: what lands on the node's data volume (image layers, hub downloads) is written at most at the gp3
-  throughput inferctl buys for it (render/karpenter.py); the streamer writes nothing to disk.
+  throughput inferctl buys for it (sizing/memory.py); the streamer writes nothing to disk.
 """
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ def _seconds(gigabytes: float, mbits: float) -> float:
 
 def _to_disk_s(gigabytes: float, mbits: float) -> float:
     """Network-bound, or data-volume-bound when the disk is slower."""
-    from inferctl.render.karpenter import DATA_VOLUME_THROUGHPUT_MIBS
+    from inferctl.sizing.memory import DATA_VOLUME_THROUGHPUT_MIBS
 
     disk_mbits = DATA_VOLUME_THROUGHPUT_MIBS * 2**20 * 8 / 1e6
     return _seconds(gigabytes, min(mbits, disk_mbits))

@@ -143,9 +143,11 @@ def _lb_controller_line(release: dict[str, Any]) -> str:
 
 
 def _endpoint_line(access: dict[str, Any]) -> str:
+    cidrs = access.get("private_access_cidrs") or []
+    private = "the nodes" + (f" and {', '.join(cidrs)}" if cidrs else "")
     if access["mode"] == "private":
-        return "private only ('up' runs inside the VPC)"
-    return f"public for {', '.join(access['public_access_cidrs'])} + private for the nodes"
+        return f"private only ('up' runs inside the VPC) for {private}"
+    return f"public for {', '.join(access['public_access_cidrs'])} + private for {private}"
 
 
 def register(app: typer.Typer) -> None:

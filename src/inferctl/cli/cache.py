@@ -50,7 +50,7 @@ def register(app: typer.Typer) -> None:
     @group.command("status")
     def status(config: ConfigOpt = None, target: TargetOpt = None, output: OutputOpt = OutputFormat.table) -> None:
         """Per cached model: its s3:// location and whether the snapshot is mirrored (empty/partial/mirrored)."""
-        from inferctl.cache.state import cache_status
+        from inferctl.aws.cache_bucket import cache_status
         from inferctl.home import Home
 
         cfg = cluster_config(load(config, target=target), Home.from_env())
@@ -73,7 +73,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.table,
     ) -> None:
         """Mirror the snapshot into the bucket now: by the cluster's mirror Job (default) or from this machine."""
-        from inferctl.cache.state import cached_models
+        from inferctl.aws.cache_bucket import cached_models
         from inferctl.home import Home
 
         home = Home.from_env()
@@ -82,7 +82,7 @@ def register(app: typer.Typer) -> None:
         results: list[dict[str, Any]] = []
         with progress() as reporter:
             if here:
-                from inferctl.cache.state import warm_here
+                from inferctl.aws.cache_bucket import warm_here
 
                 for index, item in chosen:
 
@@ -117,7 +117,7 @@ def register(app: typer.Typer) -> None:
         output: OutputOpt = OutputFormat.table,
     ) -> None:
         """Delete mirrored snapshots from the bucket (the next cold start mirrors again)."""
-        from inferctl.cache.state import cached_models, drop, location_of
+        from inferctl.aws.cache_bucket import cached_models, drop, location_of
         from inferctl.home import Home
 
         cfg = cluster_config(load(config, target=target), Home.from_env())
@@ -136,7 +136,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _warm_in_cluster(config: PlatformConfig, home: Home, names: list[str], reporter: Any) -> None:
-    from inferctl.cache.cluster import MirrorRunner
+    from inferctl.kube.mirror_jobs import MirrorRunner
     from inferctl.render.model_cache import mirror_job_name
     from inferctl.targets.kubernetes import KubernetesTarget
 

@@ -137,8 +137,19 @@ def status(
     report = tgt.status().to_dict()
     if output is OutputFormat.json:
         emit_json(report)
-    else:
-        print_report(report)
+        return
+    cost = report.pop("cost_now", None)
+    print_report(report)
+    if cost:
+        rows = [
+            {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"}
+            for line in cost["lines"]
+        ]
+        rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
+                     "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
+        console.print(table("what the platform costs now", rows))
+        if cost["unpriced_nodes"]:
+            console.print(f"[dim]{cost['unpriced_nodes']} node(s) of a type the catalog does not price[/dim]")
 
 
 def endpoint(

@@ -2,7 +2,8 @@
 
 Cluster targets (aws, kubernetes): a placement per model (instance, GPUs, tensor parallelism, KV tokens,
 concurrency, $/h) with ranked alternatives, the platform's fixed cost and the total. Target local: the model's
-profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix.
+profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix,
+and so does a config that ``render`` and ``up`` would refuse (render.check_platform: the same checks, the same words).
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def register(app: typer.Typer) -> None:
             require_aws_extra("plan --offline")
             from inferctl.aws.offline import offline_plan
             from inferctl.cli.aws_cmd import print_offline_plan
+            from inferctl.render import check_platform
+            from inferctl.sizing import plan_platform
 
+            check_platform(cfg, plan_platform(cfg).placements)  # what up would refuse, refused here too
             resources = offline_plan(cfg)
             if output is OutputFormat.json:
                 emit_json(resources)
@@ -83,11 +87,13 @@ def register(app: typer.Typer) -> None:
             else:
                 print_local(report)
             return
+        from inferctl.render import check_platform
         from inferctl.render.karpenter import disruption_warnings
         from inferctl.sizing import plan_platform
         from inferctl.sizing.autoscaling import autoscaling_summary
 
         platform = plan_platform(cfg, live_prices=live_prices)
+        check_platform(cfg, platform.placements)  # render and up refuse these configs: so does plan, in their words
         from inferctl.cache.coldstart import cold_start_report
 
         warnings = disruption_warnings(cfg)
@@ -105,7 +111,7 @@ def register(app: typer.Typer) -> None:
         else:
             print_platform(platform, cfg)
             if scaling:
-                print_autoscaling(scaling)
+                print_autoscaling(scaling, idle_shown=platform.system_nodes is not None)
             print_cold_start(cold_start)
             for warning in warnings:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}")
@@ -264,9 +270,35 @@ def _print_costs(platform: PlatformPlan) -> None:
     )
     console.print()
     console.print(table("cost per hour", rows))
+    _print_idle(platform)
     console.print(f"[dim]prices: {platform.prices}[/dim]")
     for note in platform.notes:
         console.print(f"[dim]note: {note}[/dim]")
+
+
+def _print_idle(platform: PlatformPlan) -> None:
+    """aws: the system node group and why, then the idle $/h by part beside the $/h with every model at its most."""
+    nodes = platform.system_nodes
+    if nodes is None:
+        return
+    from inferctl.sizing.platform_cost import summary_line
+    from inferctl.sizing.system_nodes import HEADROOM
+
+    cpu, memory = nodes.fit.busiest
+    how = "auto: " if nodes.auto else ""
+    console.print(f"system nodes: {nodes.count} x {nodes.instance.name} ({how}{nodes.reason})")
+    console.print(
+        f"[dim]  {nodes.arch_note}; busiest node {cpu:.0%} of its CPU, {memory:.0%} of its memory "
+        f"({HEADROOM:.0%} kept free){'; also fit: ' + ', '.join(nodes.alternatives) if nodes.alternatives else ''}"
+        "[/dim]"
+    )
+    idle, idle_on_demand, _ = platform.cost_at(0)
+    _, peak_on_demand, peak_spot = platform.cost_at(1)
+    parts = summary_line([line for line in idle if line.on_demand_usd_per_hour])
+    console.print(
+        f"idle: ${idle_on_demand:.3f}/h ({parts}) · at max replicas: ${peak_on_demand:.3f}/h "
+        f"(${peak_spot:.3f}/h with spot GPUs)"
+    )
 
 
 def human_count(count: int) -> str:
@@ -286,8 +318,9 @@ def human_bytes(count: int) -> str:
     return f"{count} B"
 
 
-def print_autoscaling(scaling: dict[str, Any]) -> None:
-    """Idle and peak $/h of an autoscaled platform, and per model what a replica holds and how long a wake takes."""
+def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> None:
+    """Per model what a replica holds and how long a wake takes, and (unless the cost table already said it) the
+    idle and peak $/h of an autoscaled platform."""
     rows = []
     for entry in scaling["models"]:
         wake = entry.get("wake_timeout_s")
@@ -303,8 +336,9 @@ def print_autoscaling(scaling: dict[str, Any]) -> None:
     console.print()
     console.print(table("autoscaling", rows))
     idle, peak = scaling["idle_usd_per_hour"], scaling["max_usd_per_hour"]
-    console.print(
-        f"idle: ${idle['on_demand']:.3f}/h (${idle['spot']:.3f} with spot GPUs) · at max replicas: "
-        f"${peak['on_demand']:.3f}/h (${peak['spot']:.3f} with spot GPUs)"
-    )
+    if not idle_shown:
+        console.print(
+            f"idle: ${idle['on_demand']:.3f}/h (${idle['spot']:.3f} with spot GPUs) · at max replicas: "
+            f"${peak['on_demand']:.3f}/h (${peak['spot']:.3f} with spot GPUs)"
+        )
     console.print(f"[dim]an empty GPU node goes {scaling['gpu_pool_consolidate_after']} after its last replica[/dim]")

@@ -96,3 +96,8 @@ def ssm_parameter(alias: str, kubernetes_version: str, *, nvidia: bool) -> str |
             f"{name}/image_id"
         )
     return None
+
+
+def ami_family(alias: str) -> str:
+    """``bottlerocket@v1.49.0`` -> ``bottlerocket``."""
+    return alias.split("@", 1)[0]

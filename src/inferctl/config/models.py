@@ -475,11 +475,22 @@ class KubernetesSettings(CoreModel):
 
 
 class SystemNodeGroup(CoreModel):
-    instance_types: list[str] = Field(default_factory=lambda: ["m5.xlarge"], min_length=1)
+    instance_types: Annotated[list[str], Field(min_length=1)] | Literal["auto"] = Field(
+        default="auto",
+        description="EC2 types of the system node group, or auto: the cheapest type of which desired_size nodes "
+        "hold every system pod with 20% headroom (inferctl plan shows the choice and why).",
+    )
     desired_size: Annotated[int, Field(ge=1, le=100)] = 2
     min_size: Annotated[int, Field(ge=1, le=100)] = 2
     max_size: Annotated[int, Field(ge=1, le=100)] = 3
     disk_gib: Annotated[int, Field(ge=20, le=1000)] = 50
+
+    @field_validator("instance_types", mode="before")
+    @classmethod
+    def _auto_or_list(cls, value: object) -> object:
+        if isinstance(value, str) and value != "auto":
+            raise ValueError(f"{value!r} is neither auto nor a list; write auto or a list such as [{value}]")
+        return value
 
     @model_validator(mode="after")
     def _sizes(self) -> SystemNodeGroup:
@@ -544,6 +555,11 @@ class AwsSettings(CoreModel):
         default_factory=list,
         description="CIDRs allowed to the public API endpoint; empty: the deployer's egress IP/32, detected at up.",
     )
+    private_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs the cluster security group admits on 443 to the private API endpoint (from inside the VPC "
+        "or a network routed to it); empty: the deployer's own address/32 when it runs there, detected at up.",
+    )
     control_plane_logs: list[ControlPlaneLog] = Field(
         default_factory=_default_control_plane_logs,
         description="EKS control-plane log types sent to CloudWatch Logs; [] turns logging off.",
@@ -582,9 +598,9 @@ class AwsSettings(CoreModel):
     def _subnets(cls, ids: list[str]) -> list[str]:
         return _each(ids, _SUBNET_ID.fullmatch, "a subnet id such as subnet-0abc1234def567890")
 
-    @field_validator("public_access_cidrs")
+    @field_validator("public_access_cidrs", "private_access_cidrs")
     @classmethod
-    def _public_cidrs(cls, cidrs: list[str]) -> list[str]:
+    def _access_cidrs(cls, cidrs: list[str]) -> list[str]:
         return _each(
             cidrs, lambda cidr: ipaddress.IPv4Network(cidr, strict=True), "an IPv4 block such as 203.0.113.7/32"
         )
@@ -728,6 +744,15 @@ class PlatformConfig(CoreModel):
         """The region prices come from: the configured one where inferctl creates the cluster, else None (the
         packaged snapshot's region)."""
         return self.aws.region if self.traits.owns_infrastructure else None
+
+    @property
+    def endpoint_service_type(self) -> Literal["ClusterIP", "LoadBalancer"]:
+        """The Service type ``exposure.service_type`` means here: ``auto`` is a cloud load balancer where the target
+        makes one by default (an NLB on aws), ClusterIP elsewhere."""
+        chosen = self.endpoint.exposure.service_type
+        if chosen == "auto":
+            return "LoadBalancer" if self.traits.load_balancer_by_default else "ClusterIP"
+        return chosen
 
     @property
     def cluster_name(self) -> str:

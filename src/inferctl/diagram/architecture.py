@@ -22,6 +22,7 @@ from inferctl.engine import CONTAINER_PORT
 from inferctl.render import service_type
 from inferctl.render.meta import SERVICE_PORT
 from inferctl.sizing.placement import Placement
+from inferctl.sizing.system_nodes import system_instance_types
 
 # The five EventBridge rules of Karpenter's interruption handling, as in Karpenter v1.14.1's getting-started
 # CloudFormation: scheduled change, spot interruption, rebalance, instance state change, capacity reservation.
@@ -201,7 +202,7 @@ def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str,
     nodes = aws.system_nodes
     system = builder.cluster(
         "system_nodes",
-        f"managed node group · {nodes.desired_size} × {', '.join(nodes.instance_types)}",
+        f"managed node group · {nodes.desired_size} × {', '.join(system_instance_types(config))}",
         "node_group",
         eks,
     )

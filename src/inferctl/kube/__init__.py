@@ -15,4 +15,5 @@ Modules (import the one you need; this package imports nothing so ``inferctl --h
                the namespace inferctl created
     views      pure: NodePools as ``kubectl get nodepool``, nodes with requests and prices
     objects    pure helpers over API objects (quantities, times, conditions, events)
+    mirror_jobs  the S3 model cache's mirror Jobs: run them before the Deployments, wait, say why one failed
 """

@@ -1,10 +1,11 @@
 """Deleting what inferctl applied, in reverse kind order, and waiting until nothing billable is left.
 
 The waits are the point: a Service of type LoadBalancer keeps its finalizer until the cloud load balancer is
-gone, pods take their grace period, and with ``platform`` the NodePools' NodeClaims and nodes must drain and
-terminate (the workshop's ``terraform destroy`` was blocked by exactly these). Every step treats "already gone"
-as success, so running it again is safe. A namespace is deleted only if this platform created it and nobody
-else's pods run there.
+gone, pods take their grace period, a PersistentVolumeClaim's volume (reclaim policy Delete) is deleted by its
+provisioner after the claim (on EKS the EBS CSI driver, which must still run then), and with ``platform`` the
+NodePools' NodeClaims and nodes must drain and terminate (the workshop's ``terraform destroy`` was blocked by
+exactly these). Every step treats "already gone" as success, so running it again is safe. A namespace is deleted
+only if this platform created it and nobody else's pods run there.
 """
 
 from __future__ import annotations
@@ -32,7 +33,15 @@ _PRIORITY = {
     "waiting for pods to stop": 0,
     "waiting for the load balancer to be deleted": 1,
     "waiting for Karpenter nodes to terminate": 2,
+    "waiting for volumes to be deleted": 3,
 }
+
+
+def deleted_with_claim(volume: Object) -> bool:
+    """A PersistentVolume its provisioner deletes once its claim is gone (reclaim policy Delete: the Kubernetes
+    API's PersistentVolumeSpec ``persistentVolumeReclaimPolicy``, the default of dynamically provisioned volumes);
+    a Retain volume stays by design."""
+    return bool(volume.get("spec", {}).get("persistentVolumeReclaimPolicy") == "Delete")
 
 
 class Teardown(ClusterWait):
@@ -127,6 +136,14 @@ class Teardown(ClusterWait):
 
     def _remaining(self, objects: Sequence[Object], pool_names: Sequence[str]) -> list[tuple[str, str]]:
         left: list[tuple[str, str]] = []
+        bound = [(namespace_of(o), name_of(o)) for o in objects if o.get("kind") == "PersistentVolumeClaim"]
+        if bound:
+            for volume in self.client.list("v1", "PersistentVolume"):
+                spec = volume.get("spec", {})
+                ref = spec.get("claimRef") or {}
+                if (ref.get("namespace"), ref.get("name")) in bound and deleted_with_claim(volume):
+                    claim = f"{ref.get('namespace')}/{ref.get('name')}"
+                    left.append(("waiting for volumes to be deleted", f"PersistentVolume {name_of(volume)} ({claim})"))
         for obj in objects:
             current = self.client.get(str(obj["apiVersion"]), str(obj["kind"]), name_of(obj), namespace_of(obj))
             if current is not None:

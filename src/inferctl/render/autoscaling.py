@@ -27,6 +27,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
+from inferctl.errors import ConfigError
 from inferctl.kube_names import APP_COMPONENT, APP_INSTANCE, APP_MANAGED_BY, APP_NAME, APP_PART_OF
 from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
@@ -73,6 +74,15 @@ def waking_model(config: PlatformConfig) -> ModelDeployment | None:
 
 def prometheus_url(config: PlatformConfig) -> str:
     return config.observability.prometheus_url or INSTALLED_PROMETHEUS_URL
+
+
+def check_prometheus_configured(config: PlatformConfig) -> None:
+    """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
+    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
+        raise ConfigError(
+            "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
+            "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
+        )
 
 
 def _settings(model: ModelDeployment) -> AutoscalingSettings:
@@ -138,7 +148,9 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
     }
     if settings.scales_to_zero:
         spec["cooldownPeriod"] = idle_s  # KEDA applies it only to the last step, 1 -> 0
-        spec["initialCooldownPeriod"] = idle_s  # a fresh rollout is not scaled away before anyone used it
+        # Counted from the ScaledObject's creation while it was never active (KEDA v2.20.2 scale_scaledobjects.go
+        # scaleToZeroOrIdle): a model's first up keeps its replica this long; later rollouts get no such grace.
+        spec["initialCooldownPeriod"] = idle_s
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",

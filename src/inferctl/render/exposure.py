@@ -22,10 +22,7 @@ _ANN = "service.beta.kubernetes.io/aws-load-balancer-"
 
 
 def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]:
-    chosen = config.endpoint.exposure.service_type
-    if chosen == "auto":
-        return "LoadBalancer" if config.traits.load_balancer_by_default else "ClusterIP"
-    return chosen
+    return config.endpoint_service_type
 
 
 def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
+from inferctl.config.ami_aliases import ami_family
 from inferctl.config.models import CpuPool, GpuPool, PlatformConfig
 from inferctl.errors import ConfigError
 from inferctl.kube_names import (
@@ -25,6 +26,7 @@ from inferctl.kube_names import (
     LABEL_POOL,
 )
 from inferctl.render.meta import Object, metadata, platform_labels
+from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, DATA_VOLUME_THROUGHPUT_MIBS
 
 KARPENTER_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"
@@ -40,10 +42,6 @@ _RESTRICTED_TAGS = (
     "karpenter.k8s.aws/ec2nodeclass",
 )
 
-BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
-# The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput.
-DATA_VOLUME_IOPS = 6000
-DATA_VOLUME_THROUGHPUT_MIBS = 500
 
 # NVIDIA's device plugin, for GPU nodes whose AMI does not ship it (everything but Bottlerocket's NVIDIA variants).
 DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
@@ -63,11 +61,6 @@ def node_role_name(config: PlatformConfig) -> str:
         return name
     digest = hashlib.sha256(config.cluster_name.encode("utf-8")).hexdigest()[:8]
     return f"{name[: _IAM_ROLE_NAME_MAX - 9]}-{digest}"
-
-
-def ami_family(alias: str) -> str:
-    """``bottlerocket@v1.49.0`` -> ``bottlerocket``."""
-    return alias.split("@", 1)[0]
 
 
 def needs_device_plugin(config: PlatformConfig) -> bool:

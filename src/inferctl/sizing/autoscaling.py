@@ -115,19 +115,12 @@ def autoscaling_summary(config: PlatformConfig, plan: PlatformPlan) -> dict[str,
     None when no model autoscales."""
     if not any(m.autoscaling is not None for m in config.models):
         return None
-    fixed_on_demand = sum(line.on_demand_usd_per_hour for line in plan.fixed)
     behind_nlb = config.traits.load_balancer_by_default and config.endpoint.exposure.service_type != "ClusterIP"
     models: list[dict[str, Any]] = []
-    totals = {"idle_on_demand": fixed_on_demand, "idle_spot": fixed_on_demand}
-    totals |= {"max_on_demand": fixed_on_demand, "max_spot": fixed_on_demand}
+    _, idle_on_demand, idle_spot = plan.cost_at(0)
+    _, max_on_demand, max_spot = plan.cost_at(1)
     for model in config.models:
         placement = plan.placements[model.name]
-        on_demand = replica_costs(model, placement, spot=False)
-        spot = replica_costs(model, placement, spot=True)
-        totals["idle_on_demand"] += on_demand.idle_usd_per_hour
-        totals["idle_spot"] += spot.idle_usd_per_hour
-        totals["max_on_demand"] += on_demand.max_usd_per_hour
-        totals["max_spot"] += spot.max_usd_per_hour
         if model.autoscaling is None:
             continue
         entry: dict[str, Any] = {
@@ -145,7 +138,7 @@ def autoscaling_summary(config: PlatformConfig, plan: PlatformPlan) -> dict[str,
         models.append(entry)
     return {
         "models": models,
-        "idle_usd_per_hour": {"on_demand": round(totals["idle_on_demand"], 4), "spot": round(totals["idle_spot"], 4)},
-        "max_usd_per_hour": {"on_demand": round(totals["max_on_demand"], 4), "spot": round(totals["max_spot"], 4)},
+        "idle_usd_per_hour": {"on_demand": idle_on_demand, "spot": idle_spot},
+        "max_usd_per_hour": {"on_demand": max_on_demand, "spot": max_spot},
         "gpu_pool_consolidate_after": config.pools.gpu.consolidate_after,
     }

@@ -56,6 +56,11 @@ CPU_BASE = 2
 IMAGE_BYTES = 20 * GIB
 # The pod's own writes besides the checkpoint: compile caches in HOME, /tmp, logs, tokenizer files.
 DISK_MARGIN_BYTES = 10 * GIB
+# The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput (rendered
+# into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate).
+DATA_VOLUME_IOPS = 6000
+DATA_VOLUME_THROUGHPUT_MIBS = 500
+BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
 
 
 def gib(value: float) -> float:

@@ -119,7 +119,8 @@ class KubernetesStatus:
 @dataclass(frozen=True)
 class AwsStatus:
     """The aws target: ``not deployed`` (no saved stack outputs) or ``deployed`` with the cluster's workload
-    (``cluster_status``) and the stack's ``endpoint`` output."""
+    (``cluster_status``), the stack's ``endpoint`` output and what the platform costs this hour (``cost_now``:
+    :class:`inferctl.aws.cost_now.CostNow`'s dict, from the nodes that run)."""
 
     target: str
     platform: str
@@ -128,6 +129,7 @@ class AwsStatus:
     state: str
     cluster_status: KubernetesStatus | None = None
     endpoint: str | None = None
+    cost_now: dict[str, Any] | None = None
 
     @property
     def models(self) -> list[KubeModelStatus]:
@@ -137,7 +139,8 @@ class AwsStatus:
         base = {"target": self.target, "platform": self.platform, "cluster": self.cluster, "region": self.region}
         if self.cluster_status is None:
             return {**base, "state": self.state, "models": []}
-        return {**self.cluster_status.to_dict(), **base, "state": self.state, "endpoint": self.endpoint}
+        cost = {} if self.cost_now is None else {"cost_now": self.cost_now}
+        return {**self.cluster_status.to_dict(), **base, "state": self.state, "endpoint": self.endpoint, **cost}
 
 
 StatusReport = LocalStatus | KubernetesStatus | AwsStatus

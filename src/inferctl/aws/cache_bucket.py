@@ -138,7 +138,7 @@ def warm_here(
 def _download(source: str, revision: str, dest: Path) -> Path:
     """The snapshot, or one line on what went wrong: huggingface_hub's errors (gated, not found, offline) and a
     full disk are all OSError; their texts name the URL, never the token."""
-    from inferctl.cache.cluster import diagnose_mirror
+    from inferctl.cache.mirror_failures import diagnose_mirror
 
     try:
         return download_snapshot(source, revision, dest)
