@@ -24,7 +24,7 @@ from rich.console import Console
 from inferctl.cli import live
 from inferctl.cli.app import main
 from inferctl.cli.live import LiveFrame, stream_json, watch
-from inferctl.cli.status_view import OutputRate, StatusRead, load_table, model_loads, render_status
+from inferctl.cli.status_view import OutputRate, StatusRead, footer, load_table, model_loads, render_status
 from inferctl.home import Home
 from inferctl.targets.status import AwsStatus, KubeModelStatus, KubernetesStatus, LocalModelStatus, LocalStatus
 from tests.support.bench import StubServer
@@ -389,8 +389,10 @@ def test_every_report_becomes_model_rows() -> None:
     ]
     assert all(r.running is None and r.kv_cache_pct is None for r in rows)  # the cluster report has no metrics
     assert model_loads(AwsStatus("aws", "p", "c", "us-east-1", "not deployed")) == []
-    deployed = AwsStatus("aws", "p", "c", "us-east-1", "deployed", kube, "http://nlb/v1")
+    cost = {"usd_per_hour": 1.2345, "usd_per_month_at_this_rate": 901.19, "lines": [], "unpriced_nodes": 0}
+    deployed = AwsStatus("aws", "p", "c", "us-east-1", "deployed", kube, "http://nlb/v1", cost_now=cost)
     assert model_loads(deployed) == rows
+    assert footer(deployed) == ["endpoint: http://nlb/v1", "costs now: $1.234/h (~$901 a month)"]
 
 
 @pytest.mark.parametrize(("pct", "shown"), [(0.0, "0%"), (0.42, "0.4%"), (9.96, "10.0%"), (37.25, "37%")])

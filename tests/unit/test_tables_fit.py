@@ -240,6 +240,21 @@ def test_cluster_tables(
     assert_fits(capsys, monkeypatch, lambda: main([*command, "-c", config]), *shown)
 
 
+def test_cost_now_table_on_aws(cluster: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """aws ``status``'s cost table, priced from the nodes the workshop's cluster runs."""
+    from inferctl.aws.cost_now import cost_now
+    from inferctl.cli.common import console
+    from inferctl.cli.lifecycle import cost_now_table
+    from inferctl.config.loader import load_config
+    from inferctl.targets.kubernetes import KubernetesTarget
+    from tests.support.aws import aws_config
+
+    config, _ = load_config(Path(write_config(tmp_path)))
+    cost = cost_now(aws_config(), KubernetesTarget(config, Home.from_env()).nodes()).to_dict()
+    assert_fits(capsys, monkeypatch, lambda: console.print(cost_now_table(cost)), "a month at this rate", "0.100")
+
+
 def test_local_status_and_endpoint_tables(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     with server_standin() as pid, StubServer(model="demo") as server:
         server.metrics = vllm_metrics("demo", running=12, waiting=3, kv_cache=0.8731, generation_tokens=1234567)
@@ -294,6 +309,7 @@ RENDERED = {
     ("common", "table"): "(the helper every row above calls)",
     ("lifecycle", "_confirm"): "print_report, as test_cluster_tables[status]",
     ("lifecycle", "status"): "print_report, as test_cluster_tables[status]",
+    ("lifecycle", "cost_now_table"): "test_cost_now_table_on_aws",
     ("lifecycle", "endpoint"): "test_cluster_tables[endpoint], test_local_status_and_endpoint_tables",
     ("nodes", "fleet"): "test_cluster_tables[nodes]",
     ("nodes", "nodes"): "test_cluster_tables[nodes]",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -32,6 +32,7 @@ from inferctl.errors import UserError
 from inferctl.targets import LogsCapability, target_for, targets_with
 
 if TYPE_CHECKING:
+    from inferctl.cli.tables import FittedTable
     from inferctl.config.models import PlatformConfig
     from inferctl.targets.base import Target
 
@@ -141,15 +142,19 @@ def status(
     cost = report.pop("cost_now", None)
     print_report(report)
     if cost:
-        rows = [
-            {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"}
-            for line in cost["lines"]
-        ]
-        rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
-                     "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
-        console.print(table("what the platform costs now", rows))
+        console.print(cost_now_table(cost))
         if cost["unpriced_nodes"]:
             console.print(f"[dim]{cost['unpriced_nodes']} node(s) of a type the catalog does not price[/dim]")
+
+
+def cost_now_table(cost: dict[str, Any]) -> FittedTable:
+    """aws ``status``: what the platform costs this hour, by part, and the total (``AwsStatus.cost_now``)."""
+    rows = [
+        {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"} for line in cost["lines"]
+    ]
+    rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
+                 "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
+    return table("what the platform costs now", rows)
 
 
 def endpoint(

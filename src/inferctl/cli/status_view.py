@@ -152,6 +152,9 @@ def footer(report: StatusReport) -> list[str]:
     cluster = report.cluster_status if isinstance(report, AwsStatus) else report
     if isinstance(report, AwsStatus) and report.endpoint:
         lines.append(f"endpoint: {report.endpoint}")
+    if isinstance(report, AwsStatus) and report.cost_now:
+        cost = report.cost_now
+        lines.append(f"costs now: ${cost['usd_per_hour']:,.3f}/h (~${cost['usd_per_month_at_this_rate']:,.0f} a month)")
     if isinstance(cluster, KubernetesStatus) and cluster.nodepools:
         pools = ", ".join(
             f"{p['name']} {p['nodes']} node{'s' if p['nodes'] != 1 else ''}"
