@@ -33,11 +33,12 @@ SLOW_AFTER_S = 2.0  # a read in flight longer than this is shown as slow
 
 
 def wall_clock() -> float:
-    """Now, in seconds since the epoch (tests replace this and :func:`pause`)."""
+    """Now, in seconds since the epoch: the default clock of a :class:`LiveFrame`."""
     return time.time()
 
 
 def pause(seconds: float) -> None:
+    """The wait between reads (tests replace it, so no test waits)."""
     time.sleep(seconds)
 
 
