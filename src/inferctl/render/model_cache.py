@@ -73,9 +73,14 @@ def cache_loader(
     location = check_cache_model(config, model, index)
     if location is None:
         return None
-    limits = streamer_limits(config, placement.resources.cpu, placement.resources.memory)
+    limits = streamer_limits(config, placement.resources.cpu, placement.streamer_worker_bytes)
     uri = location.uri
-    return uri, streamer_args(uri, concurrency=limits.concurrency, memory_limit_bytes=limits.memory_limit_bytes)
+    return uri, streamer_args(
+        uri,
+        concurrency=limits.concurrency,
+        memory_limit_bytes=limits.memory_limit_bytes,
+        distributed=placement.tensor_parallel_size > 1,
+    )
 
 
 def cache_env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
