@@ -230,6 +230,16 @@ def render_mirror_job(
         ),
         "spec": {
             "backoffLimit": 2,  # a flaky download retries; a gated model or a denied bucket fails fast enough
+            # A refused snapshot (no safetensors) fails the Job at once (batch/v1 JobSpec.podFailurePolicy, GA in
+            # Kubernetes 1.31, on by default since 1.26; needs restartPolicy Never).
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {"containerName": "mirror", "operator": "In", "values": [mirror.REFUSED_EXIT]},
+                    }
+                ]
+            },
             "activeDeadlineSeconds": config.cache.mirror_timeout_s,
             "ttlSecondsAfterFinished": 24 * 3600,
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
