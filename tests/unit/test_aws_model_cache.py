@@ -76,6 +76,22 @@ def test_incomplete_multipart_uploads_are_aborted_after_a_day() -> None:
     assert not {"expiration", "transitions", "noncurrentVersionExpiration"} & set(rule)
 
 
+def test_the_cache_brings_the_volume_driver_its_mirror_jobs_download_into() -> None:
+    """Each mirror Job downloads into a generic ephemeral volume with no class named (render/model_cache.py): the
+    program installs the EBS CSI driver and makes its gp3 class the default, as for kubernetes.model_cache: pvc."""
+    run = run_program(cached())
+    assert one(run.resources, "aws:eks/addon:Addon", "addon-aws-ebs-csi-driver").inputs["addonName"] == (
+        "aws-ebs-csi-driver"
+    )
+    storage = one(run.resources, "kubernetes:storage.k8s.io/v1:StorageClass").inputs
+    assert storage["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert storage["reclaimPolicy"] == "Delete"  # a finished Job's volume goes with its pod
+    plain = PlatformConfig.model_validate(
+        {"name": "workshop", "target": "aws", "models": [{"name": "llama3", "source": WORKSHOP_MODEL}]}
+    )
+    assert not of_type(run_program(plain).resources, "kubernetes:storage.k8s.io/v1:StorageClass")
+
+
 def test_keep_bucket_survives_destroy() -> None:
     bucket = one(run_program(cached(keep_bucket=True, bucket="team-weights")).resources, BUCKET, "model-cache")
     assert bucket.inputs["forceDestroy"] is False and bucket.inputs["bucket"] == "team-weights"

@@ -34,6 +34,7 @@ __all__ = [
     "StreamerLimits",
     "cache_bucket",
     "cache_location",
+    "mirror_has_own_volume",
     "streamer_limits",
     "uses_cache",
 ]
@@ -60,6 +61,14 @@ def uses_cache(config: PlatformConfig, model: ModelDeployment) -> bool:
     """The model is served from the cache: its own setting, else the platform's; never the demo or a local dir."""
     wanted = model.cache if model.cache is not None else config.cache.enabled
     return wanted and not model.is_demo and not model.is_local_path
+
+
+def mirror_has_own_volume(config: PlatformConfig) -> bool:
+    """The mirror Job downloads into a volume of its own (a generic ephemeral volume, sized for the checkpoint)
+    where the cluster provisions one: on aws, whose program installs the EBS CSI driver and a default gp3
+    StorageClass when the cache is on, and on kubernetes when ``kubernetes.storage_class`` names one. Elsewhere it
+    downloads into its node's disk (an emptyDir), beside the vLLM image."""
+    return config.traits.owns_infrastructure or config.kubernetes.storage_class is not None
 
 
 def cache_bucket(config: PlatformConfig) -> str:

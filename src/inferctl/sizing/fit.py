@@ -174,7 +174,7 @@ def evaluate(
         return Miss(instance, tp, HOST, host_problem, usable, 0, kv_bytes, longest, at_context)
 
     need_disk = memory.ceil_gib(memory.node_disk_bytes(profile))
-    node_disk = demand.data_volume_gib * GIB * (1 - EVICTION_FRACTION) - KUBE_RESERVED_EPHEMERAL_BYTES
+    node_disk = allocatable_disk_bytes(demand.data_volume_gib)
     if need_disk * GIB > node_disk:
         reason = (
             f"needs {need_disk} GiB of node disk; the {demand.data_volume_gib} GiB data volume "
@@ -194,6 +194,11 @@ def evaluate(
         overhead=overhead,
         resources=resources,
     )
+
+
+def allocatable_disk_bytes(data_volume_gib: int) -> float:
+    """What the kubelet lets pods use of a node's data volume before it evicts for disk pressure."""
+    return data_volume_gib * GIB * (1 - EVICTION_FRACTION) - KUBE_RESERVED_EPHEMERAL_BYTES
 
 
 def pod_resources(

@@ -67,6 +67,10 @@ CPU_BASE = 2
 IMAGE_BYTES = 20 * GIB
 # The pod's own writes besides the checkpoint: compile caches in HOME, /tmp, logs, tokenizer files.
 DISK_MARGIN_BYTES = 10 * GIB
+# The mirror Job's scratch: the checkpoint it downloads before uploading it to the S3 cache, plus a fifth and 5 GiB
+# for tokenizer files and the hub's partial downloads.
+MIRROR_SCRATCH_FACTOR = 1.2
+MIRROR_SCRATCH_EXTRA_BYTES = 5 * GIB
 # The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput (rendered
 # into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate).
 DATA_VOLUME_IOPS = 6000
@@ -278,6 +282,12 @@ def ephemeral_bytes(profile: ModelProfile) -> int:
 def node_disk_bytes(profile: ModelProfile) -> int:
     """Node data-volume space the model needs: the pod's ephemeral storage plus the unpacked image."""
     return ephemeral_bytes(profile) + IMAGE_BYTES
+
+
+def mirror_scratch_bytes(checkpoint: int) -> int:
+    """Scratch the mirror Job needs for a checkpoint of ``checkpoint`` bytes (one set of weights: see
+    :func:`inferctl.cache.mirror.choose_weights`)."""
+    return int(checkpoint * MIRROR_SCRATCH_FACTOR + MIRROR_SCRATCH_EXTRA_BYTES)
 
 
 def ceil_gib(value: float) -> int:
