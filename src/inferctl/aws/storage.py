@@ -24,8 +24,8 @@ import pulumi_kubernetes as k8s
 
 from inferctl.aws.context import ProgramContext, assume_role_policy
 from inferctl.aws.eks import Cluster
-from inferctl.aws.model_cache import wants_model_cache
 from inferctl.aws.storage_names import EBS_CSI_DRIVER, MODEL_CACHE_STORAGE_CLASS
+from inferctl.sizing.system_pods import installs_ebs_csi_driver
 
 ADDON = "aws-ebs-csi-driver"
 SERVICE_ACCOUNT = "ebs-csi-controller-sa"
@@ -47,7 +47,7 @@ class ModelCacheStorage:
 
 
 def needs_storage(ctx: ProgramContext) -> bool:
-    return ctx.config.kubernetes.model_cache == "pvc" or wants_model_cache(ctx)
+    return installs_ebs_csi_driver(ctx.config)
 
 
 def build_model_cache_storage(ctx: ProgramContext, cluster: Cluster) -> ModelCacheStorage | None:
