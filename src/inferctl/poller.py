@@ -11,13 +11,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)
 class Poller:
+    """``clock`` measures the wait (monotonic); ``now`` is the wall clock, to compare with the timestamps a server
+    writes (a condition's ``lastTransitionTime``)."""
+
     interval_s: float = 3.0
     clock: Callable[[], float] = field(default=time.monotonic)
     sleep: Callable[[float], None] = field(default=time.sleep)
+    now: Callable[[], datetime] = field(default=utc_now)
 
     def pause(self) -> None:
         """Wait one interval before the next look."""

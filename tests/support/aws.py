@@ -6,10 +6,11 @@ real, the engine does not) and botocore's ``Stubber`` (real clients, canned resp
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import stat
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from botocore.stub import Stubber
 
 from inferctl.aws.offline import ProgramRun, RecordedResource, record_program
 from inferctl.config.models import PlatformConfig
+from inferctl.home import Home
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO / ".." / "shared"
@@ -150,6 +152,13 @@ def offerings(aws: StubbedAws, wanted: list[str], offered: list[str]) -> None:
     )
 
 
+def vcpu_quotas_ok(aws: StubbedAws) -> None:
+    """The G/VT on-demand and spot and the standard on-demand vCPU quotas, with room for the workshop's plan."""
+    quota(aws, "L-DB2E81BA", 64)
+    quota(aws, "L-3819A6DF", 64)
+    quota(aws, "L-1216C47A", 640)
+
+
 def quota(aws: StubbedAws, code: str, value: float) -> None:
     aws.stub("service-quotas").add_response(
         "get_service_quota",
@@ -205,6 +214,24 @@ def spot_role_exists(aws: StubbedAws) -> None:
     aws.stub("iam").add_response("get_role", {"Role": SPOT_ROLE}, {"RoleName": "AWSServiceRoleForEC2Spot"})
 
 
+def home_with_pulumi(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Home:
+    """An inferctl home with the pulumi CLI installed, and a PATH without any other pulumi (preflight's last check
+    passes without a download)."""
+    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
+    home = Home(tmp_path / "home")
+    install_fake_pulumi(home.root)
+    return home
+
+
+def run_on_own_loop(coroutine: Coroutine[Any, Any, None]) -> None:
+    """On a loop of its own: asyncio.run would unset the thread's loop, which Pulumi's mocks in later tests use."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(coroutine)
+    finally:
+        loop.close()
+
+
 def install_fake_pulumi(root: Path) -> Path:
     """An executable named pulumi where inferctl installs the CLI (preflight checks presence only)."""
     binary = root / "pulumi" / "bin" / "pulumi"
@@ -212,3 +239,146 @@ def install_fake_pulumi(root: Path) -> Path:
     binary.write_text("#!/bin/sh\necho v3.272.0\n", encoding="utf-8")
     binary.chmod(binary.stat().st_mode | stat.S_IXUSR)
     return binary
+
+
+# --- the network checks: a new VPC's zones and quotas, the cluster version, an existing VPC's blocks ----------
+
+# A us-east-1 account's zones as (name, zone ID): an account's own mapping (names map to IDs per account), here
+# one whose us-east-1a is use1-az1, so nothing EKS refuses comes first.
+US_EAST_1_ZONES = [
+    ("us-east-1a", "use1-az1"),
+    ("us-east-1b", "use1-az2"),
+    ("us-east-1c", "use1-az4"),
+    ("us-east-1d", "use1-az6"),
+    ("us-east-1e", "use1-az3"),
+    ("us-east-1f", "use1-az5"),
+]
+
+
+def zones_of(region: str) -> list[tuple[str, str]]:
+    """Zones for a region the tests use: us-east-1's above, else three with placeholder IDs."""
+    if region == "us-east-1":
+        return US_EAST_1_ZONES
+    return [(f"{region}{letter}", f"{region}-az{i}") for i, letter in enumerate("abc", 1)]
+
+
+def zones(aws: StubbedAws, listed: list[tuple[str, str]]) -> None:
+    """EC2 DescribeAvailabilityZones for the available zones that need no opt-in, as (name, zone ID)."""
+    aws.stub("ec2").add_response(
+        "describe_availability_zones",
+        {
+            "AvailabilityZones": [
+                {
+                    "ZoneName": name,
+                    "ZoneId": zone_id,
+                    "State": "available",
+                    "OptInStatus": "opt-in-not-required",
+                    "RegionName": aws.region,
+                    "ZoneType": "availability-zone",
+                }
+                for name, zone_id in listed
+            ]
+        },
+        {
+            "Filters": [
+                {"Name": "state", "Values": ["available"]},
+                {"Name": "opt-in-status", "Values": ["opt-in-not-required"]},
+            ]
+        },
+    )
+
+
+def vpc_quota(aws: StubbedAws, value: float, vpcs: int) -> None:
+    """Service Quotas' VPCs per Region (vpc L-F678F1CE) and EC2 DescribeVpcs listing ``vpcs`` VPCs."""
+    aws.stub("service-quotas").add_response(
+        "get_service_quota",
+        {"Quota": {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE", "Value": value}},
+        {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"},
+    )
+    aws.stub("ec2").add_response(
+        "describe_vpcs", {"Vpcs": [{"VpcId": f"vpc-0abc1234def56789{i}"} for i in range(vpcs)]}, {}
+    )
+
+
+def eip_quota(aws: StubbedAws, value: float, addresses: int) -> None:
+    """Service Quotas' EC2-VPC Elastic IPs (ec2 L-0263D0A3) and EC2 DescribeAddresses listing ``addresses``."""
+    quota(aws, "L-0263D0A3", value)
+    aws.stub("ec2").add_response(
+        "describe_addresses",
+        {"Addresses": [{"AllocationId": f"eipalloc-0abc1234def5678{i}", "Domain": "vpc"} for i in range(addresses)]},
+        {},
+    )
+
+
+def cluster_version_ok(aws: StubbedAws, version: str = "1.36") -> None:
+    """EKS DescribeClusterVersions: ``version`` in standard support."""
+    aws.stub("eks").add_response(
+        "describe_cluster_versions",
+        {"clusterVersions": [{"clusterVersion": version, "versionStatus": "STANDARD_SUPPORT"}]},
+        {"clusterVersions": [version]},
+    )
+
+
+def new_vpc_ok(aws: StubbedAws, version: str = "1.36") -> None:
+    """Everything a new VPC's checks read, in their order, with room to spare; and the cluster version offered.
+    Queue it before ``offerings`` and the vCPU ``quota`` calls (one stubbed client answers in call order)."""
+    zones(aws, zones_of(aws.region))
+    vpc_quota(aws, 5, 1)
+    eip_quota(aws, 5, 0)
+    cluster_version_ok(aws, version)
+
+
+def vpc_blocks(
+    aws: StubbedAws,
+    vpc_id: str,
+    cidr: str,
+    *,
+    secondary: tuple[str, ...] = (),
+    routes: tuple[dict[str, Any], ...] = (),
+) -> None:
+    """EC2 DescribeVpcs for an existing VPC's blocks and DescribeRouteTables for its routes (besides local)."""
+    associations = [
+        {"AssociationId": f"vpc-cidr-assoc-0abc{i}", "CidrBlock": block, "CidrBlockState": {"State": "associated"}}
+        for i, block in enumerate((cidr, *secondary))
+    ]
+    ec2 = aws.stub("ec2")
+    ec2.add_response(
+        "describe_vpcs",
+        {"Vpcs": [{"VpcId": vpc_id, "CidrBlock": cidr, "CidrBlockAssociationSet": associations}]},
+        {"VpcIds": [vpc_id]},
+    )
+    local = {"DestinationCidrBlock": cidr, "GatewayId": "local", "State": "active", "Origin": "CreateRouteTable"}
+    ec2.add_response(
+        "describe_route_tables",
+        {"RouteTables": [{"RouteTableId": "rtb-0abc1234def567890", "VpcId": vpc_id, "Routes": [local, *routes]}]},
+        {"Filters": [{"Name": "vpc-id", "Values": [vpc_id]}]},
+    )
+
+
+def after_network_ok(aws: StubbedAws, system: str = "m5.xlarge") -> None:
+    """The checks after the network and version ones, all passing for the workshop's plan (g5.xlarge and two
+    ``system`` nodes: the preflight tests' demand names m5.xlarge; a config's ``auto`` picks its own type): AMI
+    parameters, no old log group, offerings, vCPU quotas, the spot role."""
+    amis_ok(aws)
+    no_log_group(aws)
+    types = sorted({"g5.xlarge", system})
+    offerings(aws, types, types)
+    vcpu_quotas_ok(aws)
+    spot_role_exists(aws)
+
+
+def existing_vpc_checks_ok(
+    aws: StubbedAws,
+    vpc_id: str,
+    cidr: str = "10.0.0.0/16",
+    *,
+    secondary: tuple[str, ...] = (),
+    routes: tuple[dict[str, Any], ...] = (),
+    system: str = "m5.xlarge",
+) -> None:
+    """Every check after the subnets' for an existing VPC, passing: DNS on, the version offered, the rest, and
+    the VPC's blocks and routes for the endpoint check (queue the subnets' answer first)."""
+    vpc_dns(aws, vpc_id)
+    cluster_version_ok(aws)
+    after_network_ok(aws, system)
+    vpc_blocks(aws, vpc_id, cidr, secondary=secondary, routes=routes)

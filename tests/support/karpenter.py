@@ -65,6 +65,11 @@ NO_OFFERING = (
 ALL_FILTERED = "Failed to schedule pod, nodepool requirements filtered out all available instance types"
 TAINT_ONLY = "Failed to schedule pod, did not tolerate taint (taint=nvidia.com/gpu:NoSchedule)"
 
+# K pkg/controllers/provisioning/provisioner.go Schedule: with no Ready NodePool (NewScheduler's
+# ErrNodePoolsNotFound, whose own text "no nodepools found" is never printed) Karpenter logs this at Info level and
+# publishes no event.
+NO_DYNAMIC_NODEPOOLS = "no dynamic nodepools found"
+
 # K events.go NoCompatibleInstanceTypes (on the NodePool, reason NoCompatibleInstanceTypes).
 NO_COMPATIBLE_INSTANCE_TYPES = "NodePool requirements filtered out all compatible available instance types"
 # K events.go NominatePodEvent: "Pod should schedule on: nodeclaim/<name>".
@@ -182,15 +187,20 @@ def make_ec2nodeclass(
     }
 
 
+# K pkg/apis/v1/nodepool_status.go StatusConditions: NewReadyConditions(ValidationSucceeded, NodeClassReady), so a
+# NodePool's Ready is computed from these two only; NodeRegistrationHealthy is a condition outside Ready.
+NODEPOOL_READY_DEPENDENTS = ("ValidationSucceeded", "NodeClassReady")
+
+
 def nodepool_with(name: str = GPU_POOL, **conditions: dict[str, Any]) -> dict[str, Any]:
     """A NodePool whose conditions are K nodepool_status.go's (ValidationSucceeded, NodeClassReady,
-    NodeRegistrationHealthy) plus Ready, True unless given."""
+    NodeRegistrationHealthy) plus Ready from the first two, True unless given."""
     pool = make_nodepool(name, limits={"nvidia.com/gpu": "16"})
     base = {kind: cond(kind, "True") for kind in ("ValidationSucceeded", "NodeClassReady", "NodeRegistrationHealthy")}
     base.update(conditions)
     listed = list(base.values())
     pool["metadata"]["generation"] = 1
-    pool["status"]["conditions"] = [*listed, _ready_root(listed)]
+    pool["status"]["conditions"] = [*listed, _ready_root([c for c in listed if c["type"] in NODEPOOL_READY_DEPENDENTS])]
     return pool
 
 
@@ -199,4 +209,70 @@ def nodeclaim_with(name: str, pool: str = GPU_POOL, **conditions: dict[str, Any]
     listed = {c["type"]: c for c in claim["status"]["conditions"]}
     listed.update(conditions)
     claim["status"]["conditions"] = list(listed.values())
+    return claim
+
+
+# P pkg/providers/amifamily/bottlerocket.go DescribeImageQuery: the four SSM parameters an alias resolves through
+# (<k8s> the cluster's version, <version> the alias's without its "v"); a missing one is skipped, and only when all
+# four are missing is it an error ("failed to discover any AMIs for alias (alias=bottlerocket@...)").
+BOTTLEROCKET_ALIAS_PATHS = (
+    "/aws/service/bottlerocket/aws-k8s-{k8s}/x86_64/{version}/image_id",
+    "/aws/service/bottlerocket/aws-k8s-{k8s}/arm64/{version}/image_id",
+    "/aws/service/bottlerocket/aws-k8s-{k8s}-nvidia/x86_64/{version}/image_id",
+    "/aws/service/bottlerocket/aws-k8s-{k8s}-nvidia/arm64/{version}/image_id",
+)
+
+
+def bottlerocket_variants(k8s: str) -> set[str]:
+    """The variant names in those paths (``aws-k8s-1.36``, ``aws-k8s-1.36-nvidia``)."""
+    return {path.split("/")[4].format(k8s=k8s) for path in BOTTLEROCKET_ALIAS_PATHS}
+
+
+def bottlerocket_architectures() -> set[str]:
+    return {path.split("/")[5] for path in BOTTLEROCKET_ALIAS_PATHS}
+
+
+# --- node registration (K pkg/controllers/nodeclaim/lifecycle/ and pkg/state/nodepoolhealth/) -------------------
+
+# K liveness.go: registrationTimeout = time.Minute * 15; LaunchTimeout = time.Minute * 5.
+REGISTRATION_TIMEOUT_S = 15 * 60
+LAUNCH_TIMEOUT_S = 5 * 60
+# K registration.go: Registered Unknown until the node appears.
+NODE_NOT_FOUND = ("NodeNotFound", "Node not registered with cluster")
+# K liveness.go updateNodePoolRegistrationHealth: a launched NodeClaim that timed out registering.
+REGISTRATION_FAILED = ("RegistrationFailed", "Failed to register node")
+# K nodepoolhealth/tracker.go: BufferSize = 4, ThresholdFalse = 0.5 (unhealthy at >= half failures of 4).
+HEALTH_BUFFER_SIZE = 4
+HEALTH_THRESHOLD_FALSE = 0.5
+# P pkg/errors/errors.go ToReasonMessage, as a CreateError's condition reason and message; K launch.go copies them
+# into the NodeClaim's Launched condition, and K liveness.go into the NodePool's NodeRegistrationHealthy.
+UNAUTHORIZED = (
+    "Unauthorized",
+    "User is not authorized to perform this operation because no identity-based policy allows it",
+)
+
+
+def registration_health(status: str, reason: tuple[str, str] | None = None, *, at: float = -600) -> dict[str, Any]:
+    """A NodePool's NodeRegistrationHealthy condition (reason and message as K liveness.go sets them)."""
+    why, message = reason or ("NodeRegistrationHealthy", "")
+    return cond("NodeRegistrationHealthy", status, why, message, at=at)
+
+
+def launched_claim(
+    name: str, *, launched_at: float, registered_at: float | None = None, node: str | None = None
+) -> dict[str, Any]:
+    """A NodeClaim whose instance launched at ``launched_at``; its Registered is Unknown (NodeNotFound) from its
+    creation (``registered_at``: O condition_set.go sets every condition Unknown first and moves
+    lastTransitionTime only on a status change) until ``node`` joins."""
+    created = registered_at if registered_at is not None else launched_at - 5
+    registered = (
+        cond("Registered", "True", "Registered", at=launched_at + 45)
+        if node
+        else cond("Registered", "Unknown", *NODE_NOT_FOUND, at=created)
+    )
+    claim = nodeclaim_with(name, Launched=cond("Launched", "True", "Launched", at=launched_at), Registered=registered)
+    claim["metadata"]["creationTimestamp"] = ts(created)
+    claim["status"]["providerID"] = "aws:///us-east-1b/i-0a1b2c3d4e5f67890"
+    if node:
+        claim["status"]["nodeName"] = node
     return claim

@@ -16,7 +16,8 @@ What :class:`FakeCluster` does, per request (``handle_request``):
   (an object with finalizers gets a ``deletionTimestamp`` and stays until they are removed);
 * ``/version`` from :attr:`server_version` (404 when unset);
 * ``pods/<name>/log`` (``tailLines``) from :attr:`logs`; the service proxy
-  (``services/<name>:<port>/proxy/<path>``) from :attr:`proxy`;
+  (``services/[<scheme>:]<name>:<port>/proxy/<path>``) from :attr:`proxy` (a fixed answer, or a function of the
+  path and query);
 * 403 for every request into a namespace in :attr:`forbidden_namespaces`;
 * records every request in :attr:`requests` (method, path, query, content type, JSON body, status code,
   headers).
@@ -42,11 +43,14 @@ a manager keeps one entry (no separate Apply and Update entries of one name, no 
 
 Controllers are simulated in ticks (one tick per request): pods of a deleted Deployment terminate after
 ``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks`` after its
-delete; deleting a NodePool terminates its NodeClaims and nodes after ``node_termination_ticks``, and a NodePool
-or EC2NodeClass keeps its termination finalizer until none of its NodeClaims is left; a deleted namespace goes
-once it is empty. Rollout scenarios are :attr:`frames`: functions applied one per GET of a
-Deployment that exists (one per poll of the rollout watcher; a read before the first apply, which finds nothing,
-uses none), so a test scripts what the cluster looks like at each poll.
+delete; a deleted PersistentVolumeClaim's volume turns Released and, with reclaim policy Delete, goes
+``volume_deletion_ticks`` later (its provisioner deleting the disk), and a claim a pod owns (a generic ephemeral
+volume) is deleted when the pod is gone; deleting a NodePool terminates its
+NodeClaims and nodes after ``node_termination_ticks``, and a NodePool or EC2NodeClass keeps its termination
+finalizer until none of its NodeClaims is left; a deleted namespace goes once it is empty. Rollout scenarios
+are :attr:`frames`: functions applied one per GET of a Deployment that exists (one per poll of the rollout
+watcher; a read before the first apply, which finds nothing, uses none), so a test scripts what the cluster
+looks like at each poll.
 """
 
 from __future__ import annotations
@@ -77,6 +81,7 @@ KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("", "v1", "events"): ("Event", True),
     ("", "v1", "serviceaccounts"): ("ServiceAccount", True),
     ("", "v1", "persistentvolumeclaims"): ("PersistentVolumeClaim", True),
+    ("", "v1", "persistentvolumes"): ("PersistentVolume", False),
     ("", "v1", "nodes"): ("Node", False),
     ("", "v1", "namespaces"): ("Namespace", False),
     ("apps", "v1", "deployments"): ("Deployment", True),
@@ -241,7 +246,8 @@ class FakeCluster(httpx2.BaseTransport):
         self.store: dict[tuple[str, str, str, str], Object] = {}
         self.requests: list[Recorded] = []
         self.logs: dict[tuple[str, str], list[str]] = {}
-        self.proxy: dict[tuple[str, str], tuple[int, Any]] = {}
+        # (namespace, service) -> (status, JSON body), or a function of (path, query) that answers them
+        self.proxy: dict[tuple[str, str], Any] = {}
         self.forbidden_namespaces: set[str] = set()
         self.missing_groups: set[str] = set()
         self.server_version: str | None = None  # "1.36": GET /version answers; None: 404
@@ -249,6 +255,7 @@ class FakeCluster(httpx2.BaseTransport):
         self.pod_grace_ticks = 2
         self.lb_cleanup_ticks = 3
         self.node_termination_ticks = 3
+        self.volume_deletion_ticks = 3
         self.tick = 0
         self._deleted_at: dict[tuple[str, str, str, str], int] = {}
         self._uid = 0
@@ -357,7 +364,10 @@ class FakeCluster(httpx2.BaseTransport):
         if sub == ["log"]:
             return self._log(namespace or "", name or "", query)
         if plural == "services" and sub[:1] == ["proxy"]:
-            return self._proxy(namespace or "", (name or "").split(":")[0], "/".join(sub[1:]))
+            # [scheme:]name[:port], as the API server's service proxy takes it
+            parts = (name or "").split(":")
+            service = parts[1] if parts[0] in ("http", "https") and len(parts) > 1 else parts[0]
+            return self._proxy(namespace or "", service, "/".join(sub[1:]), query)
         if method == "GET" and name is None:
             return self._list(api_version, kind, namespace, query)
         if method == "GET":
@@ -469,6 +479,15 @@ class FakeCluster(httpx2.BaseTransport):
                 ):
                     pod["metadata"].setdefault("deletionTimestamp", self.now())
                     self._deleted_at.setdefault(self._key(pod), self.tick)
+        if kind == "PersistentVolumeClaim":
+            # The PV controller releases the claim's volume; with reclaim policy Delete its provisioner (the CSI
+            # driver) deletes the disk and then the PersistentVolume, volume_deletion_ticks later.
+            for volume in self.all("PersistentVolume"):
+                ref = volume["spec"].get("claimRef") or {}
+                if (ref.get("namespace"), ref.get("name")) == (namespace, name):
+                    volume.setdefault("status", {})["phase"] = "Released"
+                    if volume["spec"].get("persistentVolumeReclaimPolicy") == "Delete":
+                        self._deleted_at.setdefault(self._key(volume), self.tick)
         if kind == "NodePool":
             for claim in self.all("NodeClaim"):
                 if (claim["metadata"].get("labels") or {}).get("karpenter.sh/nodepool") == name:
@@ -501,6 +520,8 @@ class FakeCluster(httpx2.BaseTransport):
                     if node:
                         self.remove("Node", node)
                     gone = True
+            elif kind == "PersistentVolume":
+                gone = age >= self.volume_deletion_ticks
             elif kind in ("NodePool", "EC2NodeClass"):
                 # Karpenter drops its termination finalizer once no NodeClaim of the pool (or class) is left.
                 label, ref = "karpenter.sh/nodepool", key[3]
@@ -523,6 +544,14 @@ class FakeCluster(httpx2.BaseTransport):
             if gone:
                 del self.store[key]
                 self._deleted_at.pop(key, None)
+                if kind == "Pod":  # the garbage collector: claims the pod owns (generic ephemeral volumes) go with it
+                    for claim in self.all("PersistentVolumeClaim"):
+                        owners = claim["metadata"].get("ownerReferences") or []
+                        if claim["metadata"].get("namespace") == key[2] and any(
+                            o.get("kind") == "Pod" and o.get("name") == key[3] for o in owners
+                        ):
+                            self._delete("v1", "PersistentVolumeClaim", "persistentvolumeclaims", key[2],
+                                         claim["metadata"]["name"])  # fmt: skip
 
     def _log(self, namespace: str, pod: str, query: dict[str, str]) -> httpx2.Response:
         if self.get("Pod", pod, namespace) is None:
@@ -534,11 +563,11 @@ class FakeCluster(httpx2.BaseTransport):
             lines = lines[-int(query["tailLines"]) :]
         return httpx2.Response(200, text="".join(line + "\n" for line in lines), headers={"Content-Type": "text/plain"})
 
-    def _proxy(self, namespace: str, service: str, path: str) -> httpx2.Response:
+    def _proxy(self, namespace: str, service: str, path: str, query: dict[str, str]) -> httpx2.Response:
         found = self.proxy.get((namespace, service))
         if found is None:
             return _status(503, "ServiceUnavailable", f'no endpoints available for service "{service}"')
-        code, body = found
+        code, body = found(path, query) if callable(found) else found
         return _json(code, body)
 
 
@@ -724,6 +753,23 @@ def make_event(
     }
 
 
+def make_deployment(name: str, namespace: str, labels: Mapping[str, str]) -> Object:
+    """A one-replica Deployment selecting ``labels`` (the model server's shape, as a rollout watcher reads it)."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "generation": 1, "labels": dict(labels)},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": dict(labels)},
+            "template": {
+                "metadata": {"labels": dict(labels)},
+                "spec": {"containers": [{"name": "vllm", "image": "i"}]},
+            },
+        },
+    }
+
+
 def set_rollout(fake: FakeCluster, name: str, namespace: str, *, ready: int, replicas: int = 1) -> None:
     """Deployment status as the controller writes it: observed, ``replicas`` updated, ``ready`` available."""
     dep = fake.get("Deployment", name, namespace)
@@ -815,7 +861,8 @@ def connect(fake: FakeCluster, tmp_path: Any, *, namespace: str = "inferctl", co
 
 
 class Clock:
-    """A clock that moves only when slept on: a poller built with it waits no real time."""
+    """A clock that moves only when slept on: a poller built with it waits no real time. Its wall time starts at
+    :data:`BASE_TIME`, the ``ts(0)`` of the objects these tests build."""
 
     def __init__(self) -> None:
         self.now = 0.0
@@ -825,6 +872,12 @@ class Clock:
 
     def sleep(self, seconds: float) -> None:
         self.now += seconds
+
+    def wall(self) -> datetime:
+        return BASE_TIME + timedelta(seconds=self.now)
+
+    def poller(self, interval_s: float = 10) -> Poller:
+        return Poller(interval_s=interval_s, clock=self, sleep=self.sleep, now=self.wall)
 
 
 def stepping_poller(step_s: float = 1) -> Poller:

@@ -1,6 +1,6 @@
-"""Autoscaling: config refusals, the sizing math (per-replica target, cold start, wake timeout, costs) and the
-rendered KEDA / HTTP add-on objects. Pure functions; nothing faked. The CRD validation of these objects runs in
-test_render_schemas (variant ``aws-autoscaling``)."""
+"""Autoscaling: config refusals, the sizing math (per-replica target, cold start, costs) and the rendered KEDA /
+HTTP add-on objects (the wake timeout with the rest of the request's chain: test_request_timeouts). Pure functions;
+nothing faked. The CRD validation of these objects runs in test_render_schemas (variant ``aws-autoscaling``)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import jsonschema
 import pytest
 
 from inferctl.config import parse_config
-from inferctl.config.models import AutoscalingSettings, PlatformConfig
+from inferctl.config.models import DEFAULT_REQUEST_TOKENS, AutoscalingSettings, PlatformConfig
 from inferctl.engine import API_KEY_ENV
 from inferctl.errors import ConfigError
 from inferctl.render import render_platform
 from inferctl.render.autoscaling import INTERCEPTOR_SELECTOR, KEDA_NAMESPACE, entry_service_name
 from inferctl.sizing.autoscaling import (
-    NLB_WAKE_CAP_S,
+    ReplicaTarget,
     cold_start_estimate,
     per_replica_target,
     replica_costs,
-    wake_timeout_s,
+    replica_target,
 )
+from inferctl.sizing.request_timeouts import request_timeouts
 from tests.support.keda import validate_keda
 from tests.support.render import LLAMA3_8B, by_kind, g5_xlarge_placement, one, placements_for, workshop_config
 
@@ -80,31 +81,69 @@ def test_scale_to_zero_shortens_the_gpu_pools_consolidation_unless_set() -> None
 # --- sizing -----------------------------------------------------------------------------------------------------
 
 
-def test_per_replica_target_is_what_one_kv_cache_holds_at_the_configured_length() -> None:
-    model = _config(ZERO).models[0]
-    assert per_replica_target(model, g5_xlarge_placement()) == 41_000 // 8192 == 5
-    assert per_replica_target(model, g5_xlarge_placement(kv_cache_tokens=330_000, max_model_len=4096)) == 80
-    assert per_replica_target(model, g5_xlarge_placement(kv_cache_tokens=4000, max_model_len=8192)) == 1
-    capped = _config({**ZERO, "engine": {"max_num_seqs": 16}}).models[0]
-    assert per_replica_target(capped, g5_xlarge_placement(kv_cache_tokens=330_000, max_model_len=4096)) == 16
-    fixed = _config({**ZERO, "autoscaling": {"min_replicas": 0, "target_concurrency": 7}}).models[0]
-    assert per_replica_target(fixed, g5_xlarge_placement()) == 7
+def _tokens(request_tokens: int, **autoscaling: object) -> dict:
+    return {**ZERO, "autoscaling": {"min_replicas": 0, "request_tokens": request_tokens, **autoscaling}}
 
 
-def test_wake_timeout_follows_the_cold_start_estimate_and_stays_under_the_nlbs_longest_idle_timeout() -> None:
+def test_per_replica_target_is_what_one_kv_cache_holds_at_the_tokens_a_request_really_holds() -> None:
+    """Llama-3-8B on a g5.xlarge (issue 20): the whole-context target, 24,640 // 8,192 = 3, added a GPU node at
+    the 4th concurrent request. At the tokens a request holds it is 24,640 // 512 = 48; the KV-cache trigger still
+    adds a replica when long requests fill the cache."""
+    llama = g5_xlarge_placement(kv_cache_tokens=24_640, max_model_len=8192)
+    assert per_replica_target(_config(_tokens(512)).models[0], llama) == 48
+    assert per_replica_target(_config(_tokens(2048)).models[0], llama) == 12
+    # no request holds more than its context: past max_model_len the whole-context arithmetic is back
+    assert per_replica_target(_config(_tokens(100_000)).models[0], llama) == 3
+    assert per_replica_target(_config(_tokens(512)).models[0], g5_xlarge_placement(kv_cache_tokens=300)) == 1
+    capped = _config({**_tokens(512), "engine": {"max_num_seqs": 16}}).models[0]
+    assert replica_target(capped, llama) == ReplicaTarget(16, "max_num_seqs", 512)
+    fixed = _config(_tokens(512, target_concurrency=7)).models[0]
+    assert replica_target(fixed, llama).concurrency == 7 and replica_target(fixed, llama).basis == "target_concurrency"
+    kv = one(render_platform(_config(_tokens(512)), {"llama-3-8b-instruct": llama}), "ScaledObject")
+    triggers = {t["name"]: t["metadata"] for t in kv["spec"]["triggers"]}
+    assert triggers["vllm-requests"]["threshold"] == "48" and triggers["vllm-kv-cache"]["threshold"] == "0.8"
+
+
+# vLLM v0.32.0, vllm/engine/arg_utils.py, EngineArgs.get_batch_defaults: the OpenAI server's max_num_seqs when
+# the engine sets none is 1024 on a GPU of >= 70 GiB whose name has no "a100" (device_memory >= 70 * GiB_bytes
+# and "a100" not in device_name), else 256 (the >= 160 GiB tier is 1024 too).
+VLLM_DEFAULT_MAX_NUM_SEQS = [("A10G", 24.0, 256), ("L40S", 48.0, 256), ("A100", 80.0, 256), ("H100", 80.0, 1024)]
+
+
+@pytest.mark.parametrize(("gpu", "gib", "max_num_seqs"), VLLM_DEFAULT_MAX_NUM_SEQS)
+def test_the_target_never_exceeds_what_vllm_schedules_at_once(gpu: str, gib: float, max_num_seqs: int) -> None:
+    """Past ``max_num_seqs`` vLLM queues requests however much KV cache is free: another replica should start."""
+    huge = g5_xlarge_placement(gpu_name=gpu, gpu_memory_gib=gib, kv_cache_tokens=5_000_000)
+    target = replica_target(_config(_tokens(512)).models[0], huge)
+    assert (target.concurrency, target.basis) == (max_num_seqs, "max_num_seqs")
+
+
+def test_the_default_tokens_per_request_is_the_measured_one() -> None:
+    """``autoscaling.request_tokens`` defaults to the mean prompt + output tokens per request that
+    benchmarks/request_tokens.py measured with ``inferctl bench --dataset synthetic`` (its results file), rounded
+    up to vLLM's KV block of 16 tokens (vllm/config/cache.py v0.32.0, CacheConfig.DEFAULT_BLOCK_SIZE)."""
+    import json
+    import math
+    from pathlib import Path
+
+    measured = json.loads((Path(__file__).parents[2] / "benchmarks/results/request_tokens.json").read_text())
+    assert measured["completed"] > 0 and measured["failed"] == 0 and measured["output_tokens_from"] == "usage"
+    assert math.ceil(measured["mean_request_tokens"] / 16) * 16 == DEFAULT_REQUEST_TOKENS
+    assert AutoscalingSettings().request_tokens == DEFAULT_REQUEST_TOKENS
+
+
+def test_wake_timeout_follows_the_cold_start_estimate() -> None:
     small, big = g5_xlarge_placement(weight_gib=1.0), g5_xlarge_placement(weight_gib=140.0)
     assert cold_start_estimate(big).total_s > cold_start_estimate(small).total_s
     assert cold_start_estimate(big).download_s == 956  # 140 GiB at 150 MiB/s
-    settings = AutoscalingSettings(min_replicas=0)
+    config = _config(ZERO, target="kubernetes")  # no NLB: nothing caps the wake
+    model = config.models[0]
     # 120 node + 120 image + 7 download + 90 engine = 337 s, x1.5 = 505.5 -> whole minutes: 540 s
-    assert wake_timeout_s(settings, small, behind_nlb=False) == 540
-    assert wake_timeout_s(settings, big, behind_nlb=False) > 540
-    # 120 + 120 + 956 + 90 = 1286 s, x1.5 -> 1980 s: under the NLB's longest idle timeout, so not capped
-    assert wake_timeout_s(settings, big, behind_nlb=True) == wake_timeout_s(settings, big, behind_nlb=False) == 1980
-    assert wake_timeout_s(AutoscalingSettings(min_replicas=0, wake_timeout="2m"), big, behind_nlb=False) == 120
-    hours = AutoscalingSettings(min_replicas=0, wake_timeout="3h")
-    assert wake_timeout_s(hours, small, behind_nlb=False) == 10_800
-    assert wake_timeout_s(hours, small, behind_nlb=True) == NLB_WAKE_CAP_S < 6000
+    assert request_timeouts(config, model, small).readiness_s == 540
+    # 120 + 120 + 956 + 90 = 1286 s, x1.5 -> 1980 s
+    assert request_timeouts(config, model, big).readiness_s == 1980
+    explicit = _config({**ZERO, "autoscaling": {"min_replicas": 0, "wake_timeout": "2m"}})
+    assert request_timeouts(explicit, explicit.models[0], big).readiness_s == 120
 
 
 def test_cold_start_downloads_the_checkpoint_not_the_weights_in_gpu_memory() -> None:
@@ -113,7 +152,8 @@ def test_cold_start_downloads_the_checkpoint_not_the_weights_in_gpu_memory() -> 
     fp8 = g5_xlarge_placement(weight_gib=66.0, checkpoint_gib=131.0)
     assert cold_start_estimate(fp8).download_s == 895  # 131 GiB at 150 MiB/s
     # 120 + 120 + 895 + 90 = 1225 s of real cold start; x1.5 -> 1860 s (from the weights it was 1200 s < 1225 s)
-    assert wake_timeout_s(AutoscalingSettings(min_replicas=0), fp8, behind_nlb=False) == 1860
+    config = _config(ZERO)
+    assert request_timeouts(config, config.models[0], fp8).readiness_s == 1860
     assert cold_start_estimate(g5_xlarge_placement(weight_gib=66.0)).download_s == 451  # no checkpoint size known
 
 
@@ -142,9 +182,9 @@ def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_ke
     # the NLB asks the interceptor, not vLLM: healthy while the model has no replica
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"] == "/readyz"
     assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"] == "9090"
-    # a held request is silent: the NLB must not drop it before the interceptor's 504 (660 s + 60 s margin)
+    # a held request is silent: the NLB outlasts the interceptor's wake, dial and first byte (test_request_timeouts)
     listener = annotations["service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80"]
-    assert listener == "tcp.idle_timeout.seconds=720"
+    assert listener == "tcp.idle_timeout.seconds=1350"
     # its targets are the interceptor's pods: the NLB keeps their connections for the interceptor's whole grace
     # (135 s shutdown delay + 3455 s drain + 10 s, render/drain.py), not the model pods' 270 s
     deregistration = annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
@@ -168,7 +208,8 @@ def test_pods_behind_the_interceptor_drain_for_their_cluster_ip_not_for_an_nlb()
     objects = render_platform(config, placements_for(config))
     for name, prestop, grace in (("llama-3-8b-instruct", 10, 145), ("qwen", 135, 270)):
         pod = one(objects, "Deployment", name)["spec"]["template"]["spec"]
-        assert pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(prestop)], name
+        script = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1]
+        assert f"; sleep {prestop};" in script, name
         assert pod["terminationGracePeriodSeconds"] == grace, name
 
 
@@ -181,7 +222,7 @@ def test_scaled_object_scales_the_deployment_on_vllm_metrics_and_pending_request
     assert (zero["spec"]["minReplicaCount"], zero["spec"]["maxReplicaCount"]) == (0, 3)
     assert zero["spec"]["cooldownPeriod"] == 900
     triggers = {t["name"]: t for t in zero["spec"]["triggers"]}
-    assert triggers["vllm-requests"]["metadata"]["threshold"] == "5"
+    assert triggers["vllm-requests"]["metadata"]["threshold"] == str(41_000 // DEFAULT_REQUEST_TOKENS)
     assert "vllm:num_requests_waiting" in triggers["vllm-requests"]["metadata"]["query"]
     assert "vllm:kv_cache_usage_perc" in triggers["vllm-kv-cache"]["metadata"]["query"]
     assert triggers["interceptor"]["metadata"]["interceptorRoute"] == "llama-3-8b-instruct"

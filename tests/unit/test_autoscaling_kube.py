@@ -169,7 +169,13 @@ def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: 
             "lastTimestamp": "2026-07-20T10:30:00Z",
         }
     )
-    # Active False during the cooldown: the replica still runs, so status must not claim zero
+    # Never active (no status.lastActiveTime): KEDA v2.20.2 scale_scaledobjects.go scaleToZeroOrIdle counts
+    # initialCooldownPeriod from the ScaledObject's creationTimestamp, not from this up or the last request.
+    (row,) = target(cfg).status().models
+    created = scaled["metadata"]["creationTimestamp"]
+    assert row.autoscaling["state"] == f"idle (1 replica(s) running, never used; scales to zero 15m after {created})"
+    # Active False during the cooldown after use: the replica still runs, so status must not claim zero
+    scaled["status"]["lastActiveTime"] = "2026-07-20T10:14:00Z"
     (row,) = target(cfg).status().models
     assert row.autoscaling["state"] == "idle (1 replica(s) running; scales to zero after the 15m cooldown)"
     deployment["spec"]["replicas"] = 0  # KEDA after the cooldown, while the pod drains

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from inferctl.cli.app import main
+from inferctl.config.models import DEFAULT_REQUEST_TOKENS
 from tests.support.sizing import ALWAYS_ON_USD, GPU_NODE_VOLUME_USD, FakeHub, fake_hub
 
 CONFIG = """\
@@ -51,9 +52,20 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     assert len(nodes["nodes"]) == 2 and sum(n["pods"] for n in nodes["nodes"]) == 25
     assert {p["name"] for p in nodes["pods"]} >= {"karpenter", "coredns", "keda-add-ons-http-interceptor"}
     (model,) = scaling["models"]
-    # 24,640 KV tokens at 8,192 per request: 3 concurrent requests per replica
-    assert model["target_concurrency_per_replica"] == 3
+    # 24,640 KV tokens: 3 requests of the whole 8,192-token context, but requests hold far less (issue 20)
+    assert (model["request_tokens"], model["target_basis"]) == (DEFAULT_REQUEST_TOKENS, "request_tokens")
+    assert model["target_concurrency_per_replica"] == 24_640 // DEFAULT_REQUEST_TOKENS > 3
+    placement = data["models"][0]["placement"]
+    assert placement["kv_cache_tokens"] == 24_640 and placement["max_model_len"] == 8192
     assert (model["cold_start_estimate_s"], model["wake_timeout_s"]) == (433, 660)
+    # the request path's chain (test_request_timeouts): wake + dial + first byte, the NLB, the client
+    assert model["timeouts"] == {
+        "first_byte_s": 600,
+        "wake_s": 660,
+        "interceptor_s": 1320,
+        "load_balancer_idle_s": 1350,
+        "client_s": 1380,
+    }
     assert scaling["gpu_pool_consolidate_after"] == "5m"
 
 
@@ -62,7 +74,8 @@ def test_plan_table_says_idle_and_peak(capsys: pytest.CaptureFixture[str]) -> No
     out = " ".join(capsys.readouterr().out.split())  # rich wraps at the test console's width
     assert "idle: $0.489/h (control plane 0.100 + NAT 0.050 + system nodes 0.306 + load balancer 0.022 + storage" in out
     assert "at max replicas: $3.780/h" in out
-    assert "504 after 660 s" in out
+    assert "504 at 660 s" in out
+    assert f"{24_640 // DEFAULT_REQUEST_TOKENS} x {DEFAULT_REQUEST_TOKENS} tokens" in out
 
 
 def test_fixed_replicas_add_no_autoscaling_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
 from typing import Any
 
 import pytest
@@ -17,7 +16,7 @@ from inferctl.aws.offline import ProgramRun, RecordingMocks, offline_plan, recor
 from inferctl.config.ami_aliases import ssm_parameter
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS, PlatformConfig
 from inferctl.errors import ConfigError, OperationError
-from tests.support.aws import SHARED, aws_config, of_type, one, policy_of, run_program
+from tests.support.aws import SHARED, aws_config, of_type, one, policy_of, run_on_own_loop, run_program
 
 # --- 1. AMI alias vs cluster version -----------------------------------------------------------------------------
 
@@ -145,15 +144,6 @@ def test_the_program_checks_the_endpoint_before_any_kubernetes_resource_without_
     assert of_type(run.resources, "kubernetes:helm.sh/v3:Release")
 
 
-def _run(probe: Coroutine[Any, Any, None]) -> None:
-    """On a loop of its own: asyncio.run would unset the thread's loop, which Pulumi's mocks in later tests use."""
-    loop = asyncio.new_event_loop()
-    try:
-        loop.run_until_complete(probe)
-    finally:
-        loop.close()
-
-
 def test_an_unreachable_endpoint_is_one_line_after_the_wait() -> None:
     clock = iter(float(t) for t in range(0, 1000, 10))
 
@@ -166,7 +156,7 @@ def test_an_unreachable_endpoint_is_one_line_after_the_wait() -> None:
         waits.append(seconds)
 
     with pytest.raises(OperationError) as failed:
-        _run(
+        run_on_own_loop(
             probe_endpoint(
                 "https://ABC.gr7.us-east-1.eks.amazonaws.com",
                 connect=refused,
@@ -188,7 +178,7 @@ def test_the_real_probe_reports_a_closed_port_as_unreachable() -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with pytest.raises(OperationError, match=f"cannot reach the EKS API endpoint https://127.0.0.1:{port}"):
-        _run(probe_endpoint(f"https://127.0.0.1:{port}", timeout_s=0))
+        run_on_own_loop(probe_endpoint(f"https://127.0.0.1:{port}", timeout_s=0))
 
 
 # --- 3. the AWS Load Balancer Controller -------------------------------------------------------------------------

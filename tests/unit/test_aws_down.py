@@ -1,5 +1,6 @@
-"""``down --target aws --platform``: no ``pulumi destroy`` while the Kubernetes teardown is incomplete, and the
-leftover scan whatever destroy did.
+"""``down --target aws --platform``: no ``pulumi destroy`` while the Kubernetes teardown is incomplete (a load
+balancer, Karpenter nodes, an EBS volume the CSI driver still has to delete), the leftover scan whatever destroy
+did, and an unreachable API endpoint explained.
 
 Seams, because neither a cluster nor the Pulumi engine runs here: the Kubernetes API is
 :class:`tests.support.kube.FakeCluster` behind the real client and the real teardown (the target's kubeconfig is
@@ -13,9 +14,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx2
 import pytest
 
-from inferctl.errors import OperationError
+from inferctl.errors import OperationError, UserError
 from inferctl.home import Home
 from inferctl.targets.aws import AwsTarget
 from inferctl.targets.kubernetes import KubernetesTarget
@@ -51,9 +53,15 @@ class Pulumi:
         return True
 
 
-def aws_target(tmp_path: Path, aws: Any) -> AwsTarget:
-    """The AWS target with saved outputs, reaching the fake cluster through a token kubeconfig."""
-    target = AwsTarget(aws_config(), Home.from_env(), clients=aws)
+def aws_target(tmp_path: Path, aws: Any, *, s3_cache: bool = False, **kubernetes: Any) -> AwsTarget:
+    """The AWS target with saved outputs, reaching the fake cluster through a token kubeconfig; ``kubernetes``
+    sets fields of ``config.kubernetes``; ``s3_cache`` serves the model from the S3 cache."""
+    config = aws_config()
+    config = config.model_copy(update={"kubernetes": config.kubernetes.model_copy(update=kubernetes)})
+    if s3_cache:
+        models = [model.model_copy(update={"revision": "abc123", "cache": True}) for model in config.models]
+        config = config.model_copy(update={"models": models})
+    target = AwsTarget(config, Home.from_env(), clients=aws)
     target.save_outputs({"cluster_name": "workshop", "endpoint": "https://x", "certificate_authority": "Q0E="})
     path = kubeconfig(tmp_path / "token-kubeconfig")
 
@@ -182,3 +190,219 @@ def test_force_is_only_for_down_platform_on_aws(
     monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
     assert main(["down", *argv, "--force", "--yes"]) == 2
     assert "--force applies only to 'down --target aws --platform'" in capsys.readouterr().err
+
+
+# --- model_cache: pvc: the EBS volumes go before the EBS CSI driver ----------------------------------------------
+
+# A volume the EBS CSI driver provisioned for the model cache's claim, as the API serves it (Kubernetes core/v1
+# PersistentVolume: spec.csi.driver, claimRef, persistentVolumeReclaimPolicy; lightkube-models 1.37 decodes it).
+# The driver's name: kubernetes-sigs/aws-ebs-csi-driver, charts/aws-ebs-csi-driver templates/ebs-csi-default-sc.yaml.
+CACHE_CLAIM = "llama3-model-cache"
+VOLUME = "pvc-0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
+
+
+def ebs_volume(fake: FakeCluster, claim: str, size: str) -> None:
+    """The EBS volume the driver provisioned for ``claim`` (reclaim policy Delete, as for a dynamic volume)."""
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": VOLUME, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "storageClassName": "gp3",
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": NS, "name": claim},
+                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0abc1234def567890", "fsType": "ext4"},
+            },
+            "status": {"phase": "Bound"},
+        }
+    )
+
+
+def cache_volume(fake: FakeCluster) -> None:
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": CACHE_CLAIM, "namespace": NS, "labels": LABELS},
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "27Gi"}}},
+            "status": {"phase": "Bound"},
+        }
+    )
+    ebs_volume(fake, CACHE_CLAIM, "27Gi")
+
+
+def down_watching_the_volume(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **target: Any
+) -> tuple[list[Any], list[str]]:
+    """``down --platform`` with a driver that deletes the volume 4 ticks after its claim: the volume as destroy
+    found it, and the volume waits the reporter showed."""
+    fake.volume_deletion_ticks = 4
+    volume_at_destroy: list[Any] = []
+    pulumi = Pulumi(monkeypatch)
+    recorded = pulumi.destroy
+
+    def destroy(config: Any, home: Home, path: Path, reporter: Any) -> bool:
+        volume_at_destroy.append(fake.get("PersistentVolume", VOLUME))
+        return recorded(config, home, path, reporter)
+
+    monkeypatch.setattr("inferctl.aws.stack.destroy", destroy)
+    aws = StubbedAws()
+    no_leftovers(aws)
+    reporter = RecordingReporter()
+    aws_target(tmp_path, aws, **target).down(reporter, platform=True)
+    return volume_at_destroy, [
+        detail for name, detail in reporter.phases if name == "waiting for volumes to be deleted"
+    ]
+
+
+def test_destroy_waits_until_the_cache_volume_is_deleted(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Destroyed first, the EBS CSI driver could never delete the volume: it would bill on, outside any stack."""
+    cache_volume(fake)
+    volume_at_destroy, waits = down_watching_the_volume(fake, tmp_path, monkeypatch, model_cache="pvc")
+    assert volume_at_destroy == [None]
+    assert waits and waits[0].startswith(f"PersistentVolume {VOLUME} (inferctl/{CACHE_CLAIM})")
+
+
+def test_a_volume_the_driver_never_deletes_stops_destroy(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache_volume(fake)
+    fake.volume_deletion_ticks = 10**9
+    pulumi = Pulumi(monkeypatch)
+    with pytest.raises(OperationError) as refused:
+        aws_target(tmp_path, StubbedAws(), model_cache="pvc").down(RecordingReporter(), platform=True)
+    assert pulumi.destroyed == []
+    assert f"PersistentVolume {VOLUME} (an EBS volume the EBS CSI driver must delete first)" in refused.value.details
+    assert fake.get("PersistentVolume", VOLUME) is not None
+
+
+def test_destroy_waits_for_the_mirror_jobs_own_volume(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished mirror Job keeps its pod, and the pod its generic ephemeral volume (a claim named
+    <pod>-<volume> that the pod owns: Kubernetes' ephemeral volume controller), for an hour. Down deletes the Job and
+    its pods; the claim goes with the pod, and destroy must wait until the EBS CSI driver deleted the volume."""
+    job, pod, claim = "llama3-mirror", "llama3-mirror-x7k2p", "llama3-mirror-x7k2p-work"
+    fake.put({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job, "namespace": NS, "labels": LABELS},
+              "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": []}}}})  # fmt: skip
+    owner = fake.put({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": NS,
+                      "labels": {"batch.kubernetes.io/job-name": job}}, "status": {"phase": "Succeeded"}})  # fmt: skip
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": claim,
+                "namespace": NS,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "name": pod,
+                        "uid": owner["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "23Gi"}}},
+            "status": {"phase": "Bound"},
+        }
+    )
+    ebs_volume(fake, claim, "23Gi")
+    volume_at_destroy, waits = down_watching_the_volume(fake, tmp_path, monkeypatch, s3_cache=True)
+    assert volume_at_destroy == [None] and fake.get("PersistentVolumeClaim", claim, NS) is None
+    assert waits and waits[0].startswith(f"PersistentVolume {VOLUME} ({NS}/{claim})")
+
+
+# --- the endpoint does not answer from here -----------------------------------------------------------------------
+
+
+class Unreachable(httpx2.BaseTransport):
+    """The API server's address answers nothing (the public endpoint's allowed blocks leave this machine out)."""
+
+    def handle_request(self, request: httpx2.Request) -> httpx2.Response:
+        raise httpx2.ConnectTimeout("timed out", request=request)
+
+
+def described_cluster(aws: StubbedAws, *, public: bool, cidrs: list[str]) -> None:
+    """EKS DescribeCluster's resourcesVpcConfig (botocore 1.44.18 eks model; the Stubber checks the shape)."""
+    aws.stub("eks").add_response(
+        "describe_cluster",
+        {
+            "cluster": {
+                "name": "workshop",
+                "resourcesVpcConfig": {
+                    "vpcId": "vpc-0abc1234def567890",
+                    "endpointPublicAccess": public,
+                    "endpointPrivateAccess": True,
+                    "publicAccessCidrs": cidrs,
+                },
+            }
+        },
+        {"name": "workshop"},
+    )
+
+
+@pytest.mark.parametrize("platform", [True, False])
+def test_an_address_that_changed_since_up_is_named_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, platform: bool
+) -> None:
+    monkeypatch.setattr("inferctl.kube.client.make_transport", Unreachable)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    pulumi = Pulumi(monkeypatch)
+    aws = StubbedAws()
+    described_cluster(aws, public=True, cidrs=["203.0.113.7/32"])
+    target = aws_target(tmp_path, aws)
+    target.fetch_egress_ip = lambda _: "198.51.100.99\n"
+    with pytest.raises(UserError) as refused:
+        target.down(RecordingReporter(), platform=platform)
+    aws.assert_done()
+    assert pulumi.destroyed == []
+    message = refused.value.message
+    assert message.startswith(
+        "this machine's address 198.51.100.99 is not among the blocks the cluster's API endpoint admits "
+        "(203.0.113.7/32): it changed since 'up'"
+    )
+    assert "re-run 'inferctl up --target aws'" in message
+    assert "or set aws.public_access_cidrs to a block that includes it" in message
+    command = "down --target aws --platform" if platform else "down --target aws"
+    assert f"then re-run 'inferctl {command}'" in message
+    assert refused.value.exit_code == 2
+
+
+def test_a_private_only_endpoint_says_where_to_run_down(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("inferctl.kube.client.make_transport", Unreachable)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    pulumi = Pulumi(monkeypatch)
+    aws = StubbedAws()
+    described_cluster(aws, public=False, cidrs=[])
+    target = aws_target(tmp_path, aws)
+    target.fetch_egress_ip = no_lookup
+    with pytest.raises(UserError) as refused:
+        target.down(RecordingReporter(), platform=True)
+    assert pulumi.destroyed == []
+    assert refused.value.message.startswith(
+        "cannot reach the cluster's API endpoint, which is private: run 'inferctl down --target aws --platform' "
+        "inside vpc-0abc1234def567890 or a network routed to it"
+    )
+
+
+def test_an_admitted_address_keeps_the_clients_own_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("inferctl.kube.client.make_transport", Unreachable)
+    monkeypatch.setenv("INFERCTL_HOME", str(tmp_path / "home"))
+    Pulumi(monkeypatch)
+    aws = StubbedAws()
+    described_cluster(aws, public=True, cidrs=["198.51.100.0/24"])
+    target = aws_target(tmp_path, aws)
+    target.fetch_egress_ip = lambda _: "198.51.100.99\n"
+    with pytest.raises(UserError, match="cannot reach the Kubernetes API server"):
+        target.down(RecordingReporter(), platform=True)
+
+
+def no_lookup(url: str) -> str:
+    raise AssertionError(f"no egress-IP lookup expected, got {url}")

@@ -22,13 +22,18 @@ from tests.support.aws import (
     StubbedAws,
     amis_ok,
     aws_config,
+    cluster_version_ok,
+    home_with_pulumi,
     identity_ok,
     install_fake_pulumi,
     isolated_aws,
+    new_vpc_ok,
     no_log_group,
     offerings,
     quota,
     spot_role_exists,
+    vcpu_quotas_ok,
+    vpc_blocks,
     vpc_dns,
 )
 
@@ -42,25 +47,16 @@ CONFIG = aws_config(public_access_cidrs=["203.0.113.7/32"])
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, isolated_aws: None) -> Home:
-    """An inferctl home with the pulumi CLI installed, and a PATH without any other pulumi."""
-    monkeypatch.setenv("PATH", str(tmp_path / "empty-path"))
-    home = Home(tmp_path / "home")
-    install_fake_pulumi(home.root)
-    return home
-
-
-def quotas_ok(aws: StubbedAws) -> None:
-    quota(aws, "L-DB2E81BA", 64)
-    quota(aws, "L-3819A6DF", 64)
-    quota(aws, "L-1216C47A", 640)
+    return home_with_pulumi(tmp_path, monkeypatch)
 
 
 def all_good(aws: StubbedAws) -> None:
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
 
 
@@ -71,6 +67,10 @@ def test_everything_in_place_passes(home: Home) -> None:
     aws.assert_done()
     assert [c.name for c in report.checks] == [
         "credentials",
+        "zones",
+        "quota VPCs per Region",
+        "quota EC2-VPC Elastic IPs",
+        "cluster version",
         "instance types",
         "quota G and VT",
         "quota Standard",
@@ -80,7 +80,7 @@ def test_everything_in_place_passes(home: Home) -> None:
         "api endpoint",
         "pulumi",
     ]
-    assert [c.status for c in report.checks] == ["ok"] * 9
+    assert [c.status for c in report.checks] == ["ok"] * 13
     assert report.to_dict()["ok"] is True
     report.raise_for_failures()
 
@@ -114,6 +114,7 @@ def test_rejected_credentials_name_the_error_code(home: Home) -> None:
 def test_quota_too_low_names_both_quota_codes_and_the_need(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
@@ -136,6 +137,7 @@ def test_quota_too_low_names_both_quota_codes_and_the_need(home: Home) -> None:
 def test_one_capacity_type_short_is_a_warning_not_a_failure(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
@@ -152,6 +154,7 @@ def test_one_capacity_type_short_is_a_warning_not_a_failure(home: Home) -> None:
 def test_a_quota_never_changed_falls_back_to_the_aws_default(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
@@ -173,10 +176,11 @@ def test_a_quota_never_changed_falls_back_to_the_aws_default(home: Home) -> None
 def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Home) -> None:
     aws = StubbedAws("eu-north-1")
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(region="eu-north-1", public_access_cidrs=["203.0.113.7/32"])
     report = run_preflight(config, DEMAND, clients=aws, home=home)
@@ -188,10 +192,11 @@ def test_an_instance_type_the_region_does_not_offer_fails_with_the_fix(home: Hom
 def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     aws.stub("iam").add_client_error("get_role", "NoSuchEntity", "role not found", 404)
     asked: list[str] = []
 
@@ -212,10 +217,11 @@ def test_a_missing_spot_role_fails_without_consent_and_creates_nothing(home: Hom
 def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     iam = aws.stub("iam")
     iam.add_client_error("get_role", "NoSuchEntity", "role not found", 404)
     iam.add_response("create_service_linked_role", {"Role": SPOT_ROLE}, {"AWSServiceName": "spot.amazonaws.com"})
@@ -235,6 +241,7 @@ def test_a_missing_spot_role_is_created_with_consent(home: Home, consent: str) -
 def test_without_spot_in_any_pool_the_spot_role_is_not_checked(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
@@ -252,6 +259,7 @@ def test_without_spot_in_any_pool_the_spot_role_is_not_checked(home: Home) -> No
 def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    cluster_version_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     aws.stub("ec2").add_response(
@@ -274,14 +282,20 @@ def test_subnets_of_an_existing_vpc_must_span_two_zones(home: Home) -> None:
     )
     vpc_dns(aws, "vpc-0abc1234def567890")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
-    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=outside)
     aws.assert_done()
     expected = "two availability zones; the tag kubernetes.io/role/internal-elb=1 finds only us-east-1a"
     with pytest.raises(ConfigError, match=re.escape(expected)):
         report.raise_for_failures()
+
+
+def outside(address: str) -> str:
+    """This machine's route toward the VPC: from a home network, outside it and anything it routes to."""
+    return "192.168.1.20"
 
 
 def existing_vpc_subnets(aws: StubbedAws) -> None:
@@ -289,8 +303,13 @@ def existing_vpc_subnets(aws: StubbedAws) -> None:
         "describe_subnets",
         {
             "Subnets": [
-                {"SubnetId": f"subnet-0aaa1111bbbb222{i}", "VpcId": "vpc-0abc1234def567890", "AvailabilityZone": z}
-                for i, z in enumerate(["us-east-1a", "us-east-1b"])
+                {
+                    "SubnetId": f"subnet-0aaa1111bbbb222{i}",
+                    "VpcId": "vpc-0abc1234def567890",
+                    "AvailabilityZone": zone,
+                    "AvailabilityZoneId": zone_id,
+                }
+                for i, (zone, zone_id) in enumerate([("us-east-1a", "use1-az1"), ("us-east-1b", "use1-az2")])
             ]
         },
         None,
@@ -302,15 +321,17 @@ def test_an_existing_vpc_without_dns_hostnames_fails_the_gate(home: Home) -> Non
     and enableDnsSupport on; EC2 API DescribeVpcAttribute (botocore's model checks the names and shapes here)."""
     aws = StubbedAws()
     identity_ok(aws)
+    cluster_version_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     existing_vpc_subnets(aws)
     vpc_dns(aws, "vpc-0abc1234def567890", hostnames=False)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(vpc_id="vpc-0abc1234def567890", public_access_cidrs=["203.0.113.7/32"])
-    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=outside)
     aws.assert_done()
     with pytest.raises(ConfigError) as failed:
         report.raise_for_failures()
@@ -325,21 +346,27 @@ def test_an_existing_vpc_without_dns_hostnames_fails_the_gate(home: Home) -> Non
 def test_a_private_endpoint_is_a_warning_that_up_must_run_inside_the_vpc(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    cluster_version_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     config = aws_config(vpc_id="vpc-0abc1234def567890", endpoint_access="private")
     existing_vpc_subnets(aws)
     vpc_dns(aws, "vpc-0abc1234def567890")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vpc_blocks(aws, "vpc-0abc1234def567890", "10.0.0.0/16")
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
-    report = run_preflight(config, DEMAND, clients=aws, home=home, fetch_egress_ip=no_lookup)
+    report = run_preflight(
+        config, DEMAND, clients=aws, home=home, fetch_egress_ip=no_lookup, locate_address=lambda _: "10.0.7.12"
+    )
     aws.assert_done()
     assert {c.name: c.status for c in report.checks}["subnets"] == "ok"
     endpoint = next(c for c in report.checks if c.name == "api endpoint")
     assert endpoint.status == "warn"
     assert "'up' must run inside vpc-0abc1234def567890" in endpoint.detail
+    assert "this machine (10.0.7.12) is inside vpc-0abc1234def567890" in endpoint.detail
     assert report.deployer_cidrs == []
+    assert report.private_cidrs == ["10.0.7.12/32"]
 
 
 def no_lookup(url: str) -> str:
@@ -408,11 +435,12 @@ def test_an_alias_without_the_clusters_variant_fails_the_gate(home: Home) -> Non
     config.pools.gpu.ami_alias = "bottlerocket@v1.30.0"
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws, "1.33")
     gpu_parameter = "/aws/service/bottlerocket/aws-k8s-1.33-nvidia/x86_64/1.30.0/image_id"
     amis_ok(aws, config, missing=(gpu_parameter,))
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(config, DEMAND, clients=aws, home=home)
     aws.assert_done()
@@ -487,12 +515,13 @@ def test_quota_classes_follow_the_instance_family_letters() -> None:
 def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     aws.stub("ec2").add_client_error(
         "describe_instance_type_offerings", "UnauthorizedOperation", "You are not authorized", 403
     )
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
     aws.assert_done()  # the other checks still ran
@@ -509,19 +538,21 @@ def test_a_refused_describe_call_is_its_checks_failure_line_not_a_traceback(home
 def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    cluster_version_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     aws.stub("ec2").add_client_error("describe_subnets", "InvalidSubnetID.NotFound", "no such subnet", 400)
     vpc_dns(aws, "vpc-0123456789abcdef0")
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vpc_blocks(aws, "vpc-0123456789abcdef0", "10.0.0.0/16")
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     config = aws_config(
         vpc_id="vpc-0123456789abcdef0",
         private_subnet_ids=["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
         public_access_cidrs=["203.0.113.7/32"],
     )
-    report = run_preflight(config, DEMAND, clients=aws, home=home)
+    report = run_preflight(config, DEMAND, clients=aws, home=home, locate_address=outside)
     with pytest.raises(ConfigError, match=r"a subnet of aws\.private_subnet_ids does not exist"):
         report.raise_for_failures()
 
@@ -529,6 +560,7 @@ def test_a_subnet_id_that_does_not_exist_names_the_setting(home: Home) -> None:
 def test_an_aws_outage_while_reading_quotas_is_an_operation_error(home: Home) -> None:
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     no_log_group(aws)
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
@@ -546,6 +578,7 @@ def test_a_control_plane_log_group_left_by_an_earlier_cluster_fails_the_gate(hom
     would fail with ResourceAlreadyExistsException after the VPC is built. Tags: none of inferctl's."""
     aws = StubbedAws()
     identity_ok(aws)
+    new_vpc_ok(aws)
     amis_ok(aws)
     name = "/aws/eks/workshop/cluster"
     arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}"
@@ -557,7 +590,7 @@ def test_a_control_plane_log_group_left_by_an_earlier_cluster_fails_the_gate(hom
     )
     logs.add_response("list_tags_for_resource", {"tags": {}}, {"resourceArn": arn})
     offerings(aws, ["g5.xlarge", "m5.xlarge"], ["g5.xlarge", "m5.xlarge"])
-    quotas_ok(aws)
+    vcpu_quotas_ok(aws)
     spot_role_exists(aws)
     report = run_preflight(CONFIG, DEMAND, clients=aws, home=home)
     aws.assert_done()

@@ -25,8 +25,11 @@ from tests.support.karpenter import (
     GPU_POOL,
     INSUFFICIENT_CAPACITY,
     NO_COMPATIBLE_INSTANCE_TYPES,
+    NO_DYNAMIC_NODEPOOLS,
     SPOT_SLR_EVENT,
     SPOT_SLR_ICE,
+    bottlerocket_architectures,
+    bottlerocket_variants,
     cond,
     make_ec2nodeclass,
     nodeclaim_event,
@@ -34,7 +37,17 @@ from tests.support.karpenter import (
     nodepool_with,
     pool_event,
 )
-from tests.support.kube import Clock, FakeCluster, RecordingReporter, connect, make_event, make_pod, set_rollout, ts
+from tests.support.kube import (
+    Clock,
+    FakeCluster,
+    RecordingReporter,
+    connect,
+    make_deployment,
+    make_event,
+    make_pod,
+    set_rollout,
+    ts,
+)
 from tests.support.render import g5_xlarge_placement
 
 NS = "inferctl"
@@ -65,21 +78,7 @@ def pending_pod() -> dict[str, Any]:
 def run(setup: Setup, tmp_path: Path, *, server_version: str | None = None) -> tuple[OperationError, float]:
     fake = FakeCluster(namespaces=[NS, "default"])
     fake.server_version = server_version
-    fake.put(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "llama", "namespace": NS, "generation": 1, "labels": SELECTOR},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": SELECTOR},
-                "template": {
-                    "metadata": {"labels": SELECTOR},
-                    "spec": {"containers": [{"name": "vllm", "image": "i"}]},
-                },
-            },
-        }
-    )
+    fake.put(make_deployment("llama", NS, SELECTOR))
 
     def frame(cluster: FakeCluster) -> None:
         set_rollout(cluster, "llama", NS, ready=0)
@@ -153,16 +152,20 @@ FLEET_DENIED = (
 
 SCENARIOS: list[tuple[str, Setup, str, list[str]]] = [
     (
-        # K pkg/controllers/provisioning/provisioner.go: no NodePool -> ErrNodePoolsNotFound, no event.
+        # K pkg/controllers/provisioning/provisioner.go: no NodePool -> ErrNodePoolsNotFound, a log line, no event.
         "no-nodepool-at-all",
         lambda fake: None,
         "no-nodepool",
-        ["the cluster has no NodePool", "publishes no event", "kubernetes.karpenter: true"],
+        [
+            "the cluster has no NodePool",
+            f"Karpenter logs '{NO_DYNAMIC_NODEPOOLS}' and publishes no event",
+            "kubernetes.karpenter: true",
+        ],
     ),
     (
-        # P amifamily/bottlerocket.go: no SSM parameter for aws-k8s-1.36[-nvidia] -> an error, AMIsReady stays
-        # Unknown (O status SetUnknown: "AwaitingReconciliation"), status.amis empty.
-        "ami-alias-without-variant",
+        # P amifamily/bottlerocket.go: none of the four SSM parameters of aws-k8s-1.36[-nvidia] -> an error,
+        # AMIsReady stays Unknown (O status SetUnknown: "AwaitingReconciliation"), status.amis empty.
+        "ami-alias-without-the-cluster-version",
         with_nodeclass(
             AMIsReady=cond("AMIsReady", "Unknown", "AwaitingReconciliation", "object is awaiting reconciliation")
         ),
@@ -425,10 +428,7 @@ def test_the_ami_fix_names_a_pinned_alias_the_config_accepts(amis: str, gpu: boo
     field = "pools.gpu.ami_alias" if gpu else "pools.cpu.ami_alias"
     assert field in found.message
     if amis == "Unknown":
-        variant = "aws-k8s-1.36-nvidia" if gpu else "aws-k8s-1.36 "
-        assert variant in found.message, found.message
-        if not gpu:
-            assert "nvidia" not in found.message
+        assert f"that ships the cluster version's {'NVIDIA' if gpu else 'standard'} variant" in found.message
     section = "gpu" if gpu else "cpu"
     PlatformConfig.model_validate({"target": "aws", "pools": {section: {"ami_alias": DEFAULT_AMI_ALIAS}}})
 
@@ -446,3 +446,25 @@ def test_an_al2023_alias_without_an_image_is_not_called_bottlerocket() -> None:
     assert found is not None and found.reason == "nodeclass-amis"
     assert "al2023@v20250715" in found.message and "that AL2023 release has no nvidia image" in found.message
     assert "Bottlerocket" not in found.message and "pools.gpu.ami_alias" in found.message
+
+
+@pytest.mark.parametrize("gpu", [True, False], ids=["gpu-pool", "cpu-pool"])
+def test_a_bottlerocket_alias_without_amis_means_none_of_its_four_variants_exists(gpu: bool) -> None:
+    """P bottlerocket.go skips each of the four SSM paths that does not exist and fails (AMIsReady left Unknown,
+    no status.amis) only when none does: the release has no image for the cluster's version at all. A missing NVIDIA
+    variant alone is no error there, so the message must not claim it (what it said before)."""
+    nodeclass = make_ec2nodeclass(
+        override={"AMIsReady": cond("AMIsReady", "Unknown", "AwaitingReconciliation", "awaiting")}, amis=False
+    )
+    pod = pending_pod()
+    if not gpu:
+        pod["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "2", "memory": "4Gi"}}
+    state = KarpenterState(nodepools=[nodepool_with()], nodeclasses=[nodeclass], kubernetes_version="1.36")
+    found = diagnose_node_side(pod, state, MODEL)
+    assert found is not None and found.reason == "nodeclass-amis"
+    for variant in bottlerocket_variants("1.36"):
+        assert variant in found.message, (variant, found.message)
+    for arch in bottlerocket_architectures():
+        assert arch in found.message, (arch, found.message)
+    assert "no aws-k8s-1.36-nvidia variant" not in found.message
+    assert "publishes no aws-k8s-1.36 image at all" in found.message

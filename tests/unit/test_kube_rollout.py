@@ -22,6 +22,7 @@ from tests.support.kube import (
     FakeCluster,
     RecordingReporter,
     connect,
+    make_deployment,
     make_event,
     make_node,
     make_nodeclaim,
@@ -41,21 +42,7 @@ Frame = Callable[[FakeCluster], None]
 def cluster(frames: list[Frame]) -> FakeCluster:
     fake = FakeCluster(namespaces=[NS])
     fake.put(make_nodepool("g5-gpu-karpenter", limits={"nvidia.com/gpu": "1"}, resources={"nvidia.com/gpu": "1"}))
-    fake.put(
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "llama", "namespace": NS, "generation": 1, "labels": SELECTOR},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": SELECTOR},
-                "template": {
-                    "metadata": {"labels": SELECTOR},
-                    "spec": {"containers": [{"name": "vllm", "image": "i"}]},
-                },
-            },
-        }
-    )
+    fake.put(make_deployment("llama", NS, SELECTOR))
     fake.frames = list(frames)
     return fake
 

@@ -158,7 +158,7 @@ def test_load_balancer_endpoint_then_down_waits_for_its_finalizer(fake: FakeClus
     assert fake.get("Service", "llama", NS)["metadata"]["finalizers"]  # type: ignore[index]
 
     fake.requests.clear()
-    fake.lb_cleanup_ticks = 12  # the cloud load balancer takes a while to go
+    fake.lb_cleanup_ticks = 24  # the cloud load balancer takes a while to go (ticks: one per request)
     fake.pod_grace_ticks = 8  # and the pod drains its requests first
     reporter = RecordingReporter()
     target(cfg).down(reporter)

@@ -69,10 +69,18 @@ def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
     assert TOKEN not in out
 
 
-def test_llama_70b_from_a_directory_takes_tp_8(capsys: pytest.CaptureFixture[str]) -> None:
-    data = _json(capsys, "--target", "aws", "--model", str(fixture_dir(LLAMA_3_70B)))
+def test_llama_70b_takes_tp_8(capsys: pytest.CaptureFixture[str]) -> None:
+    data = _json(capsys, "--target", "aws", "--model", "meta-llama/Meta-Llama-3-70B")
     placement = data["models"][0]["placement"]  # type: ignore[index]
     assert (placement["instance_type"], placement["tensor_parallel_size"]) == ("g5.48xlarge", 8)
+
+
+def test_a_directory_on_a_cluster_target_is_refused_as_up_refuses_it(capsys: pytest.CaptureFixture[str]) -> None:
+    """Cluster pods cannot read this machine's directories: up refuses such a source, so plan does (the table of
+    every shared refusal: test_shared_refusals.py). The local target sizes a directory (below)."""
+    assert main(["plan", "--target", "aws", "--model", str(fixture_dir(LLAMA_3_70B))]) == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert "is a directory on this machine, which cluster pods cannot read" in err
 
 
 def test_impossible_plan_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from inferctl.aws.cost_now import cost_now
 from inferctl.aws.kubeconfig import context_name
 from inferctl.catalog import aws_prices as usd
 from inferctl.catalog import get_instance, spot_estimate_usd_per_hour
@@ -16,7 +17,7 @@ from inferctl.catalog.prices import PriceBook
 from inferctl.cli.app import main
 from inferctl.home import Home
 from inferctl.kube.views import NodeRow, NodesView, totals
-from inferctl.sizing.platform_cost import always_on_lines, cost_now, load_balancer_count, node_volume
+from inferctl.sizing.platform_cost import always_on_lines, load_balancer_count, node_volume
 from inferctl.sizing.system_nodes import choose_system_nodes
 from inferctl.targets.aws import AwsTarget
 from inferctl.targets.status import AwsStatus

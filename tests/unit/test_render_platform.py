@@ -121,7 +121,11 @@ def test_directory_output_and_stale_files(tmp_path: Path) -> None:
 
 def test_dashboard_is_grafana_json_with_the_serving_signals() -> None:
     config = workshop_config()
-    config_map = one(render_platform(config, placements_for(config)), "ConfigMap")
+    (config_map,) = [
+        o
+        for o in by_kind(render_platform(config, placements_for(config)), "ConfigMap")
+        if "grafana_dashboard" in o["metadata"]["labels"]
+    ]
     # The Grafana chart sidecar's default label (grafana-community/helm-charts charts/grafana values.yaml).
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(config_map["data"]["inferctl-vllm.json"])

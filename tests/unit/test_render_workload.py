@@ -9,12 +9,8 @@ from inferctl.config.models import PlatformConfig
 from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, engine_args, server_args
 from inferctl.errors import ConfigError, PlanError
 from inferctl.render import container_args, render_platform, render_workload
-from inferctl.render.workload import (
-    DRAIN_TIMEOUT_S,
-    MIN_STARTUP_BUDGET_S,
-    PRESTOP_SLEEP_S,
-    render_deployment,
-)
+from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_server_args, prestop_command
+from inferctl.render.workload import MIN_STARTUP_BUDGET_S, PRESTOP_SLEEP_S, render_deployment
 from inferctl.sizing.placement import PodResources
 from tests.support.render import (
     LLAMA3_8B,
@@ -85,7 +81,7 @@ def test_local_and_deployment_use_the_same_engine_args() -> None:
         host="0.0.0.0",
         port=CONTAINER_PORT,
         engine=expected_engine,
-        extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        extra=drain_server_args(),
         entry="serve",
     )
     assert args == container_args(model, placement)
@@ -143,9 +139,9 @@ def test_probes_allow_a_cold_load_and_drain_fits_the_grace_period() -> None:
     assert startup["periodSeconds"] * startup["failureThreshold"] >= MIN_STARTUP_BUDGET_S >= 40 * 60
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/health"
-    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(PRESTOP_SLEEP_S)]
-    assert container["args"][-2:] == ["--shutdown-timeout", str(DRAIN_TIMEOUT_S)]
-    assert _pod(deployment)["terminationGracePeriodSeconds"] > PRESTOP_SLEEP_S + DRAIN_TIMEOUT_S
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == prestop_command(NLB_DRAIN)
+    assert container["args"][-4:] == drain_server_args()
+    assert _pod(deployment)["terminationGracePeriodSeconds"] > PRESTOP_SLEEP_S + VLLM_SHUTDOWN_TIMEOUT_S
     assert deployment["spec"]["progressDeadlineSeconds"] > startup["periodSeconds"] * startup["failureThreshold"]
 
 
@@ -289,7 +285,8 @@ def test_local_target_builds_the_same_engine_args(tmp_path) -> None:
     local_args = LocalTarget(config, Home(tmp_path))._args(model, "/models/llama", 8123, None)
     deployment_args = container_args(model, placement)
     engine = engine_args(model)
-    assert deployment_args[5:-2] == engine  # vllm serve <model> --host --port: the model is positional
+    # vllm serve <model> --host --port: the model is positional; the drain's arguments close the list
+    assert deployment_args[5 : -len(drain_server_args())] == engine
     assert local_args[:6] == ["--model", "/models/llama", "--host", "127.0.0.1", "--port", "8123"]
     assert local_args[6 : 6 + len(engine)] == engine
 
@@ -313,7 +310,8 @@ def test_drain_numbers_hold_together(overrides: dict[str, object], nlb: bool) ->
     objects = render_platform(config, placements_for(config))
     pod = _pod(one(objects, "Deployment"))
     container = pod["containers"][0]
-    prestop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    script = container["lifecycle"]["preStop"]["exec"]["command"][-1]
+    prestop = int(script.split("sleep ")[1].split(";")[0])
     args = container["args"]
     shutdown = int(args[args.index("--shutdown-timeout") + 1])
     grace = pod["terminationGracePeriodSeconds"]

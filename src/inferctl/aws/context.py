@@ -19,20 +19,34 @@ from inferctl.config.models import PlatformConfig
 from inferctl.kube_names import KARPENTER_DISCOVERY, LABEL_PLATFORM
 
 IAM_NAME_MAX = 64
+# EventBridge PutRule's Name (botocore 1.44.18 data/events/2015-10-07/service-2.json, shape RuleName: 1-64 of
+# [.-_A-Za-z0-9]); rules are regional, so unlike IAM names they need no region.
+EVENT_RULE_NAME_MAX = 64
+IAM_POLICY_NAME_MAX = 128  # IAM CreatePolicy's PolicyName (botocore 1.44.18 iam model, shape policyNameType)
+QUEUE_NAME_MAX = 80  # SQS CreateQueue's QueueName: "up to 80 characters" (botocore 1.44.18 sqs model's documentation)
 PLATFORM_TAG = LABEL_PLATFORM  # the key the renderer uses on Kubernetes objects and node tags
 MANAGED_BY_TAG = "inferctl.io/managed-by"
 DISCOVERY_TAG = KARPENTER_DISCOVERY  # Karpenter's EC2NodeClass finds subnets and security groups by it
 
 
-def iam_name(cluster_name: str, suffix: str, region: str) -> str:
-    """An IAM role or policy name for this cluster in this region (IAM names are global to the account, so the
-    same platform name in two regions must not collide). IAM allows 64 characters: a longer name is cut and made
-    unique with a short hash of the whole."""
-    name = f"{cluster_name}-{suffix}-{region}"
-    if len(name) <= IAM_NAME_MAX:
+def bounded_name(name: str, limit: int) -> str:
+    """``name`` when it fits in ``limit`` characters; else cut and made unique with a short hash of the whole, so
+    two long names that share their first ``limit`` characters still differ."""
+    if len(name) <= limit:
         return name
     digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
-    return f"{name[: IAM_NAME_MAX - 9]}-{digest}"
+    return f"{name[: limit - 9]}-{digest}"
+
+
+def iam_name(cluster_name: str, suffix: str, region: str) -> str:
+    """An IAM role or policy name for this cluster in this region (IAM names are global to the account, so the
+    same platform name in two regions must not collide), within IAM's 64 characters (:func:`bounded_name`)."""
+    return bounded_name(f"{cluster_name}-{suffix}-{region}", IAM_NAME_MAX)
+
+
+def event_rule_name(cluster_name: str, rule: str) -> str:
+    """An EventBridge rule name for this cluster, within EventBridge's 64 characters (:func:`bounded_name`)."""
+    return bounded_name(f"{cluster_name}-{rule}", EVENT_RULE_NAME_MAX)
 
 
 def assume_role_policy(service: str, *, tag_session: bool = False) -> str:

@@ -102,6 +102,7 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
         value=name,
         opts=ctx.opts(),
     )
+    api_access = _private_api_access(ctx, cluster)
     admin_access = _admin_access(ctx, cluster)
     addons_first = {
         addon: _addon(ctx, cluster, addon, field, depends_on=[]) for addon, field in ADDONS_BEFORE_NODES.items()
@@ -120,14 +121,15 @@ def build_cluster(ctx: ProgramContext, network: Network) -> Cluster:
             await ctx.endpoint_probe(args[0])
         return json.dumps(exec_kubeconfig(name, ctx.region, args[0], args[1]))
 
-    kubeconfig: pulumi.Output[str] = pulumi.Output.all(cluster.endpoint, cluster.certificate_authority.data).apply(
-        reachable_kubeconfig
-    )
+    # The probe waits for the private endpoint's ingress rules too (their ids), or it could time out before them.
+    kubeconfig: pulumi.Output[str] = pulumi.Output.all(
+        cluster.endpoint, cluster.certificate_authority.data, *(rule.id for rule in api_access)
+    ).apply(reachable_kubeconfig)
     provider = k8s.Provider(
         "eks",
         kubeconfig=kubeconfig,
         enable_server_side_apply=True,
-        opts=pulumi.ResourceOptions(depends_on=[admin_access]),
+        opts=pulumi.ResourceOptions(depends_on=[admin_access, *api_access]),
     )
     return Cluster(
         cluster=cluster,
@@ -155,6 +157,27 @@ def _control_plane_log_group(ctx: ProgramContext) -> aws.cloudwatch.LogGroup:
         retention_in_days=ctx.config.aws.control_plane_log_retention_days,
         opts=ctx.opts(),
     )
+
+
+def _private_api_access(ctx: ProgramContext, cluster: aws.eks.Cluster) -> list[aws.vpc.SecurityGroupIngressRule]:
+    """443 on the cluster security group from each of ``aws.private_access_cidrs`` (the deployer's /32 when it
+    runs inside the VPC: see :mod:`inferctl.aws.endpoint_access`). EKS creates that group admitting only itself,
+    so without these the private endpoint refuses the deployer and 'up' times out while the cluster bills."""
+    from inferctl.aws.endpoint_access import API_PORT
+
+    return [
+        aws.vpc.SecurityGroupIngressRule(
+            f"private-api-{cidr.replace('/', '-')}",
+            security_group_id=cluster.vpc_config.cluster_security_group_id,
+            cidr_ipv4=cidr,
+            ip_protocol="tcp",
+            from_port=API_PORT,
+            to_port=API_PORT,
+            description="Kubernetes API (private endpoint) for the inferctl deployer",
+            opts=ctx.opts(),
+        )
+        for cidr in ctx.config.aws.private_access_cidrs
+    ]
 
 
 def deployer_principal(ctx: ProgramContext) -> pulumi.Input[str]:

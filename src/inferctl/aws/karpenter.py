@@ -18,7 +18,14 @@ import pulumi_aws as aws
 import pulumi_kubernetes as k8s
 
 from inferctl.aws import karpenter_reference as ref
-from inferctl.aws.context import ProgramContext, assume_role_policy
+from inferctl.aws.context import (
+    IAM_POLICY_NAME_MAX,
+    QUEUE_NAME_MAX,
+    ProgramContext,
+    assume_role_policy,
+    bounded_name,
+    event_rule_name,
+)
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
 from inferctl.render import node_role_name, render_karpenter
 from inferctl.sizing.system_pods import KARPENTER_MEMORY_LIMIT_MIB, KARPENTER_REQUESTS, container_resources
@@ -102,7 +109,7 @@ def build_karpenter(ctx: ProgramContext, cluster: Cluster, *, after: Sequence[pu
     for policy_name, document in ref.CONTROLLER_POLICIES.items():
         policy = aws.iam.Policy(
             f"karpenter-{policy_name}",
-            name=f"KarpenterController{policy_name}-{name}-{ctx.region}"[:128],
+            name=bounded_name(f"KarpenterController{policy_name}-{name}-{ctx.region}", IAM_POLICY_NAME_MAX),
             policy=placeholders.apply(_filled(document)),
             opts=ctx.opts(),
         )
@@ -156,7 +163,7 @@ def _interruption_queue(ctx: ProgramContext) -> aws.sqs.Queue:
     name = ctx.cluster_name
     queue = aws.sqs.Queue(
         "karpenter-interruption-queue",
-        name=name,
+        name=bounded_name(name, QUEUE_NAME_MAX),
         message_retention_seconds=ref.QUEUE_MESSAGE_RETENTION_S,
         sqs_managed_sse_enabled=ref.QUEUE_SSE_ENABLED,
         opts=ctx.opts(),
@@ -171,7 +178,7 @@ def _interruption_queue(ctx: ProgramContext) -> aws.sqs.Queue:
         slug = rule_slug(rule_name)
         rule = aws.cloudwatch.EventRule(
             f"karpenter-{slug}",
-            name=f"{name}-{slug}"[:64],
+            name=event_rule_name(name, slug),
             event_pattern=json.dumps(pattern),
             opts=ctx.opts(),
         )

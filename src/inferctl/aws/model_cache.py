@@ -12,6 +12,12 @@
 * The roles see only ``models/*`` and ``compile-cache/*``: a bucket shared with other data stays out of their
   reach. The model pods read both; the mirror writes weights only; the compile Job reads weights and writes only
   the compile cache. The serving pods never write: the compile cache is code every later pod runs.
+* A lifecycle rule aborts multipart uploads still incomplete a day after they began (S3 keeps, and bills, the
+  parts of an upload nobody completes: a mirror Job killed mid-file leaves one). A mirror runs at most
+  ``cache.mirror_timeout_s`` (<= 1 day), so no upload of a running mirror is that old. Field names from
+  pulumi-aws 7.x ``s3.BucketLifecycleConfiguration`` (``abort_incomplete_multipart_upload.days_after_initiation``;
+  an empty ``filter`` applies the rule to every object), i.e. S3's PutBucketLifecycleConfiguration
+  ``AbortIncompleteMultipartUpload.DaysAfterInitiation``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from inferctl.render.model_cache import COMPILE_SERVICE_ACCOUNT, MIRROR_SERVICE_
 
 BUCKET_PREFIX_MAX = 37  # bucket_prefix leaves 26 characters of the 63 to the generated suffix
 READ_ACTIONS = ["s3:GetObject"]
+ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 1
 WRITE_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 
 
@@ -164,6 +171,21 @@ def _bucket(ctx: ProgramContext) -> aws.s3.Bucket:
         "model-cache-ownership",
         bucket=bucket.id,
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=ctx.opts(retain_on_delete=keep),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        "model-cache-lifecycle",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="abort-incomplete-multipart-uploads",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),  # every object
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS
+                ),
+            )
+        ],
         opts=ctx.opts(retain_on_delete=keep),
     )
     aws.s3.BucketPolicy(

@@ -4,7 +4,8 @@ Either way the private subnets carry Karpenter's discovery tag, so the EC2NodeCl
 has one public and one private subnet per zone and a single NAT gateway (one is enough for image and model
 pulls; a NAT per zone costs about $32 a month each for zone-failure resilience the GPU pool does not need), and an
 S3 gateway endpoint on the private route table, free, so S3 traffic skips the NAT's per-GB charge. Interface
-endpoints (ECR, STS) are not made: they would cost more per hour than they save (README, "Idle cost").
+endpoints (ECR, STS) are not made: they would cost more per hour than they save (README, "Idle cost"). Its
+zones are the region's first ones whose zone IDs EKS accepts (:mod:`inferctl.aws.zones`), not the first names.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferctl.aws.context import DISCOVERY_TAG, ProgramContext
+from inferctl.aws.zones import cluster_zones
 from inferctl.errors import ConfigError
 
 PUBLIC_ELB_TAG = "kubernetes.io/role/elb"
@@ -97,11 +99,12 @@ def _existing_vpc(ctx: ProgramContext, vpc_id: str) -> Network:
 
 def _new_vpc(ctx: ProgramContext) -> Network:
     settings = ctx.config.aws
-    zones = aws.get_availability_zones(
+    found = aws.get_availability_zones(
         state="available",
         filters=[aws.GetAvailabilityZonesFilterArgs(name="opt-in-status", values=["opt-in-not-required"])],
         opts=ctx.invoke_opts(),
-    ).names[: settings.availability_zones]
+    )
+    zones = [zone.name for zone in cluster_zones(ctx.region, found.names, found.zone_ids, settings.availability_zones)]
     private_cidrs, public_cidrs = split_cidr(settings.new_vpc_cidr, len(zones))
     name = ctx.cluster_name
     vpc = aws.ec2.Vpc(

@@ -59,6 +59,13 @@ KEY_PROPERTIES: dict[str, tuple[str, ...]] = {
     "aws:cloudwatch/eventRule:EventRule": ("name", "eventPattern"),
     "aws:cloudwatch/eventTarget:EventTarget": ("rule", "arn", "targetId"),
     "aws:ec2/tag:Tag": ("resourceId", "key", "value"),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": (
+        "securityGroupId",
+        "cidrIpv4",
+        "ipProtocol",
+        "fromPort",
+        "toPort",
+    ),
     "aws:ec2/subnet:Subnet": ("availabilityZone", "cidrBlock", "mapPublicIpOnLaunch", "tags"),
     "aws:cloudwatch/logGroup:LogGroup": ("name", "retentionInDays"),
     "kubernetes:helm.sh/v3:Release": ("name", "chart", "version", "namespace", "values"),
@@ -85,6 +92,9 @@ class RecordingMocks(Mocks):
 
     config: PlatformConfig
     subnet_tags: dict[str, dict[str, str]] = field(default_factory=dict)  # existing subnets' tags, by id
+    # The region's zones as (name, zone ID), in the order EC2 lists them; None: placeholders (an account's
+    # mapping of names to IDs is known only at up).
+    zones: list[tuple[str, str]] | None = None
     resources: list[RecordedResource] = field(default_factory=list)
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
@@ -104,8 +114,8 @@ class RecordingMocks(Mocks):
         if token == "aws:index/getPartition:getPartition":
             return {"partition": partition_of(region), "dnsSuffix": "amazonaws.com", "id": "aws"}
         if token == "aws:index/getAvailabilityZones:getAvailabilityZones":
-            names = [f"{region}{letter}" for letter in "abc"]
-            return {"names": names, "zoneIds": names, "id": region}
+            zones = self.zones or [(f"{region}{letter}", f"offline-az{i}") for i, letter in enumerate("abc", 1)]
+            return {"names": [n for n, _ in zones], "zoneIds": [z for _, z in zones], "id": region}
         if token == "aws:ec2/getSubnets:getSubnets":
             return {"ids": [f"subnet-0ff11e000000000{i}" for i in range(1, 4)], "id": region}
         if token == "aws:ec2/getSubnet:getSubnet":
@@ -276,12 +286,19 @@ def components(resources: list[RecordedResource]) -> dict[str, Any]:
 
 
 def endpoint_access(config: PlatformConfig) -> dict[str, Any]:
-    """Who reaches the API endpoint: the mode and the public blocks (the deployer's /32 when none are set)."""
-    from inferctl.aws.endpoint_access import DEPLOYER_CIDR_PLACEHOLDER, is_public
+    """Who reaches the API endpoint: the mode, the public blocks (the deployer's /32 when none are set) and the
+    blocks admitted to the private endpoint (in an existing VPC: the deployer's /32 when 'up' runs inside it)."""
+    from inferctl.aws.endpoint_access import DEPLOYER_CIDR_PLACEHOLDER, DEPLOYER_PRIVATE_PLACEHOLDER, is_public
 
     public = is_public(config)
     cidrs = list(config.aws.public_access_cidrs) or ([DEPLOYER_CIDR_PLACEHOLDER] if public else [])
-    return {"mode": config.aws.endpoint_access, "public_access_cidrs": cidrs, "private": True}
+    private = list(config.aws.private_access_cidrs) or ([DEPLOYER_PRIVATE_PLACEHOLDER] if config.aws.vpc_id else [])
+    return {
+        "mode": config.aws.endpoint_access,
+        "public_access_cidrs": cidrs,
+        "private": True,
+        "private_access_cidrs": private,
+    }
 
 
 def _model_cache_summary(resources: list[RecordedResource]) -> dict[str, Any] | None:
@@ -308,6 +325,11 @@ def _notes(config: PlatformConfig) -> list[str]:
         notes.append(f"add-on versions shown as {RESOLVED_AT_UP!r} are EKS's defaults for the cluster version")
     if config.aws.vpc_id and not config.aws.private_subnet_ids:
         notes.append(f"subnet ids are placeholders: 'up' finds the subnets of {config.aws.vpc_id} by tag")
+    if not config.aws.vpc_id:
+        notes.append(
+            f"zones are placeholders: 'up' takes the first {config.aws.availability_zones} zones of "
+            f"{config.aws.region} whose zone IDs EKS accepts in your account"
+        )
     from inferctl.aws.endpoint_access import access_summary
 
     notes.append(f"API endpoint: {access_summary(config)}")

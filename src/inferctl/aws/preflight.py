@@ -1,11 +1,13 @@
 """Checks before anything is created on AWS, each failure one line that names the fix.
 
-Credentials (STS), the VPC's subnets when one is given, the region's offer of the planned instance types,
-the EC2 vCPU quotas (on-demand and spot) against the plan, the SSM parameters Karpenter resolves both pools'
-AMI aliases through, the EC2 Spot service-linked role (created after confirmation), who will reach the API
-endpoint (the deployer's egress IP, detected), and the pulumi CLI (installed into the inferctl home after
-confirmation). ``up --target aws`` runs them all first and creates nothing when one fails. The AWS clients come
-from a factory, so tests hand in botocore clients with a Stubber attached.
+Credentials (STS), the network (:mod:`inferctl.aws.preflight_network`: an existing VPC's subnets and DNS, or a
+new VPC's zones and VPC and Elastic IP quotas), the cluster version EKS offers in the region, the region's offer
+of the planned instance types, the EC2 vCPU quotas (on-demand and spot) against the plan at its most replicas,
+the SSM parameters Karpenter resolves both pools' AMI aliases through, the EC2 Spot service-linked role (created
+after confirmation), who will reach the API endpoint (the deployer's egress IP, detected; inside an existing
+VPC, its private address), and the pulumi CLI (installed into the inferctl home after confirmation).
+``up --target aws`` runs them all first and creates nothing when one fails. The AWS clients come from a factory,
+so tests hand in botocore clients with a Stubber attached.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from inferctl.aws.endpoint_access import Fetch
+from inferctl.aws.endpoint_access import Fetch, Locate
 from inferctl.aws.stack import Confirm, Installer, ensure_pulumi, install_pulumi
 from inferctl.aws_sdk import NO_CREDENTIALS
 from inferctl.config.models import PlatformConfig
@@ -30,7 +32,6 @@ Status = Literal["ok", "warn", "fail", "fixed", "skipped"]
 
 SPOT_ROLE = "AWSServiceRoleForEC2Spot"
 SPOT_SERVICE = "spot.amazonaws.com"
-QUOTAS_URL = "https://console.aws.amazon.com/servicequotas/home/services/ec2/quotas"
 DENIED_CODES = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation"})
 
 
@@ -69,7 +70,8 @@ class InstanceDemand:
 
 
 def instance_demand(config: PlatformConfig, placements: Mapping[str, Placement]) -> list[InstanceDemand]:
-    """What the plan launches: each model's instances (replicas) plus the system node group."""
+    """What the plan launches at most: each model's instances at its most replicas (``autoscaling.max_replicas``
+    when it follows load: the quota must cover the scale-up, not only the first pod) plus the system node group."""
     from inferctl.catalog import get_instance
 
     demand = []
@@ -77,7 +79,7 @@ def instance_demand(config: PlatformConfig, placements: Mapping[str, Placement])
     for name, placement in placements.items():
         instance = get_instance(placement.instance_type)
         pool = config.pools.gpu if instance.family in gpu_families else config.pools.cpu
-        replicas = config.model(name).replicas
+        replicas = config.model(name).most_replicas
         demand.append(
             InstanceDemand(instance.name, instance.vcpu, replicas, tuple(pool.capacity_types), f"model {name}")
         )
@@ -102,6 +104,9 @@ class PreflightReport:
     checks: list[Check] = field(default_factory=list)
     # The deployer's egress /32 the endpoint check detected (when aws.public_access_cidrs is empty): 'up' deploys it.
     deployer_cidrs: list[str] = field(default_factory=list)
+    # The blocks the private endpoint admits (the deployer's /32 inside an existing VPC when
+    # aws.private_access_cidrs is empty): 'up' deploys them.
+    private_cidrs: list[str] = field(default_factory=list)
 
     def add(self, name: str, status: Status, detail: str, error: type[InferctlError] | None = None) -> None:
         self.checks.append(Check(name, status, detail, error if status == "fail" else None))
@@ -132,9 +137,13 @@ def run_preflight(
     reporter: Reporter | None = None,
     pulumi_installer: Installer = install_pulumi,
     fetch_egress_ip: Fetch | None = None,
+    locate_address: Locate | None = None,
 ) -> PreflightReport:
-    """Run every check; a failed check does not stop the others (except credentials, which all AWS calls need)."""
+    """Run every check; a failed check does not stop the others (except credentials, which all AWS calls need).
+    ``fetch_egress_ip`` and ``locate_address``: this machine's public and private address (tests: fakes)."""
     from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, PartialCredentialsError
+
+    from inferctl.aws import preflight_network as network
 
     reporter = reporter or NullReporter()
     report = PreflightReport()
@@ -148,7 +157,7 @@ def run_preflight(
         report.add("credentials", "fail", NO_CREDENTIALS, ConfigError)
         aws_ok = False
     except ClientError as exc:
-        code = _code(exc)
+        code = error_code(exc)
         report.add(
             "credentials",
             "fail",
@@ -166,11 +175,25 @@ def run_preflight(
         aws_ok = False
     if aws_ok:
         reporter.phase("preflight", "network, instance types, quotas")
+        ec2 = clients("ec2")
         if config.aws.vpc_id:
-            _guarded(report, "subnets", "ec2:DescribeSubnets", lambda: _check_subnets(config, clients("ec2"), report))
+            _guarded(report, "subnets", "ec2:DescribeSubnets", lambda: network.check_subnets(config, ec2, report))
+            _guarded(report, "vpc dns", "ec2:DescribeVpcAttribute", lambda: network.check_vpc_dns(config, ec2, report))
+        else:
+            zones = "ec2:DescribeAvailabilityZones"
+            _guarded(report, "zones", zones, lambda: network.check_new_vpc_zones(config, ec2, report))
             _guarded(
-                report, "vpc dns", "ec2:DescribeVpcAttribute", lambda: _check_vpc_dns(config, clients("ec2"), report)
+                report,
+                "vpc quotas",
+                "servicequotas:GetServiceQuota, ec2:DescribeVpcs, ec2:DescribeAddresses",
+                lambda: network.check_new_vpc_quotas(config, clients("service-quotas"), ec2, report),
             )
+        _guarded(
+            report,
+            "cluster version",
+            "eks:DescribeClusterVersions",
+            lambda: _check_cluster_version(config, clients("eks"), report),
+        )
         _guarded(
             report,
             "instance types",
@@ -202,7 +225,14 @@ def run_preflight(
             )
     if aws_ok:  # without credentials nothing can be deployed: no need to ask who this machine is
         reporter.phase("preflight", "API endpoint access")
-        _check_endpoint_access(config, report, fetch_egress_ip)
+        _guarded(
+            report,
+            "api endpoint",
+            "ec2:DescribeVpcs",
+            lambda: network.check_endpoint_access(
+                config, report, fetch_egress_ip, ec2=clients("ec2"), locate=locate_address
+            ),
+        )
     reporter.phase("preflight", "pulumi CLI")
     try:
         path = ensure_pulumi(home, assume_yes=assume_yes, confirm=confirm, installer=pulumi_installer)
@@ -219,7 +249,7 @@ def _guarded(report: PreflightReport, name: str, action: str, check: Callable[[]
     try:
         check()
     except ClientError as exc:
-        code = _code(exc)
+        code = error_code(exc)
         if code in DENIED_CODES:
             detail = f"AWS refused {action} ({code}); allow it for your identity ('up' needs it too) and re-run"
             report.add(name, "fail", detail, UserError)
@@ -238,95 +268,6 @@ def pulumi_path_from(report: PreflightReport) -> Path | None:
 
 def _uses_spot(config: PlatformConfig) -> bool:
     return "spot" in config.pools.gpu.capacity_types or "spot" in config.pools.cpu.capacity_types
-
-
-def _check_subnets(config: PlatformConfig, ec2: Any, report: PreflightReport) -> None:
-    settings = config.aws
-    vpc_id = settings.vpc_id
-    if settings.private_subnet_ids:
-        subnets = ec2.describe_subnets(SubnetIds=list(settings.private_subnet_ids))["Subnets"]
-        wrong = [s["SubnetId"] for s in subnets if s["VpcId"] != vpc_id]
-        if wrong:
-            report.add(
-                "subnets",
-                "fail",
-                f"subnets {', '.join(wrong)} are not in {vpc_id}; fix aws.private_subnet_ids",
-                ConfigError,
-            )
-            return
-        how = "aws.private_subnet_ids"
-    else:
-        filters = [{"Name": "vpc-id", "Values": [vpc_id]}]
-        filters += [{"Name": f"tag:{k}", "Values": [v]} for k, v in settings.private_subnet_tag.items()]
-        subnets = ec2.describe_subnets(Filters=filters)["Subnets"]
-        tags = ", ".join(f"{k}={v}" for k, v in settings.private_subnet_tag.items())
-        how = f"the tag {tags}"
-        if not subnets:
-            report.add(
-                "subnets",
-                "fail",
-                f"no subnet of {vpc_id} is tagged {tags}; set aws.private_subnet_ids or aws.private_subnet_tag",
-                ConfigError,
-            )
-            return
-    zones = sorted({s["AvailabilityZone"] for s in subnets})
-    if len(zones) < 2:
-        report.add(
-            "subnets",
-            "fail",
-            f"EKS needs private subnets in two availability zones; {how} finds only {zones[0]}; add a subnet "
-            "in another zone",
-            ConfigError,
-        )
-        return
-    report.add("subnets", "ok", f"{len(subnets)} private subnets of {vpc_id} in {', '.join(zones)}")
-
-
-# EC2 DescribeVpcAttribute: the Attribute asked for, and the key of its answer ({"Value": bool}).
-VPC_DNS_ATTRIBUTES = {"enableDnsSupport": "EnableDnsSupport", "enableDnsHostnames": "EnableDnsHostnames"}
-VPC_DNS_CLI_FLAGS = {"enableDnsSupport": "--enable-dns-support", "enableDnsHostnames": "--enable-dns-hostnames"}
-
-
-def _check_vpc_dns(config: PlatformConfig, ec2: Any, report: PreflightReport) -> None:
-    """Nodes reach the API through the private endpoint, whose name resolves to private addresses only in a VPC
-    with both DNS attributes on (Amazon EKS User Guide, cluster-endpoint.html). Without them the nodes go to the
-    public endpoint, which admits only the deployer's /32, and never join."""
-    vpc_id = config.aws.vpc_id
-    off = [
-        attribute
-        for attribute, key in VPC_DNS_ATTRIBUTES.items()
-        if not ec2.describe_vpc_attribute(VpcId=vpc_id, Attribute=attribute).get(key, {}).get("Value")
-    ]
-    if not off:
-        report.add("vpc dns", "ok", f"{vpc_id} resolves the private API endpoint (DNS support and hostnames on)")
-        return
-    fixes = " and ".join(f"'aws ec2 modify-vpc-attribute --vpc-id {vpc_id} {VPC_DNS_CLI_FLAGS[a]}'" for a in off)
-    report.add(
-        "vpc dns",
-        "fail",
-        f"{vpc_id} has {' and '.join(off)} off, so nodes cannot resolve the private API endpoint and would never "
-        f"join; turn it on with {fixes}, or leave aws.vpc_id unset for a new VPC",
-        ConfigError,
-    )
-
-
-def _check_endpoint_access(config: PlatformConfig, report: PreflightReport, fetch: Fetch | None) -> None:
-    """Who will reach the API endpoint: the deployer's /32 detected now (so 'up' can install through it)."""
-    from inferctl.aws.endpoint_access import access_summary, detect_egress_ip, is_public, with_public_cidrs
-
-    if not is_public(config):
-        report.add("api endpoint", "warn", access_summary(config))
-        return
-    if config.aws.public_access_cidrs:
-        report.add("api endpoint", "ok", access_summary(config))
-        return
-    try:
-        cidr = detect_egress_ip(fetch) if fetch is not None else detect_egress_ip()
-    except OperationError as exc:
-        report.add("api endpoint", "fail", exc.message, OperationError)
-        return
-    report.deployer_cidrs = [cidr]
-    report.add("api endpoint", "ok", access_summary(with_public_cidrs(config, [cidr])) + " (this machine's egress IP)")
 
 
 def _check_log_group(config: PlatformConfig, logs: Any, report: PreflightReport) -> None:
@@ -358,6 +299,55 @@ def _check_log_group(config: PlatformConfig, logs: Any, report: PreflightReport)
         "aws.control_plane_logs: []",
         ConfigError,
     )
+
+
+def _check_cluster_version(config: PlatformConfig, eks: Any, report: PreflightReport) -> None:
+    """EKS DescribeClusterVersions (botocore 1.44.18's eks model: the ``clusterVersions`` filter, answers with
+    ``clusterVersion``, ``versionStatus`` UNSUPPORTED | STANDARD_SUPPORT | EXTENDED_SUPPORT and
+    ``endOfStandardSupportDate``): a version the region does not offer fails CreateCluster after the VPC bills."""
+    from botocore.exceptions import ClientError
+
+    version, region = config.aws.cluster_version, config.aws.region
+    try:
+        listed = eks.describe_cluster_versions(clusterVersions=[version])["clusterVersions"]
+    except ClientError as exc:
+        if error_code(exc) not in DENIED_CODES:
+            raise
+        detail = f"cannot read the versions EKS offers ({error_code(exc)}); Kubernetes {version} is unchecked"
+        report.add("cluster version", "warn", detail)
+        return
+    found = next((v for v in listed if v.get("clusterVersion") == version), None)
+    status = str(found.get("versionStatus", "")) if found else "UNSUPPORTED"
+    if status == "UNSUPPORTED":
+        offered = sorted(
+            {
+                str(v["clusterVersion"])
+                for page in eks.get_paginator("describe_cluster_versions").paginate()
+                for v in page["clusterVersions"]
+                if v.get("versionStatus") != "UNSUPPORTED" and v.get("clusterVersion")
+            },
+            key=lambda v: tuple(int(part) for part in v.split(".") if part.isdigit()),
+        )
+        report.add(
+            "cluster version",
+            "fail",
+            f"EKS in {region} does not offer Kubernetes {version} (offered: {', '.join(offered) or 'none listed'}); "
+            "set aws.cluster_version to one of them",
+            ConfigError,
+        )
+        return
+    if status == "EXTENDED_SUPPORT":
+        ended = found.get("endOfStandardSupportDate") if found else None
+        when = f" on {ended:%Y-%m-%d}" if ended is not None else ""
+        report.add(
+            "cluster version",
+            "warn",
+            f"Kubernetes {version} left standard support in {region}{when}; the cluster's upgrade policy is "
+            "STANDARD, under which EKS upgrades a cluster at the end of standard support: set "
+            "aws.cluster_version to a version in standard support",
+        )
+        return
+    report.add("cluster version", "ok", f"EKS in {region} offers Kubernetes {version} (standard support)")
 
 
 def _check_amis(config: PlatformConfig, ssm: Any, report: PreflightReport) -> None:
@@ -400,7 +390,7 @@ def _check_quotas(region: str, demand: list[InstanceDemand], quotas: Any, report
         what = ", ".join(f"{d.count}x {d.instance_type}" for d in items)
         limits: dict[str, float | None] = {}
         for kind in capacity:
-            limits[kind] = _quota(quotas, klass.on_demand if kind == "on-demand" else klass.spot)
+            limits[kind] = service_quota(quotas, klass.on_demand if kind == "on-demand" else klass.spot)
         known = {k: v for k, v in limits.items() if v is not None}
         if not known:
             report.add(f"quota {klass.name}", "warn", "cannot read the vCPU quotas (servicequotas denied); skipped")
@@ -423,22 +413,30 @@ def _check_quotas(region: str, demand: list[InstanceDemand], quotas: Any, report
             f"quota {klass.name}",
             "fail",
             f"the {klass.name} vCPU quota in {region} is {shown} but the plan needs {need} ({what}); request "
-            f"an increase of {codes} at {QUOTAS_URL} and re-run",
+            f"an increase of {codes} at {quotas_url('ec2')} and re-run",
             UserError,
         )
 
 
-def _quota(quotas: Any, code: str) -> float | None:
+def service_quota(quotas: Any, code: str, service: str = "ec2") -> float | None:
+    """A quota's applied value (Service Quotas GetServiceQuota), its AWS default when it was never changed;
+    None when Service Quotas is denied."""
     from botocore.exceptions import ClientError
 
     try:
-        return float(quotas.get_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
+        return float(quotas.get_service_quota(ServiceCode=service, QuotaCode=code)["Quota"]["Value"])
     except ClientError as exc:
-        if _code(exc) == "NoSuchResourceException":  # never changed: only the AWS default exists
-            return float(quotas.get_aws_default_service_quota(ServiceCode="ec2", QuotaCode=code)["Quota"]["Value"])
-        if _code(exc) in DENIED_CODES:
+        if error_code(exc) == "NoSuchResourceException":  # never changed: only the AWS default exists
+            default = quotas.get_aws_default_service_quota(ServiceCode=service, QuotaCode=code)
+            return float(default["Quota"]["Value"])
+        if error_code(exc) in DENIED_CODES:
             return None
         raise
+
+
+def quotas_url(service: str) -> str:
+    """The Service Quotas console page of a service's quotas (where an increase is requested)."""
+    return f"https://console.aws.amazon.com/servicequotas/home/services/{service}/quotas"
 
 
 def _check_spot_role(iam: Any, report: PreflightReport, *, assume_yes: bool, confirm: Confirm | None) -> None:
@@ -449,8 +447,9 @@ def _check_spot_role(iam: Any, report: PreflightReport, *, assume_yes: bool, con
         report.add("spot role", "ok", f"{SPOT_ROLE} exists")
         return
     except ClientError as exc:
-        if _code(exc) != "NoSuchEntity":
-            report.add("spot role", "warn", f"cannot read {SPOT_ROLE} ({_code(exc)}); spot launches fail without it")
+        if error_code(exc) != "NoSuchEntity":
+            detail = f"cannot read {SPOT_ROLE} ({error_code(exc)}); spot launches fail without it"
+            report.add("spot role", "warn", detail)
             return
     question = f"Karpenter needs the EC2 Spot service-linked role ({SPOT_ROLE}) to launch spot nodes. Create it?"
     if not assume_yes and not (confirm is not None and confirm(question)):
@@ -468,7 +467,7 @@ def _check_spot_role(iam: Any, report: PreflightReport, *, assume_yes: bool, con
         report.add(
             "spot role",
             "fail",
-            f"could not create {SPOT_ROLE} ({_code(exc)}); ask an administrator to run "
+            f"could not create {SPOT_ROLE} ({error_code(exc)}); ask an administrator to run "
             f"'aws iam create-service-linked-role --aws-service-name {SPOT_SERVICE}'",
             UserError,
         )
@@ -476,5 +475,5 @@ def _check_spot_role(iam: Any, report: PreflightReport, *, assume_yes: bool, con
     report.add("spot role", "fixed", f"created {SPOT_ROLE}")
 
 
-def _code(exc: Any) -> str:
+def error_code(exc: Any) -> str:
     return str(exc.response.get("Error", {}).get("Code", "error"))

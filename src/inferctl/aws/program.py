@@ -64,18 +64,23 @@ def make_program(config: PlatformConfig, *, check_endpoint: bool = True) -> Call
     from here before any Kubernetes resource (``up``; not ``destroy``, which must work from anywhere)."""
 
     def program() -> None:
-        for key, value in build_platform(config, endpoint_probe=_probe if check_endpoint else None).items():
+        probe = _prober(config) if check_endpoint else None
+        for key, value in build_platform(config, endpoint_probe=probe).items():
             pulumi.export(key, value)
 
     return program
 
 
-async def _probe(endpoint: str) -> None:
-    """The endpoint reachability check; a failure is a RunError, which Pulumi reports as one line (no traceback)."""
-    from inferctl.aws.endpoint_access import probe_endpoint
+def _prober(config: PlatformConfig) -> Callable[[str], Awaitable[None]]:
+    """The endpoint reachability check; a failure is a RunError, which Pulumi reports as one line (no traceback)
+    naming the fix for the endpoint this config makes the deployer use."""
+    from inferctl.aws.endpoint_access import probe_endpoint, unreachable_fix
     from inferctl.errors import OperationError
 
-    try:
-        await probe_endpoint(endpoint)
-    except OperationError as exc:
-        raise pulumi.RunError(exc.message) from None
+    async def probe(endpoint: str) -> None:
+        try:
+            await probe_endpoint(endpoint, fix=unreachable_fix(config))
+        except OperationError as exc:
+            raise pulumi.RunError(exc.message) from None
+
+    return probe

@@ -2,13 +2,17 @@
 needs before ``pulumi destroy`` removes the controllers that would clean those resources up.
 
 A Service of type LoadBalancer (any namespace) owns an NLB through the AWS Load Balancer Controller; a Karpenter
-NodeClaim owns an EC2 instance; a Deployment labelled for this platform is a model still running.
+NodeClaim owns an EC2 instance; a PersistentVolume of the EBS CSI driver with reclaim policy Delete owns an EBS
+volume only that driver deletes (``model_cache: pvc``); a Deployment labelled for this platform is a model still
+running.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from inferctl.aws.storage_names import EBS_CSI_DRIVER
+from inferctl.kube.teardown import deleted_with_claim
 from inferctl.kube_names import KARPENTER_API
 from inferctl.render import LABEL_PLATFORM
 
@@ -28,6 +32,9 @@ def remaining_on_cluster(client: Any, platform: str) -> list[str]:
     for claim in client.list(KARPENTER_API, "NodeClaim", missing_ok=True):
         node = claim.get("status", {}).get("nodeName") or "no node yet"
         found.append(f"NodeClaim {_where(claim)} ({node}: an EC2 instance)")
+    for volume in client.list("v1", "PersistentVolume"):
+        if (volume.get("spec", {}).get("csi") or {}).get("driver") == EBS_CSI_DRIVER and deleted_with_claim(volume):
+            found.append(f"PersistentVolume {_where(volume)} (an EBS volume the EBS CSI driver must delete first)")
     for deployment in client.list("apps/v1", "Deployment", all_namespaces=True, labels={LABEL_PLATFORM: platform}):
         found.append(f"Deployment {_where(deployment)} (a model of platform {platform})")
     return found

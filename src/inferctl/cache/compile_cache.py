@@ -39,9 +39,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 try:  # inferctl itself, and the tests
-    from inferctl.cache.mirror import MirrorResult, read_manifest, sha256_of, upload_tree
+    from inferctl.cache.mirror import MirrorResult, read_manifest, scan_snapshot, sha256_of, snapshot_files, upload_tree
 except ImportError:  # pragma: no cover - in the pod, mirror.py sits beside this file
-    from mirror import MirrorResult, read_manifest, sha256_of, upload_tree  # type: ignore[no-redef,import-not-found]
+    from mirror import (  # type: ignore[no-redef,import-not-found]
+        MirrorResult,
+        read_manifest,
+        scan_snapshot,
+        sha256_of,
+        snapshot_files,
+        upload_tree,
+    )
 
 COMPILE_PREFIX = "compile-cache"
 # Files a running compiler leaves that mean nothing to the next one.
@@ -64,8 +71,9 @@ def _keep(path: str) -> bool:
 def publish_tree(s3: Any, root: Path, *, bucket: str, prefix: str) -> MirrorResult:
     """Upload vLLM's cache directory ``root`` (manifest last)."""
     label = prefix.rstrip("/").split("/")
+    entries = scan_snapshot(root, [name for name in snapshot_files(root) if _keep(name)])
     return upload_tree(
-        s3, root, bucket=bucket, prefix=prefix, model_id="/".join(label[1:-2]), revision=label[-2], keep=_keep
+        s3, root, entries, bucket=bucket, prefix=prefix, model_id="/".join(label[1:-2]), revision=label[-2]
     )
 
 

@@ -27,8 +27,11 @@ from inferctl.targets import target_for
 
 if TYPE_CHECKING:
     from inferctl.bench import BenchEndpoint, LengthRange, Level, Progress, PromptSource
+    from inferctl.config.models import PlatformConfig
 
 DEFAULT_CONCURRENCY = "1,8,32"
+# On a narrow terminal the table keeps throughput, TTFT and cost; ITL, req/s and goodput go first.
+TABLE_PRIORITIES = {"level": 0, "goodput": 3, "req/s": 3, "ITL p50": 4, "TTFT p99": 2, "TPOT p50": 2, "E2E p99": 2}
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 BenchModelOpt = Annotated[
     str | None,
@@ -148,6 +151,7 @@ def bench(
     else:
         hourly = lib.target_price(cfg, chosen.deployment)
 
+    wake = _scales_to_zero(chosen) if wake_up is None else wake_up
     spec = lib.BenchSpec(
         base_url=chosen.endpoint.base_url,
         model=chosen.endpoint.model,
@@ -162,7 +166,8 @@ def bench(
         slo=slo_spec,
         timeout_s=timeout,
         seed=seed,
-        wake_up=_scales_to_zero(chosen) if wake_up is None else wake_up,
+        wake_up=wake,
+        **(_wake_timeout(cfg, chosen) if wake else {}),
     )
     if output is OutputFormat.table:
         err_console.print(
@@ -185,6 +190,15 @@ def bench(
 def _scales_to_zero(chosen: BenchEndpoint) -> bool:
     settings = chosen.deployment.autoscaling if chosen.deployment is not None else None
     return settings is not None and settings.scales_to_zero
+
+
+def _wake_timeout(cfg: PlatformConfig | None, chosen: BenchEndpoint) -> dict[str, float]:
+    """The first request's silence budget: the configured model's request chain (a --url has none we know)."""
+    if cfg is None or chosen.deployment is None:
+        return {}
+    from inferctl.sizing.request_timeouts import client_timeouts
+
+    return {"wake_timeout_s": float(client_timeouts(cfg, chosen.deployment).client_s)}
 
 
 def _levels(concurrency: str | None, rate: str | None) -> list[Level]:
@@ -294,7 +308,7 @@ def _print_table(report: dict[str, Any], plot: Path | None) -> None:
 
     endpoint, workload, price = report["endpoint"], report["workload"], report["price"]
     title = f"{endpoint['model']} at {endpoint['base_url']} ({endpoint['api']}); latencies in ms"
-    console.print(table(title, table_rows(report)))
+    console.print(table(title, table_rows(report), priorities=TABLE_PRIORITIES))
     console.print(f"[bold]prompts[/bold]: {workload['prompts']}")
     hourly = price["usd_per_hour"]
     cost = "unknown" if hourly is None else ("free" if hourly == 0 else f"${hourly:,.4f}/h")

@@ -2,7 +2,8 @@
 
 Cluster targets (aws, kubernetes): a placement per model (instance, GPUs, tensor parallelism, KV tokens,
 concurrency, $/h) with ranked alternatives, the platform's fixed cost and the total. Target local: the model's
-profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix.
+profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix,
+and so does a config that ``render`` and ``up`` would refuse (render.check_platform: the same checks, the same words).
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def register(app: typer.Typer) -> None:
             require_aws_extra("plan --offline")
             from inferctl.aws.offline import offline_plan
             from inferctl.cli.aws_cmd import print_offline_plan
+            from inferctl.render import check_platform
+            from inferctl.sizing import plan_platform
 
+            check_platform(cfg, plan_platform(cfg).placements)  # what up would refuse, refused here too
             resources = offline_plan(cfg)
             if output is OutputFormat.json:
                 emit_json(resources)
@@ -83,11 +87,13 @@ def register(app: typer.Typer) -> None:
             else:
                 print_local(report)
             return
+        from inferctl.render import check_platform
         from inferctl.render.karpenter import disruption_warnings
         from inferctl.sizing import plan_platform
         from inferctl.sizing.autoscaling import autoscaling_summary
 
         platform = plan_platform(cfg, live_prices=live_prices)
+        check_platform(cfg, platform.placements)  # render and up refuse these configs: so does plan, in their words
         from inferctl.cache.coldstart import cold_start_report
 
         warnings = disruption_warnings(cfg)
@@ -322,9 +328,9 @@ def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> N
             {
                 "model": entry["name"],
                 "replicas": f"{entry['min_replicas']}-{entry['max_replicas']}",
-                "target/replica": f"{entry['target_concurrency_per_replica']} requests, "
-                f"KV cache {entry['kv_cache_target']:.0%}",
-                "from zero": f"~{entry['cold_start_estimate_s']} s start, 504 after {wake} s" if wake else "-",
+                "requests/replica": _target(entry),
+                "KV guard": f"{entry['kv_cache_target']:.0%}",
+                "wake": f"~{entry['cold_start_estimate_s']} s; 504 at {wake} s" if wake else "-",
             }
         )
     console.print()
@@ -335,4 +341,16 @@ def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> N
             f"idle: ${idle['on_demand']:.3f}/h (${idle['spot']:.3f} with spot GPUs) · at max replicas: "
             f"${peak['on_demand']:.3f}/h (${peak['spot']:.3f} with spot GPUs)"
         )
+    console.print(
+        "[dim]a replica is added past the requests per replica (running + waiting) or the KV guard (KV-cache usage); "
+        "set autoscaling.request_tokens to what your requests hold ('inferctl bench' reports input + output "
+        "tokens)[/dim]"
+    )
     console.print(f"[dim]an empty GPU node goes {scaling['gpu_pool_consolidate_after']} after its last replica[/dim]")
+
+
+def _target(entry: dict[str, Any]) -> str:
+    count = entry["target_concurrency_per_replica"]
+    if entry["target_basis"] == "request_tokens":
+        return f"{count} x {entry['request_tokens']:,} tokens"
+    return f"{count} ({'target_concurrency' if entry['target_basis'] == 'target_concurrency' else 'max_num_seqs'})"

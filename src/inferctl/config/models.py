@@ -23,6 +23,10 @@ from inferctl.traits import TRAITS, TargetName, TargetTraits
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
 VLLM_VERSION = "0.32.0"
 VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
+# Tokens a chat request holds in the KV cache (prompt + output), the default of autoscaling.request_tokens:
+# measured with 'inferctl bench --dataset synthetic' on the starter model, benchmarks/request_tokens.py ->
+# benchmarks/results/request_tokens.json (mean_request_tokens, rounded up to a multiple of 16, vLLM's KV block).
+DEFAULT_REQUEST_TOKENS = 464
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -149,8 +153,14 @@ class AutoscalingSettings(CoreModel):
     )
     target_concurrency: Annotated[int, Field(ge=1, le=4096)] | None = Field(
         default=None,
-        description="Running + waiting requests per replica before another starts; default: what sizing says "
-        "one replica's KV cache holds at the configured lengths.",
+        description="Running + waiting requests per replica before another starts; default: how many requests "
+        "of request_tokens one replica's KV cache holds (at most vLLM's max_num_seqs).",
+    )
+    request_tokens: Annotated[int, Field(ge=16, le=1_048_576)] = Field(
+        default=DEFAULT_REQUEST_TOKENS,
+        description="Tokens a typical request holds in the KV cache (prompt + output), for the per-replica "
+        "target; measure yours with 'inferctl bench' (input + output tokens per request). The default was "
+        "measured on chat traffic (benchmarks/results/request_tokens.json).",
     )
     kv_cache_target: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         default=0.8, description="Average KV-cache usage (0-1) across replicas above which another starts."
@@ -301,6 +311,21 @@ class ExposureSettings(CoreModel):
 class EndpointSettings(CoreModel):
     api_key: ApiKeySettings = Field(default_factory=ApiKeySettings)
     exposure: ExposureSettings = Field(default_factory=ExposureSettings)
+    first_byte_timeout: str = Field(
+        default="10m",
+        pattern=_DURATION_S,
+        description="How long a request may wait for the first byte of its answer once a replica has it (a "
+        "non-streaming completion sends nothing until it is done). Sizes the interceptor's response-header "
+        "timeout, the load balancer's idle timeout and the CLI's own wait; 1m to 1h.",
+    )
+
+    @field_validator("first_byte_timeout")
+    @classmethod
+    def _first_byte_bounds(cls, value: str) -> str:
+        # At most 1h: an NLB holds a silent connection 6000 s at most, and a wake from zero needs its share.
+        if not 60 <= duration_seconds(value) <= 3600:
+            raise ValueError(f"endpoint.first_byte_timeout {value!r} must be between 1m and 1h")
+        return value
 
 
 class SecretNames(CoreModel):
@@ -575,6 +600,11 @@ class AwsSettings(CoreModel):
         default_factory=list,
         description="CIDRs allowed to the public API endpoint; empty: the deployer's egress IP/32, detected at up.",
     )
+    private_access_cidrs: list[str] = Field(
+        default_factory=list,
+        description="CIDRs the cluster security group admits on 443 to the private API endpoint (from inside the VPC "
+        "or a network routed to it); empty: the deployer's own address/32 when it runs there, detected at up.",
+    )
     control_plane_logs: list[ControlPlaneLog] = Field(
         default_factory=_default_control_plane_logs,
         description="EKS control-plane log types sent to CloudWatch Logs; [] turns logging off.",
@@ -613,9 +643,9 @@ class AwsSettings(CoreModel):
     def _subnets(cls, ids: list[str]) -> list[str]:
         return _each(ids, _SUBNET_ID.fullmatch, "a subnet id such as subnet-0abc1234def567890")
 
-    @field_validator("public_access_cidrs")
+    @field_validator("public_access_cidrs", "private_access_cidrs")
     @classmethod
-    def _public_cidrs(cls, cidrs: list[str]) -> list[str]:
+    def _access_cidrs(cls, cidrs: list[str]) -> list[str]:
         return _each(
             cidrs, lambda cidr: ipaddress.IPv4Network(cidr, strict=True), "an IPv4 block such as 203.0.113.7/32"
         )
@@ -672,10 +702,12 @@ class ModelCacheSettings(CoreModel):
     )
     region: str | None = Field(default=None, pattern=_REGION, description="Bucket region; aws.region when unset.")
     streamer_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
-        default=None, description="Run:ai streamer reader threads; from the pod's CPUs when unset."
+        default=None, description="Run:ai streamer reader threads of each GPU worker; from the pod's CPUs when unset."
     )
     streamer_memory_limit_gib: Annotated[float, Field(gt=0, le=1024)] | None = Field(
-        default=None, description="Run:ai streamer CPU buffer cap; a quarter of the pod's memory when unset."
+        default=None,
+        description="Run:ai streamer CPU buffer of the whole pod, split across its GPU workers (each keeps at least "
+        "the model's largest tensor) and added to the pod's memory; 2 GiB when unset.",
     )
     mirror_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = Field(
         default=7200, description="How long the mirror Job may run (download from the hub + upload to S3)."
@@ -765,6 +797,15 @@ class PlatformConfig(CoreModel):
         """The region prices come from: the configured one where inferctl creates the cluster, else None (the
         packaged snapshot's region)."""
         return self.aws.region if self.traits.owns_infrastructure else None
+
+    @property
+    def endpoint_service_type(self) -> Literal["ClusterIP", "LoadBalancer"]:
+        """The Service type ``exposure.service_type`` means here: ``auto`` is a cloud load balancer where the target
+        makes one by default (an NLB on aws), ClusterIP elsewhere."""
+        chosen = self.endpoint.exposure.service_type
+        if chosen == "auto":
+            return "LoadBalancer" if self.traits.load_balancer_by_default else "ClusterIP"
+        return chosen
 
     @property
     def cluster_name(self) -> str:

@@ -49,7 +49,8 @@ aws:
   region: us-east-1
   # vpc_id: vpc-0123456789abcdef0      # an existing VPC, as in the workshop; unset: a new VPC
   # private_subnet_ids: []
-  public_access_cidrs: []  # CIDRs allowed to the EKS API; empty: private endpoint only
+  public_access_cidrs: []  # CIDRs allowed to the public EKS API endpoint; empty: this machine's egress IP/32
+  # private_access_cidrs: [] # admitted on 443 to the private endpoint; empty: this machine's address inside the VPC
   system_nodes:
     instance_types: auto  # the cheapest type that holds the system pods (plan says which); or e.g. [m5.xlarge]
     desired_size: 2

@@ -56,6 +56,12 @@ class FieldConflict(OperationError):
     value (or the object is being deleted). Same message and exit code as any failed request."""
 
 
+class ServerUnreachable(UserError):
+    """The API server did not answer the first request (DNS, network, a firewall, an endpoint's allowed blocks),
+    so nothing was changed. Same message and exit code as any such refusal; a target that knows why it can be
+    unreachable (the AWS target: its endpoint's allowed blocks) catches it to say so."""
+
+
 def make_transport() -> httpx2.BaseTransport | None:
     """The HTTP transport for new clients: None means lightkube's real one. Tests replace this function."""
     return None
@@ -193,7 +199,7 @@ class KubeClient:
         except httpx2.TransportError as exc:
             reason = str(exc) or type(exc).__name__
             if starting:
-                raise UserError(
+                raise ServerUnreachable(
                     f"cannot reach the Kubernetes API server {self.server} (context {self.context}): {reason}; "
                     "check the cluster runs and your network or VPN reaches it, or choose kubernetes.context"
                 ) from None
@@ -303,16 +309,26 @@ class KubeClient:
         """The last ``lines`` log lines of a pod, or [] when there are none yet."""
         return list(self.logs(pod, container=container, tail=lines))
 
-    def proxy_get(self, service: str, port: str | int, path: str) -> tuple[int, str]:
-        """GET ``path`` on a Service through the API server's service proxy: (status code, body).
+    def proxy_get(
+        self,
+        service: str,
+        port: str | int,
+        path: str,
+        *,
+        namespace: str | None = None,
+        params: Mapping[str, str] | None = None,
+    ) -> tuple[int, str]:
+        """GET ``path`` (with query ``params``) on a Service, in ``namespace`` (default: the client's), through the
+        API server's service proxy: (status code, body). ``service`` may carry a scheme (``https:name``).
 
         The API server strips the caller's Authorization header before proxying: no credential reaches the
         service this way."""
         if self._http is None:
             self._http = adapter_client(self.config, ConnectionParams(timeout=self._timeout, transport=self._transport))
-        url = f"/api/v1/namespaces/{self.namespace}/services/{service}:{port}/proxy/{path.lstrip('/')}"
+        where = namespace or self.namespace
+        url = f"/api/v1/namespaces/{where}/services/{service}:{port}/proxy/{path.lstrip('/')}"
         with self.errors(f"calling service {service} through the API server"):
-            response = self._http.get(url)
+            response = self._http.get(url, params=dict(params or {}))
         return response.status_code, response.text
 
     def server_version(self) -> str | None:

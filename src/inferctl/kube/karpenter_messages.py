@@ -16,8 +16,9 @@ The formats (facts read at tag v1.14.1 of kubernetes-sigs/karpenter; no code cop
 - ``scheduler.go`` (add): ``nodepool requirements filtered out all available instance types`` when every
   NodePool's requirements left no instance type; each such NodePool also gets a Warning event
   ``NoCompatibleInstanceTypes`` (events.go) on the NodePool itself.
-- ``provisioner.go``: with no ready NodePool Karpenter logs ``no nodepools found`` and publishes *no* event, so
-  that case is read from the NodePools' state (:mod:`inferctl.kube.karpenter_state`), never from a message.
+- ``provisioner.go``: with no ready NodePool ``NewScheduler`` returns ``ErrNodePoolsNotFound`` and ``Schedule``
+  logs ``no dynamic nodepools found`` and publishes *no* event, so that case is read from the NodePools' state
+  (:mod:`inferctl.kube.karpenter_state`), never from a message.
 """
 
 from __future__ import annotations

@@ -1,17 +1,19 @@
 """Why Karpenter launches no node for a pending pod, read from the cluster's state (pure functions, no I/O).
 
 Many of Karpenter's node-side failures never reach the pod: with no ready NodePool it publishes no pod event at
-all (``no nodepools found`` goes to its log), an EC2NodeClass that cannot resolve its AMIs, subnets or security
+all (it logs ``no dynamic nodepools found``), an EC2NodeClass that cannot resolve its AMIs, subnets or security
 groups only sets conditions, and a failed launch is an event on a NodeClaim that is deleted right after. So the
 rollout watcher reads, in this order:
 
 1. the NodePool the pod selects: missing (or no NodePool at all), or not ``Ready`` because of
-   ``NodeClassReady`` / ``ValidationSucceeded`` / ``NodeRegistrationHealthy``;
+   ``NodeClassReady`` / ``ValidationSucceeded`` (a False ``NodeRegistrationHealthy`` does not make it skip the
+   pool: inferctl.kube.karpenter_registration reports it without stopping);
 2. its EC2NodeClass's conditions: ``AMIsReady``, ``SubnetsReady``, ``SecurityGroupsReady``,
    ``InstanceProfileReady``, ``ValidationSucceeded``, ``Ready``;
 3. the pool's ``NoCompatibleInstanceTypes`` events since the pod was created;
-4. the pool's NodeClaims: ``Launched`` stuck with a failure reason, ``Initialized`` waiting for
-   ``nvidia.com/gpu`` (no device plugin);
+4. the pool's NodeClaims: ``Launched`` stuck with a failure reason, ``Registered`` still Unknown past Karpenter's
+   registration timeout (karpenter_registration), ``Initialized`` waiting for ``nvidia.com/gpu`` (no device
+   plugin);
 5. NodeClaim events since the pod was created: ``InsufficientCapacityError`` (also how a missing spot
    service-linked role shows) and ``NodeClassNotReady``.
 
@@ -21,18 +23,23 @@ Upstream facts, all at tag v1.14.1 (no code copied):
   ``pkg/controllers/nodepool/readiness/controller.go`` (``NodeClassReady`` False with ``NodeClassNotFound`` or
   the EC2NodeClass's own Ready reason and message), ``pkg/controllers/nodepool/validation/controller.go``
   (``NodePoolValidationFailed``), ``pkg/controllers/provisioning/provisioner.go`` (NodePools that are not Ready
-  are skipped; none left -> ``no nodepools found``, no event), ``pkg/controllers/nodeclaim/lifecycle/``
-  (``events.go``: ``NodeClaim <name> event: <err>`` for ``InsufficientCapacityError`` / ``NodeClassNotReady``;
+  are skipped, each logged ``ignoring nodepool, not ready``; none left -> ``ErrNodePoolsNotFound``, which
+  ``Schedule`` logs as ``no dynamic nodepools found`` and publishes as no event),
+  ``pkg/controllers/nodeclaim/lifecycle/`` (``events.go``: ``NodeClaim <name> event: <err>`` for
+  ``InsufficientCapacityError`` / ``NodeClassNotReady``;
   ``launch.go``: ``Launched`` Unknown with the cloud provider's reason or ``LaunchFailed``;
   ``initialization.go``: ``Initialized`` Unknown ``ResourceNotRegistered``,
-  ``Resource "nvidia.com/gpu" was requested but not registered``; ``liveness.go``: ``NodeRegistrationHealthy``).
+  ``Resource "nvidia.com/gpu" was requested but not registered``; ``liveness.go`` and ``registration.go``:
+  ``NodeRegistrationHealthy``, read in karpenter_registration).
   ``launch.go`` publishes only the InsufficientCapacityError event at v1.14.1; NodeClassNotReady is defined in
   ``events.go`` and recognised here in case a release publishes it, but the conditions are what v1.14.1 shows.
 - aws/karpenter-provider-aws ``pkg/apis/v1/ec2nodeclass_status.go`` (condition types),
   ``pkg/controllers/nodeclass/{ami,subnet,securitygroup,validation}.go`` (reasons ``AMINotFound``,
   ``UnsupportedAlias``, ``SubnetsNotFound``, ``SecurityGroupsNotFound``, ``CreateFleetAuthCheckFailed``...),
-  ``pkg/providers/amifamily/bottlerocket.go`` (an alias with no SSM parameter for the cluster's
-  ``aws-k8s-<version>[-nvidia]`` variant is an error, so ``AMIsReady`` stays Unknown and ``status.amis`` empty),
+  ``pkg/providers/amifamily/bottlerocket.go`` (``DescribeImageQuery`` reads four SSM parameters, ``aws-k8s-<version>``
+  and ``aws-k8s-<version>-nvidia``, each for x86_64 and arm64, and skips the ones that do not exist; only when none
+  of the four exists is it an error, ``failed to discover any AMIs for alias``, so ``AMIsReady`` stays Unknown and
+  ``status.amis`` empty; ``pkg/controllers/nodeclass/ami.go`` sets no condition for that error),
   ``pkg/providers/instance/instance.go`` + ``pkg/errors/errors.go`` (fleet errors: ``insufficient capacity,
   with fleet error(s), InsufficientInstanceCapacity: ...``; ``AuthFailure.ServiceLinkedRoleCreationNotPermitted``
   counts as insufficient capacity).
@@ -44,11 +51,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from inferctl.config.ami_aliases import AL2023, DEFAULT_AMI_ALIAS
 from inferctl.kube.diagnose import Diagnosis, ModelContext, _bigger_instance_hint
 from inferctl.kube.karpenter_messages import NO_COMPATIBLE_INSTANCE_TYPES
+from inferctl.kube.karpenter_registration import SPOT_SLR_FIX, launch_fix, not_joined
 from inferctl.kube.objects import condition, event_time, labels_of, name_of, parse_time, sort_events
 from inferctl.kube_names import GPU_RESOURCE, KARPENTER_NODEPOOL
 
@@ -68,6 +77,7 @@ class KarpenterState:
     pool_events: Sequence[Mapping[str, Any]] = ()
     kubernetes_version: str | None = None
     pools_listed: bool = field(default=True)  # False when the cluster has no Karpenter CRDs at all
+    now: datetime | None = None  # the watcher's wall clock, for conditions that time out (None: not judged)
 
 
 def selected_nodepool(pod: Mapping[str, Any]) -> str | None:
@@ -92,8 +102,9 @@ def diagnose_node_side(pod: Mapping[str, Any], state: KarpenterState, model: Mod
     if found is not None:
         return found
     claims = [c for c in state.nodeclaims if labels_of(c).get(KARPENTER_NODEPOOL) == pool_name]
+    role = node_role(pool, state)
     for claim in claims:
-        found = _claim_stuck(claim, pool_name)
+        found = _claim_stuck(claim, pool_name) or not_joined(claim, pool_name, state.now, role)
         if found is not None:
             return found
     return _claim_events(pod, pool_name, state, model)
@@ -109,7 +120,7 @@ def _missing_pool(pod_name: str, pool_name: str, state: KarpenterState) -> Diagn
         return Diagnosis(
             "no-nodepool",
             f"Karpenter is installed but the cluster has no NodePool, so no node will be launched for pod "
-            f"{pod_name} (Karpenter logs 'no nodepools found' and publishes no event); {fix}",
+            f"{pod_name} (Karpenter logs 'no dynamic nodepools found' and publishes no event); {fix}",
             (f"pod {pod_name} selects {KARPENTER_NODEPOOL}={pool_name}", "NodePools: none"),
         )
     return Diagnosis(
@@ -152,20 +163,23 @@ def _because(cond: Mapping[str, Any]) -> str:
     return f"{cond.get('reason')}: {cond.get('message', '')}"
 
 
+def node_role(pool: Mapping[str, Any], state: KarpenterState) -> str | None:
+    """The IAM role of the pool's nodes (its EC2NodeClass's ``spec.role``), when the class is listed."""
+    ref = pool.get("spec", {}).get("template", {}).get("spec", {}).get("nodeClassRef") or {}
+    nodeclass = next((c for c in state.nodeclasses if name_of(c) == ref.get("name")), None)
+    role = (nodeclass or {}).get("spec", {}).get("role")
+    return str(role) if role else None
+
+
 # NodePool conditions whose False status makes Karpenter skip the pool: (condition, code, what happened, fix).
+# Only ValidationSucceeded and NodeClassReady make up a NodePool's Ready (K pkg/apis/v1/nodepool_status.go);
+# NodeClassReady is read with the EC2NodeClass below.
 _POOL_FAILURES = (
     (
         "ValidationSucceeded",
         "nodepool-invalid",
         "Karpenter rejected NodePool {pool}",
         "fix the pools section of inferctl.yaml and run up again",
-    ),
-    (
-        "NodeRegistrationHealthy",
-        "node-registration",
-        "nodes of NodePool {pool} launch but do not join the cluster",
-        "check the node role's access entry and that the AMI alias suits the cluster's Kubernetes version, then run "
-        "up again",
     ),
 )
 
@@ -253,12 +267,14 @@ def _nodeclass_not_ready(
             fix = f"set {setting} to an AL2023 release published for the cluster version, or use {pinned}"
             fix += ", and run up again"
         elif alias is not None:
-            # Bottlerocket's variants per Kubernetes version: config.ami_aliases (Karpenter v1.14.1 bottlerocket.go).
-            variant = f"aws-k8s-{version or '<cluster version>'}" + ("-nvidia" if gpu else "")
+            # P bottlerocket.go: the error means none of the four variant paths exists, standard or NVIDIA, for
+            # either architecture; variants per Kubernetes version: config.ami_aliases.
+            k8s = f"aws-k8s-{version or '<cluster version>'}"
             what = (
                 f"AMI alias {alias} resolves to no AMI for this cluster"
                 + (f" (Kubernetes {version})" if version else "")
-                + f": that Bottlerocket release has no {variant} variant"
+                + f": that Bottlerocket release publishes no {k8s} image at all (neither {k8s} nor {k8s}-nvidia, "
+                "x86_64 or arm64), so it predates or postdates this Kubernetes version"
             )
             fix = (
                 f"set {setting} to a Bottlerocket release that ships the cluster version's "
@@ -319,13 +335,7 @@ def _claim_stuck(claim: Mapping[str, Any], pool: str) -> Diagnosis | None:
     name = name_of(claim)
     launched = _not_true(claim, "Launched")
     if launched is not None and launched.get("reason") not in _PENDING_REASONS | {"Launched"}:
-        reason = str(launched.get("reason"))
-        if reason == "SpotSLRCreationFailed":
-            fix = _SPOT_SLR_FIX
-        elif reason in ("Unauthorized", "AMIAuthorizationFailure"):
-            fix = "give Karpenter's controller role the EC2 permissions of its getting-started policy"
-        else:
-            fix = "read the reason below, fix the pool's EC2NodeClass or the account's limits"
+        fix = launch_fix(str(launched.get("reason")))
         return Diagnosis(
             "launch-failed",
             f"Karpenter cannot launch NodeClaim {name} of NodePool {pool} ({_because(launched)}); {fix}, then "
@@ -351,10 +361,6 @@ def _claim_stuck(claim: Mapping[str, Any], pool: str) -> Diagnosis | None:
 
 # aws/karpenter-provider-aws v1.14.1 pkg/providers/instance/events.go: a Warning without a reason on the NodeClaim.
 _SPOT_SLR = "Attempted to launch a spot instance but failed due to"
-_SPOT_SLR_FIX = (
-    "create the EC2 spot service-linked role once per account (aws iam create-service-linked-role "
-    "--aws-service-name spot.amazonaws.com; target aws does) or allow only on-demand in pools.gpu.capacity_types"
-)
 
 
 def _claim_events(pod: Mapping[str, Any], pool: str, state: KarpenterState, model: ModelContext) -> Diagnosis | None:
@@ -394,7 +400,7 @@ def _claim_events(pod: Mapping[str, Any], pool: str, state: KarpenterState, mode
         return Diagnosis(
             "spot-service-linked-role",
             f"EC2 refused spot launches for NodePool {pool}: the account has no spot service-linked role and "
-            f"Karpenter may not create it; {_SPOT_SLR_FIX}, then run up again",
+            f"Karpenter may not create it; {SPOT_SLR_FIX}, then run up again",
             evidence,
         )
     return Diagnosis(
@@ -445,4 +451,4 @@ def _capacity_fix(model: ModelContext) -> str:
     )
 
 
-__all__ = ["KarpenterState", "diagnose_node_side", "selected_nodepool"]
+__all__ = ["KarpenterState", "diagnose_node_side", "node_role", "selected_nodepool"]

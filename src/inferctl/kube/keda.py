@@ -14,7 +14,7 @@ from contextlib import suppress
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
-from inferctl.errors import ConfigError, UserError
+from inferctl.errors import UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.objects import Object, identity
 from inferctl.kube_names import APP_INSTANCE, LABEL_MODEL, LABEL_PLATFORM
@@ -36,15 +36,6 @@ HTTP_ADDON_INSTALL = (
     f"helm install {HTTP_ADDON_RELEASE} kedacore/{HTTP_ADDON_CHART} --version 0.15.0 --namespace {KEDA_NAMESPACE}"
 )
 INTERCEPTOR_PROXY_SERVICE = f"{HTTP_ADDON_CHART}-interceptor-proxy"
-
-
-def check_prometheus_configured(config: PlatformConfig) -> None:
-    """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
-    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
-        raise ConfigError(
-            "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
-            "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
-        )
 
 
 def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> None:
@@ -97,16 +88,23 @@ def _condition(obj: Object, kind: str) -> dict[str, Any]:
     return next((c for c in conditions if c.get("type") == kind), {})
 
 
-def _idle_at_zero_state(client: KubeClient, name: str, cooldown: str) -> str:
+def _idle_at_zero_state(client: KubeClient, scaled: Object, cooldown: str) -> str:
     """Active False means no trigger asks for load, not that the replicas are gone: KEDA scales 1 -> 0 only once
-    ``cooldownPeriod`` has passed since the last activity. Zero is the Deployment's own count (``status.replicas``:
-    its pods not yet terminating; ``spec.replicas``: what KEDA last set through the scale subresource)."""
+    ``cooldownPeriod`` has passed since the last activity, or, while the ScaledObject was never active (no
+    ``status.lastActiveTime``), ``initialCooldownPeriod`` after the ScaledObject's creation (kedacore/keda v2.20.2
+    ``pkg/scaling/executor/scale_scaledobjects.go``, ``scaleToZeroOrIdle``): a later ``up`` does not restart that.
+    Zero is the Deployment's own count (``status.replicas``: its pods not yet terminating; ``spec.replicas``: what
+    KEDA last set through the scale subresource)."""
+    name = str(scaled.get("spec", {}).get("scaleTargetRef", {}).get("name") or scaled["metadata"]["name"])
     deployment = client.get("apps/v1", "Deployment", name) or {}
     running = int((deployment.get("status") or {}).get("replicas") or 0)
     if running == 0:
         return "idle (scaled to zero)"
     if (deployment.get("spec") or {}).get("replicas") == 0:
         return f"idle (scaling to zero: {running} replica(s) draining)"
+    if not (scaled.get("status") or {}).get("lastActiveTime"):
+        created = scaled.get("metadata", {}).get("creationTimestamp") or "its creation"
+        return f"idle ({running} replica(s) running, never used; scales to zero {cooldown} after {created})"
     return f"idle ({running} replica(s) running; scales to zero after the {cooldown} cooldown)"
 
 
@@ -126,7 +124,7 @@ def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | 
     elif active.get("status") == "True":
         state = "active"
     elif settings.scales_to_zero:
-        state = _idle_at_zero_state(client, model.name, settings.scale_to_zero_after)
+        state = _idle_at_zero_state(client, scaled, settings.scale_to_zero_after)
     else:
         state = "idle"
     view: dict[str, Any] = {"state": state, **bounds}

@@ -3,8 +3,10 @@
 Readiness follows ``kubectl rollout status``: the controller has observed the latest generation, every replica
 is updated, no old replica is left, and every updated replica is available; ``ProgressDeadlineExceeded`` fails.
 While waiting, each pod's phase is reported live: unschedulable -> waiting for a Karpenter node (NodeClaim,
-instance type, capacity type) -> pulling image -> loading model (the server log's last line) -> ready.
-Fatal states stop the wait with a :mod:`~inferctl.kube.diagnose` paragraph instead of a hang.
+instance type, capacity type; how long a launched node has not joined) -> pulling image -> loading model (the server
+log's last line) -> ready. Fatal states stop the wait with a :mod:`~inferctl.kube.diagnose` paragraph instead of a
+hang. What Karpenter still works on is a warning, not a stop: a NodePool's ``NodeRegistrationHealthy=False`` and a
+node slow to join (:mod:`~inferctl.kube.karpenter_registration`).
 """
 
 from __future__ import annotations
@@ -12,24 +14,33 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from inferctl.errors import OperationError, UserError
 from inferctl.kube.client import KubeClient
 from inferctl.kube.diagnose import Diagnosis, ModelContext, diagnose_gpu_not_advertised, diagnose_pod, is_gpu_node
-from inferctl.kube.karpenter_state import KarpenterState, diagnose_node_side, selected_nodepool
+from inferctl.kube.karpenter_registration import join_warning, registration_health, still_unhealthy, waiting_to_join
+from inferctl.kube.karpenter_state import KarpenterState, diagnose_node_side, node_role, selected_nodepool
 from inferctl.kube.objects import (
     condition,
     condition_true,
     container_statuses,
     first_container_name,
+    format_age,
     labels_of,
     name_of,
     pod_is_ready,
     sort_events,
 )
 from inferctl.kube.wait import ClusterWait
-from inferctl.kube_names import KARPENTER_API, KARPENTER_CAPACITY_TYPE, NODE_INSTANCE_TYPE, NODE_ZONE
+from inferctl.kube_names import (
+    KARPENTER_API,
+    KARPENTER_CAPACITY_TYPE,
+    KARPENTER_NODEPOOL,
+    NODE_INSTANCE_TYPE,
+    NODE_ZONE,
+)
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 
@@ -53,7 +64,6 @@ SETTLE_GRACES = {
     "nodeclass-instance-profile": 1,
     "nodepool-invalid": 1,
     "nodepool-no-instance-types": 1,
-    "node-registration": 1,
     "launch-failed": 1,
     "no-capacity": 1,
     "spot-service-linked-role": 1,
@@ -95,6 +105,7 @@ def rollout_state(deployment: Mapping[str, Any]) -> RolloutState:
 class PodProgress:
     phase: str  # unschedulable | waiting for a Karpenter node | pulling image | starting | loading model | ready
     detail: str = ""
+    claim_state: tuple[str, str] | None = None  # (NodeClaim, requested | launched | registered) while waiting on one
 
 
 def nominated_nodeclaim(events: Sequence[Mapping[str, Any]]) -> str | None:
@@ -107,12 +118,22 @@ def nominated_nodeclaim(events: Sequence[Mapping[str, Any]]) -> str | None:
     return None
 
 
-def describe_nodeclaim(claim: Mapping[str, Any]) -> str:
-    """``NodeClaim g5-gpu-karpenter-x7k2p launched: g5.xlarge spot in us-east-1a``."""
-    labels = labels_of(claim)
-    state = "launched" if condition_true(claim, "Launched") else "requested"
+def nodeclaim_state(claim: Mapping[str, Any]) -> str:
     if condition_true(claim, "Registered"):
+        return "registered"
+    return "launched" if condition_true(claim, "Launched") else "requested"
+
+
+def describe_nodeclaim(claim: Mapping[str, Any], now: datetime | None = None) -> str:
+    """``NodeClaim g5-gpu-karpenter-x7k2p launched: g5.xlarge spot in us-east-1a``; with ``now``, a launched one
+    whose node has not joined for a minute says so (``launched 3m ago, node not joined yet``)."""
+    labels = labels_of(claim)
+    state = nodeclaim_state(claim)
+    waited = waiting_to_join(claim, now)
+    if state == "registered":
         state = "registered, initialising"
+    elif waited is not None and waited >= 60:
+        state = f"launched {format_age(waited)} ago, node not joined yet"
     parts = [labels.get(NODE_INSTANCE_TYPE, "instance type pending")]
     if labels.get(KARPENTER_CAPACITY_TYPE):
         parts.append(labels[KARPENTER_CAPACITY_TYPE])
@@ -125,6 +146,7 @@ def pod_progress(
     events: Sequence[Mapping[str, Any]],
     nodeclaims: Sequence[Mapping[str, Any]] = (),
     last_log_line: str | None = None,
+    now: datetime | None = None,
 ) -> PodProgress:
     """Where one pod is on its way to ready."""
     if pod_is_ready(pod):
@@ -135,7 +157,9 @@ def pod_progress(
         claim_name = nominated_nodeclaim(ordered)
         claim = next((c for c in nodeclaims if name_of(c) == claim_name), None) if claim_name else None
         if claim is not None:
-            return PodProgress("waiting for a Karpenter node", describe_nodeclaim(claim))
+            return PodProgress(
+                "waiting for a Karpenter node", describe_nodeclaim(claim, now), (name_of(claim), nodeclaim_state(claim))
+            )
         if claim_name:
             return PodProgress("waiting for a Karpenter node", f"NodeClaim {claim_name} nominated")
         failed = [e for e in ordered if e.get("reason") == "FailedScheduling"]
@@ -192,7 +216,7 @@ class RolloutWatcher(ClusterWait):
         self.karpenter = karpenter
         self.scheduling_grace_s = scheduling_grace_s
         self._first_seen: dict[tuple[str, str], float] = {}
-        self._announced: set[str] = set()
+        self._announced: set[tuple[str, str]] = set()  # (NodeClaim, state) already shown
         self.gpu_pool = gpu_pool
         self._gpu_nodes: list[Mapping[str, Any]] | None = None
         self.kubernetes_version = kubernetes_version
@@ -200,6 +224,8 @@ class RolloutWatcher(ClusterWait):
         self._karpenter_served: bool | None = None
         self._pools: Sequence[Mapping[str, Any]] = ()
         self._claims: Sequence[Mapping[str, Any]] = ()
+        self._warned: set[str] = set()  # warnings given once: a pool's registration health, a slow node
+        self._unhealthy_pools: set[str] = set()
 
     def wait(self, deployments: Sequence[WatchedDeployment]) -> None:
         start = self.poller.clock()
@@ -224,6 +250,7 @@ class RolloutWatcher(ClusterWait):
                     "'kubectl describe pod', or raise the timeout",
                 )
             self.poller.pause()
+        self._report_recovered_pools()
         self.reporter.phase("ready")
 
     def _check(self, watched: WatchedDeployment) -> PodProgress | None:
@@ -278,12 +305,46 @@ class RolloutWatcher(ClusterWait):
             diagnosis = diagnose_gpu_not_advertised(pod, events, self._unschedulable_gpu_nodes())
         if diagnosis is not None:
             self._raise_when_settled(name, diagnosis)
-        progress = pod_progress(pod, events, claims, lines[-1] if lines else None)
-        if progress.phase == "waiting for a Karpenter node" and progress.detail not in self._announced:
-            self._announced.add(progress.detail)
-            if "launched" in progress.detail:
+        if unplaced and self.karpenter and selected_nodepool(pod):
+            self._warn_registration(pod)
+        progress = pod_progress(pod, events, claims, lines[-1] if lines else None, self.poller.now())
+        if progress.claim_state is not None and progress.claim_state not in self._announced:
+            self._announced.add(progress.claim_state)
+            if progress.claim_state[1] == "launched":
                 self.reporter.info(progress.detail)
         return progress
+
+    def _warn_registration(self, pod: Mapping[str, Any]) -> None:
+        """Once each: the selected pool's NodeRegistrationHealthy=False (with its reason), and a node of the pool
+        that has not joined minutes after launch (what usually causes it). Karpenter still works on both."""
+        state = self._karpenter()
+        pool = next((p for p in state.nodepools if name_of(p) == selected_nodepool(pod)), None)
+        if pool is None:
+            return
+        pool_name = name_of(pool)
+        role = node_role(pool, state)
+        health = registration_health(pool, role)
+        if health is not None:
+            self._unhealthy_pools.add(pool_name)
+            key = f"pool/{pool_name}/{(condition(pool, 'NodeRegistrationHealthy') or {}).get('lastTransitionTime')}"
+            if key not in self._warned:
+                self._warned.add(key)
+                self.reporter.warn(health)
+        for claim in state.nodeclaims:
+            if labels_of(claim).get(KARPENTER_NODEPOOL) != pool_name or f"claim/{name_of(claim)}" in self._warned:
+                continue
+            warning = join_warning(claim, state.now, role)
+            if warning is not None:
+                self._warned.add(f"claim/{name_of(claim)}")
+                self.reporter.warn(warning)
+
+    def _report_recovered_pools(self) -> None:
+        """After the rollout: a pool warned about that still shows the old failures is worth a line, not a worry."""
+        if not self._unhealthy_pools:
+            return
+        for pool in self.client.list(KARPENTER_API, "NodePool", missing_ok=True):
+            if name_of(pool) in self._unhealthy_pools and (note := still_unhealthy(pool)) is not None:
+                self.reporter.info(note)
 
     def _karpenter(self) -> KarpenterState:
         """Karpenter's objects and NodeClaim events, listed once per poll and only for a pod without a node.
@@ -305,6 +366,7 @@ class RolloutWatcher(ClusterWait):
                 pool_events=self._cluster_events("NodePool") if served else [],
                 kubernetes_version=self.kubernetes_version,
                 pools_listed=served,
+                now=self.poller.now(),
             )
         return self._karpenter_state
 
@@ -342,6 +404,7 @@ __all__ = [
     "RolloutWatcher",
     "WatchedDeployment",
     "describe_nodeclaim",
+    "nodeclaim_state",
     "nominated_nodeclaim",
     "pod_progress",
     "rollout_state",

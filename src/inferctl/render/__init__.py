@@ -13,7 +13,7 @@ from inferctl.render.meta import Object, render_namespace
 from inferctl.render.observability import render_observability
 from inferctl.render.order import APPLY_ORDER, kind_rank, sort_for_apply, sort_for_delete
 from inferctl.render.output import write_directory, yaml_stream
-from inferctl.render.platform import render_platform
+from inferctl.render.platform import check_platform, render_platform
 from inferctl.render.secrets import SecretValues, render_secrets
 from inferctl.render.workload import (
     CONTAINER_NAME,
@@ -31,6 +31,7 @@ __all__ = [
     "Object",
     "SecretValues",
     "check_cluster_model",
+    "check_platform",
     "container_args",
     "effective_engine_args",
     "kind_rank",

@@ -27,12 +27,14 @@ from __future__ import annotations
 from typing import Any
 
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
+from inferctl.errors import ConfigError
 from inferctl.kube_names import APP_COMPONENT, APP_INSTANCE, APP_MANAGED_BY, APP_NAME, APP_PART_OF
 from inferctl.render.drain import INTERCEPTOR_DRAIN
 from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
 from inferctl.render.meta import Object, metadata, model_labels, model_metadata
-from inferctl.sizing.autoscaling import NLB_IDLE_MARGIN_S, per_replica_target, wake_timeout_s
+from inferctl.sizing.autoscaling import per_replica_target
 from inferctl.sizing.placement import Placement
+from inferctl.sizing.request_timeouts import behind_aws_nlb, request_timeouts
 
 KEDA_NAMESPACE = "keda"  # KEDA and the HTTP add-on, as their install docs put them
 HTTP_ADDON_RELEASE = "http-add-on"
@@ -58,8 +60,6 @@ KV_CACHE_USAGE = "vllm:kv_cache_usage_perc"
 POLLING_INTERVAL_S = 15
 # A GPU replica takes minutes to start: scale down only after load has stayed low this long.
 SCALE_DOWN_STABILIZATION_S = 300
-# Non-streaming completions can take minutes before the first byte; the add-on's default is 300 s.
-RESPONSE_HEADER_TIMEOUT = "600s"
 
 
 def autoscaled(config: PlatformConfig) -> list[ModelDeployment]:
@@ -73,6 +73,15 @@ def waking_model(config: PlatformConfig) -> ModelDeployment | None:
 
 def prometheus_url(config: PlatformConfig) -> str:
     return config.observability.prometheus_url or INSTALLED_PROMETHEUS_URL
+
+
+def check_prometheus_configured(config: PlatformConfig) -> None:
+    """Outside aws inferctl installs no Prometheus: KEDA must be told where the user's is."""
+    if not config.traits.owns_infrastructure and autoscaled(config) and config.observability.prometheus_url is None:
+        raise ConfigError(
+            "autoscaling reads vLLM's metrics from Prometheus: set observability.prometheus_url to one that scrapes "
+            "the model pods (e.g. http://prometheus-server.monitoring.svc), or remove models[].autoscaling"
+        )
 
 
 def _settings(model: ModelDeployment) -> AutoscalingSettings:
@@ -138,7 +147,9 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
     }
     if settings.scales_to_zero:
         spec["cooldownPeriod"] = idle_s  # KEDA applies it only to the last step, 1 -> 0
-        spec["initialCooldownPeriod"] = idle_s  # a fresh rollout is not scaled away before anyone used it
+        # Counted from the ScaledObject's creation while it was never active (KEDA v2.20.2 scale_scaledobjects.go
+        # scaleToZeroOrIdle): a model's first up keeps its replica this long; later rollouts get no such grace.
+        spec["initialCooldownPeriod"] = idle_s
     return {
         "apiVersion": "keda.sh/v1alpha1",
         "kind": "ScaledObject",
@@ -149,9 +160,9 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
 
 def render_interceptor_route(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
     """Every request reaching the interceptor ("*": the load balancer's own host name is not known when this
-    renders) goes to the model's Service; it waits up to the wake timeout for a ready replica, then 504."""
-    settings = _settings(model)
-    behind_nlb = _behind_nlb(config)
+    renders) goes to the model's Service; it waits up to the wake timeout for a ready replica (then 504), and
+    up to the first-byte timeout for the answer's headers (sizing.request_timeouts)."""
+    timeouts = request_timeouts(config, model, placement)
     return {
         "apiVersion": "http.keda.sh/v1beta1",
         "kind": "InterceptorRoute",
@@ -160,10 +171,7 @@ def render_interceptor_route(config: PlatformConfig, model: ModelDeployment, pla
             "target": {"service": model.name, "portName": "http"},
             "rules": [{"hosts": ["*"]}],
             "scalingMetric": {"concurrency": {"targetValue": per_replica_target(model, placement)}},
-            "timeouts": {
-                "readiness": f"{wake_timeout_s(settings, placement, behind_nlb=behind_nlb)}s",
-                "responseHeader": RESPONSE_HEADER_TIMEOUT,
-            },
+            "timeouts": {"readiness": f"{timeouts.readiness_s}s", "responseHeader": f"{timeouts.first_byte_s}s"},
         },
     }
 
@@ -172,26 +180,19 @@ def entry_service_name(config: PlatformConfig, model: ModelDeployment) -> str:
     return f"{config.name}-{model.name}"[:63].rstrip("-")
 
 
-def _behind_nlb(config: PlatformConfig) -> bool:
-    return config.traits.load_balancer_by_default and service_type(config) == "LoadBalancer"
-
-
 def render_entry_service(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
     """The Service clients reach for a model that scales to zero: the interceptor's pods, in the add-on's
     namespace (a Service selects pods of its own namespace only). On aws an NLB whose health check asks the
     interceptor's ``/readyz`` on its admin port, so targets stay healthy while the model has no replica, and whose
-    TCP idle timeout outlasts the wake timeout (annotation ``aws-load-balancer-listener-attributes.TCP-80``,
-    AWS Load Balancer Controller v2.14.0 ``docs/guide/service/annotations.md``)."""
+    TCP idle timeout outlasts the interceptor's wake and first-byte wait (sizing.request_timeouts)."""
     kind = service_type(config)
-    on_aws_lb = _behind_nlb(config)
+    on_aws_lb = behind_aws_nlb(config)
     annotations = None
     if on_aws_lb:
-        annotations = _nlb_annotations(config)
+        annotations = _nlb_annotations(config, request_timeouts(config, model, placement))
         prefix = "service.beta.kubernetes.io/aws-load-balancer-"
         annotations[f"{prefix}healthcheck-path"] = "/readyz"
         annotations[f"{prefix}healthcheck-port"] = str(INTERCEPTOR_ADMIN_PORT)
-        idle_s = wake_timeout_s(_settings(model), placement, behind_nlb=True) + NLB_IDLE_MARGIN_S
-        annotations[f"{prefix}listener-attributes.TCP-80"] = f"tcp.idle_timeout.seconds={max(idle_s, 350)}"
         # Its targets are interceptor pods: deregistration lasts their drain (render.drain), not the model's.
         annotations[f"{prefix}target-group-attributes"] = (
             f"deregistration_delay.timeout_seconds={INTERCEPTOR_DRAIN.grace_s}"

@@ -16,19 +16,18 @@ from inferctl.kube_names import LABEL_PLATFORM, PORT_NAME
 from inferctl.render.drain import nlb_deregistration_delay_s
 from inferctl.render.meta import SERVICE_PORT, Object, model_metadata, selector_labels
 from inferctl.render.workload import HEALTH_PATH
+from inferctl.sizing.placement import Placement
+from inferctl.sizing.request_timeouts import RequestTimeouts, request_timeouts
 
 AWS_LB_CLASS = "service.k8s.aws/nlb"
 _ANN = "service.beta.kubernetes.io/aws-load-balancer-"
 
 
 def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]:
-    chosen = config.endpoint.exposure.service_type
-    if chosen == "auto":
-        return "LoadBalancer" if config.traits.load_balancer_by_default else "ClusterIP"
-    return chosen
+    return config.endpoint_service_type
 
 
-def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
+def _nlb_annotations(config: PlatformConfig, timeouts: RequestTimeouts) -> dict[str, str]:
     tags = {LABEL_PLATFORM: config.name, **config.aws.tags}
     return {
         f"{_ANN}type": "external",
@@ -39,12 +38,16 @@ def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
         f"{_ANN}healthcheck-port": "traffic-port",
         # Connections of a terminating pod may live as long as its drain; no longer (render/drain.py).
         f"{_ANN}target-group-attributes": f"deregistration_delay.timeout_seconds={nlb_deregistration_delay_s(config)}",
+        # A flow silent this long is closed: longer than the answer's first byte may take (sizing.request_timeouts).
+        f"{_ANN}listener-attributes.TCP-{SERVICE_PORT}": f"tcp.idle_timeout.seconds={timeouts.load_balancer_s}",
         # Tagged so teardown can find a load balancer that outlived its Service.
         f"{_ANN}additional-resource-tags": ",".join(f"{k}={v}" for k, v in sorted(tags.items())),
     }
 
 
-def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
+def render_service(config: PlatformConfig, model: ModelDeployment, placement: Placement | None = None) -> Object:
+    """``placement`` matters only to a model that scales to zero (its wake timeout), whose Service goes behind
+    the interceptor without these annotations (render.autoscaling.behind_interceptor)."""
     kind = service_type(config)
     exposure = config.endpoint.exposure
     on_aws_lb = kind == "LoadBalancer" and config.traits.load_balancer_by_default
@@ -60,7 +63,11 @@ def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": model_metadata(config, model, annotations=_nlb_annotations(config) if on_aws_lb else None),
+        "metadata": model_metadata(
+            config,
+            model,
+            annotations=_nlb_annotations(config, request_timeouts(config, model, placement)) if on_aws_lb else None,
+        ),
         "spec": spec,
     }
 
@@ -98,10 +105,10 @@ def render_network_policy(config: PlatformConfig, model: ModelDeployment) -> Obj
     }
 
 
-def render_exposure(config: PlatformConfig, model: ModelDeployment) -> list[Object]:
+def render_exposure(config: PlatformConfig, model: ModelDeployment, placement: Placement | None = None) -> list[Object]:
     """NetworkPolicy, PodDisruptionBudget and Service of ``model``."""
     return [
         render_network_policy(config, model),
         render_disruption_budget(config, model),
-        render_service(config, model),
+        render_service(config, model, placement),
     ]

@@ -1,4 +1,10 @@
-"""Everything a cluster gets for one config, in apply order."""
+"""Everything a cluster gets for one config, in apply order, and the checks ``plan``, ``render`` and ``up`` share.
+
+A config that cannot be rendered is refused where it is rendered: each renderer raises what it cannot render
+(ConfigError / PlanError, one line naming the fix). :func:`check_platform` runs exactly that, so ``plan`` refuses
+every config ``render`` and ``up`` refuse, with the same words, and ``up --target aws`` refuses it before
+preflight and before Pulumi creates anything.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,12 @@ from collections.abc import Mapping
 
 from inferctl.config.models import PlatformConfig
 from inferctl.errors import PlanError
-from inferctl.render.autoscaling import behind_interceptor, render_autoscaling, without_fixed_replicas
+from inferctl.render.autoscaling import (
+    behind_interceptor,
+    check_prometheus_configured,
+    render_autoscaling,
+    without_fixed_replicas,
+)
 from inferctl.render.exposure import render_exposure
 from inferctl.render.karpenter import render_karpenter
 from inferctl.render.meta import SYSTEM_NAMESPACES, Object, render_namespace
@@ -32,6 +43,7 @@ def render_platform(
     secrets without data. ``include_karpenter`` None follows ``config.uses_karpenter``; a caller that manages the
     pools elsewhere (the Pulumi program, from :func:`render_karpenter`) passes False.
     """
+    check_prometheus_configured(config)
     karpenter = config.uses_karpenter
     objects: list[Object] = []
     if config.kubernetes.namespace not in SYSTEM_NAMESPACES:  # never relabel default, kube-system...
@@ -46,7 +58,7 @@ def render_platform(
         if placement is None:
             raise PlanError(f"no placement for model {model.name!r}; run 'inferctl plan' to size it")
         workload = render_workload(config, model, placement, index=index, karpenter=karpenter)
-        exposure = render_exposure(config, model)
+        exposure = render_exposure(config, model, placement)
         if model.autoscaling is not None:  # KEDA owns the replica count; the interceptor fronts a model at zero
             workload = [without_fixed_replicas(o) if o["kind"] == "Deployment" else o for o in workload]
             if model.autoscaling.scales_to_zero:
@@ -55,3 +67,9 @@ def render_platform(
         objects += workload
         objects += exposure
     return sort_for_apply(objects)
+
+
+def check_platform(config: PlatformConfig, placements: Mapping[str, Placement]) -> None:
+    """Refuse, before anything exists, every config that :func:`render_platform` refuses (the renderers are the
+    checks: a refusal added to one of them reaches ``plan`` and ``up`` without a second list to keep)."""
+    render_platform(config, placements)

@@ -12,8 +12,9 @@ Decisions worth knowing (each one answers a known pain of the hand-written works
   UID has no passwd entry and torch's cache code calls ``getpass.getuser()``.
 * A cold start downloads GBs of weights: the startupProbe allows the whole rollout budget (at least 40 min)
   before liveness may act, so a slow download is never killed half way.
-* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod, then vLLM's
-  ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
+* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod and, through a small
+  middleware shipped in a ConfigMap, closes every connection after its next response so none is reused; then
+  vLLM's ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
 """
 
 from __future__ import annotations
@@ -54,7 +55,16 @@ from inferctl.render.compile_cache import (
     render_fetch_container,
     script_volume,
 )
-from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
+from inferctl.render.drain import (
+    MIDDLEWARE_DIR,
+    NLB_DRAIN,
+    drain_mount,
+    drain_server_args,
+    drain_timings,
+    drain_volume,
+    prestop_command,
+    render_drain_config_map,
+)
 from inferctl.render.meta import (
     Object,
     gib,
@@ -79,7 +89,6 @@ HEALTH_PATH = "/health"
 
 # Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
 PRESTOP_SLEEP_S = NLB_DRAIN.prestop_s
-DRAIN_TIMEOUT_S = VLLM_SHUTDOWN_TIMEOUT_S
 TERMINATION_GRACE_S = NLB_DRAIN.grace_s
 STARTUP_PERIOD_S = 10
 MIN_STARTUP_BUDGET_S = 40 * 60
@@ -127,7 +136,7 @@ def container_args(
         host="0.0.0.0",  # inside the pod; the NetworkPolicy and Service decide who reaches it
         port=CONTAINER_PORT,
         engine=engine,
-        extra=[*(loader[1] if loader else []), "--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        extra=[*(loader[1] if loader else []), *drain_server_args()],
         entry="serve",
     )
 
@@ -188,6 +197,7 @@ def _env(config: PlatformConfig, model: ModelDeployment, *, compiled: bool) -> l
         "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
+        "PYTHONPATH": MIDDLEWARE_DIR,  # the drain middleware (--middleware), from its ConfigMap
         **(compile_cache_env(HOME_DIR) if compiled else {}),
     }
     cache = {item["name"]: item["value"] for item in cache_env(config, model)}
@@ -235,6 +245,7 @@ def _container(
         {"name": "home", "mountPath": HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
         {"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True},
+        drain_mount(),
     ]
     return {
         "name": CONTAINER_NAME,
@@ -248,7 +259,7 @@ def _container(
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
         "livenessProbe": _probe(30, 10, 5),
-        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config, model).prestop_s)]}}},
+        "lifecycle": {"preStop": {"exec": {"command": prestop_command(drain_timings(config, model))}}},
         "securityContext": restricted_container_security(RUN_AS_ID),
         "terminationMessagePolicy": "FallbackToLogsOnError",  # the last log lines explain a crash
         "volumeMounts": mounts,
@@ -282,6 +293,7 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
                 "optional": not model.is_gated,
             },
         },
+        drain_volume(model),
     ]
 
 
@@ -428,9 +440,9 @@ def render_workload(
     index: int = 0,
     karpenter: bool = False,
 ) -> list[Object]:
-    """The model's Deployment, preceded by its model-cache claim when ``kubernetes.model_cache`` is ``pvc`` and
-    followed by the Job that writes its compile cache when it has one."""
-    objects: list[Object] = []
+    """The model's Deployment, preceded by its drain middleware's ConfigMap and, when ``kubernetes.model_cache`` is
+    ``pvc``, its model-cache claim, and followed by the Job that writes its compile cache when it has one."""
+    objects: list[Object] = [render_drain_config_map(config, model)]
     deployment = render_deployment(config, model, placement, index=index, karpenter=karpenter)
     if config.kubernetes.model_cache == "pvc":
         objects.append(render_model_cache_claim(config, model, placement))

@@ -10,20 +10,17 @@ Prices: :mod:`inferctl.catalog.aws_prices` (us-east-1).
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from inferctl.catalog import aws_prices as usd
 from inferctl.catalog.instances import get_instance
 from inferctl.catalog.prices import PriceBook
+from inferctl.config.ami_aliases import ami_family
 from inferctl.config.models import PlatformConfig
-from inferctl.errors import NotFoundError
+from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, gpu_data_volume_throughput_mibs
 from inferctl.sizing.system_nodes import SystemNodeChoice
-
-if TYPE_CHECKING:
-    from inferctl.kube.views import NodesView
 
 IDLE_ITEMS = ("EKS control plane", "NAT gateway", "system nodes", "load balancer", "storage")
 
@@ -44,16 +41,14 @@ class CostLine:
         }
 
 
-def _line(item: str, detail: str, usd_per_hour: float) -> CostLine:
+def cost_line(item: str, detail: str, usd_per_hour: float) -> CostLine:
     return CostLine(item, detail, usd_per_hour, usd_per_hour)
 
 
 def load_balancer_count(config: PlatformConfig) -> int:
     """Network load balancers ``up`` makes on aws: one per model Service of type LoadBalancer (render/exposure.py;
     the model gateway of issue 21 makes it one per platform)."""
-    from inferctl.render.exposure import service_type  # render imports sizing: import at call time
-
-    if not config.traits.load_balancer_by_default or service_type(config) != "LoadBalancer":
+    if not config.traits.load_balancer_by_default or config.endpoint_service_type != "LoadBalancer":
         return 0
     return len(config.models)
 
@@ -64,21 +59,23 @@ def always_on_lines(config: PlatformConfig, prices: PriceBook, nodes: SystemNode
     per_node = price.on_demand_usd_per_hour if price else 0.0
     how = "auto" if nodes.auto else "named"
     disk = config.aws.system_nodes.disk_gib
-    lines = [_line("EKS control plane", "standard support", usd.EKS_CONTROL_PLANE_USD_PER_HOUR)]
+    lines = [cost_line("EKS control plane", "standard support", usd.EKS_CONTROL_PLANE_USD_PER_HOUR)]
     if config.aws.vpc_id is None:
         lines.append(
-            _line("NAT gateway", "one, with its Elastic IP (+ $0.045/GB processed)", usd.nat_gateway_usd_per_hour())
+            cost_line("NAT gateway", "one, with its Elastic IP (+ $0.045/GB processed)", usd.nat_gateway_usd_per_hour())
         )
     lines.append(
-        _line("system nodes", f"{nodes.count} x {nodes.instance.name} on-demand ({how})", nodes.count * per_node)
+        cost_line("system nodes", f"{nodes.count} x {nodes.instance.name} on-demand ({how})", nodes.count * per_node)
     )
     balancers = load_balancer_count(config)
     if balancers:
         lines.append(
-            _line("load balancer", f"{balancers} x NLB (+ $0.006 per NLCU-hour)", balancers * usd.NLB_USD_PER_HOUR)
+            cost_line("load balancer", f"{balancers} x NLB (+ $0.006 per NLCU-hour)", balancers * usd.NLB_USD_PER_HOUR)
         )
     lines.append(
-        _line("storage", f"{nodes.count} x {disk} GiB gp3 system node volume", nodes.count * usd.gp3_usd_per_hour(disk))
+        cost_line(
+            "storage", f"{nodes.count} x {disk} GiB gp3 system node volume", nodes.count * usd.gp3_usd_per_hour(disk)
+        )
     )
     return lines
 
@@ -86,9 +83,6 @@ def always_on_lines(config: PlatformConfig, prices: PriceBook, nodes: SystemNode
 def node_volume(config: PlatformConfig, instance_type: str) -> tuple[int, float]:
     """GiB and $/h of the EBS volumes of one model node of ``instance_type``: its pool's data volume (the GPU pool's
     with the extra IOPS and throughput it buys), plus Bottlerocket's OS volume."""
-    from inferctl.config.ami_aliases import ami_family
-    from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, gpu_data_volume_throughput_mibs
-
     instance = get_instance(instance_type)
     gpu = instance.family in set(config.pools.gpu.instance_families)
     pool = config.pools.gpu if gpu else config.pools.cpu
@@ -114,66 +108,6 @@ def replica_range(config: PlatformConfig) -> dict[str, tuple[int, int]]:
         scaling = model.autoscaling
         out[model.name] = (scaling.min_replicas, scaling.max_replicas) if scaling else (model.replicas, model.replicas)
     return out
-
-
-@dataclass(frozen=True)
-class CostNow:
-    """``status``: what the running platform costs this hour, from the nodes that run and the config's fixed parts."""
-
-    lines: list[CostLine]
-    unpriced_nodes: int
-
-    @property
-    def usd_per_hour(self) -> float:
-        return round(sum(line.on_demand_usd_per_hour for line in self.lines), 4)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "usd_per_hour": self.usd_per_hour,
-            "usd_per_month_at_this_rate": round(self.usd_per_hour * usd.HOURS_PER_MONTH, 2),
-            "lines": [
-                {"item": line.item, "detail": line.detail, "usd_per_hour": round(line.on_demand_usd_per_hour, 4)}
-                for line in self.lines
-            ],
-            "unpriced_nodes": self.unpriced_nodes,
-        }
-
-
-def cost_now(config: PlatformConfig, view: NodesView) -> CostNow:
-    """Control plane, NAT and load balancers from the config (what ``up`` made); every node that runs at its price
-    (spot or on-demand, as the view priced it) with its volume: the system nodes' root volume, a Karpenter node's
-    pool data volume."""
-    system_group = f"{config.cluster_name}-system"[:63]
-    lines = [_line("EKS control plane", "standard support", usd.EKS_CONTROL_PLANE_USD_PER_HOUR)]
-    if config.aws.vpc_id is None:
-        lines.append(_line("NAT gateway", "one, with its Elastic IP", usd.nat_gateway_usd_per_hour()))
-    balancers = load_balancer_count(config)
-    if balancers:
-        lines.append(_line("load balancer", f"{balancers} x NLB", balancers * usd.NLB_USD_PER_HOUR))
-    groups: dict[str, list[float]] = {}
-    counts: dict[str, dict[str, int]] = {}
-    volumes = 0.0
-    unpriced = 0
-    for row in view.nodes:
-        group = row.group or "other"
-        if row.usd_per_hour is None:
-            unpriced += 1
-        groups.setdefault(group, []).append(row.usd_per_hour or 0.0)
-        label = f"{row.instance_type or '?'} {row.capacity_type}"
-        counts.setdefault(group, {})[label] = counts.get(group, {}).get(label, 0) + 1
-        if group == system_group:
-            volumes += usd.gp3_usd_per_hour(config.aws.system_nodes.disk_gib)
-        elif row.instance_type:
-            # A type the catalog does not know: its volume stays unpriced, like its instance.
-            with contextlib.suppress(NotFoundError):
-                volumes += node_volume(config, row.instance_type)[1]
-    for group, hourly in sorted(groups.items(), key=lambda item: (item[0] != system_group, item[0])):
-        detail = ", ".join(f"{n} x {label}" for label, n in sorted(counts[group].items()))
-        name = "system nodes" if group == system_group else f"nodes of {group}"
-        lines.append(_line(name, detail, sum(hourly)))
-    if view.nodes:
-        lines.append(_line("storage", f"EBS volumes of {len(view.nodes)} node(s)", volumes))
-    return CostNow(lines, unpriced)
 
 
 def summary_line(lines: list[CostLine]) -> str:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.aws_sdk import require_aws_extra
 from inferctl.config.models import PlatformConfig
-from inferctl.errors import InferctlError, NotFoundError, OperationError
+from inferctl.errors import InferctlError, NotFoundError, OperationError, UserError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
 from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
@@ -29,6 +29,7 @@ from inferctl.targets.status import AwsStatus
 from inferctl.traits import TargetName
 
 if TYPE_CHECKING:
+    from inferctl.kube.client import ServerUnreachable
     from inferctl.kube.views import NodesView
     from inferctl.targets.kubernetes import KubernetesTarget
 
@@ -54,6 +55,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         self._clients = clients
         self.force_destroy = False  # 'down --platform --force': destroy even when the teardown is incomplete
         self.fetch_egress_ip: Callable[[str], str] | None = None  # tests: the egress-IP lookup's HTTP seam
+        self.locate_address: Callable[[str], str | None] | None = None  # tests: this machine's route toward the VPC
 
     # --- pieces ---------------------------------------------------------------------------------------------
 
@@ -161,14 +163,16 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
 
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.aws import stack
-        from inferctl.aws.endpoint_access import access_summary, with_public_cidrs
+        from inferctl.aws.endpoint_access import access_summary, with_private_cidrs, with_public_cidrs
         from inferctl.aws.preflight import instance_demand, pulumi_path_from, run_preflight
+        from inferctl.render import check_platform
 
         require_aws_extra("'up --target aws'")
         models = self.kubernetes(include_karpenter=False)
         models.secret_values()  # a gated model without HF_TOKEN fails now, not after 20 minutes of provisioning
         reporter.phase("sizing")
         placements = models.placements()
+        check_platform(self.config, placements)  # a config the models' apply would refuse: before the cluster bills
         # The gate: every check passes or nothing is created.
         report = run_preflight(
             self.config,
@@ -179,6 +183,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
             confirm=self.confirm,
             reporter=reporter,
             fetch_egress_ip=self.fetch_egress_ip,
+            locate_address=self.locate_address,
         )
         for check in report.checks:
             if check.status == "warn":
@@ -188,7 +193,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         report.raise_for_failures()
         pulumi_path = pulumi_path_from(report)
         assert pulumi_path is not None  # raise_for_failures passed, so the pulumi check did
-        deployed = with_public_cidrs(self.config, report.deployer_cidrs)
+        deployed = with_private_cidrs(with_public_cidrs(self.config, report.deployer_cidrs), report.private_cidrs)
         reporter.info(f"API endpoint: {access_summary(deployed)}")
         outputs = stack.deploy(deployed, self.home, pulumi_path, reporter)
         self.save_outputs(outputs)
@@ -202,6 +207,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         overrides); the leftover scan runs whatever destroy did."""
         from inferctl.aws import stack
         from inferctl.aws.endpoint_access import DESTROY_CIDR_PLACEHOLDER, with_public_cidrs
+        from inferctl.kube.client import ServerUnreachable
 
         if platform:
             require_aws_extra("'down --target aws --platform'")
@@ -217,7 +223,10 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         if outputs is not None:
             kube = self.kubernetes(include_karpenter=platform)
             if not platform:
-                kube.down(reporter, platform=False)
+                try:
+                    kube.down(reporter, platform=False)
+                except ServerUnreachable as exc:
+                    raise self._unreachable(exc, "down --target aws") from None
                 return
             self._teardown_or_refuse(kube, reporter)
         elif not platform:
@@ -243,10 +252,13 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         the NLB is orphaned and bills, and the VPC's deletion then fails (DependencyViolation).
         """
         from inferctl.aws.teardown import remaining_on_cluster
+        from inferctl.kube.client import ServerUnreachable
 
         problems: list[str] = []
         try:
             kube.down(reporter, platform=True)
+        except ServerUnreachable as exc:  # --force cannot help: destroy needs the endpoint too (its providers)
+            raise self._unreachable(exc, "down --target aws --platform") from None
         except InferctlError as exc:
             problems.append(f"teardown: {exc.message}")
         try:
@@ -264,6 +276,45 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
             "does not track (an NLB, Karpenter nodes). Remove it and re-run 'inferctl down --target aws --platform', "
             "or add --force to destroy anyway and delete leftovers by hand",
             details=problems,
+        )
+
+    def _unreachable(self, exc: ServerUnreachable, command: str) -> UserError:
+        """Why the cluster's API endpoint does not answer from here, when AWS can tell: its public endpoint's
+        allowed blocks (EKS DescribeCluster, ``resourcesVpcConfig.publicAccessCidrs``) leave out this machine's
+        egress address (it changed since 'up'), or the endpoint is private only. Else the client's own line."""
+        from inferctl.aws.endpoint_access import detect_egress_ip, within
+
+        try:
+            cluster = self.clients()("eks").describe_cluster(name=self.config.cluster_name)["cluster"]
+        except Exception:  # no credentials, no permission, no network: the client's own line still says enough
+            return exc
+        vpc = cluster.get("resourcesVpcConfig", {})
+        nothing = "nothing was changed or destroyed"
+        if not vpc.get("endpointPublicAccess"):
+            cidrs = self.config.aws.private_access_cidrs
+            admitted = (
+                f"from an address in aws.private_access_cidrs ({', '.join(cidrs)})"
+                if cidrs
+                else "from the machine that last ran 'up' (the endpoint admits its address; 'up' from another "
+                "machine there admits that one instead)"
+            )
+            return UserError(
+                f"cannot reach the cluster's API endpoint, which is private: run 'inferctl {command}' inside "
+                f"{vpc.get('vpcId')} or a network routed to it, {admitted}; {nothing}"
+            )
+        allowed = [str(c) for c in vpc.get("publicAccessCidrs", [])]
+        try:
+            fetch = self.fetch_egress_ip
+            address = (detect_egress_ip(fetch) if fetch is not None else detect_egress_ip()).removesuffix("/32")
+        except OperationError:
+            return exc
+        if within(address, allowed):
+            return exc
+        return UserError(
+            f"this machine's address {address} is not among the blocks the cluster's API endpoint admits "
+            f"({', '.join(allowed)}): it changed since 'up'. From this address re-run 'inferctl up --target aws' "
+            "(it admits the new address), or set aws.public_access_cidrs to a block that includes it and re-run "
+            f"'up'; then re-run 'inferctl {command}' ({nothing})"
         )
 
     def _report_leftovers(self, reporter: Reporter, *, raise_if_found: bool) -> None:
@@ -294,7 +345,7 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
         cluster, region = self.config.cluster_name, self.config.aws.region
         if outputs is None:
             return AwsStatus(self.name, self.config.name, cluster, region, "not deployed")
-        from inferctl.sizing.platform_cost import cost_now
+        from inferctl.aws.cost_now import cost_now
 
         kube = self.kubernetes(include_karpenter=True)
         return AwsStatus(

@@ -1,7 +1,8 @@
 """The Kubernetes target: any cluster in the kubeconfig (the AWS target reuses it once EKS exists).
 
 ``up``: size, render, create the secrets from the environment, server-side apply in kind order, watch the rollout
-with live phases and diagnosis, wait for the load balancer, print the endpoint and run a smoke request.
+with live phases and diagnosis, wait for the load balancer, print the endpoint and run a smoke request; with
+autoscaling, check that the user's Prometheus answers KEDA's queries with data (kube.prometheus).
 ``down``: delete in reverse order and wait until load balancers, pods (and with ``platform`` Karpenter's nodes)
 are gone. ``status``, ``endpoints``, ``logs`` and ``nodes`` read the cluster.
 
@@ -160,16 +161,13 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
-        from inferctl.kube.keda import (
-            check_autoscalers_installed,
-            check_prometheus_configured,
-            stale_autoscaling_objects,
-        )
+        from inferctl.kube.keda import check_autoscalers_installed, stale_autoscaling_objects
         from inferctl.kube.objects import describe, name_of, namespace_of
+        from inferctl.kube.prometheus import check_prometheus_data
         from inferctl.kube.rollout import RolloutWatcher, WatchedDeployment
+        from inferctl.render import check_platform
         from inferctl.render.secrets import secret_owner
 
-        check_prometheus_configured(self.config)
         secret_name = self.config.secrets.hf_secret_name
         hf_secret: Object | None = None
         if self.needs_hf_token():  # before anything else, and by reads only: a missing HF_TOKEN changes nothing
@@ -177,6 +175,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         values = self.secret_values(hf_secret_exists=hf_secret is not None)
         reporter.phase("sizing")
         placements = self.placements()
+        check_platform(self.config, placements)  # what plan and render refuse, before the cluster is touched
         reporter.phase("connecting", self.settings.context or "current context")
         client = self.client()
         check_autoscalers_installed(client, self.config)
@@ -215,6 +214,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         for model in self.config.models:
             if model.replicas > 0 and not self._at_zero(client, model, reporter):
                 self._smoke(client, model, reporter)
+        check_prometheus_data(client, self.config, objects, reporter, poller=self.poller)
         return endpoints
 
     COLD_START_FILE = "cold-start.json"

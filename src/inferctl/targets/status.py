@@ -120,7 +120,7 @@ class KubernetesStatus:
 class AwsStatus:
     """The aws target: ``not deployed`` (no saved stack outputs) or ``deployed`` with the cluster's workload
     (``cluster_status``), the stack's ``endpoint`` output and what the platform costs this hour (``cost_now``:
-    :class:`inferctl.sizing.platform_cost.CostNow`'s dict, from the nodes that run)."""
+    :class:`inferctl.aws.cost_now.CostNow`'s dict, from the nodes that run)."""
 
     target: str
     platform: str
