@@ -17,6 +17,7 @@ LABEL_POOL = "inferctl.io/pool"
 # On a Secret inferctl made (label) and a namespace it created (annotation); value: the platform's name.
 CREATED_BY = "inferctl.io/created-by"
 LABEL_MIRROR_OF = "inferctl.io/mirror-of"
+LABEL_COMPILE_OF = "inferctl.io/compile-cache-of"
 ANNOTATION_PURPOSE = "inferctl.io/purpose"
 ANNOTATION_KEYS = "inferctl.io/keys"
 ANNOTATION_CACHE_URI = "inferctl.io/cache-uri"

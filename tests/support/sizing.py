@@ -40,9 +40,10 @@ GEMMA2_9B = "google--gemma-2-9b"
 # $0.08/GB-month over AWS's 730-hour month.
 SYSTEM_NODES_USD = 2 * 0.153
 ALWAYS_ON_USD = 0.10 + 0.045 + 0.005 + SYSTEM_NODES_USD + 0.0225 + 2 * 50 * 0.08 / 730
-# One GPU node's data volume (render/karpenter.py): 200 GiB gp3 with 6,000 IOPS and 500 MiB/s (3,000 and 375 over
-# the free baseline, at $0.005 and $0.04 a month each) plus Bottlerocket's 4 GiB OS volume.
-GPU_NODE_VOLUME_USD = (200 * 0.08 + 3000 * 0.005 + 375 * 0.04 + 4 * 0.08) / 730
+# One GPU node's data volume (render/karpenter.py): 200 GiB gp3 with 6,000 IOPS and, for the default parallel image
+# pull, 1,000 MiB/s (3,000 and 875 over the free baseline, at $0.005 and $0.04 a month each) plus Bottlerocket's
+# 4 GiB OS volume.
+GPU_NODE_VOLUME_USD = (200 * 0.08 + 3000 * 0.005 + 875 * 0.04 + 4 * 0.08) / 730
 
 
 def fixture_dir(name: str) -> Path:

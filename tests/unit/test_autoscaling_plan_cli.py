@@ -73,7 +73,7 @@ def test_plan_table_says_idle_and_peak(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["plan"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps at the test console's width
     assert "idle: $0.489/h (control plane 0.100 + NAT 0.050 + system nodes 0.306 + load balancer 0.022 + storage" in out
-    assert "at max replicas: $3.698/h" in out
+    assert "at max replicas: $3.780/h" in out
     assert "504 at 660 s" in out
     assert f"{24_640 // DEFAULT_REQUEST_TOKENS} x {DEFAULT_REQUEST_TOKENS} tokens" in out
 

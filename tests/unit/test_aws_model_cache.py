@@ -11,7 +11,7 @@ from inferctl.aws.offline import offline_plan
 from inferctl.config.models import PlatformConfig
 from inferctl.home import Home
 from inferctl.render import render_platform
-from inferctl.render.model_cache import MIRROR_SERVICE_ACCOUNT, MODEL_SERVICE_ACCOUNT
+from inferctl.render.model_cache import COMPILE_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT, MODEL_SERVICE_ACCOUNT
 from inferctl.targets.aws import AwsTarget
 from tests.support.aws import WORKSHOP_MODEL, actions_of, of_type, one, policy_of, run_program
 from tests.support.render import g5_xlarge_placement
@@ -122,7 +122,11 @@ def test_a_kept_bucket_keeps_its_guards(monkeypatch: pytest.MonkeyPatch) -> None
 
 @pytest.mark.parametrize(
     ("slug", "account", "writes"),
-    [("reader", MODEL_SERVICE_ACCOUNT, False), ("writer", MIRROR_SERVICE_ACCOUNT, True)],
+    [
+        ("reader", MODEL_SERVICE_ACCOUNT, False),
+        ("writer", MIRROR_SERVICE_ACCOUNT, True),
+        ("compiler", COMPILE_SERVICE_ACCOUNT, False),  # writes the compile cache only, never the weights
+    ],
 )
 def test_each_role_serves_only_its_own_service_account(slug: str, account: str, writes: bool) -> None:
     run = run_program(cached())
@@ -139,10 +143,33 @@ def test_each_role_serves_only_its_own_service_account(slug: str, account: str, 
     assert association["roleArn"] == f"arn:aws:iam::123456789012:role/workshop-model-cache-{slug}-us-east-1"
     document = policy_of(one(run.resources, ROLE_POLICY, f"model-cache-{slug}"))
     actions = actions_of(document)
-    assert ("s3:PutObject" in actions) is writes
     assert "s3:DeleteObject" not in actions and "s3:*" not in actions
     objects = next(s for s in document["Statement"] if s["Sid"] == "ModelObjects")
     assert objects["Resource"] == "arn:aws:s3:::workshop-model-cache-offline/models/*"
+    assert ("s3:PutObject" in objects["Action"]) is writes
+
+
+def _compile_grant(slug: str, cache: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    document = policy_of(one(run_program(cached(**(cache or {}))).resources, ROLE_POLICY, f"model-cache-{slug}"))
+    listing = next(s for s in document["Statement"] if s["Sid"] == "ListModels")
+    grant = next((s for s in document["Statement"] if s["Sid"] == "CompileCacheObjects"), None)
+    assert ("compile-cache/*" in listing["Condition"]["StringLike"]["s3:prefix"]) is (grant is not None)
+    return grant
+
+
+def test_only_the_compile_job_writes_the_compile_cache_and_the_model_pods_read_it() -> None:
+    compiler = _compile_grant("compiler")
+    assert compiler is not None and "s3:PutObject" in compiler["Action"]
+    assert compiler["Resource"] == "arn:aws:s3:::workshop-model-cache-offline/compile-cache/*"
+    reader = _compile_grant("reader")
+    assert reader is not None and reader["Action"] == ["s3:GetObject"]
+    assert _compile_grant("writer") is None  # the mirror never touches it
+
+
+def test_no_compile_cache_no_compiler_role() -> None:
+    run = run_program(cached(compile_cache=False))
+    assert not [r for r in of_type(run.resources, ROLE) if "compiler" in r.name]
+    assert _compile_grant("reader", {"compile_cache": False}) is None
 
 
 def test_offline_plan_lists_bucket_policies_and_pod_identity() -> None:
@@ -152,7 +179,11 @@ def test_offline_plan_lists_bucket_policies_and_pod_identity() -> None:
     assert plan["components"]["model_cache"] == {
         "bucket": "workshop-model-cache-<generated>",
         "destroyed_with_platform": True,
-        "pod_identity": [f"inferctl/{MIRROR_SERVICE_ACCOUNT}", f"inferctl/{MODEL_SERVICE_ACCOUNT}"],
+        "pod_identity": [
+            f"inferctl/{COMPILE_SERVICE_ACCOUNT}",
+            f"inferctl/{MIRROR_SERVICE_ACCOUNT}",
+            f"inferctl/{MODEL_SERVICE_ACCOUNT}",
+        ],
     }
 
 

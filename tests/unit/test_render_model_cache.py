@@ -13,6 +13,7 @@ from inferctl.engine import engine_args, streamer_args
 from inferctl.errors import ConfigError
 from inferctl.render import render_platform
 from inferctl.render.model_cache import (
+    COMPILE_SERVICE_ACCOUNT,
     MIRROR_RUN_AS,
     MIRROR_SERVICE_ACCOUNT,
     MODEL_SERVICE_ACCOUNT,
@@ -107,7 +108,7 @@ def test_deployment_streams_from_the_bucket() -> None:
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["HF_HUB_OFFLINE"] == "1" and env["AWS_REGION"] == "us-east-1"
     accounts = {sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")}
-    assert accounts == {MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT}
+    assert accounts == {MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT, COMPILE_SERVICE_ACCOUNT}
 
 
 def test_aws_before_up_renders_the_pending_bucket() -> None:

@@ -168,8 +168,20 @@ def is_mirrored(config: PlatformConfig, model: ModelDeployment, index: int, *, s
     access, bucket not created yet): the mirror Job then runs and finds out itself."""
     try:
         location = location_of(config, model, index)
-        client = s3 or s3_client(location.region)
-        with s3_errors(f"reading {location.uri}", location.bucket):
-            return read_manifest(client, location.bucket, location.prefix) is not None
+    except (OperationError, ConfigError):
+        return None
+    return is_written(config, location.uri, s3=s3)
+
+
+def is_written(config: PlatformConfig, uri: str, *, s3: Any | None = None) -> bool | None:
+    """Whether ``s3://<bucket>/<prefix>`` (e.g. a compile cache) holds its manifest; None when this machine cannot
+    tell (no credentials, no access, bucket not created yet)."""
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if bucket == PENDING_BUCKET:
+        return None
+    try:
+        client = s3 or s3_client(config.cache.region or config.aws.region)
+        with s3_errors(f"reading {uri}", bucket):
+            return read_manifest(client, bucket, prefix) is not None
     except (OperationError, ConfigError):
         return None

@@ -12,13 +12,21 @@ buffer per worker would get any pod OOM-killed); concurrency is per worker too.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
+from inferctl.cache.compile_cache import compile_cache_prefix
 from inferctl.cache.mirror import MODELS_PREFIX, cache_prefix
 from inferctl.config.models import ModelDeployment, PlatformConfig
+from inferctl.engine import engine_args
 from inferctl.errors import ConfigError
+
+if TYPE_CHECKING:
+    from inferctl.sizing.placement import Placement
 
 # Before 'up' creates the bucket on aws its generated name is unknown; plans and renders show this instead.
 PENDING_BUCKET = "model-cache-bucket-created-by-up"
@@ -34,6 +42,10 @@ __all__ = [
     "StreamerLimits",
     "cache_bucket",
     "cache_location",
+    "compile_cache_key",
+    "compile_cache_location",
+    "compile_cache_wanted",
+    "compiles",
     "mirror_has_own_volume",
     "streamer_limits",
     "uses_cache",
@@ -99,6 +111,48 @@ def cache_location(config: PlatformConfig, model: ModelDeployment, index: int = 
         prefix=cache_prefix(model.source, model.revision),
         region=config.cache.region or config.aws.region,
     )
+
+
+def compile_cache_key(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> str:
+    """What a compiled engine depends on that the S3 prefix must tell apart: the image (vLLM and torch versions),
+    the engine arguments and the GPU model and count. vLLM checks its own, finer hash inside (compile_cache.py); this
+    key only keeps configurations from sharing, or overwriting, one folder, and keeps GPU models apart."""
+    factors = {
+        "image": config.kubernetes.image,
+        "engine": engine_args(
+            model,
+            tensor_parallel_size=placement.tensor_parallel_size,
+            max_model_len=placement.max_model_len,
+            gpu_memory_utilization=placement.gpu_memory_utilization,
+        ),
+        "gpu": placement.gpu_name,
+        "gpus": placement.resources.gpus,
+    }
+    return hashlib.sha256(json.dumps(factors, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def compile_cache_wanted(config: PlatformConfig, model: ModelDeployment) -> bool:
+    """Whether the model's pods would share a compile cache once its weights are in the S3 cache."""
+    return config.cache.compile_cache and config.uses_karpenter and not model.engine.enforce_eager
+
+
+def compiles(config: PlatformConfig, model: ModelDeployment) -> bool:
+    """The model's pods share a compile cache (see :func:`compile_cache_location`)."""
+    return compile_cache_wanted(config, model) and uses_cache(config, model)
+
+
+def compile_cache_location(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, index: int = 0
+) -> CacheLocation | None:
+    """Where the model's compile cache lives, None when it has none: not served from the cache, the compile cache
+    switched off, an eager engine (nothing compiled), or no Karpenter pool: only there can every pod be held to the
+    GPU model the cache was built for (the ``karpenter.k8s.aws/instance-gpu-name`` node label)."""
+    if not compiles(config, model):
+        return None
+    weights = cache_location(config, model, index)
+    assert model.revision is not None  # cache_location refused it otherwise
+    prefix = compile_cache_prefix(model.source, model.revision, compile_cache_key(config, model, placement))
+    return CacheLocation(bucket=weights.bucket, prefix=prefix, region=weights.region)
 
 
 def quantity_cpus(quantity: str) -> float:

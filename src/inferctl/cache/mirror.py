@@ -245,16 +245,39 @@ def mirror_directory(
     """Upload the snapshot in ``root`` to the cache (one set of weights, see :func:`choose_weights`); files the
     manifest and the bucket already hold are skipped. Raises :class:`UnservableSnapshot` before uploading anything
     when the snapshot has no weights the streamer can load."""
-    started = time.monotonic()
-    prefix = cache_prefix(model_id, revision)
     names = snapshot_files(root)
     choice = choose_weights(names, _json_in(root), what=f"{model_id}@{revision}")
     entries = scan_snapshot(root, mirrored_names(names, choice))
+    note = f"mirroring {choice.note}; left out: {', '.join(choice.left_out)}" if choice.left_out else None
+    result = upload_tree(
+        s3, root, entries, bucket=bucket, prefix=cache_prefix(model_id, revision), model_id=model_id,
+        revision=revision, progress=progress, note=note,
+    )  # fmt: skip
+    result.left_out = list(choice.left_out)
+    return result
+
+
+def upload_tree(
+    s3: Any,
+    root: Path,
+    entries: list[FileEntry],
+    *,
+    bucket: str,
+    prefix: str,
+    model_id: str,
+    revision: str,
+    progress: Progress | None = None,
+    note: str | None = None,
+) -> MirrorResult:
+    """Upload ``entries`` (files under ``root``) to ``prefix``, then the manifest (last: its presence means
+    complete); files the manifest and the bucket already hold are skipped. Shared by the weights and vLLM's compile
+    cache (:mod:`inferctl.cache.compile_cache`); ``note`` is a first progress line."""
+    started = time.monotonic()
     done = {f["path"]: (f["size"], f["sha256"]) for f in (read_manifest(s3, bucket, prefix) or {}).get("files", [])}
     present = object_sizes(s3, bucket, prefix)
-    result = MirrorResult(total_bytes=sum(e.size for e in entries), left_out=list(choice.left_out))
-    if progress and choice.left_out:
-        progress(f"mirroring {choice.note}; left out: {', '.join(choice.left_out)}", 0, result.total_bytes)
+    result = MirrorResult(total_bytes=sum(e.size for e in entries))
+    if progress and note:
+        progress(note, 0, result.total_bytes)
     progressed = 0
     for entry in entries:
         if done.get(entry.path) == (entry.size, entry.sha256) and present.get(entry.path) == entry.size:

@@ -98,7 +98,7 @@ def register(app: typer.Typer) -> None:
 
         warnings = disruption_warnings(cfg)
         scaling = autoscaling_summary(cfg, platform)
-        cold_start = cold_start_report(platform.placements)
+        cold_start = cold_start_report(platform.placements, cfg)
         if output is OutputFormat.json:
             emit_json(
                 {
@@ -130,7 +130,7 @@ def print_cold_start(report: dict[str, Any]) -> None:
         for key, label in (("without_cache", "hub"), ("with_cache", "S3 cache")):
             for phase in entry[key]["phases"]:
                 rows.append({"path": label, "phase": phase["phase"], "seconds": span(phase["low_s"], phase["high_s"]),
-                             "source": phase["source"]})  # fmt: skip
+                             "source": f"{phase['basis']}: {phase['source']}"})  # fmt: skip
             rows.append({"path": label, "phase": "total", "seconds": span(entry[key]["total_low_s"],
                          entry[key]["total_high_s"]), "source": ""})  # fmt: skip
         console.print()

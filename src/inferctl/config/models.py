@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
+from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem, image_pull_problem
 from inferctl.demo_model import DEMO_SOURCE
 from inferctl.traits import TRAITS, TargetName, TargetTraits
 
@@ -376,6 +376,9 @@ class PoolLimits(CoreModel):
     gpus: Annotated[int, Field(ge=0)] | None = None
 
 
+ImagePull = Literal["soci-parallel", "containerd-chunked", "sequential"]
+
+
 class GpuPool(CoreModel):
     name: PoolName = "g5-gpu-karpenter"
     instance_families: list[str] = Field(
@@ -393,10 +396,27 @@ class GpuPool(CoreModel):
         "hold it): each one restarts the node's models. Never by default; replace nodes by changing ami_alias.",
     )
 
+    image_pull: ImagePull = Field(
+        default="soci-parallel",
+        description="How GPU nodes pull the vLLM image (Bottlerocket settings in the EC2NodeClass user data): "
+        "soci-parallel (the SOCI snapshotter's parallel pull and unpack, Bottlerocket >= 1.44), containerd-chunked "
+        "(containerd's own pull in parallel chunks, variants with containerd >= 2.1, Bottlerocket >= 1.47), "
+        "sequential (Bottlerocket's defaults: no user data). Where the AMI lacks the default, nodes pull "
+        "sequentially.",
+    )
+
     @field_validator("instance_families")
     @classmethod
     def _families(cls, families: list[str]) -> list[str]:
         return _each(families, _INSTANCE_FAMILY.fullmatch, "an EC2 instance family such as g5, g6e or p4d")
+
+    @model_validator(mode="after")
+    def _image_pull_fits_the_ami(self) -> GpuPool:
+        # Only a mode the user chose is refused; the default falls back to sequential (effective_image_pull).
+        problem = image_pull_problem(self.ami_alias, self.image_pull) if "image_pull" in self.model_fields_set else None
+        if problem:
+            raise ValueError(f"image_pull: {problem}; set pools.gpu.image_pull: sequential or pick such an alias")
+        return self
 
 
 class CpuPool(CoreModel):
@@ -691,6 +711,12 @@ class ModelCacheSettings(CoreModel):
     )
     mirror_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = Field(
         default=7200, description="How long the mirror Job may run (download from the hub + upload to S3)."
+    )
+    compile_cache: bool = Field(
+        default=True,
+        description="Keep vLLM's torch.compile cache beside the weights: a compile Job writes it once per model and "
+        "configuration (one GPU node for a few minutes), every later pod fetches it before the engine starts. "
+        "Models with engine.enforce_eager compile nothing and skip it.",
     )
 
 

@@ -14,8 +14,9 @@ from typing import Any
 from inferctl.cache.mirror_failures import diagnose_mirror
 from inferctl.errors import OperationError
 from inferctl.kube.wait import ClusterWait
-from inferctl.kube_names import ANNOTATION_CACHE_URI, JOB_NAME_LABEL
+from inferctl.kube_names import ANNOTATION_CACHE_URI, APP_COMPONENT, JOB_NAME_LABEL
 from inferctl.render.meta import Object
+from inferctl.render.model_cache import MIRROR_COMPONENT
 
 
 def job_finished(job: Mapping[str, Any]) -> str | None:
@@ -116,6 +117,11 @@ class MirrorRunner(ClusterWait):
         return OperationError(f"the mirror Job {name} failed: {found.cause}; {found.hint}")
 
 
+def is_mirror_job(obj: Mapping[str, Any]) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return obj.get("kind") == "Job" and labels.get(APP_COMPONENT) == MIRROR_COMPONENT
+
+
 def mirror_before_serving(
     runner: MirrorRunner,
     objects: Sequence[Object],
@@ -123,18 +129,18 @@ def mirror_before_serving(
 ) -> list[Object]:
     """Run the mirror Jobs whose snapshot is not known to be in the bucket (``mirrored(job name)``), after the
     objects they need (namespace, secrets, service accounts, script) are applied; return what is left to apply
-    (the Deployments and later kinds). Jobs for snapshots already mirrored are dropped: nothing to do."""
+    (the Deployments, other Jobs and later kinds). Jobs for snapshots already mirrored are dropped: nothing to do."""
     from inferctl.render.order import kind_rank
 
-    jobs = [o for o in objects if o.get("kind") == "Job"]
+    jobs = [o for o in objects if is_mirror_job(o)]
+    rest = [o for o in objects if not is_mirror_job(o)]
     if not jobs:
-        return list(objects)
+        return rest
     needed = [job for job in jobs if mirrored(job["metadata"]["name"]) is not True]
-    rest = [o for o in objects if o.get("kind") != "Job"]
     if not needed:
         runner.reporter.info("model cache: every snapshot is already in the bucket")
         return rest
     job_rank = kind_rank("Job")
     first = [o for o in rest if kind_rank(str(o.get("kind"))) < job_rank]
     runner.run([*first, *needed])
-    return [o for o in rest if kind_rank(str(o.get("kind"))) > job_rank]
+    return [o for o in rest if kind_rank(str(o.get("kind"))) >= job_rank]

@@ -21,10 +21,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from inferctl.cache import mirror
+from inferctl.cache import compile_cache, mirror
 from inferctl.cache.location import (
     CacheLocation,
     cache_location,
+    compile_cache_location,
     mirror_has_own_volume,
     streamer_limits,
     uses_cache,
@@ -47,8 +48,11 @@ from inferctl.sizing.placement import Placement
 
 MODEL_SERVICE_ACCOUNT = "inferctl-model-server"
 MIRROR_SERVICE_ACCOUNT = "inferctl-model-mirror"
+# The compile Job's own account: it alone may write vLLM's compile cache (render/compile_cache.py).
+COMPILE_SERVICE_ACCOUNT = "inferctl-compile-cache"
 MIRROR_SCRIPT_CONFIGMAP = "inferctl-model-mirror"
 MIRROR_SCRIPT_KEY = "mirror.py"
+COMPILE_SCRIPT_KEY = "compile_cache.py"
 MIRROR_SCRIPT_DIR = "/opt/inferctl"
 MIRROR_WORK_DIR = "/work"
 MIRROR_TOKEN_DIR = "/var/run/secrets/huggingface"
@@ -56,6 +60,7 @@ MIRROR_CPU = "2"  # hashing and the transfer manager's threads; the download is 
 MIRROR_MEMORY = "4Gi"
 MIRROR_RUN_AS = 10001
 MIRROR_COMPONENT = "model-mirror"
+COMPILE_COMPONENT = "compile-cache"
 MIRROR_TMP = "1Gi"
 MIRROR_NODE_EPHEMERAL = "2Gi"  # /tmp and logs, when the scratch is a volume of its own
 MIRROR_FINISHED_TTL_S = 3600  # a finished Job (and its pods' volumes) lingers this long for 'kubectl logs'
@@ -111,9 +116,10 @@ def cache_env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, 
     ]
 
 
-def render_service_accounts(config: PlatformConfig) -> list[Object]:
-    """The model pods' and the mirror Job's ServiceAccounts, when any model uses the cache. No token is mounted
-    by default: Pod Identity injects its own projected token, nothing else needs the API server."""
+def render_service_accounts(config: PlatformConfig, *, compiles: bool = False) -> list[Object]:
+    """The model pods' and the mirror Job's ServiceAccounts, when any model uses the cache (``compiles``: and the
+    compile Job's). No token is mounted by default: Pod Identity injects its own projected token, nothing else
+    needs the API server."""
     # Checked at the source: aws/amazon-eks-pod-identity-webhook v0.6.17 pkg/handler/handler.go (L441-443, L241-251,
     # L347-362) injects the eks-pod-identity-token projected volume and AWS_CONTAINER_* variables from the namespace
     # and ServiceAccount name alone, never reading automountServiceAccountToken (no match in the repository); the
@@ -123,6 +129,9 @@ def render_service_accounts(config: PlatformConfig) -> list[Object]:
     # of the webhook, so a live cluster remains the final proof.
     if not any(uses_cache(config, model) for model in config.models):
         return []
+    names = [MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT]
+    if compiles:
+        names.append(COMPILE_SERVICE_ACCOUNT)
     return [
         {
             "apiVersion": "v1",
@@ -130,33 +139,34 @@ def render_service_accounts(config: PlatformConfig) -> list[Object]:
             "metadata": metadata(name, namespace=config.kubernetes.namespace, labels=platform_labels(config)),
             "automountServiceAccountToken": False,
         }
-        for name in (MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT)
+        for name in names
     ]
 
 
 def render_mirror_script(config: PlatformConfig) -> Object:
     """The mirror module's own source, which the Job runs."""
-    source = Path(mirror.__file__).read_text(encoding="utf-8")
+    scripts = {MIRROR_SCRIPT_KEY: mirror, COMPILE_SCRIPT_KEY: compile_cache}  # the compile script imports mirror.py
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": metadata(
             MIRROR_SCRIPT_CONFIGMAP, namespace=config.kubernetes.namespace, labels=platform_labels(config)
         ),
-        "data": {MIRROR_SCRIPT_KEY: source},
+        "data": {key: Path(str(module.__file__)).read_text(encoding="utf-8") for key, module in scripts.items()},
     }
 
 
-def render_mirror_network_policy(config: PlatformConfig) -> Object:
-    """No ingress at all to the mirror pods (they only call out: the hub and S3)."""
+def render_mirror_network_policy(
+    config: PlatformConfig, *, name: str = MIRROR_SCRIPT_CONFIGMAP, component: str = MIRROR_COMPONENT
+) -> Object:
+    """No ingress at all to the mirror pods (they only call out: the hub and S3), nor to the compile Job's (its
+    vLLM listens on loopback only, and answers no one)."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
-        "metadata": metadata(
-            MIRROR_SCRIPT_CONFIGMAP, namespace=config.kubernetes.namespace, labels=platform_labels(config)
-        ),
+        "metadata": metadata(name, namespace=config.kubernetes.namespace, labels=platform_labels(config)),
         "spec": {
-            "podSelector": {"matchLabels": {**platform_labels(config), APP_COMPONENT: MIRROR_COMPONENT}},
+            "podSelector": {"matchLabels": {**platform_labels(config), APP_COMPONENT: component}},
             "policyTypes": ["Ingress"],
         },
     }
@@ -281,8 +291,14 @@ def render_mirror_job(
 
 
 def render_model_cache(config: PlatformConfig, placements: dict[str, Placement], *, karpenter: bool) -> list[Object]:
-    """Everything the cache adds to a cluster: service accounts, the script and a mirror Job per cached model."""
-    objects = render_service_accounts(config)
+    """Everything the cache adds to a cluster: service accounts, the scripts and a mirror Job per cached model
+    (the compile Jobs come with their Deployments, render/compile_cache.py)."""
+    compiles = any(
+        compile_cache_location(config, model, placements[model.name], index) is not None
+        for index, model in enumerate(config.models)
+        if model.name in placements
+    )
+    objects = render_service_accounts(config, compiles=compiles)
     jobs = [
         render_mirror_job(config, model, placements[model.name], index=index, karpenter=karpenter)
         for index, model in enumerate(config.models)
@@ -290,4 +306,6 @@ def render_model_cache(config: PlatformConfig, placements: dict[str, Placement],
     ]
     if jobs:
         objects += [render_mirror_script(config), render_mirror_network_policy(config)]
+    if compiles:
+        objects.append(render_mirror_network_policy(config, name=COMPILE_SERVICE_ACCOUNT, component=COMPILE_COMPONENT))
     return objects + jobs

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from inferctl.cache.location import CacheLocation, compile_cache_location
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import (
     API_KEY_ENV,
@@ -45,6 +46,14 @@ from inferctl.kube_names import (
     NODE_INSTANCE_TYPE,
     NODE_ZONE,
     PORT_NAME,
+)
+from inferctl.render.compile_cache import (
+    GPU_NAME_LABEL,
+    compile_cache_env,
+    gpu_label_value,
+    render_compile_job,
+    render_fetch_container,
+    script_volume,
 )
 from inferctl.render.drain import (
     MIDDLEWARE_DIR,
@@ -75,6 +84,7 @@ HOME_DIR = "/home/vllm"
 MODEL_CACHE_DIR = "/var/cache/inferctl"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 HF_TOKEN_FILE = "token"
+HF_TOKEN_VOLUME = "hf-token"
 HEALTH_PATH = "/health"
 
 # Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
@@ -180,7 +190,7 @@ def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, pla
     }
 
 
-def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
+def _env(config: PlatformConfig, model: ModelDeployment, *, compiled: bool) -> list[dict[str, Any]]:
     container = {
         "HOME": HOME_DIR,
         "USER": "vllm",
@@ -188,6 +198,7 @@ def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
         "PYTHONPATH": MIDDLEWARE_DIR,  # the drain middleware (--middleware), from its ConfigMap
+        **(compile_cache_env(HOME_DIR) if compiled else {}),
     }
     cache = {item["name"]: item["value"] for item in cache_env(config, model)}
     plain = server_env(model, container, SERVER_ENV_DEFAULTS, cache)  # the user's engine.env wins
@@ -225,13 +236,15 @@ def _probe(period_s: int, timeout_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _container(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> dict[str, Any]:
+def _container(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, compiled: bool
+) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
         {"name": "home", "mountPath": HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True},
+        {"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True},
         drain_mount(),
     ]
     return {
@@ -241,7 +254,7 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "command": list(VLLM_SERVE_COMMAND),  # the image's own entry (not the deprecated api_server module)
         "args": container_args(model, placement, loader=cache_loader(config, model, placement)),
         "ports": [{"name": PORT_NAME, "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
-        "env": _env(config, model),
+        "env": _env(config, model, compiled=compiled),
         "resources": _resources(placement),
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
@@ -271,7 +284,7 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
         {"name": "home", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
         {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
         {
-            "name": "hf-token",
+            "name": HF_TOKEN_VOLUME,
             "secret": {
                 "secretName": config.secrets.hf_secret_name,
                 "items": [{"key": config.secrets.hf_token_key, "path": HF_TOKEN_FILE}],
@@ -285,24 +298,22 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
 
 
 def _scheduling(
-    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool, compiled: bool
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     selector = {"kubernetes.io/os": "linux"}
     if karpenter:
         selector = {KARPENTER_NODEPOOL: config.pools.gpu.name, "kubernetes.io/arch": "amd64", **selector}
-        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first.
+        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first. With a
+        # compile cache, only the GPU model it was compiled for (render/compile_cache.py).
         min_gpu_mib = max(round(placement.gpu_memory_gib * 1024) - 1, 0)
+        required = [{"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}]
+        if compiled:
+            required.append({"key": GPU_NAME_LABEL, "operator": "In", "values": [gpu_label_value(placement.gpu_name)]})
         spec["affinity"] = {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}
-                            ]
-                        }
-                    ]
+                    "nodeSelectorTerms": [{"matchExpressions": required}]
                 },
                 "preferredDuringSchedulingIgnoredDuringExecution": [
                     {
@@ -358,6 +369,7 @@ def render_deployment(
             "ReadWriteOnce volume one pod can mount; run 1 replica (autoscaling.max_replicas: 1) or set model_cache "
             "to emptyDir"
         )
+    compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
     labels = model_labels(config, model)
     pvc = config.kubernetes.model_cache == "pvc"
     strategy: dict[str, Any] = (
@@ -372,10 +384,13 @@ def render_deployment(
         "enableServiceLinks": False,
         "securityContext": restricted_pod_security(RUN_AS_ID, fs_group_change_policy="OnRootMismatch"),
         "terminationGracePeriodSeconds": drain_timings(config, model).grace_s,
-        **_scheduling(config, model, placement, karpenter=karpenter),
-        "containers": [_container(config, model, placement)],
+        **_scheduling(config, model, placement, karpenter=karpenter, compiled=compiled is not None),
+        "containers": [_container(config, model, placement, compiled=compiled is not None)],
         "volumes": _volumes(config, model, placement),
     }
+    if compiled is not None:  # vLLM's compile cache, fetched before the engine starts
+        pod_spec["initContainers"] = [render_fetch_container(config, compiled, run_as=RUN_AS_ID, home_dir=HOME_DIR)]
+        pod_spec["volumes"].append(script_volume())
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -410,6 +425,13 @@ def placement_annotations(model: ModelDeployment, placement: Placement) -> dict[
     }
 
 
+def compile_location(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, index: int, karpenter: bool
+) -> CacheLocation | None:
+    """The model's compile cache in the bucket, when its pods use one (Karpenter pools only)."""
+    return compile_cache_location(config, model, placement, index) if karpenter else None
+
+
 def render_workload(
     config: PlatformConfig,
     model: ModelDeployment,
@@ -419,10 +441,16 @@ def render_workload(
     karpenter: bool = False,
 ) -> list[Object]:
     """The model's Deployment, preceded by its drain middleware's ConfigMap and, when ``kubernetes.model_cache`` is
-    ``pvc``, its model-cache claim."""
+    ``pvc``, its model-cache claim, and followed by the Job that writes its compile cache when it has one."""
     objects: list[Object] = [render_drain_config_map(config, model)]
     deployment = render_deployment(config, model, placement, index=index, karpenter=karpenter)
     if config.kubernetes.model_cache == "pvc":
         objects.append(render_model_cache_claim(config, model, placement))
     objects.append(deployment)
+    compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
+    if compiled is not None:
+        job = render_compile_job(
+            config, model, deployment, compiled, home_dir=HOME_DIR, secret_volumes=(HF_TOKEN_VOLUME,)
+        )
+        objects.append(job)
     return objects

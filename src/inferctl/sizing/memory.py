@@ -19,7 +19,8 @@ import math
 from dataclasses import dataclass
 
 from inferctl.catalog.profile import DTYPE_BYTES, ModelProfile
-from inferctl.config.models import EngineSettings
+from inferctl.config.ami_aliases import effective_image_pull
+from inferctl.config.models import EngineSettings, GpuPool
 
 MIB = 2**20
 GIB = 2**30
@@ -67,14 +68,23 @@ CPU_BASE = 2
 IMAGE_BYTES = 20 * GIB
 # The pod's own writes besides the checkpoint: compile caches in HOME, /tmp, logs, tokenizer files.
 DISK_MARGIN_BYTES = 10 * GIB
+# The compressed layers of the 10-12 GB image (DESIGN.md) sit on the data volume beside the unpacked image while it
+# is pulled: SOCI's parallel pull writes each layer to a file before unpacking it (awslabs/soci-snapshotter
+# docs/parallel-mode.md) and drops it after (discard-unpacked-layers, render/bottlerocket.py); containerd keeps them.
+IMAGE_COMPRESSED_BYTES = 12 * 10**9
 # The mirror Job's scratch: the checkpoint it downloads before uploading it to the S3 cache, plus a fifth and 5 GiB
 # for tokenizer files and the hub's partial downloads.
 MIRROR_SCRATCH_FACTOR = 1.2
 MIRROR_SCRATCH_EXTRA_BYTES = 5 * GIB
 # The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput (rendered
-# into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate).
+# into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate). gp3 allows 3,000-16,000 IOPS and
+# 125-1,000 MiB/s (the EC2NodeClass CRD's field descriptions, Karpenter v1.14.1). A parallel pull fetches the image
+# as fast as the NIC allows (g5.xlarge: up to 10 Gbit/s, ~1,190 MiB/s) and writes it twice (the compressed layer,
+# then its unpacked files): such nodes get gp3's most throughput; a sequential pull (~30 MB/s measured, see
+# cache/coldstart.py) keeps the 500 MiB/s that also serves hub downloads.
 DATA_VOLUME_IOPS = 6000
 DATA_VOLUME_THROUGHPUT_MIBS = 500
+PARALLEL_PULL_THROUGHPUT_MIBS = 1000
 BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
 
 
@@ -280,8 +290,15 @@ def ephemeral_bytes(profile: ModelProfile) -> int:
 
 
 def node_disk_bytes(profile: ModelProfile) -> int:
-    """Node data-volume space the model needs: the pod's ephemeral storage plus the unpacked image."""
-    return ephemeral_bytes(profile) + IMAGE_BYTES
+    """Node data-volume space the model needs: the pod's ephemeral storage plus the image, unpacked and (while it
+    is pulled) compressed."""
+    return ephemeral_bytes(profile) + IMAGE_BYTES + IMAGE_COMPRESSED_BYTES
+
+
+def gpu_data_volume_throughput_mibs(pool: GpuPool) -> int:
+    """gp3 throughput of a GPU node's data volume: more where its AMI pulls the image in parallel (see above)."""
+    parallel = effective_image_pull(pool.ami_alias, pool.image_pull) != "sequential"
+    return PARALLEL_PULL_THROUGHPUT_MIBS if parallel else DATA_VOLUME_THROUGHPUT_MIBS
 
 
 def mirror_scratch_bytes(checkpoint: int) -> int:

@@ -19,7 +19,7 @@ from inferctl.catalog.instances import get_instance
 from inferctl.catalog.prices import PriceBook
 from inferctl.config.ami_aliases import ami_family
 from inferctl.config.models import PlatformConfig
-from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, DATA_VOLUME_THROUGHPUT_MIBS
+from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, gpu_data_volume_throughput_mibs
 from inferctl.sizing.system_nodes import SystemNodeChoice
 
 IDLE_ITEMS = ("EKS control plane", "NAT gateway", "system nodes", "load balancer", "storage")
@@ -88,7 +88,9 @@ def node_volume(config: PlatformConfig, instance_type: str) -> tuple[int, float]
     pool = config.pools.gpu if gpu else config.pools.cpu
     if gpu:
         cost = usd.gp3_usd_per_hour(
-            pool.data_volume_gib, iops=DATA_VOLUME_IOPS, throughput_mibs=DATA_VOLUME_THROUGHPUT_MIBS
+            pool.data_volume_gib,
+            iops=DATA_VOLUME_IOPS,
+            throughput_mibs=gpu_data_volume_throughput_mibs(config.pools.gpu),
         )
     else:
         cost = usd.gp3_usd_per_hour(pool.data_volume_gib)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from inferctl.config.models import KubernetesSettings, ModelDeployment, PlatformConfig
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
-from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
+from inferctl.kube_names import ANNOTATION_CACHE_URI, ANNOTATION_INSTANCE_TYPE, KARPENTER_API
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
@@ -260,11 +260,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         return [{k: r[k] for k in ("model", "pod", "total_s", "summary")} for r in records]
 
     def _mirror_model_cache(self, client: KubeClient, objects: list[Object], reporter: Reporter) -> list[Object]:
-        """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
+        """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied; a compile
+        Job goes with them only when its compile cache is not known to be written (it takes a GPU node)."""
         if not any(o.get("kind") == "Job" for o in objects):
             return objects
-        from inferctl.aws.cache_bucket import is_mirrored
-        from inferctl.kube.mirror_jobs import MirrorRunner, mirror_before_serving
+        from inferctl.aws.cache_bucket import is_mirrored, is_written
+        from inferctl.kube.mirror_jobs import MirrorRunner, is_mirror_job, mirror_before_serving
         from inferctl.render.model_cache import mirror_job_name
 
         by_job = {mirror_job_name(m): (i, m) for i, m in enumerate(self.config.models)}
@@ -279,7 +280,16 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             index, model = by_job[job]
             return is_mirrored(self.config, model, index)
 
-        return mirror_before_serving(runner, objects, mirrored)
+        kept = []
+        for obj in mirror_before_serving(runner, objects, mirrored):
+            uri = (obj.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_CACHE_URI)
+            if obj.get("kind") == "Job" and not is_mirror_job(obj) and uri:
+                if is_written(self.config, uri) is True:
+                    reporter.info(f"compile cache: already written to {uri}")
+                    continue
+                reporter.info(f"compile cache: Job {obj['metadata']['name']} writes {uri} (one GPU node, once)")
+            kept.append(obj)
+        return kept
 
     def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Object | None:
         """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
