@@ -49,8 +49,10 @@ def register(app: typer.Typer) -> None:
 
     @group.command("status")
     def status(config: ConfigOpt = None, target: TargetOpt = None, output: OutputOpt = OutputFormat.table) -> None:
-        """Per cached model: its s3:// location, whether the snapshot is mirrored (empty/partial/mirrored) and
-        whether vLLM's compile cache for the current configuration is written (and how many stale ones remain)."""
+        """Per cached model: its snapshot (empty/partial/mirrored) and compile cache (written/empty/off; stale ones).
+
+        The compile cache shown is the one the current configuration's pods fetch; stale ones are other
+        configurations' (another image, engine arguments or GPU), which 'inferctl cache drop' deletes too."""
         from inferctl.aws.cache_bucket import cache_status
         from inferctl.home import Home
 
