@@ -46,7 +46,8 @@ or after that point where they are dated; all data is copied (no code):
 * bottlerocket-os/bottlerocket-project-website, the settings reference (accepted values, defaults):
   data/settings/1.44.x/container-runtime-plugins.toml and 1.53.x/container-runtime-plugins.toml (88bd545, the
   newest version with the file; unchanged), 1.53.x/container-runtime.toml (88bd545) and 1.44.x, 1.47.x
-  container-runtime.toml (d8a83fb, 2026-04-14); no later version's data has these files. It still gives
+  container-runtime.toml (d8a83fb, 2026-04-14); the site's data goes up to 1.64.x and no version after 1.53.x
+  has these files (each version inherits the files of the versions before it). It still gives
   ``concurrent-download-chunk-size``'s default as 8mib, which core-kit v12.0.0 turned off (above).
 
 Every key rendered here is in all of them and every value within every range they state.
