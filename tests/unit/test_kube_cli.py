@@ -21,6 +21,7 @@ from inferctl.cli.app import main
 from tests.support.kube import (
     FakeCluster,
     kubeconfig,
+    make_deployment,
     make_node,
     make_nodeclaim,
     make_nodepool,
@@ -128,6 +129,21 @@ def workshop_cluster(fake: FakeCluster) -> None:
             "spec": {"type": "ClusterIP", "selector": SELECTOR, "ports": [{"name": "http", "port": 80}]},
         }
     )
+    # the platform's gateway: two replicas, its ClusterIP Service, and what its public /v1/models lists
+    gateway = {"inferctl.io/platform": "genai", "app.kubernetes.io/component": "gateway"}
+    deployment = make_deployment("genai-gateway", NS, gateway)
+    deployment["spec"]["replicas"] = 2
+    fake.put(deployment)
+    set_rollout(fake, "genai-gateway", NS, ready=2, replicas=2)
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "genai-gateway", "namespace": NS, "labels": gateway},
+            "spec": {"type": "ClusterIP", "selector": gateway, "ports": [{"name": "http", "port": 80}]},
+        }
+    )
+    fake.proxy[(NS, "genai-gateway")] = (200, {"object": "list", "data": [{"id": "llama", "object": "model"}]})
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
@@ -144,7 +160,14 @@ def test_status_json_shows_models_and_both_nodepools(
     report = run_json(capsys, "status", "-c", write_config(tmp_path), "--output", "json")
     assert report["target"] == "kubernetes" and report["context"] == "fake" and report["namespace"] == NS
     # The keys and their order are a contract for scripts (the typed report's to_dict must keep them).
-    assert list(report) == ["target", "platform", "context", "namespace", "models", "nodepools", "last_cold_start"]
+    assert list(report) == [
+        "target", "platform", "context", "namespace", "gateway", "models", "nodepools", "last_cold_start",
+    ]  # fmt: skip
+    # the platform's one entry: its replicas, readiness, Service type, endpoint and the models it lists
+    assert report["gateway"] == {
+        "name": "genai-gateway", "state": "ready", "replicas": 2, "ready": 2, "service_type": "ClusterIP",
+        "endpoint": "http://127.0.0.1:8000/v1", "models": ["llama"],
+    }  # fmt: skip
     assert list(report["models"][0]) == ["name", "model", "state", "replicas", "ready", "instance_type", "endpoint"]
     assert report["models"] == [
         {

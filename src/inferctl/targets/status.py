@@ -101,12 +101,15 @@ class KubeModelStatus:
 
 @dataclass(frozen=True)
 class KubernetesStatus:
-    """The models in a namespace, the cluster's Karpenter NodePools and the last cold starts ``up`` measured."""
+    """The platform's gateway (its one entry: ``name``, ``state``, ``replicas``, ``ready``, ``service_type``,
+    ``endpoint`` and the ``models`` it lists; kube.gateway.gateway_view), the models in a namespace, the cluster's
+    Karpenter NodePools and the last cold starts ``up`` measured."""
 
     target: str
     platform: str
     context: str | None
     namespace: str
+    gateway: dict[str, Any]
     models: list[KubeModelStatus]
     nodepools: list[dict[str, Any]]
     last_cold_start: list[dict[str, Any]]
