@@ -46,7 +46,8 @@ Controllers are simulated in ticks (one tick per request): a Deployment whose po
 need no GPU node) is rolled out at the next tick, all its replicas available; pods of a deleted Deployment
 terminate after ``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks``
 after its delete; a deleted PersistentVolumeClaim's volume turns Released and, with reclaim policy Delete, goes
-``volume_deletion_ticks`` later (its provisioner deleting the disk); deleting a NodePool terminates its
+``volume_deletion_ticks`` later (its provisioner deleting the disk), and a claim a pod owns (a generic ephemeral
+volume) is deleted when the pod is gone; deleting a NodePool terminates its
 NodeClaims and nodes after ``node_termination_ticks``, and a NodePool or EC2NodeClass keeps its termination
 finalizer until none of its NodeClaims is left; a deleted namespace goes once it is empty. Rollout scenarios
 are :attr:`frames`: functions applied one per GET of a Deployment that exists (one per poll of the rollout
@@ -561,6 +562,14 @@ class FakeCluster(httpx2.BaseTransport):
             if gone:
                 del self.store[key]
                 self._deleted_at.pop(key, None)
+                if kind == "Pod":  # the garbage collector: claims the pod owns (generic ephemeral volumes) go with it
+                    for claim in self.all("PersistentVolumeClaim"):
+                        owners = claim["metadata"].get("ownerReferences") or []
+                        if claim["metadata"].get("namespace") == key[2] and any(
+                            o.get("kind") == "Pod" and o.get("name") == key[3] for o in owners
+                        ):
+                            self._delete("v1", "PersistentVolumeClaim", "persistentvolumeclaims", key[2],
+                                         claim["metadata"]["name"])  # fmt: skip
 
     def _log(self, namespace: str, pod: str, query: dict[str, str]) -> httpx2.Response:
         if self.get("Pod", pod, namespace) is None:

@@ -57,6 +57,7 @@ def g5_xlarge_placement(model: str = "llama-3-8b-instruct", **changes: Any) -> P
         "weight_gib": 14.96,
         "kv_bytes_per_token": 131_072,
         "resources": PodResources(gpus=1, cpu="3", memory="12Gi", ephemeral_storage="60Gi", shm="2Gi"),
+        "streamer_worker_bytes": 2 * 2**30,  # sizing's default buffer (the largest tensor is 0.98 GiB)
         "on_demand_usd_per_hour": 1.006,
         "spot_usd_per_hour": 0.4,
         "spot_is_estimate": True,

@@ -78,9 +78,11 @@ class FakeHub:
         safetensors: dict[str, dict[str, Any]] | None = None,
         gated: dict[str, int] | None = None,
         offline: bool = False,
+        files: dict[str, list[str]] | None = None,
     ) -> None:
         self.configs = configs or {}
         self.safetensors = safetensors or {}  # repo -> the header of its single model.safetensors
+        self.files = files or {}  # repo -> the paths its tree listing shows (api/models/<repo>/tree/<revision>)
         self.gated = gated or {}
         self.offline = offline
         self.requests: list[hub_http.Request] = []
@@ -98,13 +100,17 @@ class FakeHub:
                 return hub_http.Response(
                     status, headers={"X-Error-Code": "GatedRepo", "X-Error-Message": message}, request=request
                 )
+        for repo, names in self.files.items():
+            if path.startswith(f"/api/models/{repo}/tree/"):
+                tree = [{"type": "file", "path": name, "size": 1, "oid": "0" * 40} for name in names]
+                return hub_http.Response(200, json=tree, request=request)
         for repo, config in self.configs.items():
             files = {"config.json": json.dumps(config).encode()}
             if repo in self.safetensors:
                 header = json.dumps(self.safetensors[repo]).encode()
                 files["model.safetensors"] = len(header).to_bytes(8, "little") + header
             for name, body in files.items():
-                if path == f"/{repo}/resolve/main/{name}":
+                if path.startswith(f"/{repo}/resolve/") and path.endswith(f"/{name}"):  # any revision
                     return _file_response(request, body)
             if path.startswith(f"/{repo}/"):
                 return hub_http.Response(404, headers={"X-Error-Code": "EntryNotFound"}, request=request)

@@ -62,6 +62,36 @@ def test_bucket_is_private_encrypted_tls_only_and_goes_with_the_platform() -> No
     assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
 
 
+def test_incomplete_multipart_uploads_are_aborted_after_a_day() -> None:
+    """A mirror killed mid-upload leaves parts S3 keeps and bills; the bucket's lifecycle rule aborts them. Field
+    names as pulumi-aws 7.51 sends them to the provider (S3 PutBucketLifecycleConfiguration's
+    AbortIncompleteMultipartUpload.DaysAfterInitiation); an empty filter means every object."""
+    run = run_program(cached())
+    config = one(run.resources, "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs
+    assert config["bucket"] == "model-cache-id"  # the cache bucket's id, as the mocks name ids
+    (rule,) = config["rules"]
+    assert rule["status"] == "Enabled" and rule["filter"] == {}
+    assert rule["abortIncompleteMultipartUpload"] == {"daysAfterInitiation": 1}
+    # No rule expires or moves objects: the cache's weights stay until 'cache drop' or destroy.
+    assert not {"expiration", "transitions", "noncurrentVersionExpiration"} & set(rule)
+
+
+def test_the_cache_brings_the_volume_driver_its_mirror_jobs_download_into() -> None:
+    """Each mirror Job downloads into a generic ephemeral volume with no class named (render/model_cache.py): the
+    program installs the EBS CSI driver and makes its gp3 class the default, as for kubernetes.model_cache: pvc."""
+    run = run_program(cached())
+    assert one(run.resources, "aws:eks/addon:Addon", "addon-aws-ebs-csi-driver").inputs["addonName"] == (
+        "aws-ebs-csi-driver"
+    )
+    storage = one(run.resources, "kubernetes:storage.k8s.io/v1:StorageClass").inputs
+    assert storage["metadata"]["annotations"] == {"storageclass.kubernetes.io/is-default-class": "true"}
+    assert storage["reclaimPolicy"] == "Delete"  # a finished Job's volume goes with its pod
+    plain = PlatformConfig.model_validate(
+        {"name": "workshop", "target": "aws", "models": [{"name": "llama3", "source": WORKSHOP_MODEL}]}
+    )
+    assert not of_type(run_program(plain).resources, "kubernetes:storage.k8s.io/v1:StorageClass")
+
+
 def test_keep_bucket_survives_destroy() -> None:
     bucket = one(run_program(cached(keep_bucket=True, bucket="team-weights")).resources, BUCKET, "model-cache")
     assert bucket.inputs["forceDestroy"] is False and bucket.inputs["bucket"] == "team-weights"
@@ -77,7 +107,7 @@ def test_a_kept_bucket_keeps_its_guards(monkeypatch: pytest.MonkeyPatch) -> None
 
     retained: dict[str, bool] = {}
     kinds = ("Bucket", "BucketPublicAccessBlock", "BucketServerSideEncryptionConfiguration", "BucketOwnershipControls",
-             "BucketPolicy")  # fmt: skip
+             "BucketLifecycleConfiguration", "BucketPolicy")  # fmt: skip
     real = {kind: getattr(pulumi_aws.s3, kind) for kind in kinds}
     for kind in kinds:
 

@@ -223,7 +223,11 @@ def test_nodes_table_renders(
     assert main(["nodes", "-c", write_config(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "g5.xlarge" in out and "m5.xlarge" in out and "spot" in out
-    assert "2 nodes" in out and "gpu 1/1" in out and "/month" in out
+    lines = out.splitlines()
+    # The fleet first, one line per resource (requested/allocatable, share, bar), then each node's lines.
+    assert lines[0].split()[:5] == ["2", "nodes", "(3.1/7.84)", "40%", "cpu"] and "/month" in lines[0]
+    assert lines[2].split()[:3] == ["(1/1)", "100%", "gpu"]
+    assert [line.split()[:2] for line in lines if line.startswith("ip-")] == [[GPU_NODE, "cpu"], [SYSTEM_NODE, "cpu"]]
 
 
 def _one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -288,7 +292,7 @@ def test_nodes_watch_refreshes_until_interrupted(
         if len(sleeps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("inferctl.cli.nodes.time.sleep", sleep)
+    monkeypatch.setattr("inferctl.cli.live.pause", sleep)
     assert main(["nodes", "-c", write_config(tmp_path), "-o", "json", "--watch"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(json.loads(line)["totals"]["nodes"] == 2 for line in lines)

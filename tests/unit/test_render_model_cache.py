@@ -69,20 +69,26 @@ def test_streamer_args_match_vllm_runai_loader() -> None:
         "--model-loader-extra-config",
         '{"concurrency":12,"memory_limit":3221225472}',
     ]
+    distributed = streamer_args("s3://b/models/x/1/", concurrency=12, memory_limit_bytes=3 * 2**30, distributed=True)
+    # vLLM 0.32's loader accepts exactly these keys and wants a JSON bool for 'distributed'.
+    assert json.loads(distributed[-1]) == {"distributed": True, "concurrency": 12, "memory_limit": 3 * 2**30}
 
 
 @pytest.mark.parametrize(
-    ("cpu", "memory", "concurrency", "limit"),
-    [("3", "12Gi", 12, 3 * 2**30), ("500m", "2Gi", 8, 2**29), ("48", "180Gi", 64, 45 * 2**30)],
+    ("cpu", "worker_bytes", "concurrency", "limit"),
+    [("3", 2 * 2**30, 12, 2 * 2**30), ("500m", 2**20, 8, 8 * 8 * 2**20), ("48", 45 * 2**30, 64, 45 * 2**30)],
 )
-def test_streamer_limits_follow_the_pod(cpu: str, memory: str, concurrency: int, limit: int) -> None:
-    limits = streamer_limits(_cached(), cpu, memory)
+def test_streamer_limits_follow_the_pod(cpu: str, worker_bytes: int, concurrency: int, limit: int) -> None:
+    """Readers from the pod's CPUs (8..64); the buffer is sizing's, but never less than a chunk per reader."""
+    limits = streamer_limits(_cached(), cpu, worker_bytes)
     assert (limits.concurrency, limits.memory_limit_bytes) == (concurrency, limit)
 
 
-def test_configured_streamer_limits_win() -> None:
-    limits = streamer_limits(_cached(streamer_concurrency=5, streamer_memory_limit_gib=1), "3", "12Gi")
+def test_configured_streamer_concurrency_wins_and_an_unsized_placement_is_refused() -> None:
+    limits = streamer_limits(_cached(streamer_concurrency=5), "3", 2**30)
     assert (limits.concurrency, limits.memory_limit_bytes) == (5, 2**30)
+    with pytest.raises(ValueError, match="no streamer buffer"):
+        streamer_limits(_cached(), "3", 0)
 
 
 def test_deployment_streams_from_the_bucket() -> None:
@@ -93,7 +99,7 @@ def test_deployment_streams_from_the_bucket() -> None:
     uri = f"s3://team-cache/{PREFIX}"
     assert args[0] == uri and _arg(args, "--tokenizer") == uri
     assert _arg(args, "--load-format") == "runai_streamer"
-    assert json.loads(_arg(args, "--model-loader-extra-config")) == {"concurrency": 12, "memory_limit": 3 * 2**30}
+    assert json.loads(_arg(args, "--model-loader-extra-config")) == {"concurrency": 12, "memory_limit": 2 * 2**30}
     assert "--revision" not in args  # the path pins it
     # Everything else of the engine arguments is the one builder's, unchanged.
     engine = [a for a in engine_args(config.models[0], max_model_len=8192, gpu_memory_utilization=0.9)]

@@ -14,6 +14,7 @@ from inferctl.cache.mirror import (
     MANIFEST_NAME,
     MirrorResult,
     Progress,
+    UnservableSnapshot,
     download_snapshot,
     drop_snapshot,
     mirror_directory,
@@ -129,20 +130,25 @@ def warm_here(
         if read_manifest(client, location.bucket, location.prefix) is not None:
             return MirrorResult()
         with tempfile.TemporaryDirectory(prefix="inferctl-mirror-") as work:
-            root = _download(model.source, model.revision, Path(work) / "snapshot")
-            return mirror_directory(
-                client, root, bucket=location.bucket, model_id=model.source, revision=model.revision, progress=progress
-            )
+            try:
+                root = _download(model.source, model.revision, Path(work) / "snapshot")
+                return mirror_directory(
+                    client, root, bucket=location.bucket, model_id=model.source, revision=model.revision,
+                    progress=progress,
+                )  # fmt: skip
+            except UnservableSnapshot as exc:  # refused before anything was uploaded
+                raise ConfigError(f"models[{index}]: {exc}") from None
 
 
 def _download(source: str, revision: str, dest: Path) -> Path:
     """The snapshot, or one line on what went wrong: huggingface_hub's errors (gated, not found, offline) and a
     full disk are all OSError; their texts name the URL, never the token."""
     from inferctl.cache.mirror_failures import diagnose_mirror
+    from inferctl.catalog.hub import hub_http_error
 
     try:
         return download_snapshot(source, revision, dest)
-    except OSError as exc:
+    except (OSError, hub_http_error()) as exc:  # the listing's transport errors are not OSError
         text = str(exc)
         found = diagnose_mirror([text])
         reason = f"{found.cause}; {found.hint}" if found else (text.strip().splitlines() or [type(exc).__name__])[0]

@@ -9,6 +9,12 @@
   pod-id-role.html: ``aws:RequestTag/kubernetes-namespace``, ``.../kubernetes-service-account``,
   ``.../eks-cluster-name``), so another association in the account cannot borrow either role.
 * Both roles see only ``models/*``: a bucket shared with other data stays out of their reach.
+* A lifecycle rule aborts multipart uploads still incomplete a day after they began (S3 keeps, and bills, the
+  parts of an upload nobody completes: a mirror Job killed mid-file leaves one). A mirror runs at most
+  ``cache.mirror_timeout_s`` (<= 1 day), so no upload of a running mirror is that old. Field names from
+  pulumi-aws 7.x ``s3.BucketLifecycleConfiguration`` (``abort_incomplete_multipart_upload.days_after_initiation``;
+  an empty ``filter`` applies the rule to every object), i.e. S3's PutBucketLifecycleConfiguration
+  ``AbortIncompleteMultipartUpload.DaysAfterInitiation``.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from inferctl.render.model_cache import MIRROR_SERVICE_ACCOUNT, MODEL_SERVICE_AC
 
 BUCKET_PREFIX_MAX = 37  # bucket_prefix leaves 26 characters of the 63 to the generated suffix
 READ_ACTIONS = ["s3:GetObject"]
+ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS = 1
 WRITE_ACTIONS = ["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"]
 
 
@@ -151,6 +158,21 @@ def _bucket(ctx: ProgramContext) -> aws.s3.Bucket:
         "model-cache-ownership",
         bucket=bucket.id,
         rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=ctx.opts(retain_on_delete=keep),
+    )
+    aws.s3.BucketLifecycleConfiguration(
+        "model-cache-lifecycle",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketLifecycleConfigurationRuleArgs(
+                id="abort-incomplete-multipart-uploads",
+                status="Enabled",
+                filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),  # every object
+                abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                    days_after_initiation=ABORT_INCOMPLETE_UPLOADS_AFTER_DAYS
+                ),
+            )
+        ],
         opts=ctx.opts(retain_on_delete=keep),
     )
     aws.s3.BucketPolicy(

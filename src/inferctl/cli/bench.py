@@ -30,6 +30,8 @@ if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
 
 DEFAULT_CONCURRENCY = "1,8,32"
+# On a narrow terminal the table keeps throughput, TTFT and cost; ITL, req/s and goodput go first.
+TABLE_PRIORITIES = {"level": 0, "goodput": 3, "req/s": 3, "ITL p50": 4, "TTFT p99": 2, "TPOT p50": 2, "E2E p99": 2}
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 BenchModelOpt = Annotated[
     str | None,
@@ -306,7 +308,7 @@ def _print_table(report: dict[str, Any], plot: Path | None) -> None:
 
     endpoint, workload, price = report["endpoint"], report["workload"], report["price"]
     title = f"{endpoint['model']} at {endpoint['base_url']} ({endpoint['api']}); latencies in ms"
-    console.print(table(title, table_rows(report)))
+    console.print(table(title, table_rows(report), priorities=TABLE_PRIORITIES))
     console.print(f"[bold]prompts[/bold]: {workload['prompts']}")
     hourly = price["usd_per_hour"]
     cost = "unknown" if hourly is None else ("free" if hourly == 0 else f"${hourly:,.4f}/h")

@@ -9,11 +9,13 @@ import typer
 
 from inferctl.cli.common import (
     ConfigOpt,
+    IntervalOpt,
     ModelOpt,
     OutputFormat,
     OutputOpt,
     PortOpt,
     TargetOpt,
+    WatchOpt,
     YesOpt,
     ask,
     console,
@@ -30,6 +32,7 @@ from inferctl.errors import UserError
 from inferctl.targets import LogsCapability, target_for, targets_with
 
 if TYPE_CHECKING:
+    from inferctl.cli.tables import FittedTable
     from inferctl.config.models import PlatformConfig
     from inferctl.targets.base import Endpoint, Target
 
@@ -114,11 +117,25 @@ def status(
     target: TargetOpt = None,
     model: ModelOpt = None,
     output: OutputOpt = OutputFormat.table,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
 ) -> None:
-    """Models, health, load and KV-cache usage of the running platform."""
+    """Models, health, load and KV-cache usage of the running platform (--watch: live, with output tok/s)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     follow_running(tgt, model)
+    if watch:
+        from inferctl.cli.live import LiveFrame, stream_json
+        from inferctl.cli.live import watch as watch_live
+        from inferctl.cli.status_view import OutputRate, render_status
+
+        if output is OutputFormat.json:
+            stream_json(tgt.status, lambda report: report.to_dict(), interval_s=interval, errors=err_console)
+            return
+        rate = OutputRate()
+        frame = LiveFrame(f"status of {cfg.name} ({cfg.target})", interval)
+        watch_live(lambda: rate.read(tgt.status()), render_status, frame=frame, console=console)
+        return
     report = tgt.status().to_dict()
     if output is OutputFormat.json:
         emit_json(report)
@@ -126,15 +143,19 @@ def status(
     cost = report.pop("cost_now", None)
     print_report(report)
     if cost:
-        rows = [
-            {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"}
-            for line in cost["lines"]
-        ]
-        rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
-                     "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
-        console.print(table("what the platform costs now", rows))
+        console.print(cost_now_table(cost))
         if cost["unpriced_nodes"]:
             console.print(f"[dim]{cost['unpriced_nodes']} node(s) of a type the catalog does not price[/dim]")
+
+
+def cost_now_table(cost: dict[str, Any]) -> FittedTable:
+    """aws ``status``: what the platform costs this hour, by part, and the total (``AwsStatus.cost_now``)."""
+    rows = [
+        {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"} for line in cost["lines"]
+    ]
+    rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
+                 "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
+    return table("what the platform costs now", rows)
 
 
 def endpoint(

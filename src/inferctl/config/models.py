@@ -688,10 +688,12 @@ class ModelCacheSettings(CoreModel):
     )
     region: str | None = Field(default=None, pattern=_REGION, description="Bucket region; aws.region when unset.")
     streamer_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
-        default=None, description="Run:ai streamer reader threads; from the pod's CPUs when unset."
+        default=None, description="Run:ai streamer reader threads of each GPU worker; from the pod's CPUs when unset."
     )
     streamer_memory_limit_gib: Annotated[float, Field(gt=0, le=1024)] | None = Field(
-        default=None, description="Run:ai streamer CPU buffer cap; a quarter of the pod's memory when unset."
+        default=None,
+        description="Run:ai streamer CPU buffer of the whole pod, split across its GPU workers (each keeps at least "
+        "the model's largest tensor) and added to the pod's memory; 2 GiB when unset.",
     )
     mirror_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = Field(
         default=7200, description="How long the mirror Job may run (download from the hub + upload to S3)."

