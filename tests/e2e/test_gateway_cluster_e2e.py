@@ -130,6 +130,7 @@ class Platform:
     vllm: Proc
     standin: InterceptorStandIn
     gateway_url: str
+    metrics_url: str
     vllm_url: str
     ready_url: str
     relaunch: Callable[[], Proc]
@@ -229,7 +230,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         procs.append(registrar)
         ready_url = f"http://127.0.0.1:{registrar_port}/ready"
         wait_until("the registrar", lambda: httpx.get(ready_url, timeout=3).status_code == 200, 60, registrar)
-        yield Platform(config, gateway, registrar, vllm, standin, gateway_url, vllm_url, ready_url, launch)
+        metrics_url = f"http://127.0.0.1:{ports['--prometheus-port']}/metrics"
+        yield Platform(config, gateway, registrar, vllm, standin, gateway_url, metrics_url, vllm_url, ready_url, launch)
     finally:
         for proc in procs:
             proc.stop()
@@ -309,6 +311,17 @@ def test_unknown_model_and_missing_key_are_refused_by_the_gateway(platform: Plat
     assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "model_not_found"
     assert _chat(platform.gateway_url, "chat", key=None).status_code == 401
     assert _chat(platform.gateway_url, "sleepy", key="sk-wrong").status_code == 401
+
+
+def test_the_dashboards_gateway_metrics_are_what_smg_exports(platform: Platform) -> None:
+    """Every smg metric the Grafana dashboard's gateway panels query (render/dashboard.py) is on smg's metrics
+    listener after the requests above."""
+    from inferctl.render.dashboard import GATEWAY_PANELS
+
+    text = httpx.get(platform.metrics_url, timeout=10).text
+    exported = {line.split("{")[0].split(" ")[0] for line in text.splitlines() if line and not line.startswith("#")}
+    queried = {m for _, _, queries in GATEWAY_PANELS for _, expr in queries for m in re.findall(r"smg_[a-z_]+", expr)}
+    assert queried and queried <= exported, queried - exported
 
 
 def test_a_restarted_gateway_gets_the_wake_route_back_from_the_registrar(platform: Platform) -> None:

@@ -334,3 +334,28 @@ def test_a_declined_confirmation_changes_nothing_and_keeps_stdout_clean(
         assert "llama" in captured.err  # the plan was shown before the question
     assert {r.method for r in fake.requests} <= {"GET"}
     assert fake.applied() == []
+
+
+def test_endpoint_prints_one_base_url_for_every_model(
+    fake: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deployed models, one gateway: ``endpoint`` shows the gateway's base URL once, with both models behind
+    it; ``--output json`` keeps every model's entry and adds the shared ``base_url``."""
+    workshop_cluster(fake)
+    qwen = {"inferctl.io/platform": "genai", "inferctl.io/model": "qwen"}
+    fake.put(make_deployment("qwen", NS, qwen))
+    path = Path(write_config(tmp_path))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["models"].append({"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "served_model_name": "qwen-7b"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    report = run_json(capsys, "endpoint", "-c", str(path), "--output", "json")
+    assert report["base_url"] == "http://127.0.0.1:8000/v1"
+    assert [(e["model"], e["base_url"]) for e in report["endpoints"]] == [
+        ("llama", "http://127.0.0.1:8000/v1"),
+        ("qwen-7b", "http://127.0.0.1:8000/v1"),
+    ]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["endpoint", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("http://127.0.0.1:8000/v1") == 1 and "llama, qwen-7b" in out
+    assert "svc/genai-gateway" in out  # the port-forward hint names the gateway's Service

@@ -34,7 +34,7 @@ LOCAL_MODEL = LocalModelStatus(
 READY = KubeModelStatus("llama", "meta/llama", "ready", 1, 1, "http://x/v1", instance_type="g5.xlarge")
 GATEWAY = {"name": "p-gateway", "state": "ready", "replicas": 2, "ready": 2, "service_type": "ClusterIP",
            "endpoint": "http://x/v1", "models": ["meta/llama"]}  # fmt: skip
-KUBE = KubernetesStatus("kubernetes", "p", "ctx", "ns", GATEWAY, [READY], [{"name": "pool"}], [])
+KUBE = KubernetesStatus("kubernetes", "p", "ctx", "ns", [READY], [{"name": "pool"}], [], gateway=GATEWAY)
 
 
 def test_local_running_report_keeps_its_keys() -> None:

@@ -48,6 +48,7 @@ from inferctl.kube_names import (
 from inferctl.render import wake_registrar
 from inferctl.render.drain import DrainTimings, gateway_drain, nlb_deregistration_delay_s
 from inferctl.render.meta import (
+    MODEL_SERVER_COMPONENT,
     SERVICE_PORT,
     Object,
     metadata,
@@ -83,8 +84,6 @@ REGISTRAR_MEMORY_LIMIT_MIB = 64
 GATEWAY_MEMORY_LIMIT_MIB = 1024
 REGISTRAR_MODULE = "inferctl_wake_registrar.py"
 REGISTRAR_DIR = "/opt/inferctl"
-# The platform's model pods (render.meta.model_labels): what the gateway discovers.
-MODEL_SERVER_COMPONENT = "model-server"
 
 _ANN = "service.beta.kubernetes.io/aws-load-balancer-"
 AWS_LB_CLASS = "service.k8s.aws/nlb"

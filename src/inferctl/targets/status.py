@@ -109,14 +109,22 @@ class KubernetesStatus:
     platform: str
     context: str | None
     namespace: str
-    gateway: dict[str, Any]
     models: list[KubeModelStatus]
     nodepools: list[dict[str, Any]]
     last_cold_start: list[dict[str, Any]]
+    gateway: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # Each model as its own to_dict says (a key given again keeps its place).
-        return {**asdict(self), "models": [m.to_dict() for m in self.models]}
+        # The gateway (the platform's entry) before the models; each model as its own to_dict says.
+        head = {"target": self.target, "platform": self.platform, "context": self.context, "namespace": self.namespace}
+        entry = {} if self.gateway is None else {"gateway": self.gateway}
+        return {
+            **head,
+            **entry,
+            "models": [m.to_dict() for m in self.models],
+            "nodepools": self.nodepools,
+            "last_cold_start": self.last_cold_start,
+        }
 
 
 @dataclass(frozen=True)
