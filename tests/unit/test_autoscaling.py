@@ -230,8 +230,9 @@ def test_scaled_object_scales_the_deployment_on_vllm_metrics_and_pending_request
 
 
 def _hpa_replicas(metric_total: float, threshold: float) -> int:
-    """What the HPA KEDA makes wants for one ``AverageValue`` external metric: ceil(total / per-pod target)
-    (kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator.go, GetExternalPerPodMetricReplicas)."""
+    """What the HPA KEDA makes wants for one ``AverageValue`` external metric: ceil(total / per-pod target) once the
+    ratio leaves the tolerance band (kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator.go,
+    GetExternalPerPodMetricReplicas: usage summed over the metric's series, then divided by the per-pod target)."""
     import math
 
     return math.ceil(metric_total / threshold)
