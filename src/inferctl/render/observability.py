@@ -25,7 +25,8 @@ from inferctl.render.meta import Object, metadata, platform_labels
 DASHBOARD_LABEL = "grafana_dashboard"
 DASHBOARD_LABEL_VALUE = "1"
 DASHBOARD_FILE = "inferctl-vllm.json"
-# The label every namespace carries with its own name (Kubernetes >= 1.22, the NamespaceDefaultLabelName feature).
+# The label every namespace carries with its own name (the API server sets it: KEP 2161, NamespaceDefaultLabelName,
+# on by default since Kubernetes 1.21 and GA in 1.22).
 NAMESPACE_NAME = "kubernetes.io/metadata.name"
 # The server pods of the Prometheus inferctl installs on aws (prometheus-community/helm-charts prometheus-29.27.0,
 # charts/prometheus/templates/_helpers.tpl: prometheus.server.matchLabels, with values.yaml ``server.name: server``,
