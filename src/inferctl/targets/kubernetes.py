@@ -24,7 +24,14 @@ from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.base import (
+    Endpoint,
+    LogsCapability,
+    ModelMetricsCapability,
+    NodesCapability,
+    PortForwardCapability,
+    Target,
+)
 from inferctl.targets.plans import KubernetesPlan, PlannedObject, PlannedPlacement
 from inferctl.targets.status import KubeModelStatus, KubernetesStatus
 from inferctl.traits import TargetName
@@ -35,6 +42,7 @@ if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient
     from inferctl.kube.objects import Object
     from inferctl.kube.views import NodesView
+    from inferctl.metrics import ModelMetricsRead
     from inferctl.sizing.placement import Placement
 
 PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
@@ -61,7 +69,7 @@ def catalog_price(instance_type: str, capacity_type: str) -> float | None:
     return instance.on_demand_usd_per_hour
 
 
-class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
+class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, ModelMetricsCapability):
     name: ClassVar[TargetName] = "kubernetes"
 
     def __init__(
@@ -534,6 +542,11 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
         return replace(view, context=client.context)
+
+    def model_metrics(self) -> ModelMetricsRead:
+        from inferctl.kube.model_metrics import read_model_metrics
+
+        return read_model_metrics(self.client(), self.config)
 
 
 def _public(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
