@@ -88,8 +88,11 @@ def server_standin() -> Iterator[int]:
         sleeper.wait()
 
 
-def write_running_state(home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo") -> Path:
-    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): ready, no API key."""
+def write_running_state(
+    home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo", api_key_required: bool = False
+) -> Path:
+    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): ready, without an API key
+    unless ``api_key_required`` (the key is then the home's, :meth:`Home.api_key`)."""
     state_dir = home.target_dir("inferctl", "local")
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "server.log"
@@ -106,7 +109,7 @@ def write_running_state(home: Home, pid: int, port: int, *, model: str = "demo",
         model_path=str(state_dir),
         log_path=str(log),
         started_at=now - 3600,
-        api_key_required=False,
+        api_key_required=api_key_required,
         ready_at=now - 3540,
     )
     write_state(state_dir / "state.json", state)

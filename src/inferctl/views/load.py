@@ -116,6 +116,13 @@ def model_loads(report: StatusReport, rates: Mapping[str, float | None] | None =
     return out
 
 
+def served_names(report: StatusReport) -> dict[str, str]:
+    """Each model's name (a deployment's) -> the name clients and vLLM's ``model_name`` label use."""
+    if isinstance(report, LocalStatus):
+        return {m.name: m.served_model_name for m in report.models}
+    return {m.name: m.model for m in report.models}
+
+
 def headline(report: StatusReport) -> str:
     """Which platform, where, in what state: a live view's first line."""
     if isinstance(report, LocalStatus):
@@ -177,4 +184,5 @@ __all__ = [
     "model_loads",
     "number_text",
     "percent_text",
+    "served_names",
 ]
