@@ -11,6 +11,7 @@ transport (no API server runs here).
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -168,7 +169,10 @@ def test_a_cluster_shows_its_nodes_and_says_when_it_has_no_metrics(
     load = browser.get("/load").text
     assert "no metrics: no Prometheus: set observability.prometheus_url" in load
     overview = browser.get("/").text
-    assert "target kubernetes" in overview and "(the nodes&#39; catalog prices" in overview
+    assert "target kubernetes" in overview
+    # Now: the two nodes' catalog prices (m5.xlarge on-demand + g5.xlarge spot); planned: plan's total for the config.
+    assert '<dd>$0.594/h <span class="basis">(the nodes&#39; catalog prices)' in overview
+    assert "<dt>planned</dt><dd>$1.006/h on-demand · $0.402/h spot" in overview
 
 
 def test_a_bench_started_from_the_page_runs_is_saved_and_charted(local: Running) -> None:
@@ -220,3 +224,40 @@ def test_a_bench_of_a_model_not_served_fails_with_its_reason(local: Running) -> 
         job = local.browser.get(f"/api/bench/{job['id']}").json()
     assert job["state"] == "failed" and job["error"] == "model 'gpt-4' is not served (served: demo)"
     assert local.browser.get("/api/bench/99").status_code == 404
+
+
+def test_a_cluster_with_prometheus_charts_its_load_and_prices_its_scale_up(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The model scales from 1 to 3 replicas; Prometheus (through the API server's service proxy) has its load."""
+    from tests.unit.test_model_metrics import LOAD, FakePrometheus
+
+    fake = serve(FakeCluster(namespaces=["default", "kube-system", NS, "monitoring"]), monkeypatch, tmp_path)
+    workshop_cluster(fake)
+    prometheus = FakePrometheus(LOAD)
+    fake.proxy[("monitoring", "prometheus-server")] = prometheus
+    cfg = PlatformConfig.model_validate(
+        {
+            **load_config(Path(write_config(tmp_path)))[0].model_dump(exclude={"models", "observability"}),
+            "models": [
+                {
+                    "name": "llama",
+                    "source": "meta-llama/Meta-Llama-3-8B-Instruct",
+                    "autoscaling": {"min_replicas": 1, "max_replicas": 3},
+                }
+            ],
+            "observability": {"prometheus_url": "http://prometheus-server.monitoring.svc"},
+        }
+    )
+    console = Console(cfg, target_for(cfg, Home.from_env()), Home.from_env())
+    browser = open_console(console)
+    console.watch.read_once()
+    console.watch.read_once()
+    load = browser.get("/load").text
+    assert "no metrics" not in load and 'data-model="llama"' in load
+    assert "running 3 · waiting 1 · KV 25% · 812.5 tok/s · TTFT p50 120 ms" in load
+    assert prometheus.queries  # asked through the API server, not from the browser
+    overview = browser.get("/").text
+    planned = re.search(r"<dt>planned</dt><dd>\$([\d.]+)/h on-demand", overview)
+    scaled = re.search(r"<dt>all scaled up</dt><dd>\$([\d.]+)/h on-demand", overview)
+    assert planned and scaled and float(scaled.group(1)) == pytest.approx(3 * float(planned.group(1)), rel=0.01)
