@@ -49,7 +49,10 @@ def serve(console: Console, sock: socket.socket, keys: Keys, *, on_ready: Callab
     port = sock.getsockname()[1]
     app = create_app(console, keys, port)
     # No access log: the first request's URL carries the token, and nothing the console logs may hold a secret.
-    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="on", server_header=False)
+    # Ctrl-C waits at most a few seconds for open answers (a chat still streaming), then stops.
+    config = uvicorn.Config(
+        app, log_level="warning", access_log=False, lifespan="on", server_header=False, timeout_graceful_shutdown=3
+    )
     server = uvicorn.Server(config)
     on_ready(address(sock, keys))
     try:
