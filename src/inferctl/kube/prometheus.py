@@ -21,6 +21,7 @@ answers ``{"status": "success", "data": {"resultType": "vector", "result": [{"me
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -47,6 +48,11 @@ class PrometheusQueries:
         self.problem: str | None = None  # why the last query got no answer
 
     def series(self, expr: str) -> list[dict[str, str]] | None:
+        found = self.samples(expr)
+        return None if found is None else [labels for labels, _ in found]
+
+    def samples(self, expr: str) -> list[tuple[dict[str, str], float]] | None:
+        """Each series of an instant query with its value (``NaN`` as Prometheus sends it)."""
         service = self.where.service if self.where.scheme == "http" else f"https:{self.where.service}"
         try:
             code, body = self.client.proxy_get(
@@ -69,7 +75,15 @@ class PrometheusQueries:
             self.problem = f"HTTP {code}" + (f": {detail}" if detail else "")
             return None
         result = (answer.get("data") or {}).get("result") or []
-        return [dict(item.get("metric") or {}) for item in result if isinstance(item, dict)]
+        return [(dict(item.get("metric") or {}), _value(item)) for item in result if isinstance(item, dict)]
+
+
+def _value(item: Mapping[str, Any]) -> float:
+    """An instant vector's sample is ``[<unix time>, "<value>"]``; anything else reads as NaN."""
+    try:
+        return float(item["value"][1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return math.nan
 
 
 def _first_query(scaled_object: Mapping[str, Any]) -> str | None:

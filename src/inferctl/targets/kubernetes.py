@@ -25,7 +25,14 @@ from inferctl.kube_names import ANNOTATION_CACHE_URI, ANNOTATION_INSTANCE_TYPE, 
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.base import (
+    Endpoint,
+    LogsCapability,
+    ModelMetricsCapability,
+    NodesCapability,
+    PortForwardCapability,
+    Target,
+)
 from inferctl.targets.plans import KubernetesPlan, PlannedObject, PlannedPlacement
 from inferctl.targets.status import KubeModelStatus, KubernetesStatus
 from inferctl.traits import TargetName
@@ -36,6 +43,7 @@ if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient
     from inferctl.kube.objects import Object
     from inferctl.kube.views import NodesView
+    from inferctl.metrics import ModelMetricsRead
     from inferctl.sizing.placement import Placement
 
 PORT_FORWARD_PORT = 8000  # the local port the port-forward hint suggests for the gateway
@@ -62,7 +70,7 @@ def catalog_price(instance_type: str, capacity_type: str) -> float | None:
     return instance.on_demand_usd_per_hour
 
 
-class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
+class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, ModelMetricsCapability):
     name: ClassVar[TargetName] = "kubernetes"
 
     def __init__(
@@ -517,6 +525,11 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         )
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
         return replace(view, context=client.context)
+
+    def model_metrics(self) -> ModelMetricsRead:
+        from inferctl.kube.model_metrics import read_model_metrics
+
+        return read_model_metrics(self.client(), self.config)
 
 
 __all__ = ["KubernetesTarget", "catalog_price"]
