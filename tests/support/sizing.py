@@ -36,9 +36,10 @@ GEMMA2_9B = "google--gemma-2-9b"
 
 # The default aws platform's hourly cost, us-east-1 (src/inferctl/catalog/aws_prices.py and the catalog snapshot),
 # written out as arithmetic: EKS $0.10; one NAT gateway $0.045 + its Elastic IP $0.005; the system node group,
-# instance_types auto = 2 x c6a.xlarge at $0.153; one internal NLB $0.0225; two 50 GiB gp3 root volumes at
-# $0.08/GB-month over AWS's 730-hour month.
-SYSTEM_NODES_USD = 2 * 0.153
+# instance_types auto = 2 x c6g.xlarge at $0.136 (Graviton: every system image, the gateway's included, is
+# published for arm64); one internal NLB $0.0225 (the gateway's, whatever the models); two 50 GiB gp3 root volumes
+# at $0.08/GB-month over AWS's 730-hour month.
+SYSTEM_NODES_USD = 2 * 0.136
 ALWAYS_ON_USD = 0.10 + 0.045 + 0.005 + SYSTEM_NODES_USD + 0.0225 + 2 * 50 * 0.08 / 730
 # One GPU node's data volume (render/karpenter.py): 200 GiB gp3 with 6,000 IOPS and, for the default parallel image
 # pull, 1,000 MiB/s (3,000 and 875 over the free baseline, at $0.005 and $0.04 a month each) plus Bottlerocket's

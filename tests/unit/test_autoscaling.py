@@ -1,6 +1,7 @@
 """Autoscaling: config refusals, the sizing math (per-replica target, cold start, costs) and the rendered KEDA /
-HTTP add-on objects (the wake timeout with the rest of the request's chain: test_request_timeouts). Pure functions;
-nothing faked. The CRD validation of these objects runs in test_render_schemas (variant ``aws-autoscaling``)."""
+HTTP add-on objects (the wake timeout with the rest of the request's chain: test_request_timeouts; the wake path
+through the gateway: test_render_wake). Pure functions; nothing faked. The CRD validation of these objects runs in
+test_render_schemas (variants ``aws-autoscaling`` and ``kubernetes-two-asleep``)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from inferctl.config.models import DEFAULT_REQUEST_TOKENS, AutoscalingSettings, 
 from inferctl.engine import API_KEY_ENV
 from inferctl.errors import ConfigError
 from inferctl.render import render_platform
-from inferctl.render.autoscaling import INTERCEPTOR_SELECTOR, KEDA_NAMESPACE, entry_service_name
+from inferctl.render.autoscaling import REQUEST_SUCCESS
 from inferctl.sizing.autoscaling import (
     ReplicaTarget,
     cold_start_estimate,
@@ -47,11 +48,6 @@ def _yaml(autoscaling: str, extra: str = "") -> str:
         (_yaml("{max_replicas: 2}", "    replicas: 2\n"), "sets both replicas and autoscaling"),
         (_yaml("{min_replicas: 0, scale_to_zero_after: 30s}"), "scale_to_zero_after must be at least 1m"),
         (_yaml("{min_replicas: 0, scale_to_zero_after: soon}"), "scale_to_zero_after"),
-        (
-            "target: aws\nmodels:\n  - {name: a, autoscaling: {min_replicas: 0}}\n"
-            "  - {name: b, autoscaling: {min_replicas: 0}}\n",
-            "one model per platform can scale to zero",
-        ),
     ],
 )
 def test_impossible_settings_are_refused_in_one_line(text: str, needle: str) -> None:
@@ -67,6 +63,16 @@ def test_autoscaling_is_off_unless_set_and_defaults_to_min_one() -> None:
     settings = parse_config(_yaml("{}")).models[0].autoscaling
     assert settings == AutoscalingSettings()
     assert (settings.min_replicas, settings.max_replicas, settings.scales_to_zero) == (1, 2, False)
+
+
+def test_any_number_of_models_may_scale_to_zero() -> None:
+    """Each sleeping model has its own wake host on the interceptor (render.wake): no one-model limit."""
+    config = parse_config(
+        f"target: aws\nmodels:\n  - {{name: a, source: {LLAMA3_8B}, autoscaling: {{min_replicas: 0}}}}\n"
+        f"  - {{name: b, source: {LLAMA3_8B}, autoscaling: {{min_replicas: 0}}}}\n"
+    )
+    assert [m.autoscaling.scales_to_zero for m in config.models if m.autoscaling] == [True, True]
+    assert config.pools.gpu.consolidate_after == "5m"
 
 
 def test_scale_to_zero_shortens_the_gpu_pools_consolidation_unless_set() -> None:
@@ -168,56 +174,45 @@ def test_costs_idle_and_at_max_replicas() -> None:
 # --- render -----------------------------------------------------------------------------------------------------
 
 
-def test_a_model_at_zero_is_reached_through_the_interceptor_and_keeps_its_api_key() -> None:
+def test_a_model_at_zero_keeps_its_api_key_and_its_service_stays_in_the_cluster() -> None:
     config = _config(ZERO, endpoint={"exposure": {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}})
     objects = render_platform(config, placements_for(config))
     model_service = one(objects, "Service", "llama-3-8b-instruct")
     assert model_service["spec"]["type"] == "ClusterIP" and "annotations" not in model_service["metadata"]
-    entry = one(objects, "Service", entry_service_name(config, config.models[0]))
-    assert entry["metadata"]["namespace"] == KEDA_NAMESPACE
-    assert entry["spec"]["selector"] == INTERCEPTOR_SELECTOR
-    assert entry["spec"]["type"] == "LoadBalancer"
-    assert entry["spec"]["loadBalancerSourceRanges"] == ["203.0.113.0/24"]
-    annotations = entry["metadata"]["annotations"]
-    # the NLB asks the interceptor, not vLLM: healthy while the model has no replica
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-path"] == "/readyz"
-    assert annotations["service.beta.kubernetes.io/aws-load-balancer-healthcheck-port"] == "9090"
-    # a held request is silent: the NLB outlasts the interceptor's wake, dial and first byte (test_request_timeouts)
-    listener = annotations["service.beta.kubernetes.io/aws-load-balancer-listener-attributes.TCP-80"]
-    assert listener == "tcp.idle_timeout.seconds=1350"
-    # its targets are the interceptor's pods: the NLB keeps their connections for the interceptor's whole grace
-    # (135 s shutdown delay + 3455 s drain + 10 s, render/drain.py), not the model pods' 270 s
-    deregistration = annotations["service.beta.kubernetes.io/aws-load-balancer-target-group-attributes"]
-    assert deregistration == "deregistration_delay.timeout_seconds=3600"
-    route = one(objects, "InterceptorRoute")
-    assert route["spec"]["target"] == {"service": "llama-3-8b-instruct", "portName": "http"}
-    assert "coldStart" not in route["spec"]  # no placeholder or fallback answers in vLLM's place
+    # the one LoadBalancer is the gateway's (test_render_gateway); no entry Service of the model's own
+    assert [s["metadata"]["name"] for s in by_kind(objects, "Service") if s["spec"]["type"] == "LoadBalancer"] == [
+        "genai-gateway"
+    ]
+    wake = one(objects, "InterceptorRoute", "llama-3-8b-instruct-wake")
+    assert wake["spec"]["target"] == {"service": "llama-3-8b-instruct", "portName": "http"}
+    assert "coldStart" not in wake["spec"]  # no placeholder answers an inference request in vLLM's place
     # Llama-3-8B: 120 node + 120 image + 103 download (14.96 GiB) + 90 engine = 433 s, x1.5 -> 660 s
-    assert route["spec"]["timeouts"]["readiness"] == "660s"
-    container = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]
+    assert wake["spec"]["timeouts"]["readiness"] == "660s"
+    container = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["template"]["spec"]["containers"][0]
     assert API_KEY_ENV in {e["name"] for e in container["env"]}  # vLLM still checks every proxied request
 
 
-def test_pods_behind_the_interceptor_drain_for_their_cluster_ip_not_for_an_nlb() -> None:
-    """Only the interceptor is an NLB target for a model at zero; its own pods are reached through a ClusterIP
-    Service, so their preStop waits for endpoints only (render/drain.py: 10 s, grace 10 + 120 + 15 = 145 s). A
-    model that keeps a replica stays the NLB's target (135 s, grace 270 s)."""
+def test_model_pods_drain_for_the_cluster_never_for_an_nlb() -> None:
+    """The platform's NLB targets the gateway; every model pod is reached at its IP by the gateway or through its
+    ClusterIP Service by the interceptor, so its preStop waits for endpoints only (render/drain.py: 10 s, grace
+    10 + 120 + 15 = 145 s), whether it scales to zero or not."""
     warm = {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {}}
     exposure = {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}
     config = _config(ZERO, warm, endpoint={"exposure": exposure})
     objects = render_platform(config, placements_for(config))
-    for name, prestop, grace in (("llama-3-8b-instruct", 10, 145), ("qwen", 135, 270)):
+    for name in ("llama-3-8b-instruct", "qwen"):
         pod = one(objects, "Deployment", name)["spec"]["template"]["spec"]
         script = pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][-1]
-        assert f"; sleep {prestop};" in script, name
-        assert pod["terminationGracePeriodSeconds"] == grace, name
+        assert "; sleep 10;" in script, name
+        assert pod["terminationGracePeriodSeconds"] == 145, name
 
 
 def test_scaled_object_scales_the_deployment_on_vllm_metrics_and_pending_requests() -> None:
     config = _config(ZERO, {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {}})
     objects = render_platform(config, placements_for(config))
     for deployment in by_kind(objects, "Deployment"):
-        assert "replicas" not in deployment["spec"]  # KEDA owns it; up must not reset it
+        if deployment["metadata"]["name"] != "genai-gateway":
+            assert "replicas" not in deployment["spec"]  # KEDA owns it; up must not reset it
     zero, busy = (one(objects, "ScaledObject", name) for name in ("llama-3-8b-instruct", "qwen"))
     assert (zero["spec"]["minReplicaCount"], zero["spec"]["maxReplicaCount"]) == (0, 3)
     assert zero["spec"]["cooldownPeriod"] == 900
@@ -225,18 +220,51 @@ def test_scaled_object_scales_the_deployment_on_vllm_metrics_and_pending_request
     assert triggers["vllm-requests"]["metadata"]["threshold"] == str(41_000 // DEFAULT_REQUEST_TOKENS)
     assert "vllm:num_requests_waiting" in triggers["vllm-requests"]["metadata"]["query"]
     assert "vllm:kv_cache_usage_perc" in triggers["vllm-kv-cache"]["metadata"]["query"]
-    assert triggers["interceptor"]["metadata"]["interceptorRoute"] == "llama-3-8b-instruct"
+    # only the wake route counts: the status route answers the gateway's own polls and wakes nothing
+    assert triggers["interceptor"]["metadata"]["interceptorRoute"] == "llama-3-8b-instruct-wake"
     assert {t["type"] for t in busy["spec"]["triggers"]} == {"prometheus"}
     assert busy["spec"]["minReplicaCount"] == 1 and "cooldownPeriod" not in busy["spec"]
-    assert len(by_kind(objects, "InterceptorRoute")) == 1
-    assert one(objects, "Service", "qwen")["spec"]["type"] == "LoadBalancer"  # min 1: reached directly
+    assert "vllm-recent-requests" not in {t["name"] for t in busy["spec"]["triggers"]}  # min 1 never sleeps
+    assert len(by_kind(objects, "InterceptorRoute")) == 2  # the wake and the status route of the one at zero
+    assert one(objects, "Service", "qwen")["spec"]["type"] == "ClusterIP"  # min 1: reached through the gateway
+
+
+def _hpa_replicas(metric_total: float, threshold: float) -> int:
+    """What the HPA KEDA makes wants for one ``AverageValue`` external metric: ceil(total / per-pod target) once the
+    ratio leaves the tolerance band (kubernetes/kubernetes pkg/controller/podautoscaler/replica_calculator.go,
+    GetExternalPerPodMetricReplicas: usage summed over the metric's series, then divided by the per-pod target)."""
+    import math
+
+    return math.ceil(metric_total / threshold)
+
+
+def test_a_model_the_gateway_keeps_busy_stays_awake_though_the_interceptor_sees_nothing() -> None:
+    """Awake, the gateway sends a model's requests to its pods, past the interceptor: the interceptor's trigger
+    reads ~0 between requests and vLLM's running + waiting reads 0 whenever a scrape falls between two requests.
+    The recent-requests trigger reads vLLM's own finished-request counter over a window: 1 while any request
+    finished in it, so KEDA keeps the ScaledObject active (a trigger above its activationThreshold, 0 by
+    default: keda v2.20.2 pkg/scalers/prometheus_scaler.go) and the HPA keeps one replica, never more."""
+    config = _config(ZERO)
+    scaled = one(render_platform(config, placements_for(config)), "ScaledObject")
+    triggers = {t["name"]: t for t in scaled["spec"]["triggers"]}
+    recent = triggers["vllm-recent-requests"]
+    query = recent["metadata"]["query"]
+    assert query.startswith(f"sum(increase({REQUEST_SUCCESS}{{") and query.endswith("[2m])) > bool 0")
+    assert 'model_name="llama-3-8b-instruct"' in query and 'namespace="inferctl"' in query
+    assert recent["metricType"] == "AverageValue" and recent["metadata"]["threshold"] == "1"
+    assert "activationThreshold" not in recent["metadata"]  # active above 0: any recent request
+    # the HPA's view: in use -> one replica; idle -> nothing asked, the other triggers decide (and KEDA sleeps it)
+    assert (_hpa_replicas(1, 1), _hpa_replicas(0, 1)) == (1, 0)
+    # the queue trigger still asks for more under load: five replicas' worth of running requests -> 5
+    per_replica = int(triggers["vllm-requests"]["metadata"]["threshold"])
+    assert _hpa_replicas(5 * per_replica, per_replica) == 5
 
 
 def test_models_without_autoscaling_render_as_before() -> None:
     config = workshop_config()
     objects = render_platform(config, placements_for(config))
     assert not by_kind(objects, "ScaledObject") and not by_kind(objects, "InterceptorRoute")
-    assert one(objects, "Deployment")["spec"]["replicas"] == 1
+    assert one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["replicas"] == 1
 
 
 def test_crd_validation_catches_a_typo_and_a_broken_rule() -> None:
@@ -246,7 +274,7 @@ def test_crd_validation_catches_a_typo_and_a_broken_rule() -> None:
     scaled["spec"]["cooldownperiod"] = 60
     with pytest.raises(jsonschema.ValidationError):
         validate_keda(scaled)
-    route = copy.deepcopy(one(objects, "InterceptorRoute"))
+    route = copy.deepcopy(one(objects, "InterceptorRoute", "llama-3-8b-instruct-wake"))
     route["spec"]["target"]["port"] = 80  # both port and portName
     with pytest.raises(AssertionError, match="exactly one of 'port' or 'portName'"):
         validate_keda(route)

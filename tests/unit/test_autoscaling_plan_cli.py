@@ -37,7 +37,7 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     assert main(["plan", "--output", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     scaling = data["autoscaling"]
-    # Idle: control plane, NAT, 2 x c6a.xlarge, the NLB and the system volumes; at most 3 GPU nodes with volumes.
+    # Idle: control plane, NAT, 2 x c6g.xlarge, the NLB and the system volumes; at most 3 GPU nodes with volumes.
     assert scaling["idle_usd_per_hour"]["on_demand"] == pytest.approx(ALWAYS_ON_USD, abs=1e-4)
     assert scaling["max_usd_per_hour"]["on_demand"] == pytest.approx(
         ALWAYS_ON_USD + 3 * (1.006 + GPU_NODE_VOLUME_USD), abs=1e-4
@@ -48,7 +48,7 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     ]  # fmt: skip
     assert data["at_max_replicas"]["on_demand_usd_per_hour"] == scaling["max_usd_per_hour"]["on_demand"]
     nodes = data["system_nodes"]
-    assert (nodes["instance_type"], nodes["count"], nodes["auto"]) == ("c6a.xlarge", 2, True)
+    assert (nodes["instance_type"], nodes["count"], nodes["auto"]) == ("c6g.xlarge", 2, True)
     assert len(nodes["nodes"]) == 2 and sum(n["pods"] for n in nodes["nodes"]) == 25
     assert {p["name"] for p in nodes["pods"]} >= {"karpenter", "coredns", "keda-add-ons-http-interceptor"}
     (model,) = scaling["models"]
@@ -58,13 +58,14 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     placement = data["models"][0]["placement"]
     assert placement["kv_cache_tokens"] == 24_640 and placement["max_model_len"] == 8192
     assert (model["cold_start_estimate_s"], model["wake_timeout_s"]) == (433, 660)
-    # the request path's chain (test_request_timeouts): wake + dial + first byte, the NLB, the client
+    # the request path's chain (test_request_timeouts): wake + dial + first byte, the gateway, the NLB, the client
     assert model["timeouts"] == {
         "first_byte_s": 600,
         "wake_s": 660,
         "interceptor_s": 1320,
-        "load_balancer_idle_s": 1350,
-        "client_s": 1380,
+        "gateway_s": 1800,
+        "load_balancer_idle_s": 1830,
+        "client_s": 1860,
     }
     assert scaling["gpu_pool_consolidate_after"] == "5m"
 
@@ -72,8 +73,8 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
 def test_plan_table_says_idle_and_peak(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps at the test console's width
-    assert "idle: $0.489/h (control plane 0.100 + NAT 0.050 + system nodes 0.306 + load balancer 0.022 + storage" in out
-    assert "at max replicas: $3.780/h" in out
+    assert "idle: $0.456/h (control plane 0.100 + NAT 0.050 + system nodes 0.272 + load balancer 0.022 + storage" in out
+    assert "at max replicas: $3.746/h" in out
     assert "504 at 660 s" in out
     assert f"{24_640 // DEFAULT_REQUEST_TOKENS} x {DEFAULT_REQUEST_TOKENS} tokens" in out
 

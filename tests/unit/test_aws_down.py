@@ -136,7 +136,7 @@ def test_a_model_of_the_platform_still_running_also_stops_destroy(
     with pytest.raises(OperationError) as refused:
         aws_target(tmp_path, StubbedAws()).down(RecordingReporter(), platform=True)
     assert pulumi.destroyed == []
-    assert "Deployment inferctl/qwen (a model of platform workshop)" in refused.value.details
+    assert "Deployment inferctl/qwen (of platform workshop: a model or its gateway)" in refused.value.details
 
 
 def test_force_destroys_anyway_and_the_leftover_scan_runs(

@@ -195,7 +195,7 @@ def test_the_generated_bucket_reaches_the_deployment(tmp_path: Path) -> None:
     config = target.kubernetes(include_karpenter=False).config
     assert config.cache.bucket == "workshop-model-cache-20261128abc"
     objects = render_platform(config, {"llama3": g5_xlarge_placement("llama3")})
-    args = one_object(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    args = one_object(objects, "Deployment", "llama3")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert args[0] == f"s3://workshop-model-cache-20261128abc/models/{WORKSHOP_MODEL}/abc123/"
 
 

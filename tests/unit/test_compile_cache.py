@@ -95,7 +95,7 @@ def test_no_compile_cache_where_it_cannot_or_should_not_apply(changes: dict[str,
     objects = _objects(config)
     assert compile_cache_location(config, config.models[0], g5_xlarge_placement(MODEL["name"])) is None
     assert not [j for j in by_kind(objects, "Job") if "-compile-" in j["metadata"]["name"]]
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", MODEL["name"])["spec"]["template"]["spec"]
     assert "initContainers" not in pod and "VLLM_CACHE_ROOT" not in _env(pod["containers"][0])
 
 
@@ -104,7 +104,7 @@ def test_no_compile_cache_where_it_cannot_or_should_not_apply(changes: dict[str,
 
 def test_model_pods_fetch_the_cache_read_only_and_stay_on_its_gpu_model() -> None:
     objects = _objects(_config())
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", MODEL["name"])["spec"]["template"]["spec"]
     (init,) = pod["initContainers"]
     assert init["command"][-1] == "fetch" and init["command"][1].endswith("/" + COMPILE_SCRIPT_KEY)
     assert init["image"] == pod["containers"][0]["image"]
@@ -126,7 +126,7 @@ def test_model_pods_fetch_the_cache_read_only_and_stay_on_its_gpu_model() -> Non
 def test_the_compile_job_is_the_deployments_pod_serving_no_one() -> None:
     config = _config()
     objects = _objects(config)
-    deployment = one(objects, "Deployment")
+    deployment = one(objects, "Deployment", MODEL["name"])
     (job,) = [j for j in by_kind(objects, "Job") if "-compile-" in j["metadata"]["name"]]
     served = deployment["spec"]["template"]["spec"]
     pod = job["spec"]["template"]["spec"]

@@ -27,11 +27,11 @@ import pytest
 
 from inferctl.render import render_platform
 from inferctl.render.drain import (
+    GATEWAY_NLB_DRAIN,
     IN_CLUSTER_DRAIN,
     INTERCEPTOR_DRAIN,
     MIDDLEWARE,
     MIDDLEWARE_DIR,
-    NLB_DRAIN,
     TEARDOWN_S,
     UVICORN_KEEP_ALIVE_S,
     VLLM_SHUTDOWN_TIMEOUT_S,
@@ -52,12 +52,11 @@ ZERO = {"name": "llama-3-8b-instruct", "source": LLAMA3_8B, "autoscaling": {"min
 # --- timings ----------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("timings", [NLB_DRAIN, IN_CLUSTER_DRAIN], ids=["nlb", "in-cluster"])
-def test_every_idle_connection_is_closed_before_sigterm(timings: Any) -> None:
+def test_every_idle_connection_is_closed_before_sigterm() -> None:
     """A connection no request uses during preStop is closed by uvicorn after vLLM's keep-alive timeout, so at
     SIGTERM only connections with a request in flight remain, and their responses carry Connection: close."""
     assert UVICORN_KEEP_ALIVE_S == VLLM_HTTP_TIMEOUT_KEEP_ALIVE_S
-    assert timings.prestop_s >= 2 * VLLM_HTTP_TIMEOUT_KEEP_ALIVE_S
+    assert IN_CLUSTER_DRAIN.prestop_s >= 2 * VLLM_HTTP_TIMEOUT_KEEP_ALIVE_S
 
 
 def test_the_grace_period_holds_the_delay_the_engines_drain_and_exit_and_the_api_servers_exit() -> None:
@@ -66,9 +65,11 @@ def test_the_grace_period_holds_the_delay_the_engines_drain_and_exit_and_the_api
     get_engine_process_shutdown_timeout unless both are 0 on ROCm; v1/utils.py shutdown() SIGTERMs the engine and
     kills its process tree when it is over. So the engine's drain and exit share --shutdown-timeout, and only the
     API server's own exit (uvicorn's shutdown) comes after it."""
-    for timings in (NLB_DRAIN, IN_CLUSTER_DRAIN):
-        assert timings.grace_s == timings.prestop_s + VLLM_SHUTDOWN_TIMEOUT_S + TEARDOWN_S
-    assert (NLB_DRAIN.grace_s, IN_CLUSTER_DRAIN.grace_s, INTERCEPTOR_DRAIN.grace_s) == (270, 145, 3600)
+    assert IN_CLUSTER_DRAIN.grace_s == IN_CLUSTER_DRAIN.prestop_s + VLLM_SHUTDOWN_TIMEOUT_S + TEARDOWN_S == 145
+    # the interceptor and the gateway behind the NLB hold requests as long as the NLB keeps a drained target's
+    # connections (deregistration_delay.timeout_seconds: 0-3600, ELBv2 target group attributes)
+    assert (INTERCEPTOR_DRAIN.grace_s, GATEWAY_NLB_DRAIN.grace_s) == (3600, 3600)
+    assert GATEWAY_NLB_DRAIN.prestop_s == 135 and INTERCEPTOR_DRAIN.prestop_s == IN_CLUSTER_DRAIN.prestop_s
 
 
 def test_pods_behind_the_interceptor_are_reached_through_their_service_and_drain_like_it() -> None:
@@ -79,18 +80,18 @@ def test_pods_behind_the_interceptor_are_reached_through_their_service_and_drain
     the in-cluster delay and the middleware cover them."""
     config = workshop_config(models=[ZERO])
     objects = render_platform(config, placements_for(config))
-    route = one(objects, "InterceptorRoute")
+    route = one(objects, "InterceptorRoute", "llama-3-8b-instruct-wake")
     service = one(objects, "Service", route["spec"]["target"]["service"])
     assert service["spec"]["type"] == "ClusterIP"
     assert route["spec"]["target"]["portName"] in {p["name"] for p in service["spec"]["ports"]}
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["template"]["spec"]
     assert f"sleep {IN_CLUSTER_DRAIN.prestop_s};" in pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"][2]
 
 
 def test_the_pod_ships_the_middleware_and_its_flags_live_on_a_writable_volume() -> None:
     config = workshop_config()
     objects = render_platform(config, placements_for(config))
-    deployment = one(objects, "Deployment")
+    deployment = one(objects, "Deployment", "llama-3-8b-instruct")
     pod = deployment["spec"]["template"]["spec"]
     container = pod["containers"][0]
     module, _, cls = MIDDLEWARE.rpartition(".")
@@ -109,7 +110,7 @@ def test_the_pod_ships_the_middleware_and_its_flags_live_on_a_writable_volume() 
     assert command == [
         "/bin/sh",
         "-c",
-        f"touch {shipped.DRAINING}; sleep {NLB_DRAIN.prestop_s}; touch {shipped.STOPPING}",
+        f"touch {shipped.DRAINING}; sleep {IN_CLUSTER_DRAIN.prestop_s}; touch {shipped.STOPPING}",
     ]
     tmp_volume = next(m["name"] for m in container["volumeMounts"] if m["mountPath"] == "/tmp")
     assert "emptyDir" in next(v for v in pod["volumes"] if v["name"] == tmp_volume)

@@ -1,5 +1,6 @@
 """Golden files for the workshop's defaults: both Karpenter pools, the Llama-3-8B-Instruct GPU Deployment on a
-g5.xlarge placement (built by hand in tests/support/render.py), and the NLB Service.
+g5.xlarge placement (built by hand in tests/support/render.py), the platform's one NLB (the model gateway's Service)
+and the rest of the gateway (its identity, policy, budget and Deployment).
 
 Regenerate after an intended change with ``UPDATE_GOLDEN=1 .venv/bin/pytest tests/unit/test_render_golden.py``
 and review the diff.
@@ -20,8 +21,15 @@ Selector = Callable[[list[dict]], list[dict]]
 
 CASES: dict[str, Selector] = {
     "karpenter-pools.yaml": lambda objs: by_kind(objs, "EC2NodeClass") + by_kind(objs, "NodePool"),
-    "deployment-llama-3-8b-instruct.yaml": lambda objs: by_kind(objs, "Deployment"),
-    "service-nlb.yaml": lambda objs: by_kind(objs, "Service"),
+    "deployment-llama-3-8b-instruct.yaml": lambda objs: [
+        d for d in by_kind(objs, "Deployment") if d["metadata"]["name"] == "llama-3-8b-instruct"
+    ],
+    "service-nlb.yaml": lambda objs: [s for s in by_kind(objs, "Service") if s["spec"]["type"] == "LoadBalancer"],
+    "gateway.yaml": lambda objs: [
+        o
+        for o in objs
+        if o["metadata"]["labels"].get("app.kubernetes.io/component") == "gateway" and o["kind"] != "Service"
+    ],
 }
 
 

@@ -49,8 +49,9 @@ def test_cache_is_off_by_default_and_per_model_overrides() -> None:
     config = workshop_config()
     assert config.cache.enabled is False and not uses_cache(config, config.models[0])
     objects = render_platform(config, placements_for(config))
-    assert not by_kind(objects, "Job") and not by_kind(objects, "ServiceAccount")
-    args = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not by_kind(objects, "Job")
+    assert [sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")] == ["genai-gateway"]
+    args = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--load-format" not in args and args[0] == LLAMA3_8B
     off = _cached()
     off.models[0].cache = False
@@ -94,7 +95,7 @@ def test_configured_streamer_concurrency_wins_and_an_unsized_placement_is_refuse
 def test_deployment_streams_from_the_bucket() -> None:
     config = _cached(bucket="team-cache")
     objects = render_platform(config, placements_for(config))
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     uri = f"s3://team-cache/{PREFIX}"
     assert args[0] == uri and _arg(args, "--tokenizer") == uri
@@ -108,14 +109,14 @@ def test_deployment_streams_from_the_bucket() -> None:
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["HF_HUB_OFFLINE"] == "1" and env["AWS_REGION"] == "us-east-1"
     accounts = {sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")}
-    assert accounts == {MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT, COMPILE_SERVICE_ACCOUNT}
+    assert accounts == {MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT, COMPILE_SERVICE_ACCOUNT, "genai-gateway"}
 
 
 def test_aws_before_up_renders_the_pending_bucket() -> None:
     config = _cached()
-    args = one(render_platform(config, placements_for(config)), "Deployment")["spec"]["template"]["spec"]["containers"][
-        0
-    ]["args"]
+    args = one(render_platform(config, placements_for(config)), "Deployment", "llama-3-8b-instruct")["spec"][
+        "template"
+    ]["spec"]["containers"][0]["args"]
     assert args[0] == f"s3://{PENDING_BUCKET}/{PREFIX}"
 
 
@@ -156,7 +157,7 @@ def test_mirror_job_runs_the_mirror_module_on_the_cpu_pool() -> None:
         False,
     )
     assert job["spec"]["activeDeadlineSeconds"] == config.cache.mirror_timeout_s
-    selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    selector = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["selector"]["matchLabels"]
     pod_labels = job["spec"]["template"]["metadata"]["labels"]
     assert not all(pod_labels.get(k) == v for k, v in selector.items())  # not counted as a model server pod
     policy = one(objects, "NetworkPolicy", "inferctl-model-mirror")["spec"]

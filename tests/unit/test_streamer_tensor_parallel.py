@@ -73,7 +73,9 @@ def _served(fixture: str, tp: int, family: str, **cache: Any) -> tuple[Placement
         }
     )
     placement = place_model(config, config.models[0], profile=fixture_profile(fixture), prices=PriceBook.snapshot())
-    container = one(render_platform(config, {"m": placement}), "Deployment")["spec"]["template"]["spec"]["containers"]
+    container = one(render_platform(config, {"m": placement}), "Deployment", "m")["spec"]["template"]["spec"][
+        "containers"
+    ]
     return placement, container[0]
 
 

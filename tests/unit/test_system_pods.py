@@ -148,5 +148,9 @@ def test_the_sum_is_the_tables_sum_and_the_ebs_driver_joins_only_for_a_pvc_or_s3
     assert {"ebs-csi-node", "ebs-csi-controller"} <= cached
 
 
-def test_only_the_unchosen_gateway_image_keeps_the_system_nodes_off_arm64() -> None:
-    assert arm64_blockers(system_pods(CONFIG)) == ["model gateway (issue 21, not chosen yet)"]
+def test_every_system_image_is_published_for_arm64() -> None:
+    """The gateway's image (lightseekorg/smg:1.13.0, linux/amd64 + linux/arm64: inferctl.gateway) was the last
+    one not known to be: nothing keeps the system nodes off Graviton now."""
+    assert arm64_blockers(system_pods(CONFIG)) == []
+    gateway = next(pod for pod in system_pods(CONFIG) if pod.name == "model-gateway")
+    assert [(image.ref, image.arm64) for image in gateway.images] == [("lightseekorg/smg:1.13.0", True)]

@@ -109,6 +109,12 @@ def bench(
             help="Time the first request alone (a model that scales to zero wakes on it). Default: on for such models.",
         ),
     ] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save/--no-save", help="Keep the report under the platform's home folder (runs against it, not --url)."
+        ),
+    ] = True,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Load-test an endpoint: TTFT, TPOT, ITL and latency percentiles, throughput, goodput and $/1M tokens."""
@@ -179,12 +185,29 @@ def bench(
     report = lib.report_dict(run, hourly, notes=notes)
     if plot is not None:
         lib.write_plot(report, plot)
+    kept = _keep(cfg, report) if save else None
     if output is OutputFormat.json:
         emit_json(report)
     else:
         _print_table(report, plot)
+    if kept is not None:
+        err_console.print(f"[dim]kept as {kept} ('inferctl console' charts it)[/dim]", soft_wrap=True)
     if not any(lvl["completed"] for lvl in report["levels"]):
         raise OperationError("no request succeeded in any level; see the errors above")
+
+
+def _keep(cfg: PlatformConfig | None, report: dict[str, Any]) -> Path | None:
+    """Save a run against the platform (a --url run has none) under its home folder; a failure only warns."""
+    from inferctl.bench.saved import save_run
+    from inferctl.home import Home
+
+    if cfg is None:
+        return None
+    try:
+        return save_run(Home.from_env(), cfg.name, report)
+    except InferctlError as exc:
+        err_console.print(f"[yellow]warning:[/yellow] {exc.message}", soft_wrap=True)
+        return None
 
 
 def _scales_to_zero(chosen: BenchEndpoint) -> bool:
@@ -256,19 +279,10 @@ def _served_dir(path: Path | None) -> Path | None:
 
 
 def _tokenizer_location(tokenizer: str | None, chosen: BenchEndpoint) -> Path | None:
-    from inferctl.bench import find_tokenizer
+    from inferctl.bench import tokenizer_for
     from inferctl.home import Home
 
-    deployment = chosen.deployment
-    if tokenizer is None and deployment is not None and deployment.is_demo:
-        try:
-            from inferctl.demo_model import ensure_demo_model
-        except ImportError:
-            return None
-        return ensure_demo_model(Home.from_env())
-    source = deployment.source if deployment is not None else None
-    revision = deployment.revision if deployment is not None else None
-    return find_tokenizer(tokenizer, model_source=source, revision=revision)
+    return tokenizer_for(chosen.deployment, Home.from_env(), tokenizer)
 
 
 class _ProgressBar:

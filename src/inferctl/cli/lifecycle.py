@@ -34,7 +34,7 @@ from inferctl.targets import LogsCapability, target_for, targets_with
 if TYPE_CHECKING:
     from inferctl.cli.tables import FittedTable
     from inferctl.config.models import PlatformConfig
-    from inferctl.targets.base import Target
+    from inferctl.targets.base import Endpoint, Target
 
 
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
@@ -69,10 +69,11 @@ def up(
     if output is OutputFormat.json:
         emit_json({"endpoints": [e.to_dict() for e in endpoints]})
         return
-    for endpoint in endpoints:
-        console.print(f"[bold green]ready[/bold green] {endpoint.model} at [bold]{endpoint.base_url}[/bold]")
-        if endpoint.note:
-            console.print(f"  {endpoint.note}")
+    for base_url, group in _by_base_url(endpoints).items():
+        names = ", ".join(e.model for e in group)
+        console.print(f"[bold green]ready[/bold green] {names} at [bold]{base_url}[/bold]")
+        for note in dict.fromkeys(e.note for e in group if e.note):
+            console.print(f"  {note}")
     if endpoints and endpoints[0].api_key:
         console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
     question = "hello" if any(m.is_demo for m in cfg.models) else "What is the capital of France?"
@@ -164,19 +165,37 @@ def endpoint(
     show_key: Annotated[bool, typer.Option("--show-key", help="Print the API key itself.")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """The OpenAI-compatible base URL of each model (and the API key with --show-key)."""
+    """The OpenAI-compatible base URL of the platform (one for every model) and the API key with --show-key."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     follow_running(tgt, model)
     endpoints = tgt.endpoints()
-    rows = [e.to_dict(show_key=show_key) for e in endpoints]
+    groups = _by_base_url(endpoints)
+    rows = [
+        {"base_url": base_url, "models": [e.model for e in group], **_key_and_note(group[0], show_key)}
+        for base_url, group in groups.items()
+    ]
     if output is OutputFormat.json:
-        emit_json({"endpoints": rows})
+        base = next(iter(groups)) if len(groups) == 1 else None
+        emit_json({"base_url": base, "endpoints": [e.to_dict(show_key=show_key) for e in endpoints]})
     elif show_key and len(rows) == 1 and not sys.stdout.isatty():
         # Piped (e.g. export OPENAI_API_KEY=$(inferctl endpoint --show-key)): print the bare key.
         sys.stdout.write(f"{rows[0]['api_key'] or ''}\n")
     else:
-        console.print(table(None, rows))
+        console.print(table(None, [{**row, "models": ", ".join(row["models"])} for row in rows]))
+
+
+def _by_base_url(endpoints: list[Endpoint]) -> dict[str, list[Endpoint]]:
+    """The endpoints grouped by base URL, in order: one group per platform entry (the gateway serves them all)."""
+    groups: dict[str, list[Endpoint]] = {}
+    for item in endpoints:
+        groups.setdefault(item.base_url, []).append(item)
+    return groups
+
+
+def _key_and_note(item: Endpoint, show_key: bool) -> dict[str, Any]:
+    shown = item.to_dict(show_key=show_key)
+    return {"api_key": shown["api_key"], **({"note": shown["note"]} if "note" in shown else {})}
 
 
 def logs(

@@ -21,7 +21,7 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 from rich.console import Group
 from rich.text import Text
 
-from inferctl.errors import InferctlError
+from inferctl.views.errors import one_line
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
@@ -40,12 +40,6 @@ def wall_clock() -> float:
 def pause(seconds: float) -> None:
     """The wait between reads (tests replace it, so no test waits)."""
     time.sleep(seconds)
-
-
-def one_line(exc: BaseException) -> str:
-    """An exception as one line: inferctl's own message (it names the fix), else the type and its text."""
-    text = exc.message if isinstance(exc, InferctlError) else f"{type(exc).__name__}: {exc}".rstrip(": ")
-    return " ".join(text.split())
 
 
 def _clock_time(at: float) -> str:

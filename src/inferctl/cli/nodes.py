@@ -29,37 +29,14 @@ from inferctl.cli.common import (
 )
 from inferctl.cli.tables import Cell, Col, FittedTable, usage_bar
 from inferctl.errors import ConfigError
+from inferctl.views.nodes import fleet_notes, price_text, resource_uses
 
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
 
-    from inferctl.kube.views import NodeRow, NodesView
+    from inferctl.kube.views import NodesView
 
 WIDE, NARROW = 120, 100  # bars are 20 cells wide from 120 terminal columns on, 12 from 100, else 8
-
-
-def _amount(used: float, total: float, unit: str = "") -> str:
-    return f"{used:g}/{total:g}{unit}"
-
-
-def _share(used: float, total: float) -> float:
-    return used / total if total else 0.0
-
-
-def _price(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"${value:,.{digits}f}"
-
-
-def _resources(row: NodeRow | None, view: NodesView) -> list[tuple[str, float, float, str]]:
-    """(resource, requested, allocatable, unit) for a node, or the fleet when ``row`` is None."""
-    of = view.totals if row is None else row
-    out = [
-        ("cpu", of.cpu_requested, of.cpu_allocatable, ""),
-        ("mem", of.memory_requested_gib, of.memory_allocatable_gib, "Gi"),
-    ]
-    if of.gpu_allocatable:
-        out.append(("gpu", float(of.gpu_requested), float(of.gpu_allocatable), ""))
-    return out
 
 
 class NodesBoard:
@@ -71,13 +48,12 @@ class NodesBoard:
     def fleet(self, bar_width: int) -> FittedTable:
         """Per resource: the fleet's requests against what it offers; on the first line the node count and $/h."""
         t = self.view.totals
-        cost = f"{_price(t.usd_per_hour)}/h · ~{_price(t.usd_per_month, 2)}/month"
+        cost = f"{price_text(t.usd_per_hour)}/h · ~{price_text(t.usd_per_month, 2)}/month"
         rows: list[list[Cell]] = []
-        for index, (name, used, total, unit) in enumerate(_resources(None, self.view)):
-            share = _share(used, total)
+        for index, use in enumerate(resource_uses(t)):
             nodes, price = (f"{t.nodes} nodes", cost) if index == 0 else ("", "")
-            bar = usage_bar(share, bar_width)
-            rows.append([nodes, f"({_amount(used, total, unit)})", f"{share:.0%}", name, bar, price])
+            bar = usage_bar(use.share, bar_width)
+            rows.append([nodes, f"({use.amount})", f"{use.share:.0%}", use.resource, bar, price])
         columns = [Col("nodes", 0), Col("requested", 0, right=True), Col("%", 0), Col("resource", 0), Col("bar", 1)]
         columns.append(Col("$/h", 0))
         return FittedTable(columns, rows, style="plain")
@@ -86,17 +62,16 @@ class NodesBoard:
         """Per node one line per resource; the node's facts on its first line."""
         rows: list[list[Cell]] = []
         for node in self.view.nodes:
-            for index, (name, used, total, unit) in enumerate(_resources(node, self.view)):
-                share = _share(used, total)
+            for index, use in enumerate(resource_uses(node)):
                 facts: list[Cell] = [""] * 9
                 if index == 0:
                     pods = Text(f"({node.pods} pod{'' if node.pods == 1 else 's'})", no_wrap=True)
                     ready = "Ready" if node.ready == "True" else "NotReady"
-                    price = _price(node.usd_per_hour) + "/h"
+                    price = price_text(node.usd_per_hour) + "/h"
                     facts = [node.name, pods, node.instance_type or "-", price, node.capacity_type, ready]
                     facts += [node.group or "-", node.zone or "-", node.age]
-                bar = usage_bar(share, bar_width)
-                rows.append([facts[0], name, bar, f"{share:.0%}", *facts[1:], _amount(used, total, unit)])
+                bar = usage_bar(use.share, bar_width)
+                rows.append([facts[0], use.resource, bar, f"{use.share:.0%}", *facts[1:], use.amount])
         columns = [
             Col("node", 0, whole=True),
             Col("resource", 0),
@@ -115,11 +90,7 @@ class NodesBoard:
         return FittedTable(columns, rows, style="plain")
 
     def notes(self) -> list[str]:
-        t = self.view.totals
-        lines = [f"{sum(n.pods for n in self.view.nodes)} pods"]
-        if t.unpriced:
-            lines.append(f"{t.unpriced} node(s) not in the price catalog: $/h counts the others")
-        return lines
+        return fleet_notes(self.view)
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         bar_width = 20 if options.max_width >= WIDE else 12 if options.max_width >= NARROW else 8

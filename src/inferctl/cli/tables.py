@@ -25,6 +25,8 @@ from rich.cells import cell_len
 from rich.table import Table
 from rich.text import Text
 
+from inferctl.views.nodes import usage_colour
+
 if TYPE_CHECKING:
     from rich.console import Console, ConsoleOptions, RenderResult
 
@@ -202,10 +204,7 @@ def usage_bar(fraction: float, width: int, *, high_is_good: bool = True) -> Text
     ``high_is_good=False`` (a KV cache filling up) turns that around."""
     share = min(max(fraction, 0.0), 1.0)
     filled = round(share * width)
-    if high_is_good:
-        colour = "green" if share > 0.9 else "yellow" if share > 0.6 else "red"
-    else:
-        colour = "red" if share > 0.9 else "yellow" if share > 0.6 else "green"
+    colour = usage_colour(share, high_is_good=high_is_good)
     bar = Text(no_wrap=True)
     bar.append("█" * filled, style=colour)
     bar.append("░" * (width - filled), style="dim")

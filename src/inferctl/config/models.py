@@ -346,7 +346,7 @@ def _spot_and_on_demand() -> list[CapacityType]:
 
 _DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
 _INSTANCE_FAMILY = re.compile(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*")
-# The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._one_model_wakes_from_zero).
+# The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._sleeping_models_let_their_nodes_go).
 SCALE_TO_ZERO_CONSOLIDATE_AFTER = "5m"
 
 
@@ -449,6 +449,12 @@ class ObservabilitySettings(CoreModel):
     monitor_labels: dict[str, str] = Field(
         default_factory=dict,
         description="Extra labels on the PodMonitor, e.g. {release: kube-prometheus-stack} for its selector.",
+    )
+    prometheus_namespace: Annotated[str, _dns_label_called("observability.prometheus_namespace")] | None = Field(
+        default=None,
+        description="Namespace of the Prometheus that scrapes the model pods and the gateway; their NetworkPolicies "
+        "admit its pods. Default: the namespace in prometheus_url (http://<service>.<namespace>.svc...); on aws the "
+        "Prometheus inferctl installs.",
     )
 
 
@@ -769,15 +775,11 @@ class PlatformConfig(CoreModel):
         return self
 
     @model_validator(mode="after")
-    def _one_model_wakes_from_zero(self) -> PlatformConfig:
-        waking = [m.name for m in self.models if m.autoscaling is not None and m.autoscaling.scales_to_zero]
-        if len(waking) > 1:
-            raise ValueError(
-                f"models {', '.join(waking)} all set autoscaling.min_replicas 0; one model per platform can scale to "
-                "zero (the HTTP add-on's interceptor routes all its traffic to it); give the others min_replicas 1"
-            )
+    def _sleeping_models_let_their_nodes_go(self) -> PlatformConfig:
         # An empty GPU node costs as much as a busy one: once a model scales to zero, its node should follow
         # within minutes, not the 1h that suits fixed replicas. An explicit pools.gpu.consolidate_after wins.
+        # Any number of models may sleep: each has its own wake route through the gateway (render.wake).
+        waking = any(m.autoscaling is not None and m.autoscaling.scales_to_zero for m in self.models)
         if waking and "consolidate_after" not in self.pools.gpu.model_fields_set:
             self.pools.gpu.consolidate_after = SCALE_TO_ZERO_CONSOLIDATE_AFTER
         return self

@@ -43,15 +43,26 @@ left once ``terminationGracePeriodSeconds`` (counted from the start) is over. So
 Behind an NLB, the target group's deregistration delay must outlast every connection the pod may still accept
 (until preStop ends) plus its drain, or the NLB resets them: it is set to the whole grace period.
 
-A model that scales to zero is not behind an NLB itself: its Service is ClusterIP and the KEDA HTTP add-on's
-interceptor sits behind the NLB instead (render.autoscaling). Its pods need only the in-cluster delay; the
-interceptor pods get the NLB's. The interceptor (kedacore/http-add-on v0.15.0, ``interceptor/main.go`` and
-``interceptor/config/serving.go``) has no preStop: on SIGTERM it keeps serving new connections for
-``KEDA_HTTP_SHUTDOWN_DELAY`` (the NLB window, as preStop above), closes its listener, and waits up to
-``KEDA_HTTP_DRAIN_TIMEOUT`` for in-flight requests. Those include requests *held* while a model wakes (up to the
-route's readiness timeout, many minutes) and then streamed: the drain is as long as the NLB lets a deregistered
-target keep a connection (the deregistration delay's maximum, 3600 s), less the delay and the exit margin. Go's
-``http.Server.Shutdown`` returns as soon as the last request ends, so an idle interceptor still exits at once.
+Model pods are never behind an NLB: the platform's one NLB targets the model gateway (render.gateway), which
+reaches the pods at their IPs, found through the Kubernetes API: a terminating pod leaves the gateway's workers
+the moment its deletion starts (smg 1.13.0 ``model_gateway/src/service_discovery/kubernetes.rs``: "a terminating
+Pod leaves the desired set at the start of its grace period"), and the interceptor reaches them through their
+Service's endpoints. So model pods need only the in-cluster delay.
+
+The gateway pods are the NLB's targets and drain like a model pod would behind it: a preStop wait for the NLB's
+two minutes of new connections, then smg's own graceful shutdown on SIGTERM (``model_gateway/src/server.rs``:
+readiness turns 503, the listener stays open a settle window of at most 5 s, then in-flight requests may finish
+for the rest of ``--shutdown-grace-period-secs``). Those include requests held while a sleeping model wakes and
+long streams: the drain lasts as long as the NLB lets a deregistered target keep a connection (the deregistration
+delay's maximum, 3600 s) less the delay and the exit margin; off aws, the longest a request may last through the
+gateway (sizing.request_timeouts). smg exits as soon as the last request ends, so an idle gateway stops at once.
+
+The interceptor (kedacore/http-add-on v0.15.0, ``interceptor/main.go`` and ``interceptor/config/serving.go``) is
+reached only in the cluster now, through each sleeping model's wake Service (render.wake). It has no preStop: on
+SIGTERM it keeps serving new connections for ``KEDA_HTTP_SHUTDOWN_DELAY`` (the endpoints' lag), closes its
+listener, and waits up to ``KEDA_HTTP_DRAIN_TIMEOUT`` for in-flight requests, which include requests held while
+a model wakes (up to the route's readiness timeout, many minutes) and then streamed. Go's ``http.Server.Shutdown``
+returns as soon as the last request ends, so an idle interceptor still exits at once.
 """
 
 from __future__ import annotations
@@ -88,31 +99,40 @@ class DrainTimings:
         return self.prestop_s + self.shutdown_timeout_s + self.teardown_s
 
 
-# Behind an AWS NLB: 120 + 15 = 135 s of preStop, + 120 s drain + 15 s teardown = 270 s grace.
-NLB_DRAIN = DrainTimings(NLB_NEW_CONNECTIONS_S + CONTROLLER_LAG_S, VLLM_SHUTDOWN_TIMEOUT_S, TEARDOWN_S)
-# Elsewhere (ClusterIP, port-forward, another load balancer in front of endpoints): 10 + 120 + 15 = 145 s.
+# Model pods (behind the gateway and the interceptor, never an NLB): 10 + 120 + 15 = 145 s.
 IN_CLUSTER_DRAIN = DrainTimings(ENDPOINTS_LAG_S, VLLM_SHUTDOWN_TIMEOUT_S, TEARDOWN_S)
-# The HTTP add-on's interceptor behind the entry NLB: prestop_s is its shutdown delay, shutdown_timeout_s its drain
-# timeout; 135 + 3455 + 10 = 3600 s, all the NLB allows.
-_INTERCEPTOR_DELAY_S = NLB_NEW_CONNECTIONS_S + CONTROLLER_LAG_S
+# The HTTP add-on's interceptor behind the wake Services: prestop_s is its shutdown delay, shutdown_timeout_s its
+# drain timeout; 10 + 3580 + 10 = 3600 s, as long as the gateway's NLB lets the held request's caller wait.
 INTERCEPTOR_DRAIN = DrainTimings(
-    _INTERCEPTOR_DELAY_S,
-    NLB_DEREGISTRATION_DELAY_MAX_S - _INTERCEPTOR_DELAY_S - INTERCEPTOR_EXIT_S,
+    ENDPOINTS_LAG_S,
+    NLB_DEREGISTRATION_DELAY_MAX_S - ENDPOINTS_LAG_S - INTERCEPTOR_EXIT_S,
     INTERCEPTOR_EXIT_S,
+)
+# The gateway behind the NLB: 135 s of preStop, smg's shutdown grace for the rest of what the NLB keeps a
+# deregistered target's connections (3600 s), 10 s to exit.
+_NLB_DELAY_S = NLB_NEW_CONNECTIONS_S + CONTROLLER_LAG_S
+GATEWAY_NLB_DRAIN = DrainTimings(
+    _NLB_DELAY_S, NLB_DEREGISTRATION_DELAY_MAX_S - _NLB_DELAY_S - INTERCEPTOR_EXIT_S, INTERCEPTOR_EXIT_S
 )
 
 
 def drain_timings(config: PlatformConfig, model: ModelDeployment | None = None) -> DrainTimings:
-    """The drain of ``model``'s pods; one that scales to zero is behind the interceptor's ClusterIP route."""
-    if model is not None and model.autoscaling is not None and model.autoscaling.scales_to_zero:
-        return IN_CLUSTER_DRAIN
-    return NLB_DRAIN if behind_aws_nlb(config) else IN_CLUSTER_DRAIN
+    """The drain of a model's pods: behind the gateway, in the cluster, whatever the target."""
+    return IN_CLUSTER_DRAIN
+
+
+def gateway_drain(config: PlatformConfig, longest_request_s: int) -> DrainTimings:
+    """The gateway pods' drain: behind the NLB all it allows; elsewhere the longest a request may last through
+    the gateway (``longest_request_s``: its longest hop, sizing.request_timeouts)."""
+    if behind_aws_nlb(config):
+        return GATEWAY_NLB_DRAIN
+    return DrainTimings(ENDPOINTS_LAG_S, longest_request_s, INTERCEPTOR_EXIT_S)
 
 
 def nlb_deregistration_delay_s(config: PlatformConfig) -> int:
-    """The target group's ``deregistration_delay.timeout_seconds``: connections accepted until preStop ends may
-    drain for the shutdown timeout, so the delay covers the whole grace period (NLB range 0-3600 s)."""
-    return drain_timings(config).grace_s
+    """The gateway target group's ``deregistration_delay.timeout_seconds``: connections accepted until preStop
+    ends may drain for the shutdown grace, so the delay covers the whole grace period (NLB range 0-3600 s)."""
+    return GATEWAY_NLB_DRAIN.grace_s
 
 
 # --- the drain middleware in the pod --------------------------------------------------------------------------
@@ -157,16 +177,17 @@ def drain_server_args() -> list[str]:
 
 
 __all__ = [
+    "GATEWAY_NLB_DRAIN",
     "INTERCEPTOR_DRAIN",
     "IN_CLUSTER_DRAIN",
     "MIDDLEWARE",
     "MIDDLEWARE_DIR",
-    "NLB_DRAIN",
     "DrainTimings",
     "drain_mount",
     "drain_server_args",
     "drain_timings",
     "drain_volume",
+    "gateway_drain",
     "middleware_source",
     "nlb_deregistration_delay_s",
     "prestop_command",

@@ -39,6 +39,7 @@ from inferctl.kube_names import (
     ANNOTATION_INSTANCE_TYPE,
     ANNOTATION_KV_CACHE_TOKENS,
     ANNOTATION_MAX_MODEL_LEN,
+    ANNOTATION_SERVED_MODEL_NAME,
     ANNOTATION_SOURCE,
     GPU_RESOURCE,
     KARPENTER_DO_NOT_DISRUPT,
@@ -57,7 +58,6 @@ from inferctl.render.compile_cache import (
 )
 from inferctl.render.drain import (
     MIDDLEWARE_DIR,
-    NLB_DRAIN,
     drain_mount,
     drain_server_args,
     drain_timings,
@@ -87,9 +87,7 @@ HF_TOKEN_FILE = "token"
 HF_TOKEN_VOLUME = "hf-token"
 HEALTH_PATH = "/health"
 
-# Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
-PRESTOP_SLEEP_S = NLB_DRAIN.prestop_s
-TERMINATION_GRACE_S = NLB_DRAIN.grace_s
+# Drain timings and their calculation: render/drain.py.
 STARTUP_PERIOD_S = 10
 MIN_STARTUP_BUDGET_S = 40 * 60
 SCRATCH_SIZE = "8Gi"  # HOME (compile caches) and /tmp each
@@ -405,8 +403,12 @@ def render_deployment(
             "template": {
                 "metadata": {
                     "labels": labels,
-                    # Karpenter must not consolidate a node away from under a serving model.
-                    "annotations": {KARPENTER_DO_NOT_DISRUPT: "true"},
+                    "annotations": {
+                        # Karpenter must not consolidate a node away from under a serving model.
+                        KARPENTER_DO_NOT_DISRUPT: "true",
+                        # The gateway registers the pod under the name clients send (render.gateway).
+                        ANNOTATION_SERVED_MODEL_NAME: model.model_name,
+                    },
                 },
                 "spec": pod_spec,
             },
