@@ -17,6 +17,7 @@ from inferctl.cache.mirror import mirror_directory, object_sizes, read_manifest
 from inferctl.cli.app import main
 from inferctl.demo_model import ensure_demo_model
 from inferctl.home import Home
+from tests.support.render import one
 from tests.support.s3 import FAKE_CREDENTIALS, REGION, LoopbackS3, loopback_s3, needs_moto
 
 __all__ = ["loopback_s3"]
@@ -108,11 +109,13 @@ def _fetched_prefix(path: Path) -> str:
     """The prefix the model pods' init container fetches, read from the rendered Deployment (not from status)."""
     from inferctl.config import load_config
     from inferctl.render import render_platform
+    from inferctl.render.compile_cache import FETCH_CONTAINER
     from inferctl.sizing import plan_platform
 
     config, _ = load_config(path)
-    (deployment,) = [o for o in render_platform(config, plan_platform(config).placements) if o["kind"] == "Deployment"]
-    (fetch,) = deployment["spec"]["template"]["spec"]["initContainers"]
+    objects = render_platform(config, plan_platform(config).placements)
+    pod = one(objects, "Deployment", "llama")["spec"]["template"]["spec"]
+    fetch = next(c for c in pod["initContainers"] if c["name"] == FETCH_CONTAINER)
     return next(e["value"] for e in fetch["env"] if e["name"] == "COMPILE_CACHE_PREFIX")
 
 
