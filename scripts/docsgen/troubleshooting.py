@@ -1,9 +1,10 @@
 """docs/troubleshooting.md from the diagnoses ``up`` can print: each upstream signal and the paragraph it produces.
 
 Every case runs the real rule (:mod:`inferctl.kube.diagnose`, :mod:`inferctl.kube.karpenter_state`,
-:mod:`inferctl.targets.local.logwatch`) on the upstream signal as Karpenter v1.14.1, the kubelet, vLLM or the
-HuggingFace hub write it, so the page quotes what ``up`` prints today. The signals are the test suite's own data
-(tests/support/karpenter.py, tests/unit/test_kube_diagnose.py, tests/fixtures/vllm_logs), where each names its
+:mod:`inferctl.kube.volume_claims`, :mod:`inferctl.targets.local.logwatch`) on the upstream signal as Karpenter
+v1.14.1, the kubelet, Kubernetes' PV controller, a CSI provisioner, vLLM or the HuggingFace hub write it, so the page
+quotes what ``up`` prints today. The signals are the test suite's own data (tests/support/karpenter.py,
+tests/unit/test_kube_diagnose.py, tests/unit/test_mirror_volume.py, tests/fixtures/vllm_logs), where each names its
 upstream file. :func:`check_complete` fails the generator when a diagnosis code exists in the source that no case
 shows, or a case names a code the source no longer has.
 """
@@ -25,6 +26,7 @@ RULE_MODULES = (
     "src/inferctl/kube/diagnose.py",
     "src/inferctl/kube/karpenter_state.py",
     "src/inferctl/kube/karpenter_registration.py",
+    "src/inferctl/kube/volume_claims.py",
 )
 
 
@@ -341,6 +343,7 @@ def _sections() -> list[tuple[str, str, list[Case]]]:
              "a Warning event on the Service (e.g. `FailedDeployModel`)",
              lambda: d.diagnose_load_balancer(service, [lb_failed], waited_s=601, grace_s=600)),
     ]  # fmt: skip
+    mirror = _mirror_volume_cases()
     _ = make_nodeclaim  # the NodeClaim shapes come from nodeclaim_with
     return [
         ("The model server", "Read from the last log lines of a crashing vLLM container (kubernetes and aws).", server),
@@ -359,7 +362,49 @@ def _sections() -> list[tuple[str, str, list[Case]]]:
             karpenter,
         ),
         ("The load balancer", "Read from the model's Service and its events.", balancer),
+        (
+            "The S3 cache's mirror Job",
+            "Read from the claim of the Job's download volume and its events while the Job's pod is Pending (a "
+            "volume that cannot be made keeps the pod Pending just as a missing node does). A missing or absent "
+            "class stops `up` after a minute, a failing or silent provisioner after five.",
+            mirror,
+        ),
     ]
+
+
+def _mirror_volume_cases() -> list[Case]:
+    from tests.unit import test_mirror_volume as t
+
+    from inferctl.kube.volume_claims import diagnose_claim
+
+    what = f"the mirror Job {t.JOB}"
+
+    def claim(provisioner: str | None = None) -> dict[str, Any]:
+        annotations = {"volume.kubernetes.io/storage-provisioner": provisioner} if provisioner else {}
+        return {"metadata": {"name": t.CLAIM, "annotations": annotations}, "status": {"phase": "Pending"}}
+
+    def found(events: list[Any], provisioner: str | None = None) -> Callable[[], Any]:
+        def run() -> Any:
+            wait = diagnose_claim(claim(provisioner), events, what=what)
+            return wait.diagnosis if wait else None
+
+        return run
+
+    return [
+        Case("volume-class-missing", "`kubernetes.storage_class` names a class the cluster lacks",
+             f"the PV controller's Warning `ProvisioningFailed` on the claim, `{t.CLASS_NOT_FOUND}`",
+             found([t._event("ProvisioningFailed", t.CLASS_NOT_FOUND, at=1, warning=True)])),
+        Case("volume-no-class", "No StorageClass, and no default class in the cluster",
+             f"the PV controller's `FailedBinding`, `{t.NO_CLASS}`",
+             found([t._event("FailedBinding", t.NO_CLASS, at=1)])),
+        Case("volume-provisioning-failed", "The CSI driver fails to create the volume",
+             "the provisioner's Warning `ProvisioningFailed` with the driver's error, for five minutes",
+             found([t._event("ProvisioningFailed", t.EBS_FAILED, at=1, component=t.EBS_CONTROLLER, warning=True)],
+                   t.EBS)),
+        Case("volume-provisioner-silent", "No provisioner acts on the claim",
+             "the PV controller's `ExternalProvisioning` and nothing from the provisioner, for five minutes",
+             found([t._event("ExternalProvisioning", t.EXTERNAL, at=1)], t.EBS)),
+    ]  # fmt: skip
 
 
 def _local_section() -> str:

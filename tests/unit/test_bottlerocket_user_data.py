@@ -1,26 +1,56 @@
-"""The GPU pool's image-pull user data, checked against Bottlerocket's own settings model and settings reference.
+"""The GPU pool's image-pull user data, checked against Bottlerocket's settings model, its settings reference and the
+core-kit templates that turn the settings into containerd's and soci-snapshotter's configuration.
 
-The allowed settings below are data copied from upstream (no code):
+The pinned release is bottlerocket@v1.68.0 (config/ami_aliases.py). Its tag cannot be read here: the snapshot of
+bottlerocket-os/bottlerocket that ``fetch`` brings ends at v1.26.0 (91632ff, 2024-10-24), and the code index holds
+its CHANGELOG and Twoliter.toml only from 2024, so which core-kit v1.68.0 builds on cannot be read from its lock
+file. It is no older than core-kit v16.1.0: that release (2026-09-03) first adds the ``kubernetes-1.37`` package,
+which the aws-k8s-1.37 variants (from v1.66.0) need. The sources below are the newest upstream ones found, read at
+or after that point where they are dated; all data is copied (no code):
+
+* bottlerocket-os/bottlerocket-core-kit, the templates (the snapshot whose CHANGELOG.md tops at v16.1.0 with
+  nothing unreleased; each template is one stored version of the code index, which does not date it):
+
+  - ``packages/soci-snapshotter/soci-config-toml`` at a24677b: ``[pull_modes.parallel_pull_unpack]`` is enabled
+    and filled from ``settings.container-runtime-plugins.soci-snapshotter.parallel-pull-unpack``'s six keys, with
+    their defaults (-1, 3, unlimited, -1, 1, false); ``unlimited`` becomes an empty chunk size. ``pull-mode`` is read
+    by no template (parallel-pull-unpack is the only mode).
+  - ``packages/containerd-2.2/snapshotter-toml`` at a4afada: ``settings.container-runtime.snapshotter = "soci"``
+    makes soci the CRI image snapshotter (a proxy plugin on ``/run/soci-snapshotter/soci-snapshotter.sock``).
+  - ``packages/containerd-2.2/containerd-config-toml_k8s_nvidia_containerd_sock`` at 6c6b05a (the NVIDIA variants'
+    containerd 2.2 config): ``max-concurrent-downloads``, ``max-concurrent-unpacks`` and
+    ``concurrent-download-chunk-size`` (as ``concurrent_layer_fetch_buffer``, default 0: core-kit v12.0.0 "Disable
+    concurrent layer fetch by default in containerd-2.1", so the chunked pull needs it set) feed the transfer
+    service; ``max-container-log-line-size`` and the two ``enable-unprivileged-*`` the CRI runtime.
+  - CHANGELOG.md (01d7fe2): v10.0.0 adds soci-snapshotter with parallel pull unpack; nothing up to v16.1.0 renames
+    or drops these settings.
 
 * bottlerocket-os/bottlerocket-settings-sdk, crate bottlerocket-settings-models (the settings Bottlerocket's API
   accepts since v1.21.0, "Use settings models vended by bottlerocket-settings-sdk", bottlerocket CHANGELOG.md):
-  - settings-extensions/container-runtime/src/lib.rs at 985f108a3db3a9a51fd2f3d0fa5a6e7233ff90ce:
-    ``ContainerRuntimeSettingsV1`` (fields, kebab-case through ``#[model]``; Rust types; ``enum Snapshotter
-    {Overlayfs, Soci}``; ``concurrent-download-chunk-size`` through ``deserialize_optional_chunk_size``).
-  - settings-extensions/container-runtime-plugins/src/lib.rs and src/de.rs (``ContainerRuntimePluginsSettingsV1``,
-    ``SociSnapshotterSettings``, ``SociSnapshotterParallelPullUnpack``, ``ChunkSize {Unlimited, Bytes}``,
-    ``SociSnapshotterPullMode {ParallelPullUnpack}``; the byte-size examples of their tests), read in the fork
-    maherthomsi/bottlerocket-settings-sdk at 5a84632ff96298615baeb96c0f20ce6a2267354e: the upstream snapshot
-    reachable here predates the crate (added in bottlerocket-settings-models 0.12.0, its CHANGELOG.md).
-  - modeled-types/src/shared.rs at f2ca5366f54b3c18d2e2af0605d94876cbb2c3a2: ``deserialize_chunk_size``.
-* bottlerocket-os/bottlerocket-project-website at d8a83fb (2026-04-14), the settings reference: data/settings/
-  1.44.x/container-runtime-plugins.toml, 1.44.x/container-runtime.toml, 1.47.x/container-runtime.toml and
-  1.15.x/container-runtime.toml (each later version inherits them): accepted values and defaults.
 
-The pinned release is bottlerocket@v1.68.0 (config/ami_aliases.py); its tag is not reachable here, so these are the
-newest sources found: the settings reference's 1.57.x pages (the newest the site snapshot has) inherit the data
-above unchanged, and the models' CHANGELOG up to 0.28.0 records no change to these settings after 0.15.0 other than
-the added ``container-runtime.max-concurrent-unpacks`` (0.22.0).
+  - ``settings-models/Cargo.toml`` and ``src/lib.rs`` at 09fb002 (version 0.28.0; CHANGELOG.md there, 0.28.0 of
+    2026-09-11, core-kit v16.1.0 builds on 0.27.0): the models include ``settings-extension-container-runtime-plugins``
+    (``ContainerRuntimePluginsSettingsV1``), added in 0.12.0; no later entry changes it.
+  - ``settings-extensions/container-runtime/src/lib.rs`` at cb410c0 and at 985f108 (two later variants of the
+    struct: ``cgroup-writable``, or ``log-level``, which no released version's CHANGELOG names yet):
+    ``ContainerRuntimeSettingsV1``'s fields (kebab-case through ``#[model]``; i32 counts; ``enum Snapshotter
+    {Overlayfs, Soci}``; ``concurrent-download-chunk-size`` an i64 through ``deserialize_optional_chunk_size``).
+  - ``modeled-types/src/shared.rs`` at f2ca536: ``deserialize_chunk_size`` (byte_unit strings, non-negative).
+  - Not found upstream: the source of ``settings-extensions/container-runtime-plugins`` itself. ``fetch`` brings
+    the repository as of 2023-12-12 (7a138e9), before the models moved into it, and the code index holds the crate's
+    files from one fork only, maherthomsi/bottlerocket-settings-sdk at 5a84632 (``src/lib.rs``, ``src/de.rs``). That
+    fork stands in for the field types (i64 counts, ``ChunkSize {Unlimited, Bytes}``, ``SociSnapshotterPullMode
+    {ParallelPullUnpack}``) and the byte-size examples of its tests; every key it has is also the upstream
+    template's and the upstream reference's, with the same defaults.
+
+* bottlerocket-os/bottlerocket-project-website, the settings reference (accepted values, defaults):
+  data/settings/1.44.x/container-runtime-plugins.toml and 1.53.x/container-runtime-plugins.toml (88bd545, the
+  newest version with the file; unchanged), 1.53.x/container-runtime.toml (88bd545) and 1.44.x, 1.47.x
+  container-runtime.toml (d8a83fb, 2026-04-14); the site's data goes up to 1.64.x and no version after 1.53.x
+  has these files (each version inherits the files of the versions before it). It still gives
+  ``concurrent-download-chunk-size``'s default as 8mib, which core-kit v12.0.0 turned off (above).
+
+Every key rendered here is in all of them and every value within every range they state.
 """
 
 from __future__ import annotations
@@ -120,6 +150,29 @@ CONTAINERD_PARALLEL_FETCH_MIN_BYTES = 512
 # The models' own test examples (container-runtime-plugins/src/lib.rs and src/de.rs).
 VALID_SIZES = ["8b", "16kb", "64mb", "1gb", "1.5gb", "100", "42.7MB", ".5gb", "1KiB", "1MiB", "1GiB", "1TiB", 1024, 0]
 INVALID_SIZES = ["", "abc", "8.5.2mb", "1000 KB", "2.5 GB", "10 mb", "-1", "8 tb", "8 x", "hello world", -1, -100]
+# What bottlerocket-core-kit's templates read (see the docstring), as paths under ``settings``: a setting no template
+# reads would be accepted by the API and change nothing on the node.
+TEMPLATE_READS = {
+    "container-runtime.snapshotter",  # containerd-2.2/snapshotter-toml
+    "container-runtime.max-container-log-line-size",  # containerd-config-toml_k8s_nvidia_containerd_sock
+    "container-runtime.enable-unprivileged-ports",
+    "container-runtime.enable-unprivileged-icmp",
+    "container-runtime.max-concurrent-downloads",
+    "container-runtime.max-concurrent-unpacks",
+    "container-runtime.concurrent-download-chunk-size",
+    *(f"container-runtime-plugins.soci-snapshotter.parallel-pull-unpack.{key}" for key in PARALLEL_PULL_UNPACK),
+}
+MODEL_ONLY = {"container-runtime-plugins.soci-snapshotter.pull-mode"}  # one mode: the template always enables it
+# soci-config-toml's ``default`` helpers: what the node runs with when a setting is left out.
+SOCI_TEMPLATE_DEFAULTS = {
+    "max-concurrent-downloads": -1,
+    "max-concurrent-downloads-per-image": 3,
+    "concurrent-download-chunk-size": "unlimited",
+    "max-concurrent-unpacks": -1,
+    "max-concurrent-unpacks-per-image": 1,
+    "discard-unpacked-layers": False,
+}
+CONTAINERD_TEMPLATE_CHUNK_DEFAULT = 0  # concurrent_layer_fetch_buffer: parallel layer fetch off
 # gp3 limits in the EC2NodeClass CRD's field descriptions (Karpenter v1.14.1, /work/shared/schemas): throughput
 # "Minimum value of 125. Maximum value of 1000"; IOPS "gp3: 3,000-16,000 IOPS".
 GP3_THROUGHPUT = (125, 1000)
@@ -149,6 +202,37 @@ def _settings(spec: Mapping[str, Any]) -> dict[str, Any]:
     assert set(document) == {"settings"}
     settings: dict[str, Any] = document["settings"]
     return settings
+
+
+def leaves(settings: Mapping[str, Any], path: str = "") -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in settings.items():
+        where = f"{path}.{key}" if path else key
+        found |= leaves(value, where) if isinstance(value, Mapping) else {where: value}
+    return found
+
+
+@pytest.mark.parametrize("mode", ["soci-parallel", "containerd-chunked"])
+def test_every_rendered_setting_reaches_the_nodes_configuration(mode: str) -> None:
+    """Each setting is one core-kit's templates read into containerd's or soci's config (or the model's one mode),
+    and none merely repeats the default those templates would use without it."""
+    rendered = leaves(_settings(_gpu_node_class(image_pull=mode)))
+    assert set(rendered) <= TEMPLATE_READS | MODEL_ONLY
+    soci = "container-runtime-plugins.soci-snapshotter.parallel-pull-unpack."
+    for path, value in rendered.items():
+        if path.startswith(soci):
+            assert value != SOCI_TEMPLATE_DEFAULTS[path.removeprefix(soci)], path
+    if mode == "containerd-chunked":
+        chunk = size_bytes(rendered["container-runtime.concurrent-download-chunk-size"])
+        assert chunk != CONTAINERD_TEMPLATE_CHUNK_DEFAULT
+
+
+def test_the_template_data_is_the_settings_models_own() -> None:
+    """The three sources agree on the names: the template reads exactly the model's parallel-pull-unpack keys."""
+    reads = {path.rsplit(".", 1)[1] for path in TEMPLATE_READS if ".parallel-pull-unpack." in path}
+    assert reads == set(PARALLEL_PULL_UNPACK) == set(SOCI_TEMPLATE_DEFAULTS)
+    container_runtime = {path.split(".", 1)[1] for path in TEMPLATE_READS if path.startswith("container-runtime.")}
+    assert container_runtime == set(CONTAINER_RUNTIME)
 
 
 def test_the_checks_agree_with_the_models_own_examples() -> None:

@@ -57,11 +57,19 @@ DEFAULT_HEALTH_URL = "http://127.0.0.1:8000/health"
 STOP_GRACE_S = 60
 
 
+def compile_caches_prefix(model_id: str, revision: str) -> str:
+    """``compile-cache/<id>/<revision>/``: every configuration's compile cache of one snapshot (``cache status``
+    and ``cache drop`` read and delete them together)."""
+    if not model_id or not revision or ".." in model_id.split("/") or "/" in revision:
+        raise ValueError(f"cannot key the compile cache by {model_id!r} at {revision!r}")
+    return f"{COMPILE_PREFIX}/{model_id.strip('/')}/{revision}/"
+
+
 def compile_cache_prefix(model_id: str, revision: str, key: str) -> str:
     """``compile-cache/<id>/<revision>/<key>/``: beside ``models/`` in the same bucket, one folder per config."""
-    if not model_id or not revision or not key or ".." in model_id.split("/") or "/" in revision + key:
+    if not key or "/" in key:
         raise ValueError(f"cannot key the compile cache by {model_id!r} at {revision!r} with {key!r}")
-    return f"{COMPILE_PREFIX}/{model_id.strip('/')}/{revision}/{key}/"
+    return f"{compile_caches_prefix(model_id, revision)}{key}/"
 
 
 def _keep(path: str) -> bool:

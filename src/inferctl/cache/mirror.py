@@ -308,18 +308,22 @@ def upload_tree(
 
 
 def drop_snapshot(s3: Any, *, bucket: str, model_id: str, revision: str) -> int:
-    """Delete a mirrored snapshot, manifest first (so a half-deleted prefix never looks complete). Returns count."""
-    prefix = cache_prefix(model_id, revision)
+    """Delete a mirrored snapshot (see :func:`delete_tree`). Returns the number of objects deleted."""
+    return delete_tree(s3, bucket=bucket, prefix=cache_prefix(model_id, revision))
+
+
+def delete_tree(s3: Any, *, bucket: str, prefix: str) -> int:
+    """Delete every object under ``prefix``, each manifest first (so a half-deleted tree never looks complete).
+    Returns the number of objects deleted."""
     keys = [prefix + rel for rel in object_sizes(s3, bucket, prefix)]
-    manifest = prefix + MANIFEST_NAME
-    had_manifest = manifest in keys
-    if had_manifest:
+    manifests = {key for key in keys if key.rsplit("/", 1)[-1] == MANIFEST_NAME}
+    for manifest in sorted(manifests):
         s3.delete_object(Bucket=bucket, Key=manifest)
-        keys.remove(manifest)
-    for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1000 keys
-        batch = [{"Key": key} for key in keys[start : start + 1000]]
+    rest = [key for key in keys if key not in manifests]
+    for start in range(0, len(rest), 1000):  # DeleteObjects takes at most 1000 keys
+        batch = [{"Key": key} for key in rest[start : start + 1000]]
         s3.delete_objects(Bucket=bucket, Delete={"Objects": batch, "Quiet": True})
-    return len(keys) + int(had_manifest)
+    return len(keys)
 
 
 def download_snapshot(model_id: str, revision: str, dest: Path) -> Path:

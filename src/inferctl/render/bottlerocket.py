@@ -5,8 +5,10 @@ the ``settings.kubernetes`` values it manages and keeps every other setting as w
 v1.14.1, pkg/providers/amifamily/bootstrap/bottlerocketsettings.go: ``SettingsRaw``, ``MarshalTOML``), so these
 settings reach the node unchanged. Names, types and accepted values are Bottlerocket's (the settings model of
 bottlerocket-os/bottlerocket-settings-sdk, crate bottlerocket-settings-models, and the settings reference of
-bottlerocket-os/bottlerocket-project-website); tests/unit/test_bottlerocket_user_data.py checks the rendered TOML
-against both, copied as data.
+bottlerocket-os/bottlerocket-project-website), and bottlerocket-os/bottlerocket-core-kit's templates
+(``packages/soci-snapshotter/soci-config-toml``, ``packages/containerd-2.2/``) write them into soci-snapshotter's
+and containerd's configuration; tests/unit/test_bottlerocket_user_data.py checks the rendered TOML against all
+three, copied as data, and says which release each was read at.
 
 * ``soci-parallel``: containerd's snapshotter becomes SOCI (``settings.container-runtime.snapshotter``) in its
   parallel-pull-unpack mode: each layer is fetched over several HTTP range requests into a file on the data
