@@ -57,12 +57,24 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     assert model["target_concurrency_per_replica"] == 24_640 // DEFAULT_REQUEST_TOKENS > 3
     placement = data["models"][0]["placement"]
     assert placement["kv_cache_tokens"] == 24_640 and placement["max_model_len"] == 8192
-    assert (model["cold_start_estimate_s"], model["wake_timeout_s"]) == (433, 660)
+    # the cold start on the model's path (the hub: no cache), the same figures as the cold-start section, and the
+    # wake timeout built from its high bound (stand-ins where a phase has none) x 1.5 (test_wake_estimate)
+    cold_start = data["cold_start"]["llama3"]
+    assert cold_start["path"] == "without_cache"
+    hub = cold_start["without_cache"]
+    assert model["cold_start"] == {
+        "path": "without_cache",
+        "low_s": hub["total_low_s"],
+        "high_s": None,
+        "wake_basis_s": hub["wake_basis_s"],
+    }
+    assert (hub["total_low_s"], hub["wake_basis_s"]) == (187.5, 714.8)
+    assert (model["wake_timeout_s"], model["wake_timeout_from"]) == (1080, "estimate")
     # the request path's chain (test_request_timeouts): wake + dial + first byte, the gateway, the NLB, the client
     assert model["timeouts"] == {
         "first_byte_s": 600,
-        "wake_s": 660,
-        "interceptor_s": 1320,
+        "wake_s": 1080,
+        "interceptor_s": 1740,
         "gateway_s": 1800,
         "load_balancer_idle_s": 1830,
         "client_s": 1860,
@@ -75,7 +87,8 @@ def test_plan_table_says_idle_and_peak(capsys: pytest.CaptureFixture[str]) -> No
     out = " ".join(capsys.readouterr().out.split())  # rich wraps at the test console's width
     assert "idle: $0.456/h (control plane 0.100 + NAT 0.050 + system nodes 0.272 + load balancer 0.022 + storage" in out
     assert "at max replicas: $3.746/h" in out
-    assert "504 at 660 s" in out
+    assert "│ >= 188 s, hub │ 1080 s" in out  # the cold start on the model's path, then the wake timeout's 504
+    assert "llama3's pods take the hub path; its wake timeout: 1080 s, the high bounds and the stand-ins (715 s)" in out
     assert f"{24_640 // DEFAULT_REQUEST_TOKENS} x {DEFAULT_REQUEST_TOKENS} tokens" in out
 
 

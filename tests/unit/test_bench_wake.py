@@ -112,7 +112,7 @@ def test_bench_cli_wakes_a_model_that_scales_to_zero_first(
         argv = ["bench", "--concurrency", "1", "-n", "2", "--warmup", "0", "--price", "1", "--output", "json"]
         assert main(argv) == 0
         assert len(server.bodies) == 3
-    # the chain of the configured model: wake 660 s + dial 60 s + first byte 600 s behind the gateway (at least
+    # the chain of the configured model: wake 1080 s + dial 60 s + first byte 600 s behind the gateway (at least
     # smg's 1800 s), the NLB 30 s more, the client 30 s more
     assert specs[0].wake_timeout_s == 1860
     report = json.loads(capsys.readouterr().out)

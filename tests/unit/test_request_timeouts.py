@@ -83,22 +83,22 @@ def test_the_interceptor_waits_for_readiness_then_dials_then_waits_for_headers()
 
 
 def test_a_long_wake_then_a_non_streaming_answer_fits_inside_the_gateway_and_the_nlb() -> None:
-    """Issue 20's case: Llama-3-8B at zero on a g5.xlarge wakes in up to 660 s, then a non-streaming completion
-    may take the whole first-byte timeout (10m by default, twice the add-on's 300 s default). The gateway's wake
-    worker waits longer than the interceptor (never less than smg's own 1800 s), the NLB longer than the gateway,
-    the CLI longer than the NLB."""
+    """Issue 20's case: Llama-3-8B at zero on a g5.xlarge wakes in up to 1080 s (test_wake_estimate), then a
+    non-streaming completion may take the whole first-byte timeout (10m by default, twice the add-on's 300 s
+    default). The gateway's wake worker waits longer than the interceptor (never less than smg's own 1800 s), the
+    NLB longer than the gateway, the CLI longer than the NLB."""
     config = workshop_config(models=[ZERO])
     placement = g5_xlarge_placement()
     chain = request_timeouts(config, config.models[0], placement)
-    assert (chain.readiness_s, chain.first_byte_s) == (660, 600)
+    assert (chain.readiness_s, chain.first_byte_s) == (1080, 600)
     assert chain.first_byte_s > INTERCEPTOR_RESPONSE_HEADER_DEFAULT_S  # so the route must set its own
-    assert chain.interceptor_s == 660 + 60 + 600 == 1320
-    assert chain.gateway_s == max(1320 + HOP_MARGIN_S, SMG_REQUEST_TIMEOUT_DEFAULT_S) == 1800
+    assert chain.interceptor_s == 1080 + 60 + 600 == 1740
+    assert chain.gateway_s == max(1740 + HOP_MARGIN_S, SMG_REQUEST_TIMEOUT_DEFAULT_S) == 1800
     assert chain.load_balancer_s == 1800 + HOP_MARGIN_S == 1830
     assert chain.client_s == 1830 + HOP_MARGIN_S == 1860
     objects = render_platform(config, {"llama-3-8b-instruct": placement})
     wake = one(objects, "InterceptorRoute", "llama-3-8b-instruct-wake")
-    assert wake["spec"]["timeouts"] == {"readiness": "660s", "responseHeader": "600s"}
+    assert wake["spec"]["timeouts"] == {"readiness": "1080s", "responseHeader": "600s"}
     assert _idle_s(one(objects, "Service", GATEWAY)) == 1830
     (worker,) = wake_workers(config, {"llama-3-8b-instruct": placement})
     assert worker["http_pool"] == {"timeout_secs": 1800}

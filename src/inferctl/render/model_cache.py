@@ -173,9 +173,8 @@ def render_mirror_network_policy(
 
 
 def mirror_work_size(placement: Placement) -> str:
-    """Scratch for the snapshot: its checkpoint as downloaded (not its size in GPU memory), with sizing's margin.
-    Hand-built placements without a checkpoint size fall back to the weights."""
-    return gib(mirror_scratch_bytes(int((placement.checkpoint_gib or placement.weight_gib) * GIB)) / GIB)
+    """Scratch for the snapshot: its checkpoint as downloaded (not its size in GPU memory), with sizing's margin."""
+    return gib(mirror_scratch_bytes(int(placement.download_gib * GIB)) / GIB)
 
 
 def mirror_work_volume(config: PlatformConfig, size: str) -> dict[str, Any]:

@@ -163,10 +163,10 @@ def model_cache_claim_name(model: ModelDeployment) -> str:
 def model_cache_size(config: PlatformConfig, placement: Placement) -> str:
     """Configured size, else the checkpoint as downloaded (not its size in GPU memory: an fp8-quantized 70B
     model still downloads ~131 GiB of bf16 safetensors) with 10% + 10 GiB for tokenizer files and a revision
-    change. Hand-built placements without a checkpoint size fall back to the weights."""
+    change."""
     if config.kubernetes.model_cache_gib is not None:
         return f"{config.kubernetes.model_cache_gib}Gi"
-    return gib((placement.checkpoint_gib or placement.weight_gib) * 1.1 + 10)
+    return gib(placement.download_gib * 1.1 + 10)
 
 
 def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:

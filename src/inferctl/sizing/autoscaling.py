@@ -8,11 +8,17 @@ Pure arithmetic over :class:`~inferctl.sizing.placement.Placement` and the model
   request: most requests are far shorter than ``max_model_len``, and sizing the target for the worst case adds
   a GPU node at the 4th request on a g5.xlarge. The worst case is the KV-cache trigger's job: when long requests
   do fill the cache, KV-cache usage crosses ``kv_cache_target`` first and a replica starts anyway.
-* **Cold start**: a GPU node launched by Karpenter, the vLLM image pulled, the weights downloaded and loaded,
-  the engine warmed up. Each part is an estimate with its reason beside the constant; the sum is meant to be
-  pessimistic, because the wake timeout built from it should rarely cut a real start short.
 * **Wake timeout**: how long the HTTP add-on's interceptor holds a request while the model wakes from zero, one
-  link of the request's chain of timeouts (:mod:`inferctl.sizing.request_timeouts`).
+  link of the request's chain of timeouts (:mod:`inferctl.sizing.request_timeouts`); ``autoscaling.wake_timeout``
+  when set. Otherwise it is built from the cold-start estimate ``plan`` shows (:mod:`inferctl.cache.coldstart`,
+  inferctl's one model of a cold start), on the path the model's pods take: the S3 cache or the hub, the GPU
+  nodes' pull mode, vLLM's compile cache. What the numbers are: the estimate's high bound adds up each phase's
+  worst case, cited (published measurements, each named there) or derived from them and the catalog, plus one
+  guess (the compile cache's size); a phase no source bounds from above (the hub download, a compile from scratch)
+  takes a stand-in named there (a guess: the hub at the instance's baseline bandwidth; cited: the compile figure,
+  a floor on small instances). Times ``WAKE_MARGIN``, a choice with no source, for what the sum cannot know (a
+  hub, registry or compile slower than the figures), rounded up to a whole minute. Not a measurement of a GPU
+  start: none was possible where it was written.
 """
 
 from __future__ import annotations
@@ -21,22 +27,15 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from inferctl.cache.coldstart import ColdStart, model_cold_start
 from inferctl.config.models import DEFAULT_REQUEST_TOKENS, ModelDeployment, PlatformConfig, duration_seconds
 from inferctl.sizing.placement import Placement
 
 if TYPE_CHECKING:
     from inferctl.sizing.platform_plan import PlatformPlan
 
-# Karpenter: EC2 launch, boot, kubelet join, NVIDIA device plugin advertising the GPU. ~1-2 min for GPU
-# instances; take the slow end.
-NODE_READY_S = 120
-# vllm/vllm-openai is a 10-12 GB image (DESIGN.md, "known pains"); ~100 MB/s effective pull + unpack on a fresh node.
-IMAGE_PULL_S = 120
-# Weights from the hub to the node's disk: ~150 MB/s sustained is a realistic single-stream rate.
-DOWNLOAD_MIB_PER_S = 150
-# Loading weights to the GPU, CUDA graph capture and torch.compile warm-up (vLLM's own start log), per start.
-ENGINE_START_S = 90
-# The wake timeout is this much longer than the estimate: a slow pull or download should still be served.
+# The wake timeout over the cold start's high bound (stand-ins included): a choice, not a measurement, for a hub,
+# registry or compile slower than the figures the bound adds up.
 WAKE_MARGIN = 1.5
 # vLLM 0.32's max_num_seqs when the engine leaves it unset, for the OpenAI server (vllm/engine/arg_utils.py,
 # EngineArgs.get_batch_defaults): 1024 on GPUs of at least 70 GiB that are not A100s, 256 on the others.
@@ -91,24 +90,10 @@ def per_replica_target(model: ModelDeployment, placement: Placement) -> int:
     return replica_target(model, placement).concurrency
 
 
-@dataclass(frozen=True)
-class ColdStart:
-    """How long a model takes from zero replicas (and no GPU node) to serving, part by part."""
-
-    node_s: int
-    image_s: int
-    download_s: int
-    engine_s: int
-
-    @property
-    def total_s(self) -> int:
-        return self.node_s + self.image_s + self.download_s + self.engine_s
-
-
-def cold_start_estimate(placement: Placement) -> ColdStart:
-    # The download is the checkpoint as stored, which for a model quantized at load (fp8) is about twice its weights.
-    download = math.ceil((placement.checkpoint_gib or placement.weight_gib) * 1024 / DOWNLOAD_MIB_PER_S)
-    return ColdStart(node_s=NODE_READY_S, image_s=IMAGE_PULL_S, download_s=download, engine_s=ENGINE_START_S)
+def estimated_wake_s(cold_start: ColdStart) -> int:
+    """The wake timeout a cold start asks for: its high bound (stand-ins where a phase has none) times
+    ``WAKE_MARGIN``, rounded up to a whole minute."""
+    return math.ceil(cold_start.wake_basis_s * WAKE_MARGIN / 60) * 60
 
 
 @dataclass(frozen=True)
@@ -138,7 +123,7 @@ def autoscaling_summary(config: PlatformConfig, plan: PlatformPlan) -> dict[str,
     """What ``plan`` adds for autoscaled models: per model the target (with the tokens per request it assumes),
     the wake timeout and replica range, and the platform's $/h when idle (every model at its minimum,
     scaled-to-zero GPU nodes gone) and at max replicas. None when no model autoscales."""
-    from inferctl.sizing.request_timeouts import request_timeouts  # it builds on this module's cold start
+    from inferctl.sizing.request_timeouts import request_timeouts  # it builds on this module's wake estimate
 
     if not any(m.autoscaling is not None for m in config.models):
         return None
@@ -161,10 +146,17 @@ def autoscaling_summary(config: PlatformConfig, plan: PlatformPlan) -> dict[str,
         }
         timeouts = request_timeouts(config, model, placement)
         if model.autoscaling.scales_to_zero:
-            estimate = cold_start_estimate(placement)
+            cold_start = model_cold_start(config, model, placement)  # the same figures as plan's cold-start table
+            high = cold_start.high_s
             entry["scale_to_zero_after_s"] = duration_seconds(model.autoscaling.scale_to_zero_after)
-            entry["cold_start_estimate_s"] = estimate.total_s
+            entry["cold_start"] = {
+                "path": cold_start.path,
+                "low_s": round(cold_start.low_s, 1),
+                "high_s": None if high is None else round(high, 1),
+                "wake_basis_s": round(cold_start.wake_basis_s, 1),
+            }
             entry["wake_timeout_s"] = timeouts.readiness_s
+            entry["wake_timeout_from"] = timeouts.wake_from
         entry["timeouts"] = timeouts.to_dict()  # every hop's silence budget, innermost first
         models.append(entry)
     return {

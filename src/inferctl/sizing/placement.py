@@ -55,6 +55,12 @@ class Placement:
     streamer_worker_bytes: int = 0
     notes: tuple[str, ...] = ()
 
+    @property
+    def download_gib(self) -> float:
+        """What a pod downloads, streams or reads from disk: the checkpoint, else (a hand-built placement that
+        knows no checkpoint size) the weights."""
+        return self.checkpoint_gib or self.weight_gib
+
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["alternatives"] = [

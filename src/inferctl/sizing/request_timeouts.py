@@ -35,14 +35,14 @@ workers' timeouts, the NLB listener's idle timeout), ``plan``, ``chat`` and ``be
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from inferctl.cache.coldstart import model_cold_start
 from inferctl.config.models import ModelDeployment, PlatformConfig, duration_seconds
 from inferctl.errors import InferctlError
-from inferctl.sizing.autoscaling import WAKE_MARGIN, cold_start_estimate
+from inferctl.sizing.autoscaling import estimated_wake_s
 from inferctl.sizing.placement import Placement
 
 NLB_IDLE_TIMEOUT_DEFAULT_S = 350
@@ -55,6 +55,10 @@ GATEWAY_REQUEST_TIMEOUT_DEFAULT_S = 1800
 # Each hop outlasts the one inside it by this much, so the inner hop's own answer (a 504) gets out first.
 HOP_MARGIN_S = 30
 
+# Where the wake timeout comes from: the model's cold-start estimate, autoscaling.wake_timeout, the longest the chain
+# allows when sizing could not run (chat, bench), or the NLB's ceiling that cut one of those.
+WakeFrom = Literal["estimate", "wake_timeout", "unsized", "nlb_limit"]
+
 
 @dataclass(frozen=True)
 class RequestTimeouts:
@@ -65,6 +69,7 @@ class RequestTimeouts:
     gateway_s: int  # the gateway's timeout for this model's worker (its wake worker's, when it sleeps)
     load_balancer_s: int | None  # the NLB idle timeout this model needs; None: no NLB of inferctl's
     client_s: int  # what inferctl's own clients wait
+    wake_from: WakeFrom | None = None  # where readiness_s comes from; None: no wake route
 
     @property
     def interceptor_s(self) -> int | None:
@@ -100,15 +105,15 @@ def behind_aws_nlb(config: PlatformConfig) -> bool:
     return config.traits.load_balancer_by_default and config.endpoint_service_type == "LoadBalancer"
 
 
-def _wanted_wake_s(model: ModelDeployment, placement: Placement | None) -> int:
+def _wanted_wake(config: PlatformConfig, model: ModelDeployment, placement: Placement | None) -> tuple[int, WakeFrom]:
     settings = model.autoscaling
     if settings is not None and settings.wake_timeout is not None:
-        return duration_seconds(settings.wake_timeout)
+        return duration_seconds(settings.wake_timeout), "wake_timeout"
     if placement is None:
         # Sizing could not run (chat, bench): take the longest wait the chain may allow behind an NLB.
-        return NLB_IDLE_TIMEOUT_MAX_S
-    # The cold-start estimate with a margin, rounded up to a whole minute.
-    return math.ceil(cold_start_estimate(placement).total_s * WAKE_MARGIN / 60) * 60
+        return NLB_IDLE_TIMEOUT_MAX_S, "unsized"
+    # The model's cold start on the path its pods take, its high bound with a margin (inferctl.sizing.autoscaling).
+    return estimated_wake_s(model_cold_start(config, model, placement)), "estimate"
 
 
 def _gateway_s(inner_s: int) -> int:
@@ -122,11 +127,13 @@ def request_timeouts(config: PlatformConfig, model: ModelDeployment, placement: 
     first_byte = duration_seconds(config.endpoint.first_byte_timeout)
     nlb = behind_aws_nlb(config)
     readiness: int | None = None
+    wake_from: WakeFrom | None = None
     if config.traits.cluster and model.autoscaling is not None and model.autoscaling.scales_to_zero:
-        readiness = _wanted_wake_s(model, placement)  # the interceptor holds the request (a cluster's only)
+        readiness, wake_from = _wanted_wake(config, model, placement)  # the interceptor holds it (a cluster's only)
         if nlb:  # the NLB's ceiling holds the whole chain behind it: the gateway, then the interceptor
             ceiling = NLB_IDLE_TIMEOUT_MAX_S - 2 * HOP_MARGIN_S - INTERCEPTOR_DIAL_S - first_byte
-            readiness = min(readiness, ceiling)
+            if readiness > ceiling:
+                readiness, wake_from = ceiling, "nlb_limit"
     inner = first_byte if readiness is None else readiness + INTERCEPTOR_DIAL_S + first_byte
     gateway = _gateway_s(inner)
     load_balancer = None
@@ -134,7 +141,7 @@ def request_timeouts(config: PlatformConfig, model: ModelDeployment, placement: 
         # Never below AWS's default: the listener keeps what it would have had without the annotation.
         load_balancer = min(max(gateway + HOP_MARGIN_S, NLB_IDLE_TIMEOUT_DEFAULT_S), NLB_IDLE_TIMEOUT_MAX_S)
     outermost = gateway if load_balancer is None else load_balancer
-    return RequestTimeouts(first_byte, readiness, gateway, load_balancer, outermost + HOP_MARGIN_S)
+    return RequestTimeouts(first_byte, readiness, gateway, load_balancer, outermost + HOP_MARGIN_S, wake_from)
 
 
 def gateway_timeouts(config: PlatformConfig, placements: Mapping[str, Placement | None]) -> GatewayTimeouts:
@@ -172,6 +179,7 @@ __all__ = [
     "NLB_IDLE_TIMEOUT_MAX_S",
     "GatewayTimeouts",
     "RequestTimeouts",
+    "WakeFrom",
     "behind_aws_nlb",
     "client_timeouts",
     "gateway_timeouts",
