@@ -114,7 +114,7 @@ def test_local_target_checks_this_machines_ram(capsys: pytest.CaptureFixture[str
     data = _json(capsys, "--model", str(fixture_dir(LLAMA_3_70B)))
     assert data["target"] == "local"
     # The keys and their order are a contract for scripts (the typed LocalPlatformPlan's to_dict keeps them).
-    assert list(data) == ["platform", "target", "models"]
+    assert list(data) == ["platform", "target", "models", "gateway", "servers", "memory"]
     assert list(data["models"][0]) == ["name", "source", "profile", "memory", "notes"]  # type: ignore[index]
     memory = data["models"][0]["memory"]  # type: ignore[index]
     assert memory["weights_gib"] == pytest.approx(131.42, abs=0.01)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -56,7 +56,8 @@ def up(
     yes: YesOpt = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Start the platform and wait until the models answer (local: a vLLM child process on 127.0.0.1)."""
+    """Start the platform and wait until the models answer (local: every model behind one gateway on 127.0.0.1;
+    run again after changing the models: it starts what is new and stops what is gone)."""
     cfg = load(config, target=target, model=model, port=port)
     platform = target_for(cfg, assume_yes=yes, confirm=ask)
     _confirm(platform, cfg, yes, "up")
@@ -66,14 +67,15 @@ def up(
     if output is OutputFormat.json:
         emit_json({"endpoints": [e.to_dict() for e in endpoints]})
         return
-    for endpoint in endpoints:
-        console.print(f"[bold green]ready[/bold green] {endpoint.model} at [bold]{endpoint.base_url}[/bold]")
-        if endpoint.note:
-            console.print(f"  {endpoint.note}")
+    for row in by_base_url([e.to_dict() for e in endpoints]):
+        console.print(f"[bold green]ready[/bold green] {', '.join(row['models'])} at [bold]{row['base_url']}[/bold]")
+        if row.get("note"):
+            console.print(f"  {row['note']}")
     if endpoints and endpoints[0].api_key:
         console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
     question = "hello" if any(m.is_demo for m in cfg.models) else "What is the capital of France?"
-    console.print(f'  try: [bold]inferctl chat "{question}"[/bold]   stop: [bold]inferctl down[/bold]')
+    pick = f" --model {endpoints[0].model}" if len(endpoints) > 1 else ""
+    console.print(f'  try: [bold]inferctl chat{pick} "{question}"[/bold]   stop: [bold]inferctl down[/bold]')
 
 
 def down(
@@ -114,11 +116,13 @@ def status(
     model: ModelOpt = None,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Models, health, load and KV-cache usage of the running platform."""
+    """Models, health, load and KV-cache usage of the running platform (local: the gateway and each model server)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
-    follow_running(tgt, model)
+    served = follow_running(tgt, model, one=False, ready=False)
     report = tgt.status().to_dict()
+    if served is not None:  # --model on the local target: that model's servers only
+        report["models"] = [m for m in report["models"] if m["name"] == served.deployment.name]
     if output is OutputFormat.json:
         emit_json(report)
         return
@@ -143,19 +147,32 @@ def endpoint(
     show_key: Annotated[bool, typer.Option("--show-key", help="Print the API key itself.")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """The OpenAI-compatible base URL of each model (and the API key with --show-key)."""
+    """The OpenAI-compatible base URL (local: one for every model) and the API key with --show-key."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
-    follow_running(tgt, model)
-    endpoints = tgt.endpoints()
+    served = follow_running(tgt, model, one=False)
+    endpoints = [served.endpoint] if served is not None else tgt.endpoints()
     rows = [e.to_dict(show_key=show_key) for e in endpoints]
+    grouped = by_base_url(rows)
     if output is OutputFormat.json:
         emit_json({"endpoints": rows})
-    elif show_key and len(rows) == 1 and not sys.stdout.isatty():
+    elif show_key and len({row["api_key"] for row in grouped}) == 1 and not sys.stdout.isatty():
         # Piped (e.g. export OPENAI_API_KEY=$(inferctl endpoint --show-key)): print the bare key.
-        sys.stdout.write(f"{rows[0]['api_key'] or ''}\n")
+        sys.stdout.write(f"{grouped[0]['api_key'] or ''}\n")
     else:
-        console.print(table(None, rows))
+        console.print(table(None, grouped))
+
+
+def by_base_url(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Endpoint rows that share a base URL (every model behind one gateway) as one row listing their models."""
+    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
+    for row in rows:
+        key = (row["base_url"], row["api_key"], row.get("note"))
+        entry = grouped.setdefault(key, {"base_url": row["base_url"], "models": [], "api_key": row["api_key"]})
+        entry["models"].append(row["model"])
+        if row.get("note"):
+            entry["note"] = row["note"]
+    return list(grouped.values())
 
 
 def logs(
@@ -165,14 +182,14 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", "-n", help="Only the last N lines.", min=1)] = None,
 ) -> None:
-    """The model server's log."""
+    """The model server's log (local: of the model --model names, the only one by default; its replicas' lines
+    prefixed with the server)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     if not isinstance(tgt, LogsCapability):
         raise UserError(
             f"target {cfg.target} has no logs; targets with logs: {', '.join(targets_with(LogsCapability))}"
         )
-    follow_running(tgt, model)
     try:
         for line in tgt.logs(model=model, follow=follow, tail=tail):
             sys.stdout.write(line + "\n")
