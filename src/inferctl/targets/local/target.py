@@ -127,14 +127,14 @@ class LocalTarget(LocalReading, Target, LogsCapability):
                     if gateway is None:
                         gateway = started_gateway = self._start_gateway(api_key, changes.keep, port, reporter)
                     self._stop(changes.stop, changes.keep, reporter)
-                    self._spawn(changes.start, located, api_key, preparing, gateway, reporter, into=starting)
+                    self._spawn(changes.start, located, api_key, preparing, gateway, changes.keep, reporter,
+                                into=starting)  # fmt: skip
                 ready = wait_ready(starting, api_key, self.config.local.start_timeout_s, reporter)
-                routes = [*changes.keep, *ready]
-                write_manifest(self.gateway.manifest_path, [_route(s) for s in routes])
+                routes = {s.name for s in [*changes.keep, *ready]}
                 reporter.phase("routing", f"the gateway takes {len(routes)} model server(s)")
-                self.gateway.wait_routes(gateway, {s.name for s in routes}, api_key)
+                self.gateway.wait_routes(gateway, routes, api_key)
             except BaseException:
-                self._undo(starting, changes.keep, started_gateway)
+                self._undo(starting, started_gateway)
                 raise
         reporter.phase("ready", gateway.base_url + "/v1")
         return self.endpoints()
@@ -279,48 +279,57 @@ class LocalTarget(LocalReading, Target, LogsCapability):
         api_key: str | None,
         preparing: Preparing,
         gateway: GatewayState,
+        keep: list[ServerState],
         reporter: Reporter,
         *,
         into: list[Starting],
     ) -> None:
         """Start the servers side by side; each one started is appended to ``into`` at once (so a failure while
-        starting the next still stops it)."""
-        host = self.config.local.host
+        starting the next still stops it). They enter the gateway's manifest first: smg registers a server once its
+        /health answers (checked every second), so one whose ``up`` was killed meanwhile is routed once ready."""
+        local, host = self.config.local, self.config.local.host
         ports = self._ports(host, len(start), {gateway.port, gateway.metrics_port})
-        reporter.phase("starting", f"{len(start)} vLLM server(s): " + ", ".join(s.name for s in start))
+        planned = []
         for server, port in zip(start, ports, strict=True):
-            path, profile = located[server.model.name]
-            local = self.config.local
-            args = vllm_args(
-                local, server.model, path, port, profile, gpu_memory_utilization=server.gpu_memory_utilization
-            )
-            argv = [sys.executable, "-m", VLLM_SERVER_MODULE, *args]
-            env = vllm_env(local, server.model, api_key, path, kv_cache_gib=server.kv_cache_gib)
-            template = ServerState(
+            path = located[server.model.name][0]
+            files = self._server(server.name)
+            planned.append(ServerState(
                 pid=0, pgid=0, host=host, port=port, model=server.model.name,
                 served_model_name=server.model.model_name, source=server.model.source, model_path=path,
-                log_path="", started_at=0.0, api_key_required=api_key is not None,
+                log_path=str(files.log_path), started_at=0.0, api_key_required=api_key is not None,
                 up_pid=preparing.up_pid, up_start_ticks=preparing.up_start_ticks, replica=server.replica,
                 fingerprint=fingerprint(local, server),
-            )  # fmt: skip
+            ))  # fmt: skip
+        write_manifest(self.gateway.manifest_path, [_route(s) for s in [*keep, *planned]])
+        reporter.phase("starting", f"{len(start)} vLLM server(s): " + ", ".join(s.name for s in start))
+        for server, state in zip(start, planned, strict=True):
+            path, profile = located[server.model.name]
+            gmu = server.gpu_memory_utilization
+            argv = [sys.executable, "-m", VLLM_SERVER_MODULE,
+                    *vllm_args(local, server.model, path, state.port, profile, gpu_memory_utilization=gmu)]  # fmt: skip
+            env = vllm_env(local, server.model, api_key, path, kv_cache_gib=server.kv_cache_gib)
             files = self._server(server.name)
-            child, state = files.start(argv, env, replace(template, log_path=str(files.log_path)))
-            into.append(Starting(files, state, child))
+            child, started = files.start(argv, env, state)
+            into.append(Starting(files, started, child))
 
-    def _undo(self, starting: list[Starting], keep: list[ServerState], started_gateway: GatewayState | None) -> None:
-        """A failed or interrupted ``up``: stop what it started, leave what ran before it as it was."""
-        groups = [s.state.pgid for s in starting]
-        drop_gateway = started_gateway is not None and not keep
+    def _undo(self, starting: list[Starting], started_gateway: GatewayState | None) -> None:
+        """A failed or interrupted ``up``: stop what it started; what ran before it runs on, and stays routed."""
+        groups = [entry.state.pgid for entry in starting]
+        drop_gateway = started_gateway is not None and not list(self._live_except(starting))
         if started_gateway is not None and drop_gateway:
             groups.append(started_gateway.pgid)
-        elif self.gateway.running() is not None:
-            write_manifest(self.gateway.manifest_path, [_route(s) for s in keep])
         process.stop_groups(groups, timeout_s=self.config.local.stop_timeout_s)
         for entry in starting:
             entry.child.poll()
             entry.files.forget()
         if drop_gateway:
             self.gateway.forget()
+        elif self.gateway.running() is not None:
+            write_manifest(self.gateway.manifest_path, [_route(state) for _, state in self._live()])
+
+    def _live_except(self, starting: list[Starting]) -> Iterator[ServerState]:
+        started = {entry.state.name for entry in starting}
+        return (state for _, state in self._live() if state.name not in started)
 
     # --- down -----------------------------------------------------------------------------------------------------
 
