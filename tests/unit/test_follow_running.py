@@ -171,3 +171,8 @@ def test_with_two_models_status_model_shows_that_model(two_models: Running, caps
     ]
     assert main(["status", "--model", "small", "-o", "json"]) == 0
     assert [m["server"] for m in json.loads(capsys.readouterr().out)["models"]] == ["small-0"]
+
+
+def test_with_two_models_logs_shows_the_model_named(two_models: Running, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["logs", "--model", "other"]) == 0
+    assert capsys.readouterr().out == "a line\n"  # the server's own log, unprefixed: the model has one replica
