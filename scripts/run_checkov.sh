@@ -3,7 +3,7 @@
 #   inferctl render --target aws --out manifests && scripts/run_checkov.sh manifests
 # checkov comes from $INFERCTL_CHECKOV or .venv-checkov (python3 -m venv .venv-checkov &&
 # .venv-checkov/bin/pip install checkov). Here every listed check is skipped on every object; the test suite
-# (tests/unit/test_render_checkov.py) scopes the device-plugin skips to the device plugin only.
+# (tests/unit/test_render_checkov.py) scopes the device-plugin and gateway skips to those objects only.
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dir="${1:?usage: scripts/run_checkov.sh DIR (the output of inferctl render --out DIR)}"

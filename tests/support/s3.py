@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -72,3 +73,16 @@ def loopback_s3() -> Iterator[LoopbackS3]:
         yield s3
     finally:
         server.stop()
+
+
+def demo_snapshot(tmp_path: Path) -> Path:
+    """The demo model as a snapshot directory to mirror, under ``tmp_path/snapshot``."""
+    import shutil
+
+    from inferctl.demo_model import ensure_demo_model
+    from inferctl.home import Home
+
+    root = tmp_path / "snapshot"
+    shutil.copytree(ensure_demo_model(Home(tmp_path / "home")), root)
+    (root / "COMPLETE").unlink(missing_ok=True)  # the demo builder's own marker, not part of a model
+    return root

@@ -36,13 +36,15 @@ GEMMA2_9B = "google--gemma-2-9b"
 
 # The default aws platform's hourly cost, us-east-1 (src/inferctl/catalog/aws_prices.py and the catalog snapshot),
 # written out as arithmetic: EKS $0.10; one NAT gateway $0.045 + its Elastic IP $0.005; the system node group,
-# instance_types auto = 2 x c6a.xlarge at $0.153; one internal NLB $0.0225; two 50 GiB gp3 root volumes at
-# $0.08/GB-month over AWS's 730-hour month.
-SYSTEM_NODES_USD = 2 * 0.153
+# instance_types auto = 2 x c6g.xlarge at $0.136 (Graviton: every system image, the gateway's included, is
+# published for arm64); one internal NLB $0.0225 (the gateway's, whatever the models); two 50 GiB gp3 root volumes
+# at $0.08/GB-month over AWS's 730-hour month.
+SYSTEM_NODES_USD = 2 * 0.136
 ALWAYS_ON_USD = 0.10 + 0.045 + 0.005 + SYSTEM_NODES_USD + 0.0225 + 2 * 50 * 0.08 / 730
-# One GPU node's data volume (render/karpenter.py): 200 GiB gp3 with 6,000 IOPS and 500 MiB/s (3,000 and 375 over
-# the free baseline, at $0.005 and $0.04 a month each) plus Bottlerocket's 4 GiB OS volume.
-GPU_NODE_VOLUME_USD = (200 * 0.08 + 3000 * 0.005 + 375 * 0.04 + 4 * 0.08) / 730
+# One GPU node's data volume (render/karpenter.py): 200 GiB gp3 with 6,000 IOPS and, for the default parallel image
+# pull, 1,000 MiB/s (3,000 and 875 over the free baseline, at $0.005 and $0.04 a month each) plus Bottlerocket's
+# 4 GiB OS volume.
+GPU_NODE_VOLUME_USD = (200 * 0.08 + 3000 * 0.005 + 875 * 0.04 + 4 * 0.08) / 730
 
 
 def fixture_dir(name: str) -> Path:
@@ -77,9 +79,11 @@ class FakeHub:
         safetensors: dict[str, dict[str, Any]] | None = None,
         gated: dict[str, int] | None = None,
         offline: bool = False,
+        files: dict[str, list[str]] | None = None,
     ) -> None:
         self.configs = configs or {}
         self.safetensors = safetensors or {}  # repo -> the header of its single model.safetensors
+        self.files = files or {}  # repo -> the paths its tree listing shows (api/models/<repo>/tree/<revision>)
         self.gated = gated or {}
         self.offline = offline
         self.requests: list[hub_http.Request] = []
@@ -97,13 +101,17 @@ class FakeHub:
                 return hub_http.Response(
                     status, headers={"X-Error-Code": "GatedRepo", "X-Error-Message": message}, request=request
                 )
+        for repo, names in self.files.items():
+            if path.startswith(f"/api/models/{repo}/tree/"):
+                tree = [{"type": "file", "path": name, "size": 1, "oid": "0" * 40} for name in names]
+                return hub_http.Response(200, json=tree, request=request)
         for repo, config in self.configs.items():
             files = {"config.json": json.dumps(config).encode()}
             if repo in self.safetensors:
                 header = json.dumps(self.safetensors[repo]).encode()
                 files["model.safetensors"] = len(header).to_bytes(8, "little") + header
             for name, body in files.items():
-                if path == f"/{repo}/resolve/main/{name}":
+                if path.startswith(f"/{repo}/resolve/") and path.endswith(f"/{name}"):  # any revision
                     return _file_response(request, body)
             if path.startswith(f"/{repo}/"):
                 return hub_http.Response(404, headers={"X-Error-Code": "EntryNotFound"}, request=request)

@@ -99,7 +99,7 @@ def test_scale_to_zero_without_the_http_add_on_is_refused(fake: FakeCluster, tmp
 
 
 def test_scale_to_zero_with_the_add_on_under_another_release_name_is_refused(fake: FakeCluster, tmp_path: Path) -> None:
-    """The entry Service selects the interceptor pods by release name: another release would leave it with no
+    """A wake Service selects the interceptor pods by release name: another release would leave it with no
     endpoints, so up refuses before applying anything, in one line naming the install command."""
     fake.put(interceptor_service(release="keda-http"))
     with pytest.raises(UserError) as caught:
@@ -113,7 +113,8 @@ def test_min_one_needs_keda_only(fake: FakeCluster, tmp_path: Path) -> None:
     fake.missing_groups = {"http.keda.sh"}
     fake.frames = [rolled_out]
     target(config(tmp_path, {"max_replicas": 3})).up(RecordingReporter())
-    assert "ScaledObject/llama" in fake.applied() and "InterceptorRoute/llama" not in fake.applied()
+    assert "ScaledObject/llama" in fake.applied()
+    assert not [a for a in fake.applied() if a.startswith("InterceptorRoute/")]
 
 
 def test_without_a_prometheus_url_up_stops_before_connecting(fake: FakeCluster, tmp_path: Path) -> None:
@@ -122,7 +123,9 @@ def test_without_a_prometheus_url_up_stops_before_connecting(fake: FakeCluster, 
     assert fake.requests == []
 
 
-def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: FakeCluster, tmp_path: Path) -> None:
+def test_up_puts_the_wake_host_in_kedas_namespace_and_status_shows_the_scaler(
+    fake: FakeCluster, tmp_path: Path
+) -> None:
     fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
     fake.put(interceptor_service())
     fake.frames = [rolled_out]
@@ -131,16 +134,23 @@ def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: 
     applied = fake.applied()
     assert (
         applied.index("Deployment/llama")
-        < applied.index("InterceptorRoute/llama")
+        < applied.index("InterceptorRoute/llama-wake")
         < applied.index("ScaledObject/llama")
     )
-    entry = fake.get("Service", "genai-llama", "keda")
-    assert entry is not None and entry["spec"]["type"] == "ClusterIP"
+    assert "InterceptorRoute/llama-status" in applied
+    wake = fake.get("Service", "genai-llama-wake", "keda")
+    assert wake is not None and wake["spec"]["type"] == "ClusterIP"
     scaled = fake.get("ScaledObject", "llama", NS)
     assert scaled is not None and scaled["spec"]["triggers"][0]["metadata"]["serverAddress"] == PROMETHEUS
     deployment = fake.get("Deployment", "llama", NS)
     assert deployment is not None and "replicas" not in deployment["spec"]
-    assert "kubectl port-forward -n keda svc/genai-llama" in (endpoints[0].note or "")
+    # one entry for every model: the gateway, whose registrar posts the wake worker
+    assert "kubectl port-forward -n inferctl svc/genai-gateway" in (endpoints[0].note or "")
+    gateway = fake.get("Deployment", "genai-gateway", NS)
+    assert gateway is not None
+    registrar = next(c for c in gateway["spec"]["template"]["spec"]["containers"] if c["name"] == "wake-registrar")
+    workers = next(e["value"] for e in registrar["env"] if e["name"] == "INFERCTL_WAKE_WORKERS")
+    assert "http://genai-llama-wake.keda.svc:8080" in workers
 
     scaled["status"] = {
         "hpaName": "keda-hpa-llama",
@@ -194,10 +204,11 @@ def test_up_puts_the_entry_in_kedas_namespace_and_status_shows_the_scaler(fake: 
     }
 
 
-def test_port_forward_to_a_model_at_zero_goes_through_the_interceptor(
+def test_port_forward_goes_to_the_gateway_whether_the_model_sleeps_or_not(
     fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Forwarding to the model's own Service would find no pod at zero; the interceptor's entry wakes it."""
+    """Forwarding to the model's own Service would find no pod at zero; the gateway holds the request on the
+    model's wake route until it answers, and reaches an awake one directly."""
     from contextlib import contextmanager
 
     seen: list[tuple[str, str]] = []
@@ -209,10 +220,10 @@ def test_port_forward_to_a_model_at_zero_goes_through_the_interceptor(
 
     monkeypatch.setattr("inferctl.kube.portforward.port_forward", recording)
     with target(config(tmp_path, {"min_replicas": 0})).port_forward() as endpoint:
-        assert "svc/genai-llama" in (endpoint.note or "")
+        assert "svc/genai-gateway" in (endpoint.note or "") and endpoint.model == "llama"
     with target(config(tmp_path, {"min_replicas": 1})).port_forward():
         pass
-    assert seen == [("keda", "genai-llama"), (NS, "llama")]
+    assert seen == [(NS, "genai-gateway"), (NS, "genai-gateway")]
 
 
 def test_status_table_cells_show_the_scaler_record() -> None:
@@ -221,7 +232,7 @@ def test_status_table_cells_show_the_scaler_record() -> None:
     assert _cell({"state": "active", "current_replicas": 2}) == "state: active, current replicas: 2"
 
 
-def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_path: Path) -> None:
+def test_up_while_scaled_to_zero_says_so_and_asks_only_the_gateway(fake: FakeCluster, tmp_path: Path) -> None:
     fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
     fake.put(interceptor_service())
 
@@ -238,13 +249,16 @@ def test_up_while_scaled_to_zero_skips_the_smoke_test(fake: FakeCluster, tmp_pat
     reporter = RecordingReporter()
     tgt.up(reporter)
     assert "llama is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)" in reporter.infos
-    assert not any("/proxy/" in r.path for r in fake.requests)
+    # the smoke test asks the gateway's public /v1/models, which the status route answers without waking the model
+    assert {r.path for r in fake.requests if "/proxy/" in r.path} == {
+        f"/api/v1/namespaces/{NS}/services/genai-gateway:http/proxy/v1/models"
+    }
 
 
-def test_down_after_autoscaling_was_removed_from_the_config_deletes_the_scaler_and_the_entry(
+def test_down_after_autoscaling_was_removed_from_the_config_deletes_the_scaler_and_the_wake_route(
     fake: FakeCluster, tmp_path: Path
 ) -> None:
-    """The config no longer renders the ScaledObject, InterceptorRoute and entry Service (an NLB on aws, in KEDA's
+    """The config no longer renders the ScaledObject, the InterceptorRoutes and the wake Service (in KEDA's
     namespace), so down must find them on the cluster, as it does a model's other objects. The platform's
     namespace is the user's here, so deleting it does not take them along."""
     for name in ("keda", NS):
@@ -252,14 +266,17 @@ def test_down_after_autoscaling_was_removed_from_the_config_deletes_the_scaler_a
     fake.put(interceptor_service())
     fake.frames = [rolled_out]
     target(config(tmp_path, {"min_replicas": 0, "max_replicas": 2})).up(RecordingReporter())
-    assert fake.get("Service", "genai-llama", "keda") is not None
+    assert fake.get("Service", "genai-llama-wake", "keda") is not None
     fake.frames = []
     plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
     plain.models[0].autoscaling = None
     target(plain).down(RecordingReporter())
     assert fake.get("ScaledObject", "llama", NS) is None
-    assert fake.get("InterceptorRoute", "llama", NS) is None
-    assert fake.get("Service", "genai-llama", "keda") is None
+    assert (
+        fake.get("InterceptorRoute", "llama-wake", NS) is None
+        and fake.get("InterceptorRoute", "llama-status", NS) is None
+    )
+    assert fake.get("Service", "genai-llama-wake", "keda") is None
     assert fake.get("Service", "keda-add-ons-http-interceptor-proxy", "keda") is not None
 
 
@@ -279,15 +296,31 @@ def test_down_without_keda_or_access_to_its_namespace_still_tears_the_model_down
 
 def test_up_without_autoscaling_deletes_what_scale_to_zero_left(fake: FakeCluster, tmp_path: Path) -> None:
     """A ScaledObject left behind would keep resizing the Deployment (to zero) against its fixed replica count, and
-    the entry Service would keep its load balancer; up deletes both before it applies the new Deployment."""
+    the wake routes would keep a host for a model that no longer sleeps; up deletes them before it applies the new
+    Deployment. So it does the entry Service an earlier release gave a model at zero (with its own NLB on aws)."""
     fake.put({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "keda"}, "status": {"phase": "Active"}})
     fake.put(interceptor_service())
     fake.frames = [rolled_out]
     target(config(tmp_path, {"min_replicas": 0, "max_replicas": 2})).up(RecordingReporter())
+    assert fake.get("InterceptorRoute", "llama-wake", NS) is not None
+    labels = {"inferctl.io/platform": "genai", "inferctl.io/model": "llama"}
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "genai-llama", "namespace": "keda", "labels": labels},
+            "spec": {"type": "ClusterIP", "selector": {"app.kubernetes.io/component": "interceptor"}},
+        }
+    )
     fake.frames = [rolled_out]
     target(config(tmp_path, {"min_replicas": 1, "max_replicas": 2})).up(RecordingReporter())
     assert fake.get("ScaledObject", "llama", NS) is not None  # min 1 still autoscales
-    assert fake.get("InterceptorRoute", "llama", NS) is None and fake.get("Service", "genai-llama", "keda") is None
+    assert (
+        fake.get("InterceptorRoute", "llama-wake", NS) is None
+        and fake.get("InterceptorRoute", "llama-status", NS) is None
+    )
+    assert fake.get("Service", "genai-llama-wake", "keda") is None
+    assert fake.get("Service", "genai-llama", "keda") is None  # the earlier release's entry
     plain = config(tmp_path, {"max_replicas": 2}).model_copy(deep=True)
     plain.models[0].autoscaling = None
     fake.frames = [rolled_out]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from inferctl.cli.app import main
+from inferctl.config.models import DEFAULT_REQUEST_TOKENS
 from tests.support.sizing import ALWAYS_ON_USD, GPU_NODE_VOLUME_USD, FakeHub, fake_hub
 
 CONFIG = """\
@@ -36,7 +37,7 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     assert main(["plan", "--output", "json"]) == 0
     data = json.loads(capsys.readouterr().out)
     scaling = data["autoscaling"]
-    # Idle: control plane, NAT, 2 x c6a.xlarge, the NLB and the system volumes; at most 3 GPU nodes with volumes.
+    # Idle: control plane, NAT, 2 x c6g.xlarge, the NLB and the system volumes; at most 3 GPU nodes with volumes.
     assert scaling["idle_usd_per_hour"]["on_demand"] == pytest.approx(ALWAYS_ON_USD, abs=1e-4)
     assert scaling["max_usd_per_hour"]["on_demand"] == pytest.approx(
         ALWAYS_ON_USD + 3 * (1.006 + GPU_NODE_VOLUME_USD), abs=1e-4
@@ -47,22 +48,48 @@ def test_plan_json_shows_idle_and_peak_cost(capsys: pytest.CaptureFixture[str]) 
     ]  # fmt: skip
     assert data["at_max_replicas"]["on_demand_usd_per_hour"] == scaling["max_usd_per_hour"]["on_demand"]
     nodes = data["system_nodes"]
-    assert (nodes["instance_type"], nodes["count"], nodes["auto"]) == ("c6a.xlarge", 2, True)
+    assert (nodes["instance_type"], nodes["count"], nodes["auto"]) == ("c6g.xlarge", 2, True)
     assert len(nodes["nodes"]) == 2 and sum(n["pods"] for n in nodes["nodes"]) == 25
     assert {p["name"] for p in nodes["pods"]} >= {"karpenter", "coredns", "keda-add-ons-http-interceptor"}
     (model,) = scaling["models"]
-    # 24,640 KV tokens at 8,192 per request: 3 concurrent requests per replica
-    assert model["target_concurrency_per_replica"] == 3
-    assert (model["cold_start_estimate_s"], model["wake_timeout_s"]) == (433, 660)
+    # 24,640 KV tokens: 3 requests of the whole 8,192-token context, but requests hold far less (issue 20)
+    assert (model["request_tokens"], model["target_basis"]) == (DEFAULT_REQUEST_TOKENS, "request_tokens")
+    assert model["target_concurrency_per_replica"] == 24_640 // DEFAULT_REQUEST_TOKENS > 3
+    placement = data["models"][0]["placement"]
+    assert placement["kv_cache_tokens"] == 24_640 and placement["max_model_len"] == 8192
+    # the cold start on the model's path (the hub: no cache), the same figures as the cold-start section, and the
+    # wake timeout built from its high bound (stand-ins where a phase has none) x 1.5 (test_wake_estimate)
+    cold_start = data["cold_start"]["llama3"]
+    assert cold_start["path"] == "without_cache"
+    hub = cold_start["without_cache"]
+    assert model["cold_start"] == {
+        "path": "without_cache",
+        "low_s": hub["total_low_s"],
+        "high_s": None,
+        "wake_basis_s": hub["wake_basis_s"],
+    }
+    assert (hub["total_low_s"], hub["wake_basis_s"]) == (187.5, 714.8)
+    assert (model["wake_timeout_s"], model["wake_timeout_from"]) == (1080, "estimate")
+    # the request path's chain (test_request_timeouts): wake + dial + first byte, the gateway, the NLB, the client
+    assert model["timeouts"] == {
+        "first_byte_s": 600,
+        "wake_s": 1080,
+        "interceptor_s": 1740,
+        "gateway_s": 1800,
+        "load_balancer_idle_s": 1830,
+        "client_s": 1860,
+    }
     assert scaling["gpu_pool_consolidate_after"] == "5m"
 
 
 def test_plan_table_says_idle_and_peak(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # rich wraps at the test console's width
-    assert "idle: $0.489/h (control plane 0.100 + NAT 0.050 + system nodes 0.306 + load balancer 0.022 + storage" in out
-    assert "at max replicas: $3.698/h" in out
-    assert "504 after 660 s" in out
+    assert "idle: $0.456/h (control plane 0.100 + NAT 0.050 + system nodes 0.272 + load balancer 0.022 + storage" in out
+    assert "at max replicas: $3.746/h" in out
+    assert "│ >= 188 s, hub │ 1080 s" in out  # the cold start on the model's path, then the wake timeout's 504
+    assert "llama3's pods take the hub path; its wake timeout: 1080 s, the high bounds and the stand-ins (715 s)" in out
+    assert f"{24_640 // DEFAULT_REQUEST_TOKENS} x {DEFAULT_REQUEST_TOKENS} tokens" in out
 
 
 def test_fixed_replicas_add_no_autoscaling_section(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -47,16 +47,17 @@ def test_the_three_releases_are_pinned_and_on_the_system_nodes() -> None:
             assert selector == {"kubernetes.io/os": "linux", "eks.amazonaws.com/nodegroup": group}
 
 
-def test_the_interceptor_keeps_serving_through_the_nlbs_deregistration_and_drains_held_requests() -> None:
+def test_the_interceptor_keeps_serving_through_the_endpoints_lag_and_drains_held_requests() -> None:
     """Chart defaults (kedacore/charts c4b92e9 "release v0.15.0", http-add-on/values.yaml): shutdownDelay 5s,
     drainTimeout 30s, terminationGracePeriodSeconds 45; templates/interceptor/deployment.yaml passes the first two
     as KEDA_HTTP_SHUTDOWN_DELAY / KEDA_HTTP_DRAIN_TIMEOUT (kedacore/http-add-on v0.15.0,
-    interceptor/config/serving.go: Go durations). An NLB IP target gets new connections ~120 s after
-    deregistration (render/drain.py), and a request held while a model wakes lasts minutes."""
+    interceptor/config/serving.go: Go durations). The interceptor is reached through the wake Services inside the
+    cluster (the NLB fronts the gateway): new connections stop once the endpoints let go of a pod, and a request
+    held while a model wakes lasts minutes (render/drain.py)."""
     interceptor = one(run_program(CONFIG).resources, RELEASE, "keda-http-add-on").inputs["values"]["interceptor"]
-    assert interceptor["shutdownDelay"] == "135s"  # 120 s of new connections + 15 s controller lag
-    assert interceptor["drainTimeout"] == "3455s"
-    assert interceptor["terminationGracePeriodSeconds"] == 3600  # the NLB's longest deregistration delay
+    assert interceptor["shutdownDelay"] == "10s"  # the endpoints' lag in the cluster
+    assert interceptor["drainTimeout"] == "3580s"
+    assert interceptor["terminationGracePeriodSeconds"] == 3600  # as long as the gateway's NLB lets a caller wait
     defaults = _defaults("keda-add-ons-http-0.15.0-values.yaml")["interceptor"]
     assert (defaults["shutdownDelay"], defaults["drainTimeout"], defaults["terminationGracePeriodSeconds"]) == (
         "5s",
@@ -71,19 +72,27 @@ def test_the_add_on_lives_where_the_scaled_objects_look_for_its_scaler() -> None
     assert f"{release['chart']}-external-scaler.{release['namespace']}:9090" == EXTERNAL_SCALER
 
 
-def test_prometheus_is_small_and_scrapes_this_platforms_vllm_pods() -> None:
+def test_prometheus_is_small_and_scrapes_this_platforms_vllm_and_gateway_pods() -> None:
     release = one(run_program(CONFIG).resources, RELEASE, "prometheus").inputs
     values = release["values"]
     assert values["server"]["retention"] == "2d" and values["server"]["persistentVolume"] == {"enabled": False}
     for sub_chart in ("alertmanager", "prometheus-pushgateway", "prometheus-node-exporter", "kube-state-metrics"):
         assert values[sub_chart] == {"enabled": False}
-    (job,) = yaml.safe_load(values["extraScrapeConfigs"])
-    keep = {tuple(r["source_labels"]): r["regex"] for r in job["relabel_configs"] if r.get("action") == "keep"}
+    vllm, gateway = yaml.safe_load(values["extraScrapeConfigs"])
+    keep = {tuple(r["source_labels"]): r["regex"] for r in vllm["relabel_configs"] if r.get("action") == "keep"}
     assert keep == {
         ("__meta_kubernetes_pod_label_inferctl_io_platform",): CONFIG.name,
+        ("__meta_kubernetes_pod_label_inferctl_io_model",): ".+",  # model pods only: the gateway's port is "http" too
         ("__meta_kubernetes_pod_container_port_name",): "http",
     }
-    assert {"namespace", "pod"} <= {r.get("target_label") for r in job["relabel_configs"]}
+    keep = {tuple(r["source_labels"]): r["regex"] for r in gateway["relabel_configs"] if r.get("action") == "keep"}
+    assert keep == {
+        ("__meta_kubernetes_pod_label_inferctl_io_platform",): CONFIG.name,
+        ("__meta_kubernetes_pod_label_app_kubernetes_io_component",): "gateway",
+        ("__meta_kubernetes_pod_container_port_name",): "metrics",  # smg's --prometheus-port
+    }
+    for job in (vllm, gateway):
+        assert {"namespace", "pod"} <= {r.get("target_label") for r in job["relabel_configs"]}
     # the rendered ScaledObjects read "prometheus-server" (chart: <release>-<server.name>) in this namespace, port 80
     assert f"http://{release['name']}-server.{release['namespace']}.svc:80" == INSTALLED_PROMETHEUS_URL
 

@@ -53,11 +53,14 @@ class Pulumi:
         return True
 
 
-def aws_target(tmp_path: Path, aws: Any, **kubernetes: Any) -> AwsTarget:
+def aws_target(tmp_path: Path, aws: Any, *, s3_cache: bool = False, **kubernetes: Any) -> AwsTarget:
     """The AWS target with saved outputs, reaching the fake cluster through a token kubeconfig; ``kubernetes``
-    sets fields of ``config.kubernetes``."""
+    sets fields of ``config.kubernetes``; ``s3_cache`` serves the model from the S3 cache."""
     config = aws_config()
     config = config.model_copy(update={"kubernetes": config.kubernetes.model_copy(update=kubernetes)})
+    if s3_cache:
+        models = [model.model_copy(update={"revision": "abc123", "cache": True}) for model in config.models]
+        config = config.model_copy(update={"models": models})
     target = AwsTarget(config, Home.from_env(), clients=aws)
     target.save_outputs({"cluster_name": "workshop", "endpoint": "https://x", "certificate_authority": "Q0E="})
     path = kubeconfig(tmp_path / "token-kubeconfig")
@@ -133,7 +136,7 @@ def test_a_model_of_the_platform_still_running_also_stops_destroy(
     with pytest.raises(OperationError) as refused:
         aws_target(tmp_path, StubbedAws()).down(RecordingReporter(), platform=True)
     assert pulumi.destroyed == []
-    assert "Deployment inferctl/qwen (a model of platform workshop)" in refused.value.details
+    assert "Deployment inferctl/qwen (of platform workshop: a model or its gateway)" in refused.value.details
 
 
 def test_force_destroys_anyway_and_the_leftover_scan_runs(
@@ -198,6 +201,26 @@ CACHE_CLAIM = "llama3-model-cache"
 VOLUME = "pvc-0b1c2d3e-4f50-4617-8293-a4b5c6d7e8f9"
 
 
+def ebs_volume(fake: FakeCluster, claim: str, size: str) -> None:
+    """The EBS volume the driver provisioned for ``claim`` (reclaim policy Delete, as for a dynamic volume)."""
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolume",
+            "metadata": {"name": VOLUME, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
+            "spec": {
+                "capacity": {"storage": size},
+                "accessModes": ["ReadWriteOnce"],
+                "persistentVolumeReclaimPolicy": "Delete",
+                "storageClassName": "gp3",
+                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": NS, "name": claim},
+                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0abc1234def567890", "fsType": "ext4"},
+            },
+            "status": {"phase": "Bound"},
+        }
+    )
+
+
 def cache_volume(fake: FakeCluster) -> None:
     fake.put(
         {
@@ -208,29 +231,14 @@ def cache_volume(fake: FakeCluster) -> None:
             "status": {"phase": "Bound"},
         }
     )
-    fake.put(
-        {
-            "apiVersion": "v1",
-            "kind": "PersistentVolume",
-            "metadata": {"name": VOLUME, "annotations": {"pv.kubernetes.io/provisioned-by": "ebs.csi.aws.com"}},
-            "spec": {
-                "capacity": {"storage": "27Gi"},
-                "accessModes": ["ReadWriteOnce"],
-                "persistentVolumeReclaimPolicy": "Delete",
-                "storageClassName": "gp3",
-                "claimRef": {"kind": "PersistentVolumeClaim", "namespace": NS, "name": CACHE_CLAIM},
-                "csi": {"driver": "ebs.csi.aws.com", "volumeHandle": "vol-0abc1234def567890", "fsType": "ext4"},
-            },
-            "status": {"phase": "Bound"},
-        }
-    )
+    ebs_volume(fake, CACHE_CLAIM, "27Gi")
 
 
-def test_destroy_waits_until_the_cache_volume_is_deleted(
-    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Destroyed first, the EBS CSI driver could never delete the volume: it would bill on, outside any stack."""
-    cache_volume(fake)
+def down_watching_the_volume(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **target: Any
+) -> tuple[list[Any], list[str]]:
+    """``down --platform`` with a driver that deletes the volume 4 ticks after its claim: the volume as destroy
+    found it, and the volume waits the reporter showed."""
     fake.volume_deletion_ticks = 4
     volume_at_destroy: list[Any] = []
     pulumi = Pulumi(monkeypatch)
@@ -244,9 +252,19 @@ def test_destroy_waits_until_the_cache_volume_is_deleted(
     aws = StubbedAws()
     no_leftovers(aws)
     reporter = RecordingReporter()
-    aws_target(tmp_path, aws, model_cache="pvc").down(reporter, platform=True)
+    aws_target(tmp_path, aws, **target).down(reporter, platform=True)
+    return volume_at_destroy, [
+        detail for name, detail in reporter.phases if name == "waiting for volumes to be deleted"
+    ]
+
+
+def test_destroy_waits_until_the_cache_volume_is_deleted(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Destroyed first, the EBS CSI driver could never delete the volume: it would bill on, outside any stack."""
+    cache_volume(fake)
+    volume_at_destroy, waits = down_watching_the_volume(fake, tmp_path, monkeypatch, model_cache="pvc")
     assert volume_at_destroy == [None]
-    waits = [detail for name, detail in reporter.phases if name == "waiting for volumes to be deleted"]
     assert waits and waits[0].startswith(f"PersistentVolume {VOLUME} (inferctl/{CACHE_CLAIM})")
 
 
@@ -261,6 +279,44 @@ def test_a_volume_the_driver_never_deletes_stops_destroy(
     assert pulumi.destroyed == []
     assert f"PersistentVolume {VOLUME} (an EBS volume the EBS CSI driver must delete first)" in refused.value.details
     assert fake.get("PersistentVolume", VOLUME) is not None
+
+
+def test_destroy_waits_for_the_mirror_jobs_own_volume(
+    fake: FakeCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A finished mirror Job keeps its pod, and the pod its generic ephemeral volume (a claim named
+    <pod>-<volume> that the pod owns: Kubernetes' ephemeral volume controller), for an hour. Down deletes the Job and
+    its pods; the claim goes with the pod, and destroy must wait until the EBS CSI driver deleted the volume."""
+    job, pod, claim = "llama3-mirror", "llama3-mirror-x7k2p", "llama3-mirror-x7k2p-work"
+    fake.put({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": job, "namespace": NS, "labels": LABELS},
+              "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": []}}}})  # fmt: skip
+    owner = fake.put({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": NS,
+                      "labels": {"batch.kubernetes.io/job-name": job}}, "status": {"phase": "Succeeded"}})  # fmt: skip
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {
+                "name": claim,
+                "namespace": NS,
+                "ownerReferences": [
+                    {
+                        "apiVersion": "v1",
+                        "kind": "Pod",
+                        "name": pod,
+                        "uid": owner["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "23Gi"}}},
+            "status": {"phase": "Bound"},
+        }
+    )
+    ebs_volume(fake, claim, "23Gi")
+    volume_at_destroy, waits = down_watching_the_volume(fake, tmp_path, monkeypatch, s3_cache=True)
+    assert volume_at_destroy == [None] and fake.get("PersistentVolumeClaim", claim, NS) is None
+    assert waits and waits[0].startswith(f"PersistentVolume {VOLUME} ({NS}/{claim})")
 
 
 # --- the endpoint does not answer from here -----------------------------------------------------------------------

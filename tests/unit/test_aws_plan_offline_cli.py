@@ -22,7 +22,7 @@ def test_offline_plan_lists_the_workshop_components(
     report = json.loads(capsys.readouterr().out)
     parts = report["components"]
     assert parts["cluster"]["name"] == "workshop"
-    assert parts["system_nodes"] == [{"name": "workshop-system", "instance_types": ["c6a.xlarge"], "desired": 2}]
+    assert parts["system_nodes"] == [{"name": "workshop-system", "instance_types": ["c6g.xlarge"], "desired": 2}]
     assert parts["addons"] == ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
     assert parts["karpenter"]["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert parts["karpenter"]["version"].startswith("1.14.")

@@ -76,14 +76,15 @@ def test_a_private_only_endpoint_in_an_existing_vpc_has_no_public_access() -> No
 
 
 def test_the_system_node_group_is_sized_from_its_pods_by_default(new_vpc: ProgramRun) -> None:
-    """instance_types: auto resolves in the program to what plan chose (sizing.system_nodes): two c6a.xlarge, the
-    cheapest x86 type whose pair holds the system pods with headroom, not the workshop's m5.xlarge."""
+    """instance_types: auto resolves in the program to what plan chose (sizing.system_nodes): two c6g.xlarge, the
+    cheapest type whose pair holds the system pods with headroom (every system image is published for arm64, the
+    gateway's included), not the workshop's m5.xlarge."""
     group = one(new_vpc.resources, NODE_GROUP).inputs
     assert NEW_VPC.aws.system_nodes.instance_types == "auto"
-    assert group["instanceTypes"] == ["c6a.xlarge"] == choose_system_nodes(NEW_VPC).instance_types
+    assert group["instanceTypes"] == ["c6g.xlarge"] == choose_system_nodes(NEW_VPC).instance_types
     assert group["scalingConfig"] == {"desiredSize": 2, "minSize": 2, "maxSize": 3}
     assert group["capacityType"] == "ON_DEMAND"
-    assert group["amiType"] == "AL2023_x86_64_STANDARD"
+    assert group["amiType"] == "AL2023_ARM_64_STANDARD"
     assert group["nodeGroupName"] == "workshop-system"
     role = one(new_vpc.resources, ROLE, "system-node-role").inputs
     attached = {

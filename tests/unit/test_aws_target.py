@@ -53,7 +53,7 @@ def test_the_offline_plan_lists_the_workshops_components() -> None:
     json.dumps(plan)  # --output json prints exactly this
     parts = plan["components"]
     assert parts["cluster"] == {"name": "workshop", "version": "1.36"}
-    assert parts["system_nodes"] == [{"name": "workshop-system", "instance_types": ["c6a.xlarge"], "desired": 2}]
+    assert parts["system_nodes"] == [{"name": "workshop-system", "instance_types": ["c6g.xlarge"], "desired": 2}]
     assert parts["addons"] == ["coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"]
     assert parts["karpenter"]["chart"] == "oci://public.ecr.aws/karpenter/karpenter"
     assert parts["karpenter"]["interruption_queue"] == "workshop"
@@ -74,7 +74,7 @@ def test_the_offline_plan_table_shows_the_components(monkeypatch: pytest.MonkeyP
     monkeypatch.setattr(aws_cmd, "console", Console(file=out, width=200))
     aws_cmd.print_offline_plan(offline_plan(aws_config()))
     text = out.getvalue()
-    assert "2x c6a.xlarge" in text
+    assert "2x c6g.xlarge" in text
     assert "coredns, eks-pod-identity-agent, kube-proxy, vpc-cni" in text
     assert "workshop + 5 rules" in text
     assert "g5-gpu-karpenter, x86-cpu-karpenter" in text

@@ -65,6 +65,15 @@ def test_the_interceptors_504_is_reported_not_raised() -> None:
     assert run.levels[0].metrics.completed == 4
 
 
+def test_the_wake_up_waits_as_long_as_the_request_chain_and_no_longer() -> None:
+    """``wake_timeout_s`` is the client's link of the chain (inferctl.sizing.request_timeouts): a hold past it is a
+    client-side timeout, reported, not a hang."""
+    held = StubReply(hold_s=0.6, ttft_s=0.01)
+    short = _run(held, wake_timeout_s=0.2)
+    assert short.wake_up is not None and not short.wake_up.ok and "Timeout" in (short.wake_up.error or "")
+    assert _run(held, wake_timeout_s=5.0).wake_up.ok
+
+
 def test_without_wake_up_nothing_is_sent_alone() -> None:
     with StubServer(_replies(FAST)) as server:
         spec = BenchSpec(
@@ -97,9 +106,15 @@ def test_bench_cli_wakes_a_model_that_scales_to_zero_first(
             return lib.BenchEndpoint(Endpoint(STUB_MODEL, server.base_url, None), config.models[0])
 
         monkeypatch.setattr(lib, "from_platform", running)
+        specs: list[lib.BenchSpec] = []
+        real_run = lib.run_bench
+        monkeypatch.setattr(lib, "run_bench", lambda spec, *a, **kw: specs.append(spec) or real_run(spec, *a, **kw))
         argv = ["bench", "--concurrency", "1", "-n", "2", "--warmup", "0", "--price", "1", "--output", "json"]
         assert main(argv) == 0
         assert len(server.bodies) == 3
+    # the chain of the configured model: wake 1080 s + dial 60 s + first byte 600 s behind the gateway (at least
+    # smg's 1800 s), the NLB 30 s more, the client 30 s more
+    assert specs[0].wake_timeout_s == 1860
     report = json.loads(capsys.readouterr().out)
     assert report["wake_up"]["ok"] and report["wake_up"]["cold_start"] is True
     assert report["wake_up"]["seconds"] >= 0.2

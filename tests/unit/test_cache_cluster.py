@@ -225,3 +225,36 @@ def test_down_deletes_the_mirror_jobs_pods_too(fake: JobCluster, tmp_path: Path,
     target(cfg).down(RecordingReporter())
     assert fake.get("Job", JOB, NS) is None
     assert fake.get("Pod", JOB_POD, NS) is None
+
+
+def test_up_adds_the_compile_job_until_its_cache_is_written(
+    fake: JobCluster, tmp_path: Path, loopback_s3: LoopbackS3, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compile Job takes a GPU node: ``up`` applies it with the Deployment (never waits for it) while the
+    bucket lacks its compile cache, and leaves it out once the manifest is there."""
+    from inferctl.cache.compile_cache import publish_tree
+    from inferctl.cache.location import compile_cache_location
+
+    snapshot = tmp_path / "snapshot"
+    shutil.copytree(ensure_demo_model(Home(tmp_path / "demo-home")), snapshot)
+    mirror_directory(loopback_s3.client(), snapshot, bucket=loopback_s3.bucket, model_id=SOURCE, revision=REVISION)
+    _stop_at_rollout(monkeypatch)
+    cfg = config(tmp_path, loopback_s3.bucket)
+    reporter = RecordingReporter()
+    with pytest.raises(StopAfterApply):
+        target(cfg).up(reporter)
+    compile_jobs = [name for name in fake.applied() if name.startswith("Job/llama-compile-")]
+    assert len(compile_jobs) == 1 and "Deployment/llama" in fake.applied()
+    assert any("compile cache: Job llama-compile-" in line for line in reporter.infos)
+
+    location = compile_cache_location(cfg, cfg.models[0], g5_xlarge_placement("llama"))
+    assert location is not None and location.uri in " ".join(reporter.infos)
+    (tmp_path / "vllm" / "torch_compile_cache").mkdir(parents=True)
+    (tmp_path / "vllm" / "torch_compile_cache" / "artifact").write_bytes(b"compiled")
+    publish_tree(loopback_s3.client(), tmp_path / "vllm", bucket=loopback_s3.bucket, prefix=location.prefix)
+    before = len(fake.applied())
+    again = RecordingReporter()
+    with pytest.raises(StopAfterApply):
+        target(cfg).up(again)
+    assert not [name for name in fake.applied()[before:] if name.startswith("Job/llama-compile-")]
+    assert any(f"compile cache: already written to {location.uri}" in line for line in again.infos)

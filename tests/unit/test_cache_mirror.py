@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -22,9 +21,7 @@ from inferctl.cache.mirror import (
     object_sizes,
     read_manifest,
 )
-from inferctl.demo_model import ensure_demo_model
-from inferctl.home import Home
-from tests.support.s3 import LoopbackS3, loopback_s3, needs_moto
+from tests.support.s3 import LoopbackS3, demo_snapshot, loopback_s3, needs_moto
 
 __all__ = ["loopback_s3"]  # the fixture, imported for pytest
 
@@ -35,10 +32,7 @@ REVISION = "0123456789abcdef0123456789abcdef01234567"
 
 @pytest.fixture
 def snapshot(tmp_path: Path) -> Path:
-    root = tmp_path / "snapshot"
-    shutil.copytree(ensure_demo_model(Home(tmp_path / "home")), root)
-    (root / "COMPLETE").unlink(missing_ok=True)  # the demo builder's own marker, not part of a model
-    return root
+    return demo_snapshot(tmp_path)
 
 
 def test_layout_and_manifest(loopback_s3: LoopbackS3, snapshot: Path) -> None:

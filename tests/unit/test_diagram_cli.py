@@ -40,13 +40,13 @@ def test_mermaid_goes_to_stdout(run: Invoke) -> None:
     result = run("--format", "mermaid", "--no-sizing")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith('---\ntitle: "platform genai: vLLM on EKS + Karpenter in us-east-1"')
-    assert "nlb_llama3{{" in result.stdout
+    assert "nlb{{" in result.stdout and "gateway{{" in result.stdout
 
 
 def test_target_flag_overrides_the_file(run: Invoke) -> None:
     result = run("--format", "mermaid", "--target", "local")
     assert result.exit_code == 0, result.output
-    assert "process_llama3" in result.stdout and "nlb_llama3" not in result.stdout
+    assert "process_llama3" in result.stdout and "nlb{{" not in result.stdout
 
 
 def test_json_report_carries_graph_and_mermaid(run: Invoke) -> None:

@@ -14,8 +14,9 @@ WORKSHOP_NODES = {
     "hf_hub": (),
     "interruption_queue": ("aws",),
     "interruption_rules": ("aws",),
-    "nlb_llama3": ("aws", "vpc"),
-    "svc_llama3": ("aws", "vpc", "eks"),
+    "nlb": ("aws", "vpc"),
+    "svc_gateway": ("aws", "vpc", "eks"),
+    "gateway": ("aws", "vpc", "eks", "system_nodes"),
     "cpu_pool": ("aws", "vpc", "eks"),
     "hf_secret": ("aws", "vpc", "eks"),
     "api_key_secret": ("aws", "vpc", "eks"),
@@ -26,10 +27,12 @@ WORKSHOP_NODES = {
 }
 
 WORKSHOP_EDGES = {
-    ("clients", "nlb_llama3"),
-    ("nlb_llama3", "svc_llama3"),
-    ("svc_llama3", "pod_llama3"),
-    ("lb_controller", "nlb_llama3"),
+    ("clients", "nlb"),
+    ("nlb", "svc_gateway"),
+    ("svc_gateway", "gateway"),
+    ("gateway", "pod_llama3"),
+    ("lb_controller", "nlb"),
+    ("api_key_secret", "gateway"),
     ("gpu_node_llama3", "pod_llama3"),
     ("karpenter", "gpu_node_llama3"),
     ("karpenter", "cpu_pool"),
@@ -63,8 +66,8 @@ def test_diagrams_library_graph_matches_the_model_for_the_workshop() -> None:
 
 def test_diagrams_graph_carries_labels_and_icons() -> None:
     source = build_digraph(build_graph(workshop_config(), {"llama3": fixed_placement()})).source
-    assert "NLB llama3</B><BR/>internal" in source
-    assert "managed node group · 2 × c6a.xlarge" in source
+    assert "NLB genai</B><BR/>internal" in source
+    assert "managed node group · 2 × c6g.xlarge" in source
     assert "GPU node g5.xlarge" in source
     assert "elb-network-load-balancer.png" in source  # the AWS NLB icon, not a plain box
     assert "constraint=false" in source  # the controller's arrow does not drag the NLB rightwards
@@ -72,7 +75,8 @@ def test_diagrams_graph_carries_labels_and_icons() -> None:
 
 def test_labels_show_what_the_workshop_asked_for() -> None:
     graph = build_graph(workshop_config(), {"llama3": fixed_placement()})
-    assert graph.node("nlb_llama3").label == "NLB llama3\ninternal"
+    assert graph.node("nlb").label == "NLB genai\ninternal\none per platform"
+    assert graph.node("gateway").label.startswith("model gateway smg 1.13.0\n2 replicas · checks the API key")
     assert graph.node("gpu_node_llama3").label == (
         "GPU node g5.xlarge\n1× A10G 24 GiB\nspot ~$0.40/h\non-demand $1.01/h"
     )
@@ -100,7 +104,7 @@ def test_internet_facing_nlb_shows_scheme_and_allowed_ranges() -> None:
         {"scheme": "internet-facing", "source_ranges": ["203.0.113.0/24"]}
     )
     graph = build_graph(config)
-    assert graph.node("nlb_llama3").label == "NLB llama3\ninternet-facing\nallow 203.0.113.0/24"
+    assert graph.node("nlb").label == "NLB genai\ninternet-facing\nallow 203.0.113.0/24\none per platform"
     assert graph.node("clients").label == "Clients\n203.0.113.0/24"
 
 
@@ -109,18 +113,26 @@ def test_cluster_ip_on_aws_has_no_load_balancer() -> None:
     config.endpoint.exposure.service_type = "ClusterIP"
     graph = build_graph(config)
     assert not [node for node in graph.nodes if node.kind == "load_balancer"]
-    assert ("clients", "svc_llama3") in graph.edge_set()
-    assert "ClusterIP" in graph.node("svc_llama3").label
+    assert ("clients", "svc_gateway") in graph.edge_set()
+    assert "ClusterIP" in graph.node("svc_gateway").label
 
 
-def test_each_model_gets_its_own_path_and_shares_the_rest() -> None:
+def test_one_entry_for_every_model_and_a_wake_path_for_a_sleeping_one() -> None:
     data = workshop_config().model_dump()
     data["models"].append({"name": "qwen-small", "source": "Qwen/Qwen2.5-0.5B-Instruct", "replicas": 3})
+    data["models"].append(
+        {"name": "mistral", "source": "mistralai/Mistral-7B-v0.1", "autoscaling": {"min_replicas": 0}}
+    )
     graph = build_graph(PlatformConfig.model_validate(data))
     edges = graph.edge_set()
-    for model in ("llama3", "qwen_small"):
-        assert {("clients", f"nlb_{model}"), (f"svc_{model}", f"pod_{model}")} <= edges
+    assert [node.id for node in graph.nodes if node.kind == "load_balancer"] == ["nlb"]  # one per platform
+    for model in ("llama3", "qwen_small", "mistral"):
+        assert ("gateway", f"pod_{model}") in edges  # straight to the pods, cache-aware
         assert ("karpenter", f"gpu_node_{model}") in edges
+    # the sleeping model: the gateway's wake worker, the interceptor, the model's ClusterIP Service
+    assert {("gateway", "interceptor"), ("interceptor", "svc_mistral"), ("svc_mistral", "pod_mistral")} <= edges
+    assert graph.cluster_path("interceptor") == ("aws", "vpc", "eks", "system_nodes")
+    assert "svc_llama3" not in {node.id for node in graph.nodes}
     assert "3 replicas" in graph.node("pod_qwen_small").label
     assert [node.id for node in graph.nodes].count("clients") == 1
 
@@ -136,11 +148,12 @@ def test_api_key_off_drops_its_secret() -> None:
 def test_kubernetes_target_shows_only_what_exists_in_a_cluster() -> None:
     graph = build_graph(_config(target="kubernetes"))
     ids = {node.id for node in graph.nodes}
-    assert ids == {"clients", "hf_hub", "hf_secret", "api_key_secret", "svc_llama3", "pod_llama3"}
+    assert ids == {"clients", "hf_hub", "hf_secret", "api_key_secret", "svc_gateway", "gateway", "pod_llama3"}
     assert {cluster.id for cluster in graph.clusters} == {"k8s", "gpu_nodes"}
     assert graph.cluster_path("pod_llama3") == ("k8s", "gpu_nodes")
-    assert ("clients", "svc_llama3") in graph.edge_set()
-    assert "ClusterIP" in graph.node("svc_llama3").label
+    assert graph.cluster_path("gateway") == ("k8s",)
+    assert {("clients", "svc_gateway"), ("svc_gateway", "gateway"), ("gateway", "pod_llama3")} <= graph.edge_set()
+    assert "ClusterIP" in graph.node("svc_gateway").label
 
 
 def test_kubernetes_with_karpenter_draws_the_gpu_pool() -> None:
@@ -148,6 +161,7 @@ def test_kubernetes_with_karpenter_draws_the_gpu_pool() -> None:
     config.kubernetes.karpenter = True
     graph = build_graph(config, {"llama3": fixed_placement()})
     assert graph.cluster_path("gpu_node_llama3") == ("k8s", "gpu_pool")
+    assert graph.cluster_path("gateway") == ("k8s", "cpu_pool")  # the CPU pool, never a GPU node
     assert ("gpu_node_llama3", "pod_llama3") in graph.edge_set()
     assert "karpenter" not in {node.id for node in graph.nodes}  # the controller is not inferctl's there
 

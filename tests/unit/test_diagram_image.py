@@ -53,8 +53,8 @@ def test_svg_stands_alone_with_its_icons_inline() -> None:
     assert svg.lstrip().startswith("<?xml")
     assert "data:image/png;base64," in svg
     assert "site-packages" not in svg and '.png"' not in svg  # no paths into this machine's Python
-    assert "internal" in svg and "NLB llama3" in svg
-    for node_id in ("nlb_llama3", "pod_llama3", "karpenter"):
+    assert "internal" in svg and "NLB genai" in svg
+    for node_id in ("nlb", "gateway", "pod_llama3", "karpenter"):
         assert f"<title>{node_id}</title>" in svg
 
 

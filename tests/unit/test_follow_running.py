@@ -21,7 +21,7 @@ from inferctl.cli.app import main
 from inferctl.demo_model import build_demo_model
 from inferctl.targets.local.gateway import Route
 from tests.support.bench import STUB_MODEL, StubServer
-from tests.support.local import running_gateway, server_state, stand_in_server, write_server
+from tests.support.local import running_gateway, server_standin, server_state, write_server
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ def _serve(home: Path, model_dir: Path, models: list[tuple[str, str, str]]) -> I
         stubs, routes = {}, []
         for name, served, source in models:
             stub = stack.enter_context(StubServer(model=served))
-            pid = stack.enter_context(stand_in_server())
+            pid = stack.enter_context(server_standin())
             state = server_state(pid, stub.port, model=name, served=served, source=source, model_path=str(model_dir))
             state = write_server(home, state)
             stubs[served] = stub

@@ -21,6 +21,7 @@ from inferctl.cli.app import main
 from tests.support.kube import (
     FakeCluster,
     kubeconfig,
+    make_deployment,
     make_node,
     make_nodeclaim,
     make_nodepool,
@@ -128,6 +129,21 @@ def workshop_cluster(fake: FakeCluster) -> None:
             "spec": {"type": "ClusterIP", "selector": SELECTOR, "ports": [{"name": "http", "port": 80}]},
         }
     )
+    # the platform's gateway: two replicas, its ClusterIP Service, and what its public /v1/models lists
+    gateway = {"inferctl.io/platform": "genai", "app.kubernetes.io/component": "gateway"}
+    deployment = make_deployment("genai-gateway", NS, gateway)
+    deployment["spec"]["replicas"] = 2
+    fake.put(deployment)
+    set_rollout(fake, "genai-gateway", NS, ready=2, replicas=2)
+    fake.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "genai-gateway", "namespace": NS, "labels": gateway},
+            "spec": {"type": "ClusterIP", "selector": gateway, "ports": [{"name": "http", "port": 80}]},
+        }
+    )
+    fake.proxy[(NS, "genai-gateway")] = (200, {"object": "list", "data": [{"id": "llama", "object": "model"}]})
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
@@ -144,7 +160,14 @@ def test_status_json_shows_models_and_both_nodepools(
     report = run_json(capsys, "status", "-c", write_config(tmp_path), "--output", "json")
     assert report["target"] == "kubernetes" and report["context"] == "fake" and report["namespace"] == NS
     # The keys and their order are a contract for scripts (the typed report's to_dict must keep them).
-    assert list(report) == ["target", "platform", "context", "namespace", "models", "nodepools", "last_cold_start"]
+    assert list(report) == [
+        "target", "platform", "context", "namespace", "gateway", "models", "nodepools", "last_cold_start",
+    ]  # fmt: skip
+    # the platform's one entry: its replicas, readiness, Service type, endpoint and the models it lists
+    assert report["gateway"] == {
+        "name": "genai-gateway", "state": "ready", "replicas": 2, "ready": 2, "service_type": "ClusterIP",
+        "endpoint": "http://127.0.0.1:8000/v1", "models": ["llama"],
+    }  # fmt: skip
     assert list(report["models"][0]) == ["name", "model", "state", "replicas", "ready", "instance_type", "endpoint"]
     assert report["models"] == [
         {
@@ -200,7 +223,11 @@ def test_nodes_table_renders(
     assert main(["nodes", "-c", write_config(tmp_path)]) == 0
     out = capsys.readouterr().out
     assert "g5.xlarge" in out and "m5.xlarge" in out and "spot" in out
-    assert "2 nodes" in out and "gpu 1/1" in out and "/month" in out
+    lines = out.splitlines()
+    # The fleet first, one line per resource (requested/allocatable, share, bar), then each node's lines.
+    assert lines[0].split()[:5] == ["2", "nodes", "(3.1/7.84)", "40%", "cpu"] and "/month" in lines[0]
+    assert lines[2].split()[:3] == ["(1/1)", "100%", "gpu"]
+    assert [line.split()[:2] for line in lines if line.startswith("ip-")] == [[GPU_NODE, "cpu"], [SYSTEM_NODE, "cpu"]]
 
 
 def _one_line_exit_2(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
@@ -265,7 +292,7 @@ def test_nodes_watch_refreshes_until_interrupted(
         if len(sleeps) == 2:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr("inferctl.cli.nodes.time.sleep", sleep)
+    monkeypatch.setattr("inferctl.cli.live.pause", sleep)
     assert main(["nodes", "-c", write_config(tmp_path), "-o", "json", "--watch"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(json.loads(line)["totals"]["nodes"] == 2 for line in lines)
@@ -307,3 +334,28 @@ def test_a_declined_confirmation_changes_nothing_and_keeps_stdout_clean(
         assert "llama" in captured.err  # the plan was shown before the question
     assert {r.method for r in fake.requests} <= {"GET"}
     assert fake.applied() == []
+
+
+def test_endpoint_prints_one_base_url_for_every_model(
+    fake: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two deployed models, one gateway: ``endpoint`` shows the gateway's base URL once, with both models behind
+    it; ``--output json`` keeps every model's entry and adds the shared ``base_url``."""
+    workshop_cluster(fake)
+    qwen = {"inferctl.io/platform": "genai", "inferctl.io/model": "qwen"}
+    fake.put(make_deployment("qwen", NS, qwen))
+    path = Path(write_config(tmp_path))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["models"].append({"name": "qwen", "source": "Qwen/Qwen2.5-7B-Instruct", "served_model_name": "qwen-7b"})
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    report = run_json(capsys, "endpoint", "-c", str(path), "--output", "json")
+    assert report["base_url"] == "http://127.0.0.1:8000/v1"
+    assert [(e["model"], e["base_url"]) for e in report["endpoints"]] == [
+        ("llama", "http://127.0.0.1:8000/v1"),
+        ("qwen-7b", "http://127.0.0.1:8000/v1"),
+    ]
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["endpoint", "-c", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("http://127.0.0.1:8000/v1") == 1 and "llama, qwen-7b" in out
+    assert "svc/genai-gateway" in out  # the port-forward hint names the gateway's Service

@@ -117,7 +117,8 @@ def replicas_owners(live: dict[str, Any]) -> list[str]:
 
 
 def deployment_patches(fake: FakeCluster) -> list[dict[str, str]]:
-    return [r.query for r in fake.requests if r.method == "PATCH" and "/deployments/" in r.path]
+    """The applies of the model's Deployment (the gateway's has a fixed count of its own and no handover)."""
+    return [r.query for r in fake.requests if r.method == "PATCH" and r.path.endswith("/deployments/llama")]
 
 
 def with_fixed_replicas(fake: ReplicaWatch, tmp_path: Path, replicas: int = 3) -> None:
@@ -181,7 +182,7 @@ def test_a_conflict_on_the_handover_means_the_hpa_won_the_race_and_up_goes_on(
         fake, config(tmp_path, autoscaling={"max_replicas": 4}), frames=[hpa_scales_right_after_the_read, running(2)]
     )
 
-    patches = [r for r in fake.requests if r.method == "PATCH" and "/deployments/" in r.path]
+    patches = [r for r in fake.requests if r.method == "PATCH" and r.path.endswith("/deployments/llama")]
     assert [(p.query["fieldManager"], p.status) for p in patches] == [(HANDOVER, 409), ("inferctl", 200)]
     assert "Deployment llama: handing its replica count (3) to the autoscaler" in reporter.infos
     live = fake.get("Deployment", "llama", NS)

@@ -36,7 +36,9 @@ from tests.support.kube import (
 NS = "inferctl"
 SELECTOR = {"inferctl.io/platform": "genai", "inferctl.io/model": "llama"}
 POD = "llama-6d4cf56db6-x2x9p"
-LB_HOST = "k8s-inferctl-llama-0123456789.elb.us-east-1.amazonaws.com"
+LB_HOST = "k8s-inferctl-genaigat-0123456789.elb.us-east-1.amazonaws.com"
+GATEWAY = "genai-gateway"
+GATEWAY_LISTS_LLAMA = (200, {"object": "list", "data": [{"id": "llama", "object": "model", "owned_by": "vllm"}]})
 
 
 @pytest.fixture
@@ -91,7 +93,7 @@ def rolled_out(fake: FakeCluster) -> None:
 
 def test_up_applies_in_kind_order_waits_and_smoke_tests(fake: FakeCluster, tmp_path: Path) -> None:
     fake.frames = [lambda f: set_rollout(f, "llama", NS, ready=0), rolled_out]
-    fake.proxy[(NS, "llama")] = (401, {"error": "Unauthorized"})
+    fake.proxy[(NS, GATEWAY)] = GATEWAY_LISTS_LLAMA
     reporter = RecordingReporter()
     endpoints = target(config(tmp_path)).up(reporter)
 
@@ -102,6 +104,9 @@ def test_up_applies_in_kind_order_waits_and_smoke_tests(fake: FakeCluster, tmp_p
     assert applied.index("NodePool/g5-gpu-karpenter") < applied.index("Deployment/llama")
     assert applied.index("Service/llama") < applied.index("Deployment/llama")
     assert {"Secret/hf-secret", "Secret/inferctl-api-key", "EC2NodeClass/g5-gpu-karpenter"} <= set(applied)
+    # the gateway: its identity first, its Service and Deployment with the models'
+    assert applied.index(f"ServiceAccount/{GATEWAY}") < applied.index(f"Role/{GATEWAY}")
+    assert applied.index(f"RoleBinding/{GATEWAY}") < applied.index(f"Deployment/{GATEWAY}")
     assert all(r.query.get("fieldManager") == "inferctl" for r in fake.requests if r.method == "PATCH")
 
     secret = fake.get("Secret", "hf-secret", NS)
@@ -110,10 +115,10 @@ def test_up_applies_in_kind_order_waits_and_smoke_tests(fake: FakeCluster, tmp_p
     assert api_key and HF_TOKEN not in reporter.text() and api_key not in reporter.text()
 
     assert [(e.model, e.base_url) for e in endpoints] == [("llama", "http://127.0.0.1:8000/v1")]
-    assert "kubectl port-forward -n inferctl svc/llama 8000:80" in (endpoints[0].note or "")
-    assert "smoke test: llama answers and enforces the API key (401 without it)" in reporter.infos
+    assert f"kubectl port-forward -n inferctl svc/{GATEWAY} 8000:80" in (endpoints[0].note or "")
+    assert "smoke test: the gateway routes llama" in reporter.infos
     proxied = [r.path for r in fake.requests if "/proxy/" in r.path]
-    assert proxied == ["/api/v1/namespaces/inferctl/services/llama:http/proxy/v1/models"]
+    assert proxied == [f"/api/v1/namespaces/inferctl/services/{GATEWAY}:http/proxy/v1/models"]
     assert reporter.phase_names()[-2:] == ["ready", "smoke test"]
 
 
@@ -147,7 +152,7 @@ def test_up_without_hf_token_keeps_the_stored_secret(
 def test_load_balancer_endpoint_then_down_waits_for_its_finalizer(fake: FakeCluster, tmp_path: Path) -> None:
     def with_address(f: FakeCluster) -> None:
         rolled_out(f)
-        service = f.get("Service", "llama", NS)
+        service = f.get("Service", GATEWAY, NS)
         assert service is not None
         service["status"] = {"loadBalancer": {"ingress": [{"hostname": LB_HOST}]}}
 
@@ -155,10 +160,11 @@ def test_load_balancer_endpoint_then_down_waits_for_its_finalizer(fake: FakeClus
     cfg = config(tmp_path, load_balancer=True)
     endpoints = target(cfg).up(RecordingReporter())
     assert endpoints[0].base_url == f"http://{LB_HOST}/v1"
-    assert fake.get("Service", "llama", NS)["metadata"]["finalizers"]  # type: ignore[index]
+    assert fake.get("Service", GATEWAY, NS)["metadata"]["finalizers"]  # type: ignore[index]
+    assert fake.get("Service", "llama", NS)["spec"]["type"] == "ClusterIP"  # type: ignore[index]
 
     fake.requests.clear()
-    fake.lb_cleanup_ticks = 12  # the cloud load balancer takes a while to go
+    fake.lb_cleanup_ticks = 24  # the cloud load balancer takes a while to go (ticks: one per request)
     fake.pod_grace_ticks = 8  # and the pod drains its requests first
     reporter = RecordingReporter()
     target(cfg).down(reporter)
@@ -168,13 +174,16 @@ def test_load_balancer_endpoint_then_down_waits_for_its_finalizer(fake: FakeClus
     assert "nodepools/g5-gpu-karpenter" not in deleted  # only with --platform
     names = reporter.phase_names()
     assert "waiting for the load balancer to be deleted" in names and "waiting for pods to stop" in names
-    # The namespace goes only once the Service (and so the cloud load balancer) is really gone.
+    # The gateway (the platform's entry) goes with the last model; the namespace only once its Service (and so the
+    # cloud load balancer) is really gone.
+    assert deleted.index("deployments/llama") < deleted.index(f"deployments/{GATEWAY}")
+    assert {f"roles/{GATEWAY}", f"rolebindings/{GATEWAY}", f"serviceaccounts/{GATEWAY}"} <= set(deleted)
     paths = [(r.method, r.path, r.status) for r in fake.requests]
-    service = f"/api/v1/namespaces/{NS}/services/llama"
+    service = f"/api/v1/namespaces/{NS}/services/{GATEWAY}"
     service_gone = paths.index(("GET", service, 404))
     assert paths.index(("DELETE", f"/api/v1/namespaces/{NS}", 200)) > service_gone
     assert sum(1 for p in paths[:service_gone] if p == ("GET", service, 200)) >= 2
-    assert fake.get("Service", "llama", NS) is None and fake.get("Pod", POD, NS) is None
+    assert fake.get("Service", GATEWAY, NS) is None and fake.get("Pod", POD, NS) is None
     assert fake.get("Namespace", NS) is None and fake.get("NodePool", "g5-gpu-karpenter") is not None
 
 
@@ -215,7 +224,7 @@ def test_up_diagnoses_a_load_balancer_that_stays_pending(fake: FakeCluster, tmp_
     tgt = target(config(tmp_path, load_balancer=True, load_balancer_timeout_s=60), step_s=5)
     with pytest.raises(OperationError) as caught:
         tgt.up(RecordingReporter())
-    assert caught.value.message.startswith("Service llama has waited")
+    assert caught.value.message.startswith(f"Service {GATEWAY} has waited")
     assert "no controller acted on it; install the AWS Load Balancer Controller" in caught.value.message
 
 
@@ -230,15 +239,21 @@ def test_down_times_out_with_what_is_left(fake: FakeCluster, tmp_path: Path) -> 
     with pytest.raises(OperationError) as caught:
         tgt.down(RecordingReporter())
     assert "teardown did not finish within kubernetes.delete_timeout_s=1200s" in caught.value.message
-    assert "Service inferctl/llama (service.kubernetes.io/load-balancer-cleanup)" in caught.value.message
+    assert f"Service inferctl/{GATEWAY} (service.kubernetes.io/load-balancer-cleanup)" in caught.value.message
 
 
-def test_smoke_test_lists_the_model(fake: FakeCluster, tmp_path: Path) -> None:
+def test_smoke_test_asks_the_gateway_which_models_it_routes(fake: FakeCluster, tmp_path: Path) -> None:
+    """smg's /v1/models is public (model_gateway/src/server.rs public_routes): the API server's proxy, which strips
+    the caller's Authorization, reaches it; a model it does not list is not routable yet."""
     fake.frames = [rolled_out]
-    fake.proxy[(NS, "llama")] = (200, {"object": "list", "data": [{"id": "llama", "object": "model"}]})
+    fake.proxy[(NS, GATEWAY)] = GATEWAY_LISTS_LLAMA
     reporter = RecordingReporter()
     target(config(tmp_path)).up(reporter)
-    assert "smoke test: llama lists model llama" in reporter.infos and reporter.warnings == []
+    assert "smoke test: the gateway routes llama" in reporter.infos and reporter.warnings == []
+    fake.proxy[(NS, GATEWAY)] = (200, {"object": "list", "data": []})
+    reporter = RecordingReporter()
+    target(config(tmp_path)).up(reporter)
+    assert reporter.warnings == ["smoke test: the gateway does not list llama yet (it lists [])"]
 
 
 def test_endpoints_logs_and_plan(fake: FakeCluster, tmp_path: Path) -> None:
@@ -344,7 +359,8 @@ def test_a_missing_crd_stops_up_before_any_change(fake: FakeCluster, tmp_path: P
 
     fake.missing_groups.add("monitoring.coreos.com")
     cfg = config(tmp_path)
-    cfg = cfg.model_copy(update={"observability": cfg.observability.model_copy(update={"prometheus": True})})
+    monitors = {"prometheus": True, "prometheus_namespace": "monitoring"}
+    cfg = cfg.model_copy(update={"observability": cfg.observability.model_copy(update=monitors)})
     with pytest.raises(UserError) as caught:
         target(cfg).up(RecordingReporter())
     assert caught.value.message == (
@@ -363,15 +379,15 @@ def test_smoke_test_sends_no_api_key_and_tells_vllm_from_the_api_server(fake: Fa
     """With certificate credentials nothing overwrites the Authorization header: the key must not be sent."""
     kubeconfig(tmp_path / "kubeconfig", token=None)
     fake.frames = [rolled_out]
-    fake.proxy[(NS, "llama")] = (401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 401})
+    fake.proxy[(NS, GATEWAY)] = (401, {"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": 401})
     reporter = RecordingReporter()
     target(config(tmp_path)).up(reporter)
     api_key = Home.from_env().api_key("genai", create=False)
     assert api_key and all(api_key not in str(r.headers) for r in fake.requests)
     [proxied] = [r for r in fake.requests if "/proxy/" in r.path]
     assert "authorization" not in {k.lower() for k in proxied.headers}
-    # A 401 Status comes from the API server itself: it proves nothing about the model server.
-    assert reporter.warnings == ["smoke test: GET /v1/models on llama returned HTTP 401; see 'inferctl logs'"]
+    # A 401 Status comes from the API server itself: it proves nothing about the gateway.
+    assert reporter.warnings == [f"smoke test: the gateway {GATEWAY} did not list its models; see 'kubectl logs'"]
 
 
 def users_hf_secret(token: str = "hf_users_own_token") -> dict[str, Any]:

@@ -95,6 +95,33 @@ def test_every_recorded_phase_in_order() -> None:
     assert summarize(phases).startswith("pod created -> engine ready in 190s: node requested +2s")
 
 
+# The kubelet's Pulled message when the node already has the image, without and with the KubeletEnsureSecretPulledImages
+# check (kubernetes pkg/kubelet/images/image_manager.go); no Pulling event comes before it.
+ALREADY_PRESENT = [
+    'Container image "vllm/vllm-openai:v0.32.0" already present on machine',
+    'Container image "vllm/vllm-openai:v0.32.0" already present on machine and can be accessed by the pod',
+]
+
+
+@pytest.mark.parametrize("message", ALREADY_PRESENT)
+def test_an_image_already_on_the_node_is_not_a_pull(message: str) -> None:
+    present = make_event(POD, NS, "Pulled", message)
+    present["lastTimestamp"] = at(71)
+    phases = pod_timeline(started_pod(), [present], None, LOG)
+    names = [p.phase for p in phases]
+    assert "image pulled" not in names and "image pull started" not in names
+    assert ("image already on node", 1) in [(p.phase, p.seconds) for p in phases]
+    assert names.index("pod scheduled") < names.index("image already on node") < names.index("container started")
+
+
+def test_a_restart_finding_the_pulled_image_does_not_move_the_pull() -> None:
+    restart = make_event(POD, NS, "Pulled", ALREADY_PRESENT[1])
+    restart["lastTimestamp"] = at(400)
+    phases = pod_timeline(started_pod(), [*events(), restart], claim(), LOG)
+    assert ("image pulled", 76) in [(p.phase, p.seconds) for p in phases]
+    assert "image already on node" not in [p.phase for p in phases]
+
+
 def test_without_karpenter_or_a_pull_nothing_is_guessed() -> None:
     pod = started_pod()
     phases = pod_timeline(pod, [], None, [])

@@ -14,8 +14,9 @@ SRC = Path(__file__).resolve().parents[2] / "src" / "inferctl"
 
 # The pure packages and their layer: each may import its own layer and those below, nothing above.
 PURE = {"config": 0, "catalog": 0, "sizing": 1, "cache": 1, "render": 2}
-# Above the pure layers: I/O (a cluster, AWS), the targets, the load generator, the picture and the CLI.
-UPPER = {"kube", "aws", "targets", "bench", "diagram", "cli"}
+# Above the pure layers: I/O (a cluster, AWS), the targets, the load generator, the picture, the live views' data,
+# the web console and the CLI.
+UPPER = {"kube", "aws", "targets", "bench", "diagram", "views", "console", "cli"}
 # The ground floor (errors.py, home.py, engine.py, ...) is shared by all; it must not reach up either.
 ENTRY_POINT = "__main__"
 

@@ -20,7 +20,7 @@ from inferctl.sizing.local import local_memory_need, local_servers, servers_memo
 from inferctl.sizing.memory import GIB
 from inferctl.targets.local import LocalTarget
 from inferctl.targets.local.server import fingerprint
-from tests.support.local import server_state, stand_in_server, write_server
+from tests.support.local import server_standin, server_state, write_server
 
 
 def _config(*models: dict[str, object], **local: object) -> PlatformConfig:
@@ -106,7 +106,7 @@ def test_a_second_up_keeps_what_is_unchanged_and_replaces_the_rest(isolated_home
                      {"name": "c", "source": "demo"})  # fmt: skip
     target = LocalTarget(config, Home.from_env())
     a0 = local_servers(config, on_cpu=True)[0]
-    with stand_in_server() as p1, stand_in_server() as p2, stand_in_server() as p3:
+    with server_standin() as p1, server_standin() as p2, server_standin() as p3:
         write_server(isolated_home, replace(server_state(p1, 1, model="a"), fingerprint=fingerprint(config.local, a0)))
         write_server(isolated_home, server_state(p2, 2, model="a", replica=1))
         write_server(isolated_home, server_state(p3, 3, model="b"))

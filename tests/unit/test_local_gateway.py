@@ -28,7 +28,7 @@ from inferctl.targets.local import LocalTarget, process
 from inferctl.targets.local.gateway import Gateway, Route, write_manifest
 from inferctl.targets.local.server import ModelServer
 from tests.support.bench import StubServer
-from tests.support.local import local_dir, running_gateway, server_state, stand_in_server, write_server
+from tests.support.local import local_dir, running_gateway, server_standin, server_state, write_server
 
 KEY = "sk-test-gateway"
 
@@ -47,7 +47,7 @@ def two_models(isolated_home: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
         stubs, routes = {}, []
         for name in ("a", "b"):
             stub = stack.enter_context(StubServer(model=name, api_key=KEY))
-            pid = stack.enter_context(stand_in_server())
+            pid = stack.enter_context(server_standin())
             state = write_server(isolated_home, server_state(pid, stub.port, model=name, api_key_required=True))
             stubs[name] = stub
             routes.append(Route(state.name, state.base_url, name))
@@ -103,8 +103,8 @@ def test_a_dead_server_fails_only_its_model_and_status_names_it(
     with ExitStack() as stack:
         stub_a = stack.enter_context(StubServer(model="a", api_key=KEY))
         stub_b = StubServer(model="b", api_key=KEY).__enter__()
-        pid_a = stack.enter_context(stand_in_server())
-        victim = stack.enter_context(stand_in_server())
+        pid_a = stack.enter_context(server_standin())
+        victim = stack.enter_context(server_standin())
         a = write_server(isolated_home, server_state(pid_a, stub_a.port, model="a", api_key_required=True))
         b = write_server(isolated_home, server_state(victim, stub_b.port, model="b", api_key_required=True))
         routes = [Route(a.name, a.base_url, "a"), Route(b.name, b.base_url, "b")]

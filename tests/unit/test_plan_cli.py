@@ -61,8 +61,8 @@ def test_table_shows_the_numbers(capsys: pytest.CaptureFixture[str]) -> None:
         "EKS control plane",
         "system nodes",
         "total",
-        "1.559",
-        "idle: $1.559/h",  # one fixed replica: its GPU node never goes
+        "1.552",
+        "idle: $1.552/h",  # one fixed replica: its GPU node never goes
         "--tensor-parallel-size 1",
     ):
         assert text in out, text

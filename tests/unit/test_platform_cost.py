@@ -74,8 +74,8 @@ def test_a_gpu_nodes_volume_is_its_pools_data_volume() -> None:
 def test_status_prices_what_runs_now() -> None:
     """Two system nodes and one spot GPU node priced as ``inferctl nodes`` prices them, plus the fixed parts."""
     rows = [
-        _row("a", "c6a.xlarge", "on-demand", "workshop-system", 0.153),
-        _row("b", "c6a.xlarge", "on-demand", "workshop-system", 0.153),
+        _row("a", "c6g.xlarge", "on-demand", "workshop-system", 0.136),
+        _row("b", "c6g.xlarge", "on-demand", "workshop-system", 0.136),
         _row("g", "g5.xlarge", "spot", "g5-gpu-karpenter", 0.4024),
         _row("x", "zz9.huge", "spot", "x86-cpu-karpenter", None),
     ]
@@ -85,7 +85,7 @@ def test_status_prices_what_runs_now() -> None:
         "EKS control plane", "NAT gateway", "load balancer", "system nodes", "nodes of g5-gpu-karpenter",
         "nodes of x86-cpu-karpenter", "storage",
     ]  # fmt: skip
-    assert by_item["system nodes"].detail == "2 x c6a.xlarge on-demand"
+    assert by_item["system nodes"].detail == "2 x c6g.xlarge on-demand"
     assert by_item["nodes of g5-gpu-karpenter"].on_demand_usd_per_hour == pytest.approx(0.4024)
     assert by_item["storage"].on_demand_usd_per_hour == pytest.approx(2 * 4.0 / 730 + GPU_NODE_VOLUME_USD)
     assert now.unpriced_nodes == 1
@@ -102,7 +102,7 @@ def test_status_on_aws_shows_the_cost_now(
     nodes and a spot GPU node, priced, with the fixed parts; the table prints it too."""
     fake = serve(FakeCluster(namespaces=["default", "kube-system", "inferctl"]), monkeypatch, tmp_path, hf_token=None)
     for name, zone in (("ip-10-0-0-11.ec2.internal", "us-east-1a"), ("ip-10-0-16-12.ec2.internal", "us-east-1b")):
-        fake.put(make_node(name, "c6a.xlarge", nodegroup="workshop-system", zone=zone))
+        fake.put(make_node(name, "c6g.xlarge", nodegroup="workshop-system", zone=zone))
     fake.put(make_node("ip-10-0-1-23.ec2.internal", "g5.xlarge", nodepool="g5-gpu-karpenter", capacity_type="spot"))
     config = tmp_path / "inferctl.yaml"
     config.write_text(yaml.safe_dump(aws_config().model_dump(mode="json", exclude_defaults=True)), encoding="utf-8")
@@ -114,8 +114,8 @@ def test_status_on_aws_shows_the_cost_now(
     cost = json.loads(capsys.readouterr().out)["cost_now"]
     g5_spot = spot_estimate_usd_per_hour(get_instance("g5.xlarge"))
     assert cost["usd_per_hour"] == pytest.approx(ALWAYS_ON_USD + g5_spot + GPU_NODE_VOLUME_USD, abs=1e-4)
-    assert {line["item"]: line["detail"] for line in cost["lines"]}["system nodes"] == "2 x c6a.xlarge on-demand"
+    assert {line["item"]: line["detail"] for line in cost["lines"]}["system nodes"] == "2 x c6g.xlarge on-demand"
     monkeypatch.setenv("COLUMNS", "160")
     assert main(["status", "-c", str(config)]) == 0
     out = capsys.readouterr().out
-    assert "what the platform costs now" in out and "2 x c6a.xlarge on-demand" in out
+    assert "what the platform costs now" in out and "2 x c6g.xlarge on-demand" in out

@@ -171,7 +171,9 @@ def test_nothing_is_asked_at_zero_replicas_on_aws_or_outside_the_cluster(tmp_pat
     assert prometheus.queries == [] and reporter.warnings == []
     reporter, _ = run(cluster(prometheus), config(tmp_path, target="aws"), tmp_path)
     assert prometheus.queries == [] and reporter.infos == []
-    reporter, _ = run(cluster(prometheus), config(tmp_path, url="https://prometheus.example.com"), tmp_path)
+    # outside the cluster: its scraper's namespace must be named (render.observability.scraper_peer)
+    outside = config(tmp_path, url="https://prometheus.example.com", prometheus_namespace="monitoring")
+    reporter, _ = run(cluster(prometheus), outside, tmp_path)
     assert prometheus.queries == [] and "cannot check from here" in reporter.infos[0]
 
 

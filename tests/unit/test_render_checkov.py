@@ -22,6 +22,7 @@ from tests.support.render import REPO, placements_for, variant_configs
 
 SKIPS_FILE = REPO / "checkov-skips.md"
 DEVICE_PLUGIN = ("DaemonSet", "nvidia-device-plugin")
+SECTIONS = {"device plugin": "device-plugin", "model gateway": "gateway"}  # heading words -> scope; else "all"
 
 
 def checkov_binary() -> Path:
@@ -36,12 +37,12 @@ def checkov_binary() -> Path:
 
 
 def listed_skips() -> dict[str, dict[str, str]]:
-    """``{"all": {check: reason}, "device-plugin": {...}}`` from the tables of checkov-skips.md."""
+    """``{"all": {check: reason}, "device-plugin": {...}, "gateway": {...}}`` from the tables of checkov-skips.md."""
     sections: dict[str, dict[str, str]] = {}
     current: str | None = None
     for line in SKIPS_FILE.read_text(encoding="utf-8").splitlines():
         if line.startswith("## "):
-            current = "device-plugin" if "device plugin" in line.lower() else "all"
+            current = next((scope for words, scope in SECTIONS.items() if words in line.lower()), "all")
             sections.setdefault(current, {})
         match = re.match(r"^\|\s*(CKV2?_[A-Z0-9_]+)\s*\|\s*(.+?)\s*\|$", line)
         if match and current:
@@ -58,7 +59,7 @@ def _with_skip_annotations(obj: dict, checks: dict[str, str]) -> dict:
 
 def test_skip_list_is_well_formed() -> None:
     skips = listed_skips()
-    assert set(skips) == {"all", "device-plugin"}
+    assert set(skips) == {"all", "device-plugin", "gateway"}
     for checks in skips.values():
         for check, reason in checks.items():
             assert len(reason) > 20, f"{check} needs a real reason"
@@ -97,17 +98,27 @@ def test_checkov_passes_on_every_rendered_object(tmp_path: Path) -> None:
         )
 
     assert failures("checked") == [], "checkov failed checks (fix them, or list them in checkov-skips.md)"
-    needed: dict[str, set[str]] = {"all": set(), "device-plugin": set()}
+    needed: dict[str, set[str]] = {scope: set() for scope in skips}
     for check, resource, path in failures("raw"):
-        scope = "device-plugin" if resource.startswith("DaemonSet.") and DEVICE_PLUGIN[1] in resource else "all"
+        scope = _scope_of(resource)
         assert check in skips["all"] or check in skips[scope], f"{check} on {resource} ({path}) is not listed"
         needed["all" if check in skips["all"] else scope].add(check)
     for scope, checks in skips.items():
         assert set(checks) == needed[scope], f"listed under {scope} but never needed: {set(checks) - needed[scope]}"
 
 
+def _scope_of(resource: str) -> str:
+    """checkov's resource id (``Kind.namespace.name``) -> the section of checkov-skips.md that covers it."""
+    if resource.startswith("DaemonSet.") and DEVICE_PLUGIN[1] in resource:
+        return "device-plugin"
+    if resource.startswith("Deployment.") and resource.endswith("-gateway"):
+        return "gateway"
+    return "all"
+
+
 def _scope_checks(obj: dict, skips: dict[str, dict[str, str]]) -> dict[str, str]:
     checks = dict(skips["all"])
-    if (obj["kind"], obj["metadata"]["name"]) == DEVICE_PLUGIN:
-        checks |= skips["device-plugin"]
+    scope = _scope_of(f"{obj['kind']}.{obj['metadata'].get('namespace', '')}.{obj['metadata']['name']}")
+    if scope != "all":
+        checks |= skips[scope]
     return checks

@@ -13,6 +13,7 @@ from inferctl.engine import engine_args, streamer_args
 from inferctl.errors import ConfigError
 from inferctl.render import render_platform
 from inferctl.render.model_cache import (
+    COMPILE_SERVICE_ACCOUNT,
     MIRROR_RUN_AS,
     MIRROR_SERVICE_ACCOUNT,
     MODEL_SERVICE_ACCOUNT,
@@ -48,8 +49,9 @@ def test_cache_is_off_by_default_and_per_model_overrides() -> None:
     config = workshop_config()
     assert config.cache.enabled is False and not uses_cache(config, config.models[0])
     objects = render_platform(config, placements_for(config))
-    assert not by_kind(objects, "Job") and not by_kind(objects, "ServiceAccount")
-    args = one(objects, "Deployment")["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert not by_kind(objects, "Job")
+    assert [sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")] == ["genai-gateway"]
+    args = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["template"]["spec"]["containers"][0]["args"]
     assert "--load-format" not in args and args[0] == LLAMA3_8B
     off = _cached()
     off.models[0].cache = False
@@ -68,31 +70,37 @@ def test_streamer_args_match_vllm_runai_loader() -> None:
         "--model-loader-extra-config",
         '{"concurrency":12,"memory_limit":3221225472}',
     ]
+    distributed = streamer_args("s3://b/models/x/1/", concurrency=12, memory_limit_bytes=3 * 2**30, distributed=True)
+    # vLLM 0.32's loader accepts exactly these keys and wants a JSON bool for 'distributed'.
+    assert json.loads(distributed[-1]) == {"distributed": True, "concurrency": 12, "memory_limit": 3 * 2**30}
 
 
 @pytest.mark.parametrize(
-    ("cpu", "memory", "concurrency", "limit"),
-    [("3", "12Gi", 12, 3 * 2**30), ("500m", "2Gi", 8, 2**29), ("48", "180Gi", 64, 45 * 2**30)],
+    ("cpu", "worker_bytes", "concurrency", "limit"),
+    [("3", 2 * 2**30, 12, 2 * 2**30), ("500m", 2**20, 8, 8 * 8 * 2**20), ("48", 45 * 2**30, 64, 45 * 2**30)],
 )
-def test_streamer_limits_follow_the_pod(cpu: str, memory: str, concurrency: int, limit: int) -> None:
-    limits = streamer_limits(_cached(), cpu, memory)
+def test_streamer_limits_follow_the_pod(cpu: str, worker_bytes: int, concurrency: int, limit: int) -> None:
+    """Readers from the pod's CPUs (8..64); the buffer is sizing's, but never less than a chunk per reader."""
+    limits = streamer_limits(_cached(), cpu, worker_bytes)
     assert (limits.concurrency, limits.memory_limit_bytes) == (concurrency, limit)
 
 
-def test_configured_streamer_limits_win() -> None:
-    limits = streamer_limits(_cached(streamer_concurrency=5, streamer_memory_limit_gib=1), "3", "12Gi")
+def test_configured_streamer_concurrency_wins_and_an_unsized_placement_is_refused() -> None:
+    limits = streamer_limits(_cached(streamer_concurrency=5), "3", 2**30)
     assert (limits.concurrency, limits.memory_limit_bytes) == (5, 2**30)
+    with pytest.raises(ValueError, match="no streamer buffer"):
+        streamer_limits(_cached(), "3", 0)
 
 
 def test_deployment_streams_from_the_bucket() -> None:
     config = _cached(bucket="team-cache")
     objects = render_platform(config, placements_for(config))
-    pod = one(objects, "Deployment")["spec"]["template"]["spec"]
+    pod = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     uri = f"s3://team-cache/{PREFIX}"
     assert args[0] == uri and _arg(args, "--tokenizer") == uri
     assert _arg(args, "--load-format") == "runai_streamer"
-    assert json.loads(_arg(args, "--model-loader-extra-config")) == {"concurrency": 12, "memory_limit": 3 * 2**30}
+    assert json.loads(_arg(args, "--model-loader-extra-config")) == {"concurrency": 12, "memory_limit": 2 * 2**30}
     assert "--revision" not in args  # the path pins it
     # Everything else of the engine arguments is the one builder's, unchanged.
     engine = [a for a in engine_args(config.models[0], max_model_len=8192, gpu_memory_utilization=0.9)]
@@ -101,14 +109,14 @@ def test_deployment_streams_from_the_bucket() -> None:
     env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
     assert env["HF_HUB_OFFLINE"] == "1" and env["AWS_REGION"] == "us-east-1"
     accounts = {sa["metadata"]["name"] for sa in by_kind(objects, "ServiceAccount")}
-    assert accounts == {MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT}
+    assert accounts == {MODEL_SERVICE_ACCOUNT, MIRROR_SERVICE_ACCOUNT, COMPILE_SERVICE_ACCOUNT, "genai-gateway"}
 
 
 def test_aws_before_up_renders_the_pending_bucket() -> None:
     config = _cached()
-    args = one(render_platform(config, placements_for(config)), "Deployment")["spec"]["template"]["spec"]["containers"][
-        0
-    ]["args"]
+    args = one(render_platform(config, placements_for(config)), "Deployment", "llama-3-8b-instruct")["spec"][
+        "template"
+    ]["spec"]["containers"][0]["args"]
     assert args[0] == f"s3://{PENDING_BUCKET}/{PREFIX}"
 
 
@@ -149,7 +157,7 @@ def test_mirror_job_runs_the_mirror_module_on_the_cpu_pool() -> None:
         False,
     )
     assert job["spec"]["activeDeadlineSeconds"] == config.cache.mirror_timeout_s
-    selector = one(objects, "Deployment")["spec"]["selector"]["matchLabels"]
+    selector = one(objects, "Deployment", "llama-3-8b-instruct")["spec"]["selector"]["matchLabels"]
     pod_labels = job["spec"]["template"]["metadata"]["labels"]
     assert not all(pod_labels.get(k) == v for k, v in selector.items())  # not counted as a model server pod
     policy = one(objects, "NetworkPolicy", "inferctl-model-mirror")["spec"]

@@ -19,7 +19,7 @@ from inferctl.render import (
     write_directory,
     yaml_stream,
 )
-from inferctl.render.dashboard import PANELS
+from inferctl.render.dashboard import GATEWAY_PANELS, PANELS
 from tests.support.render import by_kind, one, placements_for, variant_configs, workshop_config
 
 
@@ -121,7 +121,11 @@ def test_directory_output_and_stale_files(tmp_path: Path) -> None:
 
 def test_dashboard_is_grafana_json_with_the_serving_signals() -> None:
     config = workshop_config()
-    config_map = one(render_platform(config, placements_for(config)), "ConfigMap")
+    (config_map,) = [
+        o
+        for o in by_kind(render_platform(config, placements_for(config)), "ConfigMap")
+        if "grafana_dashboard" in o["metadata"]["labels"]
+    ]
     # The Grafana chart sidecar's default label (grafana-community/helm-charts charts/grafana values.yaml).
     assert config_map["metadata"]["labels"]["grafana_dashboard"] == "1"
     dashboard = json.loads(config_map["data"]["inferctl-vllm.json"])
@@ -136,7 +140,10 @@ def test_dashboard_is_grafana_json_with_the_serving_signals() -> None:
         "vllm:generation_tokens_total",
     ):
         assert metric in exprs
-    assert len({p["id"] for p in dashboard["panels"]}) == len(PANELS)
+    assert len({p["id"] for p in dashboard["panels"]}) == len(PANELS) + len(GATEWAY_PANELS)
+    # the gateway's panels: smg 1.13.0's metric names (render/dashboard.py cites where each is defined)
+    for metric in ("smg_router_requests_total", "smg_router_request_duration_seconds_bucket", "smg_worker_health"):
+        assert metric in exprs
 
 
 def test_dashboard_metrics_exist_in_the_installed_vllm() -> None:
@@ -158,7 +165,7 @@ def test_pod_monitor_only_when_prometheus_is_on() -> None:
     config = workshop_config()
     assert not by_kind(render_platform(config, placements_for(config)), "PodMonitor")
     config = workshop_config(observability={"prometheus": True, "monitor_labels": {"release": "kps"}})
-    monitor = one(render_platform(config, placements_for(config)), "PodMonitor")
+    monitor = one(render_platform(config, placements_for(config)), "PodMonitor", "genai-vllm")
     assert monitor["metadata"]["labels"]["release"] == "kps"
     assert monitor["spec"]["podMetricsEndpoints"] == [{"port": "http", "path": "/metrics", "interval": "15s"}]
 

@@ -52,9 +52,19 @@ def test_every_object_validates(variant: str) -> None:
         elif obj["kind"] in CORE_KINDS:
             validate_core(obj, config.kubernetes.kubernetes_version)
         elif obj["kind"] == "PodMonitor":
-            validate_pod_monitor(obj, by_kind(objects, "Deployment"))
+            validate_pod_monitor(obj, _monitored(objects, obj))
         else:
             validate_karpenter(obj)
+
+
+def _monitored(objects: list[dict], monitor: dict) -> list[dict]:
+    """The Deployments a PodMonitor is for: the gateway's for the gateway's, the model servers' for vLLM's."""
+    gateway = monitor["metadata"]["name"].endswith("-gateway")
+    return [
+        d
+        for d in by_kind(objects, "Deployment")
+        if (d["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/component") == "gateway") == gateway
+    ]
 
 
 def test_variants_cover_every_kind() -> None:
@@ -108,7 +118,8 @@ def test_hand_checked_cel_rules_catch_violations() -> None:
 def test_pod_monitor_check_fails_when_it_selects_nothing() -> None:
     config = VARIANTS["aws-internet-al2023-prometheus"]
     objects = render_platform(config, placements_for(config))
-    monitor = copy.deepcopy(by_kind(objects, "PodMonitor")[0])
-    monitor["spec"]["selector"]["matchLabels"]["inferctl.io/platform"] = "other"
-    with pytest.raises(AssertionError):
-        validate_pod_monitor(monitor, by_kind(objects, "Deployment"))
+    for original in by_kind(objects, "PodMonitor"):
+        monitor = copy.deepcopy(original)
+        monitor["spec"]["selector"]["matchLabels"]["inferctl.io/platform"] = "other"
+        with pytest.raises(AssertionError):
+            validate_pod_monitor(monitor, _monitored(objects, original))

@@ -9,12 +9,8 @@ from inferctl.config.models import PlatformConfig
 from inferctl.engine import API_KEY_ENV, CONTAINER_PORT, engine_args, server_args
 from inferctl.errors import ConfigError, PlanError
 from inferctl.render import container_args, render_platform, render_workload
-from inferctl.render.workload import (
-    DRAIN_TIMEOUT_S,
-    MIN_STARTUP_BUDGET_S,
-    PRESTOP_SLEEP_S,
-    render_deployment,
-)
+from inferctl.render.drain import IN_CLUSTER_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_server_args, prestop_command
+from inferctl.render.workload import MIN_STARTUP_BUDGET_S, render_deployment
 from inferctl.sizing.placement import PodResources
 from tests.support.render import (
     LLAMA3_8B,
@@ -85,7 +81,7 @@ def test_local_and_deployment_use_the_same_engine_args() -> None:
         host="0.0.0.0",
         port=CONTAINER_PORT,
         engine=expected_engine,
-        extra=["--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        extra=drain_server_args(),
         entry="serve",
     )
     assert args == container_args(model, placement)
@@ -131,7 +127,11 @@ def test_workshop_deployment_shape() -> None:
     shm = next(v for v in _pod(deployment)["volumes"] if v["name"] == "dshm")
     assert shm["emptyDir"] == {"medium": "Memory", "sizeLimit": "2Gi"}
     assert {m["mountPath"] for m in container["volumeMounts"]} >= {"/dev/shm", "/var/cache/inferctl"}
-    assert deployment["spec"]["template"]["metadata"]["annotations"] == {"karpenter.sh/do-not-disrupt": "true"}
+    # Karpenter keeps the node; the gateway registers the pod under the name clients send (render.gateway)
+    assert deployment["spec"]["template"]["metadata"]["annotations"] == {
+        "karpenter.sh/do-not-disrupt": "true",
+        "inferctl.io/served-model-name": "llama-3-8b-instruct",
+    }
 
 
 def test_probes_allow_a_cold_load_and_drain_fits_the_grace_period() -> None:
@@ -143,9 +143,9 @@ def test_probes_allow_a_cold_load_and_drain_fits_the_grace_period() -> None:
     assert startup["periodSeconds"] * startup["failureThreshold"] >= MIN_STARTUP_BUDGET_S >= 40 * 60
     for probe in ("readinessProbe", "livenessProbe"):
         assert container[probe]["httpGet"]["path"] == "/health"
-    assert container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(PRESTOP_SLEEP_S)]
-    assert container["args"][-2:] == ["--shutdown-timeout", str(DRAIN_TIMEOUT_S)]
-    assert _pod(deployment)["terminationGracePeriodSeconds"] > PRESTOP_SLEEP_S + DRAIN_TIMEOUT_S
+    assert container["lifecycle"]["preStop"]["exec"]["command"] == prestop_command(IN_CLUSTER_DRAIN)
+    assert container["args"][-4:] == drain_server_args()
+    assert _pod(deployment)["terminationGracePeriodSeconds"] > IN_CLUSTER_DRAIN.prestop_s + VLLM_SHUTDOWN_TIMEOUT_S
     assert deployment["spec"]["progressDeadlineSeconds"] > startup["periodSeconds"] * startup["failureThreshold"]
 
 
@@ -263,8 +263,9 @@ def test_two_models_get_their_own_objects() -> None:
         models=[{"name": "a", "source": LLAMA3_8B}, {"name": "b", "source": "Qwen/Qwen2.5-7B-Instruct"}]
     )
     objects = render_platform(config, placements_for(config))
-    assert [d["metadata"]["name"] for d in by_kind(objects, "Deployment")] == ["a", "b"]
-    assert [s["metadata"]["name"] for s in by_kind(objects, "Service")] == ["a", "b"]
+    # each model its own Deployment and ClusterIP Service; the one gateway in front of both
+    assert [d["metadata"]["name"] for d in by_kind(objects, "Deployment")] == ["a", "b", "genai-gateway"]
+    assert [s["metadata"]["name"] for s in by_kind(objects, "Service")] == ["a", "b", "genai-gateway"]
 
 
 def test_local_target_builds_the_same_engine_args() -> None:
@@ -286,47 +287,37 @@ def test_local_target_builds_the_same_engine_args() -> None:
     local_args = vllm_args(config.local, model, "/models/llama", 8123, None)
     deployment_args = container_args(model, placement)
     engine = engine_args(model)
-    assert deployment_args[5:-2] == engine  # vllm serve <model> --host --port: the model is positional
+    # vllm serve <model> --host --port: the model is positional; the drain's arguments close the list
+    assert deployment_args[5 : -len(drain_server_args())] == engine
     assert local_args[:6] == ["--model", "/models/llama", "--host", "127.0.0.1", "--port", "8123"]
     assert local_args[6 : 6 + len(engine)] == engine
 
 
 @pytest.mark.parametrize(
-    ("overrides", "nlb"),
-    [
-        ({}, True),  # target aws: the Service is an NLB (AWS Load Balancer Controller, IP targets)
-        ({"endpoint": {"exposure": {"service_type": "ClusterIP"}}}, False),
-        ({"target": "kubernetes"}, False),
-    ],
+    "overrides",
+    [{}, {"endpoint": {"exposure": {"service_type": "ClusterIP"}}}, {"target": "kubernetes"}],
     ids=["aws-nlb", "aws-clusterip", "kubernetes"],
 )
-def test_drain_numbers_hold_together(overrides: dict[str, object], nlb: bool) -> None:
-    """preStop + vLLM's shutdown timeout (+ teardown) fit the grace period; behind an NLB the preStop outlasts
-    the ~2 minutes an NLB keeps sending new connections to a deregistering IP target, and the target group's
-    deregistration delay outlasts the drain of the last connection accepted (render/drain.py has the sources)."""
+def test_drain_numbers_hold_together(overrides: dict[str, object]) -> None:
+    """preStop + vLLM's shutdown timeout (+ teardown) fit the grace period. A model pod is never an NLB target
+    (the platform's NLB targets the gateway: test_render_gateway), so its preStop waits for the endpoints only and
+    rollouts and down stay quick (render/drain.py has the sources)."""
     from inferctl.render.drain import NLB_NEW_CONNECTIONS_S
 
     config = workshop_config(**overrides)
     objects = render_platform(config, placements_for(config))
-    pod = _pod(one(objects, "Deployment"))
+    pod = _pod(one(objects, "Deployment", "llama-3-8b-instruct"))
     container = pod["containers"][0]
-    prestop = int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    script = container["lifecycle"]["preStop"]["exec"]["command"][-1]
+    prestop = int(script.split("sleep ")[1].split(";")[0])
     args = container["args"]
     shutdown = int(args[args.index("--shutdown-timeout") + 1])
     grace = pod["terminationGracePeriodSeconds"]
     assert shutdown > 0  # 0 would abort in-flight requests at SIGTERM (vLLM's default)
     assert prestop + shutdown <= grace
-    service = one(objects, "Service")
-    attributes = (service["metadata"].get("annotations") or {}).get(
-        "service.beta.kubernetes.io/aws-load-balancer-target-group-attributes", ""
-    )
-    if nlb:
-        assert prestop >= NLB_NEW_CONNECTIONS_S
-        delay = int(attributes.removeprefix("deregistration_delay.timeout_seconds="))
-        assert prestop + shutdown <= delay <= 3600
-    else:
-        assert prestop < NLB_NEW_CONNECTIONS_S  # no NLB: a short preStop, so rollouts and down stay quick
-        assert attributes == ""
+    assert prestop < NLB_NEW_CONNECTIONS_S
+    service = one(objects, "Service", "llama-3-8b-instruct")
+    assert service["spec"]["type"] == "ClusterIP" and "annotations" not in service["metadata"]
 
 
 def test_the_container_runs_the_images_own_vllm_serve_with_the_model_first() -> None:

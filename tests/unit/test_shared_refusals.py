@@ -121,6 +121,20 @@ ROWS: list[tuple[str, str, dict[str, Any], str, str]] = [
         "render/autoscaling.py:check_prometheus_configured",
         "set observability.prometheus_url",
     ),
+    (
+        "a-model-named-like-the-gateway",
+        "kubernetes",
+        {"name": "genai", "models": [{"name": "genai-gateway", "source": MODEL}]},
+        "render/gateway.py:check_gateway_name",
+        "is the platform's gateway's; rename the model",
+    ),
+    (
+        "pod-monitor-without-a-prometheus-namespace",
+        "kubernetes",
+        {"models": [model()], "observability": {"prometheus": True}},
+        "render/observability.py:scraper_peer",
+        "set observability.prometheus_namespace",
+    ),
 ]
 
 

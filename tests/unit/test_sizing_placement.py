@@ -231,9 +231,10 @@ def test_placement_serialises() -> None:
 
 def test_a_model_whose_checkpoint_outgrows_the_data_volume_everywhere_gets_both_fixes() -> None:
     # Llama-3.1-405B's published config: 756 GiB of bf16 weights. 8 x H200 (p5en.48xlarge, 141 GiB each) hold
-    # them at TP 8, but the node must also store the 756 GiB checkpoint + 20 GiB image + 10 GiB margin = 786 GiB,
-    # which the default 200 GiB data volume cannot: the family alone is no fix, the volume must grow with it
-    # (786 + 1 GiB kube-reserved over the 90% kubelet leaves -> 874.4 -> 880 GiB).
+    # them at TP 8, but the node must also store the 756 GiB checkpoint + 20 GiB image (+ 11.2 GiB compressed
+    # while it is pulled) + 10 GiB margin = 798 GiB, which the default 200 GiB data volume cannot: the family alone
+    # is no fix, the volume must grow with it (798 + 1 GiB kube-reserved over the 90% kubelet leaves -> 887.8 ->
+    # 890 GiB).
     config = {
         "architectures": ["LlamaForCausalLM"],
         "model_type": "llama",
@@ -253,6 +254,6 @@ def test_a_model_whose_checkpoint_outgrows_the_data_volume_everywhere_gets_both_
     message = caught.value.message
     assert "756.0 GiB" in message and "\n" not in message
     fix = re.search(r"add (\S+) to pools\.gpu\.instance_families \((\S+), TP 8, .*data_volume_gib to (\d+)$", message)
-    assert fix is not None and fix.groups() == ("p5en", "p5en.48xlarge", "880")
-    placed = _place(LLAMA_3_70B, ["g5", "p5en"], profile=profile, data_volume_gib=880)
+    assert fix is not None and fix.groups() == ("p5en", "p5en.48xlarge", "890")
+    placed = _place(LLAMA_3_70B, ["g5", "p5en"], profile=profile, data_volume_gib=890)
     assert (placed.instance_type, placed.tensor_parallel_size) == ("p5en.48xlarge", 8)

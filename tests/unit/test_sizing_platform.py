@@ -34,16 +34,16 @@ def test_aws_plan_prices_models_and_the_fixed_platform() -> None:
     assert plan.placements["small"].instance_type == "g5.xlarge"
     assert plan.placements["big"].instance_type == "g5.48xlarge"
     fixed = {line.item: line.on_demand_usd_per_hour for line in plan.fixed}
-    # EKS $0.10, NAT $0.045 + its address $0.005, 2 x c6a.xlarge (auto) at $0.153, two NLBs (one per model) at
-    # $0.0225, two 50 GiB gp3 system volumes.
+    # EKS $0.10, NAT $0.045 + its address $0.005, 2 x c6g.xlarge (auto) at $0.136, one NLB (the gateway's: one per
+    # platform, not one per model) at $0.0225, two 50 GiB gp3 system volumes.
     assert fixed == {
         "EKS control plane": 0.10,
         "NAT gateway": pytest.approx(0.05),
         "system nodes": pytest.approx(SYSTEM_NODES_USD),
-        "load balancer": pytest.approx(2 * 0.0225),
+        "load balancer": pytest.approx(0.0225),
         "storage": pytest.approx(2 * 50 * 0.08 / 730),
     }
-    always_on = ALWAYS_ON_USD + 0.0225  # a second model, a second NLB
+    always_on = ALWAYS_ON_USD  # a second model adds no NLB
     # Each GPU node with its data volume: 2 replicas x (1.006 + volume) + (16.288 + volume); spot the same volumes.
     assert plan.total_on_demand_usd_per_hour == pytest.approx(
         always_on + 2 * (1.006 + GPU_NODE_VOLUME_USD) + 16.288 + GPU_NODE_VOLUME_USD, abs=1e-4
@@ -84,7 +84,7 @@ def test_plan_is_json() -> None:
     assert data["models"][0]["placement"]["tensor_parallel_size"] == 1
     assert data["models"][1]["profile"]["num_kv_heads"] == 8
     assert data["total"]["on_demand_usd_per_hour"] == pytest.approx(
-        ALWAYS_ON_USD + 0.0225 + 3 * GPU_NODE_VOLUME_USD + 2 * 1.006 + 16.288, abs=1e-4
+        ALWAYS_ON_USD + 3 * GPU_NODE_VOLUME_USD + 2 * 1.006 + 16.288, abs=1e-4
     )
     assert [line["item"] for line in data["cost_lines"]] == [
         "EKS control plane",

@@ -32,7 +32,9 @@ LOCAL_MODEL = LocalModelStatus(
     generation_tokens_total=None,
 )
 READY = KubeModelStatus("llama", "meta/llama", "ready", 1, 1, "http://x/v1", instance_type="g5.xlarge")
-KUBE = KubernetesStatus("kubernetes", "p", "ctx", "ns", [READY], [{"name": "pool"}], [])
+GATEWAY = {"name": "p-gateway", "state": "ready", "replicas": 2, "ready": 2, "service_type": "ClusterIP",
+           "endpoint": "http://x/v1", "models": ["meta/llama"]}  # fmt: skip
+KUBE = KubernetesStatus("kubernetes", "p", "ctx", "ns", [READY], [{"name": "pool"}], [], gateway=GATEWAY)
 
 
 def test_local_running_report_keeps_its_keys() -> None:
@@ -97,8 +99,8 @@ def test_aws_reports_keep_their_keys() -> None:
     deployed = AwsStatus("aws", "p", "c", "us-east-1", "deployed", cluster_status=KUBE, endpoint="https://e")
     as_json = deployed.to_dict()
     assert list(as_json) == [
-        "target", "platform", "context", "namespace", "models", "nodepools", "last_cold_start", "cluster", "region",
-        "state", "endpoint",
+        "target", "platform", "context", "namespace", "gateway", "models", "nodepools", "last_cold_start", "cluster",
+        "region", "state", "endpoint",
     ]  # fmt: skip
     assert as_json["target"] == "aws" and as_json["models"] == [READY.to_dict()]
     assert deployed.models == [READY]

@@ -47,7 +47,7 @@ def test_the_default_pair_holds_every_system_pod_with_the_documented_headroom() 
     """The acceptance check: on the pair ``auto`` chooses, every pod has a node (requests within allocatable, pods
     within maxPods, Karpenter's two replicas on two nodes), and each node keeps 20% of its CPU and memory free."""
     choice = choose_system_nodes(CONFIG)
-    assert choice.auto and (choice.count, choice.instance.name) == (2, "c6a.xlarge")
+    assert choice.auto and (choice.count, choice.instance.name) == (2, "c6g.xlarge")
     fit = choice.fit
     pods = system_pods(CONFIG)
     assert fit.schedules and fit.within_headroom and not fit.unplaced
@@ -65,8 +65,8 @@ def test_the_default_pair_holds_every_system_pod_with_the_documented_headroom() 
         alloc.cpu_m - n.budget.cpu_m >= largest.cpu_m and alloc.memory_mib - n.budget.memory_mib >= largest.memory_mib
         for n in fit.nodes
     )
-    assert system_instance_types(CONFIG) == ["c6a.xlarge"] and system_ami_type(["c6a.xlarge"]).endswith(
-        "x86_64_STANDARD"
+    assert system_instance_types(CONFIG) == ["c6g.xlarge"] and system_ami_type(["c6g.xlarge"]).endswith(
+        "ARM_64_STANDARD"
     )
 
 
@@ -79,29 +79,34 @@ def test_auto_takes_the_cheapest_type_that_fits_and_smaller_ones_do_not() -> Non
     for inst in cheaper:
         fit = place(pods, inst, 2)
         assert not fit.within_headroom or inst.arch == "arm64", inst.name
-    assert "c6g.xlarge" in choice.arch_note and "not known to be published for arm64" in choice.arch_note
+    assert "every image on the system nodes is published for arm64" in choice.arch_note
     # Burstable and -flex types are never candidates, though t3.xlarge would hold the pods.
     names = {inst.name for inst in sizing._auto_candidates()}
     assert not {"t3.xlarge", "t4g.xlarge", "m7i-flex.xlarge"} & names and "c6a.xlarge" in names
     assert place(pods, get_instance("t3.xlarge"), 2).within_headroom
 
 
-def test_graviton_once_every_image_is_published_for_arm64(monkeypatch: pytest.MonkeyPatch) -> None:
-    """When the gateway's image is known to be multi-arch, the cheaper Graviton pair wins and says why."""
+def test_one_image_not_known_for_arm64_keeps_auto_on_x86(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every image is multi-arch now (the gateway's included), so the cheaper Graviton pair wins; an image not
+    known to be published for arm64 would keep auto on x86 and say which."""
     real = sizing.system_pods
 
-    def all_arm(config: object) -> list[SystemPod]:
+    def one_unknown(config: object) -> list[SystemPod]:
         pods = real(CONFIG)
         return [
-            SystemPod(**{**p.__dict__, "images": tuple(Image(i.ref, True) for i in p.images)})  # type: ignore[arg-type]
+            SystemPod(**{**p.__dict__, "images": tuple(Image(i.ref, None) for i in p.images)})  # type: ignore[arg-type]
+            if p.name == "model-gateway"
+            else p
             for p in pods
         ]
 
-    monkeypatch.setattr(sizing, "system_pods", all_arm)
+    default = choose_system_nodes(CONFIG)
+    assert (default.instance.name, default.instance.arch) == ("c6g.xlarge", "arm64")
+    assert system_ami_type(default.instance_types) == "AL2023_ARM_64_STANDARD"
+    monkeypatch.setattr(sizing, "system_pods", one_unknown)
     choice = choose_system_nodes(CONFIG)
-    assert (choice.instance.name, choice.instance.arch) == ("c6g.xlarge", "arm64")
-    assert "every image on the system nodes is published for arm64" in choice.arch_note
-    assert system_ami_type(choice.instance_types) == "AL2023_ARM_64_STANDARD"
+    assert (choice.instance.name, choice.instance.arch) == ("c6a.xlarge", "amd64")
+    assert "c6g.xlarge" in choice.arch_note and "not known to be published for arm64" in choice.arch_note
 
 
 def test_required_anti_affinity_leaves_replicas_past_the_node_count_pending() -> None:

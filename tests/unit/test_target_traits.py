@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inferctl.config import TARGETS, TRAITS, PlatformConfig
-from inferctl.render import render_service
+from inferctl.render.gateway import render_gateway_service
 
 
 def test_every_target_has_its_traits() -> None:
@@ -15,7 +15,7 @@ def test_every_target_has_its_traits() -> None:
 @pytest.mark.parametrize("target", TARGETS)
 def test_the_traits_decide_what_auto_exposure_renders(target: str) -> None:
     config = PlatformConfig.model_validate({"target": target})
-    service = render_service(config, config.models[0])
+    service = render_gateway_service(config, {})  # the platform's one entry
     expected = "LoadBalancer" if TRAITS[config.target].load_balancer_by_default else "ClusterIP"
     assert service["spec"]["type"] == expected
     assert config.uses_karpenter == (target == "aws")

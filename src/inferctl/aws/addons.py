@@ -11,15 +11,16 @@ to read. Chart versions and values keys come from the charts at these versions:
 * HTTP add-on: ``kedacore/charts`` commit ``c4b92e9`` ("release v0.15.0"), ``http-add-on/Chart.yaml`` (chart
   ``keda-add-ons-http`` 0.15.0) and ``http-add-on/values.yaml`` (``operator|scaler|interceptor.nodeSelector``).
   It installs into KEDA's namespace, where its scaler's address ``keda-add-ons-http-external-scaler.keda:9090``
-  is what the rendered ScaledObjects name. Its interceptor drains as long as the entry NLB needs
-  (``interceptor.shutdownDelay``, ``interceptor.drainTimeout``, ``interceptor.terminationGracePeriodSeconds`` in
-  ``http-add-on/values.yaml``; ``templates/interceptor/deployment.yaml`` passes the first two as the env variables
-  ``KEDA_HTTP_SHUTDOWN_DELAY`` / ``KEDA_HTTP_DRAIN_TIMEOUT`` that ``kedacore/http-add-on`` v0.15.0
-  ``interceptor/config/serving.go`` reads; chart defaults 5s / 30s / 45, far short of the NLB's two minutes of new
-  connections after deregistration: see inferctl.render.drain).
+  is what the rendered ScaledObjects name. Its interceptor drains as long as a request it holds while a model
+  wakes may last (``interceptor.shutdownDelay``, ``interceptor.drainTimeout``,
+  ``interceptor.terminationGracePeriodSeconds`` in ``http-add-on/values.yaml``; ``templates/interceptor/
+  deployment.yaml`` passes the first two as the env variables ``KEDA_HTTP_SHUTDOWN_DELAY`` /
+  ``KEDA_HTTP_DRAIN_TIMEOUT`` that ``kedacore/http-add-on`` v0.15.0 ``interceptor/config/serving.go`` reads; chart
+  defaults 5s / 30s / 45, far short of a wake: see inferctl.render.drain).
 * Prometheus: ``prometheus-community/helm-charts`` tag ``prometheus-29.27.0``, ``charts/prometheus/values.yaml``
   (``server.retention``, ``server.persistentVolume.enabled``, ``server.nodeSelector``, ``extraScrapeConfigs``,
-  and the sub-charts' ``enabled`` switches).
+  and the sub-charts' ``enabled`` switches). It scrapes the vLLM pods and the model gateway's pods of the platform
+  (``kubernetes_sd_configs`` role ``pod``, Prometheus' ``__meta_kubernetes_pod_*`` discovery labels).
 """
 
 from __future__ import annotations
@@ -34,9 +35,11 @@ import yaml
 
 from inferctl.aws.context import ProgramContext
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
-from inferctl.kube_names import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
+from inferctl.kube_names import APP_COMPONENT, LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
 from inferctl.render.autoscaling import HTTP_ADDON_CHART, HTTP_ADDON_RELEASE, KEDA_NAMESPACE, PROMETHEUS_NAMESPACE
 from inferctl.render.drain import INTERCEPTOR_DRAIN
+from inferctl.render.gateway import COMPONENT as GATEWAY_COMPONENT
+from inferctl.render.gateway import METRICS_PORT_NAME as GATEWAY_METRICS_PORT
 from inferctl.sizing.system_pods import (
     PROMETHEUS_RELOADER_MEMORY_LIMIT_MIB,
     PROMETHEUS_RELOADER_REQUESTS,
@@ -57,6 +60,7 @@ PROMETHEUS_VERSION = "29.27.0"
 PROMETHEUS_RETENTION = "2d"
 PROMETHEUS_RETENTION_SIZE = "4GB"
 VLLM_SCRAPE_JOB = "inferctl-vllm"
+GATEWAY_SCRAPE_JOB = "inferctl-gateway"
 
 
 def _label(key: str) -> str:
@@ -64,24 +68,37 @@ def _label(key: str) -> str:
     return "__meta_kubernetes_pod_label_" + "".join(c if c.isalnum() else "_" for c in key)
 
 
-def vllm_scrape_config(platform: str) -> list[dict[str, Any]]:
-    """One scrape job for this platform's vLLM pods (their ``http`` port serves ``/metrics``), labelled with the
-    namespace the KEDA queries select on. vLLM's own ``model_name`` label names the served model."""
-    return [
-        {
-            "job_name": VLLM_SCRAPE_JOB,
-            "scrape_interval": "15s",
-            "metrics_path": "/metrics",
-            "kubernetes_sd_configs": [{"role": "pod"}],
-            "relabel_configs": [
-                {"source_labels": [_label(LABEL_PLATFORM)], "regex": platform, "action": "keep"},
-                {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": PORT_NAME, "action": "keep"},
-                {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
-                {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
-                {"source_labels": [_label(LABEL_MODEL)], "target_label": "model"},
-            ],
-        }
-    ]
+def _pod_job(name: str, platform: str, port: str, extra: list[dict[str, Any]]) -> dict[str, Any]:
+    """A scrape job of this platform's pods on their port named ``port``, labelled with their namespace and pod."""
+    return {
+        "job_name": name,
+        "scrape_interval": "15s",
+        "metrics_path": "/metrics",
+        "kubernetes_sd_configs": [{"role": "pod"}],
+        "relabel_configs": [
+            {"source_labels": [_label(LABEL_PLATFORM)], "regex": platform, "action": "keep"},
+            *extra,
+            {"source_labels": ["__meta_kubernetes_pod_container_port_name"], "regex": port, "action": "keep"},
+            {"source_labels": ["__meta_kubernetes_namespace"], "target_label": "namespace"},
+            {"source_labels": ["__meta_kubernetes_pod_name"], "target_label": "pod"},
+        ],
+    }
+
+
+def scrape_configs(platform: str) -> list[dict[str, Any]]:
+    """Two scrape jobs for this platform: its vLLM pods (their ``http`` port serves ``/metrics``), labelled with the
+    namespace the KEDA queries select on (vLLM's own ``model_name`` label names the served model), and its model
+    gateway's pods on their metrics port (smg's ``--prometheus-port``: ``smg_*`` families)."""
+    model_pods = [{"source_labels": [_label(LABEL_MODEL)], "regex": ".+", "action": "keep"}]
+    vllm = _pod_job(VLLM_SCRAPE_JOB, platform, PORT_NAME, model_pods)
+    vllm["relabel_configs"].append({"source_labels": [_label(LABEL_MODEL)], "target_label": "model"})
+    gateway = _pod_job(
+        GATEWAY_SCRAPE_JOB,
+        platform,
+        GATEWAY_METRICS_PORT,
+        [{"source_labels": [_label(APP_COMPONENT)], "regex": GATEWAY_COMPONENT, "action": "keep"}],
+    )
+    return [vllm, gateway]
 
 
 def prometheus_values(platform: str, system_nodes: pulumi.Input[dict[str, str]]) -> dict[str, Any]:
@@ -109,12 +126,12 @@ def prometheus_values(platform: str, system_nodes: pulumi.Input[dict[str, str]])
         "prometheus-pushgateway": {"enabled": False},
         "prometheus-node-exporter": {"enabled": False},
         "kube-state-metrics": {"enabled": False},
-        "extraScrapeConfigs": yaml.safe_dump(vllm_scrape_config(platform), sort_keys=False),
+        "extraScrapeConfigs": yaml.safe_dump(scrape_configs(platform), sort_keys=False),
     }
 
 
 def http_addon_values(system_nodes: pulumi.Input[dict[str, str]]) -> dict[str, Any]:
-    """All three parts on the system nodes; the interceptor drains behind the entry NLB (render.drain)."""
+    """All three parts on the system nodes; the interceptor drains the requests it holds (render.drain)."""
     values: dict[str, Any] = {part: {"nodeSelector": system_nodes} for part in ("operator", "scaler", "interceptor")}
     values["interceptor"] |= {
         "shutdownDelay": f"{INTERCEPTOR_DRAIN.prestop_s}s",  # Go durations (time.Duration from env)

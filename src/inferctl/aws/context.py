@@ -6,7 +6,6 @@ An explicit provider (not the ambient one) keeps the program independent of the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferctl.config.models import PlatformConfig
-from inferctl.kube_names import KARPENTER_DISCOVERY, LABEL_PLATFORM
+from inferctl.kube_names import KARPENTER_DISCOVERY, LABEL_PLATFORM, bounded_name
 
 IAM_NAME_MAX = 64
 # EventBridge PutRule's Name (botocore 1.44.18 data/events/2015-10-07/service-2.json, shape RuleName: 1-64 of
@@ -27,15 +26,6 @@ QUEUE_NAME_MAX = 80  # SQS CreateQueue's QueueName: "up to 80 characters" (botoc
 PLATFORM_TAG = LABEL_PLATFORM  # the key the renderer uses on Kubernetes objects and node tags
 MANAGED_BY_TAG = "inferctl.io/managed-by"
 DISCOVERY_TAG = KARPENTER_DISCOVERY  # Karpenter's EC2NodeClass finds subnets and security groups by it
-
-
-def bounded_name(name: str, limit: int) -> str:
-    """``name`` when it fits in ``limit`` characters; else cut and made unique with a short hash of the whole, so
-    two long names that share their first ``limit`` characters still differ."""
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
-    return f"{name[: limit - 9]}-{digest}"
 
 
 def iam_name(cluster_name: str, suffix: str, region: str) -> str:

@@ -19,6 +19,7 @@ from inferctl.aws.context import DISCOVERY_TAG, ProgramContext, assume_role_poli
 from inferctl.aws.kubeconfig import exec_kubeconfig
 from inferctl.aws.network import Network
 from inferctl.errors import ConfigError
+from inferctl.kube_names import EKS_NODEGROUP, system_node_group
 from inferctl.sizing.system_nodes import system_instance_types
 
 CLUSTER_ADMIN_POLICY = "AmazonEKSClusterAdminPolicy"
@@ -36,7 +37,7 @@ ADDONS_AFTER_NODES = {"coredns": "coredns", "eks-pod-identity-agent": "eks_pod_i
 # configuration value enableNetworkPolicy, a string (Amazon EKS User Guide, "Restrict Pod network traffic with
 # Kubernetes network policies", cni-network-policy-configure.html; aws/amazon-vpc-cni-k8s charts/aws-vpc-cni).
 ADDON_CONFIGURATION = {"vpc-cni": json.dumps({"enableNetworkPolicy": "true"})}
-NODEGROUP_LABEL = "eks.amazonaws.com/nodegroup"  # set by EKS on managed nodes; controllers select on it
+NODEGROUP_LABEL = EKS_NODEGROUP  # set by EKS on managed nodes; controllers select on it
 
 
 @dataclass(frozen=True)
@@ -231,7 +232,7 @@ def _system_nodes(
         for policy in SYSTEM_NODE_POLICIES
     ]
     # EKS creates the EC2_LINUX access entry of a managed node group's role itself.
-    group_name = f"{ctx.cluster_name}-system"[:63]
+    group_name = system_node_group(ctx.cluster_name)
     instance_types = system_instance_types(ctx.config)  # auto: sized from the system pods (sizing.system_nodes)
     group = aws.eks.NodeGroup(
         "system-nodes",

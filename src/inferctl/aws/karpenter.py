@@ -23,10 +23,10 @@ from inferctl.aws.context import (
     QUEUE_NAME_MAX,
     ProgramContext,
     assume_role_policy,
-    bounded_name,
     event_rule_name,
 )
 from inferctl.aws.eks import NODEGROUP_LABEL, Cluster
+from inferctl.kube_names import bounded_name
 from inferctl.render import node_role_name, render_karpenter
 from inferctl.sizing.system_pods import KARPENTER_MEMORY_LIMIT_MIB, KARPENTER_REQUESTS, container_resources
 

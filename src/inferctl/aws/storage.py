@@ -1,10 +1,13 @@
-"""Storage for ``kubernetes.model_cache: pvc`` on EKS: the EBS CSI driver add-on and a gp3 StorageClass.
+"""Storage for ``kubernetes.model_cache: pvc`` and the S3 cache's mirror Jobs on EKS: the EBS CSI driver add-on and
+a gp3 StorageClass.
 
 EKS ships no CSI driver: without one a PersistentVolumeClaim stays Pending and the model never starts. Created
-only when the config asks for a PVC. Facts: the driver's controller runs as ``kube-system/ebs-csi-controller-sa``
-and provisions through ``ebs.csi.aws.com`` (kubernetes-sigs/aws-ebs-csi-driver, ``charts/aws-ebs-csi-driver``:
-values.yaml ``controller.serviceAccount.name``, templates/ebs-csi-default-sc.yaml); its permissions are the AWS
-managed policy ``service-role/AmazonEBSCSIDriverPolicy``, given through EKS Pod Identity like the other controllers.
+only when the config asks for a PVC, or serves a model from the S3 cache (each mirror Job downloads into a
+generic ephemeral volume of its own: render/model_cache.py). Facts: the driver's controller runs as
+``kube-system/ebs-csi-controller-sa`` and provisions through ``ebs.csi.aws.com`` (kubernetes-sigs/aws-ebs-csi-driver,
+``charts/aws-ebs-csi-driver``: values.yaml ``controller.serviceAccount.name``, templates/ebs-csi-default-sc.yaml);
+its permissions are the AWS managed policy ``service-role/AmazonEBSCSIDriverPolicy``, given through EKS Pod
+Identity like the other controllers.
 
 Each volume carries ``kubernetes.io/cluster/<cluster>=owned`` (StorageClass parameter ``tagSpecification_<n>``:
 aws-ebs-csi-driver v1.64.0 docs/tagging.md; the driver itself adds that tag only with ``--k8s-tag-cluster-id``),
@@ -22,6 +25,7 @@ import pulumi_kubernetes as k8s
 from inferctl.aws.context import ProgramContext, assume_role_policy
 from inferctl.aws.eks import Cluster
 from inferctl.aws.storage_names import EBS_CSI_DRIVER, MODEL_CACHE_STORAGE_CLASS
+from inferctl.sizing.system_pods import installs_ebs_csi_driver
 
 ADDON = "aws-ebs-csi-driver"
 SERVICE_ACCOUNT = "ebs-csi-controller-sa"
@@ -43,7 +47,7 @@ class ModelCacheStorage:
 
 
 def needs_storage(ctx: ProgramContext) -> bool:
-    return ctx.config.kubernetes.model_cache == "pvc"
+    return installs_ebs_csi_driver(ctx.config)
 
 
 def build_model_cache_storage(ctx: ProgramContext, cluster: Cluster) -> ModelCacheStorage | None:

@@ -3,8 +3,8 @@ needs before ``pulumi destroy`` removes the controllers that would clean those r
 
 A Service of type LoadBalancer (any namespace) owns an NLB through the AWS Load Balancer Controller; a Karpenter
 NodeClaim owns an EC2 instance; a PersistentVolume of the EBS CSI driver with reclaim policy Delete owns an EBS
-volume only that driver deletes (``model_cache: pvc``); a Deployment labelled for this platform is a model still
-running.
+volume only that driver deletes (``model_cache: pvc``); a Deployment labelled for this platform is a model (or
+the model gateway) still running.
 """
 
 from __future__ import annotations
@@ -36,5 +36,5 @@ def remaining_on_cluster(client: Any, platform: str) -> list[str]:
         if (volume.get("spec", {}).get("csi") or {}).get("driver") == EBS_CSI_DRIVER and deleted_with_claim(volume):
             found.append(f"PersistentVolume {_where(volume)} (an EBS volume the EBS CSI driver must delete first)")
     for deployment in client.list("apps/v1", "Deployment", all_namespaces=True, labels={LABEL_PLATFORM: platform}):
-        found.append(f"Deployment {_where(deployment)} (a model of platform {platform})")
+        found.append(f"Deployment {_where(deployment)} (of platform {platform}: a model or its gateway)")
     return found

@@ -25,6 +25,7 @@ from inferctl.bench.prompts import (
     SyntheticConversations,
     find_tokenizer,
     load_codec,
+    tokenizer_for,
 )
 from inferctl.bench.report import check_plot_path, report_dict, table_rows, write_plot
 from inferctl.bench.runner import BenchRun, BenchSpec, Level, LevelResult, Progress, arun_bench, run_bench
@@ -67,5 +68,6 @@ __all__ = [
     "run_bench",
     "table_rows",
     "target_price",
+    "tokenizer_for",
     "write_plot",
 ]

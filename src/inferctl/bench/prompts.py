@@ -15,11 +15,15 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from inferctl.bench.client import Prompt
 from inferctl.bench.conversations import conversation_messages
 from inferctl.errors import ConfigError, MissingDependencyError, NotFoundError
+
+if TYPE_CHECKING:
+    from inferctl.config.models import ModelDeployment
+    from inferctl.home import Home
 
 SYNTHETIC = "synthetic"
 TOKENS_PER_WORD = 1.3  # rule of thumb for BPE tokenizers on English words (approximate prompts only)
@@ -280,6 +284,21 @@ def find_tokenizer(
     if path.is_dir():
         return path
     return _hf_cached_tokenizer(model_source, revision)
+
+
+def tokenizer_for(deployment: ModelDeployment | None, home: Home, explicit: str | None = None) -> Path | None:
+    """The tokenizer for prompts of exact lengths to a configured model: ``explicit`` (``--tokenizer``), else the
+    demo model's directory (built on this machine), else the model's source on this machine (a directory or the
+    hub cache). None: prompts of approximate lengths."""
+    if explicit is None and deployment is not None and deployment.is_demo:
+        try:
+            from inferctl.demo_model import ensure_demo_model
+        except ImportError:  # the demo model needs the local extra (safetensors, tokenizers)
+            return None
+        return ensure_demo_model(home)
+    source = deployment.source if deployment is not None else None
+    revision = deployment.revision if deployment is not None else None
+    return find_tokenizer(explicit, model_source=source, revision=revision)
 
 
 def _hf_cached_tokenizer(repo_id: str, revision: str | None) -> Path | None:

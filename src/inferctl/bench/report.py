@@ -109,7 +109,7 @@ def table_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
     for lvl in report["levels"]:
         done = str(lvl["completed"]) + (f" +{lvl['failed']} failed" if lvl["failed"] else "")
         row: dict[str, Any] = {
-            "level": _short(lvl["label"]),
+            "level": short_label(lvl["label"]),
             "done": done,
             "req/s": f"{lvl['request_throughput']:,.2f}",
             "tok/s out": f"{lvl['output_throughput']:,.0f}",
@@ -170,7 +170,7 @@ def write_plot(report: dict[str, Any], path: Path) -> Path:
             ax.plot(xs, [lvl[key][pct] for lvl in levels], style, label=pct)
         for x, lvl in zip(xs, levels, strict=True):
             ax.annotate(
-                _short(lvl["label"]),
+                short_label(lvl["label"]),
                 (x, lvl[key]["p50"]),
                 textcoords="offset points",
                 xytext=(4, 4),
@@ -192,6 +192,6 @@ def write_plot(report: dict[str, Any], path: Path) -> Path:
     return path
 
 
-def _short(label: str) -> str:
+def short_label(label: str) -> str:
     """``concurrency 8`` -> ``c=8``; ``rate 2/s, max 8 in flight`` -> ``2/s c<=8``."""
     return label.replace("concurrency ", "c=").replace("rate ", "").replace(", max ", " c<=").replace(" in flight", "")

@@ -29,7 +29,7 @@ from inferctl.bench.client import (
 )
 from inferctl.bench.prompts import PromptSource
 from inferctl.bench.stats import LevelMetrics, RequestTiming, Slo, level_metrics
-from inferctl.bench.wake import WAKE_CLIENT_TIMEOUT_S, WakeUp, measure_wake_up
+from inferctl.bench.wake import UNKNOWN_CHAIN_TIMEOUT_S, WakeUp, measure_wake_up
 from inferctl.errors import ConfigError, NotFoundError, OperationError, UserError
 
 if TYPE_CHECKING:
@@ -76,6 +76,7 @@ class BenchSpec:
     timeout_s: float = 300.0
     seed: int = 0
     wake_up: bool = False  # send one request alone first and report it apart (a model that may be at zero)
+    wake_timeout_s: float = UNKNOWN_CHAIN_TIMEOUT_S  # that request's silence budget: the request path's chain
 
     def __post_init__(self) -> None:
         if not self.levels:
@@ -171,7 +172,7 @@ async def arun_bench(spec: BenchSpec, source: PromptSource, on_progress: Progres
     results: list[LevelResult] = []
     wake = None
     if spec.wake_up:  # its own client: a wait of minutes must not tie the levels' timeouts to it
-        wake_timeout = httpx.Timeout(WAKE_CLIENT_TIMEOUT_S, connect=min(10.0, spec.timeout_s))
+        wake_timeout = httpx.Timeout(spec.wake_timeout_s, connect=min(10.0, spec.timeout_s))
         async with httpx.AsyncClient(timeout=wake_timeout) as wake_client:
             wake = await measure_wake_up(wake_client, spec, next(prompts))
     # The lean transport for plain http (the usual case for a benchmark); httpx's own for TLS and proxies.

@@ -2,8 +2,9 @@
 
 Behind the KEDA HTTP add-on's interceptor a model at zero replicas answers only after a GPU node and a pod have
 started: minutes, not milliseconds. Mixed into a load level that one request would wreck every percentile, so
-``bench`` sends it alone first, with a client timeout long enough to see the interceptor's own answer (504
-Gateway Timeout after the route's readiness timeout), and reports it separately.
+``bench`` sends it alone first, with a client timeout longer than the request path's chain of timeouts
+(inferctl.sizing.request_timeouts), so the interceptor's own answer arrives (504 Gateway Timeout after the
+route's readiness timeout), and reports it separately.
 
 The interceptor marks its answers with ``X-KEDA-HTTP-Cold-Start: true|false`` (``kedacore/http-add-on`` v0.15.0,
 ``pkg/http/headers.go``; on by default, ``interceptor/config/serving.go`` ``KEDA_HTTP_ENABLE_COLD_START_HEADER``),
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from inferctl.bench.client import Prompt, auth_headers, build_payload
+from inferctl.sizing.request_timeouts import HOP_MARGIN_S, NLB_IDLE_TIMEOUT_MAX_S
 
 if TYPE_CHECKING:
     import httpx
@@ -24,9 +26,8 @@ if TYPE_CHECKING:
     from inferctl.bench.runner import BenchSpec
 
 COLD_START_HEADER = "X-KEDA-HTTP-Cold-Start"
-# The interceptor's longest wait behind an NLB is 5,940 s (inferctl.sizing.autoscaling); wait a little longer so
-# its 504 arrives rather than a client-side timeout.
-WAKE_CLIENT_TIMEOUT_S = 6000.0
+# A URL outside any config (--url): the longest chain inferctl builds, which an NLB's idle timeout caps.
+UNKNOWN_CHAIN_TIMEOUT_S = float(NLB_IDLE_TIMEOUT_MAX_S + HOP_MARGIN_S)
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,16 @@
 Shared by the mirror Job's wait (:mod:`inferctl.kube.mirror_jobs`, over its logs and termination message) and a
 mirror from this machine (:mod:`inferctl.aws.cache_bucket`). The texts: huggingface_hub 2.4 (``utils/_http.py``:
 "Cannot access gated repo", "Repository Not Found", "Revision Not Found"), botocore 1.44 (``exceptions.py``:
-"Unable to locate credentials"), S3 error codes (AccessDenied, NoSuchBucket) and the kernel's ENOSPC ("No space
-left on device").
+"Unable to locate credentials"), S3 error codes (AccessDenied, NoSuchBucket), the kernel's ENOSPC ("No space
+left on device") and the mirror's own refusal of a snapshot without safetensors weights.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from inferctl.cache.mirror import NO_SAFETENSORS
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,11 @@ class MirrorFailure:
 
 # (text in the log or the pod's termination message, cause, what to do). First match wins.
 _FAILURES: tuple[tuple[str, str, str], ...] = (
+    (
+        NO_SAFETENSORS,  # the mirror's own refusal (cache/mirror.py, choose_weights)
+        "the model has no safetensors weights, and the cache's Run:ai streamer loads nothing else",
+        "set models[].cache: false for it (vLLM's default loader reads .bin), or serve a revision with safetensors",
+    ),
     (
         "Cannot access gated repo",
         "the model is gated and the token in the HF secret has no access",

@@ -53,7 +53,8 @@ def hub_profile(repo_id: str, *, revision: str | None = None, token: str | None 
         return _snapshot_or_fail(repo_id, revision, why)
     config = read_json(Path(path), f"{repo_id}/config.json")
     weights = None if offline else _hub_weights(repo_id, revision, token)
-    return profile_from_config(config, source=repo_id, origin="huggingface hub", weights=weights)
+    profile = profile_from_config(config, source=repo_id, origin="huggingface hub", weights=weights)
+    return profile if offline else replace(profile, repo_files=_hub_files(repo_id, revision, token))
 
 
 def hub_reachable() -> bool:
@@ -128,6 +129,19 @@ def _hub_weights(repo_id: str, revision: str | None, token: str | None) -> Weigh
     counts = {str(dtype): int(count) for dtype, count in metadata.parameter_count.items()}
     total = sum(int(count * DTYPE_BYTES.get(dtype, 2)) for dtype, count in counts.items())
     return WeightsMetadata(total_bytes=total, parameters_by_dtype=counts, source="safetensors headers")
+
+
+def _hub_files(repo_id: str, revision: str | None, token: str | None) -> tuple[str, ...] | None:
+    """The repository's top-level file names at ``revision`` (one listing request), None when the hub did not
+    answer with them."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.errors import HfHubHTTPError
+
+    try:
+        names = HfApi(token=token).list_repo_files(repo_id, revision=revision)
+    except (HfHubHTTPError, hub_http_error(), OSError):
+        return None
+    return tuple(sorted(name for name in names if "/" not in name))
 
 
 def _snapshot_or_fail(repo_id: str, revision: str | None, why: str) -> ModelProfile:

@@ -113,6 +113,9 @@ class ModelProfile:
     quant_group_size: int | None
     checkpoint_bytes: int | None  # exact size of the safetensors files when known
     notes: tuple[str, ...] = ()
+    # The repository's top-level file names as the hub listed them at the revision; None when not listed (offline,
+    # a local directory, a packaged snapshot). The S3 cache checks them for weights it can serve.
+    repo_files: tuple[str, ...] | None = None
 
     @property
     def full_attention_layers(self) -> int:
@@ -130,6 +133,7 @@ class ModelProfile:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["notes"] = list(self.notes)
+        del out["repo_files"]  # a listing, not a fact about the model
         return out
 
 

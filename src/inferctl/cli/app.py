@@ -21,6 +21,7 @@ from inferctl.errors import InferctlError
 COMMAND_MODULES = (
     "lifecycle",
     "chat",
+    "console_cmd",
     "config_cmd",
     "bench",
     "diagram",

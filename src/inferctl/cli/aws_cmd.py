@@ -6,7 +6,7 @@ call stays quick.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,10 @@ from inferctl.cli.common import (
     table,
 )
 from inferctl.home import Home
+
+if TYPE_CHECKING:
+    from inferctl.aws.preflight import PreflightReport
+    from inferctl.cli.tables import FittedTable
 
 aws_app = typer.Typer(
     name="aws",
@@ -62,10 +66,13 @@ def preflight(config: ConfigOpt = None, yes: YesOpt = False, output: OutputOpt =
     if output == OutputFormat.json:
         emit_json(report.to_dict())
     else:
-        console.print(
-            table("preflight", [{"check": c.name, "status": c.status, "detail": c.detail} for c in report.checks])
-        )
+        console.print(preflight_table(report))
     report.raise_for_failures()
+
+
+def preflight_table(report: PreflightReport) -> FittedTable:
+    """One row per check: its name, ok/warn/fail and what it found (or the fix)."""
+    return table("preflight", [{"check": c.name, "status": c.status, "detail": c.detail} for c in report.checks])
 
 
 @aws_app.command("kubeconfig")

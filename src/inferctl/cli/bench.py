@@ -27,8 +27,11 @@ from inferctl.targets import target_for
 
 if TYPE_CHECKING:
     from inferctl.bench import BenchEndpoint, LengthRange, Level, Progress, PromptSource
+    from inferctl.config.models import PlatformConfig
 
 DEFAULT_CONCURRENCY = "1,8,32"
+# On a narrow terminal the table keeps throughput, TTFT and cost; ITL, req/s and goodput go first.
+TABLE_PRIORITIES = {"level": 0, "goodput": 3, "req/s": 3, "ITL p50": 4, "TTFT p99": 2, "TPOT p50": 2, "E2E p99": 2}
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 BenchModelOpt = Annotated[
     str | None,
@@ -106,6 +109,12 @@ def bench(
             help="Time the first request alone (a model that scales to zero wakes on it). Default: on for such models.",
         ),
     ] = None,
+    save: Annotated[
+        bool,
+        typer.Option(
+            "--save/--no-save", help="Keep the report under the platform's home folder (runs against it, not --url)."
+        ),
+    ] = True,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
     """Load-test an endpoint: TTFT, TPOT, ITL and latency percentiles, throughput, goodput and $/1M tokens."""
@@ -149,6 +158,7 @@ def bench(
     else:
         hourly = lib.target_price(cfg, chosen.deployment)
 
+    wake = _scales_to_zero(chosen) if wake_up is None else wake_up
     spec = lib.BenchSpec(
         base_url=chosen.endpoint.base_url,
         model=chosen.endpoint.model,
@@ -163,7 +173,8 @@ def bench(
         slo=slo_spec,
         timeout_s=timeout,
         seed=seed,
-        wake_up=_scales_to_zero(chosen) if wake_up is None else wake_up,
+        wake_up=wake,
+        **(_wake_timeout(cfg, chosen) if wake else {}),
     )
     if output is OutputFormat.table:
         err_console.print(
@@ -175,17 +186,43 @@ def bench(
     report = lib.report_dict(run, hourly, notes=notes)
     if plot is not None:
         lib.write_plot(report, plot)
+    kept = _keep(cfg, report) if save else None
     if output is OutputFormat.json:
         emit_json(report)
     else:
         _print_table(report, plot)
+    if kept is not None:
+        err_console.print(f"[dim]kept as {kept} ('inferctl console' charts it)[/dim]", soft_wrap=True)
     if not any(lvl["completed"] for lvl in report["levels"]):
         raise OperationError("no request succeeded in any level; see the errors above")
+
+
+def _keep(cfg: PlatformConfig | None, report: dict[str, Any]) -> Path | None:
+    """Save a run against the platform (a --url run has none) under its home folder; a failure only warns."""
+    from inferctl.bench.saved import save_run
+    from inferctl.home import Home
+
+    if cfg is None:
+        return None
+    try:
+        return save_run(Home.from_env(), cfg.name, report)
+    except InferctlError as exc:
+        err_console.print(f"[yellow]warning:[/yellow] {exc.message}", soft_wrap=True)
+        return None
 
 
 def _scales_to_zero(chosen: BenchEndpoint) -> bool:
     settings = chosen.deployment.autoscaling if chosen.deployment is not None else None
     return settings is not None and settings.scales_to_zero
+
+
+def _wake_timeout(cfg: PlatformConfig | None, chosen: BenchEndpoint) -> dict[str, float]:
+    """The first request's silence budget: the configured model's request chain (a --url has none we know)."""
+    if cfg is None or chosen.deployment is None:
+        return {}
+    from inferctl.sizing.request_timeouts import client_timeouts
+
+    return {"wake_timeout_s": float(client_timeouts(cfg, chosen.deployment).client_s)}
 
 
 def _levels(concurrency: str | None, rate: str | None) -> list[Level]:
@@ -243,19 +280,10 @@ def _served_dir(path: Path | None) -> Path | None:
 
 
 def _tokenizer_location(tokenizer: str | None, chosen: BenchEndpoint) -> Path | None:
-    from inferctl.bench import find_tokenizer
+    from inferctl.bench import tokenizer_for
     from inferctl.home import Home
 
-    deployment = chosen.deployment
-    if tokenizer is None and deployment is not None and deployment.is_demo:
-        try:
-            from inferctl.demo_model import ensure_demo_model
-        except ImportError:
-            return None
-        return ensure_demo_model(Home.from_env())
-    source = deployment.source if deployment is not None else None
-    revision = deployment.revision if deployment is not None else None
-    return find_tokenizer(tokenizer, model_source=source, revision=revision)
+    return tokenizer_for(chosen.deployment, Home.from_env(), tokenizer)
 
 
 class _ProgressBar:
@@ -295,7 +323,7 @@ def _print_table(report: dict[str, Any], plot: Path | None) -> None:
 
     endpoint, workload, price = report["endpoint"], report["workload"], report["price"]
     title = f"{endpoint['model']} at {endpoint['base_url']} ({endpoint['api']}); latencies in ms"
-    console.print(table(title, table_rows(report)))
+    console.print(table(title, table_rows(report), priorities=TABLE_PRIORITIES))
     console.print(f"[bold]prompts[/bold]: {workload['prompts']}")
     hourly = price["usd_per_hour"]
     cost = "unknown" if hourly is None else ("free" if hourly == 0 else f"${hourly:,.4f}/h")

@@ -49,7 +49,10 @@ def register(app: typer.Typer) -> None:
 
     @group.command("status")
     def status(config: ConfigOpt = None, target: TargetOpt = None, output: OutputOpt = OutputFormat.table) -> None:
-        """Per cached model: its s3:// location and whether the snapshot is mirrored (empty/partial/mirrored)."""
+        """Per cached model: its snapshot (empty/partial/mirrored) and compile cache (written/empty/off; stale ones).
+
+        The compile cache shown is the one the current configuration's pods fetch; stale ones are other
+        configurations' (another image, engine arguments or GPU), which 'inferctl cache drop' deletes too."""
         from inferctl.aws.cache_bucket import cache_status
         from inferctl.home import Home
 
@@ -58,8 +61,12 @@ def register(app: typer.Typer) -> None:
         if output == OutputFormat.json:
             emit_json({"platform": cfg.name, "models": rows})
             return
-        shown = [{**r, "size": _gib(r["bytes"])} for r in rows]
-        console.print(table("model cache", shown, ["model", "state", "files", "size", "uri"]))
+        shown = [
+            {**r, "size": _gib(r["bytes"]), "compile": r["compile_cache"]["state"],
+             "stale": len(r["stale_compile_caches"])}
+            for r in rows
+        ]  # fmt: skip
+        console.print(table("model cache", shown, ["model", "state", "files", "size", "compile", "stale", "uri"]))
 
     @group.command("warm")
     def warm(
@@ -116,23 +123,35 @@ def register(app: typer.Typer) -> None:
         yes: YesOpt = False,
         output: OutputOpt = OutputFormat.table,
     ) -> None:
-        """Delete mirrored snapshots from the bucket (the next cold start mirrors again)."""
-        from inferctl.aws.cache_bucket import cached_models, drop, location_of
+        """Delete mirrored snapshots and their compile caches from the bucket (the next cold start mirrors and
+        compiles again)."""
+        from inferctl.aws.cache_bucket import cached_models, compile_caches_uri, drop, drop_compile_caches, location_of
         from inferctl.home import Home
 
         cfg = cluster_config(load(config, target=target), Home.from_env())
         chosen = cached_models(cfg, model)
-        uris = [location_of(cfg, m, i).uri for i, m in chosen]
+        locations = [(i, m, location_of(cfg, m, i)) for i, m in chosen]
+        uris = [uri for _, m, loc in locations for uri in (loc.uri, compile_caches_uri(loc, m))]
         if not yes and not typer.confirm(f"delete {', '.join(uris)}?", default=False, err=True):
             raise typer.Exit(1)
         removed = [
-            {"model": m.name, "uri": uri, "objects": drop(cfg, m, i)} for (i, m), uri in zip(chosen, uris, strict=True)
+            {
+                "model": m.name,
+                "uri": loc.uri,
+                "objects": drop(cfg, m, i),
+                "compile_cache_uri": compile_caches_uri(loc, m),
+                "compile_cache_objects": drop_compile_caches(cfg, m, i),
+            }
+            for i, m, loc in locations
         ]
         if output == OutputFormat.json:
             emit_json({"platform": cfg.name, "dropped": removed})
         else:
             for row in removed:
-                err_console.print(f"dropped {row['uri']} ({row['objects']} objects)")
+                err_console.print(
+                    f"dropped {row['uri']} ({row['objects']} objects) and its compile caches "
+                    f"{row['compile_cache_uri']} ({row['compile_cache_objects']} objects)"
+                )
 
 
 def _warm_in_cluster(config: PlatformConfig, home: Home, names: list[str], reporter: Any) -> None:

@@ -16,7 +16,10 @@ from inferctl.targets import PortForwardCapability, target_for, targets_with
 if TYPE_CHECKING:
     from openai import OpenAI
 
+    from inferctl.config.models import PlatformConfig
     from inferctl.targets.base import Endpoint
+
+CONNECT_TIMEOUT_S = 30.0
 
 
 def chat(
@@ -43,22 +46,39 @@ def chat(
         served = follow_running(platform, model)
         endpoint = served.endpoint if served is not None else platform.endpoints()[0]
         notice_for_running(cfg, served)
-        _chat(endpoint, prompt, system, max_tokens, temperature)
+        _chat(endpoint, prompt, system, max_tokens, temperature, _timeout_s(cfg))
         return
     if not isinstance(platform, PortForwardCapability):
         supported = ", ".join(targets_with(PortForwardCapability))
         raise UserError(f"--port-forward works on targets {supported}; target {cfg.target} is reached directly")
     with platform.port_forward(model) as endpoint:
         demo_notice(cfg.models)
-        _chat(endpoint, prompt, system, max_tokens, temperature)
+        _chat(endpoint, prompt, system, max_tokens, temperature, _timeout_s(cfg))
+
+
+def _timeout_s(cfg: PlatformConfig) -> float:
+    """Longer than any hop of the request path waits (a wake from zero, a long first token): the chain's."""
+    from inferctl.sizing.request_timeouts import client_timeouts
+
+    return float(client_timeouts(cfg, cfg.models[0]).client_s)
 
 
 def _chat(
-    endpoint: Endpoint, prompt: str | None, system: str | None, max_tokens: int, temperature: float | None
+    endpoint: Endpoint,
+    prompt: str | None,
+    system: str | None,
+    max_tokens: int,
+    temperature: float | None,
+    timeout_s: float,
 ) -> None:
-    from openai import OpenAI
+    from openai import OpenAI, Timeout
 
-    client = OpenAI(base_url=endpoint.base_url, api_key=endpoint.api_key or "unused", max_retries=0, timeout=600)
+    client = OpenAI(
+        base_url=endpoint.base_url,
+        api_key=endpoint.api_key or "unused",
+        max_retries=0,
+        timeout=Timeout(timeout_s, connect=CONNECT_TIMEOUT_S),
+    )
     history: list[dict[str, str]] = [{"role": "system", "content": system}] if system else []
     if prompt is not None:
         history.append({"role": "user", "content": prompt})

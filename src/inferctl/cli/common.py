@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from inferctl.cli.tables import FittedTable, dict_table
 
 if TYPE_CHECKING:
     from inferctl.config.models import ModelDeployment, PlatformConfig
@@ -44,6 +45,10 @@ ModelOpt = Annotated[
 PortOpt = Annotated[int | None, typer.Option("--port", help="Local port to serve on (local target).", min=1, max=65535)]
 OutputOpt = Annotated[OutputFormat, typer.Option("--output", "-o", help="table or json.")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
+WatchOpt = Annotated[
+    bool, typer.Option("--watch", "-w", help="Redraw every --interval seconds until Ctrl-C (JSON: one line each).")
+]
+IntervalOpt = Annotated[float, typer.Option("--interval", min=0.5, help="Seconds between refreshes with --watch.")]
 
 
 def load(
@@ -75,15 +80,16 @@ def emit_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def table(title: str | None, rows: list[dict[str, Any]], columns: list[str] | None = None) -> Table:
-    """A rich table of dict rows (the first row's keys, or ``columns``)."""
-    cols = columns or (list(rows[0]) if rows else [])
-    out = Table(title=title, title_justify="left", header_style="bold")
-    for col in cols:
-        out.add_column(col.replace("_", " "))
-    for row in rows:
-        out.add_row(*(_cell(row.get(col)) for col in cols))
-    return out
+def table(
+    title: str | None,
+    rows: list[dict[str, Any]],
+    columns: list[str] | None = None,
+    *,
+    priorities: dict[str, int] | None = None,
+) -> FittedTable:
+    """A table of dict rows (the first row's keys, or ``columns``) that fits the terminal without cutting a number;
+    ``priorities`` say which columns go first on a narrow one (see :mod:`inferctl.cli.tables`)."""
+    return dict_table(title, rows, columns, priorities=priorities, format_cell=_cell)
 
 
 def _cell(value: Any) -> str:
@@ -119,9 +125,7 @@ def print_report(report: dict[str, Any], *, out: Console = console) -> None:
 
 def _fits_as_table(rows: list[dict[str, Any]], width: int) -> bool:
     """A table only when its columns can stay readable on this terminal; wide single rows read better as lists."""
-    columns = list(rows[0])
-    widths = [max(len(col), *(len(_cell(row.get(col))) for row in rows)) + 3 for col in columns]
-    return sum(widths) <= width
+    return table(None, rows).fits(width)
 
 
 def _print_records(title: str, rows: list[dict[str, Any]], out: Console) -> None:

@@ -9,11 +9,13 @@ import typer
 
 from inferctl.cli.common import (
     ConfigOpt,
+    IntervalOpt,
     ModelOpt,
     OutputFormat,
     OutputOpt,
     PortOpt,
     TargetOpt,
+    WatchOpt,
     YesOpt,
     ask,
     console,
@@ -30,8 +32,9 @@ from inferctl.errors import UserError
 from inferctl.targets import LogsCapability, target_for, targets_with
 
 if TYPE_CHECKING:
+    from inferctl.cli.tables import FittedTable
     from inferctl.config.models import PlatformConfig
-    from inferctl.targets.base import Target
+    from inferctl.targets.base import Endpoint, Target
 
 
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
@@ -67,10 +70,11 @@ def up(
     if output is OutputFormat.json:
         emit_json({"endpoints": [e.to_dict() for e in endpoints]})
         return
-    for row in by_base_url([e.to_dict() for e in endpoints]):
-        console.print(f"[bold green]ready[/bold green] {', '.join(row['models'])} at [bold]{row['base_url']}[/bold]")
-        if row.get("note"):
-            console.print(f"  {row['note']}")
+    for base_url, group in _by_base_url(endpoints).items():
+        names = ", ".join(e.model for e in group)
+        console.print(f"[bold green]ready[/bold green] {names} at [bold]{base_url}[/bold]")
+        for note in dict.fromkeys(e.note for e in group if e.note):
+            console.print(f"  {note}")
     if endpoints and endpoints[0].api_key:
         console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
     question = "hello" if any(m.is_demo for m in cfg.models) else "What is the capital of France?"
@@ -115,11 +119,26 @@ def status(
     target: TargetOpt = None,
     model: ModelOpt = None,
     output: OutputOpt = OutputFormat.table,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
 ) -> None:
-    """Models, health, load and KV-cache usage of the running platform (local: the gateway and each model server)."""
+    """Models, health, load and KV-cache usage of the running platform (local: the gateway and each model server;
+    --watch: live, with output tok/s)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     served = follow_running(tgt, model, one=False, ready=False)
+    if watch:
+        from inferctl.cli.live import LiveFrame, stream_json
+        from inferctl.cli.live import watch as watch_live
+        from inferctl.cli.status_view import OutputRate, render_status
+
+        if output is OutputFormat.json:
+            stream_json(tgt.status, lambda report: report.to_dict(), interval_s=interval, errors=err_console)
+            return
+        rate = OutputRate()
+        frame = LiveFrame(f"status of {cfg.name} ({cfg.target})", interval)
+        watch_live(lambda: rate.read(tgt.status()), render_status, frame=frame, console=console)
+        return
     report = tgt.status().to_dict()
     if served is not None:  # --model on the local target: that model's servers only
         report["models"] = [m for m in report["models"] if m["name"] == served.deployment.name]
@@ -129,15 +148,19 @@ def status(
     cost = report.pop("cost_now", None)
     print_report(report)
     if cost:
-        rows = [
-            {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"}
-            for line in cost["lines"]
-        ]
-        rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
-                     "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
-        console.print(table("what the platform costs now", rows))
+        console.print(cost_now_table(cost))
         if cost["unpriced_nodes"]:
             console.print(f"[dim]{cost['unpriced_nodes']} node(s) of a type the catalog does not price[/dim]")
+
+
+def cost_now_table(cost: dict[str, Any]) -> FittedTable:
+    """aws ``status``: what the platform costs this hour, by part, and the total (``AwsStatus.cost_now``)."""
+    rows = [
+        {"item": line["item"], "detail": line["detail"], "$/h": f"{line['usd_per_hour']:.3f}"} for line in cost["lines"]
+    ]
+    rows.append({"item": "now", "detail": f"~${cost['usd_per_month_at_this_rate']:,.0f} a month at this rate",
+                 "$/h": f"{cost['usd_per_hour']:.3f}"})  # fmt: skip
+    return table("what the platform costs now", rows)
 
 
 def endpoint(
@@ -147,32 +170,37 @@ def endpoint(
     show_key: Annotated[bool, typer.Option("--show-key", help="Print the API key itself.")] = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """The OpenAI-compatible base URL (local: one for every model) and the API key with --show-key."""
+    """The OpenAI-compatible base URL of the platform (one for every model) and the API key with --show-key."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
-    served = follow_running(tgt, model, one=False)
+    served = follow_running(tgt, model, one=False)  # local: --model narrows to that model
     endpoints = [served.endpoint] if served is not None else tgt.endpoints()
-    rows = [e.to_dict(show_key=show_key) for e in endpoints]
-    grouped = by_base_url(rows)
+    groups = _by_base_url(endpoints)
+    rows = [
+        {"base_url": base_url, "models": [e.model for e in group], **_key_and_note(group[0], show_key)}
+        for base_url, group in groups.items()
+    ]
     if output is OutputFormat.json:
-        emit_json({"endpoints": rows})
-    elif show_key and len({row["api_key"] for row in grouped}) == 1 and not sys.stdout.isatty():
+        base = next(iter(groups)) if len(groups) == 1 else None
+        emit_json({"base_url": base, "endpoints": [e.to_dict(show_key=show_key) for e in endpoints]})
+    elif show_key and len(rows) == 1 and not sys.stdout.isatty():
         # Piped (e.g. export OPENAI_API_KEY=$(inferctl endpoint --show-key)): print the bare key.
-        sys.stdout.write(f"{grouped[0]['api_key'] or ''}\n")
+        sys.stdout.write(f"{rows[0]['api_key'] or ''}\n")
     else:
-        console.print(table(None, grouped))
+        console.print(table(None, [{**row, "models": ", ".join(row["models"])} for row in rows]))
 
 
-def by_base_url(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Endpoint rows that share a base URL (every model behind one gateway) as one row listing their models."""
-    grouped: dict[tuple[Any, ...], dict[str, Any]] = {}
-    for row in rows:
-        key = (row["base_url"], row["api_key"], row.get("note"))
-        entry = grouped.setdefault(key, {"base_url": row["base_url"], "models": [], "api_key": row["api_key"]})
-        entry["models"].append(row["model"])
-        if row.get("note"):
-            entry["note"] = row["note"]
-    return list(grouped.values())
+def _by_base_url(endpoints: list[Endpoint]) -> dict[str, list[Endpoint]]:
+    """The endpoints grouped by base URL, in order: one group per platform entry (the gateway serves them all)."""
+    groups: dict[str, list[Endpoint]] = {}
+    for item in endpoints:
+        groups.setdefault(item.base_url, []).append(item)
+    return groups
+
+
+def _key_and_note(item: Endpoint, show_key: bool) -> dict[str, Any]:
+    shown = item.to_dict(show_key=show_key)
+    return {"api_key": shown["api_key"], **({"note": shown["note"]} if "note" in shown else {})}
 
 
 def logs(

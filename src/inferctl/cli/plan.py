@@ -99,7 +99,7 @@ def register(app: typer.Typer) -> None:
 
         warnings = disruption_warnings(cfg)
         scaling = autoscaling_summary(cfg, platform)
-        cold_start = cold_start_report(platform.placements)
+        cold_start = cold_start_report(cfg, platform.placements)
         if output is OutputFormat.json:
             emit_json(
                 {
@@ -113,31 +113,58 @@ def register(app: typer.Typer) -> None:
             print_platform(platform, cfg)
             if scaling:
                 print_autoscaling(scaling, idle_shown=platform.system_nodes is not None)
-            print_cold_start(cold_start)
+            print_cold_start(cold_start, scaling)
             for warning in warnings:
                 err_console.print(f"[yellow]warning:[/yellow] {warning}")
 
 
-def print_cold_start(report: dict[str, Any]) -> None:
-    """Estimated seconds from a new GPU node to a ready engine, per phase, without and with the S3 cache."""
+PATH_LABELS = {"without_cache": "hub", "with_cache": "S3 cache"}
+WAKE_FROM = {"wake_timeout": "autoscaling.wake_timeout", "nlb_limit": "the NLB's limit", "unsized": "no estimate"}
 
-    def span(low: float, high: float | None) -> str:
-        if high is None:
-            return f">= {low:.0f}"
-        return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
 
+def _span(low: float, high: float | None) -> str:
+    if high is None:
+        return f">= {low:.0f}"
+    return f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+
+
+def print_cold_start(report: dict[str, Any], scaling: dict[str, Any] | None = None) -> None:
+    """Estimated seconds from a new GPU node to a ready engine, per phase, without and with the S3 cache; a phase
+    with no upper bound shows the stand-in the wake timeout takes; then the path the model takes and, for a model
+    that scales to zero, the wake timeout built from it."""
+    wakes = {m["name"]: m for m in (scaling or {}).get("models", []) if m.get("wake_timeout_s")}
     for name, entry in report.items():
         rows = []
-        for key, label in (("without_cache", "hub"), ("with_cache", "S3 cache")):
-            for phase in entry[key]["phases"]:
-                rows.append({"path": label, "phase": phase["phase"], "seconds": span(phase["low_s"], phase["high_s"]),
-                             "source": phase["source"]})  # fmt: skip
-            rows.append({"path": label, "phase": "total", "seconds": span(entry[key]["total_low_s"],
-                         entry[key]["total_high_s"]), "source": ""})  # fmt: skip
+        for key, label in PATH_LABELS.items():
+            path = entry[key]
+            for phase in path["phases"]:
+                seconds, source = _span(phase["low_s"], phase["high_s"]), f"{phase['basis']}: {phase['source']}"
+                if "stand_in_s" in phase:
+                    seconds += f" (wake: {phase['stand_in_s']:.0f})"
+                    source += f"; wake: {phase['stand_in_basis']}, {phase['stand_in_source']}"
+                rows.append({"path": label, "phase": phase["phase"], "seconds": seconds, "source": source})
+            seconds = _span(path["total_low_s"], path["total_high_s"])
+            if path["total_high_s"] is None:
+                seconds += f" (wake: {path['wake_basis_s']:.0f})"
+            rows.append({"path": label, "phase": "total", "seconds": seconds, "source": ""})
         console.print()
         console.print(
             table(f"{name}: estimated cold start on a new {entry['instance_type']} (README: cold start)", rows)
         )
+        line = f"{name}'s pods take the {PATH_LABELS[entry['path']]} path"
+        wake = wakes.get(name)
+        if wake is not None:
+            line += f"; its wake timeout: {wake['wake_timeout_s']} s, " + _wake_basis(wake, entry[entry["path"]])
+        console.print(f"[dim]{line}[/dim]")
+
+
+def _wake_basis(wake: dict[str, Any], path: dict[str, Any]) -> str:
+    from inferctl.sizing.autoscaling import WAKE_MARGIN
+
+    if wake["wake_timeout_from"] != "estimate":
+        return f"from {WAKE_FROM[wake['wake_timeout_from']]}"
+    high = "the high bound" if path["total_high_s"] is not None else "the high bounds and the stand-ins"
+    return f"{high} ({path['wake_basis_s']:.0f} s) x {WAKE_MARGIN}, rounded up to a minute"
 
 
 # --- local ---------------------------------------------------------------------------------------------------------
@@ -388,14 +415,14 @@ def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> N
     idle and peak $/h of an autoscaled platform."""
     rows = []
     for entry in scaling["models"]:
-        wake = entry.get("wake_timeout_s")
         rows.append(
             {
                 "model": entry["name"],
                 "replicas": f"{entry['min_replicas']}-{entry['max_replicas']}",
-                "target/replica": f"{entry['target_concurrency_per_replica']} requests, "
-                f"KV cache {entry['kv_cache_target']:.0%}",
-                "from zero": f"~{entry['cold_start_estimate_s']} s start, 504 after {wake} s" if wake else "-",
+                "requests/replica": _target(entry),
+                "KV guard": f"{entry['kv_cache_target']:.0%}",
+                "cold start": _cold_start(entry),
+                "504 after": _wake(entry),
             }
         )
     console.print()
@@ -406,4 +433,34 @@ def print_autoscaling(scaling: dict[str, Any], *, idle_shown: bool = False) -> N
             f"idle: ${idle['on_demand']:.3f}/h (${idle['spot']:.3f} with spot GPUs) · at max replicas: "
             f"${peak['on_demand']:.3f}/h (${peak['spot']:.3f} with spot GPUs)"
         )
+    console.print(
+        "[dim]a replica is added past the requests per replica (running + waiting) or the KV guard (KV-cache usage); "
+        "set autoscaling.request_tokens to what your requests hold ('inferctl bench' reports input + output "
+        "tokens)[/dim]"
+    )
     console.print(f"[dim]an empty GPU node goes {scaling['gpu_pool_consolidate_after']} after its last replica[/dim]")
+
+
+def _cold_start(entry: dict[str, Any]) -> str:
+    """A model at zero: its cold start on the path its pods take (that path's total in the cold-start table)."""
+    cold = entry.get("cold_start")
+    return f"{_span(cold['low_s'], cold['high_s'])} s, {PATH_LABELS[cold['path']]}" if cold else "-"
+
+
+def _wake(entry: dict[str, Any]) -> str:
+    """The wake timeout: the interceptor's 504 when the model is not ready by then."""
+    wake = entry.get("wake_timeout_s")
+    if not wake:
+        return "-"
+    return (
+        f"{wake} s"
+        if entry["wake_timeout_from"] == "estimate"
+        else f"{wake} s ({WAKE_FROM[entry['wake_timeout_from']]})"
+    )
+
+
+def _target(entry: dict[str, Any]) -> str:
+    count = entry["target_concurrency_per_replica"]
+    if entry["target_basis"] == "request_tokens":
+        return f"{count} x {entry['request_tokens']:,} tokens"
+    return f"{count} ({'target_concurrency' if entry['target_basis'] == 'target_concurrency' else 'max_num_seqs'})"

@@ -38,7 +38,22 @@ BOTTLEROCKET_VARIANTS: dict[str, tuple[str | None, str | None]] = {
 NEWEST_BOTTLEROCKET_KNOWN = "1.68.0"  # the newest release our sources saw (2026)
 DEFAULT_AMI_ALIAS = f"{BOTTLEROCKET}@v{NEWEST_BOTTLEROCKET_KNOWN}"
 
+# How GPU nodes pull images (pools.gpu.image_pull), and the first Bottlerocket release whose settings reference
+# documents the settings each mode writes. bottlerocket-os/bottlerocket-project-website at d8a83fb (2026-04-14; the
+# site's newest docs are 1.57.x, each version inheriting the settings data of the versions before it):
+# data/settings/1.44.x/container-runtime.toml (``snapshotter``: overlayfs | soci), data/settings/1.44.x/
+# container-runtime-plugins.toml (the SOCI parallel-pull-unpack settings), data/settings/1.47.x/container-runtime.toml
+# (``concurrent-download-chunk-size``, used only by variants with containerd 2.1 or above). Older releases ignore
+# the settings (the node boots and pulls sequentially), so an explicit mode they lack is refused in the config.
+SEQUENTIAL_PULL = "sequential"
+IMAGE_PULL_SINCE = {"soci-parallel": "1.44.0", "containerd-chunked": "1.47.0"}
+
 ARCHITECTURE = "x86_64"  # both pools run x86_64 instance types (the GPU families and the c/m/r categories)
+
+
+def ami_family(alias: str) -> str:
+    """``bottlerocket@v1.49.0`` -> ``bottlerocket``."""
+    return alias.split("@", 1)[0]
 
 
 def _semver(version: str) -> tuple[int, ...]:
@@ -75,6 +90,25 @@ def alias_problem(alias: str, kubernetes_version: str) -> str | None:
     return None
 
 
+def image_pull_problem(alias: str, mode: str) -> str | None:
+    """Why nodes booting ``alias`` cannot pull images the ``mode`` way, else None."""
+    since = IMAGE_PULL_SINCE.get(mode)
+    if since is None:
+        return None
+    family, _, version = alias.partition("@")
+    if family != BOTTLEROCKET:
+        return f"{mode} is configured through Bottlerocket's settings; {alias!r} is not a Bottlerocket alias"
+    release = bottlerocket_version(version)
+    if release is None or _semver(release) < _semver(since):
+        return f"{mode} needs Bottlerocket v{since} or later (the alias is {alias!r})"
+    return None
+
+
+def effective_image_pull(alias: str, mode: str) -> str:
+    """The pull mode nodes booting ``alias`` really use: ``mode``, or sequential where the AMI lacks it."""
+    return SEQUENTIAL_PULL if image_pull_problem(alias, mode) else mode
+
+
 def ssm_parameter(alias: str, kubernetes_version: str, *, nvidia: bool) -> str | None:
     """The SSM parameter Karpenter v1.14.1 reads for this alias's x86_64 image (None: not a resolvable family).
 
@@ -96,8 +130,3 @@ def ssm_parameter(alias: str, kubernetes_version: str, *, nvidia: bool) -> str |
             f"{name}/image_id"
         )
     return None
-
-
-def ami_family(alias: str) -> str:
-    """``bottlerocket@v1.49.0`` -> ``bottlerocket``."""
-    return alias.split("@", 1)[0]

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem
+from inferctl.config.ami_aliases import DEFAULT_AMI_ALIAS, alias_problem, image_pull_problem
 from inferctl.demo_model import DEMO_SOURCE
 from inferctl.traits import TRAITS, TargetName, TargetTraits
 
@@ -23,6 +23,10 @@ from inferctl.traits import TRAITS, TargetName, TargetTraits
 # Never below 0.22.0 (CVE-2026-48746: API-key bypass through the Host header).
 VLLM_VERSION = "0.32.0"
 VLLM_IMAGE = f"vllm/vllm-openai:v{VLLM_VERSION}"
+# Tokens a chat request holds in the KV cache (prompt + output), the default of autoscaling.request_tokens:
+# measured with 'inferctl bench --dataset synthetic' on the starter model, benchmarks/request_tokens.py ->
+# benchmarks/results/request_tokens.json (mean_request_tokens, rounded up to a multiple of 16, vLLM's KV block).
+DEFAULT_REQUEST_TOKENS = 464
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 
@@ -149,8 +153,14 @@ class AutoscalingSettings(CoreModel):
     )
     target_concurrency: Annotated[int, Field(ge=1, le=4096)] | None = Field(
         default=None,
-        description="Running + waiting requests per replica before another starts; default: what sizing says "
-        "one replica's KV cache holds at the configured lengths.",
+        description="Running + waiting requests per replica before another starts; default: how many requests "
+        "of request_tokens one replica's KV cache holds (at most vLLM's max_num_seqs).",
+    )
+    request_tokens: Annotated[int, Field(ge=16, le=1_048_576)] = Field(
+        default=DEFAULT_REQUEST_TOKENS,
+        description="Tokens a typical request holds in the KV cache (prompt + output), for the per-replica "
+        "target; measure yours with 'inferctl bench' (input + output tokens per request). The default was "
+        "measured on chat traffic (benchmarks/results/request_tokens.json).",
     )
     kv_cache_target: Annotated[float, Field(gt=0.0, le=1.0)] = Field(
         default=0.8, description="Average KV-cache usage (0-1) across replicas above which another starts."
@@ -301,6 +311,21 @@ class ExposureSettings(CoreModel):
 class EndpointSettings(CoreModel):
     api_key: ApiKeySettings = Field(default_factory=ApiKeySettings)
     exposure: ExposureSettings = Field(default_factory=ExposureSettings)
+    first_byte_timeout: str = Field(
+        default="10m",
+        pattern=_DURATION_S,
+        description="How long a request may wait for the first byte of its answer once a replica has it (a "
+        "non-streaming completion sends nothing until it is done). Sizes the interceptor's response-header "
+        "timeout, the load balancer's idle timeout and the CLI's own wait; 1m to 1h.",
+    )
+
+    @field_validator("first_byte_timeout")
+    @classmethod
+    def _first_byte_bounds(cls, value: str) -> str:
+        # At most 1h: an NLB holds a silent connection 6000 s at most, and a wake from zero needs its share.
+        if not 60 <= duration_seconds(value) <= 3600:
+            raise ValueError(f"endpoint.first_byte_timeout {value!r} must be between 1m and 1h")
+        return value
 
 
 class SecretNames(CoreModel):
@@ -321,7 +346,7 @@ def _spot_and_on_demand() -> list[CapacityType]:
 
 _DURATION = r"^(([0-9]+(s|m|h))+|Never)$"  # Karpenter's consolidateAfter syntax
 _INSTANCE_FAMILY = re.compile(r"[a-z][a-z0-9-]*[0-9][a-z0-9-]*")
-# The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._one_model_wakes_from_zero).
+# The GPU pool's consolidateAfter when a model scales to zero (see PlatformConfig._sleeping_models_let_their_nodes_go).
 SCALE_TO_ZERO_CONSOLIDATE_AFTER = "5m"
 
 
@@ -351,6 +376,9 @@ class PoolLimits(CoreModel):
     gpus: Annotated[int, Field(ge=0)] | None = None
 
 
+ImagePull = Literal["soci-parallel", "containerd-chunked", "sequential"]
+
+
 class GpuPool(CoreModel):
     name: PoolName = "g5-gpu-karpenter"
     instance_families: list[str] = Field(
@@ -368,10 +396,27 @@ class GpuPool(CoreModel):
         "hold it): each one restarts the node's models. Never by default; replace nodes by changing ami_alias.",
     )
 
+    image_pull: ImagePull = Field(
+        default="soci-parallel",
+        description="How GPU nodes pull the vLLM image (Bottlerocket settings in the EC2NodeClass user data): "
+        "soci-parallel (the SOCI snapshotter's parallel pull and unpack, Bottlerocket >= 1.44), containerd-chunked "
+        "(containerd's own pull in parallel chunks, variants with containerd >= 2.1, Bottlerocket >= 1.47), "
+        "sequential (Bottlerocket's defaults: no user data). Where the AMI lacks the default, nodes pull "
+        "sequentially.",
+    )
+
     @field_validator("instance_families")
     @classmethod
     def _families(cls, families: list[str]) -> list[str]:
         return _each(families, _INSTANCE_FAMILY.fullmatch, "an EC2 instance family such as g5, g6e or p4d")
+
+    @model_validator(mode="after")
+    def _image_pull_fits_the_ami(self) -> GpuPool:
+        # Only a mode the user chose is refused; the default falls back to sequential (effective_image_pull).
+        problem = image_pull_problem(self.ami_alias, self.image_pull) if "image_pull" in self.model_fields_set else None
+        if problem:
+            raise ValueError(f"image_pull: {problem}; set pools.gpu.image_pull: sequential or pick such an alias")
+        return self
 
 
 class CpuPool(CoreModel):
@@ -404,6 +449,12 @@ class ObservabilitySettings(CoreModel):
     monitor_labels: dict[str, str] = Field(
         default_factory=dict,
         description="Extra labels on the PodMonitor, e.g. {release: kube-prometheus-stack} for its selector.",
+    )
+    prometheus_namespace: Annotated[str, _dns_label_called("observability.prometheus_namespace")] | None = Field(
+        default=None,
+        description="Namespace of the Prometheus that scrapes the model pods and the gateway; their NetworkPolicies "
+        "admit its pods. Default: the namespace in prometheus_url (http://<service>.<namespace>.svc...); on aws the "
+        "Prometheus inferctl installs.",
     )
 
 
@@ -671,13 +722,21 @@ class ModelCacheSettings(CoreModel):
     )
     region: str | None = Field(default=None, pattern=_REGION, description="Bucket region; aws.region when unset.")
     streamer_concurrency: Annotated[int, Field(ge=1, le=256)] | None = Field(
-        default=None, description="Run:ai streamer reader threads; from the pod's CPUs when unset."
+        default=None, description="Run:ai streamer reader threads of each GPU worker; from the pod's CPUs when unset."
     )
     streamer_memory_limit_gib: Annotated[float, Field(gt=0, le=1024)] | None = Field(
-        default=None, description="Run:ai streamer CPU buffer cap; a quarter of the pod's memory when unset."
+        default=None,
+        description="Run:ai streamer CPU buffer of the whole pod, split across its GPU workers (each keeps at least "
+        "the model's largest tensor) and added to the pod's memory; 2 GiB when unset.",
     )
     mirror_timeout_s: Annotated[int, Field(ge=60, le=86_400)] = Field(
         default=7200, description="How long the mirror Job may run (download from the hub + upload to S3)."
+    )
+    compile_cache: bool = Field(
+        default=True,
+        description="Keep vLLM's torch.compile cache beside the weights: a compile Job writes it once per model and "
+        "configuration (one GPU node for a few minutes), every later pod fetches it before the engine starts. "
+        "Models with engine.enforce_eager compile nothing and skip it.",
     )
 
 
@@ -744,15 +803,11 @@ class PlatformConfig(CoreModel):
         return self
 
     @model_validator(mode="after")
-    def _one_model_wakes_from_zero(self) -> PlatformConfig:
-        waking = [m.name for m in self.models if m.autoscaling is not None and m.autoscaling.scales_to_zero]
-        if len(waking) > 1:
-            raise ValueError(
-                f"models {', '.join(waking)} all set autoscaling.min_replicas 0; one model per platform can scale to "
-                "zero (the HTTP add-on's interceptor routes all its traffic to it); give the others min_replicas 1"
-            )
+    def _sleeping_models_let_their_nodes_go(self) -> PlatformConfig:
         # An empty GPU node costs as much as a busy one: once a model scales to zero, its node should follow
         # within minutes, not the 1h that suits fixed replicas. An explicit pools.gpu.consolidate_after wins.
+        # Any number of models may sleep: each has its own wake route through the gateway (render.wake).
+        waking = any(m.autoscaling is not None and m.autoscaling.scales_to_zero for m in self.models)
         if waking and "consolidate_after" not in self.pools.gpu.model_fields_set:
             self.pools.gpu.consolidate_after = SCALE_TO_ZERO_CONSOLIDATE_AFTER
         return self

@@ -2,10 +2,12 @@
 
 Each target shows only what exists there:
 
-- aws: clients -> NLB -> Service -> vLLM pods on Karpenter GPU nodes, the system node group with Karpenter and
+- aws: clients -> the platform's one NLB -> the model gateway on the system node group -> vLLM pods on Karpenter
+  GPU nodes (a model asleep at zero: through its wake route on the KEDA HTTP add-on's interceptor), Karpenter and
   the AWS Load Balancer Controller, the SQS interruption queue fed by EventBridge, HuggingFace weights and the
-  token secret; all inside the region, the VPC and the EKS cluster.
-- kubernetes: Services, pods, secrets and the hub, inside the cluster's namespace (NodePools when enabled).
+  token secret; all inside the region, the VPC and the EKS cluster (diagram.request_path draws the entry).
+- kubernetes: the gateway and its Service, pods, secrets and the hub, inside the cluster's namespace (NodePools
+  when enabled).
 - local: client -> loopback address -> vLLM process -> model files.
 
 A model without a placement (sizing unavailable) is drawn with its GPU pool's instance families instead of an
@@ -18,9 +20,8 @@ from collections.abc import Mapping
 
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.diagram.graph import ArchitectureGraph, GraphBuilder, part_id
-from inferctl.engine import CONTAINER_PORT
+from inferctl.diagram.request_path import client_edge_label, draw_entry, draw_models
 from inferctl.render import service_type
-from inferctl.render.meta import SERVICE_PORT
 from inferctl.sizing.placement import Placement
 from inferctl.sizing.system_nodes import system_instance_types
 
@@ -120,10 +121,6 @@ def _pool_label(pool: GpuPool) -> str:
     return f"Karpenter NodePool {pool.name} · {' + '.join(pool.capacity_types)}"
 
 
-def _client_edge_label(config: PlatformConfig) -> str:
-    return "OpenAI API · Bearer key" if config.endpoint.api_key.enabled else "OpenAI API (no key)"
-
-
 def _secrets(builder: GraphBuilder, config: PlatformConfig, cluster: str) -> tuple[str, str | None]:
     """The HF token secret (every cluster platform has it; pods mount it) and the API key secret (when on)."""
     names = config.secrets
@@ -155,6 +152,8 @@ def _model_inputs(
         builder.edge(hf_secret, pod, "HF token (mounted)", "data")
         if api_secret is not None:
             builder.edge(api_secret, pod, "VLLM_API_KEY", "data")
+    if api_secret is not None and "gateway" in {n.id for n in builder.nodes}:
+        builder.edge(api_secret, "gateway", "API key", "data")
 
 
 def _cluster_notes(builder: GraphBuilder, config: PlatformConfig) -> None:
@@ -182,7 +181,6 @@ def _clients_label(config: PlatformConfig, load_balanced: bool) -> str:
 
 def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str, Placement]) -> None:
     aws = config.aws
-    exposure = config.endpoint.exposure
     load_balanced = service_type(config) == "LoadBalancer"
     gpu = config.pools.gpu
     cpu = config.pools.cpu
@@ -225,25 +223,17 @@ def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str,
     rules = builder.node("interruption_rules", f"EventBridge rules\n{_INTERRUPTION_RULES}", "event_rules", region)
     hf_secret, api_secret = _secrets(builder, config, eks)
 
+    gateway = draw_entry(
+        builder, config, clients, gateway_parent=system, service_parent=eks, nlb_parent=vpc, lb_controller=lb_controller
+    )
     pods: dict[str, str] = {}
     for model in config.models:
         placement = placements.get(model.name)
-        service = _service_node(builder, config, model.name, eks)
         gpu_node = builder.node(part_id("gpu_node", model.name), _gpu_node_label(gpu, placement), "gpu_node", pool)
-        pod = pods[model.name] = builder.node(part_id("pod", model.name), _pod_label(model, placement), "pod", pool)
-        if load_balanced:
-            allow = f"\nallow {', '.join(exposure.source_ranges)}" if exposure.scheme == "internet-facing" else ""
-            nlb = builder.node(
-                part_id("nlb", model.name), f"NLB {model.name}\n{exposure.scheme}{allow}", "load_balancer", vpc
-            )
-            builder.edge(clients, nlb, _client_edge_label(config))
-            builder.edge(nlb, service)
-            builder.edge(lb_controller, nlb, "manages", "control", constraint=False)
-        else:
-            builder.edge(clients, service, "kubectl port-forward")
-        builder.edge(service, pod, f":{CONTAINER_PORT}")
-        builder.edge(gpu_node, pod, "runs", "control")
+        pods[model.name] = builder.node(part_id("pod", model.name), _pod_label(model, placement), "pod", pool)
+        builder.edge(gpu_node, pods[model.name], "runs", "control")
         builder.edge(karpenter, gpu_node, "launches", "control")
+    draw_models(builder, config, gateway, pods, interceptor_parent=system, service_parent=eks)
 
     _model_inputs(builder, config, pods, hf_secret, api_secret)
     builder.edge(karpenter, cpu_pool, "launches", "control")
@@ -251,17 +241,11 @@ def _aws(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str,
     builder.edge(queue, karpenter, "drain before reclaim", "control")
 
 
-def _service_node(builder: GraphBuilder, config: PlatformConfig, model: str, parent: str) -> str:
-    label = f"Service {model}\n{service_type(config)} :{SERVICE_PORT} → :{CONTAINER_PORT}"
-    return builder.node(part_id("svc", model), label, "service", parent)
-
-
 # --- kubernetes ---------------------------------------------------------------------------------------------
 
 
 def _kubernetes(builder: GraphBuilder, config: PlatformConfig, placements: Mapping[str, Placement]) -> None:
     kube = config.kubernetes
-    exposure = config.endpoint.exposure
     kind = service_type(config)
     clients = builder.node("clients", _clients_label(config, kind == "LoadBalancer"), "clients")
     context = kube.context or "current context"
@@ -269,14 +253,16 @@ def _kubernetes(builder: GraphBuilder, config: PlatformConfig, placements: Mappi
     karpenter = config.uses_karpenter
     if karpenter:
         gpu_nodes = builder.cluster("gpu_pool", _pool_label(config.pools.gpu), "node_pool", cluster)
+        cpu_nodes = builder.cluster("cpu_pool", f"Karpenter NodePool {config.pools.cpu.name}", "node_pool", cluster)
     else:
         gpu_nodes = builder.cluster("gpu_nodes", "GPU nodes · nvidia.com/gpu", "node_pool", cluster)
+        cpu_nodes = cluster
     hf_secret, api_secret = _secrets(builder, config, cluster)
+    gateway = draw_entry(builder, config, clients, gateway_parent=cpu_nodes, service_parent=cluster)
 
     pods: dict[str, str] = {}
     for model in config.models:
         placement = placements.get(model.name)
-        service = _service_node(builder, config, model.name, cluster)
         pod = pods[model.name] = builder.node(
             part_id("pod", model.name), _pod_label(model, placement), "pod", gpu_nodes
         )
@@ -288,12 +274,7 @@ def _kubernetes(builder: GraphBuilder, config: PlatformConfig, placements: Mappi
                 gpu_nodes,
             )
             builder.edge(gpu_node, pod, "runs", "control")
-        if kind == "LoadBalancer":
-            builder.edge(clients, service, f"{_client_edge_label(config)}\nload balancer · {exposure.scheme}")
-        else:
-            builder.edge(clients, service, f"{_client_edge_label(config)}\nport-forward or in-cluster")
-        builder.edge(service, pod, f":{CONTAINER_PORT}")
-
+    draw_models(builder, config, gateway, pods, interceptor_parent=cluster, service_parent=cluster)
     _model_inputs(builder, config, pods, hf_secret, api_secret)
 
 
@@ -321,7 +302,7 @@ def _local(builder: GraphBuilder, config: PlatformConfig) -> None:
         else:
             files_label = f"HuggingFace cache\n{model.source}"
         files = builder.node(part_id("files", model.name), files_label, "model_files", host)
-        builder.edge(clients, endpoint, _client_edge_label(config))
+        builder.edge(clients, endpoint, client_edge_label(config))
         builder.edge(endpoint, process)
         builder.edge(process, files, "loads", "data")
         if _from_hub(model):

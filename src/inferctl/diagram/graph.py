@@ -13,8 +13,10 @@ from typing import Any, Literal
 
 NodeKind = Literal[
     "clients",  # whoever calls the OpenAI-compatible API
-    "load_balancer",  # the NLB the AWS Load Balancer Controller creates for a Service
+    "load_balancer",  # the NLB the AWS Load Balancer Controller creates for the gateway's Service
     "service",  # a Kubernetes Service
+    "gateway",  # the model gateway: the platform's one entry, routing by model
+    "interceptor",  # the KEDA HTTP add-on's interceptor, holding a sleeping model's requests while it wakes
     "pod",  # vLLM model-server pods of one Deployment
     "gpu_node",  # the GPU instances a model's pods run on
     "node_pool",  # a Karpenter NodePool drawn as one box (nothing of ours runs on it yet)

@@ -32,6 +32,8 @@ _ICONS: dict[NodeKind, str] = {
     "clients": "diagrams.onprem.client:Users",
     "load_balancer": "diagrams.aws.network:ElbNetworkLoadBalancer",
     "service": "diagrams.k8s.network:SVC",
+    "gateway": "diagrams.k8s.network:Ingress",
+    "interceptor": "diagrams.k8s.clusterconfig:HPA",
     "pod": "diagrams.k8s.compute:Pod",
     "gpu_node": "diagrams.aws.compute:EC2Instances",
     "node_pool": "diagrams.aws.compute:EC2Instances",

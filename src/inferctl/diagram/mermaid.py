@@ -11,6 +11,8 @@ _SHAPES: dict[NodeKind, tuple[str, str]] = {
     "clients": ("([", "])"),
     "load_balancer": ("{{", "}}"),
     "service": ("([", "])"),
+    "gateway": ("{{", "}}"),
+    "interceptor": ("[/", "\\]"),
     "pod": ("[", "]"),
     "gpu_node": ("[[", "]]"),
     "node_pool": ("[[", "]]"),

@@ -1,5 +1,4 @@
-"""KEDA and the HTTP add-on on a live cluster: are they installed, where does a model's traffic enter, and what
-is the scaler doing (for ``status``).
+"""KEDA and the HTTP add-on on a live cluster: are they installed, and what is the scaler doing (for ``status``).
 
 Facts from upstream: KEDA's ScaledObject status (``kedacore/keda`` v2.20.2, ``apis/keda/v1alpha1``:
 ``status.conditions`` of types ``Ready``, ``Active``, ``Fallback``, ``Paused``; ``status.hpaName``), the HPA
@@ -24,8 +23,7 @@ from inferctl.render.autoscaling import (
     INTERCEPTOR_SELECTOR,
     KEDA_NAMESPACE,
     autoscaled,
-    entry_service_name,
-    waking_model,
+    sleeping_models,
 )
 
 KEDA_INSTALL = (
@@ -48,7 +46,7 @@ def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> N
             f"models[].autoscaling needs KEDA, which this cluster lacks (no ScaledObject CRD); install it: "
             f"{KEDA_INSTALL}; or remove autoscaling"
         )
-    if waking_model(config) is None:
+    if not sleeping_models(config):
         return
     if not client.serves("http.keda.sh/v1beta1", "InterceptorRoute"):
         raise UserError(
@@ -59,28 +57,20 @@ def check_autoscalers_installed(client: KubeClient, config: PlatformConfig) -> N
     if proxy is None:
         raise UserError(
             f"the KEDA HTTP add-on is installed but its Service {INTERCEPTOR_PROXY_SERVICE} is not in namespace "
-            f"{KEDA_NAMESPACE}, where inferctl puts the entry to a model at zero; install it there: "
+            f"{KEDA_NAMESPACE}, where inferctl puts the wake routes of models at zero; install it there: "
             f"{HTTP_ADDON_INSTALL}"
         )
-    # The entry Service selects the interceptor pods by the chart's labels, which include the Helm release name
+    # A wake Service selects the interceptor pods by the chart's labels, which include the Helm release name
     # (chart _helpers.tpl matchLabels); the proxy Service carries the same selector. Another release name would
-    # leave the entry with no endpoints, so every request to the model would fail.
+    # leave the wake Services with no endpoints, so every request to a sleeping model would fail.
     selector = (proxy.get("spec") or {}).get("selector") or {}
     if selector != INTERCEPTOR_SELECTOR:
         release = selector.get(APP_INSTANCE, "?")
         raise UserError(
-            f"the KEDA HTTP add-on in namespace {KEDA_NAMESPACE} is Helm release {release!r}, but inferctl's entry "
-            f"to a model at zero selects release {HTTP_ADDON_RELEASE!r}; reinstall it as that release: "
+            f"the KEDA HTTP add-on in namespace {KEDA_NAMESPACE} is Helm release {release!r}, but inferctl's wake "
+            f"routes to models at zero select release {HTTP_ADDON_RELEASE!r}; reinstall it as that release: "
             f"{HTTP_ADDON_INSTALL}"
         )
-
-
-def public_service(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
-    """(name, namespace) of the Service clients reach: the interceptor's entry for a model that scales to zero,
-    else the model's own (namespace None: the platform's)."""
-    if model.autoscaling is not None and model.autoscaling.scales_to_zero:
-        return entry_service_name(config, model), KEDA_NAMESPACE
-    return model.name, None
 
 
 def _condition(obj: Object, kind: str) -> dict[str, Any]:
@@ -145,12 +135,12 @@ def scaler_view(client: KubeClient, model: ModelDeployment) -> dict[str, Any] | 
     return view
 
 
-# The objects render.autoscaling makes, by where they live: the platform's namespace, or KEDA's (the entry Service).
+# The objects render.autoscaling makes, by where they live: the platform's namespace, or KEDA's (the wake Services).
 AUTOSCALING_KINDS = (("keda.sh/v1alpha1", "ScaledObject"), ("http.keda.sh/v1beta1", "InterceptorRoute"))
 
 
 def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list[Object]:
-    """The platform's ScaledObjects, InterceptorRoutes and entry Services on the cluster, of this config's models.
+    """The platform's ScaledObjects, InterceptorRoutes and wake Services on the cluster, of this config's models.
     Kinds the cluster lacks and a KEDA namespace these credentials may not read list as empty."""
     selector = {LABEL_PLATFORM: config.name}
     live: list[Object] = []
@@ -164,6 +154,7 @@ def live_autoscaling_objects(client: KubeClient, config: PlatformConfig) -> list
 
 def stale_autoscaling_objects(client: KubeClient, config: PlatformConfig, rendered: list[Object]) -> list[Object]:
     """Autoscaling objects a previous ``up`` made that this config no longer renders: a ScaledObject left behind
-    keeps resizing a Deployment that now has a fixed replica count, an entry Service keeps its load balancer."""
+    keeps resizing a Deployment that now has a fixed replica count; a route or a wake Service of a model that no
+    longer sleeps (or of an earlier release's names: the entry Services with their own load balancers) goes too."""
     wanted = {identity(o) for o in rendered}
     return [o for o in live_autoscaling_objects(client, config) if identity(o) not in wanted]

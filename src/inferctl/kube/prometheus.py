@@ -3,7 +3,7 @@
 KEDA's prometheus trigger reads an empty result as 0 (``ignoreNullValues: true``, render.autoscaling), so a
 Prometheus that scrapes the model pods without a ``namespace`` label, or does not scrape them at all, leaves a model
 that never scales on load, silently. The queries select ``namespace="<kubernetes.namespace>"`` and vLLM's own
-``model_name``. On aws inferctl's own scrape job adds that label (aws.addons.vllm_scrape_config); on the kubernetes
+``model_name``. On aws inferctl's own scrape job adds that label (aws.addons.scrape_configs); on the kubernetes
 target the Prometheus is the user's, so ``up`` asks it, through the API server's service proxy (the address is
 usually a cluster-internal Service, ``http://<service>.<namespace>.svc[.cluster.local][:port]``):
 
@@ -21,9 +21,8 @@ answers ``{"status": "success", "data": {"resultType": "vector", "result": [{"me
 from __future__ import annotations
 
 import json
-import re
+import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
@@ -34,32 +33,10 @@ from inferctl.kube_names import LABEL_MODEL, LABEL_PLATFORM, PORT_NAME
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.render.autoscaling import RUNNING
+from inferctl.render.observability import PrometheusService
 
 # Two of Prometheus' default 1-minute scrape intervals: a target found after the rollout is scraped by then.
 SCRAPE_WAIT_S = 120.0
-_SERVICE_URL = re.compile(
-    r"^(?P<scheme>https?)://(?P<service>[a-z0-9-]+)\.(?P<namespace>[a-z0-9-]+)\.svc(?:\.cluster\.local)?\.?"
-    r"(?::(?P<port>\d+))?(?P<path>/.*)?$"
-)
-
-
-@dataclass(frozen=True)
-class PrometheusService:
-    scheme: str
-    service: str
-    namespace: str
-    port: int
-    path: str  # a prefix before /api/v1 ("" for none)
-
-    @classmethod
-    def from_url(cls, url: str) -> PrometheusService | None:
-        """The in-cluster Service a Prometheus URL names, or None for any other address."""
-        found = _SERVICE_URL.match(url.strip())
-        if found is None:
-            return None
-        scheme = found["scheme"]
-        port = int(found["port"] or (443 if scheme == "https" else 80))
-        return cls(scheme, found["service"], found["namespace"], port, (found["path"] or "").rstrip("/"))
 
 
 class PrometheusQueries:
@@ -71,6 +48,11 @@ class PrometheusQueries:
         self.problem: str | None = None  # why the last query got no answer
 
     def series(self, expr: str) -> list[dict[str, str]] | None:
+        found = self.samples(expr)
+        return None if found is None else [labels for labels, _ in found]
+
+    def samples(self, expr: str) -> list[tuple[dict[str, str], float]] | None:
+        """Each series of an instant query with its value (``NaN`` as Prometheus sends it)."""
         service = self.where.service if self.where.scheme == "http" else f"https:{self.where.service}"
         try:
             code, body = self.client.proxy_get(
@@ -93,7 +75,15 @@ class PrometheusQueries:
             self.problem = f"HTTP {code}" + (f": {detail}" if detail else "")
             return None
         result = (answer.get("data") or {}).get("result") or []
-        return [dict(item.get("metric") or {}) for item in result if isinstance(item, dict)]
+        return [(dict(item.get("metric") or {}), _value(item)) for item in result if isinstance(item, dict)]
+
+
+def _value(item: Mapping[str, Any]) -> float:
+    """An instant vector's sample is ``[<unix time>, "<value>"]``; anything else reads as NaN."""
+    try:
+        return float(item["value"][1])
+    except (KeyError, IndexError, TypeError, ValueError):
+        return math.nan
 
 
 def _first_query(scaled_object: Mapping[str, Any]) -> str | None:

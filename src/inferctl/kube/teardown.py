@@ -2,7 +2,9 @@
 
 The waits are the point: a Service of type LoadBalancer keeps its finalizer until the cloud load balancer is
 gone, pods take their grace period, a PersistentVolumeClaim's volume (reclaim policy Delete) is deleted by its
-provisioner after the claim (on EKS the EBS CSI driver, which must still run then), and with ``platform`` the
+provisioner after the claim (on EKS the EBS CSI driver, which must still run then), a Job's pods and their generic
+ephemeral volumes (the mirror Job's download: claims named ``<pod>-<volume>``, deleted with the pod) go too, and
+with ``platform`` the
 NodePools' NodeClaims and nodes must drain and terminate (the workshop's ``terraform destroy`` was blocked by
 exactly these). Every step treats "already gone" as success, so running it again is safe. A namespace is deleted
 only if this platform created it and nobody else's pods run there.
@@ -137,11 +139,17 @@ class Teardown(ClusterWait):
     def _remaining(self, objects: Sequence[Object], pool_names: Sequence[str]) -> list[tuple[str, str]]:
         left: list[tuple[str, str]] = []
         bound = [(namespace_of(o), name_of(o)) for o in objects if o.get("kind") == "PersistentVolumeClaim"]
-        if bound:
+        # A Job's pods are named <job>-<suffix>, so their ephemeral volumes' claims <job>-<suffix>-<volume>.
+        job_claims = [(namespace_of(o), f"{name_of(o)}-") for o in objects if o.get("kind") == "Job"]
+        if bound or job_claims:
             for volume in self.client.list("v1", "PersistentVolume"):
                 spec = volume.get("spec", {})
                 ref = spec.get("claimRef") or {}
-                if (ref.get("namespace"), ref.get("name")) in bound and deleted_with_claim(volume):
+                where, claim_name = ref.get("namespace"), str(ref.get("name") or "")
+                ours = (where, claim_name) in bound or any(
+                    where == ns and claim_name.startswith(prefix) for ns, prefix in job_claims
+                )
+                if ours and deleted_with_claim(volume):
                     claim = f"{ref.get('namespace')}/{ref.get('name')}"
                     left.append(("waiting for volumes to be deleted", f"PersistentVolume {name_of(volume)} ({claim})"))
         for obj in objects:
@@ -152,8 +160,10 @@ class Teardown(ClusterWait):
                     left.append(("waiting for the load balancer to be deleted", f"{describe(obj)} ({finalizers[0]})"))
                 else:
                     left.append((f"waiting for {obj['kind']} to go", describe(obj)))
-            if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet"):
+            if obj.get("kind") in ("Deployment", "StatefulSet", "DaemonSet", "Job"):
                 selector = obj.get("spec", {}).get("selector", {}).get("matchLabels") or {}
+                if obj.get("kind") == "Job":  # the Job controller labels its pods; a rendered Job has no selector
+                    selector = {JOB_NAME_LABEL: name_of(obj)}
                 if selector:
                     pods = self.client.list("v1", "Pod", namespace=namespace_of(obj), labels=selector)
                     if pods:

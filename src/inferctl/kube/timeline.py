@@ -6,7 +6,12 @@ Sources, each a timestamp the system writes itself:
 * Karpenter's NodeClaim for the pod (named by its ``Nominated`` event): ``creationTimestamp`` and the
   ``Launched`` / ``Registered`` / ``Initialized`` conditions (kubernetes-sigs/karpenter v1.14.1,
   pkg/apis/v1/nodeclaim_status.go);
-* the kubelet's ``Pulling`` / ``Pulled`` events on the pod (kubernetes pkg/kubelet/images/image_manager.go);
+* the kubelet's ``Pulling`` / ``Pulled`` events on the pod (kubernetes pkg/kubelet/images/image_manager.go,
+  reasons from pkg/kubelet/events/event.go). ``Pulled`` means two things there: after a pull, "Successfully pulled
+  image %q in %v (%v including waiting). Image size: %v bytes."; for an image the node already has (no pull, no
+  ``Pulling`` event), "Container image %q already present on machine", with " and can be accessed by the pod"
+  appended when the kubelet's KubeletEnsureSecretPulledImages check ran. Only the first is an image pull; the
+  second is its own phase, ``image already on node``;
 * the container's ``state.running.startedAt``;
 * vLLM 0.32's log: ``Loading weights took %.2f seconds`` (model_executor/model_loader/default_loader.py) and
   ``Model loading took %s GiB memory and %.6f seconds`` (v1/worker/gpu_model_runner.py), stamped by vLLM's
@@ -55,11 +60,20 @@ def _condition_time(obj: Mapping[str, Any], kind: str) -> datetime | None:
     return None
 
 
-def _event_time(events: Sequence[Mapping[str, Any]], reason: str, *, last: bool) -> datetime | None:
+# The kubelet's message on a Pulled event for an image the node already holds (image_manager.go, both forms).
+ALREADY_PRESENT = "already present on machine"
+
+
+def _event_time(
+    events: Sequence[Mapping[str, Any]], reason: str, *, last: bool, present: bool | None = None
+) -> datetime | None:
+    """The first (or last) ``reason`` event's time; ``present`` picks Pulled events by whether the image was
+    already on the node (None: any)."""
     times = [
         parse_time(e.get("lastTimestamp") or e.get("eventTime") or (e.get("metadata") or {}).get("creationTimestamp"))
         for e in events
         if e.get("reason") == reason
+        and (present is None or (ALREADY_PRESENT in str(e.get("message") or "")) == present)
     ]
     found = sorted(t for t in times if t is not None)
     return (found[-1] if last else found[0]) if found else None
@@ -96,10 +110,13 @@ def pod_timeline(
     started = None
     for status in (pod.get("status") or {}).get("containerStatuses") or []:
         started = parse_time(((status.get("state") or {}).get("running") or {}).get("startedAt")) or started
+    pulled = _event_time(events, "Pulled", last=True, present=False)
     marks += [
         ("pod scheduled", _condition_time(pod, "PodScheduled")),
         ("image pull started", _event_time(events, "Pulling", last=False)),
-        ("image pulled", _event_time(events, "Pulled", last=True)),
+        ("image pulled", pulled),
+        # A restart finds the image it pulled: that later "already present" is not part of this start.
+        ("image already on node", None if pulled else _event_time(events, "Pulled", last=False, present=True)),
         ("container started", started),
         ("weights loaded", _weights_loaded(log_lines, created.year)),
         ("engine ready", _condition_time(pod, "Ready")),

@@ -1,25 +1,26 @@
-"""Autoscaling objects: a KEDA ScaledObject per autoscaled model, and for a model that scales to zero the HTTP
-add-on's InterceptorRoute plus the entry Service that puts the interceptor in the request path.
+"""Autoscaling objects: a KEDA ScaledObject per autoscaled model; for a model that scales to zero, its wake route
+(render.wake) is one of the ScaledObject's triggers.
 
 Facts from upstream at the pinned versions (cited where used):
 
 * KEDA v2.20.2 (``kedacore/keda``, ``pkg/scalers/prometheus_scaler.go``): the prometheus trigger's metadata keys
-  ``serverAddress``, ``query``, ``threshold``, ``activationThreshold``, ``ignoreNullValues`` (default true: an
-  empty result, as at zero replicas, reads 0). ``pkg/scalers/external_scaler.go``: ``scalerAddress``.
+  ``serverAddress``, ``query``, ``threshold``, ``activationThreshold`` (default 0: the trigger is active while
+  the query is above it), ``ignoreNullValues`` (default true: an empty result, as at zero replicas, reads 0).
+  ``pkg/scalers/external_scaler.go``: ``scalerAddress``. A ScaledObject is active, and a model at zero wakes or
+  one at one replica stays, while any trigger is active (``pkg/scaling/executor/scale_scaledobjects.go``).
 * HTTP add-on v0.15.0 (``kedacore/http-add-on``): ``InterceptorRoute`` (``http.keda.sh/v1beta1``) replaces
   ``HTTPScaledObject``, which the operator now logs as deprecated (CHANGELOG v0.14.0). With an InterceptorRoute
   the ScaledObject is ours: an ``external-push`` trigger names the route (``pkg/k8s/scaledobject.go``:
   ``interceptorRoute``) at the add-on's scaler (``keda-add-ons-http-external-scaler.<ns>:9090``, the chart's
-  ``scaler.service`` and ``scaler.grpcPort``). The interceptor answers 504 Gateway Timeout when the backend is
-  not ready within the route's ``timeouts.readiness`` (``interceptor/middleware/endpoint_resolver.go``).
-* The interceptor pods' labels and ports are the chart's (``kedacore/charts`` at ``c4b92e9``, the v0.15.0
-  release commit, ``http-add-on/templates/_helpers.tpl`` and ``templates/interceptor/deployment.yaml``): proxy
-  on 8080, ``/readyz`` on the admin port 9090.
+  ``scaler.service`` and ``scaler.grpcPort``), which counts only the requests of that route
+  (``scaler/handlers.go``, ``GetMetrics``).
 
-Request path for a model at zero: load balancer -> entry Service (in the add-on's namespace, selecting the
-interceptor pods) -> interceptor -> the model's ClusterIP Service -> vLLM. The interceptor proxies the request
-unchanged, so vLLM still checks the API key; the load balancer's health check asks the interceptor's own
-``/readyz``, which answers 200 while the model has no replica at all.
+A model that is awake is reached by the gateway straight at its pods (render.gateway), past the interceptor, so
+the interceptor's trigger sees only the few requests the gateway sends its wake worker. vLLM's own metrics see
+them all: running + waiting requests (the queue trigger), and a trigger on vLLM's finished-request counter that
+is active while any request finished within :data:`RECENT_WINDOW` and asks for one replica, no more. A model in
+use therefore never scales to zero between requests; it sleeps once no request ran for that window plus
+``autoscaling.scale_to_zero_after``.
 """
 
 from __future__ import annotations
@@ -28,26 +29,21 @@ from typing import Any
 
 from inferctl.config.models import AutoscalingSettings, ModelDeployment, PlatformConfig, duration_seconds
 from inferctl.errors import ConfigError
-from inferctl.kube_names import APP_COMPONENT, APP_INSTANCE, APP_MANAGED_BY, APP_NAME, APP_PART_OF
-from inferctl.render.drain import INTERCEPTOR_DRAIN
-from inferctl.render.exposure import AWS_LB_CLASS, _nlb_annotations, service_type
-from inferctl.render.meta import Object, metadata, model_labels, model_metadata
-from inferctl.sizing.autoscaling import NLB_IDLE_MARGIN_S, per_replica_target, wake_timeout_s
+from inferctl.render.meta import Object, model_metadata
+from inferctl.render.wake import (
+    HTTP_ADDON_CHART,
+    HTTP_ADDON_RELEASE,
+    INTERCEPTOR_ADMIN_PORT,
+    INTERCEPTOR_PROXY_PORT,
+    INTERCEPTOR_SELECTOR,
+    KEDA_NAMESPACE,
+    render_wake,
+    sleeping_models,
+    wake_route_name,
+)
+from inferctl.sizing.autoscaling import per_replica_target
 from inferctl.sizing.placement import Placement
 
-KEDA_NAMESPACE = "keda"  # KEDA and the HTTP add-on, as their install docs put them
-HTTP_ADDON_RELEASE = "http-add-on"
-HTTP_ADDON_CHART = "keda-add-ons-http"
-EXTERNAL_SCALER = f"{HTTP_ADDON_CHART}-external-scaler.{KEDA_NAMESPACE}:9090"
-INTERCEPTOR_PROXY_PORT = 8080
-INTERCEPTOR_ADMIN_PORT = 9090
-INTERCEPTOR_SELECTOR = {
-    APP_COMPONENT: "interceptor",
-    APP_NAME: "http-add-on",
-    APP_PART_OF: HTTP_ADDON_CHART,
-    APP_MANAGED_BY: "Helm",
-    APP_INSTANCE: HTTP_ADDON_RELEASE,
-}
 # The Prometheus inferctl installs on aws: release "prometheus" of prometheus-community/prometheus, whose server
 # Service is "<fullname>-server" on port 80 (charts/prometheus/templates/_helpers.tpl, values.yaml server.service).
 PROMETHEUS_NAMESPACE = "prometheus"
@@ -56,20 +52,19 @@ INSTALLED_PROMETHEUS_URL = f"http://prometheus-server.{PROMETHEUS_NAMESPACE}.svc
 RUNNING = "vllm:num_requests_running"
 WAITING = "vllm:num_requests_waiting"
 KV_CACHE_USAGE = "vllm:kv_cache_usage_perc"
+# vLLM's counter of finished requests (vllm/v1/metrics/loggers.py in vLLM 0.32: "vllm:request_success", labelled
+# model_name and finished_reason; Prometheus' client adds "_total" to a counter).
+REQUEST_SUCCESS = "vllm:request_success_total"
+# A request finished within this window keeps a model that scales to zero awake (8 scrapes at 15 s).
+RECENT_WINDOW = "2m"
+EXTERNAL_SCALER = f"{HTTP_ADDON_CHART}-external-scaler.{KEDA_NAMESPACE}:9090"
 POLLING_INTERVAL_S = 15
 # A GPU replica takes minutes to start: scale down only after load has stayed low this long.
 SCALE_DOWN_STABILIZATION_S = 300
-# Non-streaming completions can take minutes before the first byte; the add-on's default is 300 s.
-RESPONSE_HEADER_TIMEOUT = "600s"
 
 
 def autoscaled(config: PlatformConfig) -> list[ModelDeployment]:
     return [m for m in config.models if m.autoscaling is not None]
-
-
-def waking_model(config: PlatformConfig) -> ModelDeployment | None:
-    """The model that scales to zero behind the interceptor, if any (the config allows at most one)."""
-    return next((m for m in autoscaled(config) if m.autoscaling and m.autoscaling.scales_to_zero), None)
 
 
 def prometheus_url(config: PlatformConfig) -> str:
@@ -126,13 +121,26 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
         },
     ]
     if settings.scales_to_zero:
-        triggers.append(
+        triggers += [
+            {
+                "type": "prometheus",
+                "name": "vllm-recent-requests",
+                # 1 while a request finished within the window, else 0 (or nothing at zero replicas): active while
+                # the model is in use, asking for one replica; the queue trigger asks for more.
+                "metricType": "AverageValue",
+                "metadata": {
+                    "serverAddress": server,
+                    "query": f"sum(increase({REQUEST_SUCCESS}{selector}[{RECENT_WINDOW}])) > bool 0",
+                    "threshold": "1",
+                    "ignoreNullValues": "true",
+                },
+            },
             {
                 "type": "external-push",
                 "name": "interceptor",
-                "metadata": {"scalerAddress": EXTERNAL_SCALER, "interceptorRoute": model.name},
-            }
-        )
+                "metadata": {"scalerAddress": EXTERNAL_SCALER, "interceptorRoute": wake_route_name(model)},
+            },
+        ]
     idle_s = duration_seconds(settings.scale_to_zero_after)
     spec: dict[str, Any] = {
         "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": model.name},
@@ -159,85 +167,11 @@ def render_scaled_object(config: PlatformConfig, model: ModelDeployment, placeme
     }
 
 
-def render_interceptor_route(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
-    """Every request reaching the interceptor ("*": the load balancer's own host name is not known when this
-    renders) goes to the model's Service; it waits up to the wake timeout for a ready replica, then 504."""
-    settings = _settings(model)
-    behind_nlb = _behind_nlb(config)
-    return {
-        "apiVersion": "http.keda.sh/v1beta1",
-        "kind": "InterceptorRoute",
-        "metadata": model_metadata(config, model),
-        "spec": {
-            "target": {"service": model.name, "portName": "http"},
-            "rules": [{"hosts": ["*"]}],
-            "scalingMetric": {"concurrency": {"targetValue": per_replica_target(model, placement)}},
-            "timeouts": {
-                "readiness": f"{wake_timeout_s(settings, placement, behind_nlb=behind_nlb)}s",
-                "responseHeader": RESPONSE_HEADER_TIMEOUT,
-            },
-        },
-    }
-
-
-def entry_service_name(config: PlatformConfig, model: ModelDeployment) -> str:
-    return f"{config.name}-{model.name}"[:63].rstrip("-")
-
-
-def _behind_nlb(config: PlatformConfig) -> bool:
-    return config.traits.load_balancer_by_default and service_type(config) == "LoadBalancer"
-
-
-def render_entry_service(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
-    """The Service clients reach for a model that scales to zero: the interceptor's pods, in the add-on's
-    namespace (a Service selects pods of its own namespace only). On aws an NLB whose health check asks the
-    interceptor's ``/readyz`` on its admin port, so targets stay healthy while the model has no replica, and whose
-    TCP idle timeout outlasts the wake timeout (annotation ``aws-load-balancer-listener-attributes.TCP-80``,
-    AWS Load Balancer Controller v2.14.0 ``docs/guide/service/annotations.md``)."""
-    kind = service_type(config)
-    on_aws_lb = _behind_nlb(config)
-    annotations = None
-    if on_aws_lb:
-        annotations = _nlb_annotations(config)
-        prefix = "service.beta.kubernetes.io/aws-load-balancer-"
-        annotations[f"{prefix}healthcheck-path"] = "/readyz"
-        annotations[f"{prefix}healthcheck-port"] = str(INTERCEPTOR_ADMIN_PORT)
-        idle_s = wake_timeout_s(_settings(model), placement, behind_nlb=True) + NLB_IDLE_MARGIN_S
-        annotations[f"{prefix}listener-attributes.TCP-80"] = f"tcp.idle_timeout.seconds={max(idle_s, 350)}"
-        # Its targets are interceptor pods: deregistration lasts their drain (render.drain), not the model's.
-        annotations[f"{prefix}target-group-attributes"] = (
-            f"deregistration_delay.timeout_seconds={INTERCEPTOR_DRAIN.grace_s}"
-        )
-    spec: dict[str, Any] = {
-        "type": kind,
-        "selector": dict(INTERCEPTOR_SELECTOR),
-        "ports": [{"name": "http", "port": 80, "targetPort": "proxy", "protocol": "TCP"}],
-    }
-    if on_aws_lb:
-        spec["loadBalancerClass"] = AWS_LB_CLASS
-    if kind == "LoadBalancer" and config.endpoint.exposure.source_ranges:
-        spec["loadBalancerSourceRanges"] = list(config.endpoint.exposure.source_ranges)
-    return {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": metadata(
-            entry_service_name(config, model),
-            namespace=KEDA_NAMESPACE,
-            labels=model_labels(config, model),
-            annotations=annotations,
-        ),
-        "spec": spec,
-    }
-
-
 def render_autoscaling(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> list[Object]:
     """The autoscaling objects of ``model`` ([] without ``autoscaling``)."""
     if model.autoscaling is None:
         return []
-    objects = [render_scaled_object(config, model, placement)]
-    if model.autoscaling.scales_to_zero:
-        objects += [render_interceptor_route(config, model, placement), render_entry_service(config, model, placement)]
-    return objects
+    return [render_scaled_object(config, model, placement), *render_wake(config, model, placement)]
 
 
 def without_fixed_replicas(deployment: Object) -> Object:
@@ -247,9 +181,20 @@ def without_fixed_replicas(deployment: Object) -> Object:
     return {**deployment, "spec": spec}
 
 
-def behind_interceptor(service: Object) -> Object:
-    """The model's own Service as the interceptor's target: in-cluster only (the entry Service is public)."""
-    spec = {k: v for k, v in service["spec"].items() if k not in {"loadBalancerClass", "loadBalancerSourceRanges"}}
-    spec["type"] = "ClusterIP"
-    meta = {k: v for k, v in service["metadata"].items() if k != "annotations"}
-    return {**service, "metadata": meta, "spec": spec}
+__all__ = [
+    "EXTERNAL_SCALER",
+    "HTTP_ADDON_CHART",
+    "HTTP_ADDON_RELEASE",
+    "INTERCEPTOR_ADMIN_PORT",
+    "INTERCEPTOR_PROXY_PORT",
+    "INTERCEPTOR_SELECTOR",
+    "KEDA_NAMESPACE",
+    "PROMETHEUS_NAMESPACE",
+    "autoscaled",
+    "check_prometheus_configured",
+    "prometheus_url",
+    "render_autoscaling",
+    "render_scaled_object",
+    "sleeping_models",
+    "without_fixed_replicas",
+]

@@ -1,7 +1,13 @@
-"""A Grafana dashboard for vLLM's Prometheus metrics, built as data (deterministic JSON).
+"""A Grafana dashboard for vLLM's and the model gateway's Prometheus metrics, built as data (deterministic JSON).
 
 Metric names are vLLM 0.32's (``vllm/v1/metrics/loggers.py``): every series carries ``model_name`` (the served
-model name) and ``engine``; counters get Prometheus' ``_total`` suffix.
+model name) and ``engine``; counters get Prometheus' ``_total`` suffix. The gateway's are smg 1.13.0's
+(``crates/external_router/src/metrics.rs``: ``smg_router_requests_total``, ``smg_router_request_duration_seconds``
+and ``smg_router_request_errors_total``, labelled ``model``, ``endpoint`` and, for errors, ``error_type``;
+``model_gateway/src/observability/metrics.rs``: ``smg_http_responses_total`` by ``status_code``,
+``smg_worker_requests_active``, ``smg_worker_health`` and ``smg_worker_cb_state`` (0 closed, 1 open, 2 half open)
+by ``worker``, the worker's URL). A model asleep at zero has no vLLM series, so the gateway's panels do not filter
+on ``$model``: they show every model the gateway routes, a sleeping one's wake worker included.
 """
 
 from __future__ import annotations
@@ -68,6 +74,50 @@ PANELS: tuple[tuple[str, str, list[tuple[str, str]]], ...] = (
 )
 
 
+GATEWAY_PANELS: tuple[tuple[str, str, list[tuple[str, str]]], ...] = (
+    (
+        "Gateway requests per second",
+        "reqps",
+        [("{{model}}", f"sum by (model) (rate(smg_router_requests_total[{_RATE}]))")],
+    ),
+    (
+        "Gateway request duration",
+        "s",
+        [
+            (
+                f"p{int(q * 100)} {{{{model}}}}",
+                f"histogram_quantile({q}, sum by (le, model) "
+                f"(rate(smg_router_request_duration_seconds_bucket[{_RATE}])))",
+            )
+            for q in (0.5, 0.95, 0.99)
+        ],
+    ),
+    (
+        "Gateway errors per second",
+        "reqps",
+        [
+            (
+                "{{model}} {{error_type}}",
+                f"sum by (model, error_type) (rate(smg_router_request_errors_total[{_RATE}]))",
+            ),
+            (
+                "HTTP {{status_code}}",
+                f'sum by (status_code) (rate(smg_http_responses_total{{status_code!~"2.."}}[{_RATE}]))',
+            ),
+        ],
+    ),
+    (
+        "Gateway workers: requests in flight, health, circuit breaker",
+        "short",
+        [
+            ("in flight {{worker}}", "sum by (worker) (smg_worker_requests_active)"),
+            ("healthy {{worker}}", "min by (worker) (smg_worker_health)"),
+            ("breaker {{worker}}", "max by (worker) (smg_worker_cb_state)"),
+        ],
+    ),
+)
+
+
 def _panel(index: int, title: str, unit: str, queries: list[tuple[str, str]]) -> dict[str, Any]:
     return {
         "id": index + 1,
@@ -93,11 +143,12 @@ def dashboard_uid(config: PlatformConfig) -> str:
 
 
 def grafana_dashboard(config: PlatformConfig) -> dict[str, Any]:
-    """The dashboard model (Grafana's JSON), one panel per signal that matters when serving LLMs."""
+    """The dashboard model (Grafana's JSON), one panel per signal that matters when serving LLMs: the model
+    servers', then the gateway's."""
     return {
         "uid": dashboard_uid(config),
         "title": f"inferctl / {config.name} / vLLM",
-        "tags": ["inferctl", "vllm"],
+        "tags": ["inferctl", "vllm", "gateway"],
         "timezone": "browser",
         "schemaVersion": 39,
         "version": 1,
@@ -120,5 +171,7 @@ def grafana_dashboard(config: PlatformConfig) -> dict[str, Any]:
                 },
             ]
         },
-        "panels": [_panel(i, title, unit, queries) for i, (title, unit, queries) in enumerate(PANELS)],
+        "panels": [
+            _panel(i, title, unit, queries) for i, (title, unit, queries) in enumerate((*PANELS, *GATEWAY_PANELS))
+        ],
     }

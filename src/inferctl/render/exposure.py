@@ -1,9 +1,10 @@
-"""How a model is reached: its Service, a PodDisruptionBudget and a NetworkPolicy.
+"""How a model is reached inside the cluster: its ClusterIP Service, a PodDisruptionBudget and a NetworkPolicy.
 
-On AWS the Service is an NLB made by the AWS Load Balancer Controller (``loadBalancerClass`` makes the choice
-explicit, so the legacy in-tree controller never races it), IP targets, scheme internal unless the config asks
-for internet-facing (then with source ranges, which the config requires). Elsewhere: ClusterIP, or a plain
-LoadBalancer when asked.
+Clients never reach a model directly: the platform's one entry is the model gateway (render.gateway), whose
+Service is the only one of type LoadBalancer. The gateway reaches each replica at its pod IP (it discovers the
+pods; cache-aware routing needs each replica, not a Service's balancing); the KEDA HTTP add-on's interceptor reaches
+a sleeping model through its Service (render.wake). The NetworkPolicy admits exactly those callers, and the
+Prometheus that scrapes vLLM's ``/metrics``, on vLLM's port.
 """
 
 from __future__ import annotations
@@ -12,53 +13,29 @@ from typing import Any, Literal
 
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import CONTAINER_PORT
-from inferctl.kube_names import LABEL_PLATFORM, PORT_NAME
-from inferctl.render.drain import nlb_deregistration_delay_s
+from inferctl.kube_names import PORT_NAME
+from inferctl.render.gateway import gateway_selector
 from inferctl.render.meta import SERVICE_PORT, Object, model_metadata, selector_labels
-from inferctl.render.workload import HEALTH_PATH
-
-AWS_LB_CLASS = "service.k8s.aws/nlb"
-_ANN = "service.beta.kubernetes.io/aws-load-balancer-"
+from inferctl.render.observability import NAMESPACE_NAME, scraper_peer
+from inferctl.render.wake import INTERCEPTOR_SELECTOR, KEDA_NAMESPACE
 
 
 def service_type(config: PlatformConfig) -> Literal["ClusterIP", "LoadBalancer"]:
+    """The type of the platform's entry (the gateway's Service); model Services are always ClusterIP."""
     return config.endpoint_service_type
 
 
-def _nlb_annotations(config: PlatformConfig) -> dict[str, str]:
-    tags = {LABEL_PLATFORM: config.name, **config.aws.tags}
-    return {
-        f"{_ANN}type": "external",
-        f"{_ANN}nlb-target-type": "ip",
-        f"{_ANN}scheme": config.endpoint.exposure.scheme,
-        f"{_ANN}healthcheck-protocol": "http",
-        f"{_ANN}healthcheck-path": HEALTH_PATH,
-        f"{_ANN}healthcheck-port": "traffic-port",
-        # Connections of a terminating pod may live as long as its drain; no longer (render/drain.py).
-        f"{_ANN}target-group-attributes": f"deregistration_delay.timeout_seconds={nlb_deregistration_delay_s(config)}",
-        # Tagged so teardown can find a load balancer that outlived its Service.
-        f"{_ANN}additional-resource-tags": ",".join(f"{k}={v}" for k, v in sorted(tags.items())),
-    }
-
-
 def render_service(config: PlatformConfig, model: ModelDeployment) -> Object:
-    kind = service_type(config)
-    exposure = config.endpoint.exposure
-    on_aws_lb = kind == "LoadBalancer" and config.traits.load_balancer_by_default
-    spec: dict[str, Any] = {
-        "type": kind,
-        "selector": selector_labels(config, model),
-        "ports": [{"name": PORT_NAME, "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}],
-    }
-    if on_aws_lb:
-        spec["loadBalancerClass"] = AWS_LB_CLASS
-    if kind == "LoadBalancer" and exposure.source_ranges:
-        spec["loadBalancerSourceRanges"] = list(exposure.source_ranges)
+    """In the cluster only: the interceptor's target for a model that scales to zero, and a stable name."""
     return {
         "apiVersion": "v1",
         "kind": "Service",
-        "metadata": model_metadata(config, model, annotations=_nlb_annotations(config) if on_aws_lb else None),
-        "spec": spec,
+        "metadata": model_metadata(config, model),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector_labels(config, model),
+            "ports": [{"name": PORT_NAME, "port": SERVICE_PORT, "targetPort": PORT_NAME, "protocol": "TCP"}],
+        },
     }
 
 
@@ -80,9 +57,28 @@ def render_disruption_budget(config: PlatformConfig, model: ModelDeployment) -> 
     }
 
 
+def callers(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
+    """Who may reach the model's pods: the gateway's pods; the interceptor's, when the model sleeps at zero; the
+    Prometheus that scrapes them (render.observability). The kubelet's probes come from the node, which a
+    NetworkPolicy always admits ("traffic to and from the node where a Pod is running is always allowed":
+    kubernetes.io, Concepts, "Network Policies")."""
+    peers: list[dict[str, Any]] = [{"podSelector": {"matchLabels": gateway_selector(config)}}]
+    if model.autoscaling is not None and model.autoscaling.scales_to_zero:
+        peers.append(
+            {
+                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME: KEDA_NAMESPACE}},
+                "podSelector": {"matchLabels": dict(INTERCEPTOR_SELECTOR)},
+            }
+        )
+    scraper = scraper_peer(config)
+    if scraper is not None:
+        peers.append(scraper)
+    return peers
+
+
 def render_network_policy(config: PlatformConfig, model: ModelDeployment) -> Object:
-    """Ingress to the model's pods only on the server port (API, /health, /metrics). Egress stays open: the
-    pod downloads weights from the hub."""
+    """Ingress to the model's pods only from :func:`callers`, only on the server port (API, /health, /metrics).
+    Egress stays open: the pod downloads weights from the hub."""
     return {
         "apiVersion": "networking.k8s.io/v1",
         "kind": "NetworkPolicy",
@@ -90,7 +86,9 @@ def render_network_policy(config: PlatformConfig, model: ModelDeployment) -> Obj
         "spec": {
             "podSelector": {"matchLabels": selector_labels(config, model)},
             "policyTypes": ["Ingress"],
-            "ingress": [{"ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]}],
+            "ingress": [
+                {"from": callers(config, model), "ports": [{"protocol": "TCP", "port": CONTAINER_PORT}]},
+            ],
         },
     }
 

@@ -25,8 +25,9 @@ from inferctl.kube_names import (
     LABEL_PLATFORM,
     LABEL_POOL,
 )
+from inferctl.render.bottlerocket import user_data
 from inferctl.render.meta import Object, metadata, platform_labels
-from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, DATA_VOLUME_THROUGHPUT_MIBS
+from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, gpu_data_volume_throughput_mibs
 
 KARPENTER_GROUP = "karpenter.sh"
 NODECLASS_GROUP = "karpenter.k8s.aws"
@@ -41,7 +42,6 @@ _RESTRICTED_TAGS = (
     KARPENTER_NODECLAIM,
     "karpenter.k8s.aws/ec2nodeclass",
 )
-
 
 # NVIDIA's device plugin, for GPU nodes whose AMI does not ship it (everything but Bottlerocket's NVIDIA variants).
 DEVICE_PLUGIN_IMAGE = "nvcr.io/nvidia/k8s-device-plugin:v0.17.1"
@@ -74,50 +74,58 @@ def _tags(config: PlatformConfig, pool_name: str) -> dict[str, str]:
     return {**config.aws.tags, LABEL_PLATFORM: config.name, LABEL_POOL: pool_name}
 
 
-def _ebs(size_gib: int, *, fast: bool) -> dict[str, Any]:
+def _ebs(size_gib: int, *, throughput_mibs: int | None) -> dict[str, Any]:
     ebs: dict[str, Any] = {
         "volumeSize": f"{size_gib}Gi",
         "volumeType": "gp3",
         "encrypted": True,
         "deleteOnTermination": True,
     }
-    if fast:
+    if throughput_mibs is not None:
         ebs["iops"] = DATA_VOLUME_IOPS
-        ebs["throughput"] = DATA_VOLUME_THROUGHPUT_MIBS
+        ebs["throughput"] = throughput_mibs
     return ebs
 
 
-def _block_devices(alias: str, data_gib: int, *, fast: bool) -> list[dict[str, Any]]:
+def _block_devices(alias: str, data_gib: int, *, throughput_mibs: int | None) -> list[dict[str, Any]]:
     if ami_family(alias) == "bottlerocket":
         return [
-            {"deviceName": "/dev/xvda", "ebs": _ebs(BOTTLEROCKET_OS_GIB, fast=False)},
-            {"deviceName": "/dev/xvdb", "ebs": _ebs(data_gib, fast=fast)},
+            {"deviceName": "/dev/xvda", "ebs": _ebs(BOTTLEROCKET_OS_GIB, throughput_mibs=None)},
+            {"deviceName": "/dev/xvdb", "ebs": _ebs(data_gib, throughput_mibs=throughput_mibs)},
         ]
     # AL2023: one root volume holds the OS, images and pod storage.
-    return [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": _ebs(data_gib, fast=fast)}]
+    return [{"deviceName": "/dev/xvda", "rootVolume": True, "ebs": _ebs(data_gib, throughput_mibs=throughput_mibs)}]
 
 
-def render_node_class(config: PlatformConfig, pool: GpuPool | CpuPool, *, data_gib: int, fast: bool) -> Object:
+def render_node_class(
+    config: PlatformConfig, pool: GpuPool | CpuPool, *, data_gib: int, throughput_mibs: int | None
+) -> Object:
+    """``throughput_mibs``: gp3 IOPS and throughput bought above the baseline (None: gp3's baseline). A GPU pool
+    also gets its image-pull settings as Bottlerocket user data (:mod:`inferctl.render.bottlerocket`)."""
     discovery = {DISCOVERY_TAG: config.cluster_name}
+    spec: dict[str, Any] = {
+        "role": node_role_name(config),
+        "amiSelectorTerms": [{"alias": pool.ami_alias}],
+        "subnetSelectorTerms": [{"tags": dict(discovery)}],
+        "securityGroupSelectorTerms": [{"tags": dict(discovery)}],
+        "blockDeviceMappings": _block_devices(pool.ami_alias, data_gib, throughput_mibs=throughput_mibs),
+        # IMDSv2 only, one hop: pods (one hop further) cannot reach the node role's credentials.
+        "metadataOptions": {
+            "httpEndpoint": "enabled",
+            "httpProtocolIPv6": "disabled",
+            "httpPutResponseHopLimit": 1,
+            "httpTokens": "required",
+        },
+        "tags": _tags(config, pool.name),
+    }
+    pull = user_data(pool) if isinstance(pool, GpuPool) else None
+    if pull is not None:
+        spec["userData"] = pull
     return {
         "apiVersion": f"{NODECLASS_GROUP}/v1",
         "kind": "EC2NodeClass",
         "metadata": metadata(pool.name, namespace=None, labels=platform_labels(config)),
-        "spec": {
-            "role": node_role_name(config),
-            "amiSelectorTerms": [{"alias": pool.ami_alias}],
-            "subnetSelectorTerms": [{"tags": dict(discovery)}],
-            "securityGroupSelectorTerms": [{"tags": dict(discovery)}],
-            "blockDeviceMappings": _block_devices(pool.ami_alias, data_gib, fast=fast),
-            # IMDSv2 only, one hop: pods (one hop further) cannot reach the node role's credentials.
-            "metadataOptions": {
-                "httpEndpoint": "enabled",
-                "httpProtocolIPv6": "disabled",
-                "httpPutResponseHopLimit": 1,
-                "httpTokens": "required",
-            },
-            "tags": _tags(config, pool.name),
-        },
+        "spec": spec,
     }
 
 
@@ -343,8 +351,10 @@ def render_karpenter(config: PlatformConfig) -> list[Object]:
     the network, when the GPU AMI lacks it)."""
     gpu, cpu = config.pools.gpu, config.pools.cpu
     objects = [
-        render_node_class(config, gpu, data_gib=gpu.data_volume_gib, fast=True),
-        render_node_class(config, cpu, data_gib=cpu.data_volume_gib, fast=False),
+        render_node_class(
+            config, gpu, data_gib=gpu.data_volume_gib, throughput_mibs=gpu_data_volume_throughput_mibs(gpu)
+        ),
+        render_node_class(config, cpu, data_gib=cpu.data_volume_gib, throughput_mibs=None),
         render_gpu_node_pool(config),
         render_cpu_node_pool(config),
     ]

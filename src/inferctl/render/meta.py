@@ -23,6 +23,7 @@ from inferctl.kube_names import (
 MANAGED_BY = "inferctl"
 
 SERVICE_PORT = 80
+MODEL_SERVER_COMPONENT = "model-server"  # app.kubernetes.io/component of model pods (the gateway discovers them by it)
 
 Object = dict[str, Any]
 
@@ -49,7 +50,7 @@ def model_labels(config: PlatformConfig, model: ModelDeployment) -> dict[str, st
         **platform_labels(config),
         APP_NAME: "vllm",
         APP_INSTANCE: model.name,
-        APP_COMPONENT: "model-server",
+        APP_COMPONENT: MODEL_SERVER_COMPONENT,
         LABEL_MODEL: model.name,
     }
 

@@ -3,7 +3,8 @@
 Dependencies first: the namespace, then what pods mount (secrets, config maps, claims), then the node pools
 that give them somewhere to run, then policy, exposure and the workloads, and last the monitors whose CRD may be
 absent. Deleting in reverse removes the Deployments (and so the GPU pods) before the NodePools, which lets
-Karpenter drain and terminate its nodes, and the Services (the NLB) before the namespace goes.
+Karpenter drain and terminate its nodes, and the Services (the gateway's NLB) before the namespace goes. The
+gateway's Role and RoleBinding follow its ServiceAccount, before anything that runs as it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ APPLY_ORDER: tuple[str, ...] = (
     "Namespace",
     "PriorityClass",
     "ServiceAccount",
+    "Role",
+    "RoleBinding",
     "Secret",
     "ConfigMap",
     "StorageClass",

@@ -12,13 +12,9 @@ from collections.abc import Mapping
 
 from inferctl.config.models import PlatformConfig
 from inferctl.errors import PlanError
-from inferctl.render.autoscaling import (
-    behind_interceptor,
-    check_prometheus_configured,
-    render_autoscaling,
-    without_fixed_replicas,
-)
+from inferctl.render.autoscaling import check_prometheus_configured, render_autoscaling, without_fixed_replicas
 from inferctl.render.exposure import render_exposure
+from inferctl.render.gateway import render_gateway
 from inferctl.render.karpenter import render_karpenter
 from inferctl.render.meta import SYSTEM_NAMESPACES, Object, render_namespace
 from inferctl.render.model_cache import render_model_cache
@@ -36,8 +32,8 @@ def render_platform(
     secret_values: SecretValues | Mapping[str, str | None] | None = None,
     include_karpenter: bool | None = None,
 ) -> list[Object]:
-    """Every object of the platform, in apply order: namespace, secrets, config maps, claims, Karpenter pools,
-    policies, services, deployments, monitors.
+    """Every object of the platform, in apply order: namespace, the gateway's identity, secrets, config maps,
+    claims, Karpenter pools, policies, services, deployments, routes and scalers, monitors.
 
     ``placements`` maps each model name to its sizing result. ``secret_values`` None (the default) renders the
     secrets without data. ``include_karpenter`` None follows ``config.uses_karpenter``; a caller that manages the
@@ -58,14 +54,12 @@ def render_platform(
         if placement is None:
             raise PlanError(f"no placement for model {model.name!r}; run 'inferctl plan' to size it")
         workload = render_workload(config, model, placement, index=index, karpenter=karpenter)
-        exposure = render_exposure(config, model)
-        if model.autoscaling is not None:  # KEDA owns the replica count; the interceptor fronts a model at zero
+        if model.autoscaling is not None:  # KEDA owns the replica count; a model at zero wakes through its route
             workload = [without_fixed_replicas(o) if o["kind"] == "Deployment" else o for o in workload]
-            if model.autoscaling.scales_to_zero:
-                exposure = [behind_interceptor(o) if o["kind"] == "Service" else o for o in exposure]
-            exposure += render_autoscaling(config, model, placement)
         objects += workload
-        objects += exposure
+        objects += render_exposure(config, model)
+        objects += render_autoscaling(config, model, placement)
+    objects += render_gateway(config, placements)  # the one entry, in front of every model
     return sort_for_apply(objects)
 
 

@@ -12,8 +12,9 @@ Decisions worth knowing (each one answers a known pain of the hand-written works
   UID has no passwd entry and torch's cache code calls ``getpass.getuser()``.
 * A cold start downloads GBs of weights: the startupProbe allows the whole rollout budget (at least 40 min)
   before liveness may act, so a slow download is never killed half way.
-* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod, then vLLM's
-  ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
+* Termination drains: preStop keeps serving while endpoints and the NLB deregister the pod and, through a small
+  middleware shipped in a ConfigMap, closes every connection after its next response so none is reused; then
+  vLLM's ``--shutdown-timeout`` lets in-flight requests finish; the grace period covers both (:mod:`.drain`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from inferctl.cache.location import CacheLocation, compile_cache_location
 from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.engine import (
     API_KEY_ENV,
@@ -37,6 +39,7 @@ from inferctl.kube_names import (
     ANNOTATION_INSTANCE_TYPE,
     ANNOTATION_KV_CACHE_TOKENS,
     ANNOTATION_MAX_MODEL_LEN,
+    ANNOTATION_SERVED_MODEL_NAME,
     ANNOTATION_SOURCE,
     GPU_RESOURCE,
     KARPENTER_DO_NOT_DISRUPT,
@@ -45,7 +48,23 @@ from inferctl.kube_names import (
     NODE_ZONE,
     PORT_NAME,
 )
-from inferctl.render.drain import NLB_DRAIN, VLLM_SHUTDOWN_TIMEOUT_S, drain_timings
+from inferctl.render.compile_cache import (
+    GPU_NAME_LABEL,
+    compile_cache_env,
+    gpu_label_value,
+    render_compile_job,
+    render_fetch_container,
+    script_volume,
+)
+from inferctl.render.drain import (
+    MIDDLEWARE_DIR,
+    drain_mount,
+    drain_server_args,
+    drain_timings,
+    drain_volume,
+    prestop_command,
+    render_drain_config_map,
+)
 from inferctl.render.meta import (
     Object,
     gib,
@@ -65,12 +84,10 @@ HOME_DIR = "/home/vllm"
 MODEL_CACHE_DIR = "/var/cache/inferctl"
 HF_TOKEN_DIR = "/var/run/secrets/huggingface"
 HF_TOKEN_FILE = "token"
+HF_TOKEN_VOLUME = "hf-token"
 HEALTH_PATH = "/health"
 
-# Drain timings and their calculation: render/drain.py (behind an NLB the preStop delay is far longer).
-PRESTOP_SLEEP_S = NLB_DRAIN.prestop_s
-DRAIN_TIMEOUT_S = VLLM_SHUTDOWN_TIMEOUT_S
-TERMINATION_GRACE_S = NLB_DRAIN.grace_s
+# Drain timings and their calculation: render/drain.py.
 STARTUP_PERIOD_S = 10
 MIN_STARTUP_BUDGET_S = 40 * 60
 SCRATCH_SIZE = "8Gi"  # HOME (compile caches) and /tmp each
@@ -117,7 +134,7 @@ def container_args(
         host="0.0.0.0",  # inside the pod; the NetworkPolicy and Service decide who reaches it
         port=CONTAINER_PORT,
         engine=engine,
-        extra=[*(loader[1] if loader else []), "--shutdown-timeout", str(DRAIN_TIMEOUT_S)],
+        extra=[*(loader[1] if loader else []), *drain_server_args()],
         entry="serve",
     )
 
@@ -146,10 +163,10 @@ def model_cache_claim_name(model: ModelDeployment) -> str:
 def model_cache_size(config: PlatformConfig, placement: Placement) -> str:
     """Configured size, else the checkpoint as downloaded (not its size in GPU memory: an fp8-quantized 70B
     model still downloads ~131 GiB of bf16 safetensors) with 10% + 10 GiB for tokenizer files and a revision
-    change. Hand-built placements without a checkpoint size fall back to the weights."""
+    change."""
     if config.kubernetes.model_cache_gib is not None:
         return f"{config.kubernetes.model_cache_gib}Gi"
-    return gib((placement.checkpoint_gib or placement.weight_gib) * 1.1 + 10)
+    return gib(placement.download_gib * 1.1 + 10)
 
 
 def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> Object:
@@ -171,13 +188,15 @@ def render_model_cache_claim(config: PlatformConfig, model: ModelDeployment, pla
     }
 
 
-def _env(config: PlatformConfig, model: ModelDeployment) -> list[dict[str, Any]]:
+def _env(config: PlatformConfig, model: ModelDeployment, *, compiled: bool) -> list[dict[str, Any]]:
     container = {
         "HOME": HOME_DIR,
         "USER": "vllm",
         "XDG_CACHE_HOME": f"{HOME_DIR}/.cache",
         "HF_HOME": f"{MODEL_CACHE_DIR}/huggingface",
         "HF_TOKEN_PATH": f"{HF_TOKEN_DIR}/{HF_TOKEN_FILE}",
+        "PYTHONPATH": MIDDLEWARE_DIR,  # the drain middleware (--middleware), from its ConfigMap
+        **(compile_cache_env(HOME_DIR) if compiled else {}),
     }
     cache = {item["name"]: item["value"] for item in cache_env(config, model)}
     plain = server_env(model, container, SERVER_ENV_DEFAULTS, cache)  # the user's engine.env wins
@@ -215,13 +234,16 @@ def _probe(period_s: int, timeout_s: int, failures: int) -> dict[str, Any]:
     }
 
 
-def _container(config: PlatformConfig, model: ModelDeployment, placement: Placement) -> dict[str, Any]:
+def _container(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, compiled: bool
+) -> dict[str, Any]:
     mounts: list[dict[str, Any]] = [
         {"name": "dshm", "mountPath": "/dev/shm"},
         {"name": "model-cache", "mountPath": MODEL_CACHE_DIR},
         {"name": "home", "mountPath": HOME_DIR},
         {"name": "tmp", "mountPath": "/tmp"},
-        {"name": "hf-token", "mountPath": HF_TOKEN_DIR, "readOnly": True},
+        {"name": HF_TOKEN_VOLUME, "mountPath": HF_TOKEN_DIR, "readOnly": True},
+        drain_mount(),
     ]
     return {
         "name": CONTAINER_NAME,
@@ -230,12 +252,12 @@ def _container(config: PlatformConfig, model: ModelDeployment, placement: Placem
         "command": list(VLLM_SERVE_COMMAND),  # the image's own entry (not the deprecated api_server module)
         "args": container_args(model, placement, loader=cache_loader(config, model, placement)),
         "ports": [{"name": PORT_NAME, "containerPort": CONTAINER_PORT, "protocol": "TCP"}],
-        "env": _env(config, model),
+        "env": _env(config, model, compiled=compiled),
         "resources": _resources(placement),
         "startupProbe": _probe(STARTUP_PERIOD_S, 5, math.ceil(startup_budget_s(config) / STARTUP_PERIOD_S)),
         "readinessProbe": _probe(10, 5, 3),
         "livenessProbe": _probe(30, 10, 5),
-        "lifecycle": {"preStop": {"exec": {"command": ["sleep", str(drain_timings(config, model).prestop_s)]}}},
+        "lifecycle": {"preStop": {"exec": {"command": prestop_command(drain_timings(config, model))}}},
         "securityContext": restricted_container_security(RUN_AS_ID),
         "terminationMessagePolicy": "FallbackToLogsOnError",  # the last log lines explain a crash
         "volumeMounts": mounts,
@@ -260,7 +282,7 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
         {"name": "home", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
         {"name": "tmp", "emptyDir": {"sizeLimit": SCRATCH_SIZE}},
         {
-            "name": "hf-token",
+            "name": HF_TOKEN_VOLUME,
             "secret": {
                 "secretName": config.secrets.hf_secret_name,
                 "items": [{"key": config.secrets.hf_token_key, "path": HF_TOKEN_FILE}],
@@ -269,28 +291,27 @@ def _volumes(config: PlatformConfig, model: ModelDeployment, placement: Placemen
                 "optional": not model.is_gated,
             },
         },
+        drain_volume(model),
     ]
 
 
 def _scheduling(
-    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, karpenter: bool, compiled: bool
 ) -> dict[str, Any]:
     spec: dict[str, Any] = {}
     selector = {"kubernetes.io/os": "linux"}
     if karpenter:
         selector = {KARPENTER_NODEPOOL: config.pools.gpu.name, "kubernetes.io/arch": "amd64", **selector}
-        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first.
+        # Any instance of the pool whose GPUs hold at least what sizing assumed; the sized type first. With a
+        # compile cache, only the GPU model it was compiled for (render/compile_cache.py).
         min_gpu_mib = max(round(placement.gpu_memory_gib * 1024) - 1, 0)
+        required = [{"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}]
+        if compiled:
+            required.append({"key": GPU_NAME_LABEL, "operator": "In", "values": [gpu_label_value(placement.gpu_name)]})
         spec["affinity"] = {
             "nodeAffinity": {
                 "requiredDuringSchedulingIgnoredDuringExecution": {
-                    "nodeSelectorTerms": [
-                        {
-                            "matchExpressions": [
-                                {"key": GPU_MEMORY_LABEL, "operator": "Gt", "values": [str(min_gpu_mib)]}
-                            ]
-                        }
-                    ]
+                    "nodeSelectorTerms": [{"matchExpressions": required}]
                 },
                 "preferredDuringSchedulingIgnoredDuringExecution": [
                     {
@@ -346,6 +367,7 @@ def render_deployment(
             "ReadWriteOnce volume one pod can mount; run 1 replica (autoscaling.max_replicas: 1) or set model_cache "
             "to emptyDir"
         )
+    compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
     labels = model_labels(config, model)
     pvc = config.kubernetes.model_cache == "pvc"
     strategy: dict[str, Any] = (
@@ -360,10 +382,13 @@ def render_deployment(
         "enableServiceLinks": False,
         "securityContext": restricted_pod_security(RUN_AS_ID, fs_group_change_policy="OnRootMismatch"),
         "terminationGracePeriodSeconds": drain_timings(config, model).grace_s,
-        **_scheduling(config, model, placement, karpenter=karpenter),
-        "containers": [_container(config, model, placement)],
+        **_scheduling(config, model, placement, karpenter=karpenter, compiled=compiled is not None),
+        "containers": [_container(config, model, placement, compiled=compiled is not None)],
         "volumes": _volumes(config, model, placement),
     }
+    if compiled is not None:  # vLLM's compile cache, fetched before the engine starts
+        pod_spec["initContainers"] = [render_fetch_container(config, compiled, run_as=RUN_AS_ID, home_dir=HOME_DIR)]
+        pod_spec["volumes"].append(script_volume())
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
@@ -378,8 +403,12 @@ def render_deployment(
             "template": {
                 "metadata": {
                     "labels": labels,
-                    # Karpenter must not consolidate a node away from under a serving model.
-                    "annotations": {KARPENTER_DO_NOT_DISRUPT: "true"},
+                    "annotations": {
+                        # Karpenter must not consolidate a node away from under a serving model.
+                        KARPENTER_DO_NOT_DISRUPT: "true",
+                        # The gateway registers the pod under the name clients send (render.gateway).
+                        ANNOTATION_SERVED_MODEL_NAME: model.model_name,
+                    },
                 },
                 "spec": pod_spec,
             },
@@ -398,6 +427,13 @@ def placement_annotations(model: ModelDeployment, placement: Placement) -> dict[
     }
 
 
+def compile_location(
+    config: PlatformConfig, model: ModelDeployment, placement: Placement, *, index: int, karpenter: bool
+) -> CacheLocation | None:
+    """The model's compile cache in the bucket, when its pods use one (Karpenter pools only)."""
+    return compile_cache_location(config, model, placement, index) if karpenter else None
+
+
 def render_workload(
     config: PlatformConfig,
     model: ModelDeployment,
@@ -406,10 +442,17 @@ def render_workload(
     index: int = 0,
     karpenter: bool = False,
 ) -> list[Object]:
-    """The model's Deployment, preceded by its model-cache claim when ``kubernetes.model_cache`` is ``pvc``."""
-    objects: list[Object] = []
+    """The model's Deployment, preceded by its drain middleware's ConfigMap and, when ``kubernetes.model_cache`` is
+    ``pvc``, its model-cache claim, and followed by the Job that writes its compile cache when it has one."""
+    objects: list[Object] = [render_drain_config_map(config, model)]
     deployment = render_deployment(config, model, placement, index=index, karpenter=karpenter)
     if config.kubernetes.model_cache == "pvc":
         objects.append(render_model_cache_claim(config, model, placement))
     objects.append(deployment)
+    compiled = compile_location(config, model, placement, index=index, karpenter=karpenter)
+    if compiled is not None:
+        job = render_compile_job(
+            config, model, deployment, compiled, home_dir=HOME_DIR, secret_volumes=(HF_TOKEN_VOLUME,)
+        )
+        objects.append(job)
     return objects

@@ -7,7 +7,8 @@ A candidate passes four stages in order, and a miss records the stage it failed 
 1. GPU memory: weights per GPU + runtime overhead fit under ``gpu_memory_utilization`` x GPU memory.
 2. KV cache: it holds ``max_model_len`` tokens for ``min_concurrency`` requests (``max_model_len`` unset: the
    longest context that keeps the concurrency, capped at the model's limit, and at least 2,048 tokens).
-3. Host: the pod's CPU and memory requests fit the node's Karpenter-allocatable resources after daemonset headroom.
+3. Host: the pod's CPU and memory requests (with the Run:ai streamer's buffers when the model is served from the S3
+   cache) fit the node's Karpenter-allocatable resources after daemonset headroom.
 4. Disk: the checkpoint, the image and a margin fit the GPU pool's data volume.
 """
 
@@ -53,9 +54,20 @@ class Demand:
     weight_bytes: int
     weight_label: str  # "bfloat16", "fp8", "int4 awq", ...
     context_limit: int  # the model's limit, or engine.max_model_len when set
+    streams: bool = False  # loaded by the Run:ai streamer from the S3 cache: its buffers count in the pod's memory
+    streamer_total_bytes: int | None = None  # cache.streamer_memory_limit_gib, when set
 
     @classmethod
-    def of(cls, profile: ModelProfile, engine: EngineSettings, min_concurrency: int, data_volume_gib: int) -> Demand:
+    def of(
+        cls,
+        profile: ModelProfile,
+        engine: EngineSettings,
+        min_concurrency: int,
+        data_volume_gib: int,
+        *,
+        streams: bool = False,
+        streamer_total_bytes: int | None = None,
+    ) -> Demand:
         return cls(
             profile=profile,
             engine=engine,
@@ -64,7 +76,13 @@ class Demand:
             weight_bytes=memory.weight_bytes(profile, engine),
             weight_label=memory.weight_format(profile, engine).label,
             context_limit=engine.max_model_len or profile.max_position_embeddings,
+            streams=streams,
+            streamer_total_bytes=streamer_total_bytes,
         )
+
+    def streamer_worker_bytes(self, tp: int) -> int:
+        """Each worker's streamer buffer at ``tp`` (what the cache would be given; counted only when ``streams``)."""
+        return memory.streamer_worker_bytes(self.profile, tp, self.streamer_total_bytes)
 
 
 @dataclass(frozen=True)
@@ -150,12 +168,13 @@ def evaluate(
         )
         return Miss(instance, tp, KV_CACHE, reason, usable, 0, kv_bytes, longest, at_context)
 
-    resources, host_problem = pod_resources(profile, instance, tp)
+    streamer = demand.streamer_worker_bytes(tp) if demand.streams else 0
+    resources, host_problem = pod_resources(profile, instance, tp, streamer_worker_bytes=streamer)
     if host_problem:
         return Miss(instance, tp, HOST, host_problem, usable, 0, kv_bytes, longest, at_context)
 
     need_disk = memory.ceil_gib(memory.node_disk_bytes(profile))
-    node_disk = demand.data_volume_gib * GIB * (1 - EVICTION_FRACTION) - KUBE_RESERVED_EPHEMERAL_BYTES
+    node_disk = allocatable_disk_bytes(demand.data_volume_gib)
     if need_disk * GIB > node_disk:
         reason = (
             f"needs {need_disk} GiB of node disk; the {demand.data_volume_gib} GiB data volume "
@@ -177,10 +196,18 @@ def evaluate(
     )
 
 
-def pod_resources(profile: ModelProfile, instance: InstanceType, tp: int) -> tuple[PodResources, str | None]:
+def allocatable_disk_bytes(data_volume_gib: int) -> float:
+    """What the kubelet lets pods use of a node's data volume before it evicts for disk pressure."""
+    return data_volume_gib * GIB * (1 - EVICTION_FRACTION) - KUBE_RESERVED_EPHEMERAL_BYTES
+
+
+def pod_resources(
+    profile: ModelProfile, instance: InstanceType, tp: int, *, streamer_worker_bytes: int = 0
+) -> tuple[PodResources, str | None]:
     """The pod's requests, and why they do not fit ``instance`` (None when they do)."""
     shm = memory.shm_bytes(tp)
-    memory_gib = memory.ceil_gib(memory.host_memory_bytes(profile, tp) + shm)
+    host = memory.host_memory_bytes(profile, tp, streamer_worker_bytes=streamer_worker_bytes)
+    memory_gib = memory.ceil_gib(host + shm)
     cpus = memory.CPU_BASE + tp
     resources = PodResources(
         gpus=tp,

@@ -13,6 +13,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
+from inferctl.cache.location import uses_cache
 from inferctl.catalog.instances import (
     SNAPSHOT_DATE,
     SNAPSHOT_REGION,
@@ -58,7 +59,7 @@ def place_model(
     """
     profile = profile or load_profile(model.source, revision=model.revision)
     pool = config.pools.gpu
-    demand = _demand(profile, model, pool)
+    demand = _demand(config, profile, model)
     instances, notes = pool_instances(pool.instance_families)
     if prices is None:
         region = config.pricing_region or SNAPSHOT_REGION
@@ -79,8 +80,8 @@ def place_model(
     return _placement(model, demand, chosen, alternatives, compatible=compatible, notes=tuple(notes))
 
 
-def _demand(profile: ModelProfile, model: ModelDeployment, pool: GpuPool) -> Demand:
-    engine = model.engine
+def _demand(config: PlatformConfig, profile: ModelProfile, model: ModelDeployment) -> Demand:
+    engine, pool = model.engine, config.pools.gpu
     where = f"models[{model.name}]"
     if engine.max_model_len and engine.max_model_len > profile.max_position_embeddings:
         raise ConfigError(
@@ -98,8 +99,16 @@ def _demand(profile: ModelProfile, model: ModelDeployment, pool: GpuPool) -> Dem
             f"{where}.engine.quantization {engine.quantization} needs a checkpoint quantized with it, and "
             f"{profile.source} is {profile.quantization or 'not quantized'}; serve such a checkpoint, or use fp8"
         )
+    configured = config.cache.streamer_memory_limit_gib
     try:
-        return Demand.of(profile, engine, model.sizing.min_concurrency, pool.data_volume_gib)
+        return Demand.of(
+            profile,
+            engine,
+            model.sizing.min_concurrency,
+            pool.data_volume_gib,
+            streams=uses_cache(config, model),
+            streamer_total_bytes=None if configured is None else int(configured * memory.GIB),
+        )
     except ValueError as exc:
         raise PlanError(f"{where}: {exc}; inferctl cannot size it: set engine.quantization to fp8 or awq") from None
 
@@ -202,6 +211,7 @@ def _placement(
         kv_cache_gib=round(gib(fit.kv_bytes_per_gpu * fit.tp), 2),
         runtime_overhead_gib_per_gpu=round(gib(fit.overhead.total), 2),
         weight_format=demand.weight_label,
+        streamer_worker_bytes=demand.streamer_worker_bytes(fit.tp),
         notes=notes,
     )
 
@@ -272,7 +282,14 @@ def _fixes(model: ModelDeployment, demand: Demand, pool: GpuPool, nearest: Miss)
 
 def _fits_in_pool(model: ModelDeployment, demand: Demand, pool: GpuPool, **engine_update: str) -> Fit | None:
     engine = EngineSettings.model_validate({**demand.engine.model_dump(), **engine_update})
-    changed = Demand.of(demand.profile, engine, demand.min_concurrency, demand.data_volume_gib)
+    changed = Demand.of(
+        demand.profile,
+        engine,
+        demand.min_concurrency,
+        demand.data_volume_gib,
+        streams=demand.streams,
+        streamer_total_bytes=demand.streamer_total_bytes,
+    )
     instances, _ = pool_instances(pool.instance_families)
     fits, _ = evaluate_all(changed, instances, PriceBook.snapshot(), tp_choices(demand.profile, model))
     return min(fits, key=lambda f: f.rank) if fits else None

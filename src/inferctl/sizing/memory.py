@@ -19,7 +19,8 @@ import math
 from dataclasses import dataclass
 
 from inferctl.catalog.profile import DTYPE_BYTES, ModelProfile
-from inferctl.config.models import EngineSettings
+from inferctl.config.ami_aliases import effective_image_pull
+from inferctl.config.models import EngineSettings, GpuPool
 
 MIB = 2**20
 GIB = 2**30
@@ -49,6 +50,17 @@ HOST_BASE_BYTES = 4 * GIB
 HOST_PER_WORKER_BYTES = 2 * GIB
 # vLLM reads safetensors through mmap: pages are reclaimable page cache, so loading needs no full copy of the weights
 # in RAM; each worker does materialise one tensor at a time, at most the embedding matrix, which we add per worker.
+# From the S3 cache each worker instead runs its own Run:ai streamer, with a CPU buffer of its own (below).
+# The Run:ai streamer's CPU buffer for the whole pod, split evenly across its tensor-parallel workers. vLLM 0.32
+# starts one streamer per worker (model_executor/model_loader/runai_streamer_loader.py) and hands each the same
+# RUNAI_STREAMER_MEMORY_LIMIT, which runai-model-streamer 0.15.7-0.16.1 apply per process and 0.17.x, when streaming
+# is distributed, divide by the workers on the node (distributed_streamer.py, rank_memory_limit); without
+# distribution every version applies it per process. So each worker is given its share: the pod holds at most this
+# total whichever version the image ships. Either version refuses a limit below the largest tensor
+# ("Memory limit supplied ... cannot be smaller than", file_streamer/requests_iterator.py), so a share never goes
+# below it. 2 GiB keeps two 1 GiB embedding-sized buffers in flight, which the streamer measured as most of the
+# gain (0.17.1 requests_iterator.py, _ring_sizing: 1 -> 2 buffers +6.2%, 2 -> 4 +1.5%).
+STREAMER_BUFFER_BYTES = 2 * GIB
 # CPUs: the API server, the engine core and one busy thread per GPU worker.
 CPU_BASE = 2
 # The vllm/vllm-openai image unpacked on the node's disk: the container runtime's, on the node's data volume, but
@@ -56,10 +68,23 @@ CPU_BASE = 2
 IMAGE_BYTES = 20 * GIB
 # The pod's own writes besides the checkpoint: compile caches in HOME, /tmp, logs, tokenizer files.
 DISK_MARGIN_BYTES = 10 * GIB
+# The compressed layers of the 10-12 GB image (DESIGN.md) sit on the data volume beside the unpacked image while it
+# is pulled: SOCI's parallel pull writes each layer to a file before unpacking it (awslabs/soci-snapshotter
+# docs/parallel-mode.md) and drops it after (discard-unpacked-layers, render/bottlerocket.py); containerd keeps them.
+IMAGE_COMPRESSED_BYTES = 12 * 10**9
+# The mirror Job's scratch: the checkpoint it downloads before uploading it to the S3 cache, plus a fifth and 5 GiB
+# for tokenizer files and the hub's partial downloads.
+MIRROR_SCRATCH_FACTOR = 1.2
+MIRROR_SCRATCH_EXTRA_BYTES = 5 * GIB
 # The data volume pulls a 10-12 GB vLLM image and GBs of weights on every new node: buy gp3 throughput (rendered
-# into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate).
+# into the GPU pool's EC2NodeClass, and a bound of the cold-start estimate). gp3 allows 3,000-16,000 IOPS and
+# 125-1,000 MiB/s (the EC2NodeClass CRD's field descriptions, Karpenter v1.14.1). A parallel pull fetches the image
+# as fast as the NIC allows (g5.xlarge: up to 10 Gbit/s, ~1,190 MiB/s) and writes it twice (the compressed layer,
+# then its unpacked files): such nodes get gp3's most throughput; a sequential pull (~30 MB/s measured, see
+# cache/coldstart.py) keeps the 500 MiB/s that also serves hub downloads.
 DATA_VOLUME_IOPS = 6000
 DATA_VOLUME_THROUGHPUT_MIBS = 500
+PARALLEL_PULL_THROUGHPUT_MIBS = 1000
 BOTTLEROCKET_OS_GIB = 4  # Bottlerocket's OS volume; images and pod storage live on the data volume
 
 
@@ -237,10 +262,26 @@ def shm_bytes(tp: int) -> int:
     return max(2, tp) * GIB
 
 
-def host_memory_bytes(profile: ModelProfile, tp: int) -> int:
-    """Pod memory (without /dev/shm): processes plus, per worker, the largest tensor it materialises while loading."""
-    largest_tensor = profile.vocab_size * profile.hidden_size * DTYPE_BYTES.get(profile.torch_dtype, 2)
-    return int(HOST_BASE_BYTES + tp * (HOST_PER_WORKER_BYTES + largest_tensor))
+def largest_tensor_bytes(profile: ModelProfile) -> int:
+    """The largest single tensor of the checkpoint as stored: the embedding (or lm_head) matrix, or an MLP projection
+    where that is bigger. Pre-quantized checkpoints keep their embeddings in 16 bits."""
+    ffn = max(profile.intermediate_size, profile.expert_intermediate_size)
+    stored = DTYPE_BYTES.get(profile.torch_dtype, 2)
+    return int(max(profile.vocab_size, ffn) * profile.hidden_size * stored)
+
+
+def streamer_worker_bytes(profile: ModelProfile, tp: int, total_bytes: int | None = None) -> int:
+    """The streamer CPU buffer of each of ``tp`` workers: an even share of ``total_bytes`` (else
+    :data:`STREAMER_BUFFER_BYTES`), never below the largest tensor, which the streamer must hold whole."""
+    total = total_bytes or STREAMER_BUFFER_BYTES
+    return max(-(-total // tp), largest_tensor_bytes(profile))
+
+
+def host_memory_bytes(profile: ModelProfile, tp: int, *, streamer_worker_bytes: int = 0) -> int:
+    """Pod memory (without /dev/shm): processes plus, per worker, the largest tensor it materialises while loading
+    and, served from the S3 cache, its streamer buffer."""
+    per_worker = HOST_PER_WORKER_BYTES + largest_tensor_bytes(profile) + streamer_worker_bytes
+    return int(HOST_BASE_BYTES + tp * per_worker)
 
 
 def ephemeral_bytes(profile: ModelProfile) -> int:
@@ -249,8 +290,21 @@ def ephemeral_bytes(profile: ModelProfile) -> int:
 
 
 def node_disk_bytes(profile: ModelProfile) -> int:
-    """Node data-volume space the model needs: the pod's ephemeral storage plus the unpacked image."""
-    return ephemeral_bytes(profile) + IMAGE_BYTES
+    """Node data-volume space the model needs: the pod's ephemeral storage plus the image, unpacked and (while it
+    is pulled) compressed."""
+    return ephemeral_bytes(profile) + IMAGE_BYTES + IMAGE_COMPRESSED_BYTES
+
+
+def gpu_data_volume_throughput_mibs(pool: GpuPool) -> int:
+    """gp3 throughput of a GPU node's data volume: more where its AMI pulls the image in parallel (see above)."""
+    parallel = effective_image_pull(pool.ami_alias, pool.image_pull) != "sequential"
+    return PARALLEL_PULL_THROUGHPUT_MIBS if parallel else DATA_VOLUME_THROUGHPUT_MIBS
+
+
+def mirror_scratch_bytes(checkpoint: int) -> int:
+    """Scratch the mirror Job needs for a checkpoint of ``checkpoint`` bytes (one set of weights: see
+    :func:`inferctl.cache.mirror.choose_weights`)."""
+    return int(checkpoint * MIRROR_SCRATCH_FACTOR + MIRROR_SCRATCH_EXTRA_BYTES)
 
 
 def ceil_gib(value: float) -> int:

@@ -50,7 +50,16 @@ class Placement:
     # Size of the checkpoint as downloaded (safetensors headers / index total_size, else parameters x stored
     # dtype): what the model cache holds, whatever the weights take in GPU memory after quantization.
     checkpoint_gib: float = 0.0
+    # The Run:ai streamer's CPU buffer of each tensor-parallel worker when the model is served from the S3 cache
+    # (its memory_limit; counted in resources.memory only then). 0: not sized (hand-built placements).
+    streamer_worker_bytes: int = 0
     notes: tuple[str, ...] = ()
+
+    @property
+    def download_gib(self) -> float:
+        """What a pod downloads, streams or reads from disk: the checkpoint, else (a hand-built placement that
+        knows no checkpoint size) the weights."""
+        return self.checkpoint_gib or self.weight_gib
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

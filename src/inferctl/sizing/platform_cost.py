@@ -2,7 +2,7 @@
 
 Always on (``plan``'s fixed lines): the EKS control plane; the NAT gateway and its Elastic IP of a VPC that ``up``
 creates (aws/network.py: one for the VPC); the system node group (:mod:`inferctl.sizing.system_nodes`); the network
-load balancers in front of the models (render/exposure.py: one per model Service of type LoadBalancer); the system
+load balancer in front of the model gateway (render/gateway.py: one per platform, whatever the models); the system
 nodes' gp3 root volumes (aws/eks.py ``disk_size``). Each model node adds its EC2 instance and its data volume (the
 pool's EC2NodeClass, render/karpenter.py). Per-GB and per-NLCU charges depend on traffic and are named, not priced.
 Prices: :mod:`inferctl.catalog.aws_prices` (us-east-1).
@@ -19,7 +19,7 @@ from inferctl.catalog.instances import get_instance
 from inferctl.catalog.prices import PriceBook
 from inferctl.config.ami_aliases import ami_family
 from inferctl.config.models import PlatformConfig
-from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, DATA_VOLUME_THROUGHPUT_MIBS
+from inferctl.sizing.memory import BOTTLEROCKET_OS_GIB, DATA_VOLUME_IOPS, gpu_data_volume_throughput_mibs
 from inferctl.sizing.system_nodes import SystemNodeChoice
 
 IDLE_ITEMS = ("EKS control plane", "NAT gateway", "system nodes", "load balancer", "storage")
@@ -46,11 +46,11 @@ def cost_line(item: str, detail: str, usd_per_hour: float) -> CostLine:
 
 
 def load_balancer_count(config: PlatformConfig) -> int:
-    """Network load balancers ``up`` makes on aws: one per model Service of type LoadBalancer (render/exposure.py;
-    the model gateway of issue 21 makes it one per platform)."""
+    """Network load balancers ``up`` makes on aws: one, the model gateway's Service (render/gateway.py); model
+    Services are ClusterIP whatever their number."""
     if not config.traits.load_balancer_by_default or config.endpoint_service_type != "LoadBalancer":
         return 0
-    return len(config.models)
+    return 1
 
 
 def always_on_lines(config: PlatformConfig, prices: PriceBook, nodes: SystemNodeChoice) -> list[CostLine]:
@@ -88,7 +88,9 @@ def node_volume(config: PlatformConfig, instance_type: str) -> tuple[int, float]
     pool = config.pools.gpu if gpu else config.pools.cpu
     if gpu:
         cost = usd.gp3_usd_per_hour(
-            pool.data_volume_gib, iops=DATA_VOLUME_IOPS, throughput_mibs=DATA_VOLUME_THROUGHPUT_MIBS
+            pool.data_volume_gib,
+            iops=DATA_VOLUME_IOPS,
+            throughput_mibs=gpu_data_volume_throughput_mibs(config.pools.gpu),
         )
     else:
         cost = usd.gp3_usd_per_hour(pool.data_volume_gib)

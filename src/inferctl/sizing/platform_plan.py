@@ -23,6 +23,7 @@ from inferctl.config.models import EngineSettings, PlatformConfig
 from inferctl.errors import PlanError
 from inferctl.sizing import memory
 from inferctl.sizing.instance_choice import place_model
+from inferctl.sizing.model_cache import check_cached_model
 from inferctl.sizing.placement import Placement
 from inferctl.sizing.platform_cost import CostLine, always_on_lines, node_volume, replica_range
 from inferctl.sizing.system_nodes import SystemNodeChoice, choose_system_nodes, system_instance_types
@@ -153,9 +154,11 @@ def plan_platform(
             prices = PriceBook.snapshot(region)
     loaded: dict[str, ModelProfile] = {}
     placements: dict[str, Placement] = {}
-    for model in config.models:
+    cache_notes: list[str] = []
+    for index, model in enumerate(config.models):
         profile = (profiles or {}).get(model.name) or load_profile(model.source, revision=model.revision)
         loaded[model.name] = profile
+        cache_notes += check_cached_model(config, model, profile, index)
         placements[model.name] = place_model(config, model, profile=profile, prices=prices)
     if config.traits.owns_infrastructure:
         problem = pool_limits_problem(config, placements)
@@ -163,6 +166,7 @@ def plan_platform(
             raise PlanError(problem)
     notes = [note for profile in loaded.values() for note in profile.notes]
     notes += sorted({note for placement in placements.values() for note in placement.notes})
+    notes += cache_notes
     aws = config.traits.owns_infrastructure
     system = choose_system_nodes(config) if aws else None
     if not aws:

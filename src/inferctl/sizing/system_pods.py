@@ -54,8 +54,10 @@ requested from the scheduler. Sources (read at the tags named; copied as data):
   10m / 40Mi, liveness-probe 10m / 32Mi) and ``node.yaml`` (ebs-plugin 10m / 40Mi, node-driver-registrar and
   liveness-probe 10m / 32Mi); ``charts/aws-ebs-csi-driver/values.yaml`` ``controller.affinity``: preferred
   anti-affinity. arm64: ``Makefile`` ``ALL_ARCH_linux?=amd64 arm64``.
-* The model gateway (issue 21): 2 replicas at :data:`GATEWAY_POD_REQUESTS`, which its renderer must use. Its image
-  is not chosen yet, so whether it is published for arm64 is unknown: that alone keeps ``auto`` off Graviton.
+* The model gateway (render/gateway.py): 2 replicas at :data:`GATEWAY_POD_REQUESTS` (the gateway and, when a model
+  sleeps at zero, its wake registrar together). Image ``lightseekorg/smg:1.13.0``: smg-project/smg
+  ``.github/workflows/release-docker.yml`` (main, f8daa8835a8b) builds ``platforms: linux/amd64,linux/arm64`` for
+  every release tag (:mod:`inferctl.gateway`); not checked against Docker Hub, which is unreachable here.
 """
 
 from __future__ import annotations
@@ -64,7 +66,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from inferctl.cache.location import uses_cache
 from inferctl.config.models import PlatformConfig
+from inferctl.gateway import GATEWAY_IMAGE, GATEWAY_IMAGE_ARM64
 
 Spread = Literal["required", "preferred", "none"]  # pod anti-affinity on kubernetes.io/hostname
 
@@ -156,8 +160,9 @@ PROMETHEUS_SERVER_MEMORY_LIMIT_MIB = 1024
 # Its configmap-reload sidecar (prometheus-config-reloader): a small Go process watching one ConfigMap.
 PROMETHEUS_RELOADER_REQUESTS = Resources(10, 32)
 PROMETHEUS_RELOADER_MEMORY_LIMIT_MIB = 64
-# The model gateway (issue 21): one Deployment per platform on the system nodes. Its renderer must import these,
-# so the node group is sized for what it deploys; change them here, with the reason, and the sizing follows.
+# The model gateway: one Deployment per platform on the system nodes. Its renderer (render/gateway.py) imports
+# these, so the node group is sized for what it deploys; change them here, with the reason, and the sizing follows.
+# A quarter of a core and 256Mi per replica: smg is a Rust proxy; nothing here measured it under load on EKS.
 GATEWAY_POD_REQUESTS = Resources(250, 256)
 GATEWAY_REPLICAS = 2
 GATEWAY_SPREAD: Spread = "preferred"
@@ -236,10 +241,10 @@ def system_pods(config: PlatformConfig) -> list[SystemPod]:
         ),
         SystemPod(
             "model-gateway", "model-gateway", "Deployment", GATEWAY_REPLICAS, GATEWAY_POD_REQUESTS, GATEWAY_SPREAD,
-            _images("model gateway (issue 21, not chosen yet)", arm64=None), "inferctl",
+            _images(GATEWAY_IMAGE, arm64=GATEWAY_IMAGE_ARM64), "inferctl",
         ),
     ]  # fmt: skip
-    if config.kubernetes.model_cache == "pvc":  # aws/storage.py installs the EBS CSI driver add-on only then
+    if installs_ebs_csi_driver(config):
         ebs = "public.ecr.aws/ebs-csi-driver/aws-ebs-csi-driver"  # the add-on version resolves at plan time
         pods += [
             SystemPod("ebs-csi-node", "aws-ebs-csi-driver", "DaemonSet", 1, Resources(30, 104), "none",
@@ -248,6 +253,12 @@ def system_pods(config: PlatformConfig) -> list[SystemPod]:
                       _images(ebs, arm64=True), "EKS add-on"),
         ]  # fmt: skip
     return pods
+
+
+def installs_ebs_csi_driver(config: PlatformConfig) -> bool:
+    """aws/storage.py installs the EBS CSI driver add-on for a PVC model cache and for the volumes of the S3 cache's
+    mirror Jobs (render/model_cache.py), and only then."""
+    return config.kubernetes.model_cache == "pvc" or any(uses_cache(config, model) for model in config.models)
 
 
 def total_budget(pods: list[SystemPod], nodes: int) -> Resources:

@@ -10,6 +10,7 @@ from inferctl.progress import NullReporter, Reporter
 from inferctl.targets.base import (
     Endpoint,
     LogsCapability,
+    ModelMetricsCapability,
     NodesCapability,
     PortForwardCapability,
     Target,
@@ -62,6 +63,7 @@ def targets_with(capability: type) -> list[str]:
 __all__ = [
     "Endpoint",
     "LogsCapability",
+    "ModelMetricsCapability",
     "NodesCapability",
     "NullReporter",
     "PortForwardCapability",

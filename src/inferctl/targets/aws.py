@@ -23,7 +23,14 @@ from inferctl.config.models import PlatformConfig
 from inferctl.errors import InferctlError, NotFoundError, OperationError, UserError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.base import (
+    Endpoint,
+    LogsCapability,
+    ModelMetricsCapability,
+    NodesCapability,
+    PortForwardCapability,
+    Target,
+)
 from inferctl.targets.plans import AwsPlan, PlannedResource
 from inferctl.targets.status import AwsStatus
 from inferctl.traits import TargetName
@@ -31,6 +38,7 @@ from inferctl.traits import TargetName
 if TYPE_CHECKING:
     from inferctl.kube.client import ServerUnreachable
     from inferctl.kube.views import NodesView
+    from inferctl.metrics import ModelMetricsRead
     from inferctl.targets.kubernetes import KubernetesTarget
 
 ClientFactory = Callable[[str], Any]
@@ -38,7 +46,7 @@ OUTPUTS_FILE = "outputs.json"
 KUBECONFIG_FILE = "kubeconfig"
 
 
-class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
+class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, ModelMetricsCapability):
     name: ClassVar[TargetName] = "aws"
 
     def __init__(
@@ -370,6 +378,10 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
     def nodes(self) -> NodesView:
         self.require_outputs()
         return self.kubernetes(include_karpenter=True).nodes()
+
+    def model_metrics(self) -> ModelMetricsRead:
+        self.require_outputs()
+        return self.kubernetes(include_karpenter=False).model_metrics()
 
     def port_forward(
         self, model: str | None = None, *, local_port: int | None = None

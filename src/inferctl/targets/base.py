@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
     from inferctl.home import Home
     from inferctl.kube.views import NodesView
+    from inferctl.metrics import ModelMetricsRead
     from inferctl.targets.plans import TargetPlan
     from inferctl.targets.status import StatusReport
     from inferctl.traits import TargetName
@@ -112,3 +113,12 @@ class NodesCapability(ABC):
     @abstractmethod
     def nodes(self) -> NodesView:
         """The nodes, their requests and prices, and the fleet's totals."""
+
+
+class ModelMetricsCapability(ABC):
+    """The target reads vLLM's per-model load from a metrics store (clusters: Prometheus); its ``status`` alone
+    does not carry it."""
+
+    @abstractmethod
+    def model_metrics(self) -> ModelMetricsRead:
+        """Requests running/waiting, KV cache, output tok/s and TTFT per served model, or why there are none."""

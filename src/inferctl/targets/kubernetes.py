@@ -1,8 +1,9 @@
 """The Kubernetes target: any cluster in the kubeconfig (the AWS target reuses it once EKS exists).
 
 ``up``: size, render, create the secrets from the environment, server-side apply in kind order, watch the rollout
-with live phases and diagnosis, wait for the load balancer, print the endpoint and run a smoke request; with
-autoscaling, check that the user's Prometheus answers KEDA's queries with data (kube.prometheus).
+with live phases and diagnosis, wait for the model gateway (the platform's one entry) and its load balancer, print
+the endpoint and ask the gateway which models it routes; with autoscaling, check that the user's Prometheus
+answers KEDA's queries with data (kube.prometheus).
 ``down``: delete in reverse order and wait until load balancers, pods (and with ``platform`` Karpenter's nodes)
 are gone. ``status``, ``endpoints``, ``logs`` and ``nodes`` read the cluster.
 
@@ -20,11 +21,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from inferctl.config.models import KubernetesSettings, ModelDeployment, PlatformConfig
 from inferctl.errors import InferctlError, NotFoundError, OperationError
 from inferctl.home import Home
-from inferctl.kube_names import ANNOTATION_INSTANCE_TYPE, KARPENTER_API
+from inferctl.kube_names import ANNOTATION_CACHE_URI, ANNOTATION_INSTANCE_TYPE, KARPENTER_API
 from inferctl.poller import DEFAULT_POLLER, Poller
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
-from inferctl.targets.base import Endpoint, LogsCapability, NodesCapability, PortForwardCapability, Target
+from inferctl.targets.base import (
+    Endpoint,
+    LogsCapability,
+    ModelMetricsCapability,
+    NodesCapability,
+    PortForwardCapability,
+    Target,
+)
 from inferctl.targets.plans import KubernetesPlan, PlannedObject, PlannedPlacement
 from inferctl.targets.status import KubeModelStatus, KubernetesStatus
 from inferctl.traits import TargetName
@@ -35,9 +43,10 @@ if TYPE_CHECKING:
     from inferctl.kube.client import KubeClient
     from inferctl.kube.objects import Object
     from inferctl.kube.views import NodesView
+    from inferctl.metrics import ModelMetricsRead
     from inferctl.sizing.placement import Placement
 
-PORT_FORWARD_BASE = 8000  # local ports the port-forward hint suggests: 8000, 8001, ... per model
+PORT_FORWARD_PORT = 8000  # the local port the port-forward hint suggests for the gateway
 # Kinds a model owns (selected by its inferctl.io/model label) and shared ones, for teardown discovery.
 MODEL_KINDS = (
     ("apps/v1", "Deployment"),
@@ -61,7 +70,7 @@ def catalog_price(instance_type: str, capacity_type: str) -> float | None:
     return instance.on_demand_usd_per_hour
 
 
-class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability):
+class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, ModelMetricsCapability):
     name: ClassVar[TargetName] = "kubernetes"
 
     def __init__(
@@ -161,6 +170,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     def up(self, reporter: Reporter) -> list[Endpoint]:
         from inferctl.kube.apply import apply_objects
         from inferctl.kube.diagnose import ModelContext
+        from inferctl.kube.gateway import smoke_through_gateway, wait_for_gateway
         from inferctl.kube.keda import check_autoscalers_installed, stale_autoscaling_objects
         from inferctl.kube.objects import describe, name_of, namespace_of
         from inferctl.kube.prometheus import check_prometheus_data
@@ -209,11 +219,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             kubernetes_version=self.settings.kubernetes_version,
         ).wait(watched)
         self._record_cold_starts(client, reporter)
-        services = {m.name: self._wait_for_address(client, m, reporter) for m in self.config.models}
-        endpoints = [self._endpoint(i, m, services[m.name]) for i, m in enumerate(self.config.models)]
+        wait_for_gateway(client, self.config, reporter, self.poller)
+        service = self._wait_for_address(client, reporter)
+        endpoints = [self._endpoint(m, service) for m in self.config.models]
         for model in self.config.models:
-            if model.replicas > 0 and not self._at_zero(client, model, reporter):
-                self._smoke(client, model, reporter)
+            self._at_zero(client, model, reporter)
+        smoke_through_gateway(client, self.config, reporter)
         check_prometheus_data(client, self.config, objects, reporter, poller=self.poller)
         return endpoints
 
@@ -260,11 +271,12 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         return [{k: r[k] for k in ("model", "pod", "total_s", "summary")} for r in records]
 
     def _mirror_model_cache(self, client: KubeClient, objects: list[Object], reporter: Reporter) -> list[Object]:
-        """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied."""
+        """S3 model cache: mirror what the bucket lacks before the Deployments that stream it are applied; a compile
+        Job goes with them only when its compile cache is not known to be written (it takes a GPU node)."""
         if not any(o.get("kind") == "Job" for o in objects):
             return objects
-        from inferctl.aws.cache_bucket import is_mirrored
-        from inferctl.kube.mirror_jobs import MirrorRunner, mirror_before_serving
+        from inferctl.aws.cache_bucket import is_mirrored, is_written
+        from inferctl.kube.mirror_jobs import MirrorRunner, is_mirror_job, mirror_before_serving
         from inferctl.render.model_cache import mirror_job_name
 
         by_job = {mirror_job_name(m): (i, m) for i, m in enumerate(self.config.models)}
@@ -279,29 +291,33 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             index, model = by_job[job]
             return is_mirrored(self.config, model, index)
 
-        return mirror_before_serving(runner, objects, mirrored)
+        kept = []
+        for obj in mirror_before_serving(runner, objects, mirrored):
+            uri = (obj.get("metadata", {}).get("annotations") or {}).get(ANNOTATION_CACHE_URI)
+            if obj.get("kind") == "Job" and not is_mirror_job(obj) and uri:
+                if is_written(self.config, uri) is True:
+                    reporter.info(f"compile cache: already written to {uri}")
+                    continue
+                reporter.info(f"compile cache: Job {obj['metadata']['name']} writes {uri} (one GPU node, once)")
+            kept.append(obj)
+        return kept
 
-    def _wait_for_address(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> Object | None:
-        """The model's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
+    def _wait_for_address(self, client: KubeClient, reporter: Reporter) -> Object | None:
+        """The gateway's Service; a LoadBalancer one once it has an address (or a diagnosis)."""
         from inferctl.kube.diagnose import diagnose_load_balancer, load_balancer_hostname
-        from inferctl.kube.keda import public_service
+        from inferctl.render.gateway import gateway_name
 
-        name, namespace = public_service(self.config, model)
+        name = gateway_name(self.config)
         start = self.poller.clock()
         while True:
-            service = client.get("v1", "Service", name, namespace=namespace)
+            service = client.get("v1", "Service", name)
             if service is None or service.get("spec", {}).get("type") != "LoadBalancer":
                 return service
             if load_balancer_hostname(service):
                 return service
             waited = self.poller.clock() - start
             reporter.phase("waiting for the load balancer", f"Service {name} ({waited:.0f}s)")
-            events = client.list(
-                "v1",
-                "Event",
-                namespace=namespace,
-                fields={"involvedObject.name": name, "involvedObject.kind": "Service"},
-            )
+            events = client.list("v1", "Event", fields={"involvedObject.name": name, "involvedObject.kind": "Service"})
             found = diagnose_load_balancer(
                 service, events, waited_s=waited, grace_s=self.settings.load_balancer_timeout_s
             )
@@ -309,32 +325,32 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 raise found.error()
             self.poller.pause()
 
-    def _endpoint(self, index: int, model: ModelDeployment, service: Object | None) -> Endpoint:
+    def _endpoint(self, model: ModelDeployment, service: Object | None) -> Endpoint:
+        """``model`` at the platform's one entry: the gateway's load balancer, else a port-forward to it."""
         from inferctl.kube.diagnose import load_balancer_hostname
+        from inferctl.render.gateway import gateway_name
 
         key = platform_api_key(self.config, self.home, create=False)
         ports = (service or {}).get("spec", {}).get("ports") or [{"port": 80}]
         port = int(ports[0].get("port", 80))
         host = load_balancer_hostname(service) if service else None
-        namespace = self.settings.namespace
         if host:
             note = None
             if self.config.endpoint.exposure.scheme == "internal":
                 note = "internal load balancer: reachable from inside the VPC (or use kubectl port-forward)"
             suffix = "" if port == 80 else f":{port}"
             return Endpoint(model.model_name, f"http://{host}{suffix}/v1", key, note)
-        local = PORT_FORWARD_BASE + index
-        service_name, service_namespace = _public(self.config, model)
-        namespace = service_namespace or namespace
+        name, namespace = gateway_name(self.config), self.settings.namespace
         return Endpoint(
             model.model_name,
-            f"http://127.0.0.1:{local}/v1",
+            f"http://127.0.0.1:{PORT_FORWARD_PORT}/v1",
             key,
-            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{service_name} {local}:{port}' first",
+            f"no load balancer: run 'kubectl port-forward -n {namespace} svc/{name} {PORT_FORWARD_PORT}:{port}' "
+            "first (or 'inferctl chat --port-forward')",
         )
 
     def _at_zero(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> bool:
-        """KEDA has scaled the model to zero (a re-run of up while idle): nothing to smoke-test; say so."""
+        """KEDA has scaled the model to zero (a re-run of up while idle): say that its first request wakes it."""
         if model.autoscaling is None or not model.autoscaling.scales_to_zero:
             return False
         deployment = client.get("apps/v1", "Deployment", model.name) or {}
@@ -342,33 +358,6 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             return False
         reporter.info(f"{model.name} is scaled to zero; its first request wakes it (see 'inferctl plan' for how long)")
         return True
-
-    def _smoke(self, client: KubeClient, model: ModelDeployment, reporter: Reporter) -> None:
-        """GET /v1/models through the API server's service proxy.
-
-        The API server authenticates us with the kubeconfig's credentials and strips the Authorization header
-        before proxying, so no API key can reach vLLM this way; none is sent (with certificate credentials it
-        would travel to the API server, and any proxy in front of it, for nothing). With the key on, vLLM's own
-        401 (a JSON body that is not the API server's ``Status``) proves the server answers behind its Service
-        and enforces the key; ``inferctl chat`` then exercises the model itself.
-        """
-        reporter.phase("smoke test", f"GET /v1/models on {model.name}")
-        code, body = client.proxy_get(model.name, "http", "v1/models")
-        try:
-            answer = json.loads(body)
-        except ValueError:
-            answer = None
-        if code == 200:
-            listed = (answer.get("data") or []) if isinstance(answer, dict) else []
-            served = [m.get("id") for m in listed if isinstance(m, dict)]
-            if model.model_name in served:
-                reporter.info(f"smoke test: {model.name} lists model {model.model_name}")
-                return
-            reporter.warn(f"smoke test: {model.name} answered but does not list {model.model_name} (got {served})")
-        elif code == 401 and self.config.endpoint.api_key.enabled and not _is_api_status(answer):
-            reporter.info(f"smoke test: {model.name} answers and enforces the API key (401 without it)")
-        else:
-            reporter.warn(f"smoke test: GET /v1/models on {model.name} returned HTTP {code}; see 'inferctl logs'")
 
     def down(self, reporter: Reporter, *, platform: bool = False) -> None:
         from inferctl.kube.objects import labels_of
@@ -388,7 +377,8 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
             poller=self.poller,
         )
         teardown.run(model_objects)
-        others = client.list("apps/v1", "Deployment", labels={LABEL_PLATFORM: self.config.name})
+        deployments = client.list("apps/v1", "Deployment", labels={LABEL_PLATFORM: self.config.name})
+        others = [o for o in deployments if LABEL_MODEL in labels_of(o)]  # the gateway goes with the platform
         if others:
             left = ", ".join(sorted(o["metadata"]["name"] for o in others))
             reporter.warn(f"models {left} still run: keeping the namespace, secrets and node pools")
@@ -422,7 +412,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         live: list[Object] = []
         for api_version, kind in MODEL_KINDS:
             live += client.list(api_version, kind, labels=selector)
-        # A model that scaled to zero left its scaler, route and entry Service (KEDA's namespace; an NLB on aws).
+        # A model that scaled to zero left its scaler, routes and wake Service (KEDA's namespace).
         live += live_autoscaling_objects(client, self.config)
         return [
             o for o in live if o["metadata"].get("labels", {}).get(LABEL_MODEL) in names and identity(o) not in seen
@@ -431,13 +421,16 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
     # --- reads ---------------------------------------------------------------------------------------------
 
     def status(self) -> KubernetesStatus:
+        from inferctl.kube.gateway import gateway_view
         from inferctl.kube.keda import scaler_view
         from inferctl.kube.rollout import rollout_state
         from inferctl.kube.views import nodepool_rows
+        from inferctl.render.gateway import gateway_name
 
         client = self.client()
+        service = client.get("v1", "Service", gateway_name(self.config))
         models = []
-        for index, model in enumerate(self.config.models):
+        for model in self.config.models:
             deployment = client.get("apps/v1", "Deployment", model.name)
             if deployment is None:
                 models.append(KubeModelStatus(model.name, model.model_name, "not deployed", 0, 0, None, deployed=False))
@@ -446,8 +439,6 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                 state = "ready" if rollout_state(deployment).done else "progressing"
             except OperationError:
                 state = "failed"
-            service = client.get("v1", "Service", *_public(self.config, model))
-            endpoint = self._endpoint(index, model, service)
             models.append(
                 KubeModelStatus(
                     name=model.name,
@@ -455,49 +446,49 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
                     state=state,
                     replicas=int(deployment.get("spec", {}).get("replicas", 0)),
                     ready=int(deployment.get("status", {}).get("readyReplicas") or 0),
-                    endpoint=endpoint.base_url,
+                    endpoint=self._endpoint(model, service).base_url,
                     instance_type=deployment["metadata"].get("annotations", {}).get(ANNOTATION_INSTANCE_TYPE),
                     autoscaling=scaler_view(client, model),
                 )
             )
+        entry = self._endpoint(self.config.models[0], service) if service is not None else None
         pools = client.list(KARPENTER_API, "NodePool", missing_ok=True)
         return KubernetesStatus(
             target=self.name,
             platform=self.config.name,
             context=client.context,
             namespace=client.namespace,
+            gateway=gateway_view(client, self.config, service, entry.base_url if entry else None),
             models=models,
             nodepools=nodepool_rows(pools, now=datetime.now(UTC)),
             last_cold_start=self.last_cold_starts(),
         )
 
     def endpoints(self) -> list[Endpoint]:
+        """Every deployed model at the one base URL of the platform's gateway."""
+        from inferctl.render.gateway import gateway_name
+
         client = self.client()
-        out = []
-        for index, model in enumerate(self.config.models):
-            if client.get("apps/v1", "Deployment", model.name) is None:
-                continue
-            out.append(self._endpoint(index, model, client.get("v1", "Service", *_public(self.config, model))))
-        if not out:
+        service = client.get("v1", "Service", gateway_name(self.config))
+        deployed = [m for m in self.config.models if client.get("apps/v1", "Deployment", m.name) is not None]
+        if service is None or not deployed:
             raise NotFoundError(
                 f"no model of platform {self.config.name} runs in namespace {client.namespace} (context "
                 f"{client.context}); start it with 'inferctl up --target kubernetes'"
             )
-        return out
+        return [self._endpoint(model, service) for model in deployed]
 
     @contextmanager
     def port_forward(self, model: str | None = None, *, local_port: int | None = None) -> Iterator[Endpoint]:
-        """The model's endpoint through ``kubectl port-forward`` for the block (``chat --port-forward``)."""
+        """The gateway through ``kubectl port-forward`` for the block (``chat --port-forward``), for ``model``
+        (the first configured one by default): one local port reaches every model."""
         from inferctl.kube.portforward import port_forward
+        from inferctl.render.gateway import gateway_name
 
-        names = [m.name for m in self.config.models]
-        index = names.index(model) if model in names else 0
-        chosen = self.config.models[index]
-        port = local_port or PORT_FORWARD_BASE + index
+        chosen = next((m for m in self.config.models if model in {m.name, m.model_name}), self.config.models[0])
         key = platform_api_key(self.config, self.home, create=False)
-        service, namespace = _public(self.config, chosen)  # a model at zero: the interceptor's entry wakes it
-        settings = self.settings if namespace is None else self.settings.model_copy(update={"namespace": namespace})
-        with port_forward(settings, service, local_port=port) as base_url:
+        service = gateway_name(self.config)
+        with port_forward(self.settings, service, local_port=local_port or PORT_FORWARD_PORT) as base_url:
             yield Endpoint(chosen.model_name, base_url, key, f"through kubectl port-forward to svc/{service}")
 
     def logs(self, *, model: str | None, follow: bool, tail: int | None) -> Iterator[str]:
@@ -535,16 +526,10 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         view = nodes_view(nodes, pods, price=catalog_price, now=datetime.now(UTC))
         return replace(view, context=client.context)
 
+    def model_metrics(self) -> ModelMetricsRead:
+        from inferctl.kube.model_metrics import read_model_metrics
 
-def _public(config: PlatformConfig, model: ModelDeployment) -> tuple[str, str | None]:
-    from inferctl.kube.keda import public_service
-
-    return public_service(config, model)
-
-
-def _is_api_status(answer: Any) -> bool:
-    """A Kubernetes ``Status`` body: the API server answered, not the model server behind the proxy."""
-    return isinstance(answer, dict) and answer.get("kind") == "Status"
+        return read_model_metrics(self.client(), self.config)
 
 
 __all__ = ["KubernetesTarget", "catalog_price"]

@@ -111,7 +111,9 @@ class KubeModelStatus:
 
 @dataclass(frozen=True)
 class KubernetesStatus:
-    """The models in a namespace, the cluster's Karpenter NodePools and the last cold starts ``up`` measured."""
+    """The platform's gateway (its one entry: ``name``, ``state``, ``replicas``, ``ready``, ``service_type``,
+    ``endpoint`` and the ``models`` it lists; kube.gateway.gateway_view), the models in a namespace, the cluster's
+    Karpenter NodePools and the last cold starts ``up`` measured."""
 
     target: str
     platform: str
@@ -120,10 +122,19 @@ class KubernetesStatus:
     models: list[KubeModelStatus]
     nodepools: list[dict[str, Any]]
     last_cold_start: list[dict[str, Any]]
+    gateway: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # Each model as its own to_dict says (a key given again keeps its place).
-        return {**asdict(self), "models": [m.to_dict() for m in self.models]}
+        # The gateway (the platform's entry) before the models; each model as its own to_dict says.
+        head = {"target": self.target, "platform": self.platform, "context": self.context, "namespace": self.namespace}
+        entry = {} if self.gateway is None else {"gateway": self.gateway}
+        return {
+            **head,
+            **entry,
+            "models": [m.to_dict() for m in self.models],
+            "nodepools": self.nodepools,
+            "last_cold_start": self.last_cold_start,
+        }
 
 
 @dataclass(frozen=True)

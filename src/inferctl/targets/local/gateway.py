@@ -7,8 +7,8 @@ source, ``src/smg/router_args.py`` and ``model_gateway/src/main.rs``): the serve
 file-discovery manifest (``model_gateway/src/service_discovery/file.rs``: ``{"version": 1, "workers": [{"id",
 "url", "model_id"}]}``, strict, reread on change, to be replaced by a rename), which lets a second ``up`` add and
 remove servers while the gateway runs. The key has no flag-free way into smg, so smg is started through its Python
-entry (``smg/launch_router.py``: ``parse_router_args``, ``launch_router``) with the key read from the environment:
-never in ``ps``, a file or a log.
+entry with the key read from the environment (:data:`inferctl.gateway.SMG_LAUNCH`, shared with the cluster
+targets): never in ``ps``, a file or a log.
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inferctl.errors import StartError
+from inferctl.gateway import API_KEY_ENV as GATEWAY_KEY_ENV
+from inferctl.gateway import ROUTING_FLAGS, SMG_LAUNCH
 from inferctl.targets.local import process
 from inferctl.targets.local.server import read_new_lines
 from inferctl.targets.local.state import GatewayState, read_gateway, remove_state, write_state
@@ -30,23 +32,15 @@ from inferctl.targets.local.state import GatewayState, read_gateway, remove_stat
 if TYPE_CHECKING:
     import subprocess
 
-GATEWAY_KEY_ENV = "INFERCTL_GATEWAY_API_KEY"
-# smg's Python launcher with the key from the environment (none: no key is checked, endpoint.api_key.enabled off).
-# smg 1.13.0 has no environment variable for --api-key (model_gateway/src/main.rs, `api_key: Option<String>`).
-SMG_LAUNCH = (
-    "import os, sys; from smg.launch_router import launch_router, parse_router_args; "
-    f"args = parse_router_args(sys.argv[1:]); args.api_key = os.environ.get('{GATEWAY_KEY_ENV}') or None; "
-    "launch_router(args)"
-)
 # What names the gateway's process: the launcher sets its title to "smg::router" (smg/launch_router.py,
-# setproctitle); before that its command line holds SMG_LAUNCH.
+# setproctitle); before that its command line holds the launcher's module name.
 _PROCESS_MARK = "smg"
-# Health checks every 5 s, a server marked unhealthy after 2 failures (10 s; smg's defaults: 60 s x 3). A server
-# registered within a second of answering (the startup check's default interval is 30 s). An unhealthy server
-# stays registered, so its model answers 503 no_available_workers, not 404 (docs/gateway-choice.md, flags table).
+# Besides the routing every target's gateway shares: health checks every 5 s, a server marked unhealthy after 2
+# failures (10 s; smg's defaults: 60 s x 3), a server registered within a second of answering (the startup check's
+# default interval is 30 s), and an unhealthy server kept registered, so its model answers 503 no_available_workers,
+# not 404 (docs/gateway-choice.md, flags table).
 LOCAL_FLAGS = (
-    "--policy", "cache_aware", "--backend", "vllm", "--disable-tokenizer-autoload", "--log-level", "info",
-    "--no-remove-unhealthy-workers", "--worker-startup-check-interval", "1",
+    *ROUTING_FLAGS, "--log-level", "info", "--no-remove-unhealthy-workers", "--worker-startup-check-interval", "1",
     "--health-check-interval-secs", "5", "--health-failure-threshold", "2",
 )  # fmt: skip
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")  # smg colours its console log (observability/logging.rs: colorize: true)
@@ -62,11 +56,14 @@ class Route:
     model_id: str
 
 
-def gateway_argv(host: str, port: int, metrics_port: int, manifest: Path) -> list[str]:
-    """The gateway's command line (no secret in it)."""
+def gateway_argv(host: str, port: int, metrics_port: int, manifest: Path, *, with_key: bool = True) -> list[str]:
+    """The gateway's command line (no secret in it). With the platform key: the shared launcher that reads it from
+    the environment (inferctl.gateway.SMG_LAUNCH); without one (``endpoint.api_key.enabled: false``), smg's own
+    entry, which checks no key."""
     metrics_host = "::1" if ":" in host else "127.0.0.1"  # --prometheus-host takes an address, not a name
+    entry = ["-c", SMG_LAUNCH] if with_key else ["-m", "smg.launch_router"]
     return [
-        sys.executable, "-c", SMG_LAUNCH, "--host", host, "--port", str(port),
+        sys.executable, *entry, "--host", host, "--port", str(port),
         "--prometheus-host", metrics_host, "--prometheus-port", str(metrics_port),
         *LOCAL_FLAGS, "--discovery-provider", "file", "--discovery-file", str(manifest),
     ]  # fmt: skip
@@ -129,7 +126,7 @@ class Gateway:
         if not self.manifest_path.is_file():
             write_manifest(self.manifest_path, [])
         self.log_path.write_bytes(b"")
-        argv = gateway_argv(host, port, metrics_port, self.manifest_path)
+        argv = gateway_argv(host, port, metrics_port, self.manifest_path, with_key=GATEWAY_KEY_ENV in env)
         child, pid = process.spawn_supervised(
             argv, env=env, log_path=self.log_path, cwd=self.dir, pid_file=self.dir / "gateway.pid",
             exit_file=self.exit_path,

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from inferctl.engine import VLLM_SERVER_MODULE
 from inferctl.errors import ConflictError, InferctlError, MissingDependencyError, NotFoundError, OperationError
+from inferctl.gateway import API_KEY_ENV as GATEWAY_KEY_ENV
 from inferctl.progress import Reporter
 from inferctl.serving import check_gated_models, hf_token_from_env, platform_api_key
 from inferctl.sizing.local import LocalServer, local_servers
@@ -27,7 +28,7 @@ from inferctl.starter_model import is_starter, locate_starter_model
 from inferctl.targets.base import Endpoint, LogsCapability, Target
 from inferctl.targets.local import process
 from inferctl.targets.local.defaults import cpu_host
-from inferctl.targets.local.gateway import GATEWAY_KEY_ENV, Route, gateway_argv, write_manifest
+from inferctl.targets.local.gateway import Route, gateway_argv, write_manifest
 from inferctl.targets.local.reading import LocalReading
 from inferctl.targets.local.server import ModelServer, fingerprint, vllm_args, vllm_env
 from inferctl.targets.local.startup import Starting, check_memory, wait_ready
@@ -72,7 +73,8 @@ class LocalTarget(LocalReading, Target, LogsCapability):
             command[port_at] = "(a free port)"
             servers.append({"server": server.name, "model": server.model.name, "source": server.model.source,
                             "kv_cache_gib": server.kv_cache_gib, "command": command})  # fmt: skip
-        gateway = ["python", *gateway_argv(host, 0, 0, self.gateway.manifest_path)[1:]]
+        with_key = self.config.endpoint.api_key.enabled
+        gateway = ["python", *gateway_argv(host, 0, 0, self.gateway.manifest_path, with_key=with_key)[1:]]
         gateway[gateway.index("--port") + 1] = str(self.config.local.port or "(a free port)")
         gateway[gateway.index("--prometheus-port") + 1] = "(a free port)"
         return LocalPlan(
