@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import ast
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -408,23 +410,31 @@ def _mirror_volume_cases() -> list[Case]:
 
 
 def _local_section() -> str:
-    from inferctl.config.models import PlatformConfig
     from inferctl.errors import InferctlError
-    from inferctl.home import Home
     from inferctl.targets.local import logwatch
-    from inferctl.targets.local.target import LocalTarget
+    from inferctl.targets.local.server import ModelServer
+    from inferctl.targets.local.startup import Starting, _raise_start_failure
+    from inferctl.targets.local.state import ServerState
 
     rows = "\n".join(
         f"| {', '.join(f'`{n}`' for n in needles)} | {fix} |"
         for needles, fix in logwatch._HINTS  # the rule table itself is what this section shows
     )
-    # The real start-failure path of the local target, on a real vLLM log (a max_model_len the model refuses).
+    # The real start-failure path of the local target, on a real vLLM log (a max_model_len the model refuses) and
+    # a real process that exited with code 1.
     with tempfile.TemporaryDirectory() as scratch:
-        target = LocalTarget(PlatformConfig(), Home(Path(scratch)))
-        target._log_path.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "tests/fixtures/vllm_logs/max_model_len_too_long.log", target._log_path)
+        files = ModelServer(Path(scratch) / "servers" / "demo-0")
+        files.log_path.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REPO / "tests/fixtures/vllm_logs/max_model_len_too_long.log", files.log_path)
+        exited = subprocess.Popen([sys.executable, "-c", "raise SystemExit(1)"])
+        exited.wait()
+        state = ServerState(
+            pid=exited.pid, pgid=exited.pid, host="127.0.0.1", port=0, model="demo", served_model_name="demo",
+            source="demo", model_path=scratch, log_path=str(files.log_path), started_at=0.0,
+            api_key_required=True,
+        )  # fmt: skip
         try:
-            target._raise_start_failure([], 1)
+            _raise_start_failure(Starting(files, state, exited))
         except InferctlError as failed:
             example = "error: " + failed.message + "".join(f"\n  {line}" for line in failed.details)
         else:

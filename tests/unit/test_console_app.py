@@ -135,7 +135,8 @@ def test_an_endpoint_error_reaches_the_page_as_one_line_without_the_key(local: R
 
 
 def test_a_stopped_platform_has_no_models_and_no_chat(local: Running, tmp_path: Path) -> None:
-    Path(Home.from_env().target_dir("inferctl", "local"), "state.json").unlink()
+    for state in Home.from_env().target_dir("inferctl", "local").rglob("state.json"):  # each server's
+        state.unlink()
     assert local.browser.get("/api/models").json()["models"] == []
     answer = local.browser.post("/api/chat", json={"model": "demo", "messages": [{"role": "user", "content": "x"}]})
     assert answer.status_code == 503 and "start it with 'inferctl up'" in answer.json()["error"]

@@ -247,8 +247,9 @@ def local_report(
         requests_waiting=1,
         kv_cache_usage_pct=kv_cache_pct,
         generation_tokens_total=tokens,
+        log_path="/x/server.log",
     )
-    return LocalStatus("local", "inferctl", "running" if healthy else "unhealthy", [model], log_path="/x/server.log")
+    return LocalStatus("local", "inferctl", "running" if healthy else "unhealthy", [model])
 
 
 def test_output_rate_is_the_counters_increase_over_the_time_between_reads() -> None:

@@ -14,11 +14,13 @@ from pathlib import Path
 import pytest
 
 from inferctl.config import PlatformConfig, apply_overrides
-from inferctl.errors import ConflictError, MissingDependencyError, NotFoundError
+from inferctl.errors import ConfigError, ConflictError, MissingDependencyError, NotFoundError
 from inferctl.home import Home
 from inferctl.metrics import parse_vllm_metrics
 from inferctl.progress import NullReporter
+from inferctl.sizing.local import local_servers
 from inferctl.targets.local import LocalTarget, logwatch, process
+from inferctl.targets.local.startup import check_memory
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "vllm_logs"
 
@@ -164,12 +166,6 @@ def test_missing_model_path(isolated_home: Path) -> None:
         LocalTarget(config, Home.from_env()).up(NullReporter())
 
 
-def test_local_serves_one_model_at_a_time(isolated_home: Path) -> None:
-    config = PlatformConfig.model_validate({"models": [{"name": "a"}, {"name": "b"}]})
-    with pytest.raises(Exception, match=r"pass --model NAME \(one of a, b\)"):
-        LocalTarget(config, Home.from_env()).up(NullReporter())
-
-
 def test_status_when_stopped(isolated_home: Path) -> None:
     target = LocalTarget(PlatformConfig(), Home.from_env())
     assert target.status().to_dict() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
@@ -177,7 +173,9 @@ def test_status_when_stopped(isolated_home: Path) -> None:
 
 def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_home: Path) -> None:
     """A real child that logs and is then killed (SIGKILL), as the OOM killer or kill -9 would. Before, status
-    said "stopped" and nothing else; now it says crashed, how, and what the log said last, until up or down."""
+    said "stopped" and nothing else; now it says crashed, how, and what the log said last, until up or down. The
+    state file is the first local target's, in the platform directory itself (before the gateway): such a server
+    still reads, and down clears it."""
     target = LocalTarget(PlatformConfig(), Home.from_env())
     state_dir = isolated_home / "platforms" / "inferctl" / "local"
     state_dir.mkdir(parents=True)
@@ -194,7 +192,7 @@ def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_ho
     for _ in range(2):  # the record stays: a second status says the same
         report = target.status().to_dict()
         assert report["state"] == "crashed"
-        crash = report["crash"]
+        (crash,) = report["crashes"]
         assert crash["pid"] == victim.pid and crash["started_at"] == "1970-01-01T00:00:00Z"
         assert "killed" in crash["how"]
         assert crash["last_log_lines"] == ["INFO 01-01 00:00:00 [loader.py:1] Loading weights took 1.2 s"]
@@ -205,7 +203,7 @@ def test_status_says_the_server_crashed_and_shows_its_last_log_lines(isolated_ho
 
 def test_status_gives_vllms_own_reason_when_it_logged_one(isolated_home: Path) -> None:
     target = LocalTarget(PlatformConfig(), Home.from_env())
-    state_dir = isolated_home / "platforms" / "inferctl" / "local"
+    state_dir = isolated_home / "platforms" / "inferctl" / "local" / "servers" / "demo-0"
     state_dir.mkdir(parents=True)
     log = state_dir / "server.log"
     log.write_text("Traceback (most recent call last):\ntorch.OutOfMemoryError: CUDA out of memory.\n")
@@ -214,7 +212,9 @@ def test_status_gives_vllms_own_reason_when_it_logged_one(isolated_home: Path) -
         f' "served_model_name": "demo", "source": "demo", "model_path": "/x", "log_path": "{log}",'
         ' "started_at": 0, "api_key_required": true}'
     )
-    assert "out of memory" in target.status().to_dict()["crash"]["how"].lower()
+    report = target.status().to_dict()
+    assert "out of memory" in report["crashes"][0]["how"].lower()
+    assert report["models"][0]["state"] == "dead" and "out of memory" in report["models"][0]["note"].lower()
 
 
 class RecordingReporter:
@@ -232,15 +232,33 @@ class RecordingReporter:
 
 
 def test_ram_warning_uses_the_sizing_profile(isolated_home: Path) -> None:
-    """Llama-3-70B's published config.json on this machine: sizing says the RAM cannot hold it, before vLLM."""
+    """Llama-3-70B's published config.json on this machine: sizing says the RAM cannot hold it, before vLLM. One
+    server alone: a warning (as before the gateway); the starter model: none."""
     model_dir = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "meta-llama--Meta-Llama-3-70B"
     config = PlatformConfig.model_validate({"models": [{"name": "big", "source": str(model_dir)}]})
     reporter = RecordingReporter()
     target = LocalTarget(config, Home.from_env())
-    target._warn_if_ram_short(config.models[0], target._profile(config.models[0], str(model_dir)), reporter)
+    (server,) = local_servers(config, on_cpu=True)
+    check_memory([server], {"big": (str(model_dir), target._profile(server.model, str(model_dir)))}, [], 1, reporter)
     (warning,) = reporter.warnings
     assert "needs about" in warning and "GiB of RAM" in warning
     small = LocalTarget(PlatformConfig(), Home.from_env())  # the starter model, from the packaged snapshot
     quiet = RecordingReporter()
-    small._warn_if_ram_short(small.config.models[0], small._profile(small.config.models[0], "unused"), quiet)
+    (starter,) = local_servers(small.config, on_cpu=True)
+    check_memory([starter], {starter.model.name: ("unused", small._profile(starter.model, "unused"))}, [], 1, quiet)
     assert quiet.warnings == []
+
+
+def test_servers_that_cannot_all_fit_are_refused_before_any_starts(isolated_home: Path) -> None:
+    """Two replicas of Llama-3-70B: with several servers the shortfall is an error (one line, exit 2), since the
+    OOM killer would take any server of the platform, not only the new ones."""
+    model_dir = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "meta-llama--Meta-Llama-3-70B"
+    config = PlatformConfig.model_validate({"models": [{"name": "big", "source": str(model_dir), "replicas": 2}]})
+    target = LocalTarget(config, Home.from_env())
+    servers = local_servers(config, on_cpu=True)
+    profile = target._profile(servers[0].model, str(model_dir))
+    with pytest.raises(ConfigError) as refused:
+        check_memory(servers, {"big": (str(model_dir), profile)}, [], 2, RecordingReporter())
+    message = refused.value.message
+    assert refused.value.exit_code == 2 and "\n" not in message
+    assert "the 2 model servers to start (big x2) need about" in message and "lower models[].replicas" in message

@@ -1,10 +1,10 @@
 """While ``up`` starts vLLM (20-80 s on a CPU), ``status`` says ``starting`` and the phase of its log, not
 ``unhealthy``: unhealthy is for a server that was ready once (``up`` records ``ready_at`` when it sees it answer).
 
-The seam, as in test_follow_running.py: a real process whose command line names vLLM's server module stands in for
-the server, the log is a prefix of one captured from vLLM on this machine, and an HTTP stub answers ``/health`` when
-the server is meant to be up. The state file is the one ``up`` writes; the ``up`` that wrote it is this test's process
-or, killed (as kill -9 of ``up`` would), a short ``sleep``.
+The seam, as in test_follow_running.py (tests/support/local.py): a real process whose command line names vLLM's
+server module stands in for the server, the log is a prefix of one captured from vLLM on this machine, and an HTTP
+stub answers ``/health`` when the server is meant to be up. The state file is the one ``up`` writes; the ``up`` that
+wrote it is this test's process or, killed (as kill -9 of ``up`` would), a short ``sleep``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,8 +28,9 @@ from inferctl.engine import VLLM_SERVER_MODULE
 from inferctl.errors import ConflictError
 from inferctl.home import Home
 from inferctl.targets.local import LocalTarget, process
-from inferctl.targets.local.state import LocalState, read_state
+from inferctl.targets.local.state import read_state
 from tests.support.bench import STUB_MODEL, StubServer
+from tests.support.local import server_state, write_server
 
 LOGS = Path(__file__).resolve().parents[1] / "fixtures" / "vllm_logs"
 
@@ -75,29 +76,12 @@ def _write(
     ready_at: float | None,
     up: tuple[int, int | None] | None = None,
 ) -> Path:
-    """The state ``up`` writes, with the first ``log_lines`` lines of a real start log in server.log."""
-    state_dir = home / "platforms" / "inferctl" / "local"
-    state_dir.mkdir(parents=True, exist_ok=True)
-    log = state_dir / "server.log"
-    log.write_text("".join((LOGS / "ready.log").read_text().splitlines(keepends=True)[:log_lines]))
-    state = LocalState(
-        pid=pid,
-        pgid=pid,
-        host="127.0.0.1",
-        port=port,
-        model="demo",
-        served_model_name=STUB_MODEL,
-        source="demo",
-        model_path="/x",
-        log_path=str(log),
-        started_at=time.time() - 30,
-        api_key_required=False,
-        ready_at=ready_at,
-        up_pid=up[0] if up else None,
-        up_start_ticks=up[1] if up else None,
-    )
-    (state_dir / "state.json").write_text(json.dumps(asdict(state)))
-    return state_dir / "state.json"
+    """The state ``up`` writes for the server, with the first ``log_lines`` lines of a real start log in its log.
+    No gateway is recorded: these tests are about the server's own start (the gateway: test_local_gateway.py)."""
+    log = "".join((LOGS / "ready.log").read_text().splitlines(keepends=True)[:log_lines])
+    state = replace(server_state(pid, port, served=STUB_MODEL, up=up), ready_at=ready_at)
+    written = write_server(home, state, log=log)
+    return Path(written.log_path).with_name("state.json")
 
 
 def _status() -> dict[str, Any]:

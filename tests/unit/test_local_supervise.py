@@ -8,13 +8,11 @@ server module name in its argv because ``running()`` checks the command line of 
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -25,37 +23,20 @@ from inferctl.errors import StartError
 from inferctl.home import Home
 from inferctl.progress import NullReporter
 from inferctl.targets.local import LocalTarget, process
-from inferctl.targets.local.state import LocalState
+from inferctl.targets.local.server import ModelServer
+from inferctl.targets.local.startup import Starting, wait_ready
+from tests.support.local import local_dir, server_state
 
 
 def _start(home: Path, script: str) -> tuple[LocalTarget, subprocess.Popen[bytes], int, Path]:
+    """The stand-in started the way ``up`` starts a server (ModelServer.start: supervised, its state written)."""
     target = LocalTarget(PlatformConfig(), Home.from_env())
-    state_dir = home / "platforms" / "inferctl" / "local"
-    state_dir.mkdir(parents=True)
-    log = state_dir / "server.log"
-    supervisor, pid = process.spawn_supervised(
-        [sys.executable, "-c", script, VLLM_SERVER_MODULE],
-        env=dict(os.environ),
-        log_path=log,
-        cwd=state_dir,
-        pid_file=state_dir / "server.pid",
-        exit_file=state_dir / "exit.json",
-    )
-    state = LocalState(
-        pid=pid,
-        pgid=supervisor.pid,
-        host="127.0.0.1",
-        port=1,
-        model="demo",
-        served_model_name="demo",
-        source="demo",
-        model_path="/x",
-        log_path=str(log),
-        started_at=0,
-        api_key_required=False,
-    )
-    (state_dir / "state.json").write_text(json.dumps(asdict(state)))
-    return target, supervisor, pid, log
+    files = ModelServer(local_dir(home) / "servers" / "demo-0")
+    supervisor, state = files.start(
+        [sys.executable, "-c", script, VLLM_SERVER_MODULE], dict(os.environ),
+        server_state(0, 1, ready=False, log_path=str(files.log_path)),
+    )  # fmt: skip
+    return target, supervisor, state.pid, files.log_path
 
 
 def _wait_for_line(log: Path, text: str) -> None:
@@ -78,7 +59,9 @@ def test_status_says_the_server_was_killed_by_sigkill(isolated_home: Path) -> No
 
     report = target.status().to_dict()
     assert report["state"] == "crashed"
-    crash = report["crash"]
+    (crash,) = report["crashes"]
+    (row,) = report["models"]
+    assert (row["server"], row["state"], row["pid"]) == ("demo-0", "dead", pid) and "SIGKILL" in row["note"]
     assert crash["pid"] == pid
     assert crash["signal"] == "SIGKILL" and crash["exit_code"] is None
     assert "killed by SIGKILL" in crash["how"]
@@ -90,8 +73,8 @@ def test_status_gives_the_exit_code_and_the_last_log_lines(isolated_home: Path) 
     target, supervisor, pid, _ = _start(isolated_home, script)
     assert supervisor.wait(timeout=10) == 3
 
-    crash = target.status().to_dict()["crash"]
-    assert crash["pid"] == pid
+    (crash,) = target.status().to_dict()["crashes"]
+    assert crash["pid"] == pid and crash["server"] == "demo-0"
     assert crash["exit_code"] == 3 and crash["signal"] is None
     assert "exited with code 3" in crash["how"]
     assert "ERROR something broke" in crash["last_log_lines"]
@@ -135,15 +118,18 @@ def test_a_server_killed_alone_leaves_no_helper_behind(isolated_home: Path) -> N
     while process.is_alive(helper) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not process.is_alive(helper)
-    assert target.status().to_dict()["crash"]["signal"] == "SIGKILL"
+    assert target.status().to_dict()["crashes"][0]["signal"] == "SIGKILL"
 
 
 def test_a_failed_start_is_one_sentence_then_the_fix(isolated_home: Path) -> None:
-    """Seen with a real vLLM given an unknown flag: 'the server exited with code 2 Fix: ...' (no full stop)."""
-    target = LocalTarget(PlatformConfig(), Home.from_env())
-    state_dir = isolated_home / "platforms" / "inferctl" / "local"
-    state_dir.mkdir(parents=True)
-    (state_dir / "server.log").write_text("api_server.py: error: unrecognized arguments: --bogus-flag\n")
+    """Seen with a real vLLM given an unknown flag: 'the server exited with code 2 Fix: ...' (no full stop). The
+    message names the model whose server failed (several start side by side)."""
+    script = "import sys; print('api_server.py: error: unrecognized arguments: --bogus-flag'); sys.exit(2)"
+    _, supervisor, _, _ = _start(isolated_home, script)
+    assert supervisor.wait(timeout=10) == 2
+    files = ModelServer(local_dir(isolated_home) / "servers" / "demo-0")
+    state = files.running() or files.crashed()
+    assert state is not None
     with pytest.raises(StartError) as failed:
-        target._raise_start_failure([], 2)
-    assert "the server exited with code 2. Fix: " in failed.value.message
+        wait_ready([Starting(files, state, supervisor)], None, 30, NullReporter())
+    assert "vLLM failed to start model 'demo' (demo-0): the server exited with code 2. Fix: " in failed.value.message

@@ -114,7 +114,7 @@ def test_local_target_checks_this_machines_ram(capsys: pytest.CaptureFixture[str
     data = _json(capsys, "--model", str(fixture_dir(LLAMA_3_70B)))
     assert data["target"] == "local"
     # The keys and their order are a contract for scripts (the typed LocalPlatformPlan's to_dict keeps them).
-    assert list(data) == ["platform", "target", "models"]
+    assert list(data) == ["platform", "target", "models", "gateway", "servers", "memory"]
     assert list(data["models"][0]) == ["name", "source", "profile", "memory", "notes"]  # type: ignore[index]
     memory = data["models"][0]["memory"]  # type: ignore[index]
     assert memory["weights_gib"] == pytest.approx(131.42, abs=0.01)
@@ -126,6 +126,29 @@ def test_local_demo_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["plan", "--model", "demo"]) == 0
     out = capsys.readouterr().out
     assert "target local" in out and "demo" in out and "RAM" in out
+
+
+def test_local_plan_shows_the_gateway_and_each_server(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Two models, one with two replicas: three vLLM servers behind one gateway, each with its share of memory;
+    the RAM check adds them up."""
+    config = tmp_path / "two.yaml"
+    config.write_text(
+        "models:\n  - name: demo\n    source: demo\n    replicas: 2\n  - name: other\n    source: demo\n"
+        "local:\n  kv_cache_gib: 2\n",
+        encoding="utf-8",
+    )
+    data = _json(capsys, "--config", str(config))
+    gateway, servers, memory = data["gateway"], data["servers"], data["memory"]
+    assert gateway["policy"] == "cache_aware" and gateway["port"] == "(a free port)"  # type: ignore[index]
+    assert [(s["server"], s["kv_cache_gib"]) for s in servers] == [  # type: ignore[attr-defined]
+        ("demo-0", 2), ("demo-1", 2), ("other-0", 2),
+    ]  # fmt: skip
+    per_server = servers[0]["ram_needed_gib"]  # type: ignore[index]
+    assert memory["ram_needed_gib"] == pytest.approx(3 * per_server, abs=0.02)  # type: ignore[index]
+    assert memory["fits"] is (memory["ram_available_gib"] >= memory["ram_needed_gib"])  # type: ignore[index]
+    assert main(["plan", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "gateway" in out and "demo-1" in out and "other-0" in out
 
 
 def _config(tmp_path: Path, *, replicas: int, expire_after: str, capacity: str) -> str:

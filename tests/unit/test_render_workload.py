@@ -268,14 +268,11 @@ def test_two_models_get_their_own_objects() -> None:
     assert [s["metadata"]["name"] for s in by_kind(objects, "Service")] == ["a", "b", "genai-gateway"]
 
 
-def test_local_target_builds_the_same_engine_args(tmp_path) -> None:
+def test_local_target_builds_the_same_engine_args() -> None:
     """Cross-check with the real local target: for a config that pins the engine settings sizing would
     otherwise fill in, the local server's engine arguments equal the Deployment's."""
-    from inferctl.home import Home
-    from inferctl.targets.local import LocalTarget
+    from inferctl.targets.local.server import vllm_args
 
-    if not hasattr(LocalTarget, "_args"):
-        pytest.skip("the local target no longer exposes _args(model, path, port); update this cross-check")
     config = workshop_config(
         models=[
             {
@@ -287,7 +284,7 @@ def test_local_target_builds_the_same_engine_args(tmp_path) -> None:
     )
     model = config.models[0]
     placement = g5_xlarge_placement("llama", max_model_len=4096, gpu_memory_utilization=0.9)
-    local_args = LocalTarget(config, Home(tmp_path))._args(model, "/models/llama", 8123, None)
+    local_args = vllm_args(config.local, model, "/models/llama", 8123, None)
     deployment_args = container_args(model, placement)
     engine = engine_args(model)
     # vllm serve <model> --host --port: the model is positional; the drain's arguments close the list

@@ -62,13 +62,13 @@ def test_one_server_environment_builder_layers_defaults_place_and_the_users_engi
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from inferctl.render import render_platform
-    from inferctl.targets.local import LocalTarget
+    from inferctl.targets.local.server import vllm_env
     from tests.support.render import placements_for
 
     model = ModelDeployment.model_validate({"name": "tiny", "source": "demo", "engine": {"env": {"DO_NOT_TRACK": "2"}}})
     monkeypatch.setenv("VLLM_API_KEY", "from-the-shell")
     monkeypatch.setenv("VLLM_NO_USAGE_STATS", "0")  # the user's shell wins over our default locally
-    local = LocalTarget(PlatformConfig(models=[model]), Home(tmp_path))._env(model, "k", str(tmp_path))
+    local = vllm_env(PlatformConfig(models=[model]).local, model, "k", str(tmp_path), kv_cache_gib=1)
     assert (local["VLLM_API_KEY"], local["VLLM_NO_USAGE_STATS"], local["DO_NOT_TRACK"]) == ("k", "0", "2")
     hub_model = model.model_copy(update={"name": "llama-3-8b-instruct", "source": GATED.source})
     config = PlatformConfig(target="kubernetes", models=[hub_model])

@@ -27,6 +27,7 @@ from inferctl.starter_model import (
 )
 from inferctl.targets.local import LocalTarget
 from inferctl.targets.local.defaults import CPU_EAGER_MAX_PARAMETERS, eager_by_default
+from inferctl.targets.local.server import vllm_args
 
 
 def _closed_port() -> int:
@@ -141,15 +142,15 @@ def test_cpu_eager_rule_by_model_size() -> None:
 def test_local_args_apply_the_rule_unless_the_config_decides(
     setting: bool | None, expected: int, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import inferctl.targets.local.target as local_target
+    import inferctl.targets.local.server as local_server
 
-    monkeypatch.setattr(local_target, "cpu_host", lambda: True)
+    monkeypatch.setattr(local_server, "cpu_host", lambda: True)
     config = PlatformConfig.model_validate(
         {"models": [{"name": "smollm2", "source": STARTER_HUB_ID, "engine": {"enforce_eager": setting}}]}
     )
     target = LocalTarget(config, Home(isolated_home))
     model = config.models[0]
-    args = target._args(model, "/models/smollm2", 8000, target._profile(model, STARTER_HUB_ID))
+    args = vllm_args(config.local, model, "/models/smollm2", 8000, target._profile(model, STARTER_HUB_ID))
     assert args.count("--enforce-eager") == expected
 
 
@@ -194,20 +195,17 @@ def test_the_starter_is_served_with_its_model_cards_sampling(isolated_home: Path
     from inferctl.starter_model import STARTER_SAMPLING
 
     config = PlatformConfig.model_validate({"models": [{"name": "smollm2", "source": STARTER_HUB_ID}]})
-    target = LocalTarget(config, Home(isolated_home))
-    args = target._args(config.models[0], "/models/smollm2", 8000, None)
+    args = vllm_args(config.local, config.models[0], "/models/smollm2", 8000, None)
     assert json.loads(args[args.index("--override-generation-config") + 1]) == {"temperature": 0.0}
     assert STARTER_SAMPLING == {"temperature": 0.0}
     own = ["--override-generation-config", '{"temperature":0.7}']
     mine = PlatformConfig.model_validate(
         {"models": [{"name": "smollm2", "source": STARTER_HUB_ID, "engine": {"extra_args": own}}]}
     )
-    args = LocalTarget(mine, Home(isolated_home))._args(mine.models[0], "/m", 8000, None)
+    args = vllm_args(mine.local, mine.models[0], "/m", 8000, None)
     assert (
         args.count("--override-generation-config") == 1
         and args[args.index("--override-generation-config") + 1] == own[1]
     )
     demo = PlatformConfig.model_validate({"models": [{"name": "demo", "source": "demo"}]})
-    assert "--override-generation-config" not in LocalTarget(demo, Home(isolated_home))._args(
-        demo.models[0], "/d", 1, None
-    )
+    assert "--override-generation-config" not in vllm_args(demo.local, demo.models[0], "/d", 1, None)

@@ -38,24 +38,26 @@ KUBE = KubernetesStatus("kubernetes", "p", "ctx", "ns", [READY], [{"name": "pool
 
 
 def test_local_running_report_keeps_its_keys() -> None:
-    report = LocalStatus("local", "p", "running", [LOCAL_MODEL], log_path="/tmp/server.log").to_dict()
-    assert list(report) == ["target", "platform", "state", "models", "log_path"]
+    """The keys from before the gateway keep their order; what the gateway added follows them (a row per server:
+    ``server`` ... ``requests_routed``; the report: ``gateway``). ``log_path`` moved into each server's row."""
+    gateway = {"base_url": "http://127.0.0.1:9000/v1", "state": "healthy"}
+    report = LocalStatus("local", "p", "running", [LOCAL_MODEL], gateway=gateway).to_dict()
+    assert list(report) == ["target", "platform", "state", "models", "gateway"]
     assert list(report["models"][0]) == [
         "name", "served_model_name", "source", "pid", "port", "base_url", "uptime_s", "healthy",
         "requests_running", "requests_waiting", "kv_cache_usage_pct", "generation_tokens_total", "startup_phase",
-        "note",
+        "note", "server", "replica", "state", "log_path", "routable", "requests_routed",
     ]  # fmt: skip
-    assert report["models"][0]["requests_waiting"] is None and report["log_path"] == "/tmp/server.log"
+    assert report["models"][0]["requests_waiting"] is None and report["gateway"] is gateway
     assert report["models"][0]["startup_phase"] is None  # set only while the server has never answered
     assert report["models"][0]["note"] is None  # set when the report alone does not say what is wrong
 
 
-def test_local_starting_report_adds_the_phase_at_the_end() -> None:
-    """``starting`` (added after the keys above were pinned): the same keys, the phase in the model's last one."""
+def test_local_starting_report_adds_the_phase() -> None:
+    """``starting`` (added after the keys above were pinned): the same keys, the phase in the model's row."""
     model = replace(LOCAL_MODEL, healthy=False, kv_cache_usage_pct=None, startup_phase="loading weights")
-    report = LocalStatus("local", "p", "starting", [model], log_path="/tmp/server.log").to_dict()
-    assert list(report) == ["target", "platform", "state", "models", "log_path"]
-    assert list(report["models"][0])[-2:] == ["startup_phase", "note"]
+    report = LocalStatus("local", "p", "starting", [model]).to_dict()
+    assert list(report) == ["target", "platform", "state", "models"]
     assert report["state"] == "starting" and report["models"][0]["startup_phase"] == "loading weights"
 
 
@@ -68,11 +70,12 @@ def test_local_preparing_report_adds_its_key_at_the_end() -> None:
 
 
 def test_local_stopped_and_crashed_reports_keep_their_keys(isolated_home: Path) -> None:
+    """A crash report per dead server under ``crashes`` (before the gateway: the one server's under ``crash``)."""
     stopped = LocalTarget(PlatformConfig(), Home.from_env()).status()
     assert stopped.to_dict() == {"target": "local", "platform": "inferctl", "state": "stopped", "models": []}
     crash = {"model": "demo", "how": "killed"}
-    crashed = LocalStatus("local", "p", "crashed", crash=crash).to_dict()
-    assert list(crashed) == ["target", "platform", "state", "models", "crash"] and crashed["crash"] is crash
+    crashed = LocalStatus("local", "p", "crashed", crashes=[crash]).to_dict()
+    assert list(crashed) == ["target", "platform", "state", "models", "crashes"] and crashed["crashes"] == [crash]
 
 
 def test_kubernetes_model_rows_keep_their_keys_in_each_state() -> None:

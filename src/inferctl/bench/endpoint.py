@@ -31,7 +31,7 @@ def normalize_base_url(url: str) -> str:
 
 
 def discover_model(base_url: str, api_key: str | None, timeout_s: float = 10.0) -> str:
-    """The first model ``GET /models`` lists (the one a single-model vLLM serves)."""
+    """The model ``GET /models`` lists when it lists one (a single-model vLLM; a gateway with one model)."""
     import httpx
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
@@ -49,6 +49,8 @@ def discover_model(base_url: str, api_key: str | None, timeout_s: float = 10.0) 
         raise OperationError(f"{base_url}/models did not list models; pass --model NAME") from None
     if not models:
         raise NotFoundError(f"{base_url} serves no model; pass --model NAME")
+    if len(models) > 1:  # a gateway in front of several models: which one to load is the user's choice
+        raise UserError(f"{base_url} serves {', '.join(models)}; choose one with --model NAME")
     return models[0]
 
 

@@ -35,7 +35,7 @@ TABLE_PRIORITIES = {"level": 0, "goodput": 3, "req/s": 3, "ITL p50": 4, "TTFT p9
 OPENAI_KEY_ENV = "OPENAI_API_KEY"
 BenchModelOpt = Annotated[
     str | None,
-    typer.Option("--model", "-m", help="Model to load: a served or configured name (default: the first served)."),
+    typer.Option("--model", "-m", help="Model to load: a served or configured name (default: the only one served)."),
 ]
 
 
@@ -138,11 +138,12 @@ def bench(
     else:
         cfg = load(config, target=target)
         # Local: the running model is the truth (its deployment, its directory's tokenizer), not the config.
-        state = follow_running(target_for(cfg), model)
-        chosen = lib.from_platform(cfg, None if state is not None else model)
-        if state is not None:
-            chosen = lib.BenchEndpoint(chosen.endpoint, running_deployments(cfg, state)[0])
-            model_dir = Path(state.model_path)
+        served = follow_running(target_for(cfg), model)
+        if served is not None:
+            chosen = lib.BenchEndpoint(served.endpoint, running_deployments(cfg, served)[0])
+            model_dir = Path(served.model_path)
+        else:
+            chosen = lib.from_platform(cfg, model)
         if api_key:
             chosen = lib.BenchEndpoint(replace(chosen.endpoint, api_key=api_key), chosen.deployment)
 

@@ -41,11 +41,11 @@ def chat(
     cfg = load(config, target=target, model=model)
     platform = target_for(cfg)
     if not port_forward:
-        # Local: the running model, whatever the config names (a conflicting --model is an error). Elsewhere the
-        # first model's: --model narrowed cfg.models to that deployment.
-        state = follow_running(platform, model)
-        endpoint = platform.endpoints()[0]
-        notice_for_running(cfg, state)
+        # Local: the running model --model names (the only one without it), whatever the config says. Elsewhere
+        # the first model's: --model narrowed cfg.models to that deployment.
+        served = follow_running(platform, model)
+        endpoint = served.endpoint if served is not None else platform.endpoints()[0]
+        notice_for_running(cfg, served)
         _chat(endpoint, prompt, system, max_tokens, temperature, _timeout_s(cfg))
         return
     if not isinstance(platform, PortForwardCapability):
@@ -132,7 +132,9 @@ def _stream_reply(
     except openai.AuthenticationError:
         raise UserError("the endpoint refused the API key; check it with 'inferctl endpoint --show-key'") from None
     except openai.NotFoundError as exc:
-        raise NotFoundError(f"the endpoint does not serve model {model!r} ({exc.message})") from None
+        raise NotFoundError(
+            f"the endpoint does not serve model {model!r}{_served_names(client)} ({exc.message})"
+        ) from None
     except openai.APIConnectionError:
         raise NotFoundError(
             f"cannot reach {client.base_url}; is the platform running? check 'inferctl status'"
@@ -145,6 +147,18 @@ def _stream_reply(
     ttft = f"first token {1000 * (first - start):.0f} ms, " if first else ""
     err_console.print(f"[dim]{tokens} tokens, {ttft}{tokens / elapsed:.1f} tok/s[/dim]")
     return "".join(parts)
+
+
+def _served_names(client: OpenAI) -> str:
+    """``; it serves a, b``: what ``/v1/models`` lists. A model gateway's 404 (smg 1.13.0: ``model_not_found``, "No
+    worker available for model 'x'") names the model asked for, not the ones it serves."""
+    import openai
+
+    try:
+        names = sorted(m.id for m in client.models.list())
+    except openai.OpenAIError:
+        return ""
+    return f"; it serves {', '.join(names)}" if names else ""
 
 
 def register(app: typer.Typer) -> None:

@@ -59,7 +59,8 @@ def up(
     yes: YesOpt = False,
     output: OutputOpt = OutputFormat.table,
 ) -> None:
-    """Start the platform and wait until the models answer (local: a vLLM child process on 127.0.0.1)."""
+    """Start the platform and wait until the models answer (local: every model behind one gateway on 127.0.0.1;
+    run again after changing the models: it starts what is new and stops what is gone)."""
     cfg = load(config, target=target, model=model, port=port)
     platform = target_for(cfg, assume_yes=yes, confirm=ask)
     _confirm(platform, cfg, yes, "up")
@@ -77,7 +78,8 @@ def up(
     if endpoints and endpoints[0].api_key:
         console.print("  API key: [bold]inferctl endpoint --show-key[/bold]")
     question = "hello" if any(m.is_demo for m in cfg.models) else "What is the capital of France?"
-    console.print(f'  try: [bold]inferctl chat "{question}"[/bold]   stop: [bold]inferctl down[/bold]')
+    pick = f" --model {endpoints[0].model}" if len(endpoints) > 1 else ""
+    console.print(f'  try: [bold]inferctl chat{pick} "{question}"[/bold]   stop: [bold]inferctl down[/bold]')
 
 
 def down(
@@ -120,10 +122,11 @@ def status(
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
 ) -> None:
-    """Models, health, load and KV-cache usage of the running platform (--watch: live, with output tok/s)."""
+    """Models, health, load and KV-cache usage of the running platform (local: the gateway and each model server;
+    --watch: live, with output tok/s)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
-    follow_running(tgt, model)
+    served = follow_running(tgt, model, one=False, ready=False)
     if watch:
         from inferctl.cli.live import LiveFrame, stream_json
         from inferctl.cli.live import watch as watch_live
@@ -137,6 +140,8 @@ def status(
         watch_live(lambda: rate.read(tgt.status()), render_status, frame=frame, console=console)
         return
     report = tgt.status().to_dict()
+    if served is not None:  # --model on the local target: that model's servers only
+        report["models"] = [m for m in report["models"] if m["name"] == served.deployment.name]
     if output is OutputFormat.json:
         emit_json(report)
         return
@@ -168,8 +173,8 @@ def endpoint(
     """The OpenAI-compatible base URL of the platform (one for every model) and the API key with --show-key."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
-    follow_running(tgt, model)
-    endpoints = tgt.endpoints()
+    served = follow_running(tgt, model, one=False)  # local: --model narrows to that model
+    endpoints = [served.endpoint] if served is not None else tgt.endpoints()
     groups = _by_base_url(endpoints)
     rows = [
         {"base_url": base_url, "models": [e.model for e in group], **_key_and_note(group[0], show_key)}
@@ -205,14 +210,14 @@ def logs(
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     tail: Annotated[int | None, typer.Option("--tail", "-n", help="Only the last N lines.", min=1)] = None,
 ) -> None:
-    """The model server's log."""
+    """The model server's log (local: of the model --model names, the only one by default; its replicas' lines
+    prefixed with the server)."""
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     if not isinstance(tgt, LogsCapability):
         raise UserError(
             f"target {cfg.target} has no logs; targets with logs: {', '.join(targets_with(LogsCapability))}"
         )
-    follow_running(tgt, model)
     try:
         for line in tgt.logs(model=model, follow=follow, tail=tail):
             sys.stdout.write(line + "\n")

@@ -1,9 +1,10 @@
 """``inferctl plan``: what each model needs, where it runs and what the platform costs, before anything exists.
 
 Cluster targets (aws, kubernetes): a placement per model (instance, GPUs, tensor parallelism, KV tokens,
-concurrency, $/h) with ranked alternatives, the platform's fixed cost and the total. Target local: the model's
-profile and whether this machine's RAM holds it. An impossible plan exits 2 with the numbers and the nearest fix,
-and so does a config that ``render`` and ``up`` would refuse (render.check_platform: the same checks, the same words).
+concurrency, $/h) with ranked alternatives, the platform's fixed cost and the total. Target local: each model's
+profile, the gateway and the vLLM servers behind it (one per replica), and whether this machine's RAM holds them.
+An impossible plan exits 2 with the numbers and the nearest fix, and so does a config that ``render`` and ``up``
+would refuse (render.check_platform: the same checks, the same words).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from inferctl.errors import ConfigError
 if TYPE_CHECKING:
     from inferctl.config.models import PlatformConfig
     from inferctl.sizing import PlatformPlan
-    from inferctl.sizing.local import LocalPlatformPlan
+    from inferctl.sizing.local import LocalPlatformPlan, LocalServer
     from inferctl.sizing.placement import Placement
 
 LivePricesOpt = Annotated[
@@ -172,12 +173,21 @@ def _wake_basis(wake: dict[str, Any], path: dict[str, Any]) -> str:
 def local_plan(cfg: PlatformConfig) -> LocalPlatformPlan:
     from inferctl.catalog import load_profile
     from inferctl.sizing import local_report, profile_summary
-    from inferctl.sizing.local import LocalModelPlan, LocalPlatformPlan
-    from inferctl.sizing.memory import GIB
+    from inferctl.sizing.local import (
+        CPU_RUNTIME_BYTES,
+        LocalModelPlan,
+        LocalPlatformPlan,
+        available_memory_bytes,
+        local_memory_need,
+        local_servers,
+        servers_memory_refusal,
+    )
+    from inferctl.sizing.memory import GIB, gib
+    from inferctl.targets.local.defaults import cpu_host
 
-    models = []
+    models, profiles = [], {}
     for model in cfg.models:
-        profile = load_profile(model.source, revision=model.revision)
+        profile = profiles[model.name] = load_profile(model.source, revision=model.revision)
         models.append(
             LocalModelPlan(
                 name=model.name,
@@ -187,7 +197,49 @@ def local_plan(cfg: PlatformConfig) -> LocalPlatformPlan:
                 notes=list(profile.notes),
             )
         )
-    return LocalPlatformPlan(platform=cfg.name, models=models)
+    servers = local_servers(cfg, on_cpu=cpu_host())
+    needs = [(s, local_memory_need(profiles[s.model.name], s.model.engine, kv_cache_bytes=s.kv_cache_gib * GIB))
+             for s in servers]  # fmt: skip
+    available = available_memory_bytes()
+    refusal = servers_memory_refusal(needs, available) if len(servers) > 1 else None
+    return LocalPlatformPlan(
+        platform=cfg.name,
+        models=models,
+        gateway={
+            "what": "Shepherd Model Gateway (smg), the platform's one endpoint: one port, one key, every model",
+            "host": cfg.local.host,
+            "port": cfg.local.port or "(a free port)",
+            "policy": "cache_aware",
+            "api_key_required": cfg.endpoint.api_key.enabled,
+        },
+        servers=[
+            {
+                "server": s.name,
+                "model": s.model.name,
+                "replica": s.replica,
+                "port": "(a free port)",
+                "kv_cache_gib": s.kv_cache_gib,
+                "gpu_memory_utilization": s.gpu_memory_utilization,
+                "ram_needed_gib": round(gib(need["total"]), 2),
+            }
+            for s, need in needs
+        ],
+        memory={
+            "ram_needed_gib": round(gib(sum(need["total"] for _, need in needs)), 2),
+            "ram_available_gib": round(gib(available), 2),
+            "runtime_gib_per_server": round(gib(CPU_RUNTIME_BYTES), 2),
+            "fits": refusal is None and all(m.memory.fits for m in models),
+            "warning": refusal,
+        },
+    )
+
+
+def _server_row(server: LocalServer, need: dict[str, int]) -> dict[str, Any]:
+    from inferctl.sizing.memory import gib
+
+    return {"server": server.name, "model": server.model.name, "replica": server.replica, "port": "(a free port)",
+            "kv_cache_gib": server.kv_cache_gib, "gpu_memory_utilization": server.gpu_memory_utilization,
+            "ram_needed_gib": round(gib(need["total"]), 2)}  # fmt: skip
 
 
 def print_local(report: LocalPlatformPlan) -> None:
@@ -209,6 +261,19 @@ def print_local(report: LocalPlatformPlan) -> None:
             }
         )
     console.print(table("models", rows))
+    gateway = report.gateway
+    console.print(
+        f"[bold]gateway[/bold]: smg on {gateway['host']}:{gateway['port']} ({gateway['policy']} routing, "
+        f"{'API key' if gateway['api_key_required'] else 'no key'}), in front of every server below"
+    )
+    console.print(table("model servers (one vLLM process per replica)", report.servers))
+    memory = report.memory
+    console.print(
+        f"[bold]RAM[/bold]: {memory['ram_needed_gib']} GiB needed by the servers together, "
+        f"{memory['ram_available_gib']} GiB available"
+    )
+    if memory["warning"]:
+        err_console.print(f"[yellow]warning:[/yellow] {memory['warning']}")
     for entry in report.models:
         if entry.memory.warning:
             err_console.print(f"[yellow]warning:[/yellow] {entry.memory.warning}")

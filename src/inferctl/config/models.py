@@ -462,14 +462,17 @@ class ObservabilitySettings(CoreModel):
 
 
 class LocalSettings(CoreModel):
-    """One machine: vLLM as a supervised child process bound to loopback."""
+    """One machine: the model gateway on loopback in front of one supervised vLLM child process per replica."""
 
     host: Literal["127.0.0.1", "::1", "localhost"] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] | None = Field(
-        default=None, description="Port to serve on; a free one when unset."
+        default=None,
+        description="Port of the platform's one endpoint (the model gateway); a free one when unset. Each model "
+        "server gets a free port of its own behind it.",
     )
-    kv_cache_gib: Annotated[float, Field(gt=0, le=1024)] = Field(
-        default=1.0, description="KV cache space on a CPU host (VLLM_CPU_KVCACHE_SPACE)."
+    kv_cache_gib: Annotated[float, Field(ge=1, le=1024)] = Field(
+        default=1.0,
+        description="KV cache of each model server on a CPU host, whole GiB (VLLM_CPU_KVCACHE_SPACE).",
     )
     start_timeout_s: Annotated[int, Field(ge=10, le=7200)] = 900
     stop_timeout_s: Annotated[int, Field(ge=1, le=600)] = 20
@@ -477,6 +480,17 @@ class LocalSettings(CoreModel):
         default=True,
         description="Run vLLM's engine in the API server process: much faster start, less throughput under load.",
     )
+
+    @field_validator("kv_cache_gib")
+    @classmethod
+    def _whole_gib(cls, value: float) -> float:
+        # vLLM 0.32's CPU backend reads VLLM_CPU_KVCACHE_SPACE with int() (vllm/platforms/cpu.py,
+        # check_and_update_config): "0.5" would stop the server at start.
+        if value != int(value):
+            raise ValueError(
+                f"kv_cache_gib {value:g} must be a whole number of GiB (vLLM's CPU backend reads an integer)"
+            )
+        return value
 
 
 _MIN_VLLM = (0, 22, 0)
@@ -760,6 +774,20 @@ class PlatformConfig(CoreModel):
             if model.name in seen:
                 raise ValueError(f"two models are named {model.name!r}; model names must be unique")
             seen.add(model.name)
+        return self
+
+    @model_validator(mode="after")
+    def _unique_served_names(self) -> PlatformConfig:
+        # The model gateway routes by the request's model name: two deployments answering to one name would be
+        # one model to it, served by a mix of both.
+        served: dict[str, str] = {}
+        for model in self.models:
+            if model.model_name in served:
+                raise ValueError(
+                    f"models {served[model.model_name]!r} and {model.name!r} are both served as {model.model_name!r}; "
+                    "give one of them another name or served_model_name (clients pick a model by that name)"
+                )
+            served[model.model_name] = model.name
         return self
 
     @model_validator(mode="after")

@@ -37,8 +37,8 @@ endpoint:
 
 local:
   host: 127.0.0.1
-  # port: 8000            # unset: a free port
-  kv_cache_gib: 1         # KV cache on a CPU host
+  # port: 8000            # the one endpoint (the model gateway); unset: a free port
+  kv_cache_gib: 1         # KV cache of each model server on a CPU host (whole GiB)
 
 kubernetes:
   # context: my-cluster   # unset: the kubeconfig's current context

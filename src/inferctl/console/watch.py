@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,15 @@ from inferctl.targets.base import ModelMetricsCapability, NodesCapability, Targe
 from inferctl.targets.status import LocalStatus, StatusReport
 from inferctl.views.errors import one_line
 from inferctl.views.latency import LatencyWindow
-from inferctl.views.load import ModelLoad, OutputRate, has_vllm_metrics, model_loads, served_names
+from inferctl.views.load import (
+    ModelLoad,
+    OutputRate,
+    has_vllm_metrics,
+    mean_known,
+    model_loads,
+    served_names,
+    sum_known,
+)
 
 if TYPE_CHECKING:
     from inferctl.kube.views import NodesView
@@ -159,10 +167,10 @@ class PlatformWatch:
             figures = metrics.models.get(served.get(name, name), ModelMetrics())
             point = LoadPoint(
                 at=now,
-                running=_first(figures.running, _sum(r.running for r in rows)),
-                waiting=_first(figures.waiting, _sum(r.waiting for r in rows)),
-                kv_cache_pct=_first(figures.kv_cache_pct, _mean(r.kv_cache_pct for r in rows)),
-                output_tokens_per_s=_first(figures.output_tokens_per_s, _sum(r.output_tokens_per_s for r in rows)),
+                running=_first(figures.running, sum_known(r.running for r in rows)),
+                waiting=_first(figures.waiting, sum_known(r.waiting for r in rows)),
+                kv_cache_pct=_first(figures.kv_cache_pct, mean_known(r.kv_cache_pct for r in rows)),
+                output_tokens_per_s=_first(figures.output_tokens_per_s, sum_known(r.output_tokens_per_s for r in rows)),
                 ttft_p50_ms=figures.ttft_p50_ms,
                 ttft_p99_ms=figures.ttft_p99_ms,
             )
@@ -184,16 +192,6 @@ def _by_model(loads: list[ModelLoad]) -> dict[str, list[ModelLoad]]:
 
 def _first(*values: float | None) -> float | None:
     return next((v for v in values if v is not None), None)
-
-
-def _sum(values: Iterable[float | None]) -> float | None:
-    found = [v for v in values if v is not None]
-    return sum(found) if found else None
-
-
-def _mean(values: Iterable[float | None]) -> float | None:
-    found = [v for v in values if v is not None]
-    return sum(found) / len(found) if found else None
 
 
 def _scrape(address: str) -> str | None:

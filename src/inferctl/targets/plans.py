@@ -12,16 +12,16 @@ from typing import Any
 
 @dataclass(frozen=True)
 class LocalPlan:
-    """The model server ``up`` would start: the model, where it listens and the exact command line."""
+    """What ``up`` would start: the model gateway (the platform's one endpoint, on ``host:port``) and one vLLM server
+    per replica of each model behind it, with their exact command lines (ports the OS picks read "(a free port)")."""
 
     target: str
     platform: str
-    model: str
-    source: str
     host: str
     port: int | str  # "(a free port)" when the config leaves it to the OS
-    command: list[str]
     api_key_required: bool
+    gateway_command: list[str]
+    servers: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

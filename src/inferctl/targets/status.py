@@ -12,10 +12,12 @@ from typing import Any
 
 @dataclass(frozen=True)
 class LocalModelStatus:
-    """The locally served model: its process, its address and what its ``/metrics`` said (None: not scraped).
-    ``startup_phase`` is the phase of its start-up log while it has never answered (None once ready); ``uptime_s``
-    then is how long it has been starting. ``note`` says what is wrong when the report alone does not (e.g. it never
-    answered and the ``up`` that started it has exited)."""
+    """One local model server (a replica of a model): its process, its address and what its ``/metrics`` said
+    (None: not scraped). ``startup_phase`` is the phase of its start-up log while it has never answered (None once
+    ready); ``uptime_s`` then is how long it has been starting (None once dead). ``note`` says what is wrong when the
+    report alone does not (it never answered and the ``up`` that started it has exited; how a dead one ended).
+    ``state``: healthy / starting / unhealthy / dead. ``routable``: the gateway has it registered and healthy (None:
+    the gateway did not say); ``requests_routed``: requests the gateway sent it (``smg_worker_requests_total``)."""
 
     name: str
     served_model_name: str
@@ -23,7 +25,7 @@ class LocalModelStatus:
     pid: int
     port: int
     base_url: str
-    uptime_s: float
+    uptime_s: float | None
     healthy: bool
     requests_running: float | None
     requests_waiting: float | None
@@ -31,6 +33,12 @@ class LocalModelStatus:
     generation_tokens_total: float | None
     startup_phase: str | None = None
     note: str | None = None
+    server: str | None = None
+    replica: int = 0
+    state: str | None = None
+    log_path: str | None = None
+    routable: bool | None = None
+    requests_routed: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -38,19 +46,21 @@ class LocalModelStatus:
 
 @dataclass(frozen=True)
 class LocalStatus:
-    """The local target: ``starting`` / ``running`` / ``unhealthy`` (ready once, now failing its health probe; or
-    never answered with no ``up`` waiting for it) with the model, or ``stopped`` / ``crashed`` without one. Before
-    the server starts, while ``up`` prepares the model, ``starting`` without one and with ``preparing``.
-    ``crash`` is the local target's crash report (its keys are the local target's own); ``log_path`` is set while
-    a server runs; ``preparing`` is what ``up`` does (its phase, pid, how long so far)."""
+    """The local target: the gateway and one row per model server (``models``). ``state``: ``running`` (the
+    gateway and every server answer), ``starting`` (a server has not answered yet and its ``up`` waits for it),
+    ``degraded`` (some servers serve, others are dead or unhealthy), ``unhealthy`` (none serves: ready once, now
+    failing; never answered with no ``up`` waiting; or the gateway is down), ``crashed`` (every server ended without
+    ``down``), ``stopped``. Before the first server starts, while ``up`` prepares the models, ``starting`` with
+    ``preparing`` (what ``up`` does: its phase, pid, how long so far). ``crashes``: the crash report of each server
+    that ended on its own (keys of the local target's own); ``gateway``: its process, address and health."""
 
     target: str
     platform: str
     state: str
     models: list[LocalModelStatus] = field(default_factory=list)
-    crash: dict[str, Any] | None = None
-    log_path: str | None = None
+    crashes: list[dict[str, Any]] = field(default_factory=list)
     preparing: dict[str, Any] | None = None
+    gateway: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -59,12 +69,12 @@ class LocalStatus:
             "state": self.state,
             "models": [m.to_dict() for m in self.models],
         }
-        if self.crash is not None:
-            out["crash"] = self.crash
-        if self.log_path is not None:
-            out["log_path"] = self.log_path
+        if self.crashes:
+            out["crashes"] = self.crashes
         if self.preparing is not None:
             out["preparing"] = self.preparing
+        if self.gateway is not None:
+            out["gateway"] = self.gateway
         return out
 
 

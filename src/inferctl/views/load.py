@@ -8,10 +8,10 @@ None (the Kubernetes report has replicas but no vLLM metrics).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from inferctl.targets.status import AwsStatus, KubernetesStatus, LocalStatus, StatusReport
+from inferctl.targets.status import AwsStatus, KubernetesStatus, LocalModelStatus, LocalStatus, StatusReport
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,29 @@ class OutputRate:
 
 
 def _counters(report: StatusReport) -> dict[str, float | None]:
-    if isinstance(report, LocalStatus):
-        return {m.name: m.generation_tokens_total for m in report.models}
+    if isinstance(report, LocalStatus):  # a model's replicas (one row per server) add up
+        return {name: sum_known(m.generation_tokens_total for m in rows) for name, rows in _servers(report).items()}
     return {m.name: None for m in report.models}
+
+
+def _servers(report: LocalStatus) -> dict[str, list[LocalModelStatus]]:
+    """The local report's rows (one per model server) by model, in order."""
+    out: dict[str, list[LocalModelStatus]] = {}
+    for row in report.models:
+        out.setdefault(row.name, []).append(row)
+    return out
+
+
+def sum_known(values: Iterable[float | None]) -> float | None:
+    """The sum of the values that are known; None when none is."""
+    known = [v for v in values if v is not None]
+    return sum(known) if known else None
+
+
+def mean_known(values: Iterable[float | None]) -> float | None:
+    """The mean of the values that are known; None when none is."""
+    known = [v for v in values if v is not None]
+    return sum(known) / len(known) if known else None
 
 
 def has_vllm_metrics(report: StatusReport) -> bool:
@@ -81,21 +101,24 @@ def model_loads(report: StatusReport, rates: Mapping[str, float | None] | None =
     """Per model: state, replicas ready/desired, requests running/waiting, KV cache use, output tok/s."""
     rates = rates or {}
     if isinstance(report, LocalStatus):
-        return [
-            ModelLoad(
-                name=m.name,
-                state="running" if m.healthy else report.state,
-                ready=1 if m.healthy else 0,
-                desired=1,
-                running=m.requests_running,
-                waiting=m.requests_waiting,
-                kv_cache_pct=m.kv_cache_usage_pct,
-                output_tokens_per_s=rates.get(m.name),
-                where=m.base_url,
-                note=m.note or m.startup_phase,
+        loads = []
+        for name, rows in _servers(report).items():
+            healthy = [m for m in rows if m.healthy]
+            loads.append(
+                ModelLoad(
+                    name=name,
+                    state="running" if len(healthy) == len(rows) else rows[0].state or report.state,
+                    ready=len(healthy),
+                    desired=len(rows),
+                    running=sum_known(m.requests_running for m in rows),
+                    waiting=sum_known(m.requests_waiting for m in rows),
+                    kv_cache_pct=mean_known(m.kv_cache_usage_pct for m in rows),
+                    output_tokens_per_s=rates.get(name),
+                    where=rows[0].base_url if len(rows) == 1 else f"{len(rows)} servers",
+                    note=next((m.note or m.startup_phase for m in rows if m.note or m.startup_phase), None),
+                )
             )
-            for m in report.models
-        ]
+        return loads
     out = []
     for k in report.models:
         scaler = k.autoscaling or {}
@@ -140,10 +163,14 @@ def footer(report: StatusReport) -> list[str]:
             prep = report.preparing
             detail = f" {prep['detail']}" if prep.get("detail") else ""
             lines.append(f"'up' is {prep['phase']}{detail} ({prep.get('elapsed_s', 0):.0f} s)")
-        if report.crash:
-            lines.append(f"crashed: {report.crash.get('how')}; see 'inferctl logs'")
-        if report.log_path:
-            lines.append(f"log: {report.log_path}")
+        if report.gateway:
+            lines.append(f"gateway: {report.gateway.get('base_url')} ({report.gateway.get('state')})")
+        for crash in report.crashes:
+            lines.append(
+                f"{crash.get('server')} crashed: {crash.get('how')}; see 'inferctl logs --model {crash.get('model')}'"
+            )
+        if len(report.models) == 1 and report.models[0].log_path:
+            lines.append(f"log: {report.models[0].log_path}")
         if report.state == "stopped":
             lines.append("nothing runs; start it with 'inferctl up'")
         return lines

@@ -1,4 +1,4 @@
-"""The local target: one model served by vLLM on this machine."""
+"""The local target: every model served by vLLM on this machine, behind one model gateway on loopback."""
 
 from inferctl.targets.local.target import LocalTarget
 

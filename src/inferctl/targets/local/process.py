@@ -154,20 +154,42 @@ def group_members(pgid: int) -> list[int]:
 
 def stop_group(pgid: int, *, timeout_s: float) -> bool:
     """SIGTERM the group, wait up to ``timeout_s``, then SIGKILL what is left. True if it ended gracefully."""
-    if not _signal_group(pgid, signal.SIGTERM):
-        return True
+    return stop_groups([pgid], timeout_s=timeout_s)
+
+
+def stop_groups(pgids: Sequence[int], *, timeout_s: float) -> bool:
+    """:func:`stop_group` for several groups at once (the model servers and the gateway stop side by side, not one
+    timeout after another). True if every group ended gracefully."""
+    signalled = [pgid for pgid in pgids if _signal_group(pgid, signal.SIGTERM)]
+
+    def left() -> list[int]:
+        for pgid in signalled:
+            _reap(pgid)
+        return [pgid for pgid in signalled if group_members(pgid)]
+
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        _reap(pgid)
-        if not group_members(pgid):
+        if not left():
             return True
         time.sleep(0.1)
-    _signal_group(pgid, signal.SIGKILL)
+    stubborn = left()
+    for pgid in stubborn:
+        _signal_group(pgid, signal.SIGKILL)
     deadline = time.monotonic() + 10
-    while group_members(pgid) and time.monotonic() < deadline:
-        _reap(pgid)
+    while left() and time.monotonic() < deadline:
         time.sleep(0.1)
-    return False
+    return not stubborn
+
+
+def group_rss_bytes(pgid: int) -> int:
+    """Resident memory of the live processes of group ``pgid`` (Linux /proc; 0 where unreadable)."""
+    total = 0
+    for pid in group_members(pgid):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
 
 
 def _signal_group(pgid: int, sig: signal.Signals) -> bool:

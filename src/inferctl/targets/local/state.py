@@ -14,7 +14,9 @@ from inferctl.filelock import exclusive_lock
 
 
 @dataclass(frozen=True)
-class LocalState:
+class ServerState:
+    """One vLLM server that ``up`` started (``servers/<model>-<replica>/state.json``)."""
+
     pid: int
     pgid: int
     host: str
@@ -33,11 +35,41 @@ class LocalState:
     # anyone still waits for it. None in files from before they were recorded.
     up_pid: int | None = None
     up_start_ticks: int | None = None
+    replica: int = 0
+    # What the server was started from (targets.local.fleet.fingerprint): a later 'up' keeps it running while this
+    # is unchanged. None in files from before the gateway: such a server is replaced.
+    fingerprint: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.model}-{self.replica}"
 
     @property
     def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return http_base(self.host, self.port)
+
+
+@dataclass(frozen=True)
+class GatewayState:
+    """The model gateway (smg) in front of the servers (``gateway/state.json``): the platform's one endpoint."""
+
+    pid: int
+    pgid: int
+    host: str
+    port: int
+    metrics_port: int
+    log_path: str
+    manifest_path: str
+    started_at: float  # epoch seconds
+    api_key_required: bool
+
+    @property
+    def base_url(self) -> str:
+        return http_base(self.host, self.port)
+
+
+def http_base(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 @dataclass(frozen=True)
@@ -67,21 +99,25 @@ def _read(path: Path, make: Callable[[dict[str, Any]], _Record]) -> _Record | No
         return None
 
 
-def read_state(path: Path) -> LocalState | None:
-    def make(data: dict[str, Any]) -> LocalState:
+def read_state(path: Path) -> ServerState | None:
+    def make(data: dict[str, Any]) -> ServerState:
         # A file from before ready_at was written by an 'up' that has finished (a failed 'up' removes it): that
         # server was ready once.
         data.setdefault("ready_at", data.get("started_at"))
-        return LocalState(**data)
+        return ServerState(**data)
 
     return _read(path, make)
+
+
+def read_gateway(path: Path) -> GatewayState | None:
+    return _read(path, lambda data: GatewayState(**data))
 
 
 def read_preparing(path: Path) -> Preparing | None:
     return _read(path, lambda data: Preparing(**data))
 
 
-def write_state(path: Path, state: LocalState | Preparing) -> None:
+def write_state(path: Path, state: ServerState | GatewayState | Preparing) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(state), indent=2), encoding="utf-8")
     tmp.replace(path)
