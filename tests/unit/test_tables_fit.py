@@ -240,6 +240,21 @@ def test_cluster_tables(
     assert_fits(capsys, monkeypatch, lambda: main([*command, "-c", config]), *shown)
 
 
+def test_status_load_table_on_a_cluster(
+    cluster: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``status``'s load per model on a cluster, from its Prometheus (FakePrometheus through the fake's service
+    proxy, as in test_model_metrics)."""
+    from tests.unit.test_live_views import PROMETHEUS, with_prometheus
+    from tests.unit.test_model_metrics import LOAD, FakePrometheus
+
+    busy = {**LOAD, "vllm:generation_tokens_total": {"llama": 12345.678}, "histogram_quantile(0.99,": {"llama": 2.5}}
+    cluster.proxy[("monitoring", "prometheus-server")] = FakePrometheus(busy)
+    config = with_prometheus(tmp_path)
+    narrow = assert_fits(capsys, monkeypatch, lambda: main(["status", "-c", config]), "12,346", "2,500", "120")
+    assert f"load (Prometheus at {PROMETHEUS}, last minute)" in " ".join(narrow.split())
+
+
 def test_cost_now_table_on_aws(cluster: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     """aws ``status``'s cost table, priced from the nodes the workshop's cluster runs."""
@@ -310,6 +325,7 @@ RENDERED = {
     ("lifecycle", "_confirm"): "print_report, as test_cluster_tables[status]",
     ("lifecycle", "status"): "print_report, as test_cluster_tables[status]",
     ("lifecycle", "cost_now_table"): "test_cost_now_table_on_aws",
+    ("lifecycle", "print_load"): "test_status_load_table_on_a_cluster",
     ("lifecycle", "endpoint"): "test_cluster_tables[endpoint], test_local_status_and_endpoint_tables",
     ("nodes", "fleet"): "test_cluster_tables[nodes]",
     ("nodes", "nodes"): "test_cluster_tables[nodes]",
