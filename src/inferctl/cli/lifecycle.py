@@ -64,7 +64,9 @@ def up(
     """Start the platform and wait until the models answer (local: every model behind one gateway on 127.0.0.1;
     run again after changing the models: it starts what is new and stops what is gone)."""
     cfg = load(config, target=target, model=model, port=port)
-    platform = target_for(cfg, assume_yes=yes, confirm=ask)
+    # --model deploys one model; a cluster's gateway and stack still serve every model of the file.
+    whole = None if model is None else load(config, target=target, port=port).models
+    platform = target_for(cfg, assume_yes=yes, confirm=ask, platform_models=whole)
     _confirm(platform, cfg, yes, "up")
     with progress() as reporter:
         endpoints = platform.up(reporter)
