@@ -13,11 +13,9 @@ lightkube's transport, AWS APIs stubbed with botocore's Stubber, S3 moto on loop
 from __future__ import annotations
 
 import ast
-import asyncio
 import io
 import json
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,16 +158,9 @@ def test_offline_plan_tables(
     pytest.importorskip("pulumi_aws")
     from inferctl.aws.offline import offline_plan
     from inferctl.cli.aws_cmd import print_offline_plan
-    from tests.support.aws import aws_config
+    from tests.support.aws import aws_config, ensure_event_loop
 
-    # Pulumi's mocks run on the thread's current event loop; a bench test earlier in the session (asyncio.Runner)
-    # leaves none set, which a fresh 'inferctl plan --offline' process never meets: set one, as at start-up.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            asyncio.get_event_loop()
-        except RuntimeError:
-            asyncio.set_event_loop(asyncio.new_event_loop())
+    ensure_event_loop()  # as a fresh 'inferctl plan --offline' process has it
     report = offline_plan(aws_config())
     assert_fits(capsys, monkeypatch, lambda: print_offline_plan(report), "components", "aws:eks/cluster:Cluster")
 

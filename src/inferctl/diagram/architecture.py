@@ -21,8 +21,7 @@ from collections.abc import Mapping
 
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.diagram.graph import ArchitectureGraph, GraphBuilder, part_id
-from inferctl.diagram.request_path import client_edge_label, draw_entry, draw_models
-from inferctl.gateway import GATEWAY_VERSION
+from inferctl.diagram.request_path import client_edge_label, draw_entry, draw_gateway, draw_models
 from inferctl.render import service_type
 from inferctl.sizing.local import local_replicas
 from inferctl.sizing.placement import Placement
@@ -302,13 +301,7 @@ def _local(builder: GraphBuilder, config: PlatformConfig) -> None:
     host = builder.cluster("host", "this machine · local target", "host")
     port = str(local.port) if local.port is not None else "(free port)"
     endpoint = builder.node("endpoint", f"{local.host}:{port}\none endpoint · /v1", "endpoint", host)
-    key = "\nchecks the API key" if config.endpoint.api_key.enabled else ""
-    gateway = builder.node(
-        "gateway",
-        f"model gateway smg {GATEWAY_VERSION}{key}\nroutes by model · cache-aware",
-        "gateway",
-        host,
-    )
+    gateway = draw_gateway(builder, config, host)
     builder.edge(clients, endpoint, client_edge_label(config))
     builder.edge(endpoint, gateway)
     hub = None
