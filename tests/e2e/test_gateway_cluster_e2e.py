@@ -32,7 +32,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -54,6 +53,7 @@ from inferctl.render import wake_registrar as registrar_module
 from inferctl.render.autoscaling import REQUEST_SUCCESS
 from inferctl.render.gateway import discovery_args, registrar_source
 from inferctl.render.wake import wake_host, wake_url
+from inferctl.targets.local.process import free_port
 from tests.support.interceptor import InterceptorStandIn
 from tests.support.render import LLAMA3_8B, by_kind, one, placements_for
 
@@ -73,12 +73,6 @@ def _config(chat_sleeps: bool = False) -> PlatformConfig:
         chat["autoscaling"] = {"min_replicas": 0}
     sleepy = {"name": "sleepy", "source": LLAMA3_8B, "autoscaling": {"min_replicas": 0, "wake_timeout": "2m"}}
     return PlatformConfig.model_validate({"name": "genai", "target": "aws", "models": [chat, sleepy]})
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
@@ -182,7 +176,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     # A real vLLM server for the awake model (the demo model, served under the name the pod annotation carries).
     home = Home(tmp_path_factory.mktemp("gateway-home"))
     model_dir = ensure_demo_model(home)
-    vllm_port = free_port()
+    vllm_port = free_port("127.0.0.1")
     vllm_env = {**os.environ, "VLLM_API_KEY": KEY, "VLLM_CPU_KVCACHE_SPACE": "1", "HF_HUB_OFFLINE": "1",
                 "VLLM_NO_USAGE_STATS": "1", "DO_NOT_TRACK": "1", "VLLM_ENABLE_V1_MULTIPROCESSING": "0"}  # fmt: skip
     vllm_argv = [sys.executable, "-m", VLLM_SERVER_MODULE, "--model", str(model_dir), "--served-model-name", "chat",
@@ -199,7 +193,11 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         manifest.write_text(
             json.dumps({"version": 1, "workers": [{"id": "chat-0", "url": vllm_url, "model_id": "chat"}]})
         )
-        ports = {"--port": free_port(), "--health-check-port": free_port(), "--prometheus-port": free_port()}
+        ports = {
+            "--port": free_port("127.0.0.1"),
+            "--health-check-port": free_port("127.0.0.1"),
+            "--prometheus-port": free_port("127.0.0.1"),
+        }
         argv = [sys.executable, *gateway_container["command"][1:], *_substituted_args(
             gateway_container["args"], config, manifest, ports)]  # fmt: skip
         assert gateway_container["command"][0] == "python3"  # the image's interpreter; here the venv's
@@ -222,7 +220,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         workers = json.loads(env[registrar_module.WORKERS_ENV])
         assert [w["url"] for w in workers] == [wake_url(config, sleepy)]
         workers[0]["url"] = standin.url
-        registrar_port = free_port()
+        registrar_port = free_port("127.0.0.1")
         registrar_env = {"PATH": os.environ.get("PATH", ""), registrar_module.WORKERS_ENV: json.dumps(workers),
                          registrar_module.GATEWAY_ENV: gateway_url, registrar_module.PORT_ENV: str(registrar_port),
                          API_KEY_ENV: KEY}  # fmt: skip

@@ -91,7 +91,7 @@ def test_streaming_chunks_and_final_usage(local_endpoint: Endpoint) -> None:
 def test_models_list_and_401_without_key(local_endpoint: Endpoint) -> None:
     """Through the gateway: a completion without the key or with a wrong one is refused (401). The model list
     answers without a key: smg 1.13.0 serves /v1/models as a public route (model_gateway/src/server.rs,
-    public_routes; the README names the gap)."""
+    public_routes; docs/guides/local.md names the gap)."""
     assert local_endpoint.api_key and local_endpoint.api_key.startswith("sk-inferctl-")
     listed = httpx.get(
         f"{local_endpoint.base_url}/models", headers={"Authorization": f"Bearer {local_endpoint.api_key}"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ from inferctl.config.models import ModelDeployment
 from inferctl.demo_model import ensure_demo_model
 from inferctl.engine import VLLM_SERVER_MODULE, engine_args, server_args, streamer_args
 from inferctl.home import Home
+from inferctl.targets.local.process import free_port
 from tests.support.s3 import LoopbackS3, loopback_s3, needs_moto
 
 __all__ = ["loopback_s3"]
@@ -51,14 +51,8 @@ def demo_dir(tmp_path: Path) -> Path:
     return root
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def _serve(location: str, env: dict[str, str], log: Path, *, distributed: bool = False) -> Iterator[str]:
-    port = _free_port()
+    port = free_port("127.0.0.1")
     argv = server_args(
         location,
         host="127.0.0.1",

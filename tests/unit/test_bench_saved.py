@@ -35,6 +35,7 @@ def test_runs_are_listed_newest_first_and_read_back(tmp_path: Path) -> None:
     assert (runs_dir(home, "genai").stat().st_mode & 0o777) == 0o700
     (runs_dir(home, "genai") / "notes.json").write_text("{}")  # not a run
     (runs_dir(home, "genai") / "20260720T120000Z-broken.json").write_text("{not json")
+    (runs_dir(home, "genai") / "20261399T000000Z-x.json").write_text(json.dumps(report()))  # month 13: not a run
     runs = list_runs(home, "genai")
     assert [r.id for r in runs] == [same_second.stem, second.stem, first.stem]
     assert runs[-1].model == "org/model-1" and runs[-1].finished_at == datetime(2026, 7, 20, 10, tzinfo=UTC)
@@ -42,7 +43,9 @@ def test_runs_are_listed_newest_first_and_read_back(tmp_path: Path) -> None:
     assert list_runs(home, "other") == []
 
 
-@pytest.mark.parametrize("run_id", ["../../api-key", "20260720T100000Z-org_model-1/../x", "nope", ""])
+@pytest.mark.parametrize(
+    "run_id", ["../../api-key", "20260720T100000Z-org_model-1/../x", "nope", "", "20261399T000000Z-x"]
+)
 def test_an_id_that_is_not_a_run_is_not_found(tmp_path: Path, run_id: str) -> None:
     home = Home(tmp_path)
     save_run(home, "genai", report(), now=datetime(2026, 7, 20, 10, 0, 0, tzinfo=UTC))

@@ -173,6 +173,16 @@ def test_overrides_win_over_the_file(tmp_path: Path) -> None:
     assert from_hub.models[0].is_gated
 
 
+def test_model_override_takes_a_served_name_too() -> None:
+    """'inferctl endpoint' and /v1/models show the served name; --model accepts it for the deployment it names."""
+    base = parse_config(
+        "models:\n  - name: qwen\n    source: Qwen/Qwen2.5-7B-Instruct\n    served_model_name: qwen-7b\n"
+        "  - name: small\n"
+    )
+    chosen = apply_overrides(base, model="qwen-7b").models
+    assert [(m.name, m.source) for m in chosen] == [("qwen", "Qwen/Qwen2.5-7B-Instruct")]
+
+
 def test_bad_target_override_suggests() -> None:
     with pytest.raises(ConfigError, match="did you mean 'kubernetes'"):
         apply_overrides(PlatformConfig(), target="kubernets")

@@ -262,3 +262,20 @@ def test_a_cluster_with_prometheus_charts_its_load_and_prices_its_scale_up(
     planned = re.search(r"<dt>planned</dt><dd>\$([\d.]+)/h on-demand", overview)
     scaled = re.search(r"<dt>all scaled up</dt><dd>\$([\d.]+)/h on-demand", overview)
     assert planned and scaled and float(scaled.group(1)) == pytest.approx(3 * float(planned.group(1)), rel=0.01)
+
+
+def test_the_chat_waits_as_long_as_the_chosen_models_request_path() -> None:
+    """A model that sleeps at zero waits for its wake-up; the playground's timeout is that model's chain, not the
+    first model's (here 1830 s for the demo model, longer for the 8B model woken from zero)."""
+    from inferctl.config import parse_config
+    from inferctl.console.app import _chat_timeout
+    from inferctl.sizing.request_timeouts import client_timeouts
+
+    config = parse_config(
+        "target: kubernetes\nmodels:\n  - name: a\n    source: demo\n  - name: b\n"
+        "    source: meta-llama/Meta-Llama-3-8B-Instruct\n    served_model_name: llama\n"
+        "    autoscaling: {min_replicas: 0, max_replicas: 2}\n"
+    )
+    first, sleeper = (client_timeouts(config, m).client_s for m in config.models)
+    assert sleeper > first
+    assert _chat_timeout(config, "llama") == sleeper and _chat_timeout(config, "a") == first

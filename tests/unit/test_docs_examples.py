@@ -8,6 +8,7 @@ directory with its own INFERCTL_HOME.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -35,6 +36,17 @@ def test_every_example_is_classified_and_its_marks_are_sound() -> None:
 def test_no_indented_code_blocks(page: Path) -> None:
     """An indented block has no language, so it cannot say whether it runs: fence it."""
     assert docs.indented_code_blocks(page) == []
+
+
+def test_the_readme_is_short_and_its_links_resolve() -> None:
+    """README.md holds what a newcomer needs first, under 10 KB, and links into docs/ for the rest. mkdocs checks
+    the site's links, not README's, so its relative links are checked here."""
+    readme = docs.REPO / "README.md"
+    assert readme.stat().st_size < 10_000, "README.md is 10 KB or more: move the detail to a docs/ page"
+    targets = [t.split("#")[0] for t in re.findall(r"\]\(([^)\s]+)\)", readme.read_text(encoding="utf-8"))]
+    relative = [t for t in targets if t and not re.match(r"^[a-z]+:", t)]
+    assert any(t.startswith("docs/") for t in relative)
+    assert [t for t in relative if not (docs.REPO / t).exists()] == []
 
 
 def test_the_problems_are_caught() -> None:

@@ -14,13 +14,16 @@ import pytest
 
 from inferctl.catalog import load_profile
 from inferctl.config import PlatformConfig, parse_config
-from inferctl.errors import ConfigError
+from inferctl.errors import ConfigError, ConflictError
 from inferctl.home import Home
+from inferctl.progress import NullReporter
 from inferctl.sizing.local import local_memory_need, local_servers, servers_memory_refusal
 from inferctl.sizing.memory import GIB
-from inferctl.targets.local import LocalTarget
+from inferctl.targets.local import LocalTarget, process
+from inferctl.targets.local.gateway import Route
 from inferctl.targets.local.server import fingerprint
-from tests.support.local import server_standin, server_state, write_server
+from tests.support.bench import StubServer
+from tests.support.local import running_gateway, server_standin, server_state, write_server
 
 
 def _config(*models: dict[str, object], **local: object) -> PlatformConfig:
@@ -107,10 +110,44 @@ def test_a_second_up_keeps_what_is_unchanged_and_replaces_the_rest(isolated_home
     target = LocalTarget(config, Home.from_env())
     a0 = local_servers(config, on_cpu=True)[0]
     with server_standin() as p1, server_standin() as p2, server_standin() as p3:
-        write_server(isolated_home, replace(server_state(p1, 1, model="a"), fingerprint=fingerprint(config.local, a0)))
+        a0_state = server_state(p1, 1, model="a", api_key_required=True)  # the default config checks a key
+        write_server(isolated_home, replace(a0_state, fingerprint=fingerprint(config.local, a0)))
         write_server(isolated_home, server_state(p2, 2, model="a", replica=1))
         write_server(isolated_home, server_state(p3, 3, model="b"))
         changes = target._changes(local_servers(config, on_cpu=True))
     assert [s.name for s in changes.keep] == ["a-0"]
     assert sorted(state.name for _, state in changes.stop) == ["a-1", "b-0"]
     assert [s.name for s in changes.start] == ["b-0", "c-0"]
+
+
+def test_a_server_started_with_another_key_check_is_replaced(isolated_home: Path) -> None:
+    """The same model and settings, but the config now turns the key on: the keyless server is not kept."""
+    config = _config({"name": "a", "source": "demo"})
+    assert config.endpoint.api_key.enabled
+    target = LocalTarget(config, Home.from_env())
+    (a0,) = local_servers(config, on_cpu=True)
+    with server_standin() as pid:
+        keyless = replace(
+            server_state(pid, 1, model="a", api_key_required=False), fingerprint=fingerprint(config.local, a0)
+        )
+        write_server(isolated_home, keyless)
+        changes = target._changes([a0])
+    assert changes.keep == [] and [state.name for _, state in changes.stop] == ["a-0"]
+    assert [s.name for s in changes.start] == ["a-0"]
+
+
+def test_a_second_up_that_turns_the_key_on_is_refused_while_the_gateway_runs(isolated_home: Path) -> None:
+    """The real gateway runs without a key (in front of a stand-in server: vLLM is not needed to route); a config
+    asking for one is refused before anything changes (the gateway keeps serving, its server is not touched), with
+    the fix named."""
+    config = _config({"name": "demo", "source": "demo"})
+    with server_standin() as pid, StubServer(model="demo") as stub:
+        state = write_server(isolated_home, server_state(pid, stub.port, model="demo"))
+        with running_gateway(isolated_home, [Route(state.name, state.base_url, "demo")]) as gateway:
+            with pytest.raises(ConflictError) as refused:
+                LocalTarget(config, Home.from_env()).up(NullReporter())
+            assert refused.value.message == (
+                "platform 'inferctl' runs on 127.0.0.1 without an API key, and the config asks to run on 127.0.0.1 "
+                "with an API key: 'inferctl down' first, then 'inferctl up' to start it that way"
+            )
+            assert process.is_alive(gateway.pid) and process.is_alive(pid)

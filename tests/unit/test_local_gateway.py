@@ -63,7 +63,7 @@ def test_one_endpoint_routes_by_model_and_lists_every_model(two_models: tuple[st
     assert [body["model"] for body in stubs["b"].bodies] == ["b", "b"]
     listed = httpx.get(f"{base}/v1/models", headers={"Authorization": f"Bearer {KEY}"}).json()
     assert listed["object"] == "list" and sorted(m["id"] for m in listed["data"]) == ["a", "b"]
-    # smg lists the models without a key (a public route in smg 1.13.0: the gap README names).
+    # smg lists the models without a key (a public route in smg 1.13.0: the gap docs/guides/local.md names).
     assert httpx.get(f"{base}/v1/models").status_code == 200
 
 

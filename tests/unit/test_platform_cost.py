@@ -39,7 +39,7 @@ def test_gp3_and_the_nat_are_priced_from_the_pages_figures() -> None:
     # 6,000 IOPS and 500 MiB/s: 3,000 and 375 above the free baseline
     assert usd.gp3_usd_per_hour(200, iops=6000, throughput_mibs=500) == pytest.approx((16 + 15 + 15) / 730)
     assert usd.nat_gateway_usd_per_hour() == pytest.approx(0.05)
-    # The ECR (api, dkr) and STS interface endpoints README weighs, in 3 zones: $0.09/h
+    # The ECR (api, dkr) and STS interface endpoints docs/guides/aws.md weighs, in 3 zones: $0.09/h
     assert usd.interface_endpoints_usd_per_hour(3, 3) == pytest.approx(0.09)
 
 

@@ -27,6 +27,7 @@ import pytest
 
 from inferctl.render import wake_registrar
 from inferctl.render.gateway import registrar_source
+from inferctl.targets.local.process import free_port
 
 KEY = "sk-registrar-test"
 SPEC_A = {"url": "http://a-wake.keda.svc:8080", "models": [{"id": "a"}], "runtime_type": "vllm"}
@@ -172,7 +173,7 @@ def test_the_shipped_file_runs_alone_serves_readiness_and_never_prints_the_key(a
     inferctl on its path): /ready turns 200 once the gateway lists the wake worker; the key is in no output."""
     script = tmp_path / "inferctl_wake_registrar.py"
     script.write_text(registrar_source(), encoding="utf-8")
-    port = free_port()
+    port = free_port("127.0.0.1")
     env = {
         "PATH": os.environ.get("PATH", ""),
         wake_registrar.WORKERS_ENV: json.dumps([SPEC_A]),
@@ -201,14 +202,6 @@ def test_it_refuses_to_start_without_its_worker_list(tmp_path: Path) -> None:
         text=True, timeout=30, check=False,
     )  # fmt: skip
     assert proc.returncode == 2 and wake_registrar.WORKERS_ENV in proc.stderr
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _poll(url: str, status: int, *, timeout_s: float) -> bool:

@@ -4,7 +4,7 @@ Either way the private subnets carry Karpenter's discovery tag, so the EC2NodeCl
 has one public and one private subnet per zone and a single NAT gateway (one is enough for image and model
 pulls; a NAT per zone costs about $32 a month each for zone-failure resilience the GPU pool does not need), and an
 S3 gateway endpoint on the private route table, free, so S3 traffic skips the NAT's per-GB charge. Interface
-endpoints (ECR, STS) are not made: they would cost more per hour than they save (README, "Idle cost"). Its
+endpoints (ECR, STS) are not made: they would cost more per hour than they save (docs/guides/aws.md, "Idle cost"). Its
 zones are the region's first ones whose zone IDs EKS accepts (:mod:`inferctl.aws.zones`), not the first names.
 """
 

@@ -70,7 +70,10 @@ def _finished_at(run_id: str) -> datetime | None:
     match = _RUN_ID.match(run_id)
     if match is None:
         return None
-    return datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC)
+    try:
+        return datetime.strptime(match.group(1), _STAMP).replace(tzinfo=UTC)
+    except ValueError:  # the shape of a stamp, not a date (month 13): not a run
+        return None
 
 
 def list_runs(home: Home, platform: str) -> list[SavedRun]:

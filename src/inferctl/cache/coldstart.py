@@ -43,7 +43,7 @@ about half of it for a model quantized to fp8 at load. Sources:
   10 s + 13 s (cited: the same run, warm), at best the 13 s of loading alone, because vLLM 0.32's ahead-of-time
   artifact skips Dynamo when it loads (derived from compilation/decorators.py; not measured on a GPU).
   Measured here on CPU (benchmarks/compile_cache.py): the ratio of warm to cold ready time; a CPU engine compiles
-  differently (README), so it informs, it does not bound, the GPU figures.
+  differently (docs/concepts/cache.md), so it informs, it does not bound, the GPU figures.
 * COMPILE CACHE FETCH (guess): the cache's size on a GPU is unknown here (6 MB on CPU for the starter model,
   measured here; a GPU cache also holds Triton kernels): taken as at most 1 GB, at the NIC's burst .. baseline.
 * DISK: what lands on the node's data volume (image layers, hub downloads) is written at most at the gp3

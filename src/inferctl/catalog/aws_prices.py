@@ -1,6 +1,6 @@
 """AWS list prices, us-east-1 on-demand, for what the platform runs besides EC2 instances: the always-on parts
-``plan`` adds to the idle cost, and the VPC egress trade-off README weighs. Facts copied from AWS's pricing pages
-(US East, N. Virginia; other regions differ: ``plan`` says so):
+``plan`` adds to the idle cost, and the VPC egress trade-off docs/guides/aws.md weighs. Facts copied from AWS's
+pricing pages (US East, N. Virginia; other regions differ: ``plan`` says so):
 
 * EKS: $0.10 per cluster-hour on standard support (https://aws.amazon.com/eks/pricing/).
 * NAT gateway: $0.045 per NAT gateway-hour and $0.045 per GB processed (https://aws.amazon.com/vpc/pricing/, its

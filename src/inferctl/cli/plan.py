@@ -149,7 +149,7 @@ def print_cold_start(report: dict[str, Any], scaling: dict[str, Any] | None = No
             rows.append({"path": label, "phase": "total", "seconds": seconds, "source": ""})
         console.print()
         console.print(
-            table(f"{name}: estimated cold start on a new {entry['instance_type']} (README: cold start)", rows)
+            table(f"{name}: estimated cold start on a new {entry['instance_type']} (docs: concepts/cache.md)", rows)
         )
         line = f"{name}'s pods take the {PATH_LABELS[entry['path']]} path"
         wake = wakes.get(name)

@@ -167,8 +167,8 @@ def apply_overrides(
 ) -> PlatformConfig:
     """Command-line flags win over the file. Returns a new, validated config.
 
-    ``model`` names a configured deployment (serve only that one) or is a source (HF id, path, 'demo') served
-    alone with default engine settings.
+    ``model`` names a configured deployment (by its name or served name: serve only that one) or is a source
+    (HF id, path, 'demo') served alone with default engine settings.
     """
     data = config.model_dump(exclude_unset=False)
     if target is not None:
@@ -178,7 +178,10 @@ def apply_overrides(
             raise ConfigError(f"--target {target!r} is not a target; {hint}")
         data["target"] = target
     if model is not None:
-        chosen = [m for m in data["models"] if m["name"] == model]
+        # By deployment name, else by the served name clients and 'inferctl endpoint' know it by.
+        chosen = [m for m in data["models"] if m["name"] == model] or [
+            m for m in data["models"] if m.get("served_model_name") == model
+        ]
         if chosen:
             data["models"] = chosen
         else:

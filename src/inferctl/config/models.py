@@ -84,7 +84,7 @@ class EngineSettings(CoreModel):
     enforce_eager: bool | None = Field(
         default=None,
         description="Skip torch.compile / CUDA graphs. None: off on clusters; on CPU hosts the local target decides "
-        "by model size (see README, measured in benchmarks/).",
+        "by model size (docs/guides/local.md, CPU engine defaults; measured in benchmarks/).",
     )
     enable_prefix_caching: bool | None = None
     extra_args: list[str] = Field(

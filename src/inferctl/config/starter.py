@@ -21,7 +21,7 @@ models:
       # max_model_len: 8192            # unset: sizing picks the largest that keeps min_concurrency
       gpu_memory_utilization: 0.9
       # tensor_parallel_size: 1        # unset: sizing picks 1/2/4/8
-      # enforce_eager: true            # unset: inferctl decides (on CPU by model size, see README)
+      # enforce_eager: true            # unset: inferctl decides (on CPU by model size, see docs/guides/local.md)
       extra_args: []      # more vLLM server flags, e.g. ["--seed", "0"]
       env: {}
     sizing:

@@ -254,7 +254,8 @@ def create_app(console: Console, keys: Keys, port: int) -> Guard:
             chosen, upstream_request = chat_request(body, served)
         except UserError as exc:  # the page's request is wrong
             return JSONResponse({"error": exc.message}, status_code=400)
-        client = httpx.AsyncClient(timeout=httpx.Timeout(_chat_timeout(console.config), connect=10.0))
+        timeout_s = await run_in_threadpool(_chat_timeout, console.config, chosen.id)  # may read a model profile
+        client = httpx.AsyncClient(timeout=httpx.Timeout(timeout_s, connect=10.0))
         upstream = await open_chat(client, endpoints[chosen.endpoint], upstream_request, endpoints)
         if upstream.events is None:
             await client.aclose()
@@ -337,11 +338,13 @@ async def _keep_reading(console: Console) -> None:
         await asyncio.sleep(console.interval_s)
 
 
-def _chat_timeout(config: PlatformConfig) -> float:
-    """Longer than any hop of the request path waits (a wake from zero, a long first token): the chain's."""
+def _chat_timeout(config: PlatformConfig, served: str) -> float:
+    """Longer than any hop of the request path waits for the chosen model (a wake from zero, a long first token):
+    its chain's."""
     from inferctl.sizing.request_timeouts import client_timeouts
 
-    return float(client_timeouts(config, config.models[0]).client_s)
+    model = next((m for m in config.models if served in (m.name, m.model_name)), config.models[0])
+    return float(client_timeouts(config, model).client_s)
 
 
 __all__ = ["PAGES", "Console", "create_app", "templates"]

@@ -154,7 +154,7 @@ KARPENTER_MEMORY_LIMIT_MIB = 1024
 LB_CONTROLLER_REQUESTS = Resources(100, 128)
 # Prometheus' server: one server scraping a few nodes' kubelets and cAdvisor, the API server and this platform's
 # vLLM pods, with no volume. 512Mi requested (an estimate: nothing here measured it on EKS); the 1Gi limit bounds a
-# runaway, and a restart loses only history (2 days at most, README).
+# runaway, and a restart loses only history (2 days at most, docs/guides/aws.md).
 PROMETHEUS_SERVER_REQUESTS = Resources(100, 512)
 PROMETHEUS_SERVER_MEMORY_LIMIT_MIB = 1024
 # Its configmap-reload sidecar (prometheus-config-reloader): a small Go process watching one ConfigMap.

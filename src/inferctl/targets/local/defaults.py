@@ -3,8 +3,8 @@
 vLLM compiles the model with torch.compile unless ``--enforce-eager``. On this project's 2-core reference machine
 compiling added 30 s (2.9M-parameter demo) to 1-2 minutes (135M starter) to a first start and 15-40 s to later ones,
 and bought nothing (demo) to 15-60% shorter decode steps (starter), repaid after thousands of output tokens (figures:
-``benchmarks/results/cpu_eager*.json``, the README's "CPU engine defaults"). ``engine.enforce_eager`` set in the
-config always wins; unset, :func:`eager_by_default` decides.
+``benchmarks/results/cpu_eager*.json``, docs/guides/local.md, "CPU engine defaults"). ``engine.enforce_eager`` set
+in the config always wins; unset, :func:`eager_by_default` decides.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import importlib.metadata
 
 # Models up to this many parameters start eager on a CPU host. Measured: 2.9M and 135M; the 1B line is a judgement
-# (see the README's rule); above it vLLM's own default stays.
+# (see docs/guides/local.md); above it vLLM's own default stays.
 CPU_EAGER_MAX_PARAMETERS = 1_000_000_000
 
 

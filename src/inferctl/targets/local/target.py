@@ -104,6 +104,7 @@ class LocalTarget(LocalReading, Target, LogsCapability):
             self._check_installed()
             changes = self._changes(wanted)
             gateway = self.gateway.running()
+            self._check_gateway_settings(gateway)
             if gateway is not None and not changes.start and not changes.stop:
                 reporter.info(f"platform {self.config.name!r}: every model server runs as configured; nothing to do")
                 return self.endpoints()
@@ -156,7 +157,12 @@ class LocalTarget(LocalReading, Target, LogsCapability):
     def _changes(self, wanted: list[LocalServer]) -> _Changes:
         running = {state.name: (server, state) for server, state in self._live()}
         prints = {s.name: fingerprint(self.config.local, s) for s in wanted}
-        kept = {name for name, (_, state) in running.items() if prints.get(name) == state.fingerprint}
+        keyed = self.config.endpoint.api_key.enabled  # a server checks the key or not from its start on
+        kept = {
+            name
+            for name, (_, state) in running.items()
+            if prints.get(name) == state.fingerprint and state.api_key_required == keyed
+        }
         return _Changes(
             keep=[running[name][1] for name in prints if name in kept],
             stop=[entry for name, entry in running.items() if name not in kept],
@@ -227,6 +233,19 @@ class LocalTarget(LocalReading, Target, LogsCapability):
             if port not in taken and port not in ports:
                 ports.append(port)
         return ports
+
+    def _check_gateway_settings(self, gateway: GatewayState | None) -> None:
+        """A running gateway keeps the address and key check it started with; a config that asks for another is
+        refused before anything changes (restarting it would move every client's endpoint)."""
+        if gateway is None:
+            return
+        keyed = self.config.endpoint.api_key.enabled
+        if gateway.host != self.config.local.host or gateway.api_key_required != keyed:
+            raise ConflictError(
+                f"platform {self.config.name!r} runs {_serving(gateway.host, gateway.api_key_required)}, and the "
+                f"config asks to run {_serving(self.config.local.host, keyed)}: "
+                "'inferctl down' first, then 'inferctl up' to start it that way"
+            )
 
     def _gateway_port(self, gateway: GatewayState | None) -> int:
         """The port the gateway serves on: the running gateway's, else ``local.port`` (refused when taken), else a
@@ -376,6 +395,10 @@ class LocalTarget(LocalReading, Target, LogsCapability):
         self.gateway.forget()
         with contextlib.suppress(FileNotFoundError):
             self._preparing_path.unlink()
+
+
+def _serving(host: str, keyed: bool) -> str:
+    return f"on {host} {'with' if keyed else 'without'} an API key"
 
 
 def _route(state: ServerState) -> Route:
