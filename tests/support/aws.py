@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import stat
+import warnings
 from collections.abc import Coroutine, Iterator
 from pathlib import Path
 from typing import Any
@@ -38,10 +39,22 @@ def aws_config(**aws: Any) -> PlatformConfig:
 _RUNS: dict[str, ProgramRun] = {}
 
 
+def ensure_event_loop() -> None:
+    """Pulumi's mocks run on the thread's current event loop; a test earlier in the session (asyncio.Runner, e.g.
+    bench's) can leave none set, which a fresh 'inferctl' process never meets: set one, as at start-up."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            asyncio.get_event_loop()
+        except RuntimeError:
+            asyncio.set_event_loop(asyncio.new_event_loop())
+
+
 def run_program(config: PlatformConfig) -> ProgramRun:
     """The program under Pulumi's mocks: resources, outputs and the data lookups it made (cached per config)."""
     key = config.model_dump_json()
     if key not in _RUNS:
+        ensure_event_loop()
         _RUNS[key] = record_program(config)
     return _RUNS[key]
 

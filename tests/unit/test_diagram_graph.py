@@ -166,25 +166,44 @@ def test_kubernetes_with_karpenter_draws_the_gpu_pool() -> None:
     assert "karpenter" not in {node.id for node in graph.nodes}  # the controller is not inferctl's there
 
 
-def test_local_target_is_client_address_process_files() -> None:
+def test_local_target_is_client_gateway_servers_files() -> None:
+    """One endpoint (the gateway's port, targets.local.gateway) in front of every model's servers."""
     config = PlatformConfig.model_validate({"target": "local", "local": {"port": 8011}, "models": [{"name": "demo"}]})
     graph = build_graph(config)
     assert [(edge.source, edge.target) for edge in graph.edges] == [
-        ("clients", "endpoint_demo"),
-        ("endpoint_demo", "process_demo"),
+        ("clients", "endpoint"),
+        ("endpoint", "gateway"),
+        ("gateway", "process_demo"),
         ("process_demo", "files_demo"),
     ]
-    assert graph.node("endpoint_demo").label == "127.0.0.1:8011"
+    assert graph.node("endpoint").label == "127.0.0.1:8011\none endpoint · /v1"
+    assert graph.node("gateway").label == "model gateway smg 1.13.0\nchecks the API key\nroutes by model · cache-aware"
+    assert graph.node("process_demo").label == "vLLM · demo\n1 server: demo-0\non a free loopback port"
+    assert graph.edges[0].label == "OpenAI API · Bearer key"
     assert {cluster.id for cluster in graph.clusters} == {"host"}
+    assert graph.notes == ()
 
 
-def test_local_target_with_several_models_says_it_serves_one_at_a_time() -> None:
-    models = [{"name": "a"}, {"name": "b"}]
-    graph = build_graph(PlatformConfig.model_validate({"target": "local", "local": {"port": 8011}, "models": models}))
-    one_at_a_time = "the local target serves one model at a time: 'inferctl up --model NAME' starts one of a, b"
-    assert graph.notes == (one_at_a_time,)
-    assert graph.node("endpoint_a").label == graph.node("endpoint_b").label == "127.0.0.1:8011"
-    assert build_graph(PlatformConfig(target="local")).notes == ()
+def test_local_target_with_several_models_and_replicas_routes_each_through_the_one_gateway() -> None:
+    models = [
+        {"name": "a", "served_model_name": "chat"},
+        {"name": "b", "replicas": 2},
+        {"name": "c", "replicas": 5},
+        {"name": "d", "replicas": 0},
+        {"name": "e", "autoscaling": {"min_replicas": 0, "max_replicas": 3}},  # locally: one server, nothing scales
+    ]
+    config = {"target": "local", "endpoint": {"api_key": {"enabled": False}}, "models": models}
+    graph = build_graph(PlatformConfig.model_validate(config))
+    assert graph.notes == ()  # every model is served at once: no 'one at a time' note
+    assert [node.id for node in graph.nodes if node.kind == "endpoint"] == ["endpoint"]
+    assert graph.node("endpoint").label.startswith("127.0.0.1:(free port)")
+    assert "API key" not in graph.node("gateway").label and graph.edges[0].label == "OpenAI API (no key)"
+    routed = {edge.target: edge.label for edge in graph.edges if edge.source == "gateway"}
+    assert routed == {"process_a": "model chat", "process_b": "model b", "process_c": "model c", "process_e": "model e"}
+    assert graph.node("process_b").label == "vLLM · b\n2 servers: b-0, b-1\neach on a free port"
+    assert graph.node("process_c").label.splitlines()[1] == "5 servers: c-0 … c-4"
+    assert graph.node("process_d").label == "vLLM · d\nno server (replicas: 0)"  # drawn, never routed
+    assert graph.node("process_e").label.splitlines()[1] == "1 server: e-0"
 
 
 def test_local_hub_model_downloads_with_the_shell_token() -> None:
@@ -192,7 +211,7 @@ def test_local_hub_model_downloads_with_the_shell_token() -> None:
     graph = build_graph(config)
     edge = next(edge for edge in graph.edges if edge.source == "hf_hub")
     assert (edge.target, edge.label) == ("files_llama3", "download · HF_TOKEN from your shell")
-    assert graph.node("endpoint_llama3").label == "127.0.0.1:(free port)"
+    assert graph.node("endpoint").label == "127.0.0.1:(free port)\none endpoint · /v1"
 
 
 def test_demo_model_on_a_cluster_target_gets_a_note() -> None:

@@ -55,4 +55,4 @@ def test_mermaid_escapes_quotes_and_line_breaks() -> None:
     text = render_mermaid(build_graph(config))
     assert "#quot;odd#quot;" in text
     assert '"odd"' not in text
-    assert "vLLM process<br/>m" in text
+    assert "vLLM · m<br/>1 server: m-0" in text

@@ -159,10 +159,12 @@ def test_status_json_shows_models_and_both_nodepools(
     workshop_cluster(fake)
     report = run_json(capsys, "status", "-c", write_config(tmp_path), "--output", "json")
     assert report["target"] == "kubernetes" and report["context"] == "fake" and report["namespace"] == NS
-    # The keys and their order are a contract for scripts (the typed report's to_dict must keep them).
+    # The keys and their order are a contract for scripts (the typed report's to_dict must keep them); the load
+    # per model (from Prometheus) came later, at the end.
     assert list(report) == [
-        "target", "platform", "context", "namespace", "gateway", "models", "nodepools", "last_cold_start",
+        "target", "platform", "context", "namespace", "gateway", "models", "nodepools", "last_cold_start", "load",
     ]  # fmt: skip
+    assert report["load"]["models"] == [] and "observability.prometheus_url" in report["load"]["problem"]
     # the platform's one entry: its replicas, readiness, Service type, endpoint and the models it lists
     assert report["gateway"] == {
         "name": "genai-gateway", "state": "ready", "replicas": 2, "ready": 2, "service_type": "ClusterIP",

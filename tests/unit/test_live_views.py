@@ -2,10 +2,12 @@
 cluster, through a failed refresh and a slow one, and Ctrl-C.
 
 Seams: the cluster is :class:`tests.support.kube.FakeCluster` at lightkube's transport (no API server runs here),
-made to refuse connections for a while by :class:`FlakyCluster`; the local platform is a stand-in process plus an
-HTTP stub answering vLLM's ``/health`` and ``/metrics`` (:mod:`tests.support.local`). Waiting is
-:func:`inferctl.cli.live.pause`, replaced so no test waits, and its last call raises KeyboardInterrupt as Ctrl-C
-would. Captured output is not a terminal, so each frame is printed below the last one and can be read back.
+made to refuse connections for a while by :class:`FlakyCluster`; its Prometheus answers through the fake's service
+proxy (:class:`tests.unit.test_model_metrics.FakePrometheus`, in Prometheus' HTTP API shape: no Prometheus runs
+here); the local platform is a stand-in process plus an HTTP stub answering vLLM's ``/health`` and ``/metrics``
+(:mod:`tests.support.local`). Waiting is :func:`inferctl.cli.live.pause`, replaced so no test waits, and its last
+call raises KeyboardInterrupt as Ctrl-C would. Captured output is not a terminal, so each frame is printed below
+the last one and can be read back.
 """
 
 from __future__ import annotations
@@ -19,18 +21,31 @@ from typing import Any
 
 import httpx2
 import pytest
+import yaml
 from rich.console import Console
 
 from inferctl.cli import live
 from inferctl.cli.app import main
 from inferctl.cli.live import LiveFrame, stream_json, watch
-from inferctl.cli.status_view import OutputRate, StatusRead, footer, load_table, model_loads, render_status
+from inferctl.cli.status_view import (
+    OutputRate,
+    StatusRead,
+    footer,
+    load_table,
+    model_loads,
+    read_status,
+    render_status,
+)
+from inferctl.config.loader import load_config
 from inferctl.home import Home
+from inferctl.metrics import ModelMetricsRead
+from inferctl.targets.kubernetes import KubernetesTarget
 from inferctl.targets.status import AwsStatus, KubeModelStatus, KubernetesStatus, LocalModelStatus, LocalStatus
 from tests.support.bench import StubServer
 from tests.support.kube import FakeCluster, make_node, serve, set_rollout
 from tests.support.local import server_standin, vllm_metrics, write_running_state
 from tests.unit.test_kube_cli import GPU_NODE, NS, workshop_cluster, write_config
+from tests.unit.test_model_metrics import LOAD, FakePrometheus
 
 WIDTHS = (80, 120)
 
@@ -161,15 +176,134 @@ def test_status_watch_on_a_cluster_shows_replicas_and_a_forbidden_refresh(
         fits(frame, width)
     ready, scaling, forbidden = shown
     assert "platform genai · target kubernetes · context fake · inferctl" in ready
-    # model, state, ready/desired, instance type: the cluster's report has no vLLM metrics, and the frame says so
+    # model, state, ready/desired, instance type; no Prometheus configured: no load columns, and the frame says why
     assert re.search(r"│ llama\s+│ ready\s+│\s+1/1 │ g5\.xlarge\s+│", ready), ready
-    assert "this target's status does not read vLLM's metrics" in " ".join(ready.split())
+    assert not re.search(r"│ (running|waiting|KV cache|tok/s out)\s+│", ready), ready
+    said = " ".join(ready.split())
+    assert "requests, KV cache and tok/s: no Prometheus: set observability.prometheus_url" in said
+    assert "gateway genai-gateway: ready, 2/2 replicas ready · http://127.0.0.1:8000/v1" in said
     assert "node pools: g5-gpu-karpenter 1 node, x86-cpu-karpenter 0 nodes" in ready
     assert re.search(r"│ llama\s+│ progressing\s+│\s+1/2 │", scaling), scaling
     status_line, body = forbidden.split("\nplatform genai", 1)
     status_line = " ".join(status_line.split())
     assert "failed: " in status_line and "forbidden" in status_line and "namespace inferctl" in status_line
     assert body == scaling.split("\nplatform genai", 1)[1]
+
+
+PROMETHEUS = "http://prometheus-server.monitoring.svc"
+
+
+def with_prometheus(tmp_path: Path) -> str:
+    """The workshop's config (test_kube_cli.write_config) with a Prometheus that scrapes the model pods."""
+    path = Path(write_config(tmp_path))
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["observability"] = {"prometheus_url": PROMETHEUS}
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return str(path)
+
+
+def load_row(running: str, waiting: str, kv: str, rate: str) -> str:
+    """The llama row with the load figures: model, state, ready/desired, running, waiting, KV cache, (KV bar,)
+    output tok/s."""
+    return rf"│ llama\s+│ ready\s+│\s+1/1 │\s+{running} │\s+{waiting} │\s+{kv} │(?: [█░]+ │)?\s+{rate} │"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_status_watch_on_a_cluster_shows_the_load_from_prometheus_and_why_it_is_missing(
+    fake: FlakyCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, width: int
+) -> None:
+    """Requests, KV cache and output tok/s per model from the cluster's Prometheus (asked through the API server's
+    service proxy; FakePrometheus answers in Prometheus' HTTP API shape). When Prometheus fails, the frame says so
+    in one line and still shows state and replicas; the refresh itself did not fail, so the status line is clean."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    prometheus = FakePrometheus(dict(LOAD))
+    fake.proxy[("monitoring", "prometheus-server")] = prometheus
+
+    def busier() -> None:
+        prometheus.values = {
+            **LOAD,
+            "vllm:num_requests_running": {"llama": 12.0},
+            "vllm:num_requests_waiting": {"llama": 4.0},
+            "vllm:kv_cache_usage_perc": {"llama": 0.0425},
+            "vllm:generation_tokens_total": {"llama": 1520.25},
+        }
+
+    def prometheus_fails() -> None:
+        prometheus.status = 503
+
+    def prometheus_back() -> None:
+        prometheus.status = 200
+
+    script(monkeypatch, busier, prometheus_fails, prometheus_back)
+    assert main(["status", "-c", with_prometheus(tmp_path), "--watch"]) == 0
+    out = capsys.readouterr().out
+    shown = frames(out, "status of genai (kubernetes)")
+    assert len(shown) == 4
+    for frame in shown:
+        fits(frame, width)
+        assert "failed" not in frame.splitlines()[0]  # every refresh worked; only the metrics read did not
+    first, busy, failing, back = shown
+    assert re.search(load_row("3", "1", "25%", "812.5"), first), first
+    assert f"requests, KV cache and tok/s from {PROMETHEUS}" in " ".join(first.split())
+    assert re.search(load_row("12", "4", "4.2%", "1,520.2"), busy), busy
+    # Prometheus answers 503: one line says why, the table keeps state and replicas, no load columns
+    said = " ".join(failing.split())
+    assert f"requests, KV cache and tok/s: Prometheus at {PROMETHEUS} did not answer: HTTP 503: TSDB not ready" in said
+    assert re.search(r"│ llama\s+│ ready\s+│\s+1/1 │", failing)
+    assert not re.search(r"│ (running|waiting|KV cache|tok/s out)\s+│", failing), failing
+    assert "node pools: g5-gpu-karpenter 1 node" in failing and "Traceback" not in out
+    assert re.search(load_row("12", "4", "4.2%", "1,520.2"), back), back
+
+
+def test_a_metrics_read_that_raises_is_one_line_and_the_rest_renders(
+    fake: FlakyCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever the metrics read raises (here a bug's RuntimeError) becomes the read's problem, never a traceback
+    or a failed refresh: the status report still renders."""
+
+    def broken(self: KubernetesTarget) -> ModelMetricsRead:
+        raise RuntimeError("unexpected\nanswer")
+
+    monkeypatch.setattr(KubernetesTarget, "model_metrics", broken)
+    config, _ = load_config(Path(with_prometheus(tmp_path)))
+    read = read_status(KubernetesTarget(config, Home.from_env()), OutputRate())
+    assert read.metrics is not None and read.metrics.problem == "RuntimeError: unexpected answer"
+    console = Console(width=80, record=True, file=io.StringIO())
+    console.print(render_status(read))
+    text = console.export_text()
+    assert "requests, KV cache and tok/s: RuntimeError: unexpected answer" in text
+    assert re.search(r"│ llama\s+│ ready\s+│\s+1/1 │", text)
+
+
+def test_status_json_on_a_cluster_adds_the_load_after_the_keys_it_had(
+    fake: FlakyCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake.proxy[("monitoring", "prometheus-server")] = prometheus = FakePrometheus(dict(LOAD))
+    config = with_prometheus(tmp_path)
+    assert main(["status", "-c", config, "-o", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert list(report) == [
+        "target", "platform", "context", "namespace", "gateway", "models", "nodepools", "last_cold_start", "load",
+    ]  # fmt: skip
+    assert report["load"] == {
+        "source": PROMETHEUS,
+        "problem": None,
+        "models": [
+            {"name": "llama", "running": 3.0, "waiting": 1.0, "kv_cache_pct": 25.0, "output_tokens_per_s": 812.5,
+             "ttft_p50_ms": pytest.approx(120.0), "ttft_p99_ms": None},
+        ],
+    }  # fmt: skip
+
+    def prometheus_fails() -> None:
+        prometheus.status = 503
+
+    script(monkeypatch, prometheus_fails)  # --watch as JSON lines: the same dict per read
+    assert main(["status", "-c", config, "-w", "-o", "json"]) == 0
+    out, err = capsys.readouterr()
+    first, failing = (json.loads(line) for line in out.splitlines())
+    assert err == "" and first["load"]["models"][0]["running"] == 3.0
+    assert failing["models"] == first["models"] and failing["load"]["models"] == []
+    assert failing["load"]["problem"].endswith("did not answer: HTTP 503: TSDB not ready")
 
 
 def test_status_watch_refuses_to_start_without_the_api_server(

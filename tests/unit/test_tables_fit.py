@@ -13,11 +13,9 @@ lightkube's transport, AWS APIs stubbed with botocore's Stubber, S3 moto on loop
 from __future__ import annotations
 
 import ast
-import asyncio
 import io
 import json
 import re
-import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -160,16 +158,9 @@ def test_offline_plan_tables(
     pytest.importorskip("pulumi_aws")
     from inferctl.aws.offline import offline_plan
     from inferctl.cli.aws_cmd import print_offline_plan
-    from tests.support.aws import aws_config
+    from tests.support.aws import aws_config, ensure_event_loop
 
-    # Pulumi's mocks run on the thread's current event loop; a bench test earlier in the session (asyncio.Runner)
-    # leaves none set, which a fresh 'inferctl plan --offline' process never meets: set one, as at start-up.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        try:
-            asyncio.get_event_loop()
-        except RuntimeError:
-            asyncio.set_event_loop(asyncio.new_event_loop())
+    ensure_event_loop()  # as a fresh 'inferctl plan --offline' process has it
     report = offline_plan(aws_config())
     assert_fits(capsys, monkeypatch, lambda: print_offline_plan(report), "components", "aws:eks/cluster:Cluster")
 
@@ -238,6 +229,21 @@ def test_cluster_tables(
 ) -> None:
     config = write_config(tmp_path)
     assert_fits(capsys, monkeypatch, lambda: main([*command, "-c", config]), *shown)
+
+
+def test_status_load_table_on_a_cluster(
+    cluster: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``status``'s load per model on a cluster, from its Prometheus (FakePrometheus through the fake's service
+    proxy, as in test_model_metrics)."""
+    from tests.unit.test_live_views import PROMETHEUS, with_prometheus
+    from tests.unit.test_model_metrics import LOAD, FakePrometheus
+
+    busy = {**LOAD, "vllm:generation_tokens_total": {"llama": 12345.678}, "histogram_quantile(0.99,": {"llama": 2.5}}
+    cluster.proxy[("monitoring", "prometheus-server")] = FakePrometheus(busy)
+    config = with_prometheus(tmp_path)
+    narrow = assert_fits(capsys, monkeypatch, lambda: main(["status", "-c", config]), "12,346", "2,500", "120")
+    assert f"load (Prometheus at {PROMETHEUS}, last minute)" in " ".join(narrow.split())
 
 
 def test_cost_now_table_on_aws(cluster: FakeCluster, tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -310,6 +316,7 @@ RENDERED = {
     ("lifecycle", "_confirm"): "print_report, as test_cluster_tables[status]",
     ("lifecycle", "status"): "print_report, as test_cluster_tables[status]",
     ("lifecycle", "cost_now_table"): "test_cost_now_table_on_aws",
+    ("lifecycle", "print_load"): "test_status_load_table_on_a_cluster",
     ("lifecycle", "endpoint"): "test_cluster_tables[endpoint], test_local_status_and_endpoint_tables",
     ("nodes", "fleet"): "test_cluster_tables[nodes]",
     ("nodes", "nodes"): "test_cluster_tables[nodes]",

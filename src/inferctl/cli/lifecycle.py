@@ -6,6 +6,7 @@ import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.text import Text
 
 from inferctl.cli.common import (
     ConfigOpt,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from inferctl.cli.tables import FittedTable
     from inferctl.config.models import PlatformConfig
     from inferctl.targets.base import Endpoint, Target
+    from inferctl.views.load import StatusRead
 
 
 def _confirm(target: Target, config: PlatformConfig, yes: bool, action: str) -> None:
@@ -62,7 +64,9 @@ def up(
     """Start the platform and wait until the models answer (local: every model behind one gateway on 127.0.0.1;
     run again after changing the models: it starts what is new and stops what is gone)."""
     cfg = load(config, target=target, model=model, port=port)
-    platform = target_for(cfg, assume_yes=yes, confirm=ask)
+    # --model deploys one model; a cluster's gateway and stack still serve every model of the file.
+    whole = None if model is None else load(config, target=target, port=port).models
+    platform = target_for(cfg, assume_yes=yes, confirm=ask, platform_models=whole)
     _confirm(platform, cfg, yes, "up")
     with progress() as reporter:
         endpoints = platform.up(reporter)
@@ -122,35 +126,67 @@ def status(
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
 ) -> None:
-    """Models, health, load and KV-cache usage of the running platform (local: the gateway and each model server;
-    --watch: live, with output tok/s)."""
+    """Models, health, load and KV-cache usage of the running platform (local: the gateway and each model server,
+    from their /metrics; clusters: from Prometheus; --watch: live, with output tok/s)."""
+    from inferctl.views.load import OutputRate, read_status
+
     cfg = load(config, target=target, model=model)
     tgt = target_for(cfg)
     served = follow_running(tgt, model, one=False, ready=False)
+    rate = OutputRate()
     if watch:
         from inferctl.cli.live import LiveFrame, stream_json
         from inferctl.cli.live import watch as watch_live
-        from inferctl.cli.status_view import OutputRate, render_status
+        from inferctl.cli.status_view import render_status
+
+        def read() -> StatusRead:
+            return read_status(tgt, rate)
 
         if output is OutputFormat.json:
-            stream_json(tgt.status, lambda report: report.to_dict(), interval_s=interval, errors=err_console)
+            stream_json(read, status_dict, interval_s=interval, errors=err_console)
             return
-        rate = OutputRate()
         frame = LiveFrame(f"status of {cfg.name} ({cfg.target})", interval)
-        watch_live(lambda: rate.read(tgt.status()), render_status, frame=frame, console=console)
+        watch_live(read, render_status, frame=frame, console=console)
         return
-    report = tgt.status().to_dict()
+    report = status_dict(read_status(tgt, rate))
     if served is not None:  # --model on the local target: that model's servers only
         report["models"] = [m for m in report["models"] if m["name"] == served.deployment.name]
     if output is OutputFormat.json:
         emit_json(report)
         return
     cost = report.pop("cost_now", None)
+    figures = report.pop("load", None)
     print_report(report)
+    if figures is not None:
+        print_load(figures)
     if cost:
         console.print(cost_now_table(cost))
         if cost["unpriced_nodes"]:
             console.print(f"[dim]{cost['unpriced_nodes']} node(s) of a type the catalog does not price[/dim]")
+
+
+def status_dict(read: StatusRead) -> dict[str, Any]:
+    """``status --output json``: the report's own keys, then on a cluster ``load`` (views.load.load_to_dict)."""
+    from inferctl.views.load import load_to_dict
+
+    report = read.report.to_dict()
+    if read.metrics is not None:
+        report["load"] = load_to_dict(read.report, read.metrics)
+    return report
+
+
+def print_load(figures: dict[str, Any]) -> None:
+    """A cluster's load per model (``status``'s ``load``), or the one line that says why there is none."""
+    if figures["problem"]:
+        console.print(Text(f"load (requests, KV cache, tok/s): {figures['problem']}", style="yellow"))
+        return
+    rows = [
+        {"model": row["name"], "running": row["running"], "waiting": row["waiting"],
+         "KV cache %": row["kv_cache_pct"], "tok/s out": row["output_tokens_per_s"],
+         "TTFT p50 ms": row["ttft_p50_ms"], "TTFT p99 ms": row["ttft_p99_ms"]}
+        for row in figures["models"]
+    ]  # fmt: skip
+    console.print(table(f"load (Prometheus at {figures['source']}, last minute)", rows))
 
 
 def cost_now_table(cost: dict[str, Any]) -> FittedTable:

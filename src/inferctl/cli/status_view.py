@@ -1,8 +1,9 @@
 """``status --watch``: a status report (any target) as one frame of per-model load.
 
 The view model (:mod:`inferctl.views.load`: :func:`model_loads`, :class:`OutputRate`) is shared with the web
-console; this module draws its rows with rich. What a report does not carry is shown as ``-`` (the Kubernetes
-report has replicas but no vLLM metrics).
+console; this module draws its rows with rich. The local report carries vLLM's figures; on a cluster they come
+from its Prometheus (:func:`~inferctl.views.load.read_status`), and when that read fails the frame says why in one
+line below the table, which still shows state and replicas. A figure no one measured is ``-``.
 """
 
 from __future__ import annotations
@@ -17,12 +18,14 @@ from inferctl.views.load import (
     ModelLoad,
     OutputRate,
     StatusRead,
+    cluster_metrics,
     footer,
     has_vllm_metrics,
     headline,
     model_loads,
     number_text,
     percent_text,
+    read_status,
 )
 
 if TYPE_CHECKING:
@@ -30,6 +33,7 @@ if TYPE_CHECKING:
 
 KV_BAR_WIDTH = 10
 NO_METRICS = "requests, KV cache and tok/s: this target's status does not read vLLM's metrics (the local one does)"
+METRICS_FROM = "requests, KV cache and tok/s"
 
 
 def load_table(loads: list[ModelLoad], *, measured: bool = True) -> FittedTable:
@@ -81,16 +85,31 @@ def _filled(cell: Cell) -> bool:
 
 def render_status(read: StatusRead) -> RenderableType:
     """One frame: the headline, the models' load, and the report's other facts."""
-    report = read.report
+    report, metrics = read.report, read.metrics
     parts: list[RenderableType] = [Text(headline(report), style="bold", overflow="fold")]
-    loads = model_loads(report, read.output_tokens_per_s)
-    with_metrics = has_vllm_metrics(report)
+    loads = model_loads(report, read.output_tokens_per_s, metrics)
+    with_metrics = has_vllm_metrics(report) or (metrics is not None and metrics.problem is None)
     if loads:
         parts.append(load_table(loads, measured=with_metrics))
     parts.extend(Text(line, style="dim", overflow="fold") for line in footer(report))
-    if loads and not with_metrics:
+    if loads and metrics is not None and metrics.problem:
+        parts.append(Text(f"{METRICS_FROM}: {metrics.problem}", style="yellow", overflow="fold"))
+    elif loads and metrics is not None and metrics.source:
+        parts.append(Text(f"{METRICS_FROM} from {metrics.source}", style="dim", overflow="fold"))
+    elif loads and not with_metrics:
         parts.append(Text(NO_METRICS, style="dim", overflow="fold"))
     return Group(*parts)
 
 
-__all__ = ["ModelLoad", "OutputRate", "StatusRead", "footer", "headline", "load_table", "model_loads", "render_status"]
+__all__ = [
+    "ModelLoad",
+    "OutputRate",
+    "StatusRead",
+    "cluster_metrics",
+    "footer",
+    "headline",
+    "load_table",
+    "model_loads",
+    "read_status",
+    "render_status",
+]

@@ -25,6 +25,7 @@ from inferctl.views.latency import LatencyWindow
 from inferctl.views.load import (
     ModelLoad,
     OutputRate,
+    cluster_metrics,
     has_vllm_metrics,
     mean_known,
     model_loads,
@@ -110,8 +111,8 @@ class PlatformWatch:
         report = loads = metrics = None
         try:
             report = self.target.status()
-            loads = model_loads(report, self._rate.observe(report))
             metrics = self._metrics(report)
+            loads = model_loads(report, self._rate.observe(report), metrics)
         except Exception as exc:  # any failure of one read: keep the last picture, say what failed
             errors["status"] = (one_line(exc), now)
         endpoints: list[EndpointView] | None = None
@@ -140,10 +141,11 @@ class PlatformWatch:
         return self.picture()
 
     def _metrics(self, report: StatusReport) -> ModelMetricsRead:
-        if isinstance(self.target, ModelMetricsCapability):
-            return self.target.model_metrics()
         if isinstance(report, LocalStatus):
             return ModelMetricsRead(self._local_ttft(report), "the model servers' /metrics")
+        found = cluster_metrics(self.target, report)  # a failed read: its problem, the rest of the picture stays
+        if found is not None or isinstance(self.target, ModelMetricsCapability):
+            return found or ModelMetricsRead({})  # None: nothing deployed yet
         note = None if has_vllm_metrics(report) else "this target's status carries no vLLM metrics"
         return ModelMetricsRead({}, problem=note)
 

@@ -8,7 +8,8 @@ Each target shows only what exists there:
   token secret; all inside the region, the VPC and the EKS cluster (diagram.request_path draws the entry).
 - kubernetes: the gateway and its Service, pods, secrets and the hub, inside the cluster's namespace (NodePools
   when enabled).
-- local: client -> loopback address -> vLLM process -> model files.
+- local: client -> the one loopback port -> the model gateway (smg, the same as the clusters') -> each model's vLLM
+  servers (``replicas``, each on a free port) -> model files.
 
 A model without a placement (sizing unavailable) is drawn with its GPU pool's instance families instead of an
 instance type.
@@ -20,8 +21,9 @@ from collections.abc import Mapping
 
 from inferctl.config.models import LB_CONTROLLER_APP_VERSIONS, GpuPool, ModelDeployment, PlatformConfig
 from inferctl.diagram.graph import ArchitectureGraph, GraphBuilder, part_id
-from inferctl.diagram.request_path import client_edge_label, draw_entry, draw_models
+from inferctl.diagram.request_path import client_edge_label, draw_entry, draw_gateway, draw_models
 from inferctl.render import service_type
+from inferctl.sizing.local import local_replicas
 from inferctl.sizing.placement import Placement
 from inferctl.sizing.system_nodes import system_instance_types
 
@@ -281,20 +283,31 @@ def _kubernetes(builder: GraphBuilder, config: PlatformConfig, placements: Mappi
 # --- local --------------------------------------------------------------------------------------------------
 
 
+def _servers_label(model: ModelDeployment, count: int) -> str:
+    """A model's vLLM servers on this machine (targets.local: ``<model>-<replica>``, each on a free port)."""
+    if count == 0:
+        return f"vLLM · {model.model_name}\nno server (replicas: 0)"
+    names = [f"{model.name}-{replica}" for replica in range(count)]
+    shown = ", ".join(names) if count <= 3 else f"{names[0]} … {names[-1]}"
+    if count == 1:
+        return f"vLLM · {model.model_name}\n1 server: {shown}\non a free loopback port"
+    return f"vLLM · {model.model_name}\n{count} servers: {shown}\neach on a free port"
+
+
 def _local(builder: GraphBuilder, config: PlatformConfig) -> None:
+    """Client -> the gateway's one port -> the gateway -> each model's servers -> their files (targets.local)."""
     local = config.local
     clients = builder.node("clients", "Client\nthis machine", "clients")
     host = builder.cluster("host", "this machine · local target", "host")
+    port = str(local.port) if local.port is not None else "(free port)"
+    endpoint = builder.node("endpoint", f"{local.host}:{port}\none endpoint · /v1", "endpoint", host)
+    gateway = draw_gateway(builder, config, host)
+    builder.edge(clients, endpoint, client_edge_label(config))
+    builder.edge(endpoint, gateway)
     hub = None
-    if len(config.models) > 1:
-        names = ", ".join(model.name for model in config.models)
-        builder.notes.append(
-            f"the local target serves one model at a time: 'inferctl up --model NAME' starts one of {names}"
-        )
-    port = str(local.port) if local.port is not None else "(free port)"  # whichever model is started gets it
     for model in config.models:
-        endpoint = builder.node(part_id("endpoint", model.name), f"{local.host}:{port}", "endpoint", host)
-        process = builder.node(part_id("process", model.name), f"vLLM process\n{model.model_name}", "process", host)
+        count = local_replicas(model)
+        process = builder.node(part_id("process", model.name), _servers_label(model, count), "process", host)
         if model.is_demo:
             files_label = "demo model\nbuilt offline, cached\nin the inferctl home"
         elif model.is_local_path:
@@ -302,8 +315,8 @@ def _local(builder: GraphBuilder, config: PlatformConfig) -> None:
         else:
             files_label = f"HuggingFace cache\n{model.source}"
         files = builder.node(part_id("files", model.name), files_label, "model_files", host)
-        builder.edge(clients, endpoint, client_edge_label(config))
-        builder.edge(endpoint, process)
+        if count:  # a model with no server is not routed
+            builder.edge(gateway, process, f"model {model.model_name}")
         builder.edge(process, files, "loads", "data")
         if _from_hub(model):
             if hub is None:

@@ -23,6 +23,14 @@ def client_edge_label(config: PlatformConfig) -> str:
     return "OpenAI API · Bearer key" if config.endpoint.api_key.enabled else "OpenAI API (no key)"
 
 
+def draw_gateway(builder: GraphBuilder, config: PlatformConfig, parent: str, *, replicas: int | None = None) -> str:
+    """The model gateway (every target's): its version, its replicas (a cluster's), whether it checks the key."""
+    checks = ["checks the API key"] if config.endpoint.api_key.enabled else []
+    middle = [" · ".join([f"{replicas} replicas", *checks])] if replicas else checks
+    label = "\n".join([f"model gateway smg {GATEWAY_VERSION}", *middle, "routes by model · cache-aware"])
+    return builder.node("gateway", label, "gateway", parent)
+
+
 def draw_entry(
     builder: GraphBuilder,
     config: PlatformConfig,
@@ -38,13 +46,7 @@ def draw_entry(
     kind = config.endpoint_service_type
     name = gateway_name(config)
     service = builder.node("svc_gateway", f"Service {name}\n{kind} :{SERVICE_PORT} → :8080", "service", service_parent)
-    key = " · checks the API key" if config.endpoint.api_key.enabled else ""
-    gateway = builder.node(
-        "gateway",
-        f"model gateway smg {GATEWAY_VERSION}\n{GATEWAY_REPLICAS} replicas{key}\nroutes by model · cache-aware",
-        "gateway",
-        gateway_parent,
-    )
+    gateway = draw_gateway(builder, config, gateway_parent, replicas=GATEWAY_REPLICAS)
     if nlb_parent is not None and kind == "LoadBalancer":
         allow = f"\nallow {', '.join(exposure.source_ranges)}" if exposure.scheme == "internet-facing" else ""
         label = f"NLB {config.name}\n{exposure.scheme}{allow}\none per platform"
@@ -94,4 +96,4 @@ def draw_models(
         builder.edge(service, pods[model.name], f":{CONTAINER_PORT}")
 
 
-__all__ = ["client_edge_label", "draw_entry", "draw_models"]
+__all__ = ["client_edge_label", "draw_entry", "draw_gateway", "draw_models"]

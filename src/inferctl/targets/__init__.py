@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from inferctl.home import Home
@@ -18,7 +18,7 @@ from inferctl.targets.base import (
 from inferctl.traits import TARGETS
 
 if TYPE_CHECKING:
-    from inferctl.config.models import PlatformConfig
+    from inferctl.config.models import ModelDeployment, PlatformConfig
 
 
 def target_class(name: str) -> type[Target]:
@@ -43,8 +43,13 @@ def target_for(
     *,
     assume_yes: bool = False,
     confirm: Callable[[str], bool] | None = None,
+    platform_models: Sequence[ModelDeployment] | None = None,
 ) -> Target:
-    return target_class(config.target)(config, home or Home.from_env(), assume_yes=assume_yes, confirm=confirm)
+    """The target of ``config``; ``platform_models``: every model of the platform when ``config.models`` is a
+    selection of them (see :class:`Target`)."""
+    return target_class(config.target)(
+        config, home or Home.from_env(), assume_yes=assume_yes, confirm=confirm, platform_models=platform_models
+    )
 
 
 def targets_with(capability: type) -> list[str]:

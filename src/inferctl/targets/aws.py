@@ -13,13 +13,13 @@ Heavy imports (pulumi, boto3, lightkube) happen when a method runs, never when t
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from inferctl.aws_sdk import require_aws_extra
-from inferctl.config.models import PlatformConfig
+from inferctl.config.models import ModelDeployment, PlatformConfig
 from inferctl.errors import InferctlError, NotFoundError, OperationError, UserError
 from inferctl.home import Home, write_secret
 from inferctl.progress import Reporter
@@ -57,9 +57,10 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, 
         assume_yes: bool = False,
         confirm: Callable[[str], bool] | None = None,
         clients: ClientFactory | None = None,
+        platform_models: Sequence[ModelDeployment] | None = None,
     ) -> None:
         """``clients``: boto3 client factory (tests); the rest as :class:`Target`."""
-        super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
+        super().__init__(config, home, assume_yes=assume_yes, confirm=confirm, platform_models=platform_models)
         self._clients = clients
         self.force_destroy = False  # 'down --platform --force': destroy even when the teardown is incomplete
         self.fetch_egress_ip: Callable[[str], str] | None = None  # tests: the egress-IP lookup's HTTP seam
@@ -106,7 +107,9 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, 
         if bucket and not self.config.cache.bucket:  # the name Pulumi generated for the S3 model cache
             config_update["cache"] = self.config.cache.model_copy(update={"bucket": bucket})
         config = self.config.model_copy(update=config_update)
-        return KubernetesTarget(config, self.home, include_karpenter=include_karpenter)
+        return KubernetesTarget(
+            config, self.home, include_karpenter=include_karpenter, platform_models=self.platform_models
+        )
 
     def saved_outputs(self) -> dict[str, Any] | None:
         """The stack outputs ``up`` saved (cluster name, endpoint, region...), or None."""
@@ -201,7 +204,10 @@ class AwsTarget(Target, LogsCapability, NodesCapability, PortForwardCapability, 
         report.raise_for_failures()
         pulumi_path = pulumi_path_from(report)
         assert pulumi_path is not None  # raise_for_failures passed, so the pulumi check did
-        deployed = with_private_cidrs(with_public_cidrs(self.config, report.deployer_cidrs), report.private_cidrs)
+        # The stack is the whole platform's, also when this up deploys one model (--model): a bucket or role the
+        # other models use stays.
+        whole = self.platform_config()
+        deployed = with_private_cidrs(with_public_cidrs(whole, report.deployer_cidrs), report.private_cidrs)
         reporter.info(f"API endpoint: {access_summary(deployed)}")
         outputs = stack.deploy(deployed, self.home, pulumi_path, reporter)
         self.save_outputs(outputs)

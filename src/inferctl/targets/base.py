@@ -9,7 +9,7 @@ come back as JSON-able dicts so every read command can offer ``--output json``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from inferctl.progress import Reporter
 
 if TYPE_CHECKING:
-    from inferctl.config.models import PlatformConfig
+    from inferctl.config.models import ModelDeployment, PlatformConfig
     from inferctl.home import Home
     from inferctl.kube.views import NodesView
     from inferctl.metrics import ModelMetricsRead
@@ -55,17 +55,33 @@ class Target(ABC):
         *,
         assume_yes: bool = False,
         confirm: Callable[[str], bool] | None = None,
+        platform_models: Sequence[ModelDeployment] | None = None,
     ) -> None:
         """``assume_yes`` / ``confirm``: how to answer a question the target must ask while it works (create a
-        service-linked role, install a tool); the CLI sets them from ``--yes`` and its prompt. Unanswered: no."""
+        service-linked role, install a tool); the CLI sets them from ``--yes`` and its prompt. Unanswered: no.
+        ``platform_models``: every model of the platform when ``config.models`` is a selection of them (``up
+        --model NAME``); None when ``config.models`` is the whole platform."""
         self.config = config
         self.home = home
         self.assume_yes = assume_yes
         self.confirm = confirm
+        self.platform_models = None if platform_models is None else tuple(platform_models)
 
     def agrees(self, question: str) -> bool:
         """True when ``--yes`` was given or the user answers yes to ``question``."""
         return self.assume_yes or (self.confirm is not None and self.confirm(question))
+
+    def platform_config(self) -> PlatformConfig:
+        """``config`` with every model of the platform: the selected ones as ``config`` has them (a source served
+        by ``--model`` included), then the others as the file has them. What must stay true of the whole platform
+        while one model is deployed (a cluster's gateway, the AWS stack) is built from this."""
+        if self.platform_models is None:
+            return self.config
+        selected = {m.name: m for m in self.config.models}
+        models = [selected.pop(m.name, m) for m in self.platform_models] + list(selected.values())
+        if [m.name for m in models] == [m.name for m in self.config.models]:
+            return self.config
+        return self.config.model_copy(update={"models": models})
 
     @abstractmethod
     def plan(self) -> TargetPlan:

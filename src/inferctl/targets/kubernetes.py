@@ -13,7 +13,7 @@ Heavy imports (lightkube, httpx2) happen when a method runs, never when this mod
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -84,12 +84,13 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         include_karpenter: bool | None = None,
         assume_yes: bool = False,
         confirm: Callable[[str], bool] | None = None,
+        platform_models: Sequence[ModelDeployment] | None = None,
     ) -> None:
         """``client``: an already connected client (the AWS target passes one for its EKS cluster).
         ``transport``: the HTTP transport a client made from the kubeconfig uses (tests: a fake cluster).
         ``poller``: how waits poll (tests: no pause).
         ``include_karpenter``: False when the pools are managed elsewhere (the AWS target's Pulumi program)."""
-        super().__init__(config, home, assume_yes=assume_yes, confirm=confirm)
+        super().__init__(config, home, assume_yes=assume_yes, confirm=confirm, platform_models=platform_models)
         self._client = client
         self._transport = transport
         self.poller = poller
@@ -190,7 +191,7 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         client = self.client()
         check_autoscalers_installed(client, self.config)
         hf_secret = hf_secret or client.get("v1", "Secret", secret_name)
-        objects = self.render(placements, values)
+        objects = self._with_the_platforms_gateway(client, self.render(placements, values), placements, reporter)
         if hf_secret is not None and secret_owner(hf_secret) != self.config.name:
             reporter.info(
                 f"Secret {secret_name} exists and was not created by inferctl: using it as it is (down keeps it)"
@@ -227,6 +228,34 @@ class KubernetesTarget(Target, LogsCapability, NodesCapability, PortForwardCapab
         smoke_through_gateway(client, self.config, reporter)
         check_prometheus_data(client, self.config, objects, reporter, poller=self.poller)
         return endpoints
+
+    def _with_the_platforms_gateway(
+        self, client: KubeClient, objects: list[Object], placements: Mapping[str, Placement], reporter: Reporter
+    ) -> list[Object]:
+        """``up --model NAME`` deploys one model of several: the gateway is rendered from the platform's other
+        models that run too, so they keep what a full ``up`` gave it (a sleeping model's wake worker, the timeouts
+        its request chain needs) while their own objects are left as they are. A model of the file never deployed
+        gets no route (it would lead nowhere)."""
+        whole = self.platform_config()
+        if whole is self.config:
+            return objects
+        from inferctl.kube.objects import identity, labels_of
+        from inferctl.render import LABEL_MODEL, LABEL_PLATFORM, render_gateway, sort_for_apply
+        from inferctl.sizing import plan_platform
+
+        running = client.list("apps/v1", "Deployment", labels={LABEL_PLATFORM: self.config.name})
+        keep = {labels_of(o).get(LABEL_MODEL) for o in running} | {m.name for m in self.config.models}
+        served = whole.model_copy(update={"models": [m for m in whole.models if m.name in keep]})
+        if len(served.models) == len(self.config.models):
+            return objects
+        sized: dict[str, Placement | None] = {m.name: None for m in served.models}
+        try:
+            sized |= plan_platform(served).placements
+        except InferctlError as exc:  # their wake timeouts fall back to the longest the request chain allows
+            reporter.warn(f"the platform's other models do not size ({exc.message}); the gateway keeps them routed")
+        sized |= placements
+        narrowed = {identity(o) for o in render_gateway(self.config, placements)}
+        return sort_for_apply([o for o in objects if identity(o) not in narrowed] + render_gateway(served, sized))
 
     COLD_START_FILE = "cold-start.json"
 

@@ -1,17 +1,23 @@
 """A status report (any target) as per-model load: the rows ``status --watch`` and the console show.
 
 :func:`model_loads` turns any report into :class:`ModelLoad` rows (a list of any length); :class:`OutputRate`
-turns two reads of vLLM's generation-token counter into output tokens per second. What a report does not carry is
-None (the Kubernetes report has replicas but no vLLM metrics).
+turns two reads of vLLM's generation-token counter into output tokens per second. The local report carries vLLM's
+figures itself (each server's ``/metrics``); a cluster's report has replicas only, and its load comes from the
+target's metrics store (:func:`cluster_metrics`: Prometheus, through
+:class:`~inferctl.targets.base.ModelMetricsCapability`). What neither says is None.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
+from inferctl.metrics import ModelMetrics, ModelMetricsRead
+from inferctl.targets.base import ModelMetricsCapability, Target
 from inferctl.targets.status import AwsStatus, KubernetesStatus, LocalModelStatus, LocalStatus, StatusReport
+from inferctl.views.errors import one_line
 
 
 @dataclass(frozen=True)
@@ -32,10 +38,12 @@ class ModelLoad:
 
 @dataclass(frozen=True)
 class StatusRead:
-    """One read for a live view: the report and the output rate per model (None until two reads)."""
+    """One read for a live view: the report, the output rate per model from two reads of the report's counters
+    (None until two reads; local) and a cluster's load from its metrics store (None: the report carries it)."""
 
     report: StatusReport
     output_tokens_per_s: Mapping[str, float | None]
+    metrics: ModelMetricsRead | None = None
 
 
 class OutputRate:
@@ -62,8 +70,28 @@ class OutputRate:
         self._last = seen
         return rates
 
-    def read(self, report: StatusReport) -> StatusRead:
-        return StatusRead(report, self.observe(report))
+    def read(self, report: StatusReport, metrics: ModelMetricsRead | None = None) -> StatusRead:
+        return StatusRead(report, self.observe(report), metrics)
+
+
+def cluster_metrics(target: Target, report: StatusReport) -> ModelMetricsRead | None:
+    """The per-model load of a target that reads it from a metrics store (a cluster's Prometheus), or None where
+    the status report carries it (local) or nothing is deployed (aws before ``up``). A read that raises becomes a
+    read with its ``problem``: the rest of a view still shows."""
+    if not isinstance(target, ModelMetricsCapability):
+        return None
+    if isinstance(report, AwsStatus) and report.cluster_status is None:
+        return None
+    try:
+        return target.model_metrics()
+    except Exception as exc:  # a metrics store that fails is one line in the view, never the whole read
+        return ModelMetricsRead({}, problem=one_line(exc))
+
+
+def read_status(target: Target, rate: OutputRate) -> StatusRead:
+    """One read of a live view: the target's status and, on a cluster, its load."""
+    report = target.status()
+    return rate.read(report, cluster_metrics(target, report))
 
 
 def _counters(report: StatusReport) -> dict[str, float | None]:
@@ -97,8 +125,13 @@ def has_vllm_metrics(report: StatusReport) -> bool:
     return isinstance(report, LocalStatus)
 
 
-def model_loads(report: StatusReport, rates: Mapping[str, float | None] | None = None) -> list[ModelLoad]:
-    """Per model: state, replicas ready/desired, requests running/waiting, KV cache use, output tok/s."""
+def model_loads(
+    report: StatusReport,
+    rates: Mapping[str, float | None] | None = None,
+    metrics: ModelMetricsRead | None = None,
+) -> list[ModelLoad]:
+    """Per model: state, replicas ready/desired, requests running/waiting, KV cache use, output tok/s. On a
+    cluster the load is ``metrics``' (by served model name), all replicas of a model together."""
     rates = rates or {}
     if isinstance(report, LocalStatus):
         loads = []
@@ -120,23 +153,38 @@ def model_loads(report: StatusReport, rates: Mapping[str, float | None] | None =
             )
         return loads
     out = []
+    measured = {} if metrics is None else metrics.models
     for k in report.models:
         scaler = k.autoscaling or {}
+        figures = measured.get(k.model, ModelMetrics())
+        rate = rates.get(k.name)
         out.append(
             ModelLoad(
                 name=k.name,
                 state=k.state,
                 ready=k.ready if k.deployed else None,
                 desired=k.replicas if k.deployed else None,
-                running=None,
-                waiting=None,
-                kv_cache_pct=None,
-                output_tokens_per_s=rates.get(k.name),
+                running=figures.running,
+                waiting=figures.waiting,
+                kv_cache_pct=figures.kv_cache_pct,
+                output_tokens_per_s=figures.output_tokens_per_s if rate is None else rate,
                 where=k.instance_type,
                 note=f"autoscaling: {scaler['state']}" if scaler.get("state") else None,
             )
         )
     return out
+
+
+def load_to_dict(report: StatusReport, metrics: ModelMetricsRead) -> dict[str, Any]:
+    """``status --output json``'s ``load`` on a cluster: where the figures come from (``source``), why there are
+    none (``problem``), and one row per model of the report (its ``name``) with what vLLM measured across its
+    replicas (None: no series, e.g. a model at zero). TTFT is the last minute's p50/p99 from vLLM's histogram."""
+    rows = []
+    if metrics.problem is None:
+        served = served_names(report)
+        for model in report.models:
+            rows.append({"name": model.name, **asdict(metrics.models.get(served[model.name], ModelMetrics()))})
+    return {"source": metrics.source, "problem": metrics.problem, "models": rows}
 
 
 def served_names(report: StatusReport) -> dict[str, str]:
@@ -175,6 +223,8 @@ def footer(report: StatusReport) -> list[str]:
             lines.append("nothing runs; start it with 'inferctl up'")
         return lines
     cluster = report.cluster_status if isinstance(report, AwsStatus) else report
+    if isinstance(cluster, KubernetesStatus) and cluster.gateway:
+        lines.append(gateway_line(cluster.gateway))
     if isinstance(report, AwsStatus) and report.endpoint:
         lines.append(f"endpoint: {report.endpoint}")
     if isinstance(report, AwsStatus) and report.cost_now:
@@ -188,6 +238,16 @@ def footer(report: StatusReport) -> list[str]:
         )
         lines.append(f"node pools: {pools}")
     return lines
+
+
+def gateway_line(gateway: Mapping[str, Any]) -> str:
+    """A cluster's one entry (kube.gateway.gateway_view) in a line: its state, ready replicas and endpoint."""
+    line = f"gateway {gateway.get('name')}: {gateway.get('state')}"
+    if gateway.get("replicas"):
+        line += f", {gateway.get('ready', 0)}/{gateway['replicas']} replicas ready"
+    if gateway.get("endpoint"):
+        line += f" · {gateway['endpoint']}"
+    return line
 
 
 def number_text(value: float | None, digits: int = 0) -> str:
@@ -205,11 +265,15 @@ __all__ = [
     "ModelLoad",
     "OutputRate",
     "StatusRead",
+    "cluster_metrics",
     "footer",
+    "gateway_line",
     "has_vllm_metrics",
     "headline",
+    "load_to_dict",
     "model_loads",
     "number_text",
     "percent_text",
+    "read_status",
     "served_names",
 ]
