@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Ctrl-C as a terminal delivers it, for the commands tests start and interrupt. A shell that runs the suite
+    in the background (``scripts/test &``, nohup, some CI runners) starts it with SIGINT ignored, and an ignored
+    signal stays ignored in every child: ``inferctl status --watch`` would never see the tests' SIGINT. A handler
+    here is reset to the default in each child at exec, so Python's KeyboardInterrupt works there again."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)
