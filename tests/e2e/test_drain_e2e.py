@@ -46,7 +46,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict
     assert started.returncode == 0, f"inferctl up failed:\n{started.stderr}"
     try:
         shown = json.loads(cli("endpoint", "--show-key", "--output", "json").stdout)["endpoints"][0]
-        yield shown["base_url"], {"Authorization": f"Bearer {shown['api_key']}"}
+        # Straight to the vLLM server, not through the local gateway: `Connection` is a hop-by-hop header that a
+        # proxy must not forward (RFC 9110, 7.6.1), so only the server's own answers show it. On a cluster the
+        # client of that hop is the gateway or the interceptor, whose pooled connection is what the close ends.
+        (server,) = json.loads(cli("status", "--output", "json").stdout)["models"]
+        yield server["base_url"], {"Authorization": f"Bearer {shown['api_key']}"}
     finally:
         for flag in (DRAINING, STOPPING):
             Path(flag).unlink(missing_ok=True)
