@@ -27,20 +27,13 @@ from rich.console import Console
 from inferctl.cli import live
 from inferctl.cli.app import main
 from inferctl.cli.live import LiveFrame, stream_json, watch
-from inferctl.cli.status_view import (
-    OutputRate,
-    StatusRead,
-    footer,
-    load_table,
-    model_loads,
-    read_status,
-    render_status,
-)
+from inferctl.cli.status_view import load_table, render_status
 from inferctl.config.loader import load_config
 from inferctl.home import Home
 from inferctl.metrics import ModelMetricsRead
 from inferctl.targets.kubernetes import KubernetesTarget
 from inferctl.targets.status import AwsStatus, KubeModelStatus, KubernetesStatus, LocalModelStatus, LocalStatus
+from inferctl.views.load import OutputRate, StatusRead, footer, model_loads, read_status
 from tests.support.bench import StubServer
 from tests.support.kube import FakeCluster, make_node, serve, set_rollout
 from tests.support.local import server_standin, vllm_metrics, write_running_state

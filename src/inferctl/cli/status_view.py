@@ -16,23 +16,20 @@ from rich.text import Text
 from inferctl.cli.tables import Cell, Col, FittedTable, usage_bar
 from inferctl.views.load import (
     ModelLoad,
-    OutputRate,
     StatusRead,
-    cluster_metrics,
     footer,
     has_vllm_metrics,
     headline,
     model_loads,
     number_text,
     percent_text,
-    read_status,
 )
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
 
 KV_BAR_WIDTH = 10
-NO_METRICS = "requests, KV cache and tok/s: this target's status does not read vLLM's metrics (the local one does)"
+NO_METRICS = "requests, KV cache and tok/s: no metrics were read for this platform (nothing deployed to read yet)"
 METRICS_FROM = "requests, KV cache and tok/s"
 
 
@@ -101,15 +98,4 @@ def render_status(read: StatusRead) -> RenderableType:
     return Group(*parts)
 
 
-__all__ = [
-    "ModelLoad",
-    "OutputRate",
-    "StatusRead",
-    "cluster_metrics",
-    "footer",
-    "headline",
-    "load_table",
-    "model_loads",
-    "read_status",
-    "render_status",
-]
+__all__ = ["load_table", "render_status"]
