@@ -101,6 +101,19 @@ class Histogram:
         return self.sum / self.count if self.count > 0 else None
 
 
+def sum_by_label(text: str, name: str, by: str) -> dict[str, float]:
+    """The samples of the metric ``name`` summed per value of the label ``by`` (over its other labels)."""
+    out: dict[str, float] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line) if line.startswith(name) else None
+        if match is None or match.group(1) != name:
+            continue
+        key = dict(_LABEL.findall(match.group(2) or "")).get(by)
+        if key is not None:
+            out[key] = out.get(key, 0.0) + float(match.group(3))
+    return out
+
+
 def parse_histograms(text: str, name: str = TTFT_SECONDS, by: str = "model_name") -> dict[str, Histogram]:
     """The histogram ``name`` per value of the label ``by``, summed over its other labels (engines)."""
     buckets: dict[str, dict[float, float]] = {}

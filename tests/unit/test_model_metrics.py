@@ -21,7 +21,7 @@ import pytest
 
 from inferctl.config.models import PlatformConfig
 from inferctl.home import Home
-from inferctl.metrics import Histogram, parse_histograms
+from inferctl.metrics import Histogram, parse_histograms, sum_by_label
 from inferctl.targets.kubernetes import KubernetesTarget
 from inferctl.views.latency import LatencyWindow
 from tests.support.kube import FakeCluster, kubeconfig, serve
@@ -176,3 +176,20 @@ def test_without_prometheus_there_are_no_metrics_and_the_reason(
     assert read.models == {} and read.problem == (
         "https://prometheus.example.com is not a cluster Service address; it is not read from here"
     )
+
+
+def test_a_counter_is_summed_per_value_of_one_label() -> None:
+    """The shape of smg's ``smg_worker_requests_total`` (one series per worker and route): the requests the
+    gateway sent each server, whatever the other labels; other metrics and lines without the label are left out."""
+    text = (
+        "# TYPE smg_worker_requests_total counter\n"
+        'smg_worker_requests_total{worker="http://127.0.0.1:8001",route="/v1/chat/completions"} 3\n'
+        'smg_worker_requests_total{worker="http://127.0.0.1:8001",route="/v1/completions"} 2\n'
+        'smg_worker_requests_total{worker="http://127.0.0.1:8002",route="/v1/chat/completions"} 1\n'
+        'smg_worker_requests_total_created{worker="http://127.0.0.1:8002"} 1.7e9\n'
+        "smg_worker_requests_total 9\n"
+    )
+    assert sum_by_label(text, "smg_worker_requests_total", "worker") == {
+        "http://127.0.0.1:8001": 5.0,
+        "http://127.0.0.1:8002": 1.0,
+    }

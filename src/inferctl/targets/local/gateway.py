@@ -13,7 +13,6 @@ targets): never in ``ps``, a file or a log.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import re
 import sys
@@ -147,8 +146,6 @@ class Gateway:
 
     def wait_serving(self, state: GatewayState, child: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
         """Until the gateway answers its liveness probe; a gateway that exits meanwhile is a StartError."""
-        import httpx
-
         deadline = time.monotonic() + timeout_s
         while True:
             if child.poll() is not None:
@@ -157,9 +154,8 @@ class Gateway:
                     f"see {self.log_path}",
                     details=self.last_lines(),
                 )
-            with contextlib.suppress(httpx.TransportError):
-                if httpx.get(state.base_url + "/liveness", timeout=2).status_code == 200:
-                    return
+            if self.answers(state):
+                return
             if time.monotonic() > deadline:
                 raise StartError(
                     f"the model gateway (smg) did not answer within {timeout_s:.0f} s; see {self.log_path}"
@@ -211,17 +207,13 @@ class Gateway:
         """Requests the gateway sent each server so far, by the server's URL (``smg_worker_requests_total``)."""
         import httpx
 
+        from inferctl.metrics import sum_by_label
+
         try:
             text = httpx.get(f"http://127.0.0.1:{state.metrics_port}/metrics", timeout=2).text
         except httpx.TransportError:
             return {}
-        counts: dict[str, float] = {}
-        for line in text.splitlines():
-            if line.startswith("smg_worker_requests_total{"):
-                worker = re.search(r'worker="([^"]*)"', line)
-                if worker:
-                    counts[worker.group(1)] = counts.get(worker.group(1), 0.0) + float(line.rsplit(" ", 1)[1])
-        return counts
+        return sum_by_label(text, "smg_worker_requests_total", "worker")
 
     def ended(self, state: GatewayState) -> str:
         """How a gateway that no longer runs ended (its supervisor's record)."""
