@@ -179,13 +179,17 @@ def test_without_prometheus_there_are_no_metrics_and_the_reason(
 
 
 def test_a_counter_is_summed_per_value_of_one_label() -> None:
-    """The shape of smg's ``smg_worker_requests_total`` (one series per worker and route): the requests the
-    gateway sent each server, whatever the other labels; other metrics and lines without the label are left out."""
+    """smg's ``smg_worker_requests_total`` (smg 1.13.0's own /metrics, read from the pinned binary on this machine:
+    ``# HELP ... Requests dispatched to a worker by worker (URL) and model``; series
+    ``{worker="http://127.0.0.1:PORT",model="demo"}``): the requests the gateway sent each server, summed over
+    its other labels; other metrics and series without the label are left out."""
     text = (
+        "# HELP smg_worker_requests_total Requests dispatched to a worker by worker (URL) and model, counted at "
+        "each send\n"
         "# TYPE smg_worker_requests_total counter\n"
-        'smg_worker_requests_total{worker="http://127.0.0.1:8001",route="/v1/chat/completions"} 3\n'
-        'smg_worker_requests_total{worker="http://127.0.0.1:8001",route="/v1/completions"} 2\n'
-        'smg_worker_requests_total{worker="http://127.0.0.1:8002",route="/v1/chat/completions"} 1\n'
+        'smg_worker_requests_total{worker="http://127.0.0.1:8001",model="demo"} 3\n'
+        'smg_worker_requests_total{worker="http://127.0.0.1:8001",model="demo-alias"} 2\n'
+        'smg_worker_requests_total{worker="http://127.0.0.1:8002",model="smollm2"} 1\n'
         'smg_worker_requests_total_created{worker="http://127.0.0.1:8002"} 1.7e9\n'
         "smg_worker_requests_total 9\n"
     )
